@@ -1,0 +1,344 @@
+"""Use cases for organizations, users, memberships, sessions, API tokens and invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts import passwords, tokens
+from labelhouse.accounts.models import (
+    ApiToken,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    User,
+    UserSession,
+)
+from labelhouse.accounts.policy import Actor
+from labelhouse.db.base import utcnow
+from labelhouse.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Problem
+
+INVITATION_TTL = timedelta(days=7)
+
+
+def _normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
+        raise InvalidInput("That is not an e-mail address.", [Problem("email", "invalid e-mail")])
+    return email
+
+
+def _check_password(password: str) -> None:
+    problem = passwords.password_problem(password)
+    if problem:
+        raise InvalidInput("Choose a longer password.", [Problem("password", problem)])
+
+
+def has_any_user(session: Session) -> bool:
+    return session.scalar(select(func.count()).select_from(User)) > 0
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    organization_id: int,
+    role: Role,
+    name: str = "",
+    must_change_password: bool = False,
+) -> User:
+    """Create a user and their membership (or add an existing user to the organization)."""
+    email = _normalise_email(email)
+    _check_password(password)
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(
+            email=email,
+            name=name,
+            password_hash=passwords.hash_password(password),
+            must_change_password=must_change_password,
+        )
+        session.add(user)
+        session.flush()
+    elif session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.organization_id == organization_id
+        )
+    ):
+        raise Conflict(f"{email} is already a member of this organization.")
+    session.add(Membership(organization_id=organization_id, user_id=user.id, role=role.value))
+    session.flush()
+    return user
+
+
+def bootstrap_owner(
+    session: Session, *, email: str, organization_name: str, password: str | None = None
+) -> tuple[User, str]:
+    """First start: create the organization and its owner. Returns the one-time password."""
+    password = password or passwords.generate_password()
+    org = Organization(name=organization_name)
+    session.add(org)
+    session.flush()
+    user = create_user(
+        session,
+        email=email,
+        password=password,
+        organization_id=org.id,
+        role=Role.owner,
+        name="Owner",
+        must_change_password=True,
+    )
+    return user, password
+
+
+def memberships_of(session: Session, user_id: int) -> list[Membership]:
+    return list(
+        session.scalars(
+            select(Membership).where(Membership.user_id == user_id).order_by(Membership.id)
+        )
+    )
+
+
+def actor_for(session: Session, *, user_id: int, organization_id: int | None = None) -> Actor:
+    """Build the acting identity; an absent or inactive membership means not authenticated."""
+    query = (
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.user_id == user_id, User.is_active)
+    )
+    if organization_id is not None:
+        query = query.where(Membership.organization_id == organization_id)
+    row = session.execute(query.order_by(Membership.id).limit(1)).first()
+    if row is None:
+        raise NotAuthenticated("Your account has no access to this organization.")
+    membership, user = row
+    return Actor(
+        user_id=user.id,
+        organization_id=membership.organization_id,
+        role=Role(membership.role),
+        email=user.email,
+    )
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User:
+    """Check a password (constant work whether or not the e-mail exists)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    ok = passwords.verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        raise NotAuthenticated("Wrong e-mail or password.")
+    if user.password_hash and passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    return user
+
+
+def change_password(session: Session, *, user_id: int, current: str, new: str) -> None:
+    user = session.get(User, user_id)
+    if user is None or not passwords.verify_password(user.password_hash, current):
+        raise InvalidInput(
+            "The current password is wrong.", [Problem("current_password", "does not match")]
+        )
+    _check_password(new)
+    user.password_hash = passwords.hash_password(new)
+    user.must_change_password = False
+    # Sign out every other browser session.
+    session.execute(
+        UserSession.__table__.delete().where(UserSession.user_id == user_id)  # type: ignore[attr-defined]
+    )
+
+
+# -- browser sessions -----------------------------------------------------------------------
+
+
+def start_session(
+    session: Session, *, user: User, organization_id: int | None, max_age: int
+) -> tuple[str, UserSession]:
+    actor = actor_for(session, user_id=user.id, organization_id=organization_id)
+    secret = tokens.new_secret("lhs_")
+    row = UserSession(
+        token_hash=tokens.digest(secret),
+        user_id=user.id,
+        organization_id=actor.organization_id,
+        csrf_token=tokens.new_secret("")[:43],
+        expires_at=utcnow() + timedelta(seconds=max_age),
+    )
+    session.add(row)
+    session.flush()
+    return secret, row
+
+
+def resolve_session(session: Session, secret: str) -> tuple[Actor, UserSession]:
+    row = session.scalar(select(UserSession).where(UserSession.token_hash == tokens.digest(secret)))
+    if row is None or row.expires_at < utcnow():
+        raise NotAuthenticated("Your session has expired; log in again.")
+    return actor_for(session, user_id=row.user_id, organization_id=row.organization_id), row
+
+
+def end_session(session: Session, secret: str) -> None:
+    session.execute(
+        UserSession.__table__.delete().where(UserSession.token_hash == tokens.digest(secret))  # type: ignore[attr-defined]
+    )
+
+
+# -- API tokens -----------------------------------------------------------------------------
+
+
+def create_api_token(session: Session, actor: Actor, *, name: str) -> tuple[ApiToken, str]:
+    """Returns the row and the secret, which is shown once and never stored."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("Name the token.", [Problem("name", "1 to 200 characters")])
+    secret = tokens.new_secret()
+    row = ApiToken(
+        user_id=actor.user_id,
+        organization_id=actor.organization_id,
+        name=name,
+        token_hash=tokens.digest(secret),
+        prefix=secret[:10],
+    )
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def list_api_tokens(session: Session, actor: Actor) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == actor.user_id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id)
+        )
+    )
+
+
+def revoke_api_token(session: Session, actor: Actor, token_id: int) -> None:
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == actor.user_id)
+    )
+    if row is None or row.revoked_at is not None:
+        raise NotFound("No such token.")
+    row.revoked_at = utcnow()
+
+
+def resolve_api_token(session: Session, secret: str, *, touch: bool = True) -> Actor:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == tokens.digest(secret)))
+    if row is None or row.revoked_at is not None:
+        raise NotAuthenticated("Unknown or revoked API token.")
+    now = utcnow()
+    if touch and (row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5)):
+        # Throttled so a busy token does not turn every read into a write.
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return actor_for(session, user_id=row.user_id, organization_id=row.organization_id)
+
+
+# -- members and invitations ----------------------------------------------------------------
+
+
+def list_members(session: Session, actor: Actor) -> list[tuple[User, Membership]]:
+    rows = session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == actor.organization_id)
+        .order_by(User.email)
+    )
+    return [(u, m) for u, m in rows]
+
+
+def _membership(session: Session, actor: Actor, user_id: int) -> Membership:
+    m = session.scalar(
+        select(Membership).where(
+            Membership.organization_id == actor.organization_id, Membership.user_id == user_id
+        )
+    )
+    if m is None:
+        raise NotFound("No such member.")
+    return m
+
+
+def set_role(session: Session, actor: Actor, *, user_id: int, role: Role) -> Membership:
+    actor.require(Role.manager, "change roles")
+    m = _membership(session, actor, user_id)
+    if Role.owner in (role, Role(m.role)):
+        actor.require(Role.owner, "grant or remove the owner role")
+        if m.role == Role.owner.value and role != Role.owner and _owner_count(session, actor) <= 1:
+            raise Conflict("An organization needs at least one owner.")
+    m.role = role.value
+    return m
+
+
+def remove_member(session: Session, actor: Actor, *, user_id: int) -> None:
+    actor.require(Role.manager, "remove members")
+    m = _membership(session, actor, user_id)
+    if m.role == Role.owner.value:
+        actor.require(Role.owner, "remove an owner")
+        if _owner_count(session, actor) <= 1:
+            raise Conflict("An organization needs at least one owner.")
+    session.delete(m)
+    session.execute(
+        UserSession.__table__.delete().where(  # type: ignore[attr-defined]
+            UserSession.user_id == user_id, UserSession.organization_id == actor.organization_id
+        )
+    )
+
+
+def _owner_count(session: Session, actor: Actor) -> int:
+    return session.scalar(
+        select(func.count()).where(
+            Membership.organization_id == actor.organization_id,
+            Membership.role == Role.owner.value,
+        )
+    )
+
+
+def invite(session: Session, actor: Actor, *, email: str, role: Role) -> tuple[Invitation, str]:
+    """A manager invites someone; the returned secret goes into the invitation link."""
+    actor.require(Role.manager, "invite people")
+    if role == Role.owner:
+        actor.require(Role.owner, "invite an owner")
+    email = _normalise_email(email)
+    existing = session.scalar(select(User).where(User.email == email))
+    if existing and session.scalar(
+        select(Membership).where(
+            Membership.user_id == existing.id,
+            Membership.organization_id == actor.organization_id,
+        )
+    ):
+        raise Conflict(f"{email} is already a member.")
+    secret = tokens.new_secret("lhi_")
+    row = Invitation(
+        organization_id=actor.organization_id,
+        email=email,
+        role=role.value,
+        token_hash=tokens.digest(secret),
+        invited_by_id=actor.user_id,
+        expires_at=utcnow() + INVITATION_TTL,
+    )
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def accept_invitation(session: Session, *, secret: str, password: str, name: str = "") -> User:
+    row = session.scalar(select(Invitation).where(Invitation.token_hash == tokens.digest(secret)))
+    now: datetime = utcnow()
+    if row is None or row.accepted_at is not None or row.expires_at < now:
+        raise NotFound("This invitation link is invalid or has expired; ask for a new one.")
+    row.accepted_at = now
+    existing = session.scalar(select(User).where(User.email == row.email))
+    if existing is not None:
+        session.add(
+            Membership(organization_id=row.organization_id, user_id=existing.id, role=row.role)
+        )
+        session.flush()
+        return existing
+    return create_user(
+        session,
+        email=row.email,
+        password=password,
+        organization_id=row.organization_id,
+        role=Role(row.role),
+        name=name,
+    )

@@ -1,0 +1,66 @@
+"""Shared CLI plumbing: settings, the database, and acting as a project's organization owner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts.models import Membership, Role
+from labelhouse.accounts.policy import Actor
+from labelhouse.config import Settings
+from labelhouse.db import migrate
+from labelhouse.db.engine import Database, open_database
+from labelhouse.errors import LabelhouseError, NotFound
+from labelhouse.projects.models import Project
+from labelhouse.projects.service import find_project
+
+console = Console(stderr=True)
+DataDir = typer.Option(
+    None, "--data-dir", envvar="LABELHOUSE_DATA_DIR", help="Folder for the SQLite file and uploads"
+)
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def open_db(settings: Settings, *, upgrade: bool = True) -> Database:
+    db = open_database(settings.resolved_database_url)
+    if upgrade:
+        migrate.upgrade(db.engine)
+    return db
+
+
+def owner_actor(session: Session, organization_id: int) -> Actor:
+    """The CLI runs on the server with full rights: it acts as the organization's first owner."""
+    membership = session.scalar(
+        select(Membership)
+        .where(Membership.organization_id == organization_id, Membership.role == Role.owner.value)
+        .order_by(Membership.id)
+        .limit(1)
+    )
+    if membership is None:
+        raise NotFound("The organization has no owner; create one with `labelhouse users create`.")
+    return Actor(user_id=membership.user_id, organization_id=organization_id, role=Role.owner)
+
+
+def project_and_actor(session: Session, ref: str) -> tuple[Project, Actor]:
+    project = find_project(session, None, ref)
+    return project, owner_actor(session, project.organization_id)
+
+
+def fail(exc: LabelhouseError) -> typer.Exit:
+    console.print(f"[bold red]Error:[/] {exc.message}")
+    for d in exc.details[:50]:
+        console.print(f"  [yellow]{d.field}[/]: {d.problem}")
+    if len(exc.details) > 50:
+        console.print(f"  … and {len(exc.details) - 50} more")
+    return typer.Exit(code=1)

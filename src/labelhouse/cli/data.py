@@ -1,0 +1,164 @@
+"""``labelhouse import`` and ``labelhouse export``: bulk data in and out, with progress bars."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from labelhouse.cli.common import DataDir, console, fail, open_db, project_and_actor, settings_for
+from labelhouse.errors import LabelhouseError
+from labelhouse.exports.service import plan_export
+from labelhouse.storage import LocalStorage
+from labelhouse.tasks import importer
+from labelhouse.tasks.service import store_file
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[rows]} rows"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def import_command(
+    project: str = typer.Argument(..., help="Project id or exact name"),
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, help=".jsonl, .json, .csv or .parquet"
+    ),
+    format: str | None = typer.Option(
+        None, "--format", help="Override the format guessed from the extension"
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Import good rows; write rejected ones to --rejected"
+    ),
+    rejected: Path | None = typer.Option(
+        None, "--rejected", help="Where rejected rows go (default: FILE.rejected.jsonl)"
+    ),
+    files: Path | None = typer.Option(
+        None, "--files", exists=True, file_okay=False, help="Upload the images in this folder first"
+    ),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Import tasks. One bad row aborts and stores nothing, unless --skip-invalid."""
+    settings = settings_for(data_dir)
+    db = open_db(settings)
+    rejected_path = rejected or file.with_name(file.name + ".rejected.jsonl")
+    rejected_out: Any = None
+
+    def on_rejected(where: str, row: Any, reasons: list[str]) -> None:
+        nonlocal rejected_out
+        if rejected_out is None:
+            rejected_out = rejected_path.open("wb")
+        rejected_out.write(
+            orjson.dumps(
+                {"where": where, "problems": reasons, "row": row},
+                default=str,
+                option=orjson.OPT_APPEND_NEWLINE,
+            )
+        )
+
+    try:
+        with db.session() as s:
+            proj, actor = project_and_actor(s, project)
+            if files is not None:
+                storage = LocalStorage(settings.resolved_storage_dir)
+                images = sorted(
+                    p for p in files.iterdir() if p.is_file() and not p.name.startswith(".")
+                )
+                with _progress() as bar:
+                    t = bar.add_task(
+                        "Uploading images", total=sum(p.stat().st_size for p in images), rows=0
+                    )
+                    for i, path in enumerate(images, 1):
+                        with path.open("rb") as fh:
+                            store_file(
+                                s,
+                                actor,
+                                proj.id,
+                                name=path.name,
+                                source=fh,
+                                storage=storage,
+                                max_bytes=settings.max_upload_bytes,
+                            )
+                        bar.update(t, advance=path.stat().st_size, rows=i)
+        with db.session() as s, _progress() as bar, file.open("rb") as raw:
+            proj, actor = project_and_actor(s, project)
+            task = bar.add_task(f"Importing {file.name}", total=file.stat().st_size, rows=0)
+            with bar.wrap_file(raw, total=file.stat().st_size, task_id=task) as stream:
+                result = importer.import_tasks(
+                    s,
+                    actor,
+                    proj.id,
+                    stream,
+                    filename=file.name,
+                    file_format=format,
+                    skip_invalid=skip_invalid,
+                    on_rejected=on_rejected,
+                    on_progress=lambda n: bar.update(task, rows=n),
+                )
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    finally:
+        if rejected_out is not None:
+            rejected_out.close()
+        db.dispose()
+    console.print(
+        f"[green]Imported[/] {result.created:,} new tasks from {result.rows:,} rows "
+        f"({result.duplicates:,} already present, {result.rejected:,} rejected)."
+    )
+    if result.rejected:
+        console.print(f"Rejected rows with reasons: {rejected_path}")
+
+
+def export_command(
+    project: str = typer.Argument(..., help="Project id or exact name"),
+    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl, json or csv"),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write (default: standard output)"
+    ),
+    include_drafts: bool = typer.Option(False, "--include-drafts"),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Export every task with its annotations and predictions (streamed)."""
+    settings = settings_for(data_dir)
+    db = open_db(settings)
+    try:
+        with db.session() as s:
+            proj, actor = project_and_actor(s, project)
+            plan = plan_export(s, actor, proj.id, format_name=format, include_drafts=include_drafts)
+        target = output.open("wb") if output else sys.stdout.buffer
+        written = 0
+        try:
+            with db.read_session() as s, _progress() as bar:
+                t = bar.add_task(f"Exporting {plan.project_name}", total=None, rows="…")
+                for chunk in plan.stream(s):
+                    target.write(chunk)
+                    written += len(chunk)
+                    bar.update(t, completed=written)
+        finally:
+            if output:
+                target.close()
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+    if output:
+        console.print(f"[green]Wrote[/] {written:,} bytes to {output}")

@@ -1,0 +1,198 @@
+"""The ``labelhouse`` command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from sqlalchemy import select
+
+from labelhouse.accounts import service as accounts
+from labelhouse.accounts.models import Organization, Role
+from labelhouse.audit import service as audit
+from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
+from labelhouse.cli.data import export_command, import_command
+from labelhouse.db import migrate
+from labelhouse.errors import LabelhouseError
+from labelhouse.projects import service as projects
+from labelhouse.tables import Base
+
+app = typer.Typer(help="Labelhouse: self-hosted data labeling.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+projects_app = typer.Typer(help="Manage projects.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(projects_app, name="projects")
+app.add_typer(db_app, name="db")
+app.command("import")(import_command)
+app.command("export")(export_command)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
+    port: int = typer.Option(8080),
+    demo: bool = typer.Option(False, "--demo", help="Load one demo project per field kind"),
+    workers: int = typer.Option(1, help="Worker processes (use PostgreSQL for more than a few)"),
+    owner_email: str = typer.Option("owner@example.com", envvar="LABELHOUSE_OWNER_EMAIL"),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Upgrade the database, create the first owner if needed, and serve the web app."""
+    import uvicorn
+
+    from labelhouse.demo import load_demo
+    from labelhouse.storage import LocalStorage
+
+    settings = settings_for(data_dir)
+    db = open_db(settings)
+    try:
+        with db.session() as s:
+            if not accounts.has_any_user(s):
+                user, password = accounts.bootstrap_owner(
+                    s, email=owner_email, organization_name="My lab"
+                )
+                console.print(
+                    f"[bold green]Created the owner account[/] {user.email} with the one-time password "
+                    f"[bold]{password}[/] (change it after logging in)."
+                )
+            if demo:
+                org_id = s.scalar(select(Organization.id).order_by(Organization.id).limit(1))
+                actor = owner_actor(s, org_id)
+                made = load_demo(s, actor, LocalStorage(settings.resolved_storage_dir))
+                if made:
+                    console.print(f"Loaded {len(made)} demo projects.")
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+    os.environ["LABELHOUSE_DATA_DIR"] = str(settings.data_dir)
+    console.print(f"Labelhouse on [bold]http://{host}:{port}[/] (API docs at /api/docs)")
+    uvicorn.run(
+        "labelhouse.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@users_app.command("create")
+def create_user(
+    email: str,
+    role: Role = typer.Option(Role.annotator, help="owner, manager, reviewer or annotator"),
+    organization: int | None = typer.Option(None, help="Organization id (default: the first)"),
+    password: str | None = typer.Option(None, help="Default: generate one and print it"),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Create a user (or add an existing one to the organization)."""
+    settings = settings_for(data_dir)
+    db = open_db(settings)
+    generated = password is None
+    password = password or accounts.passwords.generate_password()
+    try:
+        with db.session() as s:
+            if not accounts.has_any_user(s):
+                user, _ = accounts.bootstrap_owner(
+                    s, email=email, organization_name="My lab", password=password
+                )
+            else:
+                org_id = organization or s.scalar(
+                    select(Organization.id).order_by(Organization.id).limit(1)
+                )
+                user = accounts.create_user(
+                    s,
+                    email=email,
+                    password=password,
+                    organization_id=org_id,
+                    role=role,
+                    must_change_password=generated,
+                )
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+    console.print(
+        f"Created {user.email}"
+        + (f" with the one-time password [bold]{password}[/]" if generated else "")
+    )
+
+
+@projects_app.command("list")
+def list_projects(data_dir: Path | None = DataDir) -> None:
+    settings = settings_for(data_dir)
+    db = open_db(settings)
+    with db.read_session() as s:
+        for org_id in s.scalars(select(Organization.id)):
+            actor = owner_actor(s, org_id)
+            for p in projects.list_projects(s, actor, include_archived=True):
+                typer.echo(f"{p.id}\t{p.name}\toverlap={p.overlap}\tschema v{p.schema_version}")
+    db.dispose()
+
+
+@projects_app.command("create")
+def create_project(
+    name: str,
+    schema: Path = typer.Option(
+        ..., exists=True, dir_okay=False, help="Label schema, JSON or YAML"
+    ),
+    overlap: int = typer.Option(1, help="Distinct annotators per task"),
+    organization: int | None = typer.Option(None),
+    data_dir: Path | None = DataDir,
+) -> None:
+    settings = settings_for(data_dir)
+    db = open_db(settings)
+    try:
+        with db.session() as s:
+            org_id = organization or s.scalar(
+                select(Organization.id).order_by(Organization.id).limit(1)
+            )
+            if org_id is None:
+                raise typer.BadParameter(
+                    "no organization yet: run `labelhouse users create EMAIL` first"
+                )
+            p = projects.create_project(
+                s, owner_actor(s, org_id), name=name, schema=schema.read_text(), overlap=overlap
+            )
+            typer.echo(p.id)
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: Path | None = DataDir) -> None:
+    db = open_db(settings_for(data_dir))
+    db.dispose()
+    console.print("Database is at the latest revision.")
+
+
+@db_app.command("check")
+def db_check(data_dir: Path | None = DataDir) -> None:
+    """Fail if the models and the migrated database differ (like `alembic check`)."""
+    db = open_db(settings_for(data_dir))
+    diffs = migrate.pending_differences(db.engine, Base.metadata)
+    db.dispose()
+    if diffs:
+        console.print(f"[red]{len(diffs)} differences[/]: {diffs}")
+        raise typer.Exit(1)
+    console.print("No differences between models and database.")
+
+
+@app.command("audit-verify")
+def audit_verify(data_dir: Path | None = DataDir) -> None:
+    """Check every organization's audit hash chain."""
+    db = open_db(settings_for(data_dir))
+    broken_any = False
+    with db.read_session() as s:
+        for org_id in s.scalars(select(Organization.id)):
+            count, broken = audit.verify_chain(s, org_id)
+            status = "[green]intact[/]" if broken is None else f"[red]broken at event {broken}[/]"
+            broken_any |= broken is not None
+            console.print(f"organization {org_id}: {count} events, {status}")
+    db.dispose()
+    if broken_any:
+        raise typer.Exit(1)

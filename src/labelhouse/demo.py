@@ -1,0 +1,240 @@
+"""Demo projects, one per field kind, so a new user can try every widget in a minute."""
+
+from __future__ import annotations
+
+import io
+import random
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts.policy import Actor
+from labelhouse.projects.models import Project
+from labelhouse.projects.service import create_project
+from labelhouse.storage import Storage
+from labelhouse.tasks.importer import import_tasks
+from labelhouse.tasks.service import store_file
+
+SENTIMENT = [
+    "The checkout flow was fast and the support team answered within minutes.",
+    "I waited three weeks for a refund and nobody replied to my emails.",
+    "It works. Nothing special, nothing broken.",
+    "Battery life is superb but the screen scratches far too easily.",
+    "Absolutely love it — best purchase this year!",
+    "The update deleted my settings again. Third time this month.",
+]
+NER = [
+    "Ada Lovelace worked with Charles Babbage in London on the Analytical Engine.",
+    "Anthropic and OpenAI both opened offices in Tokyo in 2024.",
+    "Marie Curie was born in Warsaw and later moved to Paris.",
+    "Grace Hopper joined the US Navy and helped build the Harvard Mark I.",
+]
+PREFERENCE = [
+    {
+        "prompt": "Explain what a hash map is in two sentences.",
+        "responses": [
+            "A hash map stores key–value pairs and uses a hash function to find a key's bucket, "
+            "so lookups take constant time on average.",
+            "It is a map. You put things in it with `map[key] = value`.",
+        ],
+    },
+    {
+        "prompt": "Write a Python one-liner that reverses a string `s`.",
+        "responses": ["```python\ns[::-1]\n```", "```python\n''.join(reversed(s))\n```"],
+    },
+    {
+        "prompt": "Is it safe to store passwords with MD5?",
+        "responses": [
+            "No. MD5 is fast and broken; use a slow, salted password hash such as argon2id.",
+            "Yes, MD5 is fine if you add a salt.",
+        ],
+    },
+]
+RANKING = [
+    {
+        "prompt": "Summarise: 'The meeting moved to Thursday because the room was booked.'",
+        "responses": [
+            "Meeting moved to Thursday (room was booked).",
+            "There is a meeting.",
+            "The room was booked, so the meeting is now on Thursday.",
+            "Thursday.",
+        ],
+    }
+]
+
+DEMO_PROJECTS: list[dict[str, Any]] = [
+    {
+        "name": "Demo: review sentiment",
+        "instructions": "Pick the overall sentiment of the review. **Mixed** means both praise and complaints.",
+        "schema": {
+            "fields": [
+                {
+                    "name": "sentiment",
+                    "kind": "choice",
+                    "reads": ["text"],
+                    "options": [
+                        {"value": "positive", "hotkey": "1"},
+                        {"value": "negative", "hotkey": "2"},
+                        {"value": "neutral", "hotkey": "3"},
+                        {"value": "mixed", "hotkey": "4"},
+                    ],
+                },
+                {
+                    "name": "topics",
+                    "kind": "choices",
+                    "reads": ["text"],
+                    "required": False,
+                    "min_selected": 0,
+                    "options": [
+                        {"value": "shipping"},
+                        {"value": "support"},
+                        {"value": "quality"},
+                        {"value": "price"},
+                    ],
+                },
+            ]
+        },
+        "rows": [{"text": t, "external_id": f"review-{i}"} for i, t in enumerate(SENTIMENT)],
+    },
+    {
+        "name": "Demo: named entities",
+        "instructions": "Select each person, organization and place, then press its key.",
+        "schema": {
+            "fields": [
+                {
+                    "name": "entities",
+                    "kind": "spans",
+                    "source": "text",
+                    "labels": [
+                        {"value": "PER", "label": "Person", "hotkey": "p", "color": "#e07a5f"},
+                        {
+                            "value": "ORG",
+                            "label": "Organization",
+                            "hotkey": "o",
+                            "color": "#3d85c6",
+                        },
+                        {"value": "LOC", "label": "Location", "hotkey": "l", "color": "#81b29a"},
+                    ],
+                }
+            ]
+        },
+        "rows": [{"text": t, "external_id": f"ner-{i}"} for i, t in enumerate(NER)],
+    },
+    {
+        "name": "Demo: LLM preference",
+        "instructions": "Which response is more helpful and correct? Rate the better one and say why.",
+        "schema": {
+            "fields": [
+                {
+                    "name": "preference",
+                    "kind": "pairwise",
+                    "prompt": "prompt",
+                    "responses": "responses",
+                    "allow_tie": True,
+                    "strengths": ["slightly", "clearly", "much"],
+                },
+                {
+                    "name": "quality",
+                    "kind": "rating",
+                    "min": 1,
+                    "max": 5,
+                    "rubric": {
+                        "1": "Wrong or harmful",
+                        "2": "Mostly unhelpful",
+                        "3": "Acceptable",
+                        "4": "Good",
+                        "5": "Excellent: correct, clear, complete",
+                    },
+                },
+                {"name": "rationale", "kind": "text", "required": False, "max_length": 2000},
+            ]
+        },
+        "rows": [{**r, "external_id": f"pref-{i}"} for i, r in enumerate(PREFERENCE)],
+    },
+    {
+        "name": "Demo: response ranking",
+        "instructions": "Order the summaries from best (1) to worst.",
+        "schema": {
+            "fields": [
+                {"name": "ranking", "kind": "ranking", "prompt": "prompt", "responses": "responses"}
+            ]
+        },
+        "rows": [{**r, "external_id": f"rank-{i}"} for i, r in enumerate(RANKING)],
+    },
+]
+
+BOXES_PROJECT: dict[str, Any] = {
+    "name": "Demo: shapes detection",
+    "instructions": "Draw a box around every circle and square.",
+    "schema": {
+        "fields": [
+            {
+                "name": "objects",
+                "kind": "boxes",
+                "image": "image",
+                "labels": [
+                    {"value": "circle", "hotkey": "c", "color": "#e07a5f"},
+                    {"value": "square", "hotkey": "s", "color": "#3d85c6"},
+                ],
+            }
+        ]
+    },
+}
+
+
+def _demo_image(seed: int) -> bytes:
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    image = Image.new("RGB", (480, 320), (245, 245, 240))
+    draw = ImageDraw.Draw(image)
+    for _ in range(3):
+        x, y, r = rng.randint(20, 380), rng.randint(20, 220), rng.randint(20, 45)
+        if rng.random() < 0.5:
+            draw.ellipse((x, y, x + 2 * r, y + 2 * r), fill=(224, 122, 95))
+        else:
+            draw.rectangle((x, y, x + 2 * r, y + 2 * r), fill=(61, 133, 198))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def load_demo(session: Session, actor: Actor, storage: Storage) -> list[Project]:
+    """Create the demo projects once (idempotent by name)."""
+    existing = set(
+        session.scalars(
+            select(Project.name).where(Project.organization_id == actor.organization_id)
+        )
+    )
+    created: list[Project] = []
+    for spec in [*DEMO_PROJECTS, BOXES_PROJECT]:
+        if spec["name"] in existing:
+            continue
+        project = create_project(
+            session,
+            actor,
+            name=spec["name"],
+            schema=spec["schema"],
+            instructions=spec["instructions"],
+        )
+        rows = spec.get("rows")
+        if rows is None:
+            rows = []
+            for i in range(4):
+                name = f"shapes-{i}.png"
+                store_file(
+                    session,
+                    actor,
+                    project.id,
+                    name=name,
+                    source=io.BytesIO(_demo_image(i)),
+                    storage=storage,
+                    max_bytes=10 << 20,
+                )
+                rows.append({"image": name, "external_id": f"img-{i}"})
+        payload = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
+        import_tasks(session, actor, project.id, io.BytesIO(payload), filename="demo.jsonl")
+        created.append(project)
+    return created

@@ -1,0 +1,74 @@
+"""One exception tree for the domain. No HTTP codes here: ``web/errors.py`` maps them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One concrete thing wrong with an input: where (``field``) and what (``problem``)."""
+
+    field: str
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "problem": self.problem}
+
+
+class LabelhouseError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, details: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: list[Problem] = list(details or [])
+
+
+class NotFound(LabelhouseError):
+    """The object does not exist *or* belongs to another organization (indistinguishable)."""
+
+    code = "not_found"
+
+
+class PermissionDenied(LabelhouseError):
+    code = "permission_denied"
+
+
+class NotAuthenticated(LabelhouseError):
+    code = "not_authenticated"
+
+
+class Conflict(LabelhouseError):
+    code = "conflict"
+
+
+class InvalidInput(LabelhouseError):
+    """Input failed validation; ``details`` lists every problem found, not just the first."""
+
+    code = "invalid_input"
+
+
+class TooLarge(LabelhouseError):
+    code = "too_large"
+
+
+class RateLimited(LabelhouseError):
+    code = "rate_limited"
+
+
+@dataclass
+class ProblemCollector:
+    """Collects problems so validators can report all of them at once."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, where: str, problem: str) -> None:
+        self.problems.append(Problem(where, problem))
+
+    def raise_if_any(self, message: str) -> None:
+        if self.problems:
+            raise InvalidInput(message, self.problems)

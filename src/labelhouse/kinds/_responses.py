@@ -1,0 +1,111 @@
+"""Reading a task's prompt and list of model responses, shared by pairwise and ranking.
+
+Both kinds compare LLM responses stored in the task data, in the order the data lists them.
+Values always refer to that order (``A`` = ``responses[0]``), never to where the browser
+happened to draw a response, so shuffling the display cannot flip stored preferences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import model_validator
+
+from labelhouse.kinds._common import DataKey, shown
+from labelhouse.kinds.base import FieldKind, ValueProblem
+
+
+@dataclass(frozen=True)
+class Response:
+    text: str
+    id: str | int | None = None
+    model: str | None = None
+
+
+def parse_response(raw: Any) -> Response:
+    """One response: a string, or an object with ``text`` (or ``content``) and optional
+    ``id``/``model``. Other keys (scores, metadata) are allowed and ignored."""
+    if isinstance(raw, str):
+        return Response(raw)
+    if not isinstance(raw, dict):
+        raise ValueError(f"must be a string or an object with a 'text' string, got {shown(raw)}")
+    text = raw.get("text", raw.get("content"))
+    if not isinstance(text, str):
+        raise ValueError(f"needs a 'text' (or 'content') string, got {shown(text)}")
+    rid = raw.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, str | int)):
+        raise ValueError(f"'id' must be a string or a whole number, got {shown(rid)}")
+    model = raw.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ValueError(f"'model' must be a string, got {shown(model)}")
+    return Response(text, rid, model)
+
+
+class ResponsesField(FieldKind):
+    """Base of kinds over ``data[responses]``; subclasses set the allowed count."""
+
+    min_responses: ClassVar[int] = 2
+    max_responses: ClassVar[int] = 2
+
+    prompt: DataKey | None = "prompt"
+    responses: DataKey = "responses"
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> ResponsesField:
+        if self.prompt == self.responses:
+            raise ValueError(
+                f"prompt and responses both read '{self.responses}'; use two different keys"
+            )
+        return self
+
+    def data_keys(self) -> tuple[str, ...]:
+        return (self.responses,) if self.prompt is None else (self.prompt, self.responses)
+
+    def _count_wanted(self) -> str:
+        if self.min_responses == self.max_responses:
+            return f"exactly {self.min_responses}"
+        return f"{self.min_responses} to {self.max_responses}"
+
+    def check_data(self, data: dict[str, Any]) -> list[str]:
+        problems = super().check_data(data)
+        if self.prompt is not None:
+            prompt = data.get(self.prompt)
+            if prompt is not None and not isinstance(prompt, str):
+                problems.append(
+                    f"'{self.prompt}' (the prompt) must be a string, got {shown(prompt)}"
+                )
+        if data.get(self.responses) is not None:
+            try:
+                self.read_responses(data)
+            except ValueError as exc:
+                problems.append(str(exc))
+        return problems
+
+    def read_responses(self, data: dict[str, Any]) -> list[Response]:
+        """The task's responses; ``ValueError`` (a plain sentence) if they are malformed."""
+        raw = data.get(self.responses)
+        if not isinstance(raw, list):
+            raise ValueError(
+                f"'{self.responses}' must be a list of {self._count_wanted()} responses "
+                f"(read by field '{self.name}'), got {shown(raw)}"
+            )
+        if not self.min_responses <= len(raw) <= self.max_responses:
+            raise ValueError(
+                f"'{self.responses}' must hold {self._count_wanted()} responses for field "
+                f"'{self.name}', got {len(raw)}"
+            )
+        out = []
+        for i, item in enumerate(raw):
+            try:
+                out.append(parse_response(item))
+            except ValueError as exc:
+                raise ValueError(f"'{self.responses}'[{i}] {exc}") from None
+        return out
+
+    def task_responses(self, data: dict[str, Any]) -> list[Response]:
+        """Like :meth:`read_responses`, for value validation: a broken task is a ValueProblem."""
+        try:
+            return self.read_responses(data)
+        except ValueError as exc:
+            raise ValueProblem(f"this task's data cannot be annotated: {exc}") from None

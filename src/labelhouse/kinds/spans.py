@@ -1,0 +1,131 @@
+"""Text spans: the annotator marks labelled character ranges of a task's text (NER, …).
+
+Offsets are Python ``str`` indices (Unicode code points), ``end`` exclusive. The stored
+value also carries each span's ``text`` — recomputed here from the task, never trusted from
+the client — so exports and reviewers can read spans without re-slicing the source.
+Spans are sorted so equal answers compare equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, NamedTuple
+
+from labelhouse.kinds._common import (
+    ConfigBool,
+    DataKey,
+    Options,
+    as_int,
+    check_keys,
+    pick_option,
+    shown,
+)
+from labelhouse.kinds.base import FieldKind, ValueProblem
+
+
+class _Span(NamedTuple):
+    start: int
+    end: int
+    label: str
+    index: int  # position in the submitted list, for error locations
+
+    def describe(self, text: str) -> str:
+        snippet = text[self.start : self.end]
+        if len(snippet) > 30:
+            snippet = snippet[:27] + "…"
+        return f"[{self.start}, {self.end}) '{self.label}' \"{snippet}\""
+
+
+class SpansField(FieldKind):
+    kind: Literal["spans"] = "spans"
+    kind_name: ClassVar[str] = "spans"
+
+    source: DataKey = "text"
+    labels: Options
+    allow_overlap: ConfigBool = False
+
+    def data_keys(self) -> tuple[str, ...]:
+        return (self.source,)
+
+    def check_data(self, data: dict[str, Any]) -> list[str]:
+        problems = super().check_data(data)
+        text = data.get(self.source)
+        if text is not None and not isinstance(text, str):
+            problems.append(
+                f"'{self.source}' must be a string (the text field '{self.name}' marks spans "
+                f"in), got {shown(text)}"
+            )
+        return problems
+
+    def is_empty(self, value: Any) -> bool:
+        # An empty list is a real answer: "this text contains nothing to mark".
+        return value is None
+
+    def validate_value(self, value: Any, data: dict[str, Any]) -> list[dict[str, Any]]:
+        text = data.get(self.source)
+        if not isinstance(text, str):
+            raise ValueProblem(f"the task has no text under '{self.source}' to mark spans in")
+        if not isinstance(value, list):
+            raise ValueProblem(
+                'expected a list of spans like [{"start": 0, "end": 5, "label": "PER"}]'
+            )
+        spans = sorted(
+            (self._span(item, text, i) for i, item in enumerate(value)),
+            key=lambda s: (s.start, s.end, s.label),
+        )
+        furthest: _Span | None = None  # the earlier span reaching furthest right
+        for prev, span in zip([None, *spans], spans, strict=False):
+            if prev is not None and prev[:3] == span[:3]:
+                raise ValueProblem(
+                    f"span {span.describe(text)} is given twice (also item {prev.index}); "
+                    "remove one",
+                    f"[{span.index}]",
+                )
+            if not self.allow_overlap and furthest is not None and span.start < furthest.end:
+                raise ValueProblem(
+                    f"span {span.describe(text)} overlaps span {furthest.describe(text)} "
+                    f"(item {furthest.index}); this field does not allow overlapping spans — "
+                    "shorten one of them or remove it",
+                    f"[{span.index}]",
+                )
+            if furthest is None or span.end > furthest.end:
+                furthest = span
+        return [
+            {"start": s.start, "end": s.end, "label": s.label, "text": text[s.start : s.end]}
+            for s in spans
+        ]
+
+    def _span(self, item: Any, text: str, i: int) -> _Span:
+        where = f"[{i}]"
+        if not isinstance(item, dict):
+            raise ValueProblem(
+                f'expected a span object like {{"start": 0, "end": 5, "label": "PER"}}, '
+                f"got {shown(item)}",
+                where,
+            )
+        check_keys(item, required=("start", "end", "label"), optional=("text",), where=where)
+        offsets = {}
+        for key in ("start", "end"):
+            offset = as_int(item[key])
+            if offset is None:
+                raise ValueProblem(
+                    f"{key} must be a whole-number character offset, got {shown(item[key])}",
+                    f"{where}.{key}",
+                )
+            offsets[key] = offset
+        start, end = offsets["start"], offsets["end"]
+        if start < 0:
+            raise ValueProblem(f"start must be 0 or more, got {start}", f"{where}.start")
+        if end > len(text):
+            raise ValueProblem(
+                f"end ({end}) is past the end of the text ({len(text)} characters); offsets "
+                "count characters from 0 and end is exclusive",
+                f"{where}.end",
+            )
+        if start >= end:
+            raise ValueProblem(
+                f"start ({start}) must be less than end ({end}); a span covers at least one "
+                "character",
+                f"{where}.end",
+            )
+        label = pick_option(item["label"], self.labels, f"{where}.label", what="label")
+        return _Span(start, end, label, i)

@@ -1,0 +1,54 @@
+"""Free text: a written answer (a correction, a rationale, a reference completion).
+
+The text is stored exactly as typed — no stripping — because whitespace can matter (code,
+poetry, formatting of reference answers). Lengths count Unicode code points. NUL characters
+are refused because PostgreSQL text columns cannot store them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from labelhouse.kinds._common import ConfigBool, ConfigInt, ReadsData, plural, shown
+from labelhouse.kinds.base import ValueProblem
+
+
+class TextField(ReadsData):
+    kind: Literal["text"] = "text"
+    kind_name: ClassVar[str] = "text"
+
+    min_length: ConfigInt = Field(default=0, ge=0)
+    max_length: ConfigInt = Field(default=100_000, ge=1, le=1_000_000)
+    placeholder: str | None = Field(default=None, max_length=500)
+    markdown: ConfigBool = False
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> TextField:
+        if self.min_length > self.max_length:
+            raise ValueError(
+                f"min_length ({self.min_length}) is more than max_length ({self.max_length}); "
+                "lower min_length or raise max_length"
+            )
+        return self
+
+    def validate_value(self, value: Any, data: dict[str, Any]) -> str:
+        if not isinstance(value, str):
+            raise ValueProblem(f"expected text (a string), got {shown(value)}")
+        nul = value.find("\x00")
+        if nul >= 0:
+            raise ValueProblem(
+                f"the text contains a NUL character (\\u0000) at position {nul}; remove it"
+            )
+        if len(value) < self.min_length:
+            raise ValueProblem(
+                f"too short: write at least {plural(self.min_length, 'character')} "
+                f"(got {len(value)})"
+            )
+        if len(value) > self.max_length:
+            raise ValueProblem(
+                f"too long: at most {plural(self.max_length, 'character')} allowed "
+                f"(got {len(value)}); shorten it"
+            )
+        return value

@@ -1,0 +1,236 @@
+"""Use cases for projects, their settings and versioned label schemas.
+
+Every lookup goes through :func:`get_project`, the one place that scopes a project to the
+actor's organization; an object of another organization raises the same NotFound as a
+missing one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts.models import Role
+from labelhouse.accounts.policy import Actor
+from labelhouse.audit import service as audit
+from labelhouse.errors import InvalidInput, NotFound, Problem
+from labelhouse.kinds.registry import LabelSchema, parse_schema
+from labelhouse.projects.models import Project, SchemaVersion
+
+MAX_OVERLAP = 50
+SETTINGS_LIMITS = {"overlap": (1, MAX_OVERLAP), "lease_seconds": (30, 7 * 24 * 3600)}
+
+
+def get_project(session: Session, actor: Actor, project_id: int, *, lock: bool = False) -> Project:
+    query = select(Project).where(
+        Project.id == project_id, Project.organization_id == actor.organization_id
+    )
+    if lock:
+        query = query.with_for_update()
+    project = session.scalar(query)
+    if project is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    return project
+
+
+def list_projects(
+    session: Session, actor: Actor, *, include_archived: bool = False
+) -> list[Project]:
+    query = select(Project).where(Project.organization_id == actor.organization_id)
+    if not include_archived:
+        query = query.where(Project.archived.is_(False))
+    return list(session.scalars(query.order_by(Project.id)))
+
+
+def find_project(session: Session, organization_id: int | None, ref: str) -> Project:
+    """Resolve a CLI reference: a numeric id or an exact name."""
+    query = select(Project)
+    if organization_id is not None:
+        query = query.where(Project.organization_id == organization_id)
+    query = (
+        query.where(Project.id == int(ref)) if ref.isdigit() else query.where(Project.name == ref)
+    )
+    matches = list(session.scalars(query.limit(2)))
+    if not matches:
+        raise NotFound(f"No project with id or name '{ref}'.")
+    if len(matches) > 1:
+        raise InvalidInput(f"Several projects are named '{ref}'; use the id.")
+    return matches[0]
+
+
+def _check_settings(values: dict[str, Any]) -> None:
+    problems = []
+    for key, (low, high) in SETTINGS_LIMITS.items():
+        if key in values:
+            v = values[key]
+            if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+                problems.append(Problem(key, f"must be an integer from {low} to {high}"))
+    if "name" in values and not (
+        isinstance(values["name"], str) and 1 <= len(values["name"].strip()) <= 200
+    ):
+        problems.append(Problem("name", "1 to 200 characters"))
+    for key in ("description", "instructions"):
+        if key in values and not (isinstance(values[key], str) and len(values[key]) <= 100_000):
+            problems.append(Problem(key, "text of at most 100,000 characters"))
+    if problems:
+        raise InvalidInput("Some project settings are invalid.", problems)
+
+
+def create_project(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    schema: Any,
+    description: str = "",
+    instructions: str = "",
+    overlap: int = 1,
+    lease_seconds: int = 1800,
+) -> Project:
+    actor.require(Role.manager, "create projects")
+    _check_settings(
+        {
+            "name": name,
+            "description": description,
+            "instructions": instructions,
+            "overlap": overlap,
+            "lease_seconds": lease_seconds,
+        }
+    )
+    parsed = parse_schema(schema)
+    project = Project(
+        organization_id=actor.organization_id,
+        name=name.strip(),
+        description=description,
+        instructions=instructions,
+        overlap=overlap,
+        lease_seconds=lease_seconds,
+        schema_version=1,
+        created_by_id=actor.user_id,
+    )
+    session.add(project)
+    session.flush()
+    session.add(
+        SchemaVersion(
+            project_id=project.id,
+            version=1,
+            document=parsed.model_dump(mode="json", exclude_none=True),
+            created_by_id=actor.user_id,
+        )
+    )
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action="project.create",
+        object_type="project",
+        object_id=project.id,
+        details={"name": project.name},
+    )
+    session.flush()
+    return project
+
+
+def update_settings(
+    session: Session, actor: Actor, project_id: int, changes: dict[str, Any]
+) -> Project:
+    actor.require(Role.manager, "change project settings")
+    allowed = {"name", "description", "instructions", "overlap", "lease_seconds", "archived"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(
+            "Unknown project settings.",
+            [
+                Problem(k, f"unknown; allowed: {', '.join(sorted(allowed))}")
+                for k in sorted(unknown)
+            ],
+        )
+    _check_settings(changes)
+    project = get_project(session, actor, project_id, lock=True)
+    for key, value in changes.items():
+        setattr(project, key, value.strip() if key == "name" else value)
+    if "overlap" in changes:
+        from labelhouse.tasks.models import Task
+
+        session.execute(
+            update(Task)
+            .where(Task.project_id == project.id)
+            .values(is_open=Task.taken < project.overlap)
+        )
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action="project.update",
+        object_type="project",
+        object_id=project.id,
+        details={k: v for k, v in changes.items() if k != "instructions"},
+    )
+    return project
+
+
+def set_schema(session: Session, actor: Actor, project_id: int, schema: Any) -> SchemaVersion:
+    """Store a new schema version (never edits an old one) and make it current."""
+    actor.require(Role.manager, "change the label schema")
+    project = get_project(session, actor, project_id, lock=True)
+    parsed = parse_schema(schema)
+    document = parsed.model_dump(mode="json", exclude_none=True)
+    current = current_schema_row(session, project)
+    if current.document == document:
+        return current
+    project.schema_version += 1
+    row = SchemaVersion(
+        project_id=project.id,
+        version=project.schema_version,
+        document=document,
+        created_by_id=actor.user_id,
+    )
+    session.add(row)
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action="project.schema",
+        object_type="project",
+        object_id=project.id,
+        details={"version": project.schema_version},
+    )
+    session.flush()
+    return row
+
+
+def current_schema_row(session: Session, project: Project) -> SchemaVersion:
+    row = session.scalar(
+        select(SchemaVersion).where(
+            SchemaVersion.project_id == project.id, SchemaVersion.version == project.schema_version
+        )
+    )
+    assert row is not None, "every project has its current schema version"
+    return row
+
+
+def schema_versions(session: Session, project: Project) -> list[SchemaVersion]:
+    return list(
+        session.scalars(
+            select(SchemaVersion)
+            .where(SchemaVersion.project_id == project.id)
+            .order_by(SchemaVersion.version)
+        )
+    )
+
+
+@lru_cache(maxsize=256)
+def _parse_cached(project_id: int, version: int, document_json: bytes) -> LabelSchema:
+    return parse_schema(orjson.loads(document_json))
+
+
+def load_schema(session: Session, project: Project) -> LabelSchema:
+    """The project's current schema, parsed once per (project, version) per process."""
+    row = current_schema_row(session, project)
+    return _parse_cached(
+        project.id, row.version, orjson.dumps(row.document, option=orjson.OPT_SORT_KEYS)
+    )

@@ -1,0 +1,17 @@
+"""Imports every table so ``Base.metadata`` is complete (for Alembic and tests)."""
+
+from labelhouse.accounts import models as accounts_models
+from labelhouse.annotations import models as annotations_models
+from labelhouse.audit import models as audit_models
+from labelhouse.db.base import Base
+from labelhouse.projects import models as projects_models
+from labelhouse.tasks import models as tasks_models
+
+__all__ = [
+    "Base",
+    "accounts_models",
+    "annotations_models",
+    "audit_models",
+    "projects_models",
+    "tasks_models",
+]

@@ -1,0 +1,154 @@
+"""Streaming readers for task files: JSONL, JSON array, CSV and Parquet.
+
+Each reader yields ``(where, row)`` pairs one at a time, where ``where`` names the place in
+the file ("line 12", "item 3", "row 7") for error messages, and ``row`` is the decoded
+object or a :class:`RowError`. Nothing reads the whole file into memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import ijson
+import orjson
+
+FORMATS = ("jsonl", "json", "csv", "parquet")
+EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RowError:
+    problem: str
+    fatal: bool = False  # the file cannot be read past this point
+
+
+def detect_format(filename: str | None, explicit: str | None = None) -> str:
+    if explicit:
+        if explicit not in FORMATS:
+            raise ValueError(f"unknown format '{explicit}'; use one of: {', '.join(FORMATS)}")
+        return explicit
+    name = (filename or "").lower()
+    for ext, fmt in EXTENSIONS.items():
+        if name.endswith(ext):
+            return fmt
+    raise ValueError(
+        f"cannot tell the format of '{filename}'; name it .jsonl, .json, .csv or .parquet "
+        "or pass the format explicitly"
+    )
+
+
+def read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    for number, line in enumerate(stream, start=1):
+        if len(line) > MAX_LINE_BYTES:
+            yield f"line {number}", RowError(f"line is longer than {MAX_LINE_BYTES} bytes")
+            continue
+        stripped = line.strip()
+        if not stripped:
+            continue
+        try:
+            yield f"line {number}", orjson.loads(stripped)
+        except orjson.JSONDecodeError as exc:
+            yield f"line {number}", RowError(f"not valid JSON: {exc}")
+
+
+def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    number = 0
+    try:
+        for number, item in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+            yield f"item {number}", item
+    except ijson.JSONError as exc:
+        yield (
+            f"item {number + 1}",
+            RowError(
+                f"not valid JSON (the file must be one JSON array of objects): {exc}", fatal=True
+            ),
+        )
+    if number == 0:
+        stream.seek(0)
+        head = stream.read(64).lstrip()
+        if head and not head.startswith(b"["):
+            yield (
+                "file",
+                RowError("a .json file must hold one JSON array of task objects", fatal=True),
+            )
+
+
+def read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """CSV: the header names data keys. A column named ``key:json`` is parsed as JSON into ``key``."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except (UnicodeDecodeError, csv.Error) as exc:
+        yield "line 1", RowError(f"cannot read the header: {exc}", fatal=True)
+        return
+    columns = [
+        (name.strip().removesuffix(":json"), name.strip().endswith(":json")) for name in header
+    ]
+    names = [n for n, _ in columns]
+    if len(set(names)) != len(names) or any(not n for n in names):
+        yield "line 1", RowError("the header has empty or repeated column names", fatal=True)
+        return
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except (UnicodeDecodeError, csv.Error) as exc:
+            yield f"line {reader.line_num}", RowError(f"malformed CSV: {exc}", fatal=True)
+            return
+        where = f"line {reader.line_num}"
+        if not cells:
+            continue
+        if len(cells) != len(columns):
+            yield where, RowError(f"has {len(cells)} cells but the header has {len(columns)}")
+            continue
+        row: dict[str, Any] = {}
+        bad = None
+        for (name, is_json), cell in zip(columns, cells, strict=True):
+            if is_json:
+                try:
+                    row[name] = orjson.loads(cell) if cell != "" else None
+                except orjson.JSONDecodeError as exc:
+                    bad = f"column '{name}:json' is not valid JSON: {exc}"
+                    break
+            else:
+                row[name] = cell
+        yield where, RowError(bad) if bad else row
+
+
+def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(stream)
+    except (pa.ArrowInvalid, OSError) as exc:
+        yield "file", RowError(f"not a Parquet file: {exc}", fatal=True)
+        return
+    number = 0
+    for batch in parquet.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            number += 1
+            yield f"row {number}", row
+
+
+READERS = {"jsonl": read_jsonl, "json": read_json_array, "csv": read_csv, "parquet": read_parquet}
+
+
+def read_rows(stream: BinaryIO, file_format: str) -> Iterator[tuple[str, Any]]:
+    return READERS[file_format](stream)

@@ -1,0 +1,202 @@
+"""Reading tasks (scoped to organization and, for annotators, to their own assignments)
+and storing uploaded media files."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts.models import Role
+from labelhouse.accounts.policy import Actor
+from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem, TooLarge
+from labelhouse.projects.models import Project
+from labelhouse.projects.service import get_project
+from labelhouse.storage import Storage
+from labelhouse.tasks.models import Assignment, Prediction, StoredFile, Task
+
+TASK_STATUSES = ("new", "in_progress", "done")
+IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._\- ]+")
+
+
+def get_task(session: Session, actor: Actor, task_id: int) -> tuple[Task, Project]:
+    """The one scoped task lookup. Annotators only reach tasks they were assigned."""
+    query = (
+        select(Task, Project)
+        .join(Project, Project.id == Task.project_id)
+        .where(Task.id == task_id, Project.organization_id == actor.organization_id)
+    )
+    if not actor.sees_all_tasks:
+        query = query.where(
+            exists().where(Assignment.task_id == Task.id, Assignment.user_id == actor.user_id)
+        )
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"Task {task_id} does not exist.")
+    return row[0], row[1]
+
+
+def predictions_for(session: Session, task_ids: list[int]) -> dict[int, list[Prediction]]:
+    out: dict[int, list[Prediction]] = {i: [] for i in task_ids}
+    if task_ids:
+        for p in session.scalars(
+            select(Prediction).where(Prediction.task_id.in_(task_ids)).order_by(Prediction.id)
+        ):
+            out[p.task_id].append(p)
+    return out
+
+
+@dataclass
+class TaskPage:
+    items: list[Task]
+    next_cursor: int | None
+
+
+def list_tasks(
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    *,
+    after_id: int = 0,
+    limit: int = 50,
+    status: str | None = None,
+    external_id: str | None = None,
+) -> TaskPage:
+    """Keyset-paginated task list (stable under inserts, O(log n) per page)."""
+    project = get_project(session, actor, project_id)
+    query = select(Task).where(Task.project_id == project.id, Task.id > after_id)
+    if not actor.sees_all_tasks:
+        query = query.where(
+            exists().where(Assignment.task_id == Task.id, Assignment.user_id == actor.user_id)
+        )
+    if status is not None:
+        if status not in TASK_STATUSES:
+            raise InvalidInput(
+                "Unknown status filter.",
+                [Problem("status", f"use one of: {', '.join(TASK_STATUSES)}")],
+            )
+        if status == "done":
+            query = query.where(Task.done >= project.overlap)
+        elif status == "new":
+            query = query.where(Task.taken == 0, Task.done == 0)
+        else:
+            query = query.where(or_(Task.taken > 0, Task.done > 0), Task.done < project.overlap)
+    if external_id is not None:
+        query = query.where(Task.external_id == external_id)
+    items = list(session.scalars(query.order_by(Task.id).limit(limit + 1)))
+    more = len(items) > limit
+    items = items[:limit]
+    return TaskPage(items=items, next_cursor=items[-1].id if more and items else None)
+
+
+def task_status(task: Task, overlap: int) -> str:
+    if task.done >= overlap:
+        return "done"
+    return "in_progress" if task.taken or task.done else "new"
+
+
+# -- media files ----------------------------------------------------------------------------
+
+
+def safe_file_name(name: str) -> str:
+    """Keep only the last path component and a conservative character set."""
+    base = re.split(r"[\\/]", name or "")[-1].strip().lstrip(".")
+    base = SAFE_NAME.sub("_", base)[:255]
+    if not base:
+        raise InvalidInput("The file needs a name.", [Problem("filename", "empty after cleaning")])
+    return base
+
+
+def store_file(
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    *,
+    name: str,
+    source: BinaryIO,
+    storage: Storage,
+    max_bytes: int,
+) -> tuple[StoredFile, bool]:
+    """Store an uploaded image; returns (row, created). The same bytes again is a no-op."""
+    from PIL import Image, UnidentifiedImageError
+
+    actor.require(Role.manager, "upload files")
+    project = get_project(session, actor, project_id)
+    clean = safe_file_name(name)
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+        while chunk := source.read(1 << 20):
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooLarge(f"'{clean}' is larger than {max_bytes // (1 << 20)} MB.")
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        try:
+            with Image.open(spool) as image:
+                kind = image.format
+                width, height = image.size
+                image.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise InvalidInput(
+                f"'{clean}' is not a readable image.", [Problem("file", str(exc)[:200])]
+            ) from None
+        if kind not in IMAGE_TYPES:
+            raise InvalidInput(
+                f"'{clean}' is a {kind} image; upload PNG, JPEG, GIF or WebP.",
+                [Problem("file", "unsupported image type")],
+            )
+        sha = digest.hexdigest()
+        existing = session.scalar(
+            select(StoredFile).where(StoredFile.project_id == project.id, StoredFile.name == clean)
+        )
+        if existing is not None:
+            if existing.sha256 == sha:
+                return existing, False
+            raise Conflict(f"A different file named '{clean}' is already in this project.")
+        key = f"projects/{project.id}/{sha}.{kind.lower()}"
+        spool.seek(0)
+        storage.put(key, spool)  # type: ignore[arg-type]
+    row = StoredFile(
+        project_id=project.id,
+        name=clean,
+        storage_key=key,
+        content_type=IMAGE_TYPES[kind],
+        size=size,
+        sha256=sha,
+        width=width,
+        height=height,
+    )
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+def get_file(session: Session, actor: Actor, file_id: int) -> StoredFile:
+    row = session.execute(
+        select(StoredFile)
+        .join(Project, Project.id == StoredFile.project_id)
+        .where(StoredFile.id == file_id, Project.organization_id == actor.organization_id)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"File {file_id} does not exist.")
+    return row
+
+
+def media_urls(session: Session, project_id: int, names: list[str]) -> dict[str, Any]:
+    """Map uploaded-file names used in task data to their API URLs."""
+    if not names:
+        return {}
+    rows = session.execute(
+        select(StoredFile.name, StoredFile.id).where(
+            StoredFile.project_id == project_id, StoredFile.name.in_(names)
+        )
+    )
+    return {name: f"/api/files/{file_id}" for name, file_id in rows}

@@ -1,0 +1,161 @@
+"""Login, logout, the current user, password changes, API tokens, members and invitations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from labelhouse.accounts import service as accounts
+from labelhouse.accounts.models import Organization, User
+from labelhouse.web.api.schemas import (
+    AcceptInviteIn,
+    InviteIn,
+    LoginIn,
+    PasswordChangeIn,
+    RoleIn,
+    TokenIn,
+)
+from labelhouse.web.api.serializers import actor_out
+from labelhouse.web.deps import SESSION_COOKIE, Ctx
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+
+
+@router.post("/auth/login")
+def login(body: LoginIn, ctx: Ctx, response: Response) -> dict[str, Any]:
+    """Check the password and set the session cookie; returns the CSRF token for unsafe calls."""
+    with ctx.anonymous() as s:
+        user = accounts.authenticate(s, email=body.email, password=body.password)
+        secret, row = accounts.start_session(
+            s, user=user, organization_id=body.organization_id, max_age=ctx.settings.session_max_age
+        )
+        actor = accounts.actor_for(s, user_id=user.id, organization_id=row.organization_id)
+        must_change = user.must_change_password
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=ctx.settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.secure_cookies,
+        path="/",
+    )
+    return {**actor_out(actor), "csrf_token": row.csrf_token, "must_change_password": must_change}
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(ctx: Ctx, response: Response) -> None:
+    cookie = ctx.request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        with ctx.write() as (s, _):  # CSRF-checked: a foreign site cannot log you out
+            accounts.end_session(s, cookie)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/me")
+def me(ctx: Ctx) -> dict[str, Any]:
+    with ctx.read() as (s, actor):
+        user = s.get(User, actor.user_id)
+        assert user is not None
+        orgs = [
+            {
+                "id": m.organization_id,
+                "role": m.role,
+                "name": s.get(Organization, m.organization_id).name,
+            }  # type: ignore[union-attr]
+            for m in accounts.memberships_of(s, actor.user_id)
+        ]
+        cookie = ctx.request.cookies.get(SESSION_COOKIE)
+        csrf = accounts.resolve_session(s, cookie)[1].csrf_token if cookie else None
+        return {
+            **actor_out(actor),
+            "name": user.name,
+            "must_change_password": user.must_change_password,
+            "organizations": orgs,
+            "csrf_token": csrf,
+        }
+
+
+@router.post("/me/password", status_code=204)
+def change_password(body: PasswordChangeIn, ctx: Ctx) -> None:
+    with ctx.write() as (s, actor):
+        accounts.change_password(
+            s, user_id=actor.user_id, current=body.current_password, new=body.new_password
+        )
+
+
+@router.get("/me/tokens")
+def list_tokens(ctx: Ctx) -> dict[str, Any]:
+    with ctx.read() as (s, actor):
+        items = [
+            {
+                "id": t.id,
+                "name": t.name,
+                "prefix": t.prefix,
+                "created_at": t.created_at,
+                "last_used_at": t.last_used_at,
+            }
+            for t in accounts.list_api_tokens(s, actor)
+        ]
+    return {"items": items, "next_cursor": None}
+
+
+@router.post("/me/tokens", status_code=201)
+def create_token(body: TokenIn, ctx: Ctx) -> dict[str, Any]:
+    """The secret is in this response only; store it now."""
+    with ctx.write() as (s, actor):
+        row, secret = accounts.create_api_token(s, actor, name=body.name)
+        return {"id": row.id, "name": row.name, "prefix": row.prefix, "token": secret}
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, ctx: Ctx) -> None:
+    with ctx.write() as (s, actor):
+        accounts.revoke_api_token(s, actor, token_id)
+
+
+@router.get("/members")
+def list_members(ctx: Ctx) -> dict[str, Any]:
+    with ctx.read() as (s, actor):
+        items = [
+            {"user_id": u.id, "email": u.email, "name": u.name, "role": m.role}
+            for u, m in accounts.list_members(s, actor)
+        ]
+    return {"items": items, "next_cursor": None}
+
+
+@router.patch("/members/{user_id}")
+def set_role(user_id: int, body: RoleIn, ctx: Ctx) -> dict[str, Any]:
+    with ctx.write() as (s, actor):
+        m = accounts.set_role(s, actor, user_id=user_id, role=body.role)
+        return {"user_id": m.user_id, "role": m.role}
+
+
+@router.delete("/members/{user_id}", status_code=204)
+def remove_member(user_id: int, ctx: Ctx) -> None:
+    with ctx.write() as (s, actor):
+        accounts.remove_member(s, actor, user_id=user_id)
+
+
+@router.post("/invitations", status_code=201)
+def invite(body: InviteIn, ctx: Ctx) -> dict[str, Any]:
+    """Returns the invitation token once; send it to the invitee (e.g. as a link)."""
+    with ctx.write() as (s, actor):
+        row, secret = accounts.invite(s, actor, email=body.email, role=body.role)
+        return {
+            "id": row.id,
+            "email": row.email,
+            "role": row.role,
+            "token": secret,
+            "expires_at": row.expires_at,
+        }
+
+
+@router.post("/invitations/accept", status_code=201)
+def accept(body: AcceptInviteIn, ctx: Ctx) -> dict[str, Any]:
+    with ctx.anonymous() as s:
+        user = accounts.accept_invitation(
+            s, secret=body.token, password=body.password, name=body.name
+        )
+        return {"user_id": user.id, "email": user.email}

@@ -1,0 +1,189 @@
+"""Projects, schemas, task import and media uploads."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from labelhouse.errors import InvalidInput, Problem, TooLarge
+from labelhouse.kinds.registry import parse_schema
+from labelhouse.projects import service as projects
+from labelhouse.tasks import importer
+from labelhouse.tasks import service as tasks
+from labelhouse.web.api.schemas import ProjectIn, ProjectPatch, SchemaIn
+from labelhouse.web.api.serializers import file_out, project_out
+from labelhouse.web.deps import Context, Ctx
+
+router = APIRouter(prefix="/api", tags=["projects"])
+
+
+@router.get("/projects")
+def list_projects(ctx: Ctx, include_archived: bool = False) -> dict[str, Any]:
+    with ctx.read() as (s, actor):
+        items = [
+            project_out(p)
+            for p in projects.list_projects(s, actor, include_archived=include_archived)
+        ]
+    return {"items": items, "next_cursor": None}
+
+
+@router.post("/projects", status_code=201)
+def create_project(body: ProjectIn, ctx: Ctx) -> dict[str, Any]:
+    with ctx.write() as (s, actor):
+        p = projects.create_project(
+            s,
+            actor,
+            name=body.name,
+            schema=body.label_schema,
+            description=body.description,
+            instructions=body.instructions,
+            overlap=body.overlap,
+            lease_seconds=body.lease_seconds,
+        )
+        return project_out(p)
+
+
+@router.get("/projects/{project_id}")
+def get_project(project_id: int, ctx: Ctx) -> dict[str, Any]:
+    with ctx.read() as (s, actor):
+        p = projects.get_project(s, actor, project_id)
+        return {**project_out(p), "schema": projects.current_schema_row(s, p).document}
+
+
+@router.patch("/projects/{project_id}")
+def update_project(project_id: int, body: ProjectPatch, ctx: Ctx) -> dict[str, Any]:
+    with ctx.write() as (s, actor):
+        p = projects.update_settings(s, actor, project_id, body.model_dump(exclude_none=True))
+        return project_out(p)
+
+
+@router.get("/projects/{project_id}/schema")
+def get_schema(project_id: int, ctx: Ctx) -> dict[str, Any]:
+    with ctx.read() as (s, actor):
+        p = projects.get_project(s, actor, project_id)
+        row = projects.current_schema_row(s, p)
+        return {"version": row.version, "schema": row.document, "created_at": row.created_at}
+
+
+@router.put("/projects/{project_id}/schema")
+def set_schema(project_id: int, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
+    """Store a new schema version; annotations keep the version they were made under."""
+    with ctx.write() as (s, actor):
+        row = projects.set_schema(s, actor, project_id, body.label_schema)
+        return {"version": row.version, "schema": row.document, "created_at": row.created_at}
+
+
+@router.get("/projects/{project_id}/schema/versions")
+def schema_versions(project_id: int, ctx: Ctx) -> dict[str, Any]:
+    with ctx.read() as (s, actor):
+        p = projects.get_project(s, actor, project_id)
+        items = [
+            {"version": r.version, "schema": r.document, "created_at": r.created_at}
+            for r in projects.schema_versions(s, p)
+        ]
+    return {"items": items, "next_cursor": None}
+
+
+@router.post("/schemas/validate")
+def validate_schema(body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
+    """Validate a schema without storing it (the schema editor calls this as you type)."""
+    with ctx.read():
+        parsed = parse_schema(body.label_schema)
+    return {"valid": True, "schema": parsed.model_dump(mode="json", exclude_none=True)}
+
+
+async def _spool_body(request: Request, limit: int) -> tempfile.SpooledTemporaryFile[bytes]:
+    spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=4 << 20)
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise TooLarge(f"The upload is larger than {limit:,} bytes.")
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+@router.post("/projects/{project_id}/import")
+async def import_tasks(
+    project_id: int,
+    request: Request,
+    ctx: Ctx,
+    format: str | None = Query(default=None, description="jsonl, json, csv or parquet"),
+    filename: str | None = Query(default=None, description="used to guess the format"),
+    skip_invalid: bool = False,
+) -> dict[str, Any]:
+    """Import tasks from the request body (raw file, or multipart with a ``file`` part).
+
+    The body is spooled to disk while it arrives, then read row by row; nothing is stored
+    unless every row is valid (or ``skip_invalid`` is set, which reports rejected rows).
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_part_size=ctx.settings.max_upload_bytes)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput(
+                "Send the file in a form field named 'file'.", [Problem("file", "missing")]
+            )
+        name = filename or upload.filename or "upload"
+        stream: Any = upload.file
+    else:
+        stream = await _spool_body(request, ctx.settings.max_upload_bytes)
+        name = filename or ("upload." + (format or "jsonl"))
+    try:
+        return await run_in_threadpool(
+            _run_import, ctx, project_id, stream, name, format, skip_invalid
+        )
+    finally:
+        stream.close()
+
+
+def _run_import(
+    ctx: Context, project_id: int, stream: Any, name: str, fmt: str | None, skip_invalid: bool
+) -> dict[str, Any]:
+    with ctx.write() as (s, actor):
+        result = importer.import_tasks(
+            s, actor, project_id, stream, filename=name, file_format=fmt, skip_invalid=skip_invalid
+        )
+        return result.as_dict()
+
+
+@router.post("/projects/{project_id}/files", status_code=201)
+def upload_files(project_id: int, files: list[UploadFile], ctx: Ctx) -> dict[str, Any]:
+    """Upload images (PNG, JPEG, GIF, WebP); tasks refer to them by file name."""
+    out = []
+    with ctx.write() as (s, actor):
+        for upload in files:
+            row, created = tasks.store_file(
+                s,
+                actor,
+                project_id,
+                name=upload.filename or "",
+                source=upload.file,
+                storage=ctx.storage,
+                max_bytes=ctx.settings.max_upload_bytes,
+            )
+            out.append({**file_out(row), "created": created})
+    return {"items": out}
+
+
+@router.get("/files/{file_id}")
+def download_file(file_id: int, ctx: Ctx) -> StreamingResponse:
+    with ctx.read() as (s, actor):
+        row = tasks.get_file(s, actor, file_id)
+        key, content_type, size = row.storage_key, row.content_type, row.size
+    return StreamingResponse(
+        ctx.storage.iter_bytes(key),
+        media_type=content_type,
+        headers={
+            "content-length": str(size),
+            "cache-control": "private, max-age=86400",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )

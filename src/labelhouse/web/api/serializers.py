@@ -1,0 +1,111 @@
+"""Turn domain objects into the JSON the API returns (one place, shared by all routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts.policy import Actor
+from labelhouse.annotations.models import Annotation, AnnotationRevision
+from labelhouse.projects.models import Project
+from labelhouse.projects.service import load_schema
+from labelhouse.tasks.models import Prediction, StoredFile, Task
+from labelhouse.tasks.service import media_urls, task_status
+
+
+def project_out(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "description": project.description,
+        "instructions": project.instructions,
+        "overlap": project.overlap,
+        "lease_seconds": project.lease_seconds,
+        "schema_version": project.schema_version,
+        "archived": project.archived,
+        "created_at": project.created_at,
+    }
+
+
+def annotation_out(a: Annotation) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "task_id": a.task_id,
+        "annotator_id": a.user_id,
+        "status": a.status,
+        "value": a.value,
+        "schema_version": a.schema_version,
+        "revision": a.revision,
+        "lead_time_ms": a.lead_time_ms,
+        "created_at": a.created_at,
+        "updated_at": a.updated_at,
+    }
+
+
+def revision_out(r: AnnotationRevision) -> dict[str, Any]:
+    return {
+        "revision": r.revision,
+        "status": r.status,
+        "value": r.value,
+        "schema_version": r.schema_version,
+        "lead_time_ms": r.lead_time_ms,
+        "created_at": r.created_at,
+    }
+
+
+def prediction_out(p: Prediction) -> dict[str, Any]:
+    return {"id": p.id, "model_version": p.model_version, "score": p.score, "value": p.value}
+
+
+def file_out(f: StoredFile) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "name": f.name,
+        "content_type": f.content_type,
+        "size": f.size,
+        "width": f.width,
+        "height": f.height,
+        "url": f"/api/files/{f.id}",
+    }
+
+
+def task_out(
+    session: Session,
+    task: Task,
+    project: Project,
+    *,
+    predictions: list[Prediction] | None = None,
+    annotations: list[Annotation] | None = None,
+) -> dict[str, Any]:
+    schema = load_schema(session, project)
+    media_names = [
+        task.data[k]
+        for f in schema.fields
+        for k in f.media_keys()
+        if isinstance(task.data.get(k), str)
+    ]
+    out: dict[str, Any] = {
+        "id": task.id,
+        "project_id": task.project_id,
+        "external_id": task.external_id,
+        "data": task.data,
+        "status": task_status(task, project.overlap),
+        "annotations_done": task.done,
+        "created_at": task.created_at,
+        "media": media_urls(session, project.id, media_names),
+    }
+    if predictions is not None:
+        out["predictions"] = [prediction_out(p) for p in predictions]
+    if annotations is not None:
+        out["annotations"] = [annotation_out(a) for a in annotations]
+    return out
+
+
+def actor_out(actor: Actor) -> dict[str, Any]:
+    return {
+        "user_id": actor.user_id,
+        "email": actor.email,
+        "organization_id": actor.organization_id,
+        "role": actor.role.value,
+    }

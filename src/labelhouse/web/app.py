@@ -1,0 +1,56 @@
+"""Application factory: wires settings, database, storage, middleware and routers."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from labelhouse import __version__
+from labelhouse.accounts import passwords
+from labelhouse.config import Settings
+from labelhouse.db.engine import Database, open_database
+from labelhouse.storage import LocalStorage, Storage
+from labelhouse.web import errors
+from labelhouse.web.api import auth, exports, projects, tasks
+from labelhouse.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+
+UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|files)$")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    storage: Storage | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    passwords.use_profile(settings.password_hash_profile)
+    app = FastAPI(
+        title="Labelhouse",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        default_response_class=ORJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.db = database or open_database(settings.resolved_database_url)
+    app.state.storage = storage or LocalStorage(settings.resolved_storage_dir)
+    errors.install(app)
+    for router in (auth.router, projects.router, tasks.router, exports.router):
+        app.include_router(router)
+
+    @app.get("/api/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_request_bytes,
+        upload_limit=settings.max_upload_bytes,
+        is_upload=lambda path: bool(UPLOAD_PATHS.match(path)),
+    )
+    return app

@@ -1,0 +1,76 @@
+"""Request context: the database, settings, storage and the acting identity.
+
+Handlers open exactly one unit of work per request with ``ctx.write()`` (committed when the
+block ends, before the response is sent) or ``ctx.read()`` (never takes SQLite's write lock).
+Authentication happens inside that same session: a bearer API token, or the session cookie
+plus a CSRF header on unsafe methods.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts import service as accounts
+from labelhouse.accounts.policy import Actor
+from labelhouse.config import Settings
+from labelhouse.db.engine import Database
+from labelhouse.errors import NotAuthenticated, PermissionDenied
+from labelhouse.storage import Storage
+
+SESSION_COOKIE = "lh_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass
+class Context:
+    request: Request
+    db: Database
+    settings: Settings
+    storage: Storage
+
+    def _actor(self, session: Session, *, writable: bool) -> Actor:
+        header = self.request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return accounts.resolve_api_token(session, header[7:].strip(), touch=writable)
+        cookie = self.request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise NotAuthenticated("Log in, or send an API token as 'Authorization: Bearer …'.")
+        actor, row = accounts.resolve_session(session, cookie)
+        if self.request.method not in SAFE_METHODS:
+            sent = self.request.headers.get(CSRF_HEADER, "")
+            if not sent or not secrets.compare_digest(sent, row.csrf_token):
+                raise PermissionDenied(
+                    "Missing or wrong CSRF token; send the X-CSRF-Token header from /api/me."
+                )
+        return actor
+
+    @contextmanager
+    def write(self) -> Iterator[tuple[Session, Actor]]:
+        with self.db.session() as session:
+            yield session, self._actor(session, writable=True)
+
+    @contextmanager
+    def read(self) -> Iterator[tuple[Session, Actor]]:
+        with self.db.read_session() as session:
+            yield session, self._actor(session, writable=False)
+
+    @contextmanager
+    def anonymous(self) -> Iterator[Session]:
+        with self.db.session() as session:
+            yield session
+
+
+def get_context(request: Request) -> Context:
+    state = request.app.state
+    return Context(request=request, db=state.db, settings=state.settings, storage=state.storage)
+
+
+Ctx = Annotated[Context, Depends(get_context)]
