@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from labelhouse import __version__
 from labelhouse.accounts import passwords
@@ -33,7 +32,6 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
-        default_response_class=ORJSONResponse,
     )
     app.state.settings = settings
     app.state.db = database or open_database(settings.resolved_database_url)
