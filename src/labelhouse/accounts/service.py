@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts import passwords, tokens
@@ -31,10 +31,10 @@ def _normalise_email(email: str) -> str:
     return email
 
 
-def _check_password(password: str) -> None:
+def _check_password(password: str, field: str = "password") -> None:
     problem = passwords.password_problem(password)
     if problem:
-        raise InvalidInput("Choose a longer password.", [Problem("password", problem)])
+        raise InvalidInput("Choose a longer password.", [Problem(field, problem)])
 
 
 def has_any_user(session: Session) -> bool:
@@ -135,19 +135,23 @@ def authenticate(session: Session, *, email: str, password: str) -> User:
     return user
 
 
-def change_password(session: Session, *, user_id: int, current: str, new: str) -> None:
+def change_password(
+    session: Session, *, user_id: int, current: str, new: str, keep_session: str | None = None
+) -> None:
+    """``keep_session``: the cookie secret of the session making the change (stays valid)."""
     user = session.get(User, user_id)
     if user is None or not passwords.verify_password(user.password_hash, current):
         raise InvalidInput(
             "The current password is wrong.", [Problem("current_password", "does not match")]
         )
-    _check_password(new)
+    _check_password(new, "new_password")
     user.password_hash = passwords.hash_password(new)
     user.must_change_password = False
     # Sign out every other browser session.
-    session.execute(
-        UserSession.__table__.delete().where(UserSession.user_id == user_id)  # type: ignore[attr-defined]
-    )
+    others = UserSession.__table__.delete().where(UserSession.user_id == user_id)  # type: ignore[attr-defined]
+    if keep_session:
+        others = others.where(UserSession.token_hash != tokens.digest(keep_session))
+    session.execute(others)
 
 
 # -- browser sessions -----------------------------------------------------------------------
@@ -223,15 +227,44 @@ def revoke_api_token(session: Session, actor: Actor, token_id: int) -> None:
     row.revoked_at = utcnow()
 
 
+_TOKEN_ACTOR = (
+    select(
+        ApiToken.id,
+        ApiToken.last_used_at,
+        Membership.user_id,
+        Membership.organization_id,
+        Membership.role,
+        User.email,
+    )
+    .join(
+        Membership,
+        (Membership.user_id == ApiToken.user_id)
+        & (Membership.organization_id == ApiToken.organization_id),
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(
+        ApiToken.token_hash == bindparam("h"),
+        ApiToken.revoked_at.is_(None),
+        User.is_active.is_(True),
+    )
+)
+
+
 def resolve_api_token(session: Session, secret: str, *, touch: bool = True) -> Actor:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == tokens.digest(secret)))
-    if row is None or row.revoked_at is not None:
+    """One indexed query per request: token → active membership → actor."""
+    row = session.execute(_TOKEN_ACTOR, {"h": tokens.digest(secret)}).first()
+    if row is None:
         raise NotAuthenticated("Unknown or revoked API token.")
     now = utcnow()
     if touch and (row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5)):
-        # Throttled so a busy token does not turn every read into a write.
+        # Throttled so a busy token does not turn every request into an extra write.
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-    return actor_for(session, user_id=row.user_id, organization_id=row.organization_id)
+    return Actor(
+        user_id=row.user_id,
+        organization_id=row.organization_id,
+        role=Role(row.role),
+        email=row.email,
+    )
 
 
 # -- members and invitations ----------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
@@ -43,6 +43,29 @@ def _lead_time(value: Any) -> int:
     return int(min(value, MAX_LEAD_TIME_MS))
 
 
+# Table-level (Core) statements, built once: this is the submit hot path.
+_AN: Table = Annotation.__table__  # type: ignore[assignment]
+_TASK: Table = Task.__table__  # type: ignore[assignment]
+_EXISTING = select(
+    _AN.c.id, _AN.c.status, _AN.c.revision, _AN.c.lead_time_ms, _AN.c.created_at
+).where(_AN.c.task_id == bindparam("tid"), _AN.c.user_id == bindparam("uid"))
+_COUNT_DONE = update(_TASK).where(_TASK.c.id == bindparam("tid")).values(done=_TASK.c.done + 1)
+_INSERT = insert(_AN).returning(_AN.c.id)
+_UPDATE = (
+    update(_AN)
+    .where(_AN.c.id == bindparam("aid"))
+    .values(
+        revision=bindparam("revision"),
+        status=bindparam("status"),
+        value=bindparam("value"),
+        schema_version=bindparam("schema_version"),
+        lead_time_ms=bindparam("lead_time_ms"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_INSERT_REVISION = insert(AnnotationRevision.__table__)
+
+
 def save(
     session: Session,
     actor: Actor,
@@ -57,58 +80,66 @@ def save(
     task, project = get_task(session, actor, task_id)
     schema = load_schema(session, project)
     clean = schema.validate_annotation(value, task.data, draft=draft)
-    existing = session.scalar(
-        select(Annotation).where(Annotation.task_id == task.id, Annotation.user_id == actor.user_id)
-    )
+    existing = session.execute(_EXISTING, {"tid": task.id, "uid": actor.user_id}).first()
     if draft:
         if existing is not None and existing.status == SUBMITTED:
             raise Conflict("This annotation is already submitted; submit the change instead.")
         queue.extend(session, actor, task.id)  # a draft needs a live lease, and renews it
-    else:
-        assignment, first = queue.secure_slot_for_submit(session, actor, project, task)
-        if first:
-            assignment.status = queue.SUBMITTED
-            assignment.finished_at = utcnow()
-            session.execute(update(Task).where(Task.id == task.id).values(done=Task.done + 1))
+    elif queue.mark_submitted(session, actor, project, task.id):
+        session.execute(_COUNT_DONE, {"tid": task.id})
     status = DRAFT if draft else SUBMITTED
     now = utcnow()
-    created = existing is None
+    values = {
+        "status": status,
+        "value": clean,
+        "schema_version": project.schema_version,
+        "updated_at": now,
+    }
     if existing is None:
-        annotation = Annotation(
-            project_id=project.id,
-            task_id=task.id,
-            user_id=actor.user_id,
-            status=status,
-            value=clean,
-            schema_version=project.schema_version,
-            revision=1,
-            lead_time_ms=spent,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(annotation)
-        session.flush()
+        values |= {"revision": 1, "lead_time_ms": spent, "created_at": now}
+        annotation_id = session.execute(
+            _INSERT,
+            {**values, "project_id": project.id, "task_id": task.id, "user_id": actor.user_id},
+        ).scalar_one()
     else:
-        annotation = existing
-        annotation.revision += 1
-        annotation.status = status
-        annotation.value = clean
-        annotation.schema_version = project.schema_version
-        annotation.lead_time_ms += spent
-        annotation.updated_at = now
-    session.add(
-        AnnotationRevision(
-            annotation_id=annotation.id,
-            revision=annotation.revision,
-            status=status,
-            value=clean,
-            schema_version=project.schema_version,
-            lead_time_ms=spent,
-            created_at=now,
+        annotation_id = existing.id
+        values |= {
+            "revision": existing.revision + 1,
+            "lead_time_ms": existing.lead_time_ms + spent,
+            "created_at": existing.created_at,
+        }
+        session.execute(
+            _UPDATE,
+            {**{k: v for k, v in values.items() if k != "created_at"}, "aid": annotation_id},
+        )
+    session.execute(
+        _INSERT_REVISION,
+        {
+            "annotation_id": annotation_id,
+            "revision": values["revision"],
+            "status": status,
+            "value": clean,
+            "schema_version": project.schema_version,
+            "lead_time_ms": spent,
+            "created_at": now,
+        },
+    )
+    annotation = Annotation(
+        id=annotation_id, project_id=project.id, task_id=task.id, user_id=actor.user_id, **values
+    )
+    return SaveResult(annotation=annotation, created=existing is None)
+
+
+def own_annotations(session: Session, actor: Actor, task_id: int) -> list[Annotation]:
+    """The actor's own annotation of a task (a list of at most one), without a scope check:
+    callers have already resolved the task through a scoped lookup."""
+    return list(
+        session.scalars(
+            select(Annotation).where(
+                Annotation.task_id == task_id, Annotation.user_id == actor.user_id
+            )
         )
     )
-    session.flush()
-    return SaveResult(annotation=annotation, created=created)
 
 
 def annotations_of_task(session: Session, actor: Actor, task_id: int) -> list[Annotation]:
@@ -121,12 +152,16 @@ def annotations_of_task(session: Session, actor: Actor, task_id: int) -> list[An
 
 
 def history(session: Session, actor: Actor, annotation_id: int) -> list[AnnotationRevision]:
+    missing = NotFound(f"Annotation {annotation_id} does not exist.")
     annotation = session.get(Annotation, annotation_id)
     if annotation is None:
-        raise NotFound(f"Annotation {annotation_id} does not exist.")
-    get_task(session, actor, annotation.task_id)  # scopes to the organization
+        raise missing
+    try:
+        get_task(session, actor, annotation.task_id)  # scopes to the organization
+    except NotFound:
+        raise missing from None  # the same answer as a missing one; never name the task
     if not actor.sees_all_tasks and annotation.user_id != actor.user_id:
-        raise NotFound(f"Annotation {annotation_id} does not exist.")
+        raise missing
     return list(
         session.scalars(
             select(AnnotationRevision)

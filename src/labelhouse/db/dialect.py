@@ -9,8 +9,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def insert_ignoring_conflicts(session: Session, table: Table, index_elements: list[str]) -> Any:
-    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` for the session's dialect."""
+def insert_ignoring_conflicts(
+    session: Session, table: Table, index_elements: list[str] | None
+) -> Any:
+    """``INSERT … ON CONFLICT [(index_elements)] DO NOTHING`` for the session's dialect.
+
+    Without ``index_elements`` any unique violation (including partial indexes) is ignored.
+    """
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)

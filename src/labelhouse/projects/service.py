@@ -7,11 +7,10 @@ missing one.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
 
-import orjson
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -223,14 +222,74 @@ def schema_versions(session: Session, project: Project) -> list[SchemaVersion]:
     )
 
 
-@lru_cache(maxsize=256)
-def _parse_cached(project_id: int, version: int, document_json: bytes) -> LabelSchema:
-    return parse_schema(orjson.loads(document_json))
+class ProjectRef(Protocol):
+    id: int
+    schema_version: int
+    created_at: datetime
 
 
-def load_schema(session: Session, project: Project) -> LabelSchema:
-    """The project's current schema, parsed once per (project, version) per process."""
-    row = current_schema_row(session, project)
-    return _parse_cached(
-        project.id, row.version, orjson.dumps(row.document, option=orjson.OPT_SORT_KEYS)
-    )
+_SCHEMA_DOC = select(SchemaVersion.document).where(
+    SchemaVersion.project_id == bindparam("pid"), SchemaVersion.version == bindparam("v")
+)
+_schema_cache: dict[tuple[int, int, datetime], tuple[LabelSchema, dict[str, Any]]] = {}
+
+
+def load_schema_and_document(
+    session: Session, project: ProjectRef
+) -> tuple[LabelSchema, dict[str, Any]]:
+    """The project's current schema (parsed) and its JSON document.
+
+    Schema versions are immutable, so they are cached per process, keyed by project id,
+    version and the project's creation time (ids can repeat across databases in tests).
+    """
+    key = (project.id, project.schema_version, project.created_at)
+    hit = _schema_cache.get(key)
+    if hit is None:
+        document = session.execute(
+            _SCHEMA_DOC, {"pid": project.id, "v": project.schema_version}
+        ).scalar_one()
+        hit = (parse_schema(document), document)
+        if len(_schema_cache) > 1024:
+            _schema_cache.clear()
+        _schema_cache[key] = hit
+    return hit
+
+
+def load_schema(session: Session, project: ProjectRef) -> LabelSchema:
+    return load_schema_and_document(session, project)[0]
+
+
+class ProjectRow(NamedTuple):
+    """The project columns the hot paths (queue, submit) need, without an ORM load."""
+
+    id: int
+    organization_id: int
+    name: str
+    overlap: int
+    lease_seconds: int
+    schema_version: int
+    archived: bool
+    created_at: datetime
+
+
+PROJECT_ROW_COLUMNS = (
+    Project.id,
+    Project.organization_id,
+    Project.name,
+    Project.overlap,
+    Project.lease_seconds,
+    Project.schema_version,
+    Project.archived,
+    Project.created_at,
+)
+_PROJECT_ROW = select(*PROJECT_ROW_COLUMNS).where(
+    Project.id == bindparam("pid"), Project.organization_id == bindparam("org")
+)
+
+
+def project_row(session: Session, actor: Actor, project_id: int) -> ProjectRow:
+    """Scoped like :func:`get_project`, but a plain row (cheap on the hot path)."""
+    row = session.execute(_PROJECT_ROW, {"pid": project_id, "org": actor.organization_id}).first()
+    if row is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    return ProjectRow(*row)

@@ -274,33 +274,29 @@ def _insert_batch(
     now = utcnow()
     table = Task.__table__
     stmt = insert_ignoring_conflicts(session, table, ["project_id", "dedup_key"])  # type: ignore[arg-type]
-    session.execute(
-        stmt,
-        [
-            {
-                "project_id": project.id,
-                "external_id": p.external_id,
-                "dedup_key": p.dedup_key,
-                "data": p.data,
-                "taken": 0,
-                "done": 0,
-                "is_open": True,
-                "import_id": import_id,
-                "created_at": now,
-            }
-            for p in batch
-        ],
-    )
-    with_predictions = {p.dedup_key: p for p in batch if p.predictions}
-    if not with_predictions:
+    params = [
+        {
+            "project_id": project.id,
+            "external_id": p.external_id,
+            "dedup_key": p.dedup_key,
+            "data": p.data,
+            "taken": 0,
+            "done": 0,
+            "is_open": True,
+            "import_id": import_id,
+            "created_at": now,
+        }
+        for p in batch
+    ]
+    if not any(p.predictions for p in batch):
+        session.execute(stmt, params)
         return
-    ids = session.execute(
-        select(Task.dedup_key, Task.id).where(
-            Task.project_id == project.id,
-            Task.import_id == import_id,
-            Task.dedup_key.in_(list(with_predictions)),
-        )
-    )
+    # Only the rows this statement inserted come back, so a duplicate (of an earlier row of
+    # the file or of an existing task) never attaches its predictions to the task kept.
+    first: dict[str, _Prepared] = {}
+    for p in batch:
+        first.setdefault(p.dedup_key, p)
+    inserted = session.execute(stmt.returning(table.c.dedup_key, table.c.id), params).all()
     rows = [
         {
             "project_id": project.id,
@@ -310,8 +306,8 @@ def _insert_batch(
             "value": pred["value"],
             "created_at": now,
         }
-        for key, task_id in ids
-        for pred in with_predictions[key].predictions
+        for key, task_id in inserted
+        for pred in first[key].predictions
     ]
     if rows:
         session.execute(Prediction.__table__.insert(), rows)  # type: ignore[attr-defined]

@@ -14,16 +14,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
 from labelhouse.db.base import utcnow
+from labelhouse.db.dialect import insert_ignoring_conflicts
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
-from labelhouse.projects.service import get_project
+from labelhouse.projects.service import ProjectRow, project_row
 from labelhouse.tasks.models import Assignment, Task
 
 LEASED, SUBMITTED, SKIPPED, EXPIRED = "leased", "submitted", "skipped", "expired"
@@ -31,50 +32,71 @@ LEASED, SUBMITTED, SKIPPED, EXPIRED = "leased", "submitted", "skipped", "expired
 
 @dataclass
 class Lease:
+    project: ProjectRow
     task: Task
-    assignment: Assignment
+    assignment_id: int
+    expires_at: datetime
     created: bool
 
 
-def _adjust_taken(session: Session, project: Project, task_id: int, delta: int) -> None:
-    session.execute(
-        update(Task)
-        .where(Task.id == task_id)
-        .values(taken=Task.taken + delta, is_open=(Task.taken + delta) < project.overlap)
+# Statements are built once: on the hot path, building SQLAlchemy expressions per call
+# costs more than running them.
+# Table-level (Core) statements skip the ORM's bulk-persistence machinery.
+_T: Table = Task.__table__  # type: ignore[assignment]
+_A: Table = Assignment.__table__  # type: ignore[assignment]
+_ADJUST_TAKEN = (
+    update(_T)
+    .where(_T.c.id == bindparam("tid"))
+    .values(
+        taken=_T.c.taken + bindparam("delta"),
+        is_open=(_T.c.taken + bindparam("delta")) < bindparam("overlap"),
     )
+)
+_EXPIRE = (
+    update(_A)
+    .where(
+        _A.c.project_id == bindparam("pid"),
+        _A.c.status == LEASED,
+        _A.c.expires_at < bindparam("now"),
+    )
+    .values(status=EXPIRED, finished_at=bindparam("now"))
+    .returning(_A.c.task_id)
+)
+_CURRENT_LEASE = select(_A.c.id, _A.c.task_id, _A.c.expires_at).where(
+    _A.c.project_id == bindparam("pid"),
+    _A.c.user_id == bindparam("uid"),
+    _A.c.status == LEASED,
+)
+_CANDIDATE = (
+    select(Task)
+    .where(
+        Task.project_id == bindparam("pid"),
+        Task.is_open.is_(True),
+        ~exists().where(Assignment.task_id == Task.id, Assignment.user_id == bindparam("uid")),
+    )
+    .order_by(Task.id)
+    .limit(1)
+)
+_CANDIDATE_PG = _CANDIDATE.with_for_update(skip_locked=True, of=Task)
 
 
-def expire_stale_leases(session: Session, project: Project, now: datetime) -> int:
+def _adjust_taken(
+    session: Session, project: ProjectRow | Project, task_id: int, delta: int
+) -> None:
+    session.execute(_ADJUST_TAKEN, {"tid": task_id, "delta": delta, "overlap": project.overlap})
+
+
+def expire_stale_leases(session: Session, project: ProjectRow, now: datetime) -> int:
     """Return expired leases' slots to the queue. Safe under concurrency: the UPDATE's row
     locks mean each lease is expired (and its slot returned) exactly once."""
-    task_ids = session.scalars(
-        update(Assignment)
-        .where(
-            Assignment.project_id == project.id,
-            Assignment.status == LEASED,
-            Assignment.expires_at < now,
-        )
-        .values(status=EXPIRED, finished_at=now)
-        .returning(Assignment.task_id)
-    ).all()
+    task_ids = session.execute(_EXPIRE, {"pid": project.id, "now": now}).scalars().all()
     for task_id, count in Counter(task_ids).items():
         _adjust_taken(session, project, task_id, -count)
     return len(task_ids)
 
 
-def current_lease(
-    session: Session, project_id: int, user_id: int
-) -> tuple[Assignment, Task] | None:
-    row = session.execute(
-        select(Assignment, Task)
-        .join(Task, Task.id == Assignment.task_id)
-        .where(
-            Assignment.project_id == project_id,
-            Assignment.user_id == user_id,
-            Assignment.status == LEASED,
-        )
-    ).first()
-    return (row[0], row[1]) if row else None
+def _held(session: Session, project_id: int, user_id: int) -> Any:
+    return session.execute(_CURRENT_LEASE, {"pid": project_id, "uid": user_id}).first()
 
 
 def claim_next(
@@ -82,49 +104,49 @@ def claim_next(
 ) -> Lease | None:
     """Give the actor a task and a lease, or None when nothing is left for them."""
     now = now or utcnow()
-    project = get_project(session, actor, project_id)
+    project = project_row(session, actor, project_id)
     if project.archived:
         raise Conflict("This project is archived; it hands out no more work.")
-    held = current_lease(session, project.id, actor.user_id)
-    if held and held[0].expires_at > now:
-        return Lease(task=held[1], assignment=held[0], created=False)
+    held = _held(session, project.id, actor.user_id)
+    if held is not None and held.expires_at > now:
+        task = session.get(Task, held.task_id)
+        assert task is not None
+        return Lease(project, task, held.id, held.expires_at, created=False)
     expire_stale_leases(session, project, now)
 
-    already_assigned = exists().where(
-        Assignment.task_id == Task.id, Assignment.user_id == actor.user_id
-    )
-    query = (
-        select(Task)
-        .where(Task.project_id == project.id, Task.is_open.is_(True), ~already_assigned)
-        .order_by(Task.id)
-        .limit(1)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Task)
-    task = session.scalar(query)
+    is_pg = session.get_bind().dialect.name == "postgresql"
+    task = session.scalars(
+        _CANDIDATE_PG if is_pg else _CANDIDATE, {"pid": project.id, "uid": actor.user_id}
+    ).first()
     if task is None:
         return None
-    assignment = Assignment(
-        project_id=project.id,
-        task_id=task.id,
-        user_id=actor.user_id,
-        status=LEASED,
-        leased_at=now,
-        expires_at=now + timedelta(seconds=project.lease_seconds),
-    )
-    try:
-        with session.begin_nested():
-            session.add(assignment)
-            session.flush()
-    except IntegrityError:
-        # The same annotator asked twice at once (PostgreSQL); the other request won.
-        held = current_lease(session, project.id, actor.user_id)
+    expires_at = now + timedelta(seconds=project.lease_seconds)
+    # ON CONFLICT DO NOTHING: if the same annotator raced us to a lease (PostgreSQL; SQLite
+    # serialises writers), the partial unique index stops the second one and we return the
+    # lease that won instead.
+    assignment_id = session.execute(
+        insert_ignoring_conflicts(session, _A, None)
+        .values(
+            project_id=project.id,
+            task_id=task.id,
+            user_id=actor.user_id,
+            status=LEASED,
+            leased_at=now,
+            expires_at=expires_at,
+        )
+        .returning(_A.c.id)
+    ).scalar()
+    if assignment_id is None:
+        held = _held(session, project.id, actor.user_id)
         if held is None:
-            raise
-        return Lease(task=held[1], assignment=held[0], created=False)
+            raise Conflict("Could not lease a task; try again.")
+        won = session.get(Task, held.task_id)
+        assert won is not None
+        return Lease(project, won, held.id, held.expires_at, created=False)
     _adjust_taken(session, project, task.id, +1)
-    session.refresh(task, attribute_names=["taken", "is_open"])
-    return Lease(task=task, assignment=assignment, created=True)
+    task.taken += 1  # mirror the UPDATE without another round trip
+    task.is_open = task.taken < project.overlap
+    return Lease(project, task, assignment_id, expires_at, created=True)
 
 
 def _own_lease(session: Session, actor: Actor, task_id: int) -> tuple[Project, Assignment]:
@@ -166,48 +188,58 @@ def extend(session: Session, actor: Actor, task_id: int) -> Assignment:
     return assignment
 
 
-def secure_slot_for_submit(
-    session: Session, actor: Actor, project: Project, task: Task
-) -> tuple[Assignment, bool]:
-    """Before a first submission: the annotator's assignment, or a fresh slot if one is free.
-
-    Returns (assignment, first_submission); the caller marks a leased assignment submitted.
-    Raises Conflict when the lease was lost and the
-    task already has enough annotators, so nobody is over-assigned by a late submit.
-    """
-    assignment = session.scalar(
-        select(Assignment).where(Assignment.task_id == task.id, Assignment.user_id == actor.user_id)
+_MARK_SUBMITTED = (
+    update(_A)
+    .where(
+        _A.c.task_id == bindparam("tid"),
+        _A.c.user_id == bindparam("uid"),
+        _A.c.status.in_([LEASED, EXPIRED, SKIPPED]),
     )
-    if assignment is not None and assignment.status == SUBMITTED:
-        return assignment, False
-    if assignment is not None and assignment.status == LEASED:
-        return assignment, True
-    # Lease expired, skipped, or never leased: take a free slot atomically, if any.
-    taken = session.execute(
-        update(Task)
-        .where(and_(Task.id == task.id, Task.taken < project.overlap))
-        .values(taken=Task.taken + 1, is_open=(Task.taken + 1) < project.overlap)
-        .returning(Task.id)
-    ).first()
-    if taken is None:
-        raise Conflict(
-            "Your lease on this task expired and it already has enough annotators; "
-            "ask for the next task."
-        )
+    .values(status=SUBMITTED, finished_at=bindparam("now"))
+    .returning(_A.c.status)
+)
+_ASSIGNMENT_STATUS = select(_A.c.status).where(
+    _A.c.task_id == bindparam("tid"), _A.c.user_id == bindparam("uid")
+)
+_TAKE_FREE_SLOT = (
+    update(_T)
+    .where(_T.c.id == bindparam("tid"), _T.c.taken < bindparam("overlap"))
+    .values(taken=_T.c.taken + 1, is_open=(_T.c.taken + 1) < bindparam("overlap"))
+    .returning(_T.c.id)
+)
+
+
+def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id: int) -> bool:
+    """Record the annotator's submission in the queue; True if it is their first one.
+
+    With a live (or still unreclaimed) lease this just closes it. If the lease expired or
+    was skipped, or there never was one, a free slot is taken atomically; when none is left
+    this raises Conflict, so a late submit can never over-assign a task.
+    """
+    params = {"tid": task_id, "uid": actor.user_id}
+    status = session.execute(_ASSIGNMENT_STATUS, params).scalar()
+    if status == SUBMITTED:
+        return False
+    if status != LEASED:
+        taken = session.execute(_TAKE_FREE_SLOT, {"tid": task_id, "overlap": project.overlap})
+        if taken.first() is None:
+            raise Conflict(
+                "Your lease on this task expired and it already has enough annotators; "
+                "ask for the next task."
+            )
     now = utcnow()
-    if assignment is None:
-        assignment = Assignment(
-            project_id=project.id,
-            task_id=task.id,
-            user_id=actor.user_id,
-            status=SUBMITTED,
-            leased_at=now,
-            expires_at=now,
-            finished_at=now,
+    if status is None:
+        session.execute(
+            insert(_A).values(
+                project_id=project.id,
+                task_id=task_id,
+                user_id=actor.user_id,
+                status=SUBMITTED,
+                leased_at=now,
+                expires_at=now,
+                finished_at=now,
+            )
         )
-        session.add(assignment)
     else:
-        assignment.status = SUBMITTED
-        assignment.finished_at = now
-    session.flush()
-    return assignment, True
+        session.execute(_MARK_SUBMITTED, {**params, "now": now})
+    return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -26,6 +27,10 @@ EXTENSIONS = {
     ".pq": "parquet",
 }
 MAX_LINE_BYTES = 16 * 1024 * 1024
+# Bytes that are not UTF-8 decode (with ``surrogateescape``) to lone surrogates: finding one
+# names the exact line, where a strict decoder fails on whichever 8 KB chunk holds it.
+UNDECODABLE = re.compile("[\udc80-\udcff]")
+NOT_UTF8 = "is not valid UTF-8 text; save the file as UTF-8"
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
 
 def read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
     """CSV: the header names data keys. A column named ``key:json`` is parsed as JSON into ``key``."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text)
     try:
         header = next(reader)
@@ -95,6 +100,9 @@ def read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         return
     except (UnicodeDecodeError, csv.Error) as exc:
         yield "line 1", RowError(f"cannot read the header: {exc}", fatal=True)
+        return
+    if UNDECODABLE.search("".join(header)):
+        yield "line 1", RowError(f"the header {NOT_UTF8}", fatal=True)
         return
     columns = [
         (name.strip().removesuffix(":json"), name.strip().endswith(":json")) for name in header
@@ -113,6 +121,9 @@ def read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
             return
         where = f"line {reader.line_num}"
         if not cells:
+            continue
+        if UNDECODABLE.search("".join(cells)):
+            yield where, RowError(NOT_UTF8)
             continue
         if len(cells) != len(columns):
             yield where, RowError(f"has {len(cells)} cells but the header has {len(columns)}")
@@ -144,7 +155,12 @@ def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
     for batch in parquet.iter_batches(batch_size=4096):
         for row in batch.to_pylist():
             number += 1
-            yield f"row {number}", row
+            # Arrow gives datetimes, decimals, bytes…: keep only what JSON can hold.
+            try:
+                decoded: Any = orjson.loads(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS))
+            except orjson.JSONEncodeError as exc:
+                decoded = RowError(f"holds a value that JSON cannot represent: {exc}")
+            yield f"row {number}", decoded
 
 
 READERS = {"jsonl": read_jsonl, "json": read_json_array, "csv": read_csv, "parquet": read_parquet}

@@ -9,14 +9,14 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem, TooLarge
 from labelhouse.projects.models import Project
-from labelhouse.projects.service import get_project
+from labelhouse.projects.service import PROJECT_ROW_COLUMNS, ProjectRow, get_project
 from labelhouse.storage import Storage
 from labelhouse.tasks.models import Assignment, Prediction, StoredFile, Task
 
@@ -25,21 +25,25 @@ IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WE
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._\- ]+")
 
 
-def get_task(session: Session, actor: Actor, task_id: int) -> tuple[Task, Project]:
+_TASK_WITH_PROJECT = (
+    select(Task, *PROJECT_ROW_COLUMNS)
+    .join(Project, Project.id == Task.project_id)
+    .where(Task.id == bindparam("tid"), Project.organization_id == bindparam("org"))
+)
+_TASK_WITH_PROJECT_ASSIGNED = _TASK_WITH_PROJECT.where(
+    exists().where(Assignment.task_id == Task.id, Assignment.user_id == bindparam("uid"))
+)
+
+
+def get_task(session: Session, actor: Actor, task_id: int) -> tuple[Task, ProjectRow]:
     """The one scoped task lookup. Annotators only reach tasks they were assigned."""
-    query = (
-        select(Task, Project)
-        .join(Project, Project.id == Task.project_id)
-        .where(Task.id == task_id, Project.organization_id == actor.organization_id)
-    )
-    if not actor.sees_all_tasks:
-        query = query.where(
-            exists().where(Assignment.task_id == Task.id, Assignment.user_id == actor.user_id)
-        )
-    row = session.execute(query).first()
+    query = _TASK_WITH_PROJECT if actor.sees_all_tasks else _TASK_WITH_PROJECT_ASSIGNED
+    row = session.execute(
+        query, {"tid": task_id, "org": actor.organization_id, "uid": actor.user_id}
+    ).first()
     if row is None:
         raise NotFound(f"Task {task_id} does not exist.")
-    return row[0], row[1]
+    return row[0], ProjectRow(*row[1:])
 
 
 def predictions_for(session: Session, task_ids: list[int]) -> dict[int, list[Prediction]]:

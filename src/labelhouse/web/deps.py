@@ -68,7 +68,7 @@ class Context:
             yield session
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
     state = request.app.state
     return Context(request=request, db=state.db, settings=state.settings, storage=state.storage)
 

@@ -75,10 +75,14 @@ def install(app: FastAPI) -> None:
         details = []
         for err in exc.errors():
             msg = err.get("msg", "invalid")
+            loc = tuple(err.get("loc", ()))
             if err.get("type") == "json_invalid":
+                # loc is ("body", character offset): an offset, not a list index
                 ctx = err.get("ctx") or {}
-                msg = f"malformed JSON: {ctx.get('error', 'cannot parse')}"
-            details.append({"field": _location(tuple(err.get("loc", ()))), "problem": msg})
+                at = f" at character {loc[-1]}" if len(loc) > 1 else ""
+                msg = f"malformed JSON{at}: {ctx.get('error', 'cannot parse')}"
+                loc = ("body",)
+            details.append({"field": _location(loc), "problem": msg})
         return error_response(422, "invalid_input", "The request is invalid.", details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 
 from labelhouse.web.errors import error_body
 
@@ -13,17 +14,21 @@ Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
 
 
-class BodyTooLarge(Exception):
-    pass
+def _too_large_message(limit: int) -> str:
+    return f"The request body is larger than {limit:,} bytes; send less or use the import endpoint."
+
+
+class BodyTooLarge(HTTPException):
+    """Raised by ``receive`` once a body without (or with a false) Content-Length passes the
+    limit. An HTTPException because FastAPI turns any other error while reading the body into
+    a 400; this way the app's handler answers 413 in the usual error shape."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large_message(limit))
 
 
 async def _send_413(send: Callable[..., Any], limit: int) -> None:
-    body = orjson.dumps(
-        error_body(
-            "too_large",
-            f"The request body is larger than {limit:,} bytes; send less or use the import endpoint.",
-        )
-    )
+    body = orjson.dumps(error_body("too_large", _too_large_message(limit)))
     await send(
         {
             "type": "http.response.start",
@@ -76,7 +81,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: dict[str, Any]) -> None:

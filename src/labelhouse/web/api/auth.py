@@ -79,9 +79,15 @@ def me(ctx: Ctx) -> dict[str, Any]:
 
 @router.post("/me/password", status_code=204)
 def change_password(body: PasswordChangeIn, ctx: Ctx) -> None:
+    # The browser session making the change stays signed in; every other one is ended.
+    by_token = ctx.request.headers.get("authorization", "").lower().startswith("bearer ")
     with ctx.write() as (s, actor):
         accounts.change_password(
-            s, user_id=actor.user_id, current=body.current_password, new=body.new_password
+            s,
+            user_id=actor.user_id,
+            current=body.current_password,
+            new=body.new_password,
+            keep_session=None if by_token else ctx.request.cookies.get(SESSION_COOKIE),
         )
 
 

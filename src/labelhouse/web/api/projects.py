@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile as FormFile
 
 from labelhouse.errors import InvalidInput, Problem, TooLarge
 from labelhouse.kinds.registry import parse_schema
@@ -127,7 +128,8 @@ async def import_tasks(
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_part_size=ctx.settings.max_upload_bytes)
         upload = form.get("file")
-        if not isinstance(upload, UploadFile):
+        # request.form() gives Starlette's UploadFile, a base class of FastAPI's
+        if not isinstance(upload, FormFile):
             raise InvalidInput(
                 "Send the file in a form field named 'file'.", [Problem("file", "missing")]
             )

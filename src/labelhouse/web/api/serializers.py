@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from fastapi import Response
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations.models import Annotation, AnnotationRevision
 from labelhouse.projects.models import Project
-from labelhouse.projects.service import load_schema
+from labelhouse.projects.service import ProjectRow, load_schema
 from labelhouse.tasks.models import Prediction, StoredFile, Task
 from labelhouse.tasks.service import media_urls, task_status
 
@@ -73,7 +75,7 @@ def file_out(f: StoredFile) -> dict[str, Any]:
 def task_out(
     session: Session,
     task: Task,
-    project: Project,
+    project: ProjectRow,
     *,
     predictions: list[Prediction] | None = None,
     annotations: list[Annotation] | None = None,
@@ -93,13 +95,19 @@ def task_out(
         "status": task_status(task, project.overlap),
         "annotations_done": task.done,
         "created_at": task.created_at,
-        "media": media_urls(session, project.id, media_names),
+        "media": media_urls(session, project.id, media_names) if media_names else {},
     }
     if predictions is not None:
         out["predictions"] = [prediction_out(p) for p in predictions]
     if annotations is not None:
         out["annotations"] = [annotation_out(a) for a in annotations]
     return out
+
+
+def json_response(body: Any, status_code: int = 200) -> Response:
+    """Serialise with orjson (datetimes, nested dicts) straight to bytes: the hot endpoints
+    skip FastAPI's generic encoder."""
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 
 def actor_out(actor: Actor) -> dict[str, Any]:

@@ -4,43 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from labelhouse.annotations import service as annotations
-from labelhouse.projects.service import current_schema_row, get_project
+from labelhouse.projects.service import load_schema_and_document, project_row
 from labelhouse.tasks import queue
 from labelhouse.tasks import service as tasks
 from labelhouse.web.api.schemas import AnnotationIn, SkipIn
-from labelhouse.web.api.serializers import annotation_out, revision_out, task_out
+from labelhouse.web.api.serializers import annotation_out, json_response, revision_out, task_out
 from labelhouse.web.deps import Ctx
 
 router = APIRouter(prefix="/api", tags=["work"])
 
 
 @router.post("/projects/{project_id}/next")
-def next_task(project_id: int, ctx: Ctx) -> dict[str, Any]:
+def next_task(project_id: int, ctx: Ctx) -> Response:
     """Lease the next task for the caller (the same one again while the lease is held).
 
-    ``task`` is null when nothing is left for this annotator.
+    ``task`` is null when nothing is left for this annotator. The response carries the
+    schema so a client needs no second request; ``annotations`` holds the caller's own
+    draft or submission if there is one.
     """
     with ctx.write() as (s, actor):
         lease = queue.claim_next(s, actor, project_id)
-        project = get_project(s, actor, project_id)
-        schema = current_schema_row(s, project)
         if lease is None:
-            return {"task": None, "lease": None, "schema_version": schema.version}
-        preds = tasks.predictions_for(s, [lease.task.id])[lease.task.id]
-        own = [
-            a
-            for a in annotations.annotations_of_task(s, actor, lease.task.id)
-            if a.user_id == actor.user_id
-        ]
-        return {
+            version = project_row(s, actor, project_id).schema_version
+            return json_response({"task": None, "lease": None, "schema_version": version})
+        project = lease.project
+        _, document = load_schema_and_document(s, project)
+        task_id = lease.task.id
+        preds = tasks.predictions_for(s, [task_id])[task_id]
+        # A fresh lease cannot have an annotation yet (a task is never leased twice).
+        own = [] if lease.created else annotations.own_annotations(s, actor, task_id)
+        body = {
             "task": task_out(s, lease.task, project, predictions=preds, annotations=own),
-            "lease": {"expires_at": lease.assignment.expires_at, "new": lease.created},
-            "schema_version": schema.version,
-            "schema": schema.document,
+            "lease": {"expires_at": lease.expires_at, "new": lease.created},
+            "schema_version": project.schema_version,
+            "schema": document,
         }
+    return json_response(body)
 
 
 @router.post("/tasks/{task_id}/skip", status_code=204)
@@ -74,7 +76,7 @@ def list_tasks(
             status=status,
             external_id=external_id,
         )
-        project = get_project(s, actor, project_id)
+        project = project_row(s, actor, project_id)
         items = [task_out(s, t, project) for t in page.items]
     return {"items": items, "next_cursor": page.next_cursor}
 
@@ -89,14 +91,15 @@ def get_task(task_id: int, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.post("/tasks/{task_id}/annotations")
-def save_annotation(task_id: int, body: AnnotationIn, ctx: Ctx) -> dict[str, Any]:
+def save_annotation(task_id: int, body: AnnotationIn, ctx: Ctx) -> Response:
     """Submit (or, with ``draft``, save) the caller's annotation; resubmitting updates it and
     keeps the previous revision. Invalid values: 422 listing every field's problem."""
     with ctx.write() as (s, actor):
         result = annotations.save(
             s, actor, task_id, value=body.value, draft=body.draft, lead_time_ms=body.lead_time_ms
         )
-        return {**annotation_out(result.annotation), "created": result.created}
+        out = {**annotation_out(result.annotation), "created": result.created}
+    return json_response(out)
 
 
 @router.get("/tasks/{task_id}/annotations")

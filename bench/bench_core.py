@@ -1,0 +1,254 @@
+"""Core platform benchmark: import, work queue, export — on SQLite and PostgreSQL.
+
+Builds a text-classification project of N tasks (default 100,000) and prints:
+CLI import tasks/s, API import tasks/s, next+submit latency p50/p99 for one annotator,
+next+submit pairs/s with 8 concurrent annotators (+ over-assignments, must be 0),
+export seconds and the server's peak RSS.
+
+    .venv/bin/python bench/bench_core.py                 # both databases, 100k tasks
+    .venv/bin/python bench/bench_core.py --backend sqlite --tasks 20000
+
+PostgreSQL: LABELHOUSE_BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
+a private database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import psutil
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELHOUSE = str(ROOT / ".venv" / "bin" / "labelhouse")
+PASSWORD = "bench-password-123"
+SCHEMA = {"fields": [{"name": "label", "kind": "choice", "reads": ["text"],
+                      "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}]}]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_file(path: Path, n: int, prefix: str) -> None:
+    with path.open("wb") as f:
+        for i in range(n):
+            f.write(orjson.dumps({"external_id": f"{prefix}{i}", "text": f"Review {i}: the product was fine, shipping took {i % 9 + 1} days."},
+                                 option=orjson.OPT_APPEND_NEWLINE))
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> str:
+    out = subprocess.run([LABELHOUSE, *args], env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{args}: {out.stderr}")
+    return out.stdout.strip()
+
+
+class Server:
+    def __init__(self, env: dict[str, str], workers: int) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [LABELHOUSE, "serve", "--port", str(self.port), "--workers", str(workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.base + "/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("server did not start: " + self.proc.stderr.read().decode()[-2000:])
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._sample, daemon=True)
+        self._watch.start()
+
+    def rss(self) -> int:
+        try:
+            p = psutil.Process(self.proc.pid)
+            return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)])
+        except psutil.Error:
+            return 0
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_rss = max(self.peak_rss, self.rss())
+            time.sleep(0.02)
+
+    def reset_peak(self) -> None:
+        self.peak_rss = self.rss()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def token_for(env: dict[str, str], email: str, base: str) -> str:
+    r = httpx.post(base + "/api/auth/login", json={"email": email, "password": PASSWORD})
+    r.raise_for_status()
+    c = httpx.Client(base_url=base, cookies=r.cookies, headers={"x-csrf-token": r.json()["csrf_token"]})
+    tok = c.post("/api/me/tokens", json={"name": "bench"}).json()["token"]
+    c.close()
+    return tok
+
+
+def annotate_loop(base: str, token: str, pid: int, limit: int, latencies: list[float] | None) -> int:
+    done = 0
+    with httpx.Client(base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=60) as c:
+        while done < limit:
+            t0 = time.perf_counter()
+            r = c.post(f"/api/projects/{pid}/next")
+            r.raise_for_status()
+            task = r.json()["task"]
+            if task is None:
+                break
+            r = c.post(f"/api/tasks/{task['id']}/annotations", json={"value": {"label": "pos"}, "lead_time_ms": 900})
+            r.raise_for_status()
+            if latencies is not None:
+                latencies.append(time.perf_counter() - t0)
+            done += 1
+    return done
+
+
+def _proc_loop(args: tuple[str, str, int, int, object]) -> int:
+    base, token, pid, limit, start = args
+    start.wait()  # type: ignore[attr-defined]
+    return annotate_loop(base, token, pid, limit, None)
+
+
+def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"lh-bench-{name}-"))
+    env = {**os.environ, "LABELHOUSE_DATA_DIR": str(tmp), "LABELHOUSE_OWNER_EMAIL": "owner@bench.local"}
+    if url:
+        env["LABELHOUSE_DATABASE_URL"] = url
+    results: dict[str, object] = {"backend": name, "tasks": n}
+    run_cli(["users", "create", "owner@bench.local", "--password", PASSWORD], env)
+    annotators = [f"a{i}@bench.local" for i in range(9)]
+    for email in annotators:
+        run_cli(["users", "create", email, "--role", "annotator", "--password", PASSWORD], env)
+    schema_file = tmp / "schema.json"
+    schema_file.write_text(json.dumps(SCHEMA))
+    cli_pid = run_cli(["projects", "create", "cli-import", "--schema", str(schema_file)], env)
+    api_pid = int(run_cli(["projects", "create", "api-import", "--schema", str(schema_file)], env))
+    data = tmp / "tasks.jsonl"
+    make_file(data, n, "t")
+
+    t0 = time.perf_counter()
+    run_cli(["import", cli_pid, str(data)], env)
+    cli_s = time.perf_counter() - t0
+    results["cli_import_tasks_per_s"] = round(n / cli_s)
+    results["cli_import_s"] = round(cli_s, 2)
+
+    server = Server(env, workers)
+    try:
+        owner_token = token_for(env, "owner@bench.local", server.base)
+        owner = httpx.Client(base_url=server.base, headers={"authorization": f"Bearer {owner_token}"}, timeout=600)
+        with data.open("rb") as f:
+            t0 = time.perf_counter()
+            r = owner.post(f"/api/projects/{api_pid}/import?format=jsonl", content=f)
+            api_s = time.perf_counter() - t0
+        r.raise_for_status()
+        assert r.json()["created"] == n, r.text
+        results["api_import_tasks_per_s"] = round(n / api_s)
+        results["api_import_s"] = round(api_s, 2)
+        # re-import is idempotent (and how fast the no-op is)
+        with data.open("rb") as f:
+            r = owner.post(f"/api/projects/{api_pid}/import?format=jsonl", content=f)
+        results["reimport_created"] = r.json()["created"]
+
+        tokens = [token_for(env, e, server.base) for e in annotators]
+        latencies: list[float] = []
+        annotate_loop(server.base, tokens[0], api_pid, 1000, latencies)
+        latencies.sort()
+        results["next_submit_p50_ms"] = round(statistics.median(latencies) * 1000, 2)
+        results["next_submit_p99_ms"] = round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2)
+
+        ctx = multiprocessing.get_context("fork")
+        start = ctx.Manager().Event()
+        per = 500
+        with ctx.Pool(8) as pool:
+            async_result = pool.map_async(_proc_loop, [(server.base, t, api_pid, per, start) for t in tokens[1:]])
+            time.sleep(0.5)
+            t0 = time.perf_counter()
+            start.set()
+            counts = async_result.get(timeout=600)
+            conc_s = time.perf_counter() - t0
+        results["concurrent8_pairs_per_s"] = round(sum(counts) / conc_s)
+        results["concurrent8_pairs"] = sum(counts)
+
+        server.reset_peak()
+        t0 = time.perf_counter()
+        size = 0
+        with owner.stream("GET", f"/api/projects/{api_pid}/export?format=jsonl") as resp:
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+        results["export_s"] = round(time.perf_counter() - t0, 2)
+        results["export_mb"] = round(size / 1e6, 1)
+        results["server_peak_rss_mb"] = round(server.peak_rss / 1e6)
+        owner.close()
+    finally:
+        server.stop()
+
+    engine = create_engine(url or f"sqlite:///{tmp / 'labelhouse.db'}")
+    with engine.connect() as conn:
+        over = conn.execute(text(
+            "SELECT count(*) FROM (SELECT a.task_id FROM annotation a JOIN project p ON p.id = a.project_id "
+            "GROUP BY a.task_id, p.overlap HAVING count(*) > p.overlap) x")).scalar()
+        dup = conn.execute(text(
+            "SELECT count(*) FROM (SELECT task_id, user_id FROM annotation GROUP BY task_id, user_id HAVING count(*) > 1) x")).scalar()
+    engine.dispose()
+    results["over_assigned_tasks"] = over
+    results["double_annotated"] = dup
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--workers", type=int, default=1, help="app server worker processes")
+    args = parser.parse_args()
+    rows = []
+    if args.backend in ("sqlite", "both"):
+        rows.append(bench_backend("sqlite", None, args.tasks, args.workers))
+    if args.backend in ("postgresql", "both"):
+        admin_url = os.environ.get("LABELHOUSE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        dbname = f"labelhouse_bench_{os.getpid()}"
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{dbname}"'))
+        try:
+            url = make_url(admin_url).set(database=dbname).render_as_string(hide_password=False)
+            rows.append(bench_backend("postgresql", url, args.tasks, args.workers))
+        finally:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+    keys = list(rows[0])
+    width = max(len(k) for k in keys)
+    print(f"\nworkers={args.workers}  cores={os.cpu_count()}")
+    print("".ljust(width) + "".join(str(r["backend"]).rjust(14) for r in rows))
+    for k in keys[1:]:
+        print(k.ljust(width) + "".join(str(r[k]).rjust(14) for r in rows))
+    print(json.dumps(rows), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
