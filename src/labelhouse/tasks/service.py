@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import bindparam, exists, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -204,3 +204,39 @@ def media_urls(session: Session, project_id: int, names: list[str]) -> dict[str,
         )
     )
     return {name: f"/api/files/{file_id}" for name, file_id in rows}
+
+
+@dataclass
+class Progress:
+    total: int = 0
+    done: int = 0
+    in_progress: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done - self.in_progress
+
+    @property
+    def percent_done(self) -> float:
+        return 100.0 * self.done / self.total if self.total else 0.0
+
+
+def progress_by_project(session: Session, projects: list[Project]) -> dict[int, Progress]:
+    """Task counts per project in one grouped query (done = has ``overlap`` submissions)."""
+    out = {p.id: Progress() for p in projects}
+    if not projects:
+        return out
+    overlap = {p.id: p.overlap for p in projects}
+    rows = session.execute(
+        select(Task.project_id, Task.done, Task.taken, func.count())
+        .where(Task.project_id.in_(list(out)))
+        .group_by(Task.project_id, Task.done, Task.taken)
+    )
+    for project_id, done, taken, count in rows:
+        p = out[project_id]
+        p.total += count
+        if done >= overlap[project_id]:
+            p.done += count
+        elif done or taken:
+            p.in_progress += count
+    return out

@@ -11,7 +11,7 @@ from labelhouse.accounts import passwords
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database, open_database
 from labelhouse.storage import LocalStorage, Storage
-from labelhouse.web import errors
+from labelhouse.web import errors, pages
 from labelhouse.web.api import auth, exports, projects, tasks
 from labelhouse.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 
@@ -39,6 +39,7 @@ def create_app(
     errors.install(app)
     for router in (auth.router, projects.router, tasks.router, exports.router):
         app.include_router(router)
+    pages.install(app)
 
     @app.get("/api/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -1,0 +1,91 @@
+"""Log in, log out, and the account page (password, personal API tokens)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from labelhouse.accounts import service as accounts
+from labelhouse.accounts.models import User
+from labelhouse.errors import NotAuthenticated
+from labelhouse.web.deps import SESSION_COOKIE, Ctx
+from labelhouse.web.pages.common import check_form_csrf, page_session, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-site relative paths: never an open redirect."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\\\" not in value:
+        return value
+    return "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next), error=None, email="")
+
+
+@router.post("/login")
+def login(
+    ctx: Ctx,
+    email: str = Form(max_length=320),
+    password: str = Form(max_length=1024),
+    next: str | None = Form(default=None),
+) -> Response:
+    try:
+        with ctx.anonymous() as s:
+            user = accounts.authenticate(s, email=email, password=password)
+            secret, _ = accounts.start_session(
+                s, user=user, organization_id=None, max_age=ctx.settings.session_max_age
+            )
+            must_change = user.must_change_password
+    except NotAuthenticated as exc:
+        return render(
+            ctx.request,
+            "login.html",
+            status_code=401,
+            next=_safe_next(next),
+            error=exc.message,
+            email=email,
+        )
+    target = "/account?first=1" if must_change else _safe_next(next)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=ctx.settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(ctx: Ctx, csrf_token: str = Form(default="")) -> Response:
+    cookie = ctx.request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        with page_session(ctx, write=True) as (s, _, expected):
+            check_form_csrf(expected, csrf_token)
+            accounts.end_session(s, cookie)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(ctx: Ctx, first: int = 0) -> HTMLResponse:
+    with page_session(ctx) as (s, actor, csrf):
+        user = s.get(User, actor.user_id)
+        tokens = accounts.list_api_tokens(s, actor)
+        return render(
+            ctx.request,
+            "account.html",
+            actor=actor,
+            user=user,
+            tokens=tokens,
+            csrf_token=csrf,
+            first=bool(first),
+        )
