@@ -8,20 +8,25 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so timing does not reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Verified against when the e-mail is unknown, so timing does not reveal which accounts
+# exist. Made on first use: hashing costs ~0.2 s, which every CLI start would pay otherwise.
+_dummy_hash: str | None = None
 
 MIN_PASSWORD_LENGTH = 10
 
 
 def use_profile(name: str) -> None:
-    global _hasher, _DUMMY_HASH
-    _hasher = (
-        PasswordHasher.from_parameters(profiles.CHEAPEST)
-        if name == "cheapest"
-        else PasswordHasher()
-    )
-    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    global _hasher, _dummy_hash
+    cheap = name == "cheapest"
+    _hasher = PasswordHasher.from_parameters(profiles.CHEAPEST) if cheap else PasswordHasher()
+    _dummy_hash = None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def hash_password(password: str) -> str:
@@ -30,7 +35,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -40,7 +45,7 @@ def needs_rehash(stored_hash: str) -> bool:
 
 
 def password_problem(password: str) -> str | None:
-    """Why a new password is unacceptable, or None. Length beats composition rules (NIST 800-63B)."""
+    """Why a new password is unacceptable, or None (length over composition: NIST 800-63B)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"must be at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > 1024:

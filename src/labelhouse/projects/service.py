@@ -137,6 +137,8 @@ def create_project(
 def update_settings(
     session: Session, actor: Actor, project_id: int, changes: dict[str, Any]
 ) -> Project:
+    """Change settings. Callers changing ``overlap`` use ``tasks.queue.update_project``,
+    which also re-opens or closes tasks in the queue."""
     actor.require(Role.manager, "change project settings")
     allowed = {"name", "description", "instructions", "overlap", "lease_seconds", "archived"}
     unknown = set(changes) - allowed
@@ -152,14 +154,6 @@ def update_settings(
     project = get_project(session, actor, project_id, lock=True)
     for key, value in changes.items():
         setattr(project, key, value.strip() if key == "name" else value)
-    if "overlap" in changes:
-        from labelhouse.tasks.models import Task
-
-        session.execute(
-            update(Task)
-            .where(Task.project_id == project.id)
-            .values(is_open=Task.taken < project.overlap)
-        )
     audit.record(
         session,
         organization_id=actor.organization_id,

@@ -9,6 +9,7 @@ has a ``dedup_key`` (its external id, or a hash of its data) under a unique cons
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -265,6 +266,50 @@ def import_tasks(
     return result
 
 
+_TASK_COLUMNS = (
+    "project_id, external_id, dedup_key, data, taken, done, is_open, import_id, created_at"
+)
+
+
+def _fast_insert(
+    session: Session, project_id: int, import_id: int, batch: list[_Prepared], now: datetime
+) -> None:
+    """The bulk path: one prepared INSERT run by the driver's executemany.
+
+    SQLAlchemy's per-row parameter processing cost more than SQLite's own insert work
+    (profiled at 100k rows), so rows go to the DB-API cursor as plain tuples: JSON already
+    encoded by orjson, timestamps in the format SQLAlchemy itself stores.
+    """
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    mark = "%s" if pg else "?"
+    data_mark = "%s::jsonb" if pg else "?"
+    created: Any = now if pg else now.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+    is_open: Any = True if pg else 1
+    values = ", ".join([mark] * 3 + [data_mark] + [mark] * 5)
+    sql = (
+        f"INSERT INTO task ({_TASK_COLUMNS}) VALUES ({values}) "
+        "ON CONFLICT (project_id, dedup_key) DO NOTHING"
+    )
+    conn.exec_driver_sql(
+        sql,
+        [
+            (
+                project_id,
+                p.external_id,
+                p.dedup_key,
+                orjson.dumps(p.data).decode(),
+                0,
+                0,
+                is_open,
+                import_id,
+                created,
+            )
+            for p in batch
+        ],
+    )
+
+
 def _insert_batch(
     session: Session, project: Project, import_id: int, batch: Iterable[_Prepared]
 ) -> None:
@@ -289,7 +334,7 @@ def _insert_batch(
         for p in batch
     ]
     if not any(p.predictions for p in batch):
-        session.execute(stmt, params)
+        _fast_insert(session, project.id, import_id, batch, now)
         return
     # Only the rows this statement inserted come back, so a duplicate (of an earlier row of
     # the file or of an existing task) never attaches its predictions to the task kept.

@@ -24,7 +24,7 @@ from labelhouse.db.base import utcnow
 from labelhouse.db.dialect import insert_ignoring_conflicts
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
-from labelhouse.projects.service import ProjectRow, project_row
+from labelhouse.projects.service import ProjectRow, project_row, update_settings
 from labelhouse.tasks.models import Assignment, Task
 
 LEASED, SUBMITTED, SKIPPED, EXPIRED = "leased", "submitted", "skipped", "expired"
@@ -243,3 +243,18 @@ def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id:
     else:
         session.execute(_MARK_SUBMITTED, {**params, "now": now})
     return True
+
+
+def update_project(
+    session: Session, actor: Actor, project_id: int, changes: dict[str, Any]
+) -> Project:
+    """Change project settings and keep the queue consistent: a new ``overlap`` re-opens
+    tasks that now need more annotators (or closes those that have enough)."""
+    project = update_settings(session, actor, project_id, changes)
+    if "overlap" in changes:
+        session.execute(
+            update(_T)
+            .where(_T.c.project_id == project.id)
+            .values(is_open=_T.c.taken < project.overlap)
+        )
+    return project

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile as FormFile
 from labelhouse.errors import InvalidInput, Problem, TooLarge
 from labelhouse.kinds.registry import parse_schema
 from labelhouse.projects import service as projects
-from labelhouse.tasks import importer
+from labelhouse.tasks import importer, queue
 from labelhouse.tasks import service as tasks
 from labelhouse.web.api.schemas import ProjectIn, ProjectPatch, SchemaIn
 from labelhouse.web.api.serializers import file_out, project_out
@@ -58,7 +58,7 @@ def get_project(project_id: int, ctx: Ctx) -> dict[str, Any]:
 @router.patch("/projects/{project_id}")
 def update_project(project_id: int, body: ProjectPatch, ctx: Ctx) -> dict[str, Any]:
     with ctx.write() as (s, actor):
-        p = projects.update_settings(s, actor, project_id, body.model_dump(exclude_none=True))
+        p = queue.update_project(s, actor, project_id, body.model_dump(exclude_none=True))
         return project_out(p)
 
 
