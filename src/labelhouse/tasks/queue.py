@@ -209,6 +209,14 @@ _TAKE_FREE_SLOT = (
 )
 
 
+_CLOSE_LEASE = (
+    update(_A)
+    .where(_A.c.task_id == bindparam("tid"), _A.c.user_id == bindparam("uid"), _A.c.status == LEASED)
+    .values(status=SUBMITTED, finished_at=bindparam("now"))
+    .returning(_A.c.id)
+)
+
+
 def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id: int) -> bool:
     """Record the annotator's submission in the queue; True if it is their first one.
 
@@ -216,18 +224,19 @@ def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id:
     was skipped, or there never was one, a free slot is taken atomically; when none is left
     this raises Conflict, so a late submit can never over-assign a task.
     """
+    now = utcnow()
     params = {"tid": task_id, "uid": actor.user_id}
+    if session.execute(_CLOSE_LEASE, {**params, "now": now}).first() is not None:
+        return True  # the common case: one statement
     status = session.execute(_ASSIGNMENT_STATUS, params).scalar()
     if status == SUBMITTED:
         return False
-    if status != LEASED:
-        taken = session.execute(_TAKE_FREE_SLOT, {"tid": task_id, "overlap": project.overlap})
-        if taken.first() is None:
-            raise Conflict(
-                "Your lease on this task expired and it already has enough annotators; "
-                "ask for the next task."
-            )
-    now = utcnow()
+    taken = session.execute(_TAKE_FREE_SLOT, {"tid": task_id, "overlap": project.overlap})
+    if taken.first() is None:
+        raise Conflict(
+            "Your lease on this task expired and it already has enough annotators; "
+            "ask for the next task."
+        )
     if status is None:
         session.execute(
             insert(_A).values(
