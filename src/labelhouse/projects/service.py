@@ -37,12 +37,23 @@ def get_project(session: Session, actor: Actor, project_id: int, *, lock: bool =
 
 
 def list_projects(
-    session: Session, actor: Actor, *, include_archived: bool = False
+    session: Session,
+    actor: Actor,
+    *,
+    include_archived: bool = False,
+    after_id: int = 0,
+    limit: int | None = None,
 ) -> list[Project]:
-    query = select(Project).where(Project.organization_id == actor.organization_id)
+    """The organization's projects by id, keyset-paginated when ``limit`` is given."""
+    query = select(Project).where(
+        Project.organization_id == actor.organization_id, Project.id > after_id
+    )
     if not include_archived:
         query = query.where(Project.archived.is_(False))
-    return list(session.scalars(query.order_by(Project.id)))
+    query = query.order_by(Project.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
 
 
 def find_project(session: Session, organization_id: int | None, ref: str) -> Project:

@@ -23,13 +23,18 @@ router = APIRouter(prefix="/api", tags=["projects"])
 
 
 @router.get("/projects")
-def list_projects(ctx: Ctx, include_archived: bool = False) -> dict[str, Any]:
+def list_projects(
+    ctx: Ctx,
+    include_archived: bool = False,
+    cursor: int = Query(default=0, ge=0, description="next_cursor from the previous page"),
+    limit: int = Query(default=100, ge=1, le=500),
+) -> dict[str, Any]:
     with ctx.read() as (s, actor):
-        items = [
-            project_out(p)
-            for p in projects.list_projects(s, actor, include_archived=include_archived)
-        ]
-    return {"items": items, "next_cursor": None}
+        rows = projects.list_projects(
+            s, actor, include_archived=include_archived, after_id=cursor, limit=limit + 1
+        )
+        items = [project_out(p) for p in rows[:limit]]
+    return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
 
 
 @router.post("/projects", status_code=201)
