@@ -95,7 +95,9 @@ def encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
     ](rows)
 
 
-def png_bytes(width: int = 8, height: int = 6, color: tuple[int, int, int] = (200, 10, 10)) -> bytes:
+def png_bytes(
+    width: int = 8, height: int = 6, color: tuple[int, int, int] = (200, 10, 10)
+) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), color).save(out, format="PNG")
     return out.getvalue()

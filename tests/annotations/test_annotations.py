@@ -59,7 +59,9 @@ def task_row(db, task_id) -> Task:
 
 
 def assignments(db, task_id) -> list[Assignment]:
-    return detached(db, select(Assignment).where(Assignment.task_id == task_id).order_by(Assignment.id))
+    return detached(
+        db, select(Assignment).where(Assignment.task_id == task_id).order_by(Assignment.id)
+    )
 
 
 def annotations_in(db, task_id=None) -> list[Annotation]:
@@ -221,7 +223,11 @@ def test_invalid_values_of_several_kinds_are_all_reported_and_nothing_is_stored(
         ({"label": "pos", "tags": "a"}, "tags", "expected a list of option values"),
         ({"label": "pos", "entities": "Ada"}, "entities", "expected a list of spans"),
         ({"label": "pos", "entities": [[0, 3]]}, "entities[0]", "expected a span object"),
-        ({"label": "pos", "entities": [{"start": "0", "end": 3, "label": "PER"}]}, "entities[0].start", "whole-number"),
+        (
+            {"label": "pos", "entities": [{"start": "0", "end": 3, "label": "PER"}]},
+            "entities[0].start",
+            "whole-number",
+        ),
         ({"label": "pos", "note": 7}, "note", "expected text (a string), got 7"),
         ({"label": "pos", "quality": "5"}, "quality", "expected a whole number from 1 to 5"),
         ({"label": "pos", "quality": 3.5}, "quality", "got 3.5"),
@@ -387,9 +393,13 @@ def boxes(app, db, owner):
 
     pid = make_project(db, owner, schema=BOXES_SCHEMA)
     c = token_client(app, db, owner)
-    r = c.post(f"/api/projects/{pid}/files", files=[("files", ("cat.png", png_bytes(40, 30), "image/png"))])
+    r = c.post(
+        f"/api/projects/{pid}/files", files=[("files", ("cat.png", png_bytes(40, 30), "image/png"))]
+    )
     assert r.status_code == 201, r.text
-    r = c.post(f"/api/projects/{pid}/import?format=jsonl", content=jsonl_bytes([{"image": "cat.png"}]))
+    r = c.post(
+        f"/api/projects/{pid}/import?format=jsonl", content=jsonl_bytes([{"image": "cat.png"}])
+    )
     assert r.status_code == 200, r.text
     return pid
 
@@ -431,7 +441,9 @@ def test_bad_boxes_are_rejected(app, db, boxes, annotator, boxes_value, field, p
 # -- drafts -----------------------------------------------------------------------------------
 
 
-def test_a_draft_may_omit_required_fields_and_does_not_complete_the_task(app, db, project, annotator):
+def test_a_draft_may_omit_required_fields_and_does_not_complete_the_task(
+    app, db, project, annotator
+):
     c = login(app, annotator)
     task = next_task(c, project)
     r = submit(c, task["id"], {}, draft=True)
@@ -454,7 +466,9 @@ def test_a_draft_keeps_the_lease_alive(app, db, project, annotator):
     task = next_task(c, project)
     soon = utcnow() + timedelta(seconds=5)
     with db.session() as s:
-        s.execute(update(Assignment).where(Assignment.task_id == task["id"]).values(expires_at=soon))
+        s.execute(
+            update(Assignment).where(Assignment.task_id == task["id"]).values(expires_at=soon)
+        )
     assert submit(c, task["id"], {"label": "pos"}, draft=True).status_code == 200
     [assignment] = assignments(db, task["id"])
     assert assignment.expires_at > soon + timedelta(minutes=20)  # renewed to a full lease (30 min)
@@ -527,7 +541,9 @@ def test_updating_an_annotation_keeps_every_revision_in_order(app, db, project, 
     assert count_rows(db, AnnotationRevision) == 4
 
 
-def test_an_update_after_a_schema_change_records_the_new_version(app, db, owner, project, annotator):
+def test_an_update_after_a_schema_change_records_the_new_version(
+    app, db, owner, project, annotator
+):
     from tests.factories import CHOICE_SCHEMA, token_client
 
     c = login(app, annotator)
@@ -735,7 +751,10 @@ def test_task_status_moves_from_new_to_in_progress_to_done(app, db, owner):
         return t["status"], t["annotations_done"]
 
     def listed(status):
-        return [t["id"] for t in manager.get(f"/api/projects/{pid}/tasks?status={status}").json()["items"]]
+        return [
+            t["id"]
+            for t in manager.get(f"/api/projects/{pid}/tasks?status={status}").json()["items"]
+        ]
 
     task = next_task(a, pid)
     other = [i for i in listed("new")]

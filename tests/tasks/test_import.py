@@ -69,7 +69,9 @@ def api(app, db, owner):
 
 def service_import(db, owner, project_id, data: bytes, filename: str, **kwargs):
     with db.session() as s:
-        return import_tasks(s, owner.actor, project_id, io.BytesIO(data), filename=filename, **kwargs)
+        return import_tasks(
+            s, owner.actor, project_id, io.BytesIO(data), filename=filename, **kwargs
+        )
 
 
 def post_raw(api, project_id, data: bytes, fmt: str | None = "jsonl", **params):
@@ -160,7 +162,9 @@ def test_api_unknown_format_is_rejected(db, api, project):
 
 
 def test_multipart_without_a_file_part_is_rejected(db, api, project):
-    r = api.post(f"/api/projects/{project}/import", files={"other": ("x.jsonl", b"{}", "text/plain")})
+    r = api.post(
+        f"/api/projects/{project}/import", files={"other": ("x.jsonl", b"{}", "text/plain")}
+    )
     assert r.status_code == 422
     assert error_of(r)["details"] == [{"field": "file", "problem": "missing"}]
 
@@ -253,10 +257,7 @@ def test_null_counts_as_missing(db, api, project):
 )
 def test_missing_key_names_the_place_in_every_format(db, api, project, fmt, where):
     rows = [{"text": "ok", "other": "x"}, {"text": None, "other": "y"}]
-    if fmt == "csv":
-        data = b"other\nx\ny\n"  # no text column at all
-    else:
-        data = encode(rows, fmt)
+    data = b"other\nx\ny\n" if fmt == "csv" else encode(rows, fmt)  # csv: no text column
     r = post_raw(api, project, data, fmt)
     assert r.status_code == 422, r.text
     fields = [d["field"] for d in error_of(r)["details"]]
@@ -272,8 +273,12 @@ def test_extra_keys_are_kept(db, api, project):
 
 @pytest.mark.parametrize(
     ("external_id", "problem"),
-    [(True, "external_id must be a string or an integer"), ("x" * 201, "1 to 200 characters"),
-     ("", "1 to 200 characters"), ([1], "external_id must be a string")],
+    [
+        (True, "external_id must be a string or an integer"),
+        ("x" * 201, "1 to 200 characters"),
+        ("", "1 to 200 characters"),
+        ([1], "external_id must be a string"),
+    ],
 )
 def test_bad_external_ids_are_rejected(db, api, project, external_id, problem):
     r = post_raw(api, project, jsonl_bytes([{"text": "a", "external_id": external_id}]))
@@ -295,7 +300,7 @@ def test_one_bad_row_aborts_and_stores_nothing(db, api, owner, project):
     add_tasks(db, owner, project, text_rows(4))
     before_tasks, before_imports = count_tasks(db), count_rows(db, TaskImport)
     before_audit = count_rows(db, AuditEvent)
-    rows = text_rows(10, start=100) + [{"nope": 1}] + text_rows(10, start=200)
+    rows = [*text_rows(10, start=100), {"nope": 1}, *text_rows(10, start=200)]
     r = post_raw(api, project, jsonl_bytes(rows))
     assert r.status_code == 422
     err = error_of(r)
@@ -307,7 +312,7 @@ def test_one_bad_row_aborts_and_stores_nothing(db, api, owner, project):
 
 
 def test_a_bad_row_after_a_full_batch_was_written_still_stores_nothing(db, owner, project):
-    rows = text_rows(BATCH_SIZE + 3) + [{"text": ""}, {"wrong": "row"}]
+    rows = [*text_rows(BATCH_SIZE + 3), {"text": ""}, {"wrong": "row"}]
     with pytest.raises(InvalidInput) as exc:
         service_import(db, owner, project, jsonl_bytes(rows), "big.jsonl")
     assert exc.value.details[0].field == f"line {BATCH_SIZE + 5}"
@@ -316,7 +321,7 @@ def test_a_bad_row_after_a_full_batch_was_written_still_stores_nothing(db, owner
 
 
 def test_a_bad_row_after_a_full_batch_via_the_api(db, api, project):
-    rows = text_rows(BATCH_SIZE + 1) + [[1, 2, 3]]
+    rows = [*text_rows(BATCH_SIZE + 1), [1, 2, 3]]
     r = post_raw(api, project, jsonl_bytes(rows))
     assert r.status_code == 422
     assert error_of(r)["details"][0]["field"] == f"line {BATCH_SIZE + 2}"
@@ -336,23 +341,15 @@ def test_several_problems_are_reported_at_once(db, api, project):
     assert count_tasks(db, project) == 0
 
 
-def test_one_row_with_several_problems_lists_each(db, api):
+def test_one_row_with_several_problems_lists_each(db, api, owner):
     # Pairwise needs a prompt string and exactly two responses; this row has neither.
-    schema = {"fields": [{"name": "pref", "kind": "pairwise"}]}
-    owner = make_org(api.app.state.db) if False else None  # noqa: F841 (keep fixtures simple)
-    pid = None
-    with api.app.state.db.session() as s:  # the project belongs to the api's organization
-        from labelhouse.projects.service import create_project
-        from labelhouse.accounts.service import resolve_api_token
-
-        actor = resolve_api_token(s, api.headers["Authorization"][7:])
-        pid = create_project(s, actor, name="pairs", schema=schema).id
+    pid = make_project(db, owner, schema={"fields": [{"name": "pref", "kind": "pairwise"}]})
     r = post_raw(api, pid, jsonl_bytes([{"prompt": 3, "responses": ["only one"]}]))
     assert r.status_code == 422
-    problems = [d["problem"] for d in error_of(r)["details"]]
-    assert len(problems) == 2
-    assert all(d["field"] == "line 1" for d in error_of(r)["details"])
-    assert any("prompt" in p for p in problems) and any("exactly 2" in p for p in problems)
+    details = error_of(r)["details"]
+    assert [d["field"] for d in details] == ["line 1", "line 1"]
+    assert "'prompt' (the prompt) must be a string" in details[0]["problem"]
+    assert "must hold exactly 2 responses" in details[1]["problem"]
 
 
 def test_reported_problems_are_capped(db, api, project):
@@ -606,7 +603,8 @@ def test_structured_row_data_is_checked_against_the_schema(db, api, project):
 
 
 @pytest.mark.parametrize(
-    ("line", "kind"), [(b"[1, 2]", "list"), (b'"text"', "str"), (b"3.5", "float"), (b"null", "NoneType")]
+    ("line", "kind"),
+    [(b"[1, 2]", "list"), (b'"text"', "str"), (b"3.5", "float"), (b"null", "NoneType")],
 )
 def test_non_object_rows_are_rejected(db, api, project, line, kind):
     r = post_raw(api, project, b'{"text": "ok"}\n' + line + b"\n")
@@ -786,7 +784,11 @@ def test_image_reference_must_be_a_string(db, api, boxes):
 
 @pytest.mark.parametrize(
     ("name", "data"),
-    [("notes.png", b"just some text"), ("x.png", b"\x89PNG\r\n\x1a\n truncated"), ("a.svg", b"<svg/>")],
+    [
+        ("notes.png", b"just some text"),
+        ("x.png", b"\x89PNG\r\n\x1a\n truncated"),
+        ("a.svg", b"<svg/>"),
+    ],
 )
 def test_uploading_a_non_image_is_422_and_stores_nothing(db, api, settings, boxes, name, data):
     r = upload(api, boxes, (name, data))

@@ -230,7 +230,10 @@ def test_csv_wrong_cell_count_names_the_line():
 
 
 def test_csv_blank_lines_are_skipped():
-    assert rows(read_csv, b"text\na\n\n\nb\n") == [("line 2", {"text": "a"}), ("line 5", {"text": "b"})]
+    assert rows(read_csv, b"text\na\n\n\nb\n") == [
+        ("line 2", {"text": "a"}),
+        ("line 5", {"text": "b"}),
+    ]
 
 
 def test_csv_quoted_newlines_report_the_line_the_row_ends_on():
@@ -296,7 +299,7 @@ def test_csv_empty_file_and_header_only_yield_nothing():
 # -- Parquet ----------------------------------------------------------------------------------
 
 
-def test_parquet_rows_with_nested_columns_survive():
+def test_parquet_rows_with_nested_columns_survive(tmp_path):
     table = pa.table(
         {
             "text": ["a", "b", "c"],
@@ -305,7 +308,11 @@ def test_parquet_rows_with_nested_columns_survive():
             "score": [0.5, None, 1.0],
         }
     )
-    assert rows(read_parquet, parquet_bytes(table)) == [
+    path = tmp_path / "tasks.parquet"
+    pq.write_table(table, path)
+    with path.open("rb") as f:
+        result = list(read_parquet(f))
+    assert result == [
         ("row 1", {"text": "a", "tags": [1, 2], "meta": {"k": "x", "v": 1}, "score": 0.5}),
         ("row 2", {"text": "b", "tags": [], "meta": {"k": "y", "v": 2}, "score": None}),
         ("row 3", {"text": "c", "tags": None, "meta": None, "score": 1.0}),
@@ -335,7 +342,9 @@ def test_parquet_timestamps_become_json_strings():
 
 
 @pytest.mark.parametrize(
-    "column", [pa.array([b"\x00\x01"]), pa.array([decimal.Decimal("1.5")])], ids=["bytes", "decimal"]
+    "column",
+    [pa.array([b"\x00\x01"]), pa.array([decimal.Decimal("1.5")])],
+    ids=["bytes", "decimal"],
 )
 def test_parquet_values_json_cannot_hold_are_row_errors(column):
     table = pa.table({"text": ["a"], "odd": column})
