@@ -4,13 +4,15 @@ invitations, members and roles."""
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from labelhouse.accounts.models import ApiToken, Membership, Role, User, UserSession
+from labelhouse.accounts.models import ApiToken, Invitation, Membership, Role, User, UserSession
+from labelhouse.db.base import utcnow
 from labelhouse.storage import LocalStorage
 from labelhouse.web.app import create_app
 from tests.factories import PASSWORD, add_member, login, make_org, token_client
@@ -96,7 +98,9 @@ def test_inactive_user_cannot_log_in_and_existing_sessions_stop_working(app, db)
     r = raw_login(app, member.email, PASSWORD)
     err = assert_error(r, 401, "not_authenticated")
     # same message as a wrong password: nothing reveals that the account exists
-    assert err == assert_error(raw_login(app, "ghost@example.com", PASSWORD), 401, "not_authenticated")
+    assert err == assert_error(
+        raw_login(app, "ghost@example.com", PASSWORD), 401, "not_authenticated"
+    )
     assert_error(c.get("/api/me"), 401, "not_authenticated")
 
 
@@ -132,7 +136,9 @@ def test_login_picks_the_requested_organization_for_multi_org_users(app, db):
 
 
 def test_login_body_is_validated(client):
-    err = assert_error(client.post("/api/auth/login", json={"email": "x@example.com"}), 422, "invalid_input")
+    err = assert_error(
+        client.post("/api/auth/login", json={"email": "x@example.com"}), 422, "invalid_input"
+    )
     assert "password" in fields_of(err)
 
 
@@ -156,7 +162,9 @@ def test_session_cookie_is_httponly_samesite_lax_and_not_the_stored_value(app, d
     assert "secure" not in attrs
     # the database keeps only a digest of the cookie secret
     with db.session() as s:
-        rows = list(s.scalars(select(UserSession).where(UserSession.user_id == owner.actor.user_id)))
+        rows = list(
+            s.scalars(select(UserSession).where(UserSession.user_id == owner.actor.user_id))
+        )
     assert len(rows) == 1
     assert rows[0].token_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in (rows[0].token_hash, rows[0].csrf_token)
@@ -188,7 +196,9 @@ def test_requests_without_credentials_get_401(client):
 
 
 def test_garbage_session_cookie_is_401(app):
-    assert_error(cookie_client(app, "lhs_not-a-real-session").get("/api/me"), 401, "not_authenticated")
+    assert_error(
+        cookie_client(app, "lhs_not-a-real-session").get("/api/me"), 401, "not_authenticated"
+    )
 
 
 def test_logout_invalidates_the_session_server_side(app, db):
@@ -203,7 +213,10 @@ def test_logout_invalidates_the_session_server_side(app, db):
     # … and the old cookie no longer works even if someone kept it
     assert_error(cookie_client(app, secret).get("/api/me"), 401, "not_authenticated")
     with db.session() as s:
-        assert s.scalars(select(UserSession).where(UserSession.user_id == owner.actor.user_id)).all() == []
+        assert (
+            s.scalars(select(UserSession).where(UserSession.user_id == owner.actor.user_id)).all()
+            == []
+        )
 
 
 def test_logout_needs_csrf_so_other_sites_cannot_log_you_out(app, db):
@@ -276,7 +289,9 @@ def test_bearer_token_requests_need_no_csrf(app, db):
     assert "X-CSRF-Token" not in c.headers
     r = c.post("/api/me/tokens", json={"name": "second"})
     assert r.status_code == 201, r.text
-    r = c.post("/api/projects", json={"name": "via token", "schema": [{"name": "t", "kind": "text"}]})
+    r = c.post(
+        "/api/projects", json={"name": "via token", "schema": [{"name": "t", "kind": "text"}]}
+    )
     assert r.status_code == 201, r.text
 
 
@@ -408,7 +423,9 @@ def test_change_password_needs_csrf(app, db):
     owner = make_org(db)
     c = login(app, owner)
     del c.headers["X-CSRF-Token"]
-    r = c.post("/api/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    r = c.post(
+        "/api/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
     assert_error(r, 403, "permission_denied")
     assert raw_login(app, owner.email, PASSWORD).status_code == 200
 
@@ -603,8 +620,16 @@ def test_annotator_cannot_change_roles_or_remove_members(app, db):
     annotator = add_member(db, owner, Role.annotator)
     other = add_member(db, owner, Role.annotator)
     c = login(app, annotator)
-    assert_error(c.patch(f"/api/members/{other.actor.user_id}", json={"role": "manager"}), 403, "permission_denied")
-    assert_error(c.patch(f"/api/members/{annotator.actor.user_id}", json={"role": "owner"}), 403, "permission_denied")
+    assert_error(
+        c.patch(f"/api/members/{other.actor.user_id}", json={"role": "manager"}),
+        403,
+        "permission_denied",
+    )
+    assert_error(
+        c.patch(f"/api/members/{annotator.actor.user_id}", json={"role": "owner"}),
+        403,
+        "permission_denied",
+    )
     assert_error(c.delete(f"/api/members/{other.actor.user_id}"), 403, "permission_denied")
 
 
@@ -628,10 +653,16 @@ def test_with_two_owners_one_can_step_down_then_the_other_is_the_last(app, db):
     c2 = login(app, second)
     assert c2.get("/api/me").json()["role"] == "manager"
     # now first is the only owner again
-    assert_error(c.patch(f"/api/members/{first.actor.user_id}", json={"role": "manager"}), 409, "conflict")
+    assert_error(
+        c.patch(f"/api/members/{first.actor.user_id}", json={"role": "manager"}), 409, "conflict"
+    )
     # promote back, and the first owner may step down
-    assert c.patch(f"/api/members/{second.actor.user_id}", json={"role": "owner"}).status_code == 200
-    assert c.patch(f"/api/members/{first.actor.user_id}", json={"role": "reviewer"}).status_code == 200
+    assert (
+        c.patch(f"/api/members/{second.actor.user_id}", json={"role": "owner"}).status_code == 200
+    )
+    assert (
+        c.patch(f"/api/members/{first.actor.user_id}", json={"role": "reviewer"}).status_code == 200
+    )
     assert c.get("/api/me").json()["role"] == "reviewer"
 
 
@@ -675,7 +706,9 @@ def test_role_change_for_unknown_member_is_404_and_bad_role_is_422(app, db):
     c = login(app, owner)
     assert_error(c.patch("/api/members/987654", json={"role": "manager"}), 404, "not_found")
     assert_error(c.delete("/api/members/987654"), 404, "not_found")
-    err = assert_error(c.patch(f"/api/members/{owner.actor.user_id}", json={"role": "king"}), 422, "invalid_input")
+    err = assert_error(
+        c.patch(f"/api/members/{owner.actor.user_id}", json={"role": "king"}), 422, "invalid_input"
+    )
     assert fields_of(err) == ["role"]
 
 
@@ -716,3 +749,24 @@ def test_change_password_with_an_api_token_signs_out_every_session(app, db):
     assert r.status_code == 204, r.text
     assert_error(browser.get("/api/me"), 401, "not_authenticated")
     assert token.get("/api/me").status_code == 200
+
+
+def test_expired_session_is_401(app, db):
+    owner = make_org(db)
+    c = login(app, owner)
+    with db.session() as s:
+        s.execute(
+            update(UserSession)
+            .where(UserSession.user_id == owner.actor.user_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert_error(c.get("/api/me"), 401, "not_authenticated")
+
+
+def test_expired_invitation_is_404(app, db):
+    owner = make_org(db)
+    token = invite(login(app, owner), "late@example.com").json()["token"]
+    with db.session() as s:
+        s.execute(update(Invitation).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert_error(accept(app, token), 404, "not_found")
+    assert raw_login(app, "late@example.com", NEW_PASSWORD).status_code == 401

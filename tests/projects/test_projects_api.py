@@ -92,7 +92,12 @@ def test_create_project_with_a_valid_schema(c):
     assert p["name"] == "Sentiment"
     assert p["description"] == "tweets"
     assert p["instructions"] == "# Read carefully"
-    assert (p["overlap"], p["lease_seconds"], p["schema_version"], p["archived"]) == (3, 600, 1, False)
+    assert (p["overlap"], p["lease_seconds"], p["schema_version"], p["archived"]) == (
+        3,
+        600,
+        1,
+        False,
+    )
     assert p["created_at"]
 
     got = c.get(f"/api/projects/{p['id']}").json()
@@ -111,13 +116,21 @@ def test_create_project_defaults(c):
     r = c.post("/api/projects", json={"name": "Defaults", "schema": TEXT_SCHEMA})
     assert r.status_code == 201, r.text
     p = r.json()
-    assert (p["overlap"], p["lease_seconds"], p["description"], p["instructions"]) == (1, 1800, "", "")
+    assert (p["overlap"], p["lease_seconds"], p["description"], p["instructions"]) == (
+        1,
+        1800,
+        "",
+        "",
+    )
 
 
 def test_create_project_accepts_a_bare_field_list(c):
     r = c.post("/api/projects", json={"name": "Short", "schema": TEXT_SCHEMA["fields"]})
     assert r.status_code == 201, r.text
-    assert c.get(f"/api/projects/{r.json()['id']}/schema").json()["schema"]["fields"][0]["name"] == "note"
+    assert (
+        c.get(f"/api/projects/{r.json()['id']}/schema").json()["schema"]["fields"][0]["name"]
+        == "note"
+    )
 
 
 def test_create_project_accepts_yaml_schema_text(c):
@@ -177,7 +190,9 @@ def test_invalid_yaml_names_line_and_column(c):
     ],
 )
 def test_schema_shape_problems(c, schema, field):
-    err = assert_error(c.post("/api/projects", json={"name": "X", "schema": schema}), 422, "invalid_input")
+    err = assert_error(
+        c.post("/api/projects", json={"name": "X", "schema": schema}), 422, "invalid_input"
+    )
     assert field in problems(err)
 
 
@@ -191,7 +206,9 @@ def test_create_project_settings_are_validated_together(c):
 
 
 def test_whitespace_only_name_is_rejected(c):
-    err = assert_error(c.post("/api/projects", json={"name": "   ", "schema": TEXT_SCHEMA}), 422, "invalid_input")
+    err = assert_error(
+        c.post("/api/projects", json={"name": "   ", "schema": TEXT_SCHEMA}), 422, "invalid_input"
+    )
     assert set(problems(err)) == {"name"}
 
 
@@ -223,9 +240,13 @@ def test_schema_put_creates_version_2_and_identical_put_does_not(app, db, owner,
         r = c.put(f"/api/projects/{pid}/schema", json={"schema": same})
         assert r.status_code == 200, r.text
         assert r.json()["version"] == 2
-    assert [v["version"] for v in c.get(f"/api/projects/{pid}/schema/versions").json()["items"]] == [1, 2]
+    assert [
+        v["version"] for v in c.get(f"/api/projects/{pid}/schema/versions").json()["items"]
+    ] == [1, 2]
     with db.session() as s:
-        assert len(s.scalars(select(SchemaVersion).where(SchemaVersion.project_id == pid)).all()) == 2
+        assert (
+            len(s.scalars(select(SchemaVersion).where(SchemaVersion.project_id == pid)).all()) == 2
+        )
 
     # going back to the first schema is a new version 3 (old versions are never edited)
     r = c.put(f"/api/projects/{pid}/schema", json={"schema": CHOICE_SCHEMA})
@@ -235,7 +256,9 @@ def test_schema_put_creates_version_2_and_identical_put_does_not(app, db, owner,
 
 def test_invalid_schema_put_keeps_the_current_version(db, owner, c):
     pid = make_project(db, owner)
-    r = c.put(f"/api/projects/{pid}/schema", json={"schema": {"fields": [{"name": "x", "kind": "bogus"}]}})
+    r = c.put(
+        f"/api/projects/{pid}/schema", json={"schema": {"fields": [{"name": "x", "kind": "bogus"}]}}
+    )
     err = assert_error(r, 422, "invalid_input")
     assert "fields[0]" in problems(err)
     assert c.get(f"/api/projects/{pid}/schema").json()["version"] == 1
@@ -245,8 +268,15 @@ def test_only_managers_change_the_schema(app, db, owner):
     pid = make_project(db, owner)
     manager = login(app, add_member(db, owner, Role.manager))
     reviewer = login(app, add_member(db, owner, Role.reviewer))
-    assert_error(reviewer.put(f"/api/projects/{pid}/schema", json={"schema": CHOICE_V2}), 403, "permission_denied")
-    assert manager.put(f"/api/projects/{pid}/schema", json={"schema": CHOICE_V2}).json()["version"] == 2
+    assert_error(
+        reviewer.put(f"/api/projects/{pid}/schema", json={"schema": CHOICE_V2}),
+        403,
+        "permission_denied",
+    )
+    assert (
+        manager.put(f"/api/projects/{pid}/schema", json={"schema": CHOICE_V2}).json()["version"]
+        == 2
+    )
     # everyone in the organization may read the schema and its versions
     assert reviewer.get(f"/api/projects/{pid}/schema").json()["version"] == 2
     assert len(reviewer.get(f"/api/projects/{pid}/schema/versions").json()["items"]) == 2
@@ -275,7 +305,8 @@ def test_annotations_record_the_schema_version_they_were_made_under(app, db, own
 
     # as stored
     by_task = {
-        t: c.get(f"/api/tasks/{t}/annotations").json()["items"][0]["schema_version"] for t in (t1, t2)
+        t: c.get(f"/api/tasks/{t}/annotations").json()["items"][0]["schema_version"]
+        for t in (t1, t2)
     }
     assert by_task == {t1: 1, t2: 2}
     hist = c.get(f"/api/annotations/{a1['id']}/history").json()["items"]
@@ -315,7 +346,12 @@ def test_settings_patch_updates_only_given_fields(db, owner, c):
     r = c.patch(f"/api/projects/{pid}", json={"name": " Renamed ", "lease_seconds": 120})
     assert r.status_code == 200, r.text
     p = r.json()
-    assert (p["name"], p["lease_seconds"], p["description"], p["overlap"]) == ("Renamed", 120, "old", 1)
+    assert (p["name"], p["lease_seconds"], p["description"], p["overlap"]) == (
+        "Renamed",
+        120,
+        "old",
+        1,
+    )
     assert c.get(f"/api/projects/{pid}").json()["name"] == "Renamed"
 
 
@@ -365,7 +401,10 @@ def test_raising_overlap_reopens_annotated_tasks(app, db, owner, c):
     a1 = login(app, add_member(db, owner, Role.annotator))
     a2 = login(app, add_member(db, owner, Role.annotator))
     tid = a1.post(f"/api/projects/{pid}/next").json()["task"]["id"]
-    assert a1.post(f"/api/tasks/{tid}/annotations", json={"value": {"label": "pos"}}).status_code == 200
+    assert (
+        a1.post(f"/api/tasks/{tid}/annotations", json={"value": {"label": "pos"}}).status_code
+        == 200
+    )
     assert a2.post(f"/api/projects/{pid}/next").json()["task"] is None
     assert c.get(f"/api/tasks/{tid}").json()["status"] == "done"
 
@@ -375,7 +414,10 @@ def test_raising_overlap_reopens_annotated_tasks(app, db, owner, c):
     assert got is not None and got["id"] == tid
     # the first annotator does not get their own task again
     assert a1.post(f"/api/projects/{pid}/next").json()["task"] is None
-    assert a2.post(f"/api/tasks/{tid}/annotations", json={"value": {"label": "neg"}}).status_code == 200
+    assert (
+        a2.post(f"/api/tasks/{tid}/annotations", json={"value": {"label": "neg"}}).status_code
+        == 200
+    )
     assert c.get(f"/api/tasks/{tid}").json()["status"] == "done"
     assert c.get(f"/api/tasks/{tid}").json()["annotations_done"] == 2
 
@@ -386,7 +428,10 @@ def test_lowering_overlap_closes_tasks(app, db, owner, c):
     a1 = login(app, add_member(db, owner, Role.annotator))
     a2 = login(app, add_member(db, owner, Role.annotator))
     tid = a1.post(f"/api/projects/{pid}/next").json()["task"]["id"]
-    assert a1.post(f"/api/tasks/{tid}/annotations", json={"value": {"label": "pos"}}).status_code == 200
+    assert (
+        a1.post(f"/api/tasks/{tid}/annotations", json={"value": {"label": "pos"}}).status_code
+        == 200
+    )
     assert c.get(f"/api/tasks/{tid}").json()["status"] == "in_progress"
 
     c.patch(f"/api/projects/{pid}", json={"overlap": 1})
@@ -416,7 +461,9 @@ def test_validate_schema_returns_the_normalised_schema(c):
 def test_validate_schema_reports_every_problem_and_stores_nothing(db, c):
     r = c.post(
         "/api/schemas/validate",
-        json={"schema": [{"name": "a", "kind": "nope"}, {"name": "b", "kind": "rating", "max": True}]},
+        json={
+            "schema": [{"name": "a", "kind": "nope"}, {"name": "b", "kind": "rating", "max": True}]
+        },
     )
     err = assert_error(r, 422, "invalid_input")
     assert len(err["details"]) >= 2
@@ -429,11 +476,17 @@ def test_validate_schema_reports_every_problem_and_stores_nothing(db, c):
 def test_validate_schema_needs_login_but_no_particular_role(app, db, owner):
     from fastapi.testclient import TestClient
 
-    assert_error(TestClient(app).post("/api/schemas/validate", json={"schema": TEXT_SCHEMA}), 401, "not_authenticated")
+    assert_error(
+        TestClient(app).post("/api/schemas/validate", json={"schema": TEXT_SCHEMA}),
+        401,
+        "not_authenticated",
+    )
     ann = login(app, add_member(db, owner, Role.annotator))
     assert ann.post("/api/schemas/validate", json={"schema": TEXT_SCHEMA}).json()["valid"] is True
 
 
 def test_validate_schema_rejects_unknown_body_fields(c):
-    err = assert_error(c.post("/api/schemas/validate", json={"schema": TEXT_SCHEMA, "x": 1}), 422, "invalid_input")
+    err = assert_error(
+        c.post("/api/schemas/validate", json={"schema": TEXT_SCHEMA, "x": 1}), 422, "invalid_input"
+    )
     assert "x" in problems(err)
