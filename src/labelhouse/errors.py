@@ -59,6 +59,10 @@ class TooLarge(LabelhouseError):
 class RateLimited(LabelhouseError):
     code = "rate_limited"
 
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 @dataclass
 class ProblemCollector:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -19,6 +20,7 @@ from labelhouse.projects.models import Project
 from labelhouse.projects.service import PROJECT_ROW_COLUMNS, ProjectRow, get_project
 from labelhouse.storage import Storage
 from labelhouse.tasks.models import Assignment, Prediction, StoredFile, Task
+from labelhouse.tasks.queries import MAX_SEARCH_LENGTH, json_text_contains
 
 TASK_STATUSES = ("new", "in_progress", "done")
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -71,8 +73,16 @@ def list_tasks(
     limit: int = 50,
     status: str | None = None,
     external_id: str | None = None,
+    search: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> TaskPage:
-    """Keyset-paginated task list (stable under inserts, O(log n) per page)."""
+    """Keyset-paginated task list (stable under inserts, O(log n) per page).
+
+    ``search`` is a case-insensitive substring of the task data's JSON text (see
+    :mod:`labelhouse.tasks.queries`). ``where`` takes extra conditions on ``Task`` from
+    layers above (the annotation filters of :mod:`labelhouse.annotations.queries`), so the
+    scoping and paging rules stay in this one function.
+    """
     project = get_project(session, actor, project_id)
     query = select(Task).where(Task.project_id == project.id, Task.id > after_id)
     if not actor.sees_all_tasks:
@@ -93,6 +103,15 @@ def list_tasks(
             query = query.where(or_(Task.taken > 0, Task.done > 0), Task.done < project.overlap)
     if external_id is not None:
         query = query.where(Task.external_id == external_id)
+    if search:
+        if len(search) > MAX_SEARCH_LENGTH:
+            raise InvalidInput(
+                "The search text is too long.",
+                [Problem("q", f"at most {MAX_SEARCH_LENGTH} characters")],
+            )
+        query = query.where(json_text_contains(Task.data, search))
+    for condition in where:
+        query = query.where(condition)
     items = list(session.scalars(query.order_by(Task.id).limit(limit + 1)))
     more = len(items) > limit
     items = items[:limit]

@@ -8,11 +8,12 @@ from fastapi import FastAPI
 
 from labelhouse import __version__
 from labelhouse.accounts import passwords
+from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database, open_database
 from labelhouse.storage import LocalStorage, Storage
 from labelhouse.web import errors, pages
-from labelhouse.web.api import auth, exports, projects, tasks
+from labelhouse.web.api import auth, exports, pages_support, projects, tasks
 from labelhouse.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 
 UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|files)$")
@@ -34,10 +35,17 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    app.state.login_throttle = LoginThrottle()
     app.state.db = database or open_database(settings.resolved_database_url)
     app.state.storage = storage or LocalStorage(settings.resolved_storage_dir)
     errors.install(app)
-    for router in (auth.router, projects.router, tasks.router, exports.router):
+    for router in (
+        auth.router,
+        projects.router,
+        tasks.router,
+        exports.router,
+        pages_support.router,
+    ):
         app.include_router(router)
     pages.install(app)
 
@@ -45,11 +53,12 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    app.add_middleware(SecurityHeadersMiddleware)
+    # The last added is outermost: security headers wrap everything, early 413s included.
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_request_bytes,
         upload_limit=settings.max_upload_bytes,
         is_upload=lambda path: bool(UPLOAD_PATHS.match(path)),
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -21,7 +21,8 @@ from labelhouse.accounts import service as accounts
 from labelhouse.accounts.policy import Actor
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database
-from labelhouse.errors import NotAuthenticated, PermissionDenied
+from labelhouse.accounts.throttle import LoginThrottle
+from labelhouse.errors import NotAuthenticated, PermissionDenied, RateLimited
 from labelhouse.storage import Storage
 
 SESSION_COOKIE = "lh_session"
@@ -74,3 +75,22 @@ async def get_context(request: Request) -> Context:
 
 
 Ctx = Annotated[Context, Depends(get_context)]
+
+
+def login_keys(request: Request, email: str) -> tuple[str, str]:
+    """Throttle keys for a login attempt: the e-mail first, then the client address."""
+    client = request.client.host if request.client else "unknown"
+    return f"email:{email.strip().lower()}", f"ip:{client}"
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    return request.app.state.login_throttle  # type: ignore[no-any-return]
+
+
+def check_login_throttle(request: Request, keys: tuple[str, ...]) -> None:
+    wait = login_throttle(request).retry_after(*keys)
+    if wait > 0:
+        raise RateLimited(
+            f"Too many failed logins; try again in {int(wait) + 1} seconds.",
+            retry_after=int(wait) + 1,
+        )

@@ -66,9 +66,12 @@ def _location(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.LabelhouseError)
     async def _domain(_: Request, exc: errors.LabelhouseError) -> JSONResponse:
-        return error_response(
+        response = error_response(
             _status_for(exc), exc.code, exc.message, [d.as_dict() for d in exc.details]
         )
+        if isinstance(exc, errors.RateLimited):
+            response.headers["retry-after"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

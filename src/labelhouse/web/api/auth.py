@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from labelhouse.accounts import service as accounts
+from labelhouse.errors import NotAuthenticated
 from labelhouse.accounts.models import Organization, User
 from labelhouse.web.api.schemas import (
     AcceptInviteIn,
@@ -17,7 +18,13 @@ from labelhouse.web.api.schemas import (
     TokenIn,
 )
 from labelhouse.web.api.serializers import actor_out
-from labelhouse.web.deps import SESSION_COOKIE, Ctx
+from labelhouse.web.deps import (
+    SESSION_COOKIE,
+    Ctx,
+    check_login_throttle,
+    login_keys,
+    login_throttle,
+)
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -25,8 +32,16 @@ router = APIRouter(prefix="/api", tags=["accounts"])
 @router.post("/auth/login")
 def login(body: LoginIn, ctx: Ctx, response: Response) -> dict[str, Any]:
     """Check the password and set the session cookie; returns the CSRF token for unsafe calls."""
+    keys = login_keys(ctx.request, body.email)
+    check_login_throttle(ctx.request, keys)
+    throttle = login_throttle(ctx.request)
     with ctx.anonymous() as s:
-        user = accounts.authenticate(s, email=body.email, password=body.password)
+        try:
+            user = accounts.authenticate(s, email=body.email, password=body.password)
+        except NotAuthenticated:
+            throttle.failed(*keys)
+            raise
+        throttle.succeeded(keys[0])
         secret, row = accounts.start_session(
             s, user=user, organization_id=body.organization_id, max_age=ctx.settings.session_max_age
         )

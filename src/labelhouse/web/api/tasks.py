@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
+from labelhouse.accounts.policy import Actor
 from labelhouse.annotations import service as annotations
-from labelhouse.projects.service import load_schema_and_document, project_row
+from labelhouse.annotations.queries import TaskFilters, browse_tasks
+from labelhouse.errors import Conflict, InvalidInput, Problem
+from labelhouse.kinds import LabelSchema
+from labelhouse.projects.service import load_schema, load_schema_and_document, project_row
 from labelhouse.tasks import queue
 from labelhouse.tasks import service as tasks
 from labelhouse.web.api.schemas import AnnotationIn, SkipIn
@@ -17,8 +22,46 @@ from labelhouse.web.deps import Ctx
 router = APIRouter(prefix="/api", tags=["work"])
 
 
+RENDER_HELP = "add 'rendered': {field: {...}}, sanitized Markdown HTML the widgets show"
+
+
+def rendered_out(schema: LabelSchema, data: dict[str, Any]) -> dict[str, Any]:
+    """Per-field display HTML from each kind's ``display`` hook (fields with none omitted)."""
+    out = {}
+    for f in schema.fields:
+        shown = f.display(data)
+        if shown:
+            out[f.name] = shown
+    return out
+
+
+def next_payload(s: Session, actor: Actor, project_id: int, *, render: bool) -> dict[str, Any]:
+    """Lease (or re-read) the caller's current task: the body of ``/next``."""
+    lease = queue.claim_next(s, actor, project_id)
+    if lease is None:
+        version = project_row(s, actor, project_id).schema_version
+        return {"task": None, "lease": None, "schema_version": version}
+    project = lease.project
+    schema, document = load_schema_and_document(s, project)
+    task_id = lease.task.id
+    preds = tasks.predictions_for(s, [task_id])[task_id]
+    # A fresh lease cannot have an annotation yet (a task is never leased twice).
+    own = [] if lease.created else annotations.own_annotations(s, actor, task_id)
+    task = task_out(s, lease.task, project, predictions=preds, annotations=own)
+    if render:
+        task["rendered"] = rendered_out(schema, lease.task.data)
+    return {
+        "task": task,
+        "lease": {"expires_at": lease.expires_at, "new": lease.created},
+        "schema_version": project.schema_version,
+        "schema": document,
+    }
+
+
 @router.post("/projects/{project_id}/next")
-def next_task(project_id: int, ctx: Ctx) -> Response:
+def next_task(
+    project_id: int, ctx: Ctx, render: bool = Query(default=False, description=RENDER_HELP)
+) -> Response:
     """Lease the next task for the caller (the same one again while the lease is held).
 
     ``task`` is null when nothing is left for this annotator. The response carries the
@@ -26,22 +69,7 @@ def next_task(project_id: int, ctx: Ctx) -> Response:
     draft or submission if there is one.
     """
     with ctx.write() as (s, actor):
-        lease = queue.claim_next(s, actor, project_id)
-        if lease is None:
-            version = project_row(s, actor, project_id).schema_version
-            return json_response({"task": None, "lease": None, "schema_version": version})
-        project = lease.project
-        _, document = load_schema_and_document(s, project)
-        task_id = lease.task.id
-        preds = tasks.predictions_for(s, [task_id])[task_id]
-        # A fresh lease cannot have an annotation yet (a task is never leased twice).
-        own = [] if lease.created else annotations.own_annotations(s, actor, task_id)
-        body = {
-            "task": task_out(s, lease.task, project, predictions=preds, annotations=own),
-            "lease": {"expires_at": lease.expires_at, "new": lease.created},
-            "schema_version": project.schema_version,
-            "schema": document,
-        }
+        body = next_payload(s, actor, project_id, render=render)
     return json_response(body)
 
 
@@ -65,40 +93,72 @@ def list_tasks(
     limit: int = Query(default=50, ge=1, le=500),
     status: str | None = None,
     external_id: str | None = None,
+    q: str | None = Query(default=None, max_length=200, description="text in the task data"),
+    annotator: int | None = Query(default=None, description="user id with a submission"),
+    field: str | None = Query(default=None, max_length=64, description="label field…"),
+    value: str | None = Query(default=None, max_length=200, description="…and its value"),
+    match: str = Query(default="is", description="'is' or 'contains' (for value)"),
 ) -> dict[str, Any]:
+    """Keyset pages of tasks; filters combine (see ``annotations/queries.py`` for how label
+    values match)."""
+    filters = TaskFilters(status, external_id, q, annotator, field, value, match)
     with ctx.read() as (s, actor):
-        page = tasks.list_tasks(
-            s,
-            actor,
-            project_id,
-            after_id=cursor,
-            limit=limit,
-            status=status,
-            external_id=external_id,
-        )
+        page = browse_tasks(s, actor, project_id, filters, after_id=cursor, limit=limit)
         project = project_row(s, actor, project_id)
         items = [task_out(s, t, project) for t in page.items]
     return {"items": items, "next_cursor": page.next_cursor}
 
 
 @router.get("/tasks/{task_id}")
-def get_task(task_id: int, ctx: Ctx) -> dict[str, Any]:
+def get_task(
+    task_id: int, ctx: Ctx, render: bool = Query(default=False, description=RENDER_HELP)
+) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         task, project = tasks.get_task(s, actor, task_id)
         preds = tasks.predictions_for(s, [task.id])[task.id]
         anns = annotations.annotations_of_task(s, actor, task.id)
-        return task_out(s, task, project, predictions=preds, annotations=anns)
+        out = task_out(s, task, project, predictions=preds, annotations=anns)
+        if render:
+            out["rendered"] = rendered_out(load_schema(s, project), task.data)
+        return out
 
 
 @router.post("/tasks/{task_id}/annotations")
-def save_annotation(task_id: int, body: AnnotationIn, ctx: Ctx) -> Response:
+def save_annotation(
+    task_id: int,
+    body: AnnotationIn,
+    ctx: Ctx,
+    next: bool = Query(
+        default=False,
+        description="also lease the caller's next task in this project and return "
+        '{"annotation": ..., "next": <the /next body>} (one round trip per task)',
+    ),
+    render: bool = Query(default=False, description=RENDER_HELP + " (with next)"),
+) -> Response:
     """Submit (or, with ``draft``, save) the caller's annotation; resubmitting updates it and
-    keeps the previous revision. Invalid values: 422 listing every field's problem."""
+    keeps the previous revision. Invalid values: 422 listing every field's problem.
+
+    With ``next=1`` the submission and the next lease share one transaction, so the browser
+    shows the next task as soon as this answer arrives: the queue holds one lease per
+    annotator, so the next task cannot be leased ahead of the submit.
+    """
+    if next and body.draft:
+        raise InvalidInput(
+            "A draft is not finished, so there is no next task to fetch with it.",
+            [Problem("next", "send next=1 only with a submission (draft: false)")],
+        )
     with ctx.write() as (s, actor):
         result = annotations.save(
             s, actor, task_id, value=body.value, draft=body.draft, lead_time_ms=body.lead_time_ms
         )
-        out = {**annotation_out(result.annotation), "created": result.created}
+        out: dict[str, Any] = {**annotation_out(result.annotation), "created": result.created}
+        if next:
+            project_id = result.annotation.project_id
+            try:
+                following: dict[str, Any] | None = next_payload(s, actor, project_id, render=render)
+            except Conflict:
+                following = None  # e.g. archived meanwhile: the submission still counts
+            out = {"annotation": out, "next": following}
     return json_response(out)
 
 

@@ -22,8 +22,10 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", next=_safe_next(next), error=None, email="")
+def login_form(request: Request, next: str | None = None, joined: int = 0) -> HTMLResponse:
+    return render(
+        request, "login.html", next=_safe_next(next), error=None, email="", joined=bool(joined)
+    )
 
 
 @router.post("/login")
@@ -89,3 +91,11 @@ def account(ctx: Ctx, first: int = 0) -> HTMLResponse:
             csrf_token=csrf,
             first=bool(first),
         )
+
+
+@router.get("/invite", response_class=HTMLResponse)
+def accept_invitation_form(request: Request) -> HTMLResponse:
+    """Where an invitation link lands. The secret travels in the URL fragment
+    (``/invite#token=…``), which browsers never send to servers or in Referer headers;
+    app.js copies it into the form."""
+    return render(request, "invite.html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,10 +18,18 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts import service as accounts
+from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
-from labelhouse.errors import NotAuthenticated, PermissionDenied
+from labelhouse.errors import LabelhouseError, NotAuthenticated, NotFound, PermissionDenied
 from labelhouse.markdown import render as render_markdown
 from labelhouse.web.deps import SESSION_COOKIE, Context
+from labelhouse.web.pages.formatting import (
+    describe_event,
+    pretty_json,
+    short_when,
+    snippet,
+    when,
+)
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = WEB_DIR / "static"
@@ -37,6 +46,24 @@ def json_script(value: Any) -> Markup:
 
 TEMPLATES.env.filters["json_script"] = json_script
 TEMPLATES.env.filters["markdown"] = lambda text: Markup(render_markdown(text or ""))  # noqa: S704
+TEMPLATES.env.filters["pretty_json"] = pretty_json
+TEMPLATES.env.filters["when"] = when
+TEMPLATES.env.filters["short_when"] = short_when
+TEMPLATES.env.filters["snippet"] = snippet
+TEMPLATES.env.globals["describe_event"] = describe_event
+
+
+class PageError(Exception):
+    """A domain error met while building a page; rendered as a friendly HTML error page
+    (the JSON API keeps its JSON errors)."""
+
+    def __init__(
+        self, status_code: int, message: str, actor: Actor | None = None, csrf: str = ""
+    ) -> None:
+        self.status_code = status_code
+        self.message = message
+        self.actor = actor
+        self.csrf = csrf
 
 
 class LoginRequired(Exception):
@@ -59,7 +86,15 @@ def page_session(ctx: Context, *, write: bool = False) -> Iterator[tuple[Session
             actor, row = accounts.resolve_session(s, cookie)
         except NotAuthenticated:
             raise LoginRequired(str(ctx.request.url.path)) from None
-        yield s, actor, row.csrf_token
+        csrf = row.csrf_token
+        try:
+            yield s, actor, csrf
+        except PermissionDenied as exc:
+            raise PageError(403, exc.message, actor, csrf) from exc
+        except NotFound as exc:
+            raise PageError(404, exc.message, actor, csrf) from exc
+        except LabelhouseError as exc:  # e.g. a bad filter in a query string
+            raise PageError(400, exc.message, actor, csrf) from exc
 
 
 def check_form_csrf(expected: str, sent: object) -> None:
@@ -73,3 +108,43 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 def login_redirect(next_url: str) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(next_url)}", status_code=303)
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    href: str
+
+
+# (key, label, path suffix, lowest role that may use it)
+PROJECT_TABS = (
+    ("overview", "Overview", "", Role.reviewer),
+    ("annotate", "Annotate", "/annotate", Role.annotator),
+    ("tasks", "Tasks", "/tasks", Role.reviewer),
+    ("import", "Import", "/import", Role.manager),
+    ("export", "Export", "/export", Role.manager),
+    ("settings", "Settings", "/settings", Role.reviewer),
+)
+
+
+def project_tabs(actor: Actor, project_id: int) -> list[Tab]:
+    """The tab bar of project pages, without what the actor's role cannot open."""
+    return [
+        Tab(key, label, f"/projects/{project_id}{suffix}")
+        for key, label, suffix, role in PROJECT_TABS
+        if actor.at_least(role)
+    ]
+
+
+def widget_stylesheet() -> str | None:
+    """The widgets' styles live with the annotate page's (css/annotate.css, scoped to
+    ``.lh-*``/``.an-*``); pages that preview widgets link it when it is there."""
+    return "/static/css/annotate.css" if (STATIC_DIR / "css" / "annotate.css").is_file() else None
+
+
+def widget_kinds() -> list[str]:
+    """Field kinds whose browser widget module exists, so pages only import what is there
+    (a missing module would be a 404 and a console error)."""
+    folder = STATIC_DIR / "js" / "widgets"
+    return sorted(p.stem for p in folder.glob("*.js")) if folder.is_dir() else []

@@ -1,4 +1,4 @@
-"""Projects list and creation."""
+"""Projects list (with creation) and the project overview."""
 
 from __future__ import annotations
 
@@ -6,19 +6,24 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from labelhouse.accounts.models import Role
+from labelhouse.annotations.stats import project_overview
 from labelhouse.projects import service as projects
 from labelhouse.tasks.service import progress_by_project
+from labelhouse.web.charts import bar_chart, daily_bars
 from labelhouse.web.deps import Ctx
-from labelhouse.web.pages.common import page_session, render
+from labelhouse.web.pages.common import page_session, project_tabs, render
 
 router = APIRouter(include_in_schema=False)
 
-STARTER_SCHEMA = """{
-  "fields": [
-    {"name": "label", "kind": "choice", "reads": ["text"],
-     "options": [{"value": "positive", "hotkey": "1"}, {"value": "negative", "hotkey": "2"}]}
-  ]
-}"""
+STARTER_SCHEMA = """\
+fields:
+  - name: label
+    kind: choice
+    reads: [text]
+    options:
+      - {value: positive, hotkey: "1"}
+      - {value: negative, hotkey: "2"}
+"""
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -34,5 +39,29 @@ def project_list(ctx: Ctx) -> HTMLResponse:
             projects=items,
             progress=progress,
             can_create=actor.at_least(Role.manager),
+            sees_overview=actor.at_least(Role.reviewer),
             starter_schema=STARTER_SCHEMA,
+        )
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def overview(project_id: int, ctx: Ctx) -> HTMLResponse:
+    with page_session(ctx) as (s, actor, csrf):
+        view = project_overview(s, actor, project_id)
+        chart = bar_chart(
+            daily_bars(view.per_day),
+            label=f"Submitted annotations per day, last {len(view.per_day)} days",
+            label_every=5,
+        )
+        return render(
+            ctx.request,
+            "overview.html",
+            actor=actor,
+            csrf_token=csrf,
+            project=view.project,
+            tabs=project_tabs(actor, project_id),
+            current_tab="overview",
+            view=view,
+            chart=chart,
+            total_last_days=sum(n for _, n in view.per_day),
         )

@@ -1,0 +1,84 @@
+"""Project settings: general settings, the schema editor with live preview, and members.
+
+Every change goes through the JSON API from the browser (``data-api`` forms and
+``static/js/settings.js``); this handler only renders the current state.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from labelhouse.accounts.models import Role
+from labelhouse.projects.queries import settings_view
+from labelhouse.web.deps import Ctx
+from labelhouse.web.pages.common import (
+    page_session,
+    project_tabs,
+    render,
+    widget_kinds,
+    widget_stylesheet,
+)
+
+router = APIRouter(include_in_schema=False)
+
+LINE = 88
+FIRST_KEYS = ("name", "kind")
+
+
+def _is_leaf(value: Any) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return all(not isinstance(v, dict | list) for v in items)
+
+
+def schema_text(value: Any, level: int = 0) -> str:
+    """JSON for the schema editor: indented, but objects and lists of plain values (an
+    option, ``reads``) stay on one line, and a field starts with its name and kind.
+    ``static/js/settings.js`` formats loaded versions the same way."""
+    flat = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    if not isinstance(value, dict | list) or (_is_leaf(value) and len(flat) + 2 * level <= LINE):
+        return flat
+    pad = "  " * (level + 1)
+    if isinstance(value, list):
+        inner = [pad + schema_text(v, level + 1) for v in value]
+        return "[\n" + ",\n".join(inner) + "\n" + "  " * level + "]"
+    keys = [k for k in FIRST_KEYS if k in value] + [k for k in value if k not in FIRST_KEYS]
+    inner = [
+        f"{pad}{json.dumps(k, ensure_ascii=False)}: {schema_text(value[k], level + 1)}"
+        for k in keys
+    ]
+    return "{\n" + ",\n".join(inner) + "\n" + "  " * level + "}"
+
+
+@router.get("/projects/{project_id}/settings", response_class=HTMLResponse)
+def project_settings(project_id: int, ctx: Ctx) -> HTMLResponse:
+    with page_session(ctx) as (s, actor, csrf):
+        view = settings_view(s, actor, project_id)
+        roles = [r.value for r in Role if r != Role.owner or actor.at_least(Role.owner)]
+        editor: dict[str, Any] = {
+            "project_id": view.project.id,
+            "can_edit": view.can_edit,
+            "version": view.project.schema_version,
+            "versions": [
+                {"version": v.version, "created_at": v.created_at, "schema": v.document}
+                for v in view.versions
+            ],
+            "widgets": widget_kinds(),
+        }
+        return render(
+            ctx.request,
+            "settings.html",
+            actor=actor,
+            csrf_token=csrf,
+            project=view.project,
+            tabs=project_tabs(actor, project_id),
+            current_tab="settings",
+            view=view,
+            schema_text=schema_text(view.schema),
+            editor=editor,
+            widget_css=widget_stylesheet(),
+            roles=roles,
+        )

@@ -1,0 +1,97 @@
+"""The task browser (filters, keyset pages) and the task detail page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from labelhouse.accounts.models import Role
+from labelhouse.annotations.queries import MATCHES, TaskFilters, browse_view, task_detail
+from labelhouse.tasks.service import TASK_STATUSES, task_status
+from labelhouse.web.deps import Ctx
+from labelhouse.web.pages.common import page_session, project_tabs, render
+from labelhouse.web.pages.formatting import snippet
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+
+
+@router.get("/projects/{project_id}/tasks", response_class=HTMLResponse)
+def task_browser(
+    project_id: int,
+    ctx: Ctx,
+    cursor: int = Query(default=0, ge=0),
+    status: str = Query(default="", max_length=20),
+    annotator: str = Query(default="", max_length=20, pattern=r"^\d*$"),  # "" from the form
+    field: str = Query(default="", max_length=64),
+    value: str = Query(default="", max_length=200),
+    match: str = Query(default="is", max_length=20),
+    q: str = Query(default="", max_length=200),
+) -> HTMLResponse:
+    filters = TaskFilters(
+        status=status or None,
+        search=q or None,
+        annotator_id=int(annotator) if annotator else None,
+        field=field or None,
+        value=value or None,
+        match=match,
+    )
+    with page_session(ctx) as (s, actor, csrf):
+        actor.require(Role.reviewer, "browse tasks")
+        view = browse_view(s, actor, project_id, filters, after_id=cursor, limit=PAGE_SIZE)
+        project, page = view.project, view.page
+        params = {
+            k: v
+            for k, v in {
+                "status": status,
+                "annotator": annotator,
+                "field": field,
+                "value": value,
+                "match": match if value else "",
+                "q": q,
+            }.items()
+            if v
+        }
+        return render(
+            ctx.request,
+            "tasks.html",
+            actor=actor,
+            csrf_token=csrf,
+            project=project,
+            tabs=project_tabs(actor, project_id),
+            current_tab="tasks",
+            rows=[(t, task_status(t, project.overlap), snippet(t.data)) for t in page.items],
+            filters=filters,
+            statuses=TASK_STATUSES,
+            matches=MATCHES,
+            fields=view.field_names,
+            annotators=view.annotators,
+            first_url=f"?{urlencode(params)}" if params else "?",
+            next_url=(
+                f"?{urlencode({**params, 'cursor': page.next_cursor})}"
+                if page.next_cursor
+                else None
+            ),
+            cursor=cursor,
+        )
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+def task_page(task_id: int, ctx: Ctx) -> HTMLResponse:
+    with page_session(ctx) as (s, actor, csrf):
+        actor.require(Role.reviewer, "open tasks outside the annotate page")
+        detail = task_detail(s, actor, task_id)
+        return render(
+            ctx.request,
+            "task.html",
+            actor=actor,
+            csrf_token=csrf,
+            project=detail.project,
+            tabs=project_tabs(actor, detail.project.id),
+            current_tab="tasks",
+            detail=detail,
+            media_keys={k for f in detail.schema.fields for k in f.media_keys()},
+        )

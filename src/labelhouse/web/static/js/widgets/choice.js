@@ -1,0 +1,80 @@
+// Single choice: a radio group. Keys: each option's hotkey, else 1–9 in order; click works
+// too, and arrow keys move within the group as in any radio group (screen readers).
+import { h, hiddenKbd, isPlain, uid } from "./lib/dom.js";
+import { assignKeys, optionForKey } from "./lib/keys.js";
+
+/** The annotate page moves to the next field after a key picks an option. */
+export const advancesOnKey = true;
+
+/**
+ * Keys this widget handles, for the `?` overlay.
+ * @param {object} field schema field (kind "choice")
+ * @returns {Array<[string, string]>} [key, what it does]
+ */
+export function keyHelp(field) {
+  const keys = assignKeys(field.options);
+  return field.options.flatMap((o, i) => (keys[i] ? [[keys[i], `choose “${o.label || o.value}”`]] : []));
+}
+
+/**
+ * Mount a single-choice widget. Value: the chosen option's `value` string, or null.
+ * @param {HTMLElement} container
+ * @param {{field: object, value?: string|null, readOnly?: boolean, onChange?: Function}} options
+ * @returns {{getValue: Function, setValue: Function, handleKey: Function, focus: Function, destroy: Function}}
+ */
+export function mount(container, { field, value = null, readOnly = false, onChange = () => {} }) {
+  const keys = assignKeys(field.options);
+  const name = uid(`lh-choice-${field.name}`);
+  let current = null;
+  const inputs = field.options.map((option, i) => {
+    const id = uid("lh-opt");
+    const input = h("input", { type: "radio", name, id, value: option.value, disabled: readOnly, "aria-keyshortcuts": keys[i] || null });
+    input.addEventListener("change", () => { if (input.checked) set(option.value, true); });
+    const descId = option.description ? uid("lh-desc") : null;
+    if (descId) input.setAttribute("aria-describedby", descId);
+    const label = h(
+      "label",
+      { class: "lh-option", for: id },
+      input,
+      keys[i] ? hiddenKbd(keys[i]) : h("span", { class: "lh-nokey" }),
+      h("span", { class: "lh-option-text" },
+        h("span", { class: "lh-option-label", text: option.label || option.value }),
+        descId ? h("span", { class: "lh-option-desc muted", id: descId, "aria-hidden": "true", text: option.description }) : null),
+    );
+    if (option.color) label.style.setProperty("--option-color", option.color);
+    return input;
+  });
+  const group = h("div", { class: "lh-options", role: "radiogroup", "aria-label": field.title || field.name },
+    ...inputs.map((input) => input.parentElement));
+  container.append(group);
+
+  function set(next, notify) {
+    const valid = field.options.some((o) => o.value === next) ? next : null;
+    const changed = valid !== current;
+    current = valid;
+    for (const input of inputs) {
+      input.checked = input.value === current;
+      input.parentElement.classList.toggle("is-selected", input.checked);
+    }
+    // Keep keyboard focus on the chosen radio, as arrow keys in a radio group would.
+    if (group.contains(document.activeElement)) inputs.find((i) => i.checked)?.focus({ preventScroll: true });
+    if (notify && changed) onChange(current);
+  }
+  set(typeof value === "string" ? value : null, false);
+
+  return {
+    getValue: () => current,
+    setValue: (v) => set(typeof v === "string" ? v : null, false),
+    handleKey(event) {
+      if (readOnly || !isPlain(event)) return false;
+      const i = optionForKey(keys, event.key);
+      if (i < 0) return false;
+      set(field.options[i].value, true);
+      return true;
+    },
+    focus() {
+      (inputs.find((i) => i.checked) || inputs[0])?.focus({ preventScroll: true });
+    },
+    destroy() { group.remove(); },
+  };
+}

@@ -1,0 +1,91 @@
+// Multiple choice: a group of checkboxes. Keys toggle options (hotkey, else 1–9); click
+// works too. The value lists chosen option values in schema order.
+import { h, hiddenKbd, isPlain, uid } from "./lib/dom.js";
+import { assignKeys, optionForKey } from "./lib/keys.js";
+
+/**
+ * Keys this widget handles, for the `?` overlay.
+ * @param {object} field schema field (kind "choices")
+ * @returns {Array<[string, string]>}
+ */
+export function keyHelp(field) {
+  const keys = assignKeys(field.options);
+  return field.options.flatMap((o, i) => (keys[i] ? [[keys[i], `toggle “${o.label || o.value}”`]] : []));
+}
+
+/**
+ * Mount a multiple-choice widget. Value: a list of option values in schema order; with
+ * nothing chosen, null — or [] when the field allows choosing none (`min_selected: 0`),
+ * since "none of these" is then an answer.
+ * @param {HTMLElement} container
+ * @param {{field: object, value?: string[]|null, readOnly?: boolean, onChange?: Function}} options
+ * @returns {{getValue: Function, setValue: Function, handleKey: Function, focus: Function, destroy: Function}}
+ */
+export function mount(container, { field, value = null, readOnly = false, onChange = () => {} }) {
+  const keys = assignKeys(field.options);
+  const allowNone = field.min_selected === 0;
+  const chosen = new Set();
+  const inputs = field.options.map((option, i) => {
+    const id = uid("lh-opt");
+    const input = h("input", { type: "checkbox", id, value: option.value, disabled: readOnly, "aria-keyshortcuts": keys[i] || null });
+    input.addEventListener("change", () => toggle(option.value, input.checked));
+    const descId = option.description ? uid("lh-desc") : null;
+    if (descId) input.setAttribute("aria-describedby", descId);
+    const label = h(
+      "label",
+      { class: "lh-option", for: id },
+      input,
+      keys[i] ? hiddenKbd(keys[i]) : h("span", { class: "lh-nokey" }),
+      h("span", { class: "lh-option-text" },
+        h("span", { class: "lh-option-label", text: option.label || option.value }),
+        descId ? h("span", { class: "lh-option-desc muted", id: descId, "aria-hidden": "true", text: option.description }) : null),
+    );
+    if (option.color) label.style.setProperty("--option-color", option.color);
+    return input;
+  });
+  const limits = [];
+  if (field.min_selected > 1) limits.push(`at least ${field.min_selected}`);
+  if (field.max_selected) limits.push(`at most ${field.max_selected}`);
+  const group = h("div", { class: "lh-options", role: "group", "aria-label": field.title || field.name },
+    ...inputs.map((input) => input.parentElement));
+  const hint = limits.length ? h("p", { class: "lh-hint muted", text: `Choose ${limits.join(" and ")}.` }) : null;
+  container.append(group);
+  if (hint) container.append(hint);
+
+  const read = () => {
+    const list = field.options.filter((o) => chosen.has(o.value)).map((o) => o.value);
+    return list.length || allowNone ? list : null;
+  };
+  function paint() {
+    for (const input of inputs) {
+      input.checked = chosen.has(input.value);
+      input.parentElement.classList.toggle("is-selected", input.checked);
+    }
+  }
+  function toggle(v, on) {
+    if (on) chosen.add(v); else chosen.delete(v);
+    paint();
+    onChange(read());
+  }
+  function set(v) {
+    chosen.clear();
+    if (Array.isArray(v)) for (const item of v) if (field.options.some((o) => o.value === item)) chosen.add(item);
+    paint();
+  }
+  set(value);
+
+  return {
+    getValue: read,
+    setValue: set,
+    handleKey(event) {
+      if (readOnly || !isPlain(event)) return false;
+      const i = optionForKey(keys, event.key);
+      if (i < 0) return false;
+      const v = field.options[i].value;
+      toggle(v, !chosen.has(v));
+      return true;
+    },
+    focus() { inputs[0]?.focus({ preventScroll: true }); },
+    destroy() { group.remove(); hint?.remove(); },
+  };
+}

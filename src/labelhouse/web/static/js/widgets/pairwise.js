@@ -1,0 +1,139 @@
+// Pairwise preference: the prompt on top, two responses side by side (sanitized Markdown).
+// Which response is drawn left is random per task (seeded by the task id, so stable on
+// reload) to fight position bias. The screen letters A (left) and B (right) are what the
+// annotator presses; the stored value always names the *response*: "A" = responses[0].
+import { h, isPlain, kbd } from "./lib/dom.js";
+import { seededOrder } from "./lib/random.js";
+import { promptBlock, responseBody, responseTexts } from "./lib/responses.js";
+
+const SIDE_KEYS = ["a", "b"];
+const STORED = ["A", "B"]; // response index → stored choice
+
+/**
+ * Keys this widget handles, for the `?` overlay.
+ * @param {object} field schema field (kind "pairwise")
+ * @returns {Array<[string, string]>}
+ */
+export function keyHelp(field) {
+  const out = [["A", "the left response (A) is better"], ["B", "the right response (B) is better"]];
+  if (field.allow_tie !== false) out.push(["T", "tie: equally good"]);
+  (field.strengths || []).forEach((s, i) => out.push([String(i + 1), `by how much: ${s}`]));
+  return out;
+}
+
+/**
+ * Which response index is drawn on each side for this task.
+ * @param {object} field
+ * @param {object} task
+ * @returns {number[]} [left response index, right response index]
+ */
+export function sides(field, task) {
+  return seededOrder(2, `${task.id}:${field.name}`);
+}
+
+/**
+ * Mount a pairwise widget. Value: {choice: "A"|"B"|"tie", strength: string|null} about the
+ * task's responses (A = responses[0]), or null before a choice.
+ * @param {HTMLElement} container
+ * @param {{field: object, task: object, rendered?: object, value?: object|null, readOnly?: boolean, onChange?: Function}} options
+ * @returns {{getValue: Function, setValue: Function, handleKey: Function, focus: Function, destroy: Function}}
+ */
+export function mount(container, { field, task, rendered, value = null, readOnly = false, onChange = () => {} }) {
+  const allowTie = field.allow_tie !== false;
+  const strengths = field.strengths || [];
+  const texts = responseTexts(field, task);
+  const order = sides(field, task);
+  let choice = null;
+  let strength = null;
+
+  const root = h("div", { class: "lh-pair" });
+  const prompt = promptBlock(field, task, rendered);
+  if (prompt) root.append(prompt);
+  const cards = order.map((responseIndex, side) => {
+    const letter = STORED[side];
+    const pick = h("button", { type: "button", class: "lh-pick", disabled: readOnly, "aria-pressed": "false" },
+      kbd(letter), ` ${letter} is better`);
+    pick.addEventListener("click", () => choose(STORED[responseIndex]));
+    const card = h("article", { class: "lh-response", dataset: { side: side ? "right" : "left", responseIndex: String(responseIndex) } },
+      h("header", { class: "lh-response-head" }, h("span", { class: "lh-response-letter", text: letter }), h("span", { class: "muted", text: "Response" })),
+      responseBody(texts[responseIndex] ?? "", rendered?.responses?.[responseIndex]),
+      pick);
+    return { card, pick, stored: STORED[responseIndex] };
+  });
+  const tie = allowTie
+    ? h("button", { type: "button", class: "lh-pick lh-tie", disabled: readOnly, "aria-pressed": "false" }, kbd("T"), " Tie")
+    : null;
+  tie?.addEventListener("click", () => choose("tie"));
+  root.append(h("div", { class: "lh-pair-cols" }, cards[0].card, cards[1].card));
+  if (tie) root.append(h("div", { class: "lh-pair-tie" }, tie));
+
+  const strengthButtons = strengths.map((s, i) => {
+    const b = h("button", { type: "button", class: "lh-strength", disabled: readOnly, "aria-pressed": "false" }, kbd(String(i + 1)), ` ${s}`);
+    b.addEventListener("click", () => setStrength(s));
+    return b;
+  });
+  const strengthRow = strengths.length
+    ? h("div", { class: "lh-pair-strength", role: "group", "aria-label": "How much better?" },
+      h("span", { class: "muted", text: field.strength_required ? "How much better? (required)" : "How much better?" }), ...strengthButtons)
+    : null;
+  if (strengthRow) root.append(strengthRow);
+  const summary = h("p", { class: "lh-pair-summary", "aria-live": "polite" });
+  root.append(summary);
+  container.append(root);
+
+  const read = () => (choice ? { choice, strength: choice === "tie" ? null : strength } : null);
+  function paint() {
+    for (const c of cards) {
+      const on = choice === c.stored;
+      c.card.classList.toggle("is-chosen", on);
+      c.card.classList.toggle("is-other", Boolean(choice) && choice !== "tie" && !on);
+      c.pick.setAttribute("aria-pressed", String(on));
+    }
+    tie?.setAttribute("aria-pressed", String(choice === "tie"));
+    tie?.classList.toggle("is-chosen", choice === "tie");
+    if (strengthRow) strengthRow.hidden = !(choice === "A" || choice === "B");
+    strengthButtons.forEach((b, i) => b.setAttribute("aria-pressed", String(strength === strengths[i])));
+    const side = cards.find((c) => c.stored === choice);
+    summary.textContent = !choice ? "" : choice === "tie" ? "Tie"
+      : `${STORED[cards.indexOf(side)]} is better${strength ? ` (${strength})` : ""}`;
+  }
+  function emit() { paint(); onChange(read()); }
+  function choose(next) {
+    if (readOnly || next === choice) return;
+    choice = next;
+    if (choice === "tie") strength = null;
+    emit();
+  }
+  function setStrength(s) {
+    if (readOnly || !(choice === "A" || choice === "B") || s === strength) return;
+    strength = s;
+    emit();
+  }
+  function set(v) {
+    const ok = v && typeof v === "object" && ["A", "B", "tie"].includes(v.choice) && (v.choice !== "tie" || allowTie);
+    choice = ok ? v.choice : null;
+    strength = ok && choice !== "tie" && strengths.includes(v.strength) ? v.strength : null;
+    paint();
+  }
+  set(value);
+
+  return {
+    getValue: read,
+    setValue: set,
+    handleKey(event) {
+      if (readOnly || !isPlain(event)) return false;
+      const key = event.key.toLowerCase();
+      const side = SIDE_KEYS.indexOf(key);
+      if (side >= 0) { choose(cards[side].stored); return true; }
+      if (key === "t" && allowTie) { choose("tie"); return true; }
+      const n = Number(key);
+      if (/^[1-9]$/.test(key) && n <= strengths.length && (choice === "A" || choice === "B")) {
+        setStrength(strengths[n - 1]);
+        return true;
+      }
+      return false;
+    },
+    focus() { (cards.find((c) => c.stored === choice)?.pick || cards[0].pick).focus({ preventScroll: true }); },
+    destroy() { root.remove(); },
+  };
+}
