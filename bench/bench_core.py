@@ -35,8 +35,16 @@ from sqlalchemy import create_engine, make_url, text
 ROOT = Path(__file__).resolve().parent.parent
 LABELHOUSE = str(ROOT / ".venv" / "bin" / "labelhouse")
 PASSWORD = "bench-password-123"
-SCHEMA = {"fields": [{"name": "label", "kind": "choice", "reads": ["text"],
-                      "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}]}]}
+SCHEMA = {
+    "fields": [
+        {
+            "name": "label",
+            "kind": "choice",
+            "reads": ["text"],
+            "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}],
+        }
+    ]
+}
 
 
 def free_port() -> int:
@@ -48,8 +56,15 @@ def free_port() -> int:
 def make_file(path: Path, n: int, prefix: str) -> None:
     with path.open("wb") as f:
         for i in range(n):
-            f.write(orjson.dumps({"external_id": f"{prefix}{i}", "text": f"Review {i}: the product was fine, shipping took {i % 9 + 1} days."},
-                                 option=orjson.OPT_APPEND_NEWLINE))
+            f.write(
+                orjson.dumps(
+                    {
+                        "external_id": f"{prefix}{i}",
+                        "text": f"Review {i}: the product was fine, shipping took {i % 9 + 1} days.",
+                    },
+                    option=orjson.OPT_APPEND_NEWLINE,
+                )
+            )
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> str:
@@ -64,7 +79,10 @@ class Server:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [LABELHOUSE, "serve", "--port", str(self.port), "--workers", str(workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -104,13 +122,17 @@ class Server:
 def token_for(env: dict[str, str], email: str, base: str) -> str:
     r = httpx.post(base + "/api/auth/login", json={"email": email, "password": PASSWORD})
     r.raise_for_status()
-    c = httpx.Client(base_url=base, cookies=r.cookies, headers={"x-csrf-token": r.json()["csrf_token"]})
+    c = httpx.Client(
+        base_url=base, cookies=r.cookies, headers={"x-csrf-token": r.json()["csrf_token"]}
+    )
     tok = c.post("/api/me/tokens", json={"name": "bench"}).json()["token"]
     c.close()
     return tok
 
 
-def annotate_loop(base: str, token: str, pid: int, limit: int, latencies: list[float] | None) -> int:
+def annotate_loop(
+    base: str, token: str, pid: int, limit: int, latencies: list[float] | None
+) -> int:
     done = 0
     with httpx.Client(base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=60) as c:
         while done < limit:
@@ -120,7 +142,10 @@ def annotate_loop(base: str, token: str, pid: int, limit: int, latencies: list[f
             task = r.json()["task"]
             if task is None:
                 break
-            r = c.post(f"/api/tasks/{task['id']}/annotations", json={"value": {"label": "pos"}, "lead_time_ms": 900})
+            r = c.post(
+                f"/api/tasks/{task['id']}/annotations",
+                json={"value": {"label": "pos"}, "lead_time_ms": 900},
+            )
             r.raise_for_status()
             if latencies is not None:
                 latencies.append(time.perf_counter() - t0)
@@ -136,7 +161,11 @@ def _proc_loop(args: tuple[str, str, int, int, object]) -> int:
 
 def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix=f"lh-bench-{name}-"))
-    env = {**os.environ, "LABELHOUSE_DATA_DIR": str(tmp), "LABELHOUSE_OWNER_EMAIL": "owner@bench.local"}
+    env = {
+        **os.environ,
+        "LABELHOUSE_DATA_DIR": str(tmp),
+        "LABELHOUSE_OWNER_EMAIL": "owner@bench.local",
+    }
     if url:
         env["LABELHOUSE_DATABASE_URL"] = url
     results: dict[str, object] = {"backend": name, "tasks": n}
@@ -160,7 +189,9 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
     server = Server(env, workers)
     try:
         owner_token = token_for(env, "owner@bench.local", server.base)
-        owner = httpx.Client(base_url=server.base, headers={"authorization": f"Bearer {owner_token}"}, timeout=600)
+        owner = httpx.Client(
+            base_url=server.base, headers={"authorization": f"Bearer {owner_token}"}, timeout=600
+        )
         with data.open("rb") as f:
             t0 = time.perf_counter()
             r = owner.post(f"/api/projects/{api_pid}/import?format=jsonl", content=f)
@@ -185,7 +216,9 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
         start = ctx.Manager().Event()
         per = 500
         with ctx.Pool(8) as pool:
-            async_result = pool.map_async(_proc_loop, [(server.base, t, api_pid, per, start) for t in tokens[1:]])
+            async_result = pool.map_async(
+                _proc_loop, [(server.base, t, api_pid, per, start) for t in tokens[1:]]
+            )
             time.sleep(0.5)
             t0 = time.perf_counter()
             start.set()
@@ -209,11 +242,17 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
 
     engine = create_engine(url or f"sqlite:///{tmp / 'labelhouse.db'}")
     with engine.connect() as conn:
-        over = conn.execute(text(
-            "SELECT count(*) FROM (SELECT a.task_id FROM annotation a JOIN project p ON p.id = a.project_id "
-            "GROUP BY a.task_id, p.overlap HAVING count(*) > p.overlap) x")).scalar()
-        dup = conn.execute(text(
-            "SELECT count(*) FROM (SELECT task_id, user_id FROM annotation GROUP BY task_id, user_id HAVING count(*) > 1) x")).scalar()
+        over = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT a.task_id FROM annotation a JOIN project p ON p.id = a.project_id "
+                "GROUP BY a.task_id, p.overlap HAVING count(*) > p.overlap) x"
+            )
+        ).scalar()
+        dup = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT task_id, user_id FROM annotation GROUP BY task_id, user_id HAVING count(*) > 1) x"
+            )
+        ).scalar()
     engine.dispose()
     results["over_assigned_tasks"] = over
     results["double_annotated"] = dup
@@ -221,7 +260,9 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--workers", type=int, default=1, help="app server worker processes")
@@ -230,7 +271,9 @@ def main() -> None:
     if args.backend in ("sqlite", "both"):
         rows.append(bench_backend("sqlite", None, args.tasks, args.workers))
     if args.backend in ("postgresql", "both"):
-        admin_url = os.environ.get("LABELHOUSE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        admin_url = os.environ.get(
+            "LABELHOUSE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        )
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         dbname = f"labelhouse_bench_{os.getpid()}"
         with admin.connect() as c:

@@ -20,7 +20,7 @@ def _examples():
     schema = None
     out = []
     for match in BLOCK.finditer(text):
-        lang, role, body = match.groups()
+        _lang, role, body = match.groups()
         if role == "schema":
             schema = parse_schema(body)
             out.append(("schema", schema, None, None))

@@ -8,9 +8,9 @@ exports use a second engine whose transactions are deferred, so they never hold 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-import threading
 from dataclasses import dataclass
 from typing import Any
 

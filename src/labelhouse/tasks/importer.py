@@ -9,9 +9,9 @@ has a ``dedup_key`` (its external id, or a hash of its data) under a unique cons
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, BinaryIO
 
 import orjson

@@ -211,7 +211,9 @@ _TAKE_FREE_SLOT = (
 
 _CLOSE_LEASE = (
     update(_A)
-    .where(_A.c.task_id == bindparam("tid"), _A.c.user_id == bindparam("uid"), _A.c.status == LEASED)
+    .where(
+        _A.c.task_id == bindparam("tid"), _A.c.user_id == bindparam("uid"), _A.c.status == LEASED
+    )
     .values(status=SUBMITTED, finished_at=bindparam("now"))
     .returning(_A.c.id)
 )

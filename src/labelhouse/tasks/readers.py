@@ -91,7 +91,7 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
 
 
 def read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
-    """CSV: the header names data keys. A column named ``key:json`` is parsed as JSON into ``key``."""
+    """CSV: the header names data keys; a column ``key:json`` is parsed as JSON into ``key``."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text)
     try:

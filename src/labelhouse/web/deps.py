@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.policy import Actor
+from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database
-from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.errors import NotAuthenticated, PermissionDenied, RateLimited
 from labelhouse.storage import Storage
 

@@ -105,7 +105,8 @@ SECURITY_HEADERS = [
 ]
 DEFAULT_CSP = (
     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    b"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    b"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    b"form-action 'self'"
 )
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from labelhouse.accounts import service as accounts
-from labelhouse.errors import NotAuthenticated
 from labelhouse.accounts.models import Organization, User
+from labelhouse.errors import NotAuthenticated
 from labelhouse.web.api.schemas import (
     AcceptInviteIn,
     InviteIn,

@@ -103,7 +103,10 @@ def validate_schema(body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
 
 
 async def _spool_body(request: Request, limit: int) -> tempfile.SpooledTemporaryFile[bytes]:
-    spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=4 << 20)
+    # Closed by the caller once the import has read it.
+    spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+        max_size=4 << 20
+    )
     size = 0
     async for chunk in request.stream():
         size += len(chunk)

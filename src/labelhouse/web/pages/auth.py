@@ -7,8 +7,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import User
-from labelhouse.errors import NotAuthenticated
-from labelhouse.web.deps import SESSION_COOKIE, Ctx
+from labelhouse.errors import NotAuthenticated, RateLimited
+from labelhouse.web.deps import (
+    SESSION_COOKIE,
+    Ctx,
+    check_login_throttle,
+    login_keys,
+    login_throttle,
+)
 from labelhouse.web.pages.common import check_form_csrf, page_session, render
 
 router = APIRouter(include_in_schema=False)
@@ -35,18 +41,26 @@ def login(
     password: str = Form(max_length=1024),
     next: str | None = Form(default=None),
 ) -> Response:
+    keys = login_keys(ctx.request, email)
+    throttle = login_throttle(ctx.request)
     try:
+        check_login_throttle(ctx.request, keys)
         with ctx.anonymous() as s:
-            user = accounts.authenticate(s, email=email, password=password)
+            try:
+                user = accounts.authenticate(s, email=email, password=password)
+            except NotAuthenticated:
+                throttle.failed(*keys)
+                raise
+            throttle.succeeded(keys[0])
             secret, _ = accounts.start_session(
                 s, user=user, organization_id=None, max_age=ctx.settings.session_max_age
             )
             must_change = user.must_change_password
-    except NotAuthenticated as exc:
+    except (NotAuthenticated, RateLimited) as exc:
         return render(
             ctx.request,
             "login.html",
-            status_code=401,
+            status_code=429 if isinstance(exc, RateLimited) else 401,
             next=_safe_next(next),
             error=exc.message,
             email=email,
