@@ -274,40 +274,61 @@ _TASK_COLUMNS = (
 def _fast_insert(
     session: Session, project_id: int, import_id: int, batch: list[_Prepared], now: datetime
 ) -> None:
-    """The bulk path: one prepared INSERT run by the driver's executemany.
+    """The bulk path for rows without predictions.
 
-    SQLAlchemy's per-row parameter processing cost more than SQLite's own insert work
-    (profiled at 100k rows), so rows go to the DB-API cursor as plain tuples: JSON already
-    encoded by orjson, timestamps in the format SQLAlchemy itself stores.
+    SQLAlchemy's per-row parameter processing cost more than the database's own insert
+    work (profiled at 100k rows), so rows go straight to the driver: SQLite gets one
+    prepared INSERT through executemany (JSON already encoded by orjson, timestamps in the
+    format SQLAlchemy itself stores); PostgreSQL gets COPY.
     """
     conn = session.connection()
-    pg = conn.dialect.name == "postgresql"
-    mark = "%s" if pg else "?"
-    data_mark = "%s::jsonb" if pg else "?"
-    created: Any = now if pg else now.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
-    is_open: Any = True if pg else 1
-    values = ", ".join([mark] * 3 + [data_mark] + [mark] * 5)
-    sql = (
-        f"INSERT INTO task ({_TASK_COLUMNS}) VALUES ({values}) "
-        "ON CONFLICT (project_id, dedup_key) DO NOTHING"
-    )
+    if conn.dialect.name == "postgresql":
+        _copy_insert(conn, project_id, import_id, batch, now)
+        return
+    created = now.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
     conn.exec_driver_sql(
-        sql,
+        f"INSERT INTO task ({_TASK_COLUMNS}) VALUES (?, ?, ?, ?, 0, 0, 1, ?, ?) "
+        "ON CONFLICT (project_id, dedup_key) DO NOTHING",
         [
             (
                 project_id,
                 p.external_id,
                 p.dedup_key,
                 orjson.dumps(p.data).decode(),
-                0,
-                0,
-                is_open,
                 import_id,
                 created,
             )
             for p in batch
         ],
     )
+
+
+def _copy_insert(
+    conn: Any, project_id: int, import_id: int, batch: list[_Prepared], now: datetime
+) -> None:
+    """PostgreSQL: COPY the batch into a temporary table, then one INSERT … SELECT … ON
+    CONFLICT DO NOTHING (COPY itself cannot skip duplicates). Several times faster than
+    executemany for large imports."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS task_import_buffer "
+            "(external_id text, dedup_key text, data jsonb) ON COMMIT DROP"
+        )
+        with cursor.copy(
+            "COPY task_import_buffer (external_id, dedup_key, data) FROM STDIN"
+        ) as copy:
+            for p in batch:
+                copy.write_row((p.external_id, p.dedup_key, orjson.dumps(p.data).decode()))
+        cursor.execute(
+            f"INSERT INTO task ({_TASK_COLUMNS}) "
+            "SELECT %s, external_id, dedup_key, data, 0, 0, true, %s, %s "
+            "FROM task_import_buffer ON CONFLICT (project_id, dedup_key) DO NOTHING",
+            (project_id, import_id, now),
+        )
+        cursor.execute("TRUNCATE task_import_buffer")
+    finally:
+        cursor.close()
 
 
 def _insert_batch(
