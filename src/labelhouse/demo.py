@@ -67,7 +67,10 @@ RANKING = [
 DEMO_PROJECTS: list[dict[str, Any]] = [
     {
         "name": "Demo: review sentiment",
-        "instructions": "Pick the overall sentiment of the review. **Mixed** means both praise and complaints.",
+        "instructions": (
+            "Pick the overall sentiment of the review. **Mixed** means both praise and "
+            "complaints. Then tick every topic the review is about (keys 1–4)."
+        ),
         "schema": {
             "fields": [
                 {
@@ -96,7 +99,21 @@ DEMO_PROJECTS: list[dict[str, Any]] = [
                 },
             ]
         },
-        "rows": [{"text": t, "external_id": f"review-{i}"} for i, t in enumerate(SENTIMENT)],
+        "rows": [
+            # the first review comes with a model's guess, shown as a pre-annotation
+            {
+                "data": {"text": SENTIMENT[0]},
+                "external_id": "review-0",
+                "predictions": [
+                    {
+                        "model_version": "sentiment-demo-v1",
+                        "score": 0.91,
+                        "value": {"sentiment": "positive", "topics": ["support"]},
+                    }
+                ],
+            },
+            *({"text": t, "external_id": f"review-{i}"} for i, t in enumerate(SENTIMENT) if i),
+        ],
     },
     {
         "name": "Demo: named entities",
@@ -120,11 +137,32 @@ DEMO_PROJECTS: list[dict[str, Any]] = [
                 }
             ]
         },
-        "rows": [{"text": t, "external_id": f"ner-{i}"} for i, t in enumerate(NER)],
+        "rows": [
+            {
+                "data": {"text": NER[0]},
+                "external_id": "ner-0",
+                "predictions": [
+                    {
+                        "model_version": "ner-demo-v1",
+                        "score": 0.78,
+                        "value": {
+                            "entities": [
+                                {"start": 0, "end": 12, "label": "PER"},
+                                {"start": 25, "end": 40, "label": "PER"},
+                            ]
+                        },
+                    }
+                ],
+            },
+            *({"text": t, "external_id": f"ner-{i}"} for i, t in enumerate(NER) if i),
+        ],
     },
     {
         "name": "Demo: LLM preference",
-        "instructions": "Which response is more helpful and correct? Rate the better one and say why.",
+        "instructions": (
+            "Which response is more helpful and correct? Press **A** or **B** (or **T** for a "
+            "tie) and how much better (1–3), rate the better one, and say why."
+        ),
         "schema": {
             "fields": [
                 {

@@ -593,7 +593,9 @@ def test_spans_may_overlap_when_the_field_allows_it(page: Page, live_server, con
             }
         ]
     }
-    pid = make_project(live_server, schema, [{"text": "The New York Times sued.", "external_id": "o"}])
+    pid = make_project(
+        live_server, schema, [{"text": "The New York Times sued.", "external_id": "o"}]
+    )
     open_annotate(page, live_server, pid)
     entities = field(page, "entities")
     text = entities.locator(".lh-span-text")
@@ -619,9 +621,14 @@ def test_spans_may_overlap_when_the_field_allows_it(page: Page, live_server, con
     assert console_errors == []
 
 
-def test_markdown_text_field_shows_what_it_reads_as_sanitized_markdown(page: Page, live_server, console_errors):
+def test_markdown_text_field_shows_what_it_reads_as_sanitized_markdown(
+    page: Page, live_server, console_errors
+):
     schema = {"fields": [{"name": "fix", "kind": "text", "reads": ["answer"], "markdown": True}]}
-    row = {"answer": "Use **argon2id**:\n\n```python\nPasswordHasher()\n```\n<img src=x onerror=alert(1)>", "external_id": "m"}
+    row = {
+        "answer": "Use **argon2id**:\n\n```python\nPasswordHasher()\n```\n<img src=x onerror=alert(1)>",
+        "external_id": "m",
+    }
     pid = make_project(live_server, schema, [row])
     open_annotate(page, live_server, pid)
     context = page.locator("#an-context")

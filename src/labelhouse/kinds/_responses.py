@@ -7,6 +7,7 @@ happened to draw a response, so shuffling the display cannot flip stored prefere
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -14,6 +15,7 @@ from pydantic import model_validator
 
 from labelhouse.kinds._common import DataKey, shown
 from labelhouse.kinds.base import FieldKind, ValueProblem
+from labelhouse.markdown import render as render_markdown
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,17 @@ class ResponsesField(FieldKind):
                 out.append(parse_response(item))
             except ValueError as exc:
                 raise ValueError(f"'{self.responses}'[{i}] {exc}") from None
+        return out
+
+    def display(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The prompt and each response as sanitized Markdown HTML (code blocks, lists…),
+        in the task's order; the widget decides where each one is drawn."""
+        out: dict[str, Any] = {}
+        if self.prompt is not None and isinstance(data.get(self.prompt), str):
+            out["prompt"] = render_markdown(data[self.prompt])
+        # A broken task: the widget shows what it can, and a submit says what is wrong.
+        with suppress(ValueError):
+            out["responses"] = [render_markdown(r.text) for r in self.read_responses(data)]
         return out
 
     def task_responses(self, data: dict[str, Any]) -> list[Response]:

@@ -77,6 +77,15 @@ class FieldKind(BaseModel):
         """Whether a value counts as 'not answered' for ``required`` checks."""
         return value is None or value == "" or value == [] or value == {}
 
+    def display(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Server-rendered, sanitized HTML the browser widget shows for this task.
+
+        Widgets insert only this HTML, never HTML built from task data, so untrusted Markdown
+        (LLM responses, prompts) is rendered and cleaned here. Empty when the field shows
+        nothing but plain text (the widget then uses ``textContent``).
+        """
+        return {}
+
 
 def option_values(options: list[Option]) -> list[str]:
     return [o.value for o in options]

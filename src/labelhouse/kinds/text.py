@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from labelhouse.kinds._common import ConfigBool, ConfigInt, ReadsData, plural, shown
 from labelhouse.kinds.base import ValueProblem
+from labelhouse.markdown import render as render_markdown
 
 
 class TextField(ReadsData):
@@ -32,6 +33,14 @@ class TextField(ReadsData):
                 "lower min_length or raise max_length"
             )
         return self
+
+    def display(self, data: dict[str, Any]) -> dict[str, Any]:
+        """With ``markdown`` set, the task text this field reads (e.g. a response to correct)
+        is shown as sanitized Markdown instead of plain text."""
+        if not self.markdown:
+            return {}
+        html = {k: render_markdown(data[k]) for k in self.reads if isinstance(data.get(k), str)}
+        return {"data": html} if html else {}
 
     def validate_value(self, value: Any, data: dict[str, Any]) -> str:
         if not isinstance(value, str):

@@ -331,7 +331,10 @@ function onKeyDown(event) {
     else if (key === "Enter" && !ctrl) { doSkip(); event.preventDefault(); }
     return;
   }
-  if (!state.task) return;
+  if (!state.task) {
+    if (isPlain(event) && !isTyping(event.target) && (key === "h" || key === "H")) historyPanel.toggle();
+    return;
+  }
   // While a submission is on its way, keys would edit a task that is already sent.
   if (state.sending) { if (!["Shift", "Control", "Alt", "Meta"].includes(key)) event.preventDefault(); return; }
   if (ctrl && key === "Enter") { event.preventDefault(); submit(event.timeStamp); return; }
