@@ -15,6 +15,7 @@ a private database is created and dropped.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import multiprocessing
 import os
@@ -104,6 +105,14 @@ class Server:
             return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)])
         except psutil.Error:
             return 0
+
+    def cpu_seconds(self) -> float:
+        p = psutil.Process(self.proc.pid)
+        total = 0.0
+        for proc in [p, *p.children(recursive=True)]:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        return total
 
     def _sample(self) -> None:
         while not self._stop.is_set():
@@ -215,6 +224,7 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
         ctx = multiprocessing.get_context("fork")
         start = ctx.Manager().Event()
         per = 500
+        cpu_before = server.cpu_seconds()
         with ctx.Pool(8) as pool:
             async_result = pool.map_async(
                 _proc_loop, [(server.base, t, api_pid, per, start) for t in tokens[1:]]
@@ -225,6 +235,7 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
             counts = async_result.get(timeout=600)
             conc_s = time.perf_counter() - t0
         results["concurrent8_pairs_per_s"] = round(sum(counts) / conc_s)
+        results["server_cpu_ms_per_pair"] = round((server.cpu_seconds() - cpu_before) / sum(counts) * 1000, 2)
         results["concurrent8_pairs"] = sum(counts)
 
         server.reset_peak()
