@@ -1,0 +1,74 @@
+"""Profile the annotator hot path (claim + submit) in-process, without HTTP.
+
+    .venv/bin/python bench/profile_hot_path.py [--pairs 500] [--profile]
+
+Prints service milliseconds per next+submit pair on SQLite and, with --profile, the top of
+a cProfile report, to show where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+from sqlalchemy import create_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from labelhouse.accounts import passwords  # noqa: E402
+from labelhouse.annotations import service as annotations  # noqa: E402
+from labelhouse.db import migrate  # noqa: E402
+from labelhouse.db.engine import open_database  # noqa: E402
+from labelhouse.tasks import queue  # noqa: E402
+from labelhouse.tasks.importer import import_tasks  # noqa: E402
+from tests.factories import add_member, make_org, make_project  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=500)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    passwords.use_profile("cheapest")
+    url = f"sqlite:///{tempfile.mkdtemp()}/hot.db"
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    db = open_database(url)
+    owner = make_org(db)
+    pid = make_project(db, owner)
+    rows = b"".join(orjson.dumps({"text": f"row {i}"}) + b"\n" for i in range(args.pairs * 3))
+    with db.session() as s:
+        import_tasks(s, owner.actor, pid, io.BytesIO(rows), filename="t.jsonl")
+    member = add_member(db, owner)
+
+    def loop(n: int) -> None:
+        for _ in range(n):
+            with db.session() as s:
+                lease = queue.claim_next(s, member.actor, pid)
+                assert lease is not None
+                task_id = lease.task.id
+            with db.session() as s:
+                annotations.save(s, member.actor, task_id, value={"label": "pos"})
+
+    loop(50)
+    t0 = time.perf_counter()
+    loop(args.pairs)
+    print(f"service ms per next+submit pair: {(time.perf_counter() - t0) / args.pairs * 1000:.2f}")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        loop(args.pairs)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()
