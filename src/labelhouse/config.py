@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     password_hash_profile: str = "default"  # "cheapest" only for tests
     session_max_age: int = 14 * 24 * 3600
+    # How long an app server may trust a resolved token/session before asking the database
+    # again (revocations on other servers take effect within this time). 0 disables.
+    identity_cache_seconds: float = 5.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,12 +8,13 @@ from fastapi import FastAPI
 
 from labelhouse import __version__
 from labelhouse.accounts import passwords
+from labelhouse.accounts.identity_cache import IdentityCache
 from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database, open_database
 from labelhouse.storage import LocalStorage, Storage
 from labelhouse.web import errors, pages
-from labelhouse.web.api import auth, exports, pages_support, projects, tasks
+from labelhouse.web.api import auth, exports, pages_support, projects, quality, review, tasks
 from labelhouse.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 
 UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|files)$")
@@ -36,14 +37,18 @@ def create_app(
     )
     app.state.settings = settings
     app.state.login_throttle = LoginThrottle()
+    app.state.identity_cache = IdentityCache(settings.identity_cache_seconds)
     app.state.db = database or open_database(settings.resolved_database_url)
     app.state.storage = storage or LocalStorage(settings.resolved_storage_dir)
     errors.install(app)
+    # The annotator's hot endpoints first: routes are matched in order.
     for router in (
+        tasks.router,
         auth.router,
         projects.router,
-        tasks.router,
         exports.router,
+        quality.router,
+        review.router,
         pages_support.router,
     ):
         app.include_router(router)

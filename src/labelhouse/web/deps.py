@@ -18,6 +18,8 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts import service as accounts
+from labelhouse.accounts import tokens
+from labelhouse.accounts.identity_cache import IdentityCache
 from labelhouse.accounts.policy import Actor
 from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
@@ -37,17 +39,38 @@ class Context:
     settings: Settings
     storage: Storage
 
+    @property
+    def identities(self) -> IdentityCache:
+        return self.request.app.state.identity_cache  # type: ignore[no-any-return]
+
+    def forget_identities(self) -> None:
+        """Call after logout, revocation, password or role changes (see IdentityCache)."""
+        self.identities.clear()
+
     def _actor(self, session: Session, *, writable: bool) -> Actor:
         header = self.request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
-            return accounts.resolve_api_token(session, header[7:].strip(), touch=writable)
+            secret = header[7:].strip()
+            # Separate entries for reads and writes: a write resolution also records use.
+            key = ("tw:" if writable else "tr:") + tokens.digest(secret)
+            actor = self.identities.get(key)
+            if actor is None:
+                actor = accounts.resolve_api_token(session, secret, touch=writable)
+                self.identities.put(key, actor)
+            return actor  # type: ignore[no-any-return]
         cookie = self.request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise NotAuthenticated("Log in, or send an API token as 'Authorization: Bearer …'.")
-        actor, row = accounts.resolve_session(session, cookie)
+        key = "s:" + tokens.digest(cookie)
+        cached = self.identities.get(key)
+        if cached is None:
+            actor, row = accounts.resolve_session(session, cookie)
+            cached = (actor, row.csrf_token)
+            self.identities.put(key, cached)
+        actor, csrf_token = cached
         if self.request.method not in SAFE_METHODS:
             sent = self.request.headers.get(CSRF_HEADER, "")
-            if not sent or not secrets.compare_digest(sent, row.csrf_token):
+            if not sent or not secrets.compare_digest(sent, csrf_token):
                 raise PermissionDenied(
                     "Missing or wrong CSRF token; send the X-CSRF-Token header from /api/me."
                 )

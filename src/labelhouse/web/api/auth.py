@@ -65,6 +65,7 @@ def logout(ctx: Ctx, response: Response) -> None:
     if cookie:
         with ctx.write() as (s, _):  # CSRF-checked: a foreign site cannot log you out
             accounts.end_session(s, cookie)
+        ctx.forget_identities()
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -104,6 +105,7 @@ def change_password(body: PasswordChangeIn, ctx: Ctx) -> None:
             new=body.new_password,
             keep_session=None if by_token else ctx.request.cookies.get(SESSION_COOKIE),
         )
+    ctx.forget_identities()
 
 
 @router.get("/me/tokens")
@@ -134,6 +136,7 @@ def create_token(body: TokenIn, ctx: Ctx) -> dict[str, Any]:
 def revoke_token(token_id: int, ctx: Ctx) -> None:
     with ctx.write() as (s, actor):
         accounts.revoke_api_token(s, actor, token_id)
+    ctx.forget_identities()
 
 
 @router.get("/members")
@@ -150,13 +153,16 @@ def list_members(ctx: Ctx) -> dict[str, Any]:
 def set_role(user_id: int, body: RoleIn, ctx: Ctx) -> dict[str, Any]:
     with ctx.write() as (s, actor):
         m = accounts.set_role(s, actor, user_id=user_id, role=body.role)
-        return {"user_id": m.user_id, "role": m.role}
+        out = {"user_id": m.user_id, "role": m.role}
+    ctx.forget_identities()
+    return out
 
 
 @router.delete("/members/{user_id}", status_code=204)
 def remove_member(user_id: int, ctx: Ctx) -> None:
     with ctx.write() as (s, actor):
         accounts.remove_member(s, actor, user_id=user_id)
+    ctx.forget_identities()
 
 
 @router.post("/invitations", status_code=201)

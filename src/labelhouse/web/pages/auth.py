@@ -86,6 +86,7 @@ def logout(ctx: Ctx, csrf_token: str = Form(default="")) -> Response:
         with page_session(ctx, write=True) as (s, _, expected):
             check_form_csrf(expected, csrf_token)
             accounts.end_session(s, cookie)
+        ctx.forget_identities()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
