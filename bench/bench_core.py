@@ -225,6 +225,7 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
         start = ctx.Manager().Event()
         per = 500
         cpu_before = server.cpu_seconds()
+        machine_before = psutil.cpu_times()
         with ctx.Pool(8) as pool:
             async_result = pool.map_async(
                 _proc_loop, [(server.base, t, api_pid, per, start) for t in tokens[1:]]
@@ -236,6 +237,10 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
             conc_s = time.perf_counter() - t0
         results["concurrent8_pairs_per_s"] = round(sum(counts) / conc_s)
         results["server_cpu_ms_per_pair"] = round((server.cpu_seconds() - cpu_before) / sum(counts) * 1000, 2)
+        machine_after = psutil.cpu_times()
+        busy = sum(getattr(machine_after, f) - getattr(machine_before, f) for f in ("user", "system", "nice", "softirq", "irq"))
+        idle = (machine_after.idle - machine_before.idle) + (machine_after.iowait - machine_before.iowait)
+        results["machine_cpu_busy_pct"] = round(100 * busy / (busy + idle))
         results["concurrent8_pairs"] = sum(counts)
 
         server.reset_peak()
