@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts import service as accounts
@@ -117,3 +117,47 @@ def check_login_throttle(request: Request, keys: tuple[str, ...]) -> None:
             f"Too many failed logins; try again in {int(wait) + 1} seconds.",
             retry_after=int(wait) + 1,
         )
+
+
+@dataclass
+class LoginResult:
+    secret: str
+    csrf_token: str
+    actor: Actor
+    must_change_password: bool
+
+
+def log_in(
+    ctx: Context, email: str, password: str, organization_id: int | None = None
+) -> LoginResult:
+    """Throttled password check and a new server-side session (used by the API and the page).
+
+    Raises RateLimited after repeated failures, NotAuthenticated on a wrong password.
+    """
+    keys = login_keys(ctx.request, email)
+    check_login_throttle(ctx.request, keys)
+    throttle = login_throttle(ctx.request)
+    with ctx.anonymous() as s:
+        try:
+            user = accounts.authenticate(s, email=email, password=password)
+        except NotAuthenticated:
+            throttle.failed(*keys)
+            raise
+        throttle.succeeded(keys[0])
+        secret, row = accounts.start_session(
+            s, user=user, organization_id=organization_id, max_age=ctx.settings.session_max_age
+        )
+        actor = accounts.actor_for(s, user_id=user.id, organization_id=row.organization_id)
+        return LoginResult(secret, row.csrf_token, actor, user.must_change_password)
+
+
+def set_session_cookie(response: Response, ctx: Context, secret: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=ctx.settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.secure_cookies,
+        path="/",
+    )

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Response
 
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import Organization, User
-from labelhouse.errors import NotAuthenticated
 from labelhouse.web.api.schemas import (
     AcceptInviteIn,
     InviteIn,
@@ -18,13 +17,7 @@ from labelhouse.web.api.schemas import (
     TokenIn,
 )
 from labelhouse.web.api.serializers import actor_out
-from labelhouse.web.deps import (
-    SESSION_COOKIE,
-    Ctx,
-    check_login_throttle,
-    login_keys,
-    login_throttle,
-)
+from labelhouse.web.deps import SESSION_COOKIE, Ctx, log_in, set_session_cookie
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -32,31 +25,13 @@ router = APIRouter(prefix="/api", tags=["accounts"])
 @router.post("/auth/login")
 def login(body: LoginIn, ctx: Ctx, response: Response) -> dict[str, Any]:
     """Check the password and set the session cookie; returns the CSRF token for unsafe calls."""
-    keys = login_keys(ctx.request, body.email)
-    check_login_throttle(ctx.request, keys)
-    throttle = login_throttle(ctx.request)
-    with ctx.anonymous() as s:
-        try:
-            user = accounts.authenticate(s, email=body.email, password=body.password)
-        except NotAuthenticated:
-            throttle.failed(*keys)
-            raise
-        throttle.succeeded(keys[0])
-        secret, row = accounts.start_session(
-            s, user=user, organization_id=body.organization_id, max_age=ctx.settings.session_max_age
-        )
-        actor = accounts.actor_for(s, user_id=user.id, organization_id=row.organization_id)
-        must_change = user.must_change_password
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=ctx.settings.session_max_age,
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.secure_cookies,
-        path="/",
-    )
-    return {**actor_out(actor), "csrf_token": row.csrf_token, "must_change_password": must_change}
+    result = log_in(ctx, body.email, body.password, body.organization_id)
+    set_session_cookie(response, ctx, result.secret)
+    return {
+        **actor_out(result.actor),
+        "csrf_token": result.csrf_token,
+        "must_change_password": result.must_change_password,
+    }
 
 
 @router.post("/auth/logout", status_code=204)

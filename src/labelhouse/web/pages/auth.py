@@ -8,13 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import User
 from labelhouse.errors import NotAuthenticated, RateLimited
-from labelhouse.web.deps import (
-    SESSION_COOKIE,
-    Ctx,
-    check_login_throttle,
-    login_keys,
-    login_throttle,
-)
+from labelhouse.web.deps import SESSION_COOKIE, Ctx, log_in, set_session_cookie
 from labelhouse.web.pages.common import check_form_csrf, page_session, render
 
 router = APIRouter(include_in_schema=False)
@@ -41,21 +35,8 @@ def login(
     password: str = Form(max_length=1024),
     next: str | None = Form(default=None),
 ) -> Response:
-    keys = login_keys(ctx.request, email)
-    throttle = login_throttle(ctx.request)
     try:
-        check_login_throttle(ctx.request, keys)
-        with ctx.anonymous() as s:
-            try:
-                user = accounts.authenticate(s, email=email, password=password)
-            except NotAuthenticated:
-                throttle.failed(*keys)
-                raise
-            throttle.succeeded(keys[0])
-            secret, _ = accounts.start_session(
-                s, user=user, organization_id=None, max_age=ctx.settings.session_max_age
-            )
-            must_change = user.must_change_password
+        result = log_in(ctx, email, password)
     except (NotAuthenticated, RateLimited) as exc:
         return render(
             ctx.request,
@@ -65,17 +46,9 @@ def login(
             error=exc.message,
             email=email,
         )
-    target = "/account?first=1" if must_change else _safe_next(next)
+    target = "/account?first=1" if result.must_change_password else _safe_next(next)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=ctx.settings.session_max_age,
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.secure_cookies,
-        path="/",
-    )
+    set_session_cookie(response, ctx, result.secret)
     return response
 
 
