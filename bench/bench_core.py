@@ -15,7 +15,6 @@ a private database is created and dropped.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
@@ -236,10 +235,17 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
             counts = async_result.get(timeout=600)
             conc_s = time.perf_counter() - t0
         results["concurrent8_pairs_per_s"] = round(sum(counts) / conc_s)
-        results["server_cpu_ms_per_pair"] = round((server.cpu_seconds() - cpu_before) / sum(counts) * 1000, 2)
+        results["server_cpu_ms_per_pair"] = round(
+            (server.cpu_seconds() - cpu_before) / sum(counts) * 1000, 2
+        )
         machine_after = psutil.cpu_times()
-        busy = sum(getattr(machine_after, f) - getattr(machine_before, f) for f in ("user", "system", "nice", "softirq", "irq"))
-        idle = (machine_after.idle - machine_before.idle) + (machine_after.iowait - machine_before.iowait)
+        busy = sum(
+            getattr(machine_after, f) - getattr(machine_before, f)
+            for f in ("user", "system", "nice", "softirq", "irq")
+        )
+        idle = (machine_after.idle - machine_before.idle) + (
+            machine_after.iowait - machine_before.iowait
+        )
         results["machine_cpu_busy_pct"] = round(100 * busy / (busy + idle))
         results["concurrent8_pairs"] = sum(counts)
 

@@ -22,13 +22,14 @@ from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from labelhouse.accounts import passwords  # noqa: E402
-from labelhouse.annotations import service as annotations  # noqa: E402
-from labelhouse.db import migrate  # noqa: E402
-from labelhouse.db.engine import open_database  # noqa: E402
-from labelhouse.tasks import queue  # noqa: E402
-from labelhouse.tasks.importer import import_tasks  # noqa: E402
-from tests.factories import add_member, make_org, make_project  # noqa: E402
+from tests.factories import add_member, make_org, make_project
+
+from labelhouse.accounts import passwords
+from labelhouse.annotations import service as annotations
+from labelhouse.db import migrate
+from labelhouse.db.engine import open_database
+from labelhouse.tasks import queue
+from labelhouse.tasks.importer import import_tasks
 
 
 def main() -> None:

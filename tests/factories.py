@@ -43,7 +43,9 @@ def make_org(db: Database, name: str = "Lab") -> Member:
     """A new organization and its owner."""
     email = f"owner{next(_counter)}@example.com"
     with db.session() as s:
-        user, _ = accounts.bootstrap_owner(s, email=email, organization_name=name, password=PASSWORD)
+        user, _ = accounts.bootstrap_owner(
+            s, email=email, organization_name=name, password=PASSWORD
+        )
         actor = accounts.actor_for(s, user_id=user.id)
     return Member(actor, email)
 
@@ -53,7 +55,9 @@ def add_member(db: Database, org: Member | int, role: Role = Role.annotator) -> 
     email = f"{role.value}{next(_counter)}@example.com"
     with db.session() as s:
         assert s.get(Organization, org_id) is not None
-        user = accounts.create_user(s, email=email, password=PASSWORD, organization_id=org_id, role=role)
+        user = accounts.create_user(
+            s, email=email, password=PASSWORD, organization_id=org_id, role=role
+        )
         actor = accounts.actor_for(s, user_id=user.id, organization_id=org_id)
     return Member(actor, email)
 
@@ -61,7 +65,11 @@ def add_member(db: Database, org: Member | int, role: Role = Role.annotator) -> 
 def make_project(db: Database, owner: Member, schema: Any = None, **settings: Any) -> int:
     with db.session() as s:
         project = create_project(
-            s, owner.actor, name=settings.pop("name", f"P{next(_counter)}"), schema=schema or CHOICE_SCHEMA, **settings
+            s,
+            owner.actor,
+            name=settings.pop("name", f"P{next(_counter)}"),
+            schema=schema or CHOICE_SCHEMA,
+            **settings,
         )
         return project.id
 

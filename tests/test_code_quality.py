@@ -25,7 +25,10 @@ def _tool(name: str) -> str:
 
 def test_ruff_is_clean():
     result = subprocess.run(
-        [_tool("ruff"), "check", "--quiet", "src", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
+        [_tool("ruff"), "check", "--quiet", "src", "tests", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -5,6 +5,7 @@ from labelhouse.annotations import models as annotations_models
 from labelhouse.audit import models as audit_models
 from labelhouse.db.base import Base
 from labelhouse.projects import models as projects_models
+from labelhouse.review import models as review_models
 from labelhouse.tasks import models as tasks_models
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "annotations_models",
     "audit_models",
     "projects_models",
+    "review_models",
     "tasks_models",
 ]

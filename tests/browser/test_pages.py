@@ -90,7 +90,7 @@ def test_overview_progress_chart_and_activity(page: Page, live_server, console_e
     expect(events).to_contain_text("imported tasks: format jsonl, rows 5, created 5")
     expect(events).to_contain_text("created the project")
     expect(page.get_by_role("navigation", name="Project").get_by_role("link")).to_have_text(
-        ["Overview", "Annotate", "Tasks", "Import", "Export", "Settings"]
+        ["Overview", "Annotate", "Tasks", "Review", "Import", "Export", "Quality", "Settings"]
     )
     screenshot(page, "overview")
     assert console_errors == []
@@ -114,7 +114,7 @@ def test_roles_see_only_what_they_may(page: Page, live_server, console_errors):
     login(page, live_server.reviewer_email)
     page.goto(f"/projects/{pid}")
     expect(page.get_by_role("navigation", name="Project").get_by_role("link")).to_have_text(
-        ["Overview", "Annotate", "Tasks", "Settings"]
+        ["Overview", "Annotate", "Tasks", "Review", "Quality", "Settings"]
     )
     assert page.goto(f"/projects/{pid}/import").status == 403
     assert page.goto(f"/projects/{pid}/export").status == 403

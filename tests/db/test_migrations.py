@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
@@ -13,6 +14,7 @@ from labelhouse.db import migrate
 from labelhouse.tables import Base
 
 OUR_TABLES = set(Base.metadata.tables)
+HEAD = ScriptDirectory(str(migrate.MIGRATIONS_DIR)).get_current_head()
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def audit_triggers(engine: Engine) -> set[str]:
 
 
 def test_models_and_migrations_agree_at_head(engine):
-    assert revision(engine) == "0001"
+    assert revision(engine) == HEAD
     assert tables(engine) >= OUR_TABLES
     assert migrate.pending_differences(engine, Base.metadata) == []
 
@@ -76,7 +78,7 @@ def test_downgrade_upgrade_cycle(engine, backend):
         assert fn == 0
 
     migrate.upgrade(engine, "head")
-    assert revision(engine) == "0001"
+    assert revision(engine) == HEAD
     assert tables(engine) >= OUR_TABLES
     assert migrate.pending_differences(engine, Base.metadata) == []
     expected_triggers = (
@@ -91,7 +93,7 @@ def test_downgrade_upgrade_cycle(engine, backend):
     assert audit_triggers(engine) == set()
 
     migrate.upgrade(engine)
-    assert revision(engine) == "0001"
+    assert revision(engine) == HEAD
     assert tables(engine) >= OUR_TABLES
     assert migrate.pending_differences(engine, Base.metadata) == []
 
@@ -99,7 +101,7 @@ def test_downgrade_upgrade_cycle(engine, backend):
 def test_upgrade_is_idempotent_at_head(engine):
     migrate.upgrade(engine)
     migrate.upgrade(engine)
-    assert revision(engine) == "0001"
+    assert revision(engine) == HEAD
     assert migrate.pending_differences(engine, Base.metadata) == []
 
 
@@ -140,3 +142,33 @@ def test_pending_differences_notices_a_drift(engine):
         with engine.begin() as conn:
             conn.execute(text("CREATE INDEX ix_audit_org_id ON audit_event (organization_id, id)"))
     assert migrate.pending_differences(engine, Base.metadata) == []
+
+
+def test_each_revision_steps_down_and_up_with_data(engine):
+    """Every revision's downgrade and upgrade run on a database holding rows (new NOT NULL
+    columns need their server defaults)."""
+    with engine.begin() as conn:
+        org = conn.execute(
+            text(
+                "INSERT INTO organization (name, created_at) VALUES ('X', CURRENT_TIMESTAMP) RETURNING id"
+            )
+        ).scalar()
+        conn.execute(
+            text(
+                "INSERT INTO project (organization_id, name, description, instructions, overlap,"
+                " lease_seconds, schema_version, archived, created_at) VALUES (:org, 'p', '', '',"
+                " 1, 60, 1, false, CURRENT_TIMESTAMP)"
+            ),
+            {"org": org},
+        )
+    script = ScriptDirectory(str(migrate.MIGRATIONS_DIR))
+    revisions = [r.revision for r in script.walk_revisions()]  # head first
+    for older in revisions[1:]:
+        migrate.downgrade(engine, older)
+        assert revision(engine) == older
+    migrate.upgrade(engine)
+    assert revision(engine) == HEAD
+    assert migrate.pending_differences(engine, Base.metadata) == []
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT gold_rate, gold_first_n, review_mode FROM project")).one()
+    assert (row.gold_rate, row.gold_first_n, row.review_mode) == (0.1, 3, "off")

@@ -93,7 +93,9 @@ def test_skip_releases_and_is_recorded(setup):
     assert claim(db, b, pid) == t  # others can get it
     assert claim(db, a, pid) not in (t, None)  # the skipper does not
     with db.session() as s:
-        row = s.scalar(select(Assignment).where(Assignment.task_id == t, Assignment.user_id == a.actor.user_id))
+        row = s.scalar(
+            select(Assignment).where(Assignment.task_id == t, Assignment.user_id == a.actor.user_id)
+        )
         assert (row.status, row.skip_reason) == ("skipped", "unreadable")
         with pytest.raises(NotFound):
             queue.skip(s, a.actor, t)  # no lease any more
@@ -109,7 +111,11 @@ def test_release_and_one_lease_per_project(setup):
         queue.release(s, a.actor, t)
     assert claim(db, a, pid) == t  # released without trace: may get it again
     with db.session() as s:
-        leased = s.scalar(select(func.count()).where(Assignment.user_id == a.actor.user_id, Assignment.status == "leased"))
+        leased = s.scalar(
+            select(func.count()).where(
+                Assignment.user_id == a.actor.user_id, Assignment.status == "leased"
+            )
+        )
     assert leased == 1
 
 
@@ -141,7 +147,9 @@ def _work_loop(db, actor, pid, max_tasks=10_000):
 
 def _assert_queue_invariants(db, pid, n_tasks, overlap, n_workers):
     with db.session() as s:
-        rows = s.execute(select(Annotation.task_id, Annotation.user_id).where(Annotation.project_id == pid)).all()
+        rows = s.execute(
+            select(Annotation.task_id, Annotation.user_id).where(Annotation.project_id == pid)
+        ).all()
         per_task = Counter(t for t, _ in rows)
         pairs = Counter(rows)
         tasks = s.execute(select(Task.taken, Task.done).where(Task.project_id == pid)).all()
@@ -222,7 +230,10 @@ def test_concurrent_processes_never_over_assign(setup, db_url):
     start = ctx.Event()
     results = ctx.Queue()
     db.dispose()  # never share pooled connections across fork
-    procs = [ctx.Process(target=_process_worker, args=(db_url, m.actor, pid, start, results)) for m in members]
+    procs = [
+        ctx.Process(target=_process_worker, args=(db_url, m.actor, pid, start, results))
+        for m in members
+    ]
     for p in procs:
         p.start()
     start.set()

@@ -51,4 +51,3 @@ class LoginThrottle:
     def succeeded(self, email_key: str) -> None:
         with self._lock:
             self._failures.pop(email_key, None)
-

@@ -23,6 +23,8 @@ class Annotation(Base):
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20))  # draft | submitted
+    # Set by review (review/service.py): accepted | rejected | corrected; NULL = not reviewed.
+    review_status: Mapped[str | None] = mapped_column(String(20))
     value: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     schema_version: Mapped[int] = mapped_column(Integer)
     revision: Mapped[int] = mapped_column(Integer, default=1)

@@ -135,6 +135,12 @@ def export_command(
         None, "--output", "-o", help="File to write (default: standard output)"
     ),
     include_drafts: bool = typer.Option(False, "--include-drafts"),
+    content: str = typer.Option(
+        "raw", "--content", help="raw annotations, consensus per field, or both"
+    ),
+    consensus_method: str = typer.Option(
+        "majority", "--consensus-method", help="majority or dawid_skene"
+    ),
     data_dir: Path | None = DataDir,
 ) -> None:
     """Export every task with its annotations and predictions (streamed)."""
@@ -143,7 +149,15 @@ def export_command(
     try:
         with db.session() as s:
             proj, actor = project_and_actor(s, project)
-            plan = plan_export(s, actor, proj.id, format_name=format, include_drafts=include_drafts)
+            plan = plan_export(
+                s,
+                actor,
+                proj.id,
+                format_name=format,
+                include_drafts=include_drafts,
+                content=content,
+                consensus_method=consensus_method,
+            )
         target = output.open("wb") if output else sys.stdout.buffer
         written = 0
         try:

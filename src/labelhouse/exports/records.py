@@ -7,7 +7,7 @@ the database's own JSON text (an ``orjson.Fragment``) instead of being parsed an
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -31,9 +31,15 @@ def iter_records(
     include_drafts: bool = False,
     raw_json: bool = True,
     batch: int = BATCH,
+    consensus: Mapping[int, dict[str, Any]] | None = None,
+    annotations_included: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per task. With ``raw_json`` JSON values are ``orjson.Fragment``s
-    (re-emitted verbatim by JSON writers); otherwise they are decoded Python objects."""
+    (re-emitted verbatim by JSON writers); otherwise they are decoded Python objects.
+
+    With ``consensus`` (``{task_id: {field: {value, confidence, method}}}``) each record
+    gains a ``consensus`` object (empty for tasks nobody annotated); without
+    ``annotations_included`` the raw annotations are left out (and not even read)."""
     wrap = orjson.Fragment if raw_json else orjson.loads
     last_id = 0
     while True:
@@ -48,24 +54,8 @@ def iter_records(
         lo, hi = tasks[0][0], tasks[-1][0]
         last_id = hi
         annotations: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        query = select(
-            Annotation.task_id,
-            Annotation.id,
-            Annotation.user_id,
-            Annotation.status,
-            cast(Annotation.value, Text),
-            Annotation.schema_version,
-            Annotation.revision,
-            Annotation.lead_time_ms,
-            Annotation.created_at,
-            Annotation.updated_at,
-        ).where(
-            Annotation.project_id == project_id,
-            Annotation.task_id >= lo,
-            Annotation.task_id <= hi,
-        )
-        if not include_drafts:
-            query = query.where(Annotation.status == "submitted")
+        query = _annotations_query(project_id, lo, hi, include_drafts)
+        rows = session.execute(query.order_by(Annotation.id)) if annotations_included else ()
         for (
             task_id,
             aid,
@@ -77,7 +67,7 @@ def iter_records(
             lead,
             created,
             updated,
-        ) in session.execute(query.order_by(Annotation.id)):
+        ) in rows:
             annotations[task_id].append(
                 {
                     "id": aid,
@@ -110,7 +100,7 @@ def iter_records(
                 {"model_version": model_version, "score": score, "value": wrap(value)}
             )
         for task_id, external_id, data, created in tasks:
-            yield {
+            record = {
                 "id": task_id,
                 "external_id": external_id,
                 "data": wrap(data),
@@ -118,3 +108,30 @@ def iter_records(
                 "annotations": annotations.get(task_id, []),
                 "predictions": predictions.get(task_id, []),
             }
+            if not annotations_included:
+                del record["annotations"]
+            if consensus is not None:
+                record["consensus"] = consensus.get(task_id, {})
+            yield record
+
+
+def _annotations_query(project_id: int, lo: int, hi: int, include_drafts: bool) -> Any:
+    query = select(
+        Annotation.task_id,
+        Annotation.id,
+        Annotation.user_id,
+        Annotation.status,
+        cast(Annotation.value, Text),
+        Annotation.schema_version,
+        Annotation.revision,
+        Annotation.lead_time_ms,
+        Annotation.created_at,
+        Annotation.updated_at,
+    ).where(
+        Annotation.project_id == project_id,
+        Annotation.task_id >= lo,
+        Annotation.task_id <= hi,
+    )
+    if not include_drafts:
+        query = query.where(Annotation.status == "submitted")
+    return query

@@ -13,7 +13,11 @@ from labelhouse.audit import service as audit
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.exports.records import iter_records
 from labelhouse.exports.writers import FORMATS, Format
+from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.service import get_project, load_schema
+from labelhouse.quality_report.service import check_method, consensus_by_task
+
+CONTENTS = ("raw", "consensus", "both")
 
 
 @dataclass
@@ -25,6 +29,9 @@ class ExportPlan:
     field_names: list[str]
     data_keys: list[str]
     include_drafts: bool
+    schema: LabelSchema | None = None
+    content: str = "raw"  # raw annotations, consensus per field, or both
+    consensus_method: str = "majority"
 
     @property
     def filename(self) -> str:
@@ -32,13 +39,27 @@ class ExportPlan:
         return f"{safe or 'project'}-{self.project_id}.{self.fmt.extension}"
 
     def stream(self, session: Session) -> Iterator[bytes]:
+        consensus = None
+        if self.content != "raw" and self.schema is not None:
+            # Consensus (e.g. Dawid–Skene) needs every annotation at once; it is computed
+            # before streaming starts, from the same read session.
+            consensus = consensus_by_task(
+                session, self.project_id, self.schema, method=self.consensus_method
+            )
         records = iter_records(
             session,
             self.project_id,
             include_drafts=self.include_drafts,
             raw_json=self.fmt.raw_json,
+            consensus=consensus,
+            annotations_included=self.content != "consensus",
         )
-        return self.fmt.write(records, field_names=self.field_names, data_keys=self.data_keys)
+        return self.fmt.write(
+            records,
+            field_names=self.field_names,
+            data_keys=self.data_keys,
+            consensus=consensus is not None,
+        )
 
 
 def plan_export(
@@ -48,6 +69,8 @@ def plan_export(
     *,
     format_name: str,
     include_drafts: bool = False,
+    content: str = "raw",
+    consensus_method: str = "majority",
 ) -> ExportPlan:
     """Check access and format, record the export in the audit log; streaming comes after."""
     actor.require(Role.manager, "export data")
@@ -56,6 +79,12 @@ def plan_export(
             f"Unknown export format '{format_name}'.",
             [Problem("format", f"use one of: {', '.join(FORMATS)}")],
         )
+    if content not in CONTENTS:
+        raise InvalidInput(
+            f"Unknown export content '{content}'.",
+            [Problem("content", f"use one of: {', '.join(CONTENTS)}")],
+        )
+    check_method(consensus_method)
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
     audit.record(
@@ -65,7 +94,8 @@ def plan_export(
         action="project.export",
         object_type="project",
         object_id=project.id,
-        details={"format": format_name},
+        details={"format": format_name}
+        | ({"content": content, "method": consensus_method} if content != "raw" else {}),
     )
     return ExportPlan(
         project_id=project.id,
@@ -75,4 +105,7 @@ def plan_export(
         field_names=[f.name for f in schema.fields],
         data_keys=sorted(schema.data_keys()),
         include_drafts=include_drafts,
+        schema=schema,
+        content=content,
+        consensus_method=consensus_method,
     )

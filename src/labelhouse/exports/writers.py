@@ -57,14 +57,40 @@ def _cell(value: Any) -> Any:
 
 
 def write_csv(
-    records: Iterable[dict[str, Any]], *, field_names: list[str], data_keys: list[str], **_: Any
+    records: Iterable[dict[str, Any]],
+    *,
+    field_names: list[str],
+    data_keys: list[str],
+    consensus: bool = False,
+    **_: Any,
 ) -> Iterator[bytes]:
     """One row per annotation (tasks without annotations get one row with empty answers).
 
     Columns: task and data columns (``data.<key>``), annotation metadata, one column per
     schema field (JSON for structured values), ``data.extra`` for data keys outside the
-    known set (so nothing is lost), and ``predictions`` as JSON.
+    known set (so nothing is lost), and ``predictions`` as JSON. With ``consensus``, two
+    more columns per field — ``consensus.<field>`` and ``consensus.<field>.confidence`` —
+    repeated on each of the task's rows (records without annotations: one row per task).
     """
+    consensus_header = (
+        [
+            column
+            for name in field_names
+            for column in (f"consensus.{name}", f"consensus.{name}.confidence")
+        ]
+        if consensus
+        else []
+    )
+
+    def consensus_cells(record: dict[str, Any]) -> list[Any]:
+        if not consensus:
+            return []
+        merged = record.get("consensus") or {}
+        cells: list[Any] = []
+        for name in field_names:
+            c = merged.get(name)
+            cells += [_cell(c["value"]), _cell(c["confidence"])] if c else ["", ""]
+        return cells
 
     def rows() -> Iterator[bytes]:
         out = io.StringIO()
@@ -76,6 +102,7 @@ def write_csv(
             + ["lead_time_ms", "created_at", "updated_at"]
             + field_names
             + ["predictions"]
+            + consensus_header
         )
         writer.writerow(header)
         known = set(data_keys)
@@ -85,10 +112,13 @@ def write_csv(
             base = [r["id"], r["external_id"] or ""] + [_cell(data.get(k)) for k in data_keys]
             base.append(_cell(extra) if extra else "")
             predictions = _cell(r["predictions"]) if r["predictions"] else ""
-            annotations = r["annotations"] or [None]
+            annotations = r.get("annotations") or [None]
+            merged = consensus_cells(r)
             for a in annotations:
                 if a is None:
-                    writer.writerow(base + [""] * 7 + [""] * len(field_names) + [predictions])
+                    writer.writerow(
+                        base + [""] * 7 + [""] * len(field_names) + [predictions] + merged
+                    )
                     continue
                 value = a["value"]
                 writer.writerow(
@@ -97,6 +127,7 @@ def write_csv(
                     + [a["lead_time_ms"], a["created_at"], a["updated_at"]]
                     + [_cell(value.get(name)) for name in field_names]
                     + [predictions]
+                    + merged
                 )
             if out.tell() >= CHUNK:
                 yield out.getvalue().encode()

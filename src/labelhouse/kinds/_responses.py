@@ -9,13 +9,59 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import model_validator
 
 from labelhouse.kinds._common import DataKey, shown
 from labelhouse.kinds.base import FieldKind, ValueProblem
 from labelhouse.markdown import render as render_markdown
+
+_MASK = 0xFFFFFFFF
+
+
+def hash_string(text: str) -> int:
+    """32-bit FNV-1a over UTF-16 code units — ``hashString`` in static/js/widgets/lib/random.js."""
+    units = text.encode("utf-16-le")
+    value = 0x811C9DC5
+    for i in range(0, len(units), 2):
+        value ^= units[i] | (units[i + 1] << 8)
+        value = (value * 0x01000193) & _MASK
+    return value
+
+
+def _mulberry32(seed: int) -> Any:
+    """``mulberry32`` of random.js; 32-bit wrap-around arithmetic is exact modulo 2³²."""
+    state = seed & _MASK
+
+    def draw() -> float:
+        nonlocal state
+        state = (state + 0x6D2B79F5) & _MASK
+        t = state
+        t = ((t ^ (t >> 15)) * (t | 1)) & _MASK
+        t ^= (t + ((t ^ (t >> 7)) * (t | 61))) & _MASK
+        return ((t ^ (t >> 14)) & _MASK) / 4294967296
+
+    return draw
+
+
+def seeded_order(n: int, seed: str) -> list[int]:
+    """Display position → response index, exactly as ``seededOrder`` in random.js draws it,
+    so the quality report knows which response an annotator saw first (position bias)."""
+    order = list(range(n))
+    draw = _mulberry32(hash_string(seed))
+    for i in range(n - 1, 0, -1):
+        j = int(draw() * (i + 1))
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+class Preference(NamedTuple):
+    """One judgment between two responses of a task (indices in the task's order)."""
+
+    winner: int
+    loser: int
+    tie: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +161,30 @@ class ResponsesField(FieldKind):
         with suppress(ValueError):
             out["responses"] = [render_markdown(r.text) for r in self.read_responses(data)]
         return out
+
+    # -- preference data -----------------------------------------------------------------
+    def display_order(self, task_id: int, n: int) -> list[int]:
+        """Response indices in the order the annotate page draws them for this task."""
+        return seeded_order(n, f"{task_id}:{self.name}")
+
+    def compared_items(self, data: dict[str, Any]) -> tuple[str, list[str]] | None:
+        """What a preference ranks: ``(basis, one key per response)``. The basis is
+        ``"model"`` when every response names one (Bradley–Terry then ranks models across
+        tasks), else ``"id"`` (the response ids), else ``"position"`` (``"response 1"``…).
+        ``None`` for a broken task."""
+        try:
+            responses = self.read_responses(data)
+        except ValueError:
+            return None
+        if all(r.model for r in responses):
+            return "model", [str(r.model) for r in responses]
+        if all(r.id is not None for r in responses):
+            return "id", [str(r.id) for r in responses]
+        return "position", [f"response {i + 1}" for i in range(len(responses))]
+
+    def preferences(self, value: Any) -> list[Preference]:
+        """The judgments a stored value states, as pairs of response indices."""
+        return []
 
     def task_responses(self, data: dict[str, Any]) -> list[Response]:
         """Like :meth:`read_responses`, for value validation: a broken task is a ValueProblem."""

@@ -8,6 +8,7 @@ and validate a submitted value. One module per kind registers its model in
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,6 +86,77 @@ class FieldKind(BaseModel):
         nothing but plain text (the widget then uses ``textContent``).
         """
         return {}
+
+    # -- quality hooks: how two answers compare and how several merge into a consensus ----
+    def agreement_kind(self) -> str:
+        """Which agreement statistics fit this kind: ``nominal``, ``ordinal``, ``set``,
+        ``spans``, ``boxes``, ``pairwise``, ``ranking``, ``text`` or ``none``.
+
+        Kinds reporting ``nominal``/``ordinal``/``pairwise`` also implement :meth:`classes`
+        and :meth:`label_of`, so the quality report can run the vectorised categorical
+        statistics (κ, α, Dawid–Skene) over all tasks at once.
+        """
+        return "none"
+
+    def classes(self) -> list[Hashable] | None:
+        """The categorical classes in their natural order (ties in a vote go to the first),
+        or ``None`` when answers are not categorical."""
+        return None
+
+    def label_of(self, value: Any) -> Hashable | None:
+        """The class of a stored value (see :meth:`classes`); ``None`` if it has none, e.g.
+        an option removed from the schema since."""
+        return None
+
+    def from_label(self, label: Hashable, values: Sequence[Any]) -> Any:
+        """The consensus value for a winning class, given the answers that chose it (a kind
+        whose values carry more than the class, e.g. a preference strength, merges those)."""
+        return label
+
+    def compare(self, a: Any, b: Any) -> float:
+        """Agreement of two answers: 1.0 identical … 0.0 nothing in common."""
+        return 1.0 if a == b else 0.0
+
+    def merge(
+        self,
+        values: Sequence[Any],
+        weights: Sequence[float] | None = None,
+        *,
+        data: dict[str, Any] | None = None,
+    ) -> tuple[Any, float]:
+        """Consensus of several annotators' answers and its confidence in [0, 1].
+
+        ``weights`` (one per value, e.g. from gold accuracy) default to equal; ``data`` is
+        the task's data for kinds whose values quote it. Kinds without a meaningful merge
+        (free text) return ``(None, 0.0)``.
+        """
+        return None, 0.0
+
+
+def vote_weights(values: Sequence[Any], weights: Sequence[float] | None) -> list[float]:
+    """Equal weights by default; refuse a misaligned list rather than guess."""
+    if weights is None:
+        return [1.0] * len(values)
+    if len(weights) != len(values):
+        raise ValueError(f"got {len(weights)} weights for {len(values)} values; give one each")
+    return [max(float(w), 0.0) for w in weights]
+
+
+def weighted_plurality(
+    labels: Sequence[Hashable], weights: Sequence[float], order: Sequence[Hashable]
+) -> tuple[Hashable | None, float]:
+    """The label with the most weight and its share; ties go to the first label in ``order``
+    (then to the first seen), the same rule as ``quality.majority_vote``."""
+    totals: dict[Hashable, float] = {}
+    for label, weight in zip(labels, weights, strict=True):
+        totals[label] = totals.get(label, 0.0) + weight
+    if not totals:
+        return None, 0.0
+    rank = {c: i for i, c in enumerate(order)}
+    seen = {c: i for i, c in enumerate(dict.fromkeys(labels))}
+    best = min(totals, key=lambda c: (-totals[c], rank.get(c, len(rank)), seen[c]))
+    total = sum(totals.values())
+    return best, (totals[best] / total if total > 0 else 0.0)
 
 
 def option_values(options: list[Option]) -> list[str]:

@@ -9,6 +9,7 @@ rounding in the widget.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -25,6 +26,22 @@ from labelhouse.kinds._common import (
     shown,
 )
 from labelhouse.kinds.base import FieldKind, ValueProblem
+from labelhouse.quality.consensus import box_consensus
+from labelhouse.quality.matching import Box, box_f1
+
+IOU_THRESHOLD = 0.5  # the usual detection threshold for "the same object"
+
+
+def as_boxes(value: Any) -> list[Box]:
+    """Stored box dicts as the ``(x, y, width, height, label)`` tuples of ``quality``."""
+    if not isinstance(value, list):
+        return []
+    return [
+        (float(b["x"]), float(b["y"]), float(b["width"]), float(b["height"]), str(b["label"]))
+        for b in value
+        if isinstance(b, dict) and {"x", "y", "width", "height", "label"} <= b.keys()
+    ]
+
 
 TOLERANCE = 0.5  # px a box may reach past the image edge (widget rounding)
 SIZE_KEYS = ("image_width", "image_height")
@@ -83,6 +100,35 @@ class BoxesField(FieldKind):
             )
         width, height = (_positive_int(data.get(key)) for key in SIZE_KEYS)
         return [self._box(item, f"[{i}]", width, height) for i, item in enumerate(value)]
+
+    # Agreement: F1 of boxes matched one-to-one at IoU ≥ 0.5 with equal labels. Consensus:
+    # overlap voting (quality.box_consensus), median coordinates of the supporting boxes.
+    def agreement_kind(self) -> str:
+        return "boxes"
+
+    def compare(self, a: Any, b: Any) -> float:
+        return box_f1(as_boxes(a), as_boxes(b), iou_threshold=IOU_THRESHOLD).f1
+
+    def merge(
+        self,
+        values: Sequence[Any],
+        weights: Sequence[float] | None = None,
+        *,
+        data: dict[str, Any] | None = None,
+    ) -> tuple[Any, float]:
+        """Consensus boxes; confidence = mean support of the kept boxes, or the share of
+        annotators who drew nothing when none is kept. Annotators count equally."""
+        answers = [v for v in values if isinstance(v, list)]
+        if not answers:
+            return None, 0.0
+        voted = box_consensus([as_boxes(v) for v in answers], iou_threshold=IOU_THRESHOLD)
+        if not voted:
+            return [], sum(1 for v in answers if not v) / len(answers)
+        merged = [
+            {"x": x, "y": y, "width": w, "height": h, "label": label}
+            for x, y, w, h, label in (v.value for v in voted)
+        ]
+        return merged, sum(v.confidence for v in voted) / len(voted)
 
     def _box(
         self, item: Any, where: str, image_w: int | None, image_h: int | None

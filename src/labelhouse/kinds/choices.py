@@ -6,12 +6,13 @@ same set store the same list and agreement/consensus can compare values directly
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from labelhouse.kinds._common import ConfigInt, Options, ReadsData, pick_option, plural
-from labelhouse.kinds.base import ValueProblem
+from labelhouse.kinds.base import ValueProblem, vote_weights
 
 
 class ChoicesField(ReadsData):
@@ -69,3 +70,36 @@ class ChoicesField(ReadsData):
                 f"select at most {plural(self.max_selected, 'option')} (got {len(chosen)})"
             )
         return [o.value for o in self.options if o.value in chosen]
+
+    # A set: agreement is the Jaccard index of the two selections, consensus a vote per
+    # option (kept when at least half the weight selected it).
+    def agreement_kind(self) -> str:
+        return "set"
+
+    def compare(self, a: Any, b: Any) -> float:
+        sa, sb = set(a or ()), set(b or ())
+        union = sa | sb
+        return len(sa & sb) / len(union) if union else 1.0
+
+    def merge(
+        self,
+        values: Sequence[Any],
+        weights: Sequence[float] | None = None,
+        *,
+        data: dict[str, Any] | None = None,
+    ) -> tuple[Any, float]:
+        """Per-option majority; confidence = mean over options of the share of weight that
+        agrees with the decision on that option (1.0 when everyone picked the same set)."""
+        w = vote_weights(values, weights)
+        kept = [(set(v), x) for v, x in zip(values, w, strict=True) if isinstance(v, list)]
+        total = sum(x for _, x in kept)
+        if not kept or total <= 0:
+            return None, 0.0
+        chosen: list[str] = []
+        agreement = []
+        for option in self.options:
+            share = sum(x for picked, x in kept if option.value in picked) / total
+            if share >= 0.5:
+                chosen.append(option.value)
+            agreement.append(max(share, 1.0 - share))
+        return chosen, sum(agreement) / len(agreement)

@@ -7,13 +7,14 @@ widget may randomise to fight position bias.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from labelhouse.kinds._common import ConfigBool, check_keys, listing, shown, unique_strings
-from labelhouse.kinds._responses import ResponsesField
-from labelhouse.kinds.base import ValueProblem
+from labelhouse.kinds._responses import Preference, ResponsesField
+from labelhouse.kinds.base import ValueProblem, vote_weights, weighted_plurality
 
 Strength = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -80,3 +81,57 @@ class PairwiseField(ResponsesField):
                 ".strength",
             )
         return {"choice": choice, "strength": strength}
+
+    # Categorical over A / B / tie: κ and α as for a single choice; a tie half-agrees with
+    # either side; consensus is the majority choice with its supporters' majority strength.
+    def agreement_kind(self) -> str:
+        return "pairwise"
+
+    def classes(self) -> list[Hashable]:
+        return ["A", "B", "tie"]
+
+    def label_of(self, value: Any) -> Hashable | None:
+        choice = value.get("choice") if isinstance(value, dict) else None
+        return choice if choice in ("A", "B", "tie") else None
+
+    def from_label(self, label: Hashable, values: Sequence[Any]) -> Any:
+        strengths = [v.get("strength") for v in values if self.label_of(v) == label]
+        named = [s for s in strengths if s is not None]
+        strength = None
+        if label != "tie" and named:
+            strength, _ = weighted_plurality(named, [1.0] * len(named), self.strengths)
+        return {"choice": label, "strength": strength}
+
+    def compare(self, a: Any, b: Any) -> float:
+        la, lb = self.label_of(a), self.label_of(b)
+        if la is None or lb is None:
+            return 1.0 if a == b else 0.0
+        if la == lb:
+            return 1.0
+        return 0.5 if "tie" in (la, lb) else 0.0
+
+    def merge(
+        self,
+        values: Sequence[Any],
+        weights: Sequence[float] | None = None,
+        *,
+        data: dict[str, Any] | None = None,
+    ) -> tuple[Any, float]:
+        w = vote_weights(values, weights)
+        kept = [(self.label_of(v), x) for v, x in zip(values, w, strict=True)]
+        kept = [(c, x) for c, x in kept if c is not None]
+        if not kept:
+            return None, 0.0
+        labels, kept_w = zip(*kept, strict=True)
+        winner, share = weighted_plurality(labels, kept_w, self.classes())
+        return self.from_label(winner, values), share  # type: ignore[arg-type]
+
+    def preferences(self, value: Any) -> list[Preference]:
+        choice = self.label_of(value)
+        if choice == "A":
+            return [Preference(0, 1)]
+        if choice == "B":
+            return [Preference(1, 0)]
+        if choice == "tie":
+            return [Preference(0, 1, tie=True)]
+        return []

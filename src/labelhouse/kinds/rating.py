@@ -8,12 +8,13 @@ Rubric keys arrive as strings from JSON (``{"1": "poor"}``) and are read as inte
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from labelhouse.kinds._common import ConfigInt, ReadsData, as_int, shown
-from labelhouse.kinds.base import ValueProblem
+from labelhouse.kinds.base import ValueProblem, vote_weights
 
 MAX_POINTS = 101  # e.g. a 0..100 scale
 
@@ -75,3 +76,48 @@ class RatingField(ReadsData):
                 f"rating {rating} is outside the scale; use a number from {self.min} to {self.max}"
             )
         return rating
+
+    # Ordinal: κ/α treat the scale points as classes (α also ordinal and interval); two
+    # ratings agree by how close they are on the scale; consensus is the weighted median.
+    def agreement_kind(self) -> str:
+        return "ordinal"
+
+    def classes(self) -> list[Hashable]:
+        return list(range(self.min, self.max + 1))
+
+    def label_of(self, value: Any) -> Hashable | None:
+        rating = as_int(value)
+        return rating if rating is not None and self.min <= rating <= self.max else None
+
+    def compare(self, a: Any, b: Any) -> float:
+        ra, rb = self.label_of(a), self.label_of(b)
+        if ra is None or rb is None:
+            return 1.0 if a == b else 0.0
+        return 1.0 - abs(int(ra) - int(rb)) / (self.max - self.min)  # type: ignore[call-overload]
+
+    def merge(
+        self,
+        values: Sequence[Any],
+        weights: Sequence[float] | None = None,
+        *,
+        data: dict[str, Any] | None = None,
+    ) -> tuple[Any, float]:
+        """The weighted (lower) median — a real scale point, robust to one outlier — and the
+        share of weight that gave exactly that point."""
+        w = vote_weights(values, weights)
+        kept = sorted(
+            (int(r), x)  # type: ignore[call-overload]
+            for v, x in zip(values, w, strict=True)
+            if (r := self.label_of(v)) is not None
+        )
+        total = sum(x for _, x in kept)
+        if not kept or total <= 0:
+            return None, 0.0
+        running = 0.0
+        median = kept[-1][0]
+        for rating, x in kept:
+            running += x
+            if running >= total / 2 - 1e-12:
+                median = rating
+                break
+        return median, sum(x for r, x in kept if r == median) / total

@@ -8,6 +8,7 @@ Spans are sorted so equal answers compare equal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from labelhouse.kinds._common import (
@@ -20,6 +21,24 @@ from labelhouse.kinds._common import (
     shown,
 )
 from labelhouse.kinds.base import FieldKind, ValueProblem
+from labelhouse.quality.consensus import span_consensus
+from labelhouse.quality.matching import Span, span_f1
+
+
+def as_spans(value: Any) -> list[Span]:
+    """Stored span dicts as the ``(start, end, label)`` tuples the quality functions take."""
+    if not isinstance(value, list):
+        return []
+    return [
+        (int(s["start"]), int(s["end"]), str(s["label"]))
+        for s in value
+        if isinstance(s, dict) and {"start", "end", "label"} <= s.keys()
+    ]
+
+
+def empty_share(values: Sequence[Any]) -> float:
+    """Share of annotators who marked nothing: the confidence of an empty consensus."""
+    return sum(1 for v in values if not v) / len(values) if values else 0.0
 
 
 class _Span(NamedTuple):
@@ -93,6 +112,40 @@ class SpansField(FieldKind):
             {"start": s.start, "end": s.end, "label": s.label, "text": text[s.start : s.end]}
             for s in spans
         ]
+
+    # Agreement: F1 of spans matched one-to-one by label and overlap. Consensus: overlap
+    # voting (quality.span_consensus) — a span is kept when at least half the annotators
+    # drew a matching one; annotators count equally (weights are not used).
+    def agreement_kind(self) -> str:
+        return "spans"
+
+    def compare(self, a: Any, b: Any) -> float:
+        return span_f1(as_spans(a), as_spans(b), match="overlap").f1
+
+    def merge(
+        self,
+        values: Sequence[Any],
+        weights: Sequence[float] | None = None,
+        *,
+        data: dict[str, Any] | None = None,
+    ) -> tuple[Any, float]:
+        """Consensus spans; confidence = mean support of the kept spans, or the share of
+        annotators who marked nothing when none is kept."""
+        answers = [v for v in values if isinstance(v, list)]
+        if not answers:
+            return None, 0.0
+        voted = span_consensus([as_spans(v) for v in answers])
+        text = data.get(self.source) if data else None
+        merged = []
+        for v in voted:
+            start, end, label = v.value
+            span: dict[str, Any] = {"start": start, "end": end, "label": label}
+            if isinstance(text, str):
+                span["text"] = text[start:end]
+            merged.append(span)
+        if not voted:
+            return [], empty_share(answers)
+        return merged, sum(v.confidence for v in voted) / len(voted)
 
     def _span(self, item: Any, text: str, i: int) -> _Span:
         where = f"[{i}]"

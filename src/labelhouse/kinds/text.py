@@ -7,6 +7,8 @@ are refused because PostgreSQL text columns cannot store them.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -14,6 +16,18 @@ from pydantic import Field, model_validator
 from labelhouse.kinds._common import ConfigBool, ConfigInt, ReadsData, plural, shown
 from labelhouse.kinds.base import ValueProblem
 from labelhouse.markdown import render as render_markdown
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def token_f1(a: str, b: str) -> float:
+    """Token-overlap F1 (SQuAD style, case-folded words): 1.0 for the same words, 0.0 for
+    none in common, both empty counting as identical."""
+    ta, tb = _TOKEN.findall(a.casefold()), _TOKEN.findall(b.casefold())
+    if not ta and not tb:
+        return 1.0
+    common = sum((Counter(ta) & Counter(tb)).values())
+    return 2.0 * common / (len(ta) + len(tb)) if common else 0.0
 
 
 class TextField(ReadsData):
@@ -41,6 +55,16 @@ class TextField(ReadsData):
             return {}
         html = {k: render_markdown(data[k]) for k in self.reads if isinstance(data.get(k), str)}
         return {"data": html} if html else {}
+
+    # Free text has no agreement statistic by default: the report shows the mean pairwise
+    # similarity from this hook (token F1; override for embeddings) and no consensus.
+    def agreement_kind(self) -> str:
+        return "text"
+
+    def compare(self, a: Any, b: Any) -> float:
+        if not isinstance(a, str) or not isinstance(b, str):
+            return 1.0 if a == b else 0.0
+        return token_f1(a, b)
 
     def validate_value(self, value: Any, data: dict[str, Any]) -> str:
         if not isinstance(value, str):

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labelhouse.db.base import Base, BigId, JsonDoc, UtcDateTime, utcnow
@@ -25,6 +35,19 @@ class Project(Base):
     lease_seconds: Mapped[int] = mapped_column(Integer, default=1800)
     schema_version: Mapped[int] = mapped_column(Integer, default=1)
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Quality control (see tasks/gold.py and review/): gold tasks mixed into the queue, the
+    # optional pause below a gold accuracy, and which finished tasks go to review.
+    gold_rate: Mapped[float] = mapped_column(Float, default=0.1, server_default=text("0.1"))
+    gold_first_n: Mapped[int] = mapped_column(Integer, default=3, server_default=text("3"))
+    gold_min_accuracy: Mapped[float | None] = mapped_column(Float)
+    gold_min_answers: Mapped[int] = mapped_column(Integer, default=10, server_default=text("10"))
+    review_mode: Mapped[str] = mapped_column(String(20), default="off", server_default="off")
+    review_sample_rate: Mapped[float] = mapped_column(
+        Float, default=0.2, server_default=text("0.2")
+    )
+    review_agreement_threshold: Mapped[float] = mapped_column(
+        Float, default=1.0, server_default=text("1.0")
+    )
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )

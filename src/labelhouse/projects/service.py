@@ -21,7 +21,21 @@ from labelhouse.kinds.registry import LabelSchema, parse_schema
 from labelhouse.projects.models import Project, SchemaVersion
 
 MAX_OVERLAP = 50
-SETTINGS_LIMITS = {"overlap": (1, MAX_OVERLAP), "lease_seconds": (30, 7 * 24 * 3600)}
+SETTINGS_LIMITS = {
+    "overlap": (1, MAX_OVERLAP),
+    "lease_seconds": (30, 7 * 24 * 3600),
+    "gold_first_n": (0, 1000),
+    "gold_min_answers": (1, 100_000),
+}
+# Quality-control settings that are fractions: (low, high, may be null)
+FRACTION_LIMITS = {
+    "gold_rate": (0.0, 0.5, False),
+    "gold_min_accuracy": (0.0, 1.0, True),
+    "review_sample_rate": (0.0, 1.0, False),
+    "review_agreement_threshold": (0.0, 1.0, False),
+}
+REVIEW_MODES = ("off", "all", "sample", "disagreement")
+QC_SETTINGS = {*FRACTION_LIMITS, "gold_first_n", "gold_min_answers", "review_mode"}
 
 
 def get_project(session: Session, actor: Actor, project_id: int, *, lock: bool = False) -> Project:
@@ -79,6 +93,21 @@ def _check_settings(values: dict[str, Any]) -> None:
             v = values[key]
             if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
                 problems.append(Problem(key, f"must be an integer from {low} to {high}"))
+    for key, (lo, hi, nullable) in FRACTION_LIMITS.items():
+        if key in values:
+            v = values[key]
+            if v is None and nullable:
+                continue
+            if not isinstance(v, int | float) or isinstance(v, bool) or not lo <= v <= hi:
+                problems.append(
+                    Problem(
+                        key,
+                        f"must be a number from {lo:g} to {hi:g}"
+                        + (" or null" if nullable else ""),
+                    )
+                )
+    if "review_mode" in values and values["review_mode"] not in REVIEW_MODES:
+        problems.append(Problem("review_mode", f"use one of: {', '.join(REVIEW_MODES)}"))
     if "name" in values and not (
         isinstance(values["name"], str) and 1 <= len(values["name"].strip()) <= 200
     ):
@@ -151,7 +180,15 @@ def update_settings(
     """Change settings. Callers changing ``overlap`` use ``tasks.queue.update_project``,
     which also re-opens or closes tasks in the queue."""
     actor.require(Role.manager, "change project settings")
-    allowed = {"name", "description", "instructions", "overlap", "lease_seconds", "archived"}
+    allowed = {
+        "name",
+        "description",
+        "instructions",
+        "overlap",
+        "lease_seconds",
+        "archived",
+        *QC_SETTINGS,
+    }
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(
@@ -164,6 +201,8 @@ def update_settings(
     _check_settings(changes)
     project = get_project(session, actor, project_id, lock=True)
     for key, value in changes.items():
+        if key in FRACTION_LIMITS and value is not None:
+            value = float(value)
         setattr(project, key, value.strip() if key == "name" else value)
     audit.record(
         session,
@@ -275,6 +314,10 @@ class ProjectRow(NamedTuple):
     schema_version: int
     archived: bool
     created_at: datetime
+    gold_rate: float
+    gold_first_n: int
+    gold_min_accuracy: float | None
+    gold_min_answers: int
 
 
 PROJECT_ROW_COLUMNS = (
@@ -286,6 +329,10 @@ PROJECT_ROW_COLUMNS = (
     Project.schema_version,
     Project.archived,
     Project.created_at,
+    Project.gold_rate,
+    Project.gold_first_n,
+    Project.gold_min_accuracy,
+    Project.gold_min_answers,
 )
 _PROJECT_ROW = select(*PROJECT_ROW_COLUMNS).where(
     Project.id == bindparam("pid"), Project.organization_id == bindparam("org")

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from labelhouse.quality.data import FloatArray
 
@@ -74,6 +73,8 @@ def match_pairs(
         return []
     ok = score > threshold if strict else score >= threshold
     gain = ok + 1e-6 * np.clip(score, 0.0, 1.0) * ok
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(-gain)
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if ok[r, c]]
 

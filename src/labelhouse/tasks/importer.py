@@ -9,6 +9,7 @@ has a ``dedup_key`` (its external id, or a hash of its data) under a unique cons
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,13 +28,14 @@ from labelhouse.errors import InvalidInput, LabelhouseError, Problem
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project, load_schema
+from labelhouse.tasks.gold import validate_gold
 from labelhouse.tasks.models import Prediction, StoredFile, Task, TaskImport
 from labelhouse.tasks.readers import RowError, detect_format, read_rows
 
 BATCH_SIZE = 5000
 MAX_TASK_BYTES = 1024 * 1024
 MAX_REPORTED_PROBLEMS = 20
-STRUCTURED_KEYS = {"data", "external_id", "predictions"}
+STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold"}
 
 RejectHandler = Callable[[str, Any, list[str]], None]
 ProgressHandler = Callable[[int], None]
@@ -67,6 +69,12 @@ class _Prepared:
     external_id: str | None
     data: dict[str, Any]
     predictions: list[dict[str, Any]]
+    gold: dict[str, Any] | None = None
+
+    @property
+    def needs_orm(self) -> bool:
+        """Rows with predictions or gold take the slower path (see :func:`_insert_batch`)."""
+        return bool(self.predictions) or self.gold is not None
 
 
 class _RowChecker:
@@ -98,10 +106,12 @@ class _RowChecker:
             data = row["data"]
             external_id = row.get("external_id")
             raw_predictions = row.get("predictions") or []
+            raw_gold = row.get("gold")
         else:
             data = dict(row)
             external_id = data.pop("external_id", None)
             raw_predictions = []
+            raw_gold = None
         problems: list[str] = []
         if external_id is not None:
             if isinstance(external_id, bool) or not isinstance(external_id, str | int):
@@ -128,6 +138,15 @@ class _RowChecker:
                     problems.append(f"predictions[{i}]: {result}")
                 else:
                     predictions.append(result)
+        gold = None
+        if raw_gold is not None:
+            try:
+                gold = validate_gold(self.schema, raw_gold, data)
+            except InvalidInput as exc:
+                problems.extend(
+                    f"gold: {d.field}: {d.problem}" if d.field != "value" else f"gold: {d.problem}"
+                    for d in exc.details
+                )
         if problems:
             return problems
         dedup = (
@@ -135,7 +154,7 @@ class _RowChecker:
             if external_id is not None
             else "h:" + hashlib.sha256(encoded).hexdigest()[:48]
         )
-        return _Prepared(dedup, external_id, data, predictions)
+        return _Prepared(dedup, external_id, data, predictions, gold)
 
     def _resolve_media(self, key: str, ref: str, data: dict[str, Any]) -> list[str]:
         if ref.startswith(("http://", "https://")):
@@ -274,7 +293,7 @@ _TASK_COLUMNS = (
 def _fast_insert(
     session: Session, project_id: int, import_id: int, batch: list[_Prepared], now: datetime
 ) -> None:
-    """The bulk path for rows without predictions.
+    """The bulk path for rows without predictions or gold.
 
     SQLAlchemy's per-row parameter processing cost more than the database's own insert
     work (profiled at 100k rows), so rows go straight to the driver: SQLite gets one
@@ -334,10 +353,28 @@ def _copy_insert(
 def _insert_batch(
     session: Session, project: Project, import_id: int, batch: Iterable[_Prepared]
 ) -> None:
-    batch = list(batch)
-    if not batch:
-        return
+    """Insert one batch in file order (task ids follow the file): runs of plain rows on the
+    fast path, runs of rows with predictions or gold through SQLAlchemy (they need the new
+    task ids). Every statement skips existing keys, so the first row of a key wins."""
     now = utcnow()
+    for needs_orm, run in itertools.groupby(batch, key=lambda p: p.needs_orm):
+        rows = list(run)
+        if needs_orm:
+            _orm_insert(session, project, import_id, rows, now)
+        else:
+            _fast_insert(session, project.id, import_id, rows, now)
+
+
+def _orm_insert(
+    session: Session,
+    project: Project,
+    import_id: int,
+    batch: list[_Prepared],
+    now: datetime,
+) -> None:
+    first: dict[str, _Prepared] = {}
+    for p in batch:
+        first.setdefault(p.dedup_key, p)
     table = Task.__table__
     stmt = insert_ignoring_conflicts(session, table, ["project_id", "dedup_key"])  # type: ignore[arg-type]
     params = [
@@ -346,22 +383,17 @@ def _insert_batch(
             "external_id": p.external_id,
             "dedup_key": p.dedup_key,
             "data": p.data,
+            "gold": p.gold,
             "taken": 0,
             "done": 0,
-            "is_open": True,
+            "is_open": p.gold is None,  # gold tasks stay out of the ordinary queue
             "import_id": import_id,
             "created_at": now,
         }
         for p in batch
     ]
-    if not any(p.predictions for p in batch):
-        _fast_insert(session, project.id, import_id, batch, now)
-        return
     # Only the rows this statement inserted come back, so a duplicate (of an earlier row of
     # the file or of an existing task) never attaches its predictions to the task kept.
-    first: dict[str, _Prepared] = {}
-    for p in batch:
-        first.setdefault(p.dedup_key, p)
     inserted = session.execute(stmt.returning(table.c.dedup_key, table.c.id), params).all()
     rows = [
         {

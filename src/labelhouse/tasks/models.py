@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Float,
     ForeignKey,
@@ -16,9 +17,16 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labelhouse.db.base import Base, BigId, JsonDoc, UtcDateTime, utcnow
+
+# ``None`` must be SQL NULL (not JSON ``null``): the queue and its partial index test
+# ``gold IS NULL``.
+NullableJson = JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
 
 
 class Task(Base):
@@ -27,12 +35,23 @@ class Task(Base):
     ``dedup_key`` is the external id when given, else a hash of the data: re-importing the
     same file adds nothing. ``taken`` counts active leases plus submitted annotations and
     ``is_open`` caches ``taken < project.overlap`` so the queue's index finds work directly.
+
+    ``gold`` (expected value per field) marks a gold task. Gold tasks have no overlap limit
+    (every annotator can be checked on them) and are handed out only by the gold rule of
+    the queue (``tasks/gold.py``), so their ``is_open`` is always false.
     """
 
     __tablename__ = "task"
     __table_args__ = (
         UniqueConstraint("project_id", "dedup_key"),
         Index("ix_task_queue", "project_id", "is_open", "id"),
+        Index(
+            "ix_task_gold",
+            "project_id",
+            "id",
+            sqlite_where=text("gold IS NOT NULL"),
+            postgresql_where=text("gold IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -43,6 +62,7 @@ class Task(Base):
     taken: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     done: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    gold: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("task_import.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

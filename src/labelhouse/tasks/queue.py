@@ -7,16 +7,19 @@ Invariants, enforced by the database and not just by this code:
   claim locks the task row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite every write
   transaction is ``BEGIN IMMEDIATE``, so claims are serialised) before incrementing it.
 Expired leases are reclaimed lazily by the next claim in the project (indexed, cheap).
+Gold tasks (``tasks/gold.py``) have no overlap limit and are never ``is_open``: they are
+handed out by the gold rule only, and every counter update below keeps them closed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, exists, insert, select, update
+from sqlalchemy import Table, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
@@ -25,6 +28,7 @@ from labelhouse.db.dialect import insert_ignoring_conflicts
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, project_row, update_settings
+from labelhouse.tasks.gold import REOPEN_ALL, open_expr, pick_gold
 from labelhouse.tasks.models import Assignment, Task
 
 LEASED, SUBMITTED, SKIPPED, EXPIRED = "leased", "submitted", "skipped", "expired"
@@ -49,7 +53,7 @@ _ADJUST_TAKEN = (
     .where(_T.c.id == bindparam("tid"))
     .values(
         taken=_T.c.taken + bindparam("delta"),
-        is_open=(_T.c.taken + bindparam("delta")) < bindparam("overlap"),
+        is_open=open_expr(_T.c.taken + bindparam("delta"), bindparam("overlap")),
     )
 )
 _EXPIRE = (
@@ -99,10 +103,22 @@ def _held(session: Session, project_id: int, user_id: int) -> Any:
     return session.execute(_CURRENT_LEASE, {"pid": project_id, "uid": user_id}).first()
 
 
+Gate = Callable[[Session, Actor, ProjectRow], None]
+
+
 def claim_next(
-    session: Session, actor: Actor, project_id: int, *, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    *,
+    now: datetime | None = None,
+    gate: Gate | None = None,
 ) -> Lease | None:
-    """Give the actor a task and a lease, or None when nothing is left for them."""
+    """Give the actor a task and a lease, or None when nothing is left for them.
+
+    ``gate`` runs before a *new* lease is made and may raise to refuse one (layers above
+    pass the gold-accuracy pause check this way; a held lease is always given back).
+    """
     now = now or utcnow()
     project = project_row(session, actor, project_id)
     if project.archived:
@@ -112,6 +128,8 @@ def claim_next(
         task = session.get(Task, held.task_id)
         assert task is not None
         return Lease(project, task, held.id, held.expires_at, created=False)
+    if gate is not None:
+        gate(session, actor, project)
     expire_stale_leases(session, project, now)
 
     is_pg = session.get_bind().dialect.name == "postgresql"
@@ -119,7 +137,10 @@ def claim_next(
         _CANDIDATE_PG if is_pg else _CANDIDATE, {"pid": project.id, "uid": actor.user_id}
     ).first()
     if task is None:
-        return None
+        return None  # gold tasks only while ordinary work remains (see tasks/gold.py)
+    gold = pick_gold(session, project, actor.user_id)
+    if gold is not None:
+        task = gold
     expires_at = now + timedelta(seconds=project.lease_seconds)
     # ON CONFLICT DO NOTHING: if the same annotator raced us to a lease (PostgreSQL; SQLite
     # serialises writers), the partial unique index stops the second one and we return the
@@ -145,7 +166,7 @@ def claim_next(
         return Lease(project, won, held.id, held.expires_at, created=False)
     _adjust_taken(session, project, task.id, +1)
     task.taken += 1  # mirror the UPDATE without another round trip
-    task.is_open = task.taken < project.overlap
+    task.is_open = task.taken < project.overlap and task.gold is None
     return Lease(project, task, assignment_id, expires_at, created=True)
 
 
@@ -203,8 +224,11 @@ _ASSIGNMENT_STATUS = select(_A.c.status).where(
 )
 _TAKE_FREE_SLOT = (
     update(_T)
-    .where(_T.c.id == bindparam("tid"), _T.c.taken < bindparam("overlap"))
-    .values(taken=_T.c.taken + 1, is_open=(_T.c.taken + 1) < bindparam("overlap"))
+    .where(
+        _T.c.id == bindparam("tid"),
+        or_(_T.c.taken < bindparam("overlap"), _T.c.gold.is_not(None)),
+    )
+    .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
     .returning(_T.c.id)
 )
 
@@ -263,9 +287,5 @@ def update_project(
     tasks that now need more annotators (or closes those that have enough)."""
     project = update_settings(session, actor, project_id, changes)
     if "overlap" in changes:
-        session.execute(
-            update(_T)
-            .where(_T.c.project_id == project.id)
-            .values(is_open=_T.c.taken < project.overlap)
-        )
+        session.execute(REOPEN_ALL, {"pid": project.id, "overlap": project.overlap})
     return project

@@ -241,14 +241,16 @@ class Progress:
 
 
 def progress_by_project(session: Session, projects: list[Project]) -> dict[int, Progress]:
-    """Task counts per project in one grouped query (done = has ``overlap`` submissions)."""
+    """Task counts per project in one grouped query (done = has ``overlap`` submissions).
+
+    Gold tasks are checks, not deliverable work (``tasks/gold.py``): they are not counted."""
     out = {p.id: Progress() for p in projects}
     if not projects:
         return out
     overlap = {p.id: p.overlap for p in projects}
     rows = session.execute(
         select(Task.project_id, Task.done, Task.taken, func.count())
-        .where(Task.project_id.in_(list(out)))
+        .where(Task.project_id.in_(list(out)), Task.gold.is_(None))
         .group_by(Task.project_id, Task.done, Task.taken)
     )
     for project_id, done, taken, count in rows:

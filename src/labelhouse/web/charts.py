@@ -106,3 +106,75 @@ def daily_bars(per_day: Sequence[tuple[date, int]], *, noun: str = "annotation")
         )
         for day, count in per_day
     ]
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    label: str  # short text drawn next to the point
+    title: str  # tooltip and accessible name
+    flagged: bool = False
+
+
+def scatter_chart(
+    points: Sequence[Point],
+    *,
+    label: str,
+    x_label: str,
+    y_label: str,
+    y_max: float = 1.0,
+    width: int = 480,
+    height: int = 260,
+) -> Markup:
+    """A scatter plot with round-step axes from 0 (x: :func:`axis_scale`; y: 0..``y_max``).
+
+    Flagged points get the ``flagged`` class (drawn in the warning colour by CSS); every
+    point carries a ``<title>`` and a short label, all escaped.
+    """
+    left, right, top, bottom = 58, 14, 12, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    x_top, x_step = axis_scale(max((p.x for p in points), default=0), integer=False)
+    y_step = y_max / 4
+    parts = [
+        f'<svg class="chart scatter" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i in range(5):
+        value = y_step * i
+        y = top + plot_h - plot_h * value / y_max
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis y" x="{left - 6}" y="{y + 4:.1f}">'
+            f"{escape(_number(round(value, 4)))}</text>"
+        )
+    ticks = round(x_top / x_step)
+    for i in range(ticks + 1):
+        value = x_step * i
+        x = left + plot_w * value / x_top
+        parts.append(
+            f'<text class="axis x" x="{x:.1f}" y="{top + plot_h + 16}">'
+            f"{escape(_number(round(value, 6)))}</text>"
+        )
+    parts.append(
+        f'<line class="baseline" x1="{left}" x2="{width - right}" '
+        f'y1="{top + plot_h}" y2="{top + plot_h}"/>'
+        f'<line class="baseline" x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}"/>'
+        f'<text class="axis x" x="{left + plot_w / 2:.1f}" y="{height - 4}">'
+        f"{escape(x_label)}</text>"
+        f'<text class="axis title-y" x="{-(top + plot_h / 2):.1f}" y="14" '
+        f'transform="rotate(-90)">{escape(y_label)}</text>'
+    )
+    for p in points:
+        x = left + plot_w * min(max(p.x, 0.0), x_top) / x_top
+        y = top + plot_h - plot_h * min(max(p.y, 0.0), y_max) / y_max
+        anchor = "end" if x > left + plot_w * 0.75 else "start"
+        dx = -8 if anchor == "end" else 8
+        parts.append(
+            f'<g class="point{" flagged" if p.flagged else ""}"><title>{escape(p.title)}</title>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5"/>'
+            f'<text class="point-label {anchor}" x="{x + dx:.1f}" y="{y + 4:.1f}">'
+            f"{escape(p.label)}</text></g>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above

@@ -22,10 +22,23 @@ def export(
     ctx: Ctx,
     format: str = Query(default="jsonl", description="jsonl, json or csv"),
     include_drafts: bool = False,
+    content: str = Query(default="raw", description="raw, consensus or both"),
+    consensus_method: str = Query(default="majority", description="majority or dawid_skene"),
 ) -> StreamingResponse:
-    """Every task with its annotations and predictions, streamed (memory stays flat)."""
+    """Every task with its annotations and predictions, streamed (memory stays flat).
+
+    ``content=consensus`` replaces the raw annotations by one consensus value per field
+    (``"consensus": {field: {"value", "confidence", "method"}}``); ``both`` keeps both."""
     with ctx.write() as (s, actor):
-        plan = plan_export(s, actor, project_id, format_name=format, include_drafts=include_drafts)
+        plan = plan_export(
+            s,
+            actor,
+            project_id,
+            format_name=format,
+            include_drafts=include_drafts,
+            content=content,
+            consensus_method=consensus_method,
+        )
     return StreamingResponse(
         _stream(ctx, plan),
         media_type=plan.fmt.media_type,

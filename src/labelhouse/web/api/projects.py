@@ -63,7 +63,7 @@ def get_project(project_id: int, ctx: Ctx) -> dict[str, Any]:
 @router.patch("/projects/{project_id}")
 def update_project(project_id: int, body: ProjectPatch, ctx: Ctx) -> dict[str, Any]:
     with ctx.write() as (s, actor):
-        p = queue.update_project(s, actor, project_id, body.model_dump(exclude_none=True))
+        p = queue.update_project(s, actor, project_id, body.changes())
         return project_out(p)
 
 

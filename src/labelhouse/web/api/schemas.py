@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +59,23 @@ class ProjectPatch(Body):
     overlap: int | None = Field(default=None, ge=1, le=50)
     lease_seconds: int | None = Field(default=None, ge=30, le=7 * 24 * 3600)
     archived: bool | None = None
+    gold_rate: float | None = Field(default=None, ge=0, le=0.5)
+    gold_first_n: int | None = Field(default=None, ge=0, le=1000)
+    gold_min_accuracy: float | None = Field(
+        default=None, ge=0, le=1, description="null turns the gold-accuracy pause off"
+    )
+    gold_min_answers: int | None = Field(default=None, ge=1, le=100_000)
+    review_mode: Literal["off", "all", "sample", "disagreement"] | None = None
+    review_sample_rate: float | None = Field(default=None, ge=0, le=1)
+    review_agreement_threshold: float | None = Field(default=None, ge=0, le=1)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; null means "leave as is" except where null is a value."""
+        sent = self.model_dump(exclude_unset=True)
+        return {k: v for k, v in sent.items() if v is not None or k in NULLABLE_SETTINGS}
+
+
+NULLABLE_SETTINGS = {"gold_min_accuracy"}
 
 
 class SchemaIn(Body):
@@ -73,3 +90,13 @@ class AnnotationIn(Body):
 
 class SkipIn(Body):
     reason: str | None = Field(default=None, max_length=2000)
+
+
+class GoldIn(Body):
+    value: dict[str, Any] = Field(description="the expected value per field (a subset is fine)")
+
+
+class ReviewIn(Body):
+    decision: Literal["accept", "reject", "correct"]
+    reason: str | None = Field(default=None, max_length=5000)
+    value: dict[str, Any] | None = Field(default=None, description="the corrected value")

@@ -27,6 +27,13 @@ def project_out(project: Project) -> dict[str, Any]:
         "schema_version": project.schema_version,
         "archived": project.archived,
         "created_at": project.created_at,
+        "gold_rate": project.gold_rate,
+        "gold_first_n": project.gold_first_n,
+        "gold_min_accuracy": project.gold_min_accuracy,
+        "gold_min_answers": project.gold_min_answers,
+        "review_mode": project.review_mode,
+        "review_sample_rate": project.review_sample_rate,
+        "review_agreement_threshold": project.review_agreement_threshold,
     }
 
 
@@ -36,6 +43,7 @@ def annotation_out(a: Annotation) -> dict[str, Any]:
         "task_id": a.task_id,
         "annotator_id": a.user_id,
         "status": a.status,
+        "review_status": a.review_status,
         "value": a.value,
         "schema_version": a.schema_version,
         "revision": a.revision,

@@ -7,13 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
+from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.queries import TaskFilters, browse_tasks
 from labelhouse.errors import Conflict, InvalidInput, Problem
 from labelhouse.kinds import LabelSchema
 from labelhouse.projects.service import load_schema, load_schema_and_document, project_row
-from labelhouse.tasks import queue
+from labelhouse.review.gold import pause_gate
+from labelhouse.tasks import gold, queue
 from labelhouse.tasks import service as tasks
 from labelhouse.web.api.schemas import AnnotationIn, SkipIn
 from labelhouse.web.api.serializers import annotation_out, json_response, revision_out, task_out
@@ -35,9 +37,17 @@ def rendered_out(schema: LabelSchema, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def disguise_gold(out: dict[str, Any], task: Any, overlap: int, own: list[Any]) -> None:
+    """A gold task shown to an annotator: counters as an ordinary task would have them."""
+    submitted = any(a.status == "submitted" for a in own)
+    done = gold.disguised_done(task, overlap, submitted_by_viewer=submitted)
+    out["annotations_done"] = done
+    out["status"] = "done" if done >= overlap else "in_progress" if task.taken or done else "new"
+
+
 def next_payload(s: Session, actor: Actor, project_id: int, *, render: bool) -> dict[str, Any]:
     """Lease (or re-read) the caller's current task: the body of ``/next``."""
-    lease = queue.claim_next(s, actor, project_id)
+    lease = queue.claim_next(s, actor, project_id, gate=pause_gate)
     if lease is None:
         version = project_row(s, actor, project_id).schema_version
         return {"task": None, "lease": None, "schema_version": version}
@@ -48,6 +58,8 @@ def next_payload(s: Session, actor: Actor, project_id: int, *, render: bool) -> 
     # A fresh lease cannot have an annotation yet (a task is never leased twice).
     own = [] if lease.created else annotations.own_annotations(s, actor, task_id)
     task = task_out(s, lease.task, project, predictions=preds, annotations=own)
+    if lease.task.gold is not None:
+        disguise_gold(task, lease.task, project.overlap, own)
     if render:
         task["rendered"] = rendered_out(schema, lease.task.data)
     return {
@@ -106,6 +118,11 @@ def list_tasks(
         page = browse_tasks(s, actor, project_id, filters, after_id=cursor, limit=limit)
         project = project_row(s, actor, project_id)
         items = [task_out(s, t, project) for t in page.items]
+        if not actor.sees_all_tasks:  # an annotator's own tasks: gold ones look ordinary
+            for out, t in zip(items, page.items, strict=True):
+                if t.gold is not None:
+                    out["annotations_done"] = min(t.done, project.overlap)
+                    out["status"] = "done" if t.done >= project.overlap else "in_progress"
     return {"items": items, "next_cursor": page.next_cursor}
 
 
@@ -118,6 +135,10 @@ def get_task(
         preds = tasks.predictions_for(s, [task.id])[task.id]
         anns = annotations.annotations_of_task(s, actor, task.id)
         out = task_out(s, task, project, predictions=preds, annotations=anns)
+        if actor.at_least(Role.manager):
+            out["gold"] = task.gold  # only managers see expected values
+        elif task.gold is not None:
+            disguise_gold(out, task, project.overlap, anns)
         if render:
             out["rendered"] = rendered_out(load_schema(s, project), task.data)
         return out

@@ -8,7 +8,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from labelhouse.web.pages import annotate, auth, projects, settings, tasks, transfer
+from labelhouse.web.pages import (
+    annotate,
+    auth,
+    projects,
+    quality,
+    review,
+    settings,
+    tasks,
+    transfer,
+)
 from labelhouse.web.pages.common import (
     STATIC_DIR,
     LoginRequired,
@@ -23,7 +32,7 @@ TITLES = {400: "Cannot show this page", 403: "Not allowed", 404: "Not found"}
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, projects, settings, tasks, transfer, annotate):
+    for module in (auth, projects, settings, tasks, transfer, annotate, quality, review):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

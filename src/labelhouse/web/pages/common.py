@@ -122,8 +122,10 @@ PROJECT_TABS = (
     ("overview", "Overview", "", Role.reviewer),
     ("annotate", "Annotate", "/annotate", Role.annotator),
     ("tasks", "Tasks", "/tasks", Role.reviewer),
+    ("review", "Review", "/review", Role.reviewer),
     ("import", "Import", "/import", Role.manager),
     ("export", "Export", "/export", Role.manager),
+    ("quality", "Quality", "/quality", Role.reviewer),
     ("settings", "Settings", "/settings", Role.reviewer),
 )
 

@@ -9,6 +9,7 @@
 //   data-show-token           show the created API token (shown once)
 //   data-show-invite          show the invitation link (shown once)
 //   data-confirm="…"          ask first
+//   data-body='{"json": …}'   (buttons) the JSON body to send
 //   textarea[data-markdown-preview="id"]  live, server-sanitized Markdown preview into #id
 import { api, showError } from "./api.js";
 
@@ -58,7 +59,8 @@ async function run(el, event) {
   const button = el.tagName === "FORM" ? el.querySelector("button[type=submit]") : el;
   if (button) button.disabled = true;
   try {
-    const data = await api(method, url, el.tagName === "FORM" ? formBody(el) : undefined);
+    const body = el.tagName === "FORM" ? formBody(el) : el.dataset.body ? JSON.parse(el.dataset.body) : undefined;
+    const data = await api(method, url, body);
     if (el.dataset.reload !== undefined) return window.location.reload();
     if (el.dataset.redirect) return window.location.assign(el.dataset.redirect.replace("{id}", data && data.id));
     // Reset first: a shown secret lives in an <input> inside the form, which reset() clears.

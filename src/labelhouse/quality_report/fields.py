@@ -1,0 +1,259 @@
+"""Agreement and consensus of one label field over a whole project.
+
+Categorical kinds (those whose hook ``classes()`` lists classes: single choice, rating,
+pairwise A/B/tie) become one :class:`~labelhouse.quality.Labels` matrix and get the
+vectorised statistics — percent agreement, Fleiss' κ, Krippendorff's α, the annotator-pair
+κ matrix, majority vote and Dawid–Skene. Other kinds are compared and merged task by task
+through the kind's ``compare``/``merge`` hooks (span and box F1 by overlap matching,
+Kendall's τ for rankings, Jaccard for multi-choice, a similarity for free text).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from labelhouse import quality
+from labelhouse.kinds.base import FieldKind
+from labelhouse.kinds.boxes import as_boxes
+from labelhouse.kinds.spans import as_spans
+from labelhouse.quality.data import FloatArray, IntArray, Labels
+from labelhouse.quality_report.loading import Answers
+
+METHODS = ("majority", "dawid_skene")
+CATEGORICAL = ("nominal", "ordinal", "pairwise")
+
+
+def finite(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+@dataclass
+class TaskConsensus:
+    value: Any
+    confidence: float
+    method: str
+
+
+@dataclass
+class FieldAnalysis:
+    """Everything the report needs about one field; arrays are indexed by task code."""
+
+    name: str
+    kind: str
+    agreement_kind: str
+    n_tasks: int  # tasks with at least one answer for this field
+    n_overlap: int  # tasks with at least two
+    n_answers: int
+    metrics: dict[str, float | None]
+    task_agreement: FloatArray
+    consensus: list[TaskConsensus | None]
+    consensus_method: str
+    labels: Labels | None = None  # categorical only
+    ds: quality.DawidSkeneResult | None = None
+    pair_kappa: quality.PairKappa | None = None
+    answered: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def _field_rows(kind: FieldKind, answers: Answers) -> tuple[list[int], list[Any]]:
+    rows, values = [], []
+    for r, value in enumerate(answers.values):
+        if kind.name in value and not kind.is_empty(value[kind.name]):
+            rows.append(r)
+            values.append(value[kind.name])
+    return rows, values
+
+
+def _pair_summary(pk: quality.PairKappa) -> dict[str, float | None]:
+    upper = np.triu_indices(pk.kappa.shape[0], k=1)
+    kappas = pk.kappa[upper]
+    kappas = kappas[np.isfinite(kappas)]
+    if not kappas.size:
+        return {"pair_kappa_mean": None, "pair_kappa_min": None, "pair_kappa_max": None}
+    return {
+        "pair_kappa_mean": float(kappas.mean()),
+        "pair_kappa_min": float(kappas.min()),
+        "pair_kappa_max": float(kappas.max()),
+    }
+
+
+def _categorical(
+    kind: FieldKind, answers: Answers, rows: list[int], values: list[Any], method: str
+) -> FieldAnalysis:
+    classes = kind.classes() or []
+    index = {c: i for i, c in enumerate(classes)}
+    keep = [
+        (r, index[lb])
+        for r, v in zip(rows, values, strict=True)
+        if (lb := kind.label_of(v)) is not None and lb in index
+    ]
+    row_idx = np.asarray([r for r, _ in keep], dtype=np.int64)
+    codes = np.asarray([c for _, c in keep], dtype=np.int64)
+    labels = Labels(
+        answers.task_code[row_idx],
+        answers.user_code[row_idx],
+        codes,
+        answers.n_tasks,
+        answers.n_users,
+        len(classes),
+        answers.task_ids.tolist(),
+        answers.user_ids.tolist(),
+        list(classes),
+    )
+    metrics: dict[str, float | None] = {
+        "percent_agreement": finite(quality.percent_agreement(labels)),
+        "fleiss_kappa": finite(quality.fleiss_kappa(labels)),
+        "alpha_nominal": finite(quality.krippendorff_alpha(labels, "nominal")),
+    }
+    if kind.agreement_kind() == "ordinal":
+        metrics["alpha_ordinal"] = finite(quality.krippendorff_alpha(labels, "ordinal"))
+        metrics["alpha_interval"] = finite(quality.krippendorff_alpha(labels, "interval"))
+    pair_kappa = quality.pairwise_kappa_matrix(labels)
+    metrics.update(_pair_summary(pair_kappa))
+    ds = quality.dawid_skene(labels) if len(labels) else None
+    per_item = labels.labels_per_item()
+
+    by_task: dict[int, list[Any]] = {}
+    if kind.agreement_kind() == "pairwise":  # strengths ride along with the winning choice
+        for r, v in zip(rows, values, strict=True):
+            by_task.setdefault(int(answers.task_code[r]), []).append(v)
+    consensus: list[TaskConsensus | None] = [None] * answers.n_tasks
+    if method == "dawid_skene" and ds is not None:
+        winners, confidence, used = ds.labels, ds.confidence, "dawid_skene"
+    elif kind.agreement_kind() == "ordinal":
+        winners, confidence, used = None, None, "median"
+    else:
+        mv = quality.majority_vote(labels)
+        winners, confidence, used = mv.labels, mv.confidence, "majority"
+    if winners is None:  # ratings: the kind's median merge, task by task
+        for t in np.flatnonzero(per_item > 0):
+            task_values = [
+                answers.values[r][kind.name]
+                for r in answers.rows_of(int(t))
+                if kind.name in answers.values[r]
+            ]
+            value, conf = kind.merge(task_values)
+            consensus[int(t)] = TaskConsensus(value, conf, used)
+    else:
+        for t in np.flatnonzero(winners >= 0):
+            label = classes[int(winners[t])]
+            value = kind.from_label(label, by_task.get(int(t), []))
+            consensus[int(t)] = TaskConsensus(value, float(confidence[t]), used)
+    return FieldAnalysis(
+        name=kind.name,
+        kind=kind.kind_name,
+        agreement_kind=kind.agreement_kind(),
+        n_tasks=int((per_item > 0).sum()),
+        n_overlap=int((per_item > 1).sum()),
+        n_answers=len(labels),
+        metrics=metrics,
+        task_agreement=quality.item_agreement(labels),
+        consensus=consensus,
+        consensus_method=used,
+        labels=labels,
+        ds=ds,
+        pair_kappa=pair_kappa,
+        answered=per_item,
+    )
+
+
+def _pairwise_mean(kind: FieldKind, task_values: list[Any]) -> float:
+    scores = [
+        kind.compare(task_values[i], task_values[j])
+        for i in range(len(task_values))
+        for j in range(i + 1, len(task_values))
+    ]
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def _structured(
+    kind: FieldKind,
+    answers: Answers,
+    rows: list[int],
+    values: list[Any],
+    task_data: dict[int, dict[str, Any]],
+) -> FieldAnalysis:
+    grouped: dict[int, list[Any]] = {}
+    for r, v in zip(rows, values, strict=True):
+        grouped.setdefault(int(answers.task_code[r]), []).append(v)
+    agreement = np.full(answers.n_tasks, np.nan)
+    consensus: list[TaskConsensus | None] = [None] * answers.n_tasks
+    answered = np.zeros(answers.n_tasks, dtype=np.int64)
+    ak = kind.agreement_kind()
+    exact: list[quality.MatchF1] = []
+    overlap: list[quality.MatchF1] = []
+    taus: list[float] = []
+    method = {
+        "set": "per_option_majority",
+        "spans": "overlap_vote",
+        "boxes": "overlap_vote",
+        "ranking": "borda",
+        "text": "none",
+    }.get(ak, "merge")
+    for t, task_values in grouped.items():
+        answered[t] = len(task_values)
+        agreement[t] = _pairwise_mean(kind, task_values)
+        for i in range(len(task_values)):
+            for j in range(i + 1, len(task_values)):
+                a, b = task_values[i], task_values[j]
+                if ak == "spans":
+                    exact.append(quality.span_f1(as_spans(a), as_spans(b), match="exact"))
+                    overlap.append(quality.span_f1(as_spans(a), as_spans(b), match="overlap"))
+                elif ak == "boxes":
+                    overlap.append(quality.box_f1(as_boxes(a), as_boxes(b)))
+                elif ak == "ranking" and isinstance(a, list) and isinstance(b, list):
+                    taus.append(quality.kendall_tau(a, b) if len(a) == len(b) else math.nan)
+        if ak != "text":
+            data = task_data.get(int(answers.task_ids[t]))
+            value, conf = kind.merge(task_values, data=data)
+            if value is not None:
+                consensus[t] = TaskConsensus(value, float(conf), method)
+    mean_agreement = agreement[np.isfinite(agreement)]
+    metrics: dict[str, float | None] = {
+        "mean_pairwise_agreement": float(mean_agreement.mean()) if mean_agreement.size else None
+    }
+    if ak == "spans":
+        metrics["span_f1_exact"] = quality.micro_f1(exact).f1 if exact else None
+        metrics["span_f1_overlap"] = quality.micro_f1(overlap).f1 if overlap else None
+    elif ak == "boxes":
+        metrics["box_f1"] = quality.micro_f1(overlap).f1 if overlap else None
+    elif ak == "ranking":
+        finite_taus = [x for x in taus if math.isfinite(x)]
+        metrics["kendall_tau_mean"] = float(np.mean(finite_taus)) if finite_taus else None
+    elif ak == "set":
+        shares = [_exact_share(vs) for vs in grouped.values() if len(vs) > 1]
+        metrics["percent_agreement"] = float(np.mean(shares)) if shares else None
+    elif ak == "text":
+        metrics["mean_similarity"] = metrics["mean_pairwise_agreement"]
+    return FieldAnalysis(
+        name=kind.name,
+        kind=kind.kind_name,
+        agreement_kind=ak,
+        n_tasks=int((answered > 0).sum()),
+        n_overlap=int((answered > 1).sum()),
+        n_answers=len(values),
+        metrics=metrics,
+        task_agreement=agreement,
+        consensus=consensus,
+        consensus_method=method,
+        answered=answered,
+    )
+
+
+def _exact_share(task_values: list[Any]) -> float:
+    """Share of annotator pairs whose answers are identical (percent agreement)."""
+    n = len(task_values)
+    same = sum(task_values[i] == task_values[j] for i in range(n) for j in range(i + 1, n))
+    return same / (n * (n - 1) / 2)
+
+
+def analyse_field(
+    kind: FieldKind, answers: Answers, task_data: dict[int, dict[str, Any]], method: str
+) -> FieldAnalysis:
+    rows, values = _field_rows(kind, answers)
+    if kind.agreement_kind() in CATEGORICAL and kind.classes():
+        return _categorical(kind, answers, rows, values, method)
+    return _structured(kind, answers, rows, values, task_data)

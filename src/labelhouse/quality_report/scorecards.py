@@ -1,0 +1,126 @@
+"""Per-annotator scorecards across every field of a project.
+
+* agreement with consensus — pooled over fields and over tasks with at least two answers
+  (a lone answer trivially agrees with itself); categorical fields count exact matches
+  (``quality.agreement_with_consensus``), other kinds the kind's ``compare`` score;
+* Dawid–Skene estimated accuracy — mean over categorical fields — and its confusion matrix
+  per categorical field;
+* median seconds per task (``lead_time_ms`` of the submitted annotation);
+* flags: too fast and near-constant (``quality.Thresholds``, the same rules as
+  ``quality.scorecards``) and low agreement with consensus.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from labelhouse import quality
+from labelhouse.kinds.base import FieldKind
+from labelhouse.quality_report.fields import FieldAnalysis
+from labelhouse.quality_report.loading import Answers
+
+LOW_AGREEMENT = 0.6  # flag below this share of agreement with consensus …
+MIN_SCORED = 5  # … over at least this many answers on shared tasks
+
+
+@dataclass
+class Scorecard:
+    user_id: int
+    email: str
+    tasks: int
+    median_seconds: float | None
+    consensus_agreement: float | None
+    scored: int
+    ds_accuracy: float | None
+    confusion: dict[str, dict[str, Any]] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+
+def _clean(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def build_scorecards(
+    answers: Answers,
+    kinds: dict[str, FieldKind],
+    analyses: list[FieldAnalysis],
+    emails: dict[int, str],
+    thresholds: quality.Thresholds | None = None,
+) -> list[Scorecard]:
+    t = thresholds or quality.Thresholds()
+    w = answers.n_users
+    hits = np.zeros(w)
+    scored = np.zeros(w)
+    ds_sum = np.zeros(w)
+    ds_n = np.zeros(w)
+    near_constant = np.zeros(w, dtype=bool)
+    confusion: list[dict[str, dict[str, Any]]] = [{} for _ in range(w)]
+    for fa in analyses:
+        if fa.labels is not None:
+            labels = fa.labels
+            winners = np.full(answers.n_tasks, -1, dtype=np.int64)
+            classes = labels.class_ids or []
+            index = {c: i for i, c in enumerate(classes)}
+            kind = kinds[fa.name]
+            for task, c in enumerate(fa.consensus):
+                if c is not None and fa.answered[task] > 1:
+                    winners[task] = index.get(kind.label_of(c.value), -1)
+            share, n = quality.agreement_with_consensus(labels, winners)
+            hits += np.nan_to_num(share) * n
+            scored += n
+            if fa.ds is not None:
+                acc = fa.ds.worker_accuracy
+                has = np.isfinite(acc)
+                ds_sum[has] += acc[has]
+                ds_n[has] += 1
+                for u in np.flatnonzero(has):
+                    confusion[u][fa.name] = {
+                        "classes": [str(c) for c in classes],
+                        "matrix": np.round(fa.ds.confusion[u], 4).tolist(),
+                    }
+            near_constant |= quality.scorecards(labels, thresholds=t).near_constant
+        else:
+            kind = kinds[fa.name]
+            if fa.agreement_kind == "text":
+                continue
+            for r, value in enumerate(answers.values):
+                task = int(answers.task_code[r])
+                c = fa.consensus[task]
+                if c is None or fa.answered[task] < 2 or fa.name not in value:
+                    continue
+                u = int(answers.user_code[r])
+                hits[u] += kind.compare(value[fa.name], c.value)
+                scored[u] += 1
+    median = quality.median_time(answers.user_code, answers.seconds, n_workers=w)
+    project_median = float(np.median(answers.seconds)) if answers.seconds.size else math.nan
+    fast_limit = max(t.min_seconds, t.fast_fraction * project_median)
+    tasks = np.bincount(answers.user_code, minlength=w)
+    cards = []
+    for u in range(w):
+        uid = int(answers.user_ids[u])
+        agreement = hits[u] / scored[u] if scored[u] else math.nan
+        flags = []
+        if math.isfinite(median[u]) and median[u] < fast_limit:
+            flags.append("too fast")
+        if near_constant[u]:
+            flags.append("near-constant answers")
+        if scored[u] >= MIN_SCORED and agreement < LOW_AGREEMENT:
+            flags.append("low agreement")
+        cards.append(
+            Scorecard(
+                user_id=uid,
+                email=emails.get(uid, f"user {uid}"),
+                tasks=int(tasks[u]),
+                median_seconds=_clean(median[u]),
+                consensus_agreement=_clean(agreement),
+                scored=int(scored[u]),
+                ds_accuracy=_clean(ds_sum[u] / ds_n[u]) if ds_n[u] else None,
+                confusion=confusion[u],
+                flags=flags,
+            )
+        )
+    return cards

@@ -1,0 +1,49 @@
+"""Review decisions and lifted gold pauses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from labelhouse.db.base import Base, BigId, UtcDateTime, utcnow
+from labelhouse.tasks.models import NullableJson
+
+
+class Review(Base):
+    """One reviewer's decision on a finished task: ``accept``, ``reject`` (with ``reason``;
+    the task went back to the queue) or ``correct`` (``value`` is the reviewed value; the
+    annotators' originals are kept). A task may collect several reviews over time (a
+    rejected task is re-annotated and reviewed again)."""
+
+    __tablename__ = "review"
+    __table_args__ = (Index("ix_review_project_task", "project_id", "task_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    decision: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class GoldPauseLift(Base):
+    """A manager lifted an annotator's gold-accuracy pause in a project at ``lifted_at``:
+    only gold answers given after it count toward a new pause."""
+
+    __tablename__ = "gold_pause_lift"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    lifted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    lifted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

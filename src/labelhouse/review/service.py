@@ -1,0 +1,319 @@
+"""The review stage: a reviewer queue over finished tasks, and accept / reject / correct.
+
+Which tasks wait for review:
+- finished (``done >= overlap``), not gold (gold answers are checked automatically), with
+  submitted annotations not reviewed yet, none of them by the reviewer (nobody reviews
+  their own work);
+- and, by the project's ``review_mode``: ``all``; ``sample`` — a fixed share
+  ``review_sample_rate`` chosen by a hash of the task id (the same tasks whoever asks);
+  ``disagreement`` — tasks where some field's agreement (share of annotators giving the
+  most common value, exact equality) is below ``review_agreement_threshold``; ``off`` —
+  none.
+
+Decisions (one ``review`` row each; originals are never edited):
+- ``accept`` marks the pending annotations ``accepted``;
+- ``reject`` (reason required) marks them ``rejected`` and gives their slots back: the
+  task's ``done``/``taken`` drop by their number and it re-opens, so other annotators
+  label it again (the original annotators keep their assignment rows, so the queue never
+  hands it back to them); the new annotations are then reviewed again;
+- ``correct`` stores the reviewer's validated value as the reviewed value; each pending
+  annotation is marked ``accepted`` if it already equalled it, else ``corrected``.
+Two reviewers deciding at once: the first wins, the second gets a Conflict.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts.models import Role, User
+from labelhouse.accounts.policy import Actor
+from labelhouse.annotations.models import Annotation
+from labelhouse.audit import service as audit
+from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
+from labelhouse.kinds.registry import LabelSchema
+from labelhouse.projects.models import Project
+from labelhouse.projects.service import get_project, load_schema
+from labelhouse.review.models import Review
+from labelhouse.tasks.models import Task
+from labelhouse.tasks.service import get_task
+
+ACCEPT, REJECT, CORRECT = "accept", "reject", "correct"
+DECISIONS = (ACCEPT, REJECT, CORRECT)
+ACCEPTED, REJECTED, CORRECTED = "accepted", "rejected", "corrected"
+MAX_REASON = 5000
+SCAN_BATCH = 200
+HASH_MULT, HASH_MOD = 2654435761, 2**32  # Knuth's multiplicative hash of the task id
+
+
+@dataclass
+class ReviewItem:
+    """A task waiting for review with its pending annotations, the most common value per
+    field and, per annotation, the fields where it differs from that value."""
+
+    task: Task
+    project: Project
+    schema: LabelSchema
+    annotations: list[Annotation]
+    emails: dict[int, str]
+    majority: dict[str, Any] = field(default_factory=dict)
+    differs: dict[int, list[str]] = field(default_factory=dict)
+    agreement: dict[str, float] = field(default_factory=dict)
+
+
+def _key(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def field_agreement(
+    schema: LabelSchema, values: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Per field: the most common value (ties: the first given) and its share of answers.
+
+    Exact equality of the normalised values; an unanswered optional field counts as the
+    value ``None``.
+    """
+    majority: dict[str, Any] = {}
+    share: dict[str, float] = {}
+    for f in schema.fields:
+        answers = [v.get(f.name) for v in values]
+        if not answers:
+            continue
+        counts = Counter(_key(a) for a in answers)
+        best_key, best = counts.most_common(1)[0]
+        majority[f.name] = next(a for a in answers if _key(a) == best_key)
+        share[f.name] = best / len(answers)
+    return majority, share
+
+
+_PENDING = (Annotation.status == "submitted", Annotation.review_status.is_(None))
+
+
+def _candidates(project: Project, actor: Actor, after_id: int) -> Select[tuple[Task]]:
+    query = select(Task).where(
+        Task.project_id == project.id,
+        Task.id > after_id,
+        Task.gold.is_(None),
+        Task.done >= project.overlap,
+        exists().where(Annotation.task_id == Task.id, *_PENDING),
+        ~exists().where(Annotation.task_id == Task.id, Annotation.user_id == actor.user_id),
+    )
+    if project.review_mode == "sample":
+        cutoff = int(project.review_sample_rate * HASH_MOD)
+        query = query.where((Task.id * HASH_MULT) % HASH_MOD < cutoff)
+    return query.order_by(Task.id)
+
+
+def pending_annotations(session: Session, task_id: int) -> list[Annotation]:
+    return list(
+        session.scalars(
+            select(Annotation)
+            .where(Annotation.task_id == task_id, *_PENDING)
+            .order_by(Annotation.id)
+        )
+    )
+
+
+def _item(session: Session, project: Project, schema: LabelSchema, task: Task) -> ReviewItem:
+    anns = pending_annotations(session, task.id)
+    majority, share = field_agreement(schema, [a.value for a in anns])
+    emails = dict(
+        session.execute(
+            select(User.id, User.email).where(User.id.in_({a.user_id for a in anns}))
+        ).all()
+    )
+    differs = {
+        a.id: [name for name, best in majority.items() if _key(a.value.get(name)) != _key(best)]
+        for a in anns
+    }
+    return ReviewItem(task, project, schema, anns, emails, majority, differs, share)
+
+
+def next_for_review(
+    session: Session, actor: Actor, project_id: int, *, after_id: int = 0
+) -> ReviewItem | None:
+    """The next task for this reviewer (after ``after_id``, to pass over one), or None."""
+    actor.require(Role.reviewer, "review tasks")
+    project = get_project(session, actor, project_id)
+    if project.review_mode == "off":
+        raise Conflict(
+            "Review is off for this project; a manager can choose a review mode in Settings."
+        )
+    schema = load_schema(session, project)
+    query = _candidates(project, actor, after_id)
+    if project.review_mode != "disagreement":
+        task = session.scalars(query.limit(1)).first()
+        return None if task is None else _item(session, project, schema, task)
+    # Disagreement needs the values: scan candidates in id order, a batch at a time.
+    cursor = after_id
+    while True:
+        batch = list(session.scalars(query.where(Task.id > cursor).limit(SCAN_BATCH)))
+        if not batch:
+            return None
+        for task in batch:
+            item = _item(session, project, schema, task)
+            if any(s < project.review_agreement_threshold for s in item.agreement.values()):
+                return item
+        cursor = batch[-1].id
+
+
+def decide(
+    session: Session,
+    actor: Actor,
+    task_id: int,
+    *,
+    decision: str,
+    reason: str | None = None,
+    value: Any = None,
+) -> Review:
+    """Record a reviewer's decision on a finished task (see the module docstring)."""
+    actor.require(Role.reviewer, "review tasks")
+    task, row = get_task(session, actor, task_id)
+    if decision not in DECISIONS:
+        raise InvalidInput(
+            "Unknown review decision.", [Problem("decision", f"use one of: {', '.join(DECISIONS)}")]
+        )
+    reason = (reason or "").strip() or None
+    if decision == REJECT and reason is None:
+        raise InvalidInput(
+            "Say why the task is rejected; the reason helps the next annotators.",
+            [Problem("reason", "required when rejecting")],
+        )
+    if reason is not None and len(reason) > MAX_REASON:
+        raise InvalidInput(
+            "The reason is too long.", [Problem("reason", f"at most {MAX_REASON} characters")]
+        )
+    clean: dict[str, Any] | None = None
+    if decision == CORRECT:
+        if value is None:
+            raise InvalidInput(
+                "A correction needs the corrected value.", [Problem("value", "required")]
+            )
+        clean = load_schema(session, row).validate_annotation(value, task.data)
+    elif value is not None:
+        raise InvalidInput(
+            "Only a correction carries a value.",
+            [Problem("value", "send it with decision 'correct'")],
+        )
+    if task.gold is not None:
+        raise Conflict("This is a gold task: its answers are checked against the expected value.")
+    if task.done < row.overlap:
+        raise Conflict(
+            f"Task {task.id} is not finished ({task.done} of {row.overlap} annotations)."
+        )
+    pending = pending_annotations(session, task.id)
+    if any(a.user_id == actor.user_id for a in pending):
+        raise PermissionDenied("You annotated this task; someone else has to review it.")
+    status = {ACCEPT: ACCEPTED, REJECT: REJECTED, CORRECT: CORRECTED}[decision]
+    # Claim the pending annotations atomically: a second reviewer racing us updates none.
+    marked = session.execute(
+        update(Annotation)
+        .where(Annotation.task_id == task.id, *_PENDING)
+        .values(review_status=status)
+        .returning(Annotation.id, Annotation.value)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not marked:
+        raise Conflict(f"Task {task.id} was already reviewed; ask for the next one.")
+    if decision == CORRECT:
+        agree = [aid for aid, v in marked if _key(v) == _key(clean)]
+        if agree:
+            session.execute(
+                update(Annotation)
+                .where(Annotation.id.in_(agree))
+                .values(review_status=ACCEPTED)
+                .execution_options(synchronize_session=False)
+            )
+    if decision == REJECT:
+        n = len(marked)
+        session.execute(
+            update(Task)
+            .where(Task.id == task.id)
+            .values(
+                done=Task.done - n,
+                taken=Task.taken - n,
+                is_open=(Task.taken - n) < row.overlap,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    review = Review(
+        project_id=row.id,
+        task_id=task.id,
+        reviewer_id=actor.user_id,
+        decision=decision,
+        reason=reason,
+        value=clean,
+    )
+    session.add(review)
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action=f"review.{decision}",
+        object_type="task",
+        object_id=task.id,
+        details={"annotations": len(marked)} | ({"reason": reason[:200]} if reason else {}),
+    )
+    session.flush()
+    session.expire(task)
+    return review
+
+
+def reviews_of_task(session: Session, actor: Actor, task_id: int) -> list[Review]:
+    actor.require(Role.reviewer, "see reviews")
+    task, _ = get_task(session, actor, task_id)
+    return list(
+        session.scalars(select(Review).where(Review.task_id == task.id).order_by(Review.id))
+    )
+
+
+@dataclass
+class ReviewStats:
+    user_id: int
+    email: str
+    accepted: int = 0
+    rejected: int = 0
+    corrected: int = 0
+
+    @property
+    def reviewed(self) -> int:
+        return self.accepted + self.rejected + self.corrected
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.reviewed if self.reviewed else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "email": self.email,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "corrected": self.corrected,
+            "reviewed": self.reviewed,
+            "acceptance_rate": self.acceptance_rate,
+        }
+
+
+def review_stats(session: Session, actor: Actor, project_id: int) -> list[ReviewStats]:
+    """Per annotator: how many of their annotations review accepted, rejected, corrected."""
+    actor.require(Role.reviewer, "see review statistics")
+    project = get_project(session, actor, project_id)
+    rows = session.execute(
+        select(Annotation.user_id, User.email, Annotation.review_status, func.count())
+        .join(User, User.id == Annotation.user_id)
+        .where(Annotation.project_id == project.id, Annotation.review_status.is_not(None))
+        .group_by(Annotation.user_id, User.email, Annotation.review_status)
+        .order_by(Annotation.user_id)
+    )
+    out: dict[int, ReviewStats] = {}
+    for user_id, email, status, count in rows:
+        stats = out.setdefault(user_id, ReviewStats(user_id, email))
+        if status in (ACCEPTED, REJECTED, CORRECTED):
+            setattr(stats, status, getattr(stats, status) + count)
+    return list(out.values())

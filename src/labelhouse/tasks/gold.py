@@ -1,0 +1,172 @@
+"""Gold tasks: marking them, and the queue rule that mixes them into each annotator's work.
+
+Rules (documented in docs and the issue):
+
+- A gold task carries ``task.gold``, the expected value of some or all fields, validated
+  through the schema like a draft annotation (present values must be valid; fields may be
+  left out and are then not checked).
+- Gold tasks have **no overlap limit**: every annotator can be checked on every gold task.
+  Their ``is_open`` is always false, so the ordinary queue (and its index) never sees them;
+  they are handed out only by :func:`pick_gold`.
+- When an annotator needs a new task, a gold task they have not seen is preferred while
+  they have fewer than ``gold_first_n`` gold answers, and otherwise with probability
+  ``gold_rate``, drawn from a hash of (project, user, number of tasks handed to them so
+  far): reproducible in tests, unpredictable enough for an annotator.
+- Gold tasks are only mixed in while ordinary work remains: with nothing left to label, a
+  gold task would announce itself.
+- Gold tasks are not deliverable work: project progress counts ordinary tasks only, and
+  the review queue skips them (their answers are checked against the expected value).
+- To an annotator a gold task looks like any other: the API never shows them ``gold``, and
+  the counters they see are capped as for an ordinary task (``disguised_done``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts.models import Role
+from labelhouse.accounts.policy import Actor
+from labelhouse.audit import service as audit
+from labelhouse.errors import InvalidInput, Problem
+from labelhouse.kinds.base import FieldKind
+from labelhouse.kinds.registry import LabelSchema
+from labelhouse.projects.service import ProjectRow, load_schema
+from labelhouse.tasks.models import Assignment, Task
+from labelhouse.tasks.service import get_task
+
+_T: Table = Task.__table__  # type: ignore[assignment]
+_A: Table = Assignment.__table__  # type: ignore[assignment]
+
+_GOLD_CANDIDATE = (
+    select(Task)
+    .where(
+        Task.project_id == bindparam("pid"),
+        Task.gold.is_not(None),
+        ~exists().where(Assignment.task_id == Task.id, Assignment.user_id == bindparam("uid")),
+    )
+    .order_by(Task.id)
+    .limit(1)
+)
+_GOLD_ANSWERED = (
+    select(func.count())
+    .select_from(_A)
+    .join(_T, _T.c.id == _A.c.task_id)
+    .where(
+        _A.c.project_id == bindparam("pid"),
+        _A.c.user_id == bindparam("uid"),
+        _A.c.status == "submitted",
+        _T.c.gold.is_not(None),
+    )
+)
+_HANDED_OUT = select(func.count()).where(
+    _A.c.project_id == bindparam("pid"), _A.c.user_id == bindparam("uid")
+)
+
+
+def draw(project_id: int, user_id: int, count: int) -> float:
+    """A number in [0, 1) fixed by (project, user, count): the gold-rate coin."""
+    digest = hashlib.blake2b(f"{project_id}:{user_id}:{count}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def pick_gold(session: Session, project: ProjectRow, user_id: int) -> Task | None:
+    """The gold task to hand out now, or None when the rule says ordinary work."""
+    if project.gold_rate <= 0 and project.gold_first_n <= 0:
+        return None
+    params = {"pid": project.id, "uid": user_id}
+    task = session.scalars(_GOLD_CANDIDATE, params).first()  # cheap: a partial index
+    if task is None:
+        return None
+    if session.execute(_GOLD_ANSWERED, params).scalar_one() < project.gold_first_n:
+        return task
+    handed_out = session.execute(_HANDED_OUT, params).scalar_one()
+    return task if draw(project.id, user_id, handed_out) < project.gold_rate else None
+
+
+def disguised_done(task: Task, overlap: int, *, submitted_by_viewer: bool) -> int:
+    """The ``done`` an annotator may see: an ordinary task they have not submitted has at
+    most ``overlap - 1`` submissions, one they have at most ``overlap``."""
+    if task.gold is None:
+        return task.done
+    return min(task.done, overlap if submitted_by_viewer else overlap - 1)
+
+
+def validate_gold(schema: LabelSchema, value: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """The normalised expected value, or InvalidInput naming every bad field."""
+    clean = schema.validate_annotation(value, data, draft=True)
+    if not clean:
+        raise InvalidInput(
+            "A gold value needs the expected value of at least one field.",
+            [
+                Problem(
+                    "value",
+                    f"give at least one field of: {', '.join(f.name for f in schema.fields)}",
+                )
+            ],
+        )
+    return clean
+
+
+def gold_matches(field: FieldKind, expected: Any, given: Any) -> bool:
+    """Whether an answer matches the expected value of one field.
+
+    The one place that decides it: exact equality of the normalised values (kinds
+    normalise on validation, e.g. choices in schema order, spans sorted). Kinds with
+    partial credit (spans, boxes, text) may later switch to ``field.compare(...) >= 1``.
+    """
+    return bool(expected == given)
+
+
+def set_gold(session: Session, actor: Actor, task_id: int, value: Any) -> Task:
+    """Mark a task gold with its expected value (or change the value)."""
+    actor.require(Role.manager, "mark gold tasks")
+    task, project = get_task(session, actor, task_id)
+    clean = validate_gold(load_schema(session, project), value, task.data)
+    task.gold = clean
+    task.is_open = False  # gold tasks leave the ordinary queue
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action="task.gold",
+        object_type="task",
+        object_id=task.id,
+        details={"fields": sorted(clean)},
+    )
+    session.flush()
+    return task
+
+
+def clear_gold(session: Session, actor: Actor, task_id: int) -> Task:
+    """Unmark a gold task; it returns to the ordinary queue if it still needs annotators."""
+    actor.require(Role.manager, "unmark gold tasks")
+    task, project = get_task(session, actor, task_id)
+    task.gold = None
+    task.is_open = task.taken < project.overlap
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action="task.gold_clear",
+        object_type="task",
+        object_id=task.id,
+        details={},
+    )
+    session.flush()
+    return task
+
+
+# is_open for any task: gold tasks are never open to the ordinary queue.
+def open_expr(taken: Any, overlap: Any) -> Any:
+    return and_(taken < overlap, _T.c.gold.is_(None))
+
+
+REOPEN_ALL = (
+    update(_T)
+    .where(_T.c.project_id == bindparam("pid"))
+    .values(is_open=open_expr(_T.c.taken, bindparam("overlap")))
+)

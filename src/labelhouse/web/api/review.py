@@ -1,0 +1,128 @@
+"""Gold tasks, the review queue and decisions, annotators' gold and review scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
+
+from labelhouse.projects.service import load_schema_and_document
+from labelhouse.review import gold as gold_scores
+from labelhouse.review import service as review
+from labelhouse.review.models import Review
+from labelhouse.review.service import ReviewItem
+from labelhouse.tasks import gold
+from labelhouse.web.api.schemas import GoldIn, ReviewIn
+from labelhouse.web.api.serializers import annotation_out, json_response, task_out
+from labelhouse.web.api.tasks import rendered_out
+from labelhouse.web.deps import Ctx
+
+router = APIRouter(prefix="/api", tags=["quality control"])
+
+
+def review_out(r: Review) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "task_id": r.task_id,
+        "reviewer_id": r.reviewer_id,
+        "decision": r.decision,
+        "reason": r.reason,
+        "value": r.value,
+        "created_at": r.created_at,
+    }
+
+
+def review_item_out(s: Session, item: ReviewItem) -> dict[str, Any]:
+    _, document = load_schema_and_document(s, item.project)
+    task = task_out(s, item.task, item.project)  # type: ignore[arg-type]
+    task["rendered"] = rendered_out(item.schema, item.task.data)
+    task["annotations"] = [
+        {
+            **annotation_out(a),
+            "annotator_email": item.emails.get(a.user_id, ""),
+            "differs": item.differs.get(a.id, []),
+        }
+        for a in item.annotations
+    ]
+    return {
+        "task": task,
+        "majority": item.majority,
+        "agreement": item.agreement,
+        "schema": document,
+        "schema_version": item.project.schema_version,
+        "review_mode": item.project.review_mode,
+    }
+
+
+@router.put("/tasks/{task_id}/gold")
+def set_gold(task_id: int, body: GoldIn, ctx: Ctx) -> dict[str, Any]:
+    """Mark a task gold with its expected value per field (managers). Gold tasks are mixed
+    into every annotator's queue (see the project's ``gold_rate``/``gold_first_n``)."""
+    with ctx.write() as (s, actor):
+        task = gold.set_gold(s, actor, task_id, body.value)
+        return {"task_id": task.id, "gold": task.gold}
+
+
+@router.delete("/tasks/{task_id}/gold", status_code=204)
+def clear_gold(task_id: int, ctx: Ctx) -> None:
+    with ctx.write() as (s, actor):
+        gold.clear_gold(s, actor, task_id)
+
+
+@router.get("/projects/{project_id}/gold/accuracy")
+def gold_accuracy(project_id: int, ctx: Ctx) -> dict[str, Any]:
+    """Each annotator's gold accuracy, per field and pooled (reviewers and up)."""
+    with ctx.read() as (s, actor):
+        items = [g.as_dict() for g in gold_scores.gold_accuracy(s, actor, project_id)]
+    return {"items": items, "next_cursor": None}
+
+
+@router.post("/projects/{project_id}/annotators/{user_id}/unpause", status_code=204)
+def unpause(project_id: int, user_id: int, ctx: Ctx) -> None:
+    """Lift a gold-accuracy pause (managers); earlier gold answers stop counting."""
+    with ctx.write() as (s, actor):
+        gold_scores.unpause(s, actor, project_id, user_id)
+
+
+@router.post("/projects/{project_id}/review/next")
+def review_next(
+    project_id: int,
+    ctx: Ctx,
+    after: int = Query(default=0, ge=0, description="pass over tasks up to this id"),
+) -> Response:
+    """The next finished task waiting for this reviewer, with its pending annotations, the
+    most common value per field and the fields where each annotation differs from it;
+    ``task`` is null when none is left. 409 when the project's review mode is ``off``."""
+    with ctx.read() as (s, actor):
+        item = review.next_for_review(s, actor, project_id, after_id=after)
+        body = {"task": None} if item is None else review_item_out(s, item)
+    return json_response(body)
+
+
+@router.post("/tasks/{task_id}/review", status_code=201)
+def review_task(task_id: int, body: ReviewIn, ctx: Ctx) -> Response:
+    """accept; reject (``reason`` required: the task goes back to the queue for other
+    annotators); correct (``value`` validated like an annotation, kept as the reviewed
+    value; the originals stay)."""
+    with ctx.write() as (s, actor):
+        r = review.decide(
+            s, actor, task_id, decision=body.decision, reason=body.reason, value=body.value
+        )
+        out = review_out(r)
+    return json_response(out, status_code=201)
+
+
+@router.get("/tasks/{task_id}/reviews")
+def task_reviews(task_id: int, ctx: Ctx) -> dict[str, Any]:
+    with ctx.read() as (s, actor):
+        items = [review_out(r) for r in review.reviews_of_task(s, actor, task_id)]
+    return {"items": items, "next_cursor": None}
+
+
+@router.get("/projects/{project_id}/review/stats")
+def review_stats(project_id: int, ctx: Ctx) -> dict[str, Any]:
+    """Per annotator: annotations accepted, rejected and corrected in review."""
+    with ctx.read() as (s, actor):
+        items = [r.as_dict() for r in review.review_stats(s, actor, project_id)]
+    return {"items": items, "next_cursor": None}

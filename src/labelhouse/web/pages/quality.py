@@ -1,0 +1,97 @@
+"""The project quality page: agreement per field, annotator scorecards and scatter,
+preference checks and disagreement hot spots — all server-rendered, charts as SVG."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from labelhouse.projects.service import get_project
+from labelhouse.quality_report import service as quality
+from labelhouse.quality_report.fields import METHODS
+from labelhouse.web.charts import Bar, Point, bar_chart, scatter_chart
+from labelhouse.web.deps import Ctx
+from labelhouse.web.pages.common import page_session, project_tabs, render
+
+router = APIRouter(include_in_schema=False)
+
+METRIC_NAMES = {
+    "percent_agreement": "Percent agreement",
+    "fleiss_kappa": "Fleiss' κ",
+    "alpha_nominal": "Krippendorff's α (nominal)",
+    "alpha_ordinal": "Krippendorff's α (ordinal)",
+    "alpha_interval": "Krippendorff's α (interval)",
+    "pair_kappa_mean": "Cohen's κ, mean over pairs",
+    "pair_kappa_min": "Cohen's κ, lowest pair",
+    "pair_kappa_max": "Cohen's κ, highest pair",
+    "mean_pairwise_agreement": "Mean pairwise agreement",
+    "span_f1_exact": "Span F1 (exact)",
+    "span_f1_overlap": "Span F1 (overlap)",
+    "box_f1": "Box F1 (IoU ≥ 0.5)",
+    "kendall_tau_mean": "Kendall's τ, mean over pairs",
+    "mean_similarity": "Mean text similarity (token F1)",
+}
+
+
+def _short(email: str) -> str:
+    return email.partition("@")[0][:18]
+
+
+@router.get("/projects/{project_id}/quality", response_class=HTMLResponse)
+def quality_page(project_id: int, ctx: Ctx, method: str = "majority") -> HTMLResponse:
+    with page_session(ctx) as (s, actor, csrf):
+        report = quality.project_report(s, actor, project_id, method=method)
+        agreement_chart = bar_chart(
+            [
+                Bar(
+                    label=f.name,
+                    value=round(100 * f.agreement, 1) if f.agreement is not None else 0,
+                    title=f"{f.name}: "
+                    + (f"{100 * f.agreement:.1f}% agreement" if f.agreement is not None else "n/a"),
+                )
+                for f in report.fields
+            ],
+            label="Agreement per field, percent",
+            height=180,
+        )
+        points = [
+            Point(
+                x=c.median_seconds,
+                y=c.ds_accuracy if c.ds_accuracy is not None else c.consensus_agreement,  # type: ignore[arg-type]
+                label=_short(c.email),
+                title=f"{c.email}: accuracy "
+                f"{(c.ds_accuracy if c.ds_accuracy is not None else c.consensus_agreement):.2f}, "
+                f"{c.median_seconds:.1f} s per task"
+                + (f" — {', '.join(c.flags)}" if c.flags else ""),
+                flagged=bool(c.flags),
+            )
+            for c in report.scorecards
+            if c.median_seconds is not None
+            and (c.ds_accuracy is not None or c.consensus_agreement is not None)
+        ]
+        uses_ds = any(c.ds_accuracy is not None for c in report.scorecards)
+        scatter = (
+            scatter_chart(
+                points,
+                label="Annotators: accuracy against median seconds per task",
+                x_label="median seconds per task",
+                y_label="Dawid–Skene accuracy" if uses_ds else "agreement with consensus",
+            )
+            if points
+            else None
+        )
+        return render(
+            ctx.request,
+            "quality.html",
+            actor=actor,
+            csrf_token=csrf,
+            project=get_project(s, actor, project_id),
+            tabs=project_tabs(actor, project_id),
+            current_tab="quality",
+            report=report,
+            agreement_chart=agreement_chart,
+            scatter=scatter,
+            uses_ds=uses_ds,
+            methods=METHODS,
+            metric_names=METRIC_NAMES,
+        )
