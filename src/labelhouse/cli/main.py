@@ -53,8 +53,10 @@ def serve(
                     s, email=owner_email, organization_name="My lab"
                 )
                 console.print(
-                    f"[bold green]Created the owner account[/] {user.email} with the one-time "
-                    f"password [bold]{password}[/] (change it after logging in)."
+                    f"[bold green]Created the owner account[/] {user.email}\n"
+                    f"One-time password: [bold]{password}[/]\n"
+                    "Log in with it and choose your own password.",
+                    soft_wrap=True,
                 )
             if demo:
                 org_id = s.scalar(select(Organization.id).order_by(Organization.id).limit(1))
