@@ -67,6 +67,7 @@ def iter_records(
             lead,
             created,
             updated,
+            review_status,
         ) in rows:
             annotations[task_id].append(
                 {
@@ -79,6 +80,7 @@ def iter_records(
                     "lead_time_ms": lead,
                     "created_at": _iso(created),
                     "updated_at": _iso(updated),
+                    "review_status": review_status,
                 }
             )
         predictions: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -127,6 +129,7 @@ def _annotations_query(project_id: int, lo: int, hi: int, include_drafts: bool) 
         Annotation.lead_time_ms,
         Annotation.created_at,
         Annotation.updated_at,
+        Annotation.review_status,
     ).where(
         Annotation.project_id == project_id,
         Annotation.task_id >= lo,

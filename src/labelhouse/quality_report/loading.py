@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import User
@@ -20,6 +20,7 @@ from labelhouse.quality.data import FloatArray, IntArray
 from labelhouse.tasks.models import Task
 
 SUBMITTED = "submitted"
+REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,12 @@ def load_answers(session: Session, project_id: int) -> Answers:
             cast(Annotation.value, Text),
             Annotation.lead_time_ms,
         )
-        .where(Annotation.project_id == project_id, Annotation.status == SUBMITTED)
+        .where(
+            Annotation.project_id == project_id,
+            Annotation.status == SUBMITTED,
+            # A reviewer rejected these: they no longer count towards agreement or consensus.
+            or_(Annotation.review_status.is_(None), Annotation.review_status != REJECTED),
+        )
         .order_by(Annotation.task_id, Annotation.user_id)
     )
     tasks: list[int] = []
