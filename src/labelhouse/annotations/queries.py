@@ -32,7 +32,7 @@ from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, get_project, load_schema
 from labelhouse.tasks import service as tasks
-from labelhouse.tasks.models import Prediction, Task
+from labelhouse.tasks.models import Task
 from labelhouse.tasks.queries import json_text_contains
 
 MATCHES = ("is", "contains")
@@ -194,7 +194,7 @@ class TaskDetail:
     project: ProjectRow
     schema: LabelSchema
     status: str
-    predictions: list[Prediction]
+    predictions: list[Any]  # rows from tasks.service.predictions_of_task
     annotations: list[AnnotationView]
     media: dict[str, Any]
 
@@ -231,7 +231,7 @@ def task_detail(session: Session, actor: Actor, task_id: int) -> TaskDetail:
         project=project,
         schema=schema,
         status=tasks.task_status(task, project.overlap),
-        predictions=tasks.predictions_for(session, [task.id])[task.id],
+        predictions=tasks.predictions_of_task(session, task.id),
         annotations=list(views.values()),
         media=tasks.media_urls(session, project.id, media_names),
     )

@@ -48,14 +48,20 @@ def get_task(session: Session, actor: Actor, task_id: int) -> tuple[Task, Projec
     return row[0], ProjectRow(*row[1:])
 
 
-def predictions_for(session: Session, task_ids: list[int]) -> dict[int, list[Prediction]]:
-    out: dict[int, list[Prediction]] = {i: [] for i in task_ids}
-    if task_ids:
-        for p in session.scalars(
-            select(Prediction).where(Prediction.task_id.in_(task_ids)).order_by(Prediction.id)
-        ):
-            out[p.task_id].append(p)
-    return out
+_PREDICTIONS_OF_TASK = (
+    select(Prediction.id, Prediction.model_version, Prediction.score, Prediction.value)
+    .where(Prediction.task_id == bindparam("tid"))
+    .order_by(Prediction.id)
+)
+
+
+def predictions_of_task(session: Session, task_id: int) -> list[Any]:
+    """A task's predictions as light rows (id, model_version, score, value).
+
+    Built once and read as plain columns: on the ``/next`` hot path the ORM version of this
+    (usually empty) lookup cost a tenth of the server's time.
+    """
+    return list(session.execute(_PREDICTIONS_OF_TASK, {"tid": task_id}))
 
 
 @dataclass

@@ -12,7 +12,7 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.annotations.models import Annotation, AnnotationRevision
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, load_schema
-from labelhouse.tasks.models import Prediction, StoredFile, Task
+from labelhouse.tasks.models import StoredFile, Task
 from labelhouse.tasks.service import media_urls, task_status
 
 
@@ -64,7 +64,8 @@ def revision_out(r: AnnotationRevision) -> dict[str, Any]:
     }
 
 
-def prediction_out(p: Prediction) -> dict[str, Any]:
+def prediction_out(p: Any) -> dict[str, Any]:
+    """``p``: a Prediction or a row with its id, model_version, score and value."""
     return {"id": p.id, "model_version": p.model_version, "score": p.score, "value": p.value}
 
 
@@ -85,7 +86,7 @@ def task_out(
     task: Task,
     project: ProjectRow,
     *,
-    predictions: list[Prediction] | None = None,
+    predictions: list[Any] | None = None,
     annotations: list[Annotation] | None = None,
 ) -> dict[str, Any]:
     schema = load_schema(session, project)

@@ -54,7 +54,7 @@ def next_payload(s: Session, actor: Actor, project_id: int, *, render: bool) -> 
     project = lease.project
     schema, document = load_schema_and_document(s, project)
     task_id = lease.task.id
-    preds = tasks.predictions_for(s, [task_id])[task_id]
+    preds = tasks.predictions_of_task(s, task_id)
     # A fresh lease cannot have an annotation yet (a task is never leased twice).
     own = [] if lease.created else annotations.own_annotations(s, actor, task_id)
     task = task_out(s, lease.task, project, predictions=preds, annotations=own)
@@ -132,7 +132,7 @@ def get_task(
 ) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         task, project = tasks.get_task(s, actor, task_id)
-        preds = tasks.predictions_for(s, [task.id])[task.id]
+        preds = tasks.predictions_of_task(s, task.id)
         anns = annotations.annotations_of_task(s, actor, task.id)
         out = task_out(s, task, project, predictions=preds, annotations=anns)
         if actor.at_least(Role.manager):
