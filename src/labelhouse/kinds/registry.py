@@ -68,6 +68,10 @@ class LabelSchema(BaseModel):
     def data_keys(self) -> set[str]:
         return {key for f in self.fields for key in f.data_keys()}
 
+    def display(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Per-field display HTML from each kind's ``display`` hook (fields with none omitted)."""
+        return {f.name: shown for f in self.fields if (shown := f.display(data))}
+
     def check_task_data(self, data: dict[str, Any]) -> list[str]:
         """Every problem of one task's data against every field, as plain sentences."""
         problems: list[str] = []

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
-from labelhouse.kinds.registry import LabelSchema, parse_schema
+from labelhouse.kinds.registry import parse_schema
 from labelhouse.markdown import render as render_markdown
 from labelhouse.projects.queries import sample_task_data
 from labelhouse.projects.service import get_project
@@ -41,15 +41,6 @@ def markdown_preview(body: MarkdownIn, ctx: Ctx) -> dict[str, str]:
         return {"html": render_markdown(body.text)}
 
 
-def _rendered(schema: LabelSchema, data: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for f in schema.fields:
-        shown = f.display(data)
-        if shown:
-            out[f.name] = shown
-    return out
-
-
 @router.post("/projects/{project_id}/schema/sample")
 def schema_sample(project_id: int, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
     """A task to preview the annotation form of a draft schema on: the project's first task
@@ -70,4 +61,4 @@ def schema_sample(project_id: int, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
             if has_media:  # as an import adds them
                 data |= {"image_width": 640, "image_height": 400}
         task = {"id": task_id, "data": data, "media": media, "predictions": [], "annotations": []}
-        return {"task": task, "rendered": _rendered(schema, data), "source": source}
+        return {"task": task, "rendered": schema.display(data), "source": source}

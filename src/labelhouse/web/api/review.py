@@ -15,7 +15,6 @@ from labelhouse.review.service import ReviewItem
 from labelhouse.tasks import gold
 from labelhouse.web.api.schemas import GoldIn, ReviewIn
 from labelhouse.web.api.serializers import annotation_out, json_response, task_out
-from labelhouse.web.api.tasks import rendered_out
 from labelhouse.web.deps import Ctx
 
 router = APIRouter(prefix="/api", tags=["quality control"])
@@ -36,7 +35,7 @@ def review_out(r: Review) -> dict[str, Any]:
 def review_item_out(s: Session, item: ReviewItem) -> dict[str, Any]:
     _, document = load_schema_and_document(s, item.project)
     task = task_out(s, item.task, item.project)  # type: ignore[arg-type]
-    task["rendered"] = rendered_out(item.schema, item.task.data)
+    task["rendered"] = item.schema.display(item.task.data)
     task["annotations"] = [
         {
             **annotation_out(a),

@@ -12,7 +12,6 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.queries import TaskFilters, browse_tasks
 from labelhouse.errors import Conflict, InvalidInput, Problem
-from labelhouse.kinds import LabelSchema
 from labelhouse.projects.service import load_schema, load_schema_and_document, project_row
 from labelhouse.review.gold import pause_gate
 from labelhouse.tasks import gold, queue
@@ -25,16 +24,6 @@ router = APIRouter(prefix="/api", tags=["work"])
 
 
 RENDER_HELP = "add 'rendered': {field: {...}}, sanitized Markdown HTML the widgets show"
-
-
-def rendered_out(schema: LabelSchema, data: dict[str, Any]) -> dict[str, Any]:
-    """Per-field display HTML from each kind's ``display`` hook (fields with none omitted)."""
-    out = {}
-    for f in schema.fields:
-        shown = f.display(data)
-        if shown:
-            out[f.name] = shown
-    return out
 
 
 def disguise_gold(out: dict[str, Any], task: Any, overlap: int, own: list[Any]) -> None:
@@ -61,7 +50,7 @@ def next_payload(s: Session, actor: Actor, project_id: int, *, render: bool) -> 
     if lease.task.gold is not None:
         disguise_gold(task, lease.task, project.overlap, own)
     if render:
-        task["rendered"] = rendered_out(schema, lease.task.data)
+        task["rendered"] = schema.display(lease.task.data)
     return {
         "task": task,
         "lease": {"expires_at": lease.expires_at, "new": lease.created},
@@ -140,7 +129,7 @@ def get_task(
         elif task.gold is not None:
             disguise_gold(out, task, project.overlap, anns)
         if render:
-            out["rendered"] = rendered_out(load_schema(s, project), task.data)
+            out["rendered"] = load_schema(s, project).display(task.data)
         return out
 
 
