@@ -506,7 +506,7 @@ def test_boxes_keyboard_and_mouse(page: Page, live_server, console_errors):
     kb.press("d")  # relabel it: dog
     for _ in range(3):
         kb.press("ArrowRight")  # x + 3
-    kb.press("Shift+ArrowDown")  # y + 10
+    kb.press("Control+ArrowDown")  # y + 10 (Shift+arrows resize)
     kb.press("+")
     kb.press("0")
     screenshot(page, "annotate-boxes")

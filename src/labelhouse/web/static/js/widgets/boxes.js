@@ -1,17 +1,26 @@
 // Bounding boxes on an image. Mouse: drag on empty image to draw (with the current label),
 // click a box to select it, drag it to move, drag a handle to resize; wheel zooms at the
 // cursor; Space+drag or middle-drag pans. Keys: a label's key sets the drawing label or
-// relabels the selected box, Delete/Backspace removes it, arrows nudge it (Shift: 10 px) or
-// pan, [ / ] select the previous/next box, + / − / 0 zoom in, out, to fit.
+// relabels the selected box, N adds a box (current label) in the middle of what is visible,
+// Delete/Backspace removes it, arrows nudge it or pan, Shift+arrows resize it (→/↓ grow,
+// ←/↑ shrink; Ctrl/⌘ with either: 10 px), [ / ] select the previous/next box,
+// + / − / 0 zoom in, out, to fit. (Alt is not used: Alt+↑/↓ belong to the page.)
 // Coordinates are image pixels (the stored value), whatever the zoom; see lib/geometry.js.
-import { h, isPlain, kbd } from "./lib/dom.js";
-import { assignKeys, optionForKey } from "./lib/keys.js";
-import { HANDLES, fitView, handlePosition, hitBox, hitHandle, moveBox, rectFromPoints, resizeBox, roundBox, toImage, zoomAt } from "./lib/geometry.js";
+import { h, hiddenKbd, kbd } from "./lib/dom.js";
+import { assignKeys, freeKey, optionForKey } from "./lib/keys.js";
+import {
+  HANDLES, fitView, growBox, handlePosition, hitBox, hitHandle, moveBox, newBoxIn, rectFromPoints, resizeBox, roundBox, toImage,
+  visibleRect, zoomAt,
+} from "./lib/geometry.js";
 
 const PALETTE = ["#e07a5f", "#3d85c6", "#81b29a", "#f2cc8f", "#9b5de5", "#f15bb5"];
 const SVG = "http://www.w3.org/2000/svg";
 const HANDLE_PX = 9; // handle size on screen
 const CLICK_PX = 3; // a drag shorter than this (screen px) is a click
+const NEW_BOX_KEYS = ["n", "b"]; // the first one no label uses adds a box
+
+/** The key that adds a box, or null when the labels use them all. */
+const newBoxKey = (field) => freeKey(NEW_BOX_KEYS, assignKeys(field.labels));
 
 /**
  * Keys this widget handles, for the `?` overlay.
@@ -20,9 +29,12 @@ const CLICK_PX = 3; // a drag shorter than this (screen px) is a click
  */
 export function keyHelp(field) {
   const keys = assignKeys(field.labels);
+  const add = newBoxKey(field);
   return [
     ...field.labels.flatMap((l, i) => (keys[i] ? [[keys[i], `draw with / relabel to “${l.label || l.value}”`]] : [])),
-    ["Delete", "remove the selected box (or Backspace)"], ["←↑↓→", "nudge the box 1 px (Shift: 10 px), or pan"],
+    ...(add ? [[add, "add a box with the current label in the middle of the view"]] : []),
+    ["Delete", "remove the selected box (or Backspace)"], ["←↑↓→", "nudge the box 1 px (Ctrl: 10 px), or pan"],
+    ["Shift+←↑↓→", "resize the box: → ↓ grow, ← ↑ shrink, 1 px (Ctrl+Shift: 10 px)"],
     ["]", "select the next box ([ the previous)"], ["+", "zoom in (− out, 0 fit)"], ["Space", "hold and drag to pan"], ["Escape", "deselect"],
   ];
 }
@@ -43,6 +55,7 @@ function svg(tag, attrs = {}) {
 export function mount(container, { field, task, value = null, readOnly = false, onChange = () => {} }) {
   const labels = field.labels;
   const keys = assignKeys(labels);
+  const addKey = newBoxKey(field);
   const minSize = field.min_size ?? 1;
   const colorOf = (label) => {
     const i = labels.findIndex((l) => l.value === label);
@@ -68,6 +81,9 @@ export function mount(container, { field, task, value = null, readOnly = false, 
     b.addEventListener("click", () => useLabel(l.value));
     return b;
   });
+  const addButton = h("button", { type: "button", class: "lh-box-add", disabled: readOnly, "aria-keyshortcuts": addKey ? addKey.toUpperCase() : null },
+    addKey ? hiddenKbd(addKey) : null, " New box");
+  addButton.addEventListener("click", () => { addBox(); viewport.focus({ preventScroll: true }); });
   const zoomText = h("span", { class: "lh-zoom-text muted" });
   const zoomButton = (text, title, fn) => {
     const b = h("button", { type: "button", class: "lh-zoom", title, "aria-label": title, text });
@@ -82,13 +98,17 @@ export function mount(container, { field, task, value = null, readOnly = false, 
   const status = h("p", { class: "lh-box-status muted", "aria-live": "polite" });
   const root = h("div", { class: "lh-boxes" },
     h("div", { class: "lh-box-toolbar" },
-      h("div", { class: "lh-box-labels", role: "toolbar", "aria-label": "Labels" }, ...labelButtons),
+      h("div", { class: "lh-box-labels", role: "toolbar", "aria-label": "Labels" }, ...labelButtons, addButton),
       h("div", { class: "lh-box-zoom" },
         zoomButton("−", "Zoom out (−)", () => zoomCenter(1 / 1.25)),
         zoomText,
         zoomButton("+", "Zoom in (+)", () => zoomCenter(1.25)),
         zoomButton("Fit", "Fit the image (0)", () => fit()))),
-    viewport, status, list);
+    viewport, status,
+    readOnly ? null : h("p", { class: "lh-hint lh-box-keys muted" },
+      ...(addKey ? [kbd(addKey), " new box · "] : []), kbd("←↑↓→"), " move (", kbd("Ctrl"), ": 10 px) · ",
+      kbd("Shift"), "+", kbd("←↑↓→"), " resize · ", kbd("["), " ", kbd("]"), " select · ", kbd("Delete"), " remove · ", kbd("?"), " all keys"),
+    list);
   container.append(root);
 
   // -- drawing ----------------------------------------------------------------------------
@@ -165,6 +185,26 @@ export function mount(container, { field, task, value = null, readOnly = false, 
     boxes = boxes.filter((_, k) => k !== i);
     selected = -1;
     emit(`Removed a ${nameOf(gone.label)} box.`);
+  }
+  function addBox() {
+    if (readOnly || !W || !H) return false;
+    const r = viewport.getBoundingClientRect();
+    const box = newBoxIn(visibleRect(view, r.width, r.height, W, H), W, H, minSize);
+    if (!box) { status.textContent = `The image is smaller than the minimum box size (${minSize} px).`; return true; }
+    boxes = [...boxes, { ...box, label: current }];
+    selected = boxes.length - 1;
+    emit(`Added a ${nameOf(current)} box; Shift+arrows resize it, arrows move it.`);
+    return true;
+  }
+  function growSelected(dw, dh) {
+    const before = boxes[selected];
+    const after = growBox(before, dw, dh, W, H, minSize);
+    if (after.width === before.width && after.height === before.height) {
+      status.textContent = dw > 0 || dh > 0 ? "The box already reaches the image edge." : `The box is at its minimum size (${minSize} px).`;
+      return;
+    }
+    boxes[selected] = after;
+    emit(`Resized to ${roundBox(after).width}×${roundBox(after).height}.`);
   }
   function useLabel(label) {
     if (readOnly) return;
@@ -278,11 +318,13 @@ export function mount(container, { field, task, value = null, readOnly = false, 
   else status.textContent = `This task has no uploaded image under “${field.image || "image"}”.`;
 
   function set(v) {
+    const count = boxes.length;
     boxes = Array.isArray(v)
       ? v.filter((b) => b && ["x", "y", "width", "height"].every((k) => Number.isFinite(b[k])) && typeof b.label === "string")
         .map((b) => ({ x: b.x, y: b.y, width: b.width, height: b.height, label: b.label }))
       : [];
-    selected = -1;
+    // Undo of a move/resize/relabel keeps the box selected, so the keys go on working on it.
+    if (boxes.length !== count) selected = -1;
     paint();
   }
   set(value);
@@ -292,19 +334,19 @@ export function mount(container, { field, task, value = null, readOnly = false, 
     getValue: valueOut,
     setValue: set,
     handleKey(event) {
-      if (event.ctrlKey || event.metaKey || event.altKey) return false;
+      if (event.altKey) return false; // Alt+↑/↓ move between fields (the page's)
       const key = event.key;
-      if (key === " ") { space = true; viewport.classList.add("is-space"); return true; }
-      if (key === "+" || key === "=") { zoomCenter(1.25); return true; }
-      if (key === "-" || key === "_") { zoomCenter(1 / 1.25); return true; }
-      if (key === "0") { fit(); return true; }
+      const big = event.ctrlKey || event.metaKey; // Ctrl/⌘ + arrows: 10 px steps
       if (key.startsWith("Arrow")) {
         const dx = key === "ArrowLeft" ? -1 : key === "ArrowRight" ? 1 : 0;
         const dy = key === "ArrowUp" ? -1 : key === "ArrowDown" ? 1 : 0;
-        if (selected >= 0 && !readOnly) {
-          const step = event.shiftKey ? 10 : 1;
-          boxes[selected] = moveBox(boxes[selected], dx * step, dy * step, W, H);
-          emit("Moved.");
+        const step = big ? 10 : 1;
+        if (selected >= 0 && !readOnly && W && H) {
+          if (event.shiftKey) growSelected(dx * step, dy * step);
+          else {
+            boxes[selected] = moveBox(boxes[selected], dx * step, dy * step, W, H);
+            emit("Moved.");
+          }
         } else {
           view = { ...view, x: view.x - dx * 40, y: view.y - dy * 40 };
           viewTouched = true;
@@ -312,7 +354,12 @@ export function mount(container, { field, task, value = null, readOnly = false, 
         }
         return true;
       }
-      if (!isPlain(event)) return false;
+      if (big) return false;
+      if (key === " ") { space = true; viewport.classList.add("is-space"); return true; }
+      if (key === "+" || key === "=") { zoomCenter(1.25); return true; }
+      if (key === "-" || key === "_") { zoomCenter(1 / 1.25); return true; }
+      if (key === "0") { fit(); return true; }
+      if (addKey && key.toLowerCase() === addKey && !readOnly) return addBox();
       if (key === "]" || key === "[") {
         if (!boxes.length) return false;
         select(selected < 0 ? (key === "]" ? 0 : boxes.length - 1) : (selected + (key === "]" ? 1 : -1) + boxes.length) % boxes.length);

@@ -107,6 +107,63 @@ export function resizeBox(box, handle, pt, W, H, minSize = 1) {
 }
 
 /**
+ * Grow (positive) or shrink (negative) a box from the keyboard: `dw` moves its right edge,
+ * `dh` its bottom edge; the top-left corner stays. The box never leaves the image and never
+ * gets smaller than `minSize`.
+ * @template {{x: number, y: number, width: number, height: number}} B
+ * @param {B} box
+ * @param {number} dw
+ * @param {number} dh
+ * @param {number} W
+ * @param {number} H
+ * @param {number} [minSize]
+ * @returns {B}
+ */
+export function growBox(box, dw, dh, W, H, minSize = 1) {
+  let out = box;
+  if (dw) out = resizeBox(out, "e", { x: out.x + out.width + dw, y: 0 }, W, H, minSize);
+  if (dh) out = resizeBox(out, "s", { x: 0, y: out.y + out.height + dh }, W, H, minSize);
+  return out;
+}
+
+/**
+ * The part of the image visible in the viewport, in image pixels; the whole image when
+ * none of it is visible (panned away).
+ * @param {{scale: number, x: number, y: number}} view
+ * @param {number} vpW viewport width (screen px)
+ * @param {number} vpH viewport height (screen px)
+ * @param {number} W image width
+ * @param {number} H image height
+ * @returns {{x: number, y: number, width: number, height: number}}
+ */
+export function visibleRect(view, vpW, vpH, W, H) {
+  const a = toImage(view, 0, 0);
+  const b = toImage(view, vpW, vpH);
+  const r = rectFromPoints(a, b, W, H);
+  return r.width > 0 && r.height > 0 ? r : { x: 0, y: 0, width: W, height: H };
+}
+
+/**
+ * A new box drawn from the keyboard: `share` (20%) of the visible width and height, centred
+ * in the visible part of the image, in whole pixels, at least `minSize` and inside the image.
+ * Null when the image is smaller than `minSize`.
+ * @param {{x: number, y: number, width: number, height: number}} visible from {@link visibleRect}
+ * @param {number} W
+ * @param {number} H
+ * @param {number} [minSize]
+ * @param {number} [share]
+ * @returns {{x: number, y: number, width: number, height: number}|null}
+ */
+export function newBoxIn(visible, W, H, minSize = 1, share = 0.2) {
+  if (W < minSize || H < minSize) return null;
+  const width = clamp(Math.round(visible.width * share), minSize, W);
+  const height = clamp(Math.round(visible.height * share), minSize, H);
+  const x = clamp(Math.round(visible.x + (visible.width - width) / 2), 0, W - width);
+  const y = clamp(Math.round(visible.y + (visible.height - height) / 2), 0, H - height);
+  return { x, y, width, height };
+}
+
+/**
  * Where a handle is drawn.
  * @param {{x: number, y: number, width: number, height: number}} box
  * @param {string} handle

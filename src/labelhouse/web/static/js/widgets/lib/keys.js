@@ -32,6 +32,17 @@ export function optionForKey(keys, key) {
 }
 
 /**
+ * The first of `candidates` that no option uses (an option's own hotkey wins over a
+ * widget's built-in key), or null.
+ * @param {string[]} candidates lower-case keys, preferred first
+ * @param {Array<string|null>} keys from {@link assignKeys}
+ * @returns {string|null}
+ */
+export function freeKey(candidates, keys) {
+  return candidates.find((k) => !keys.includes(k)) ?? null;
+}
+
+/**
  * Read a number typed as one or more digit presses on a scale (e.g. "1" then "0" → 10 on a
  * 0–10 scale). Returns the new buffer and the value it selects (null: nothing valid).
  * @param {string} buffer digits typed so far (reset by the caller after a pause)
