@@ -1,6 +1,6 @@
 // Single choice: a radio group. Keys: each option's hotkey, else 1–9 in order; click works
 // too, and arrow keys move within the group as in any radio group (screen readers).
-import { h, hiddenKbd, isPlain, uid } from "./lib/dom.js";
+import { h, isPlain, optionInput, uid } from "./lib/dom.js";
 import { assignKeys, optionForKey } from "./lib/keys.js";
 
 /** The annotate page moves to the next field after a key picks an option. */
@@ -26,24 +26,11 @@ export function mount(container, { field, value = null, readOnly = false, onChan
   const keys = assignKeys(field.options);
   const name = uid(`lh-choice-${field.name}`);
   let current = null;
-  const inputs = field.options.map((option, i) => {
-    const id = uid("lh-opt");
-    const input = h("input", { type: "radio", name, id, value: option.value, disabled: readOnly, "aria-keyshortcuts": keys[i] || null });
-    input.addEventListener("change", () => { if (input.checked) set(option.value, true); });
-    const descId = option.description ? uid("lh-desc") : null;
-    if (descId) input.setAttribute("aria-describedby", descId);
-    const label = h(
-      "label",
-      { class: "lh-option", for: id },
-      input,
-      keys[i] ? hiddenKbd(keys[i]) : h("span", { class: "lh-nokey" }),
-      h("span", { class: "lh-option-text" },
-        h("span", { class: "lh-option-label", text: option.label || option.value }),
-        descId ? h("span", { class: "lh-option-desc muted", id: descId, "aria-hidden": "true", text: option.description }) : null),
-    );
-    if (option.color) label.style.setProperty("--option-color", option.color);
-    return input;
-  });
+  const inputs = field.options.map((option, i) =>
+    optionInput(option, {
+      type: "radio", name, key: keys[i], readOnly,
+      onChange: (checked) => { if (checked) set(option.value, true); },
+    }));
   const group = h("div", { class: "lh-options", role: "radiogroup", "aria-label": field.title || field.name },
     ...inputs.map((input) => input.parentElement));
   container.append(group);

@@ -1,6 +1,6 @@
 // Multiple choice: a group of checkboxes. Keys toggle options (hotkey, else 1–9); click
 // works too. The value lists chosen option values in schema order.
-import { h, hiddenKbd, isPlain, uid } from "./lib/dom.js";
+import { h, isPlain, optionInput } from "./lib/dom.js";
 import { assignKeys, optionForKey } from "./lib/keys.js";
 
 /**
@@ -25,24 +25,11 @@ export function mount(container, { field, value = null, readOnly = false, onChan
   const keys = assignKeys(field.options);
   const allowNone = field.min_selected === 0;
   const chosen = new Set();
-  const inputs = field.options.map((option, i) => {
-    const id = uid("lh-opt");
-    const input = h("input", { type: "checkbox", id, value: option.value, disabled: readOnly, "aria-keyshortcuts": keys[i] || null });
-    input.addEventListener("change", () => toggle(option.value, input.checked));
-    const descId = option.description ? uid("lh-desc") : null;
-    if (descId) input.setAttribute("aria-describedby", descId);
-    const label = h(
-      "label",
-      { class: "lh-option", for: id },
-      input,
-      keys[i] ? hiddenKbd(keys[i]) : h("span", { class: "lh-nokey" }),
-      h("span", { class: "lh-option-text" },
-        h("span", { class: "lh-option-label", text: option.label || option.value }),
-        descId ? h("span", { class: "lh-option-desc muted", id: descId, "aria-hidden": "true", text: option.description }) : null),
-    );
-    if (option.color) label.style.setProperty("--option-color", option.color);
-    return input;
-  });
+  const inputs = field.options.map((option, i) =>
+    optionInput(option, {
+      type: "checkbox", key: keys[i], readOnly,
+      onChange: (checked) => toggle(option.value, checked),
+    }));
   const limits = [];
   if (field.min_selected > 1) limits.push(`at least ${field.min_selected}`);
   if (field.max_selected) limits.push(`at most ${field.max_selected}`);

@@ -124,3 +124,29 @@ export function setRendered(el, html, fallbackText) {
 export function clone(value) {
   return value === undefined ? null : JSON.parse(JSON.stringify(value));
 }
+
+/**
+ * One option of a choice group: a labelled radio or checkbox with its key cap, optional
+ * description (linked for screen readers) and colour. Shared by the choice and choices widgets.
+ * @param {object} option schema option {value, label?, description?, color?}
+ * @param {{type: "radio"|"checkbox", name?: string, key?: string, readOnly: boolean, onChange: (checked: boolean) => void}} opts
+ * @returns {HTMLInputElement} the input (its parent is the label element)
+ */
+export function optionInput(option, { type, name, key, readOnly, onChange }) {
+  const id = uid("lh-opt");
+  const input = h("input", { type, name: name || null, id, value: option.value, disabled: readOnly, "aria-keyshortcuts": key || null });
+  input.addEventListener("change", () => onChange(input.checked));
+  const descId = option.description ? uid("lh-desc") : null;
+  if (descId) input.setAttribute("aria-describedby", descId);
+  const label = h(
+    "label",
+    { class: "lh-option", for: id },
+    input,
+    key ? hiddenKbd(key) : h("span", { class: "lh-nokey" }),
+    h("span", { class: "lh-option-text" },
+      h("span", { class: "lh-option-label", text: option.label || option.value }),
+      descId ? h("span", { class: "lh-option-desc muted", id: descId, "aria-hidden": "true", text: option.description }) : null),
+  );
+  if (option.color) label.style.setProperty("--option-color", option.color);
+  return input;
+}
