@@ -139,7 +139,7 @@ def export_command(
         "raw", "--content", help="raw annotations, consensus per field, or both"
     ),
     consensus_method: str = typer.Option(
-        "majority", "--consensus-method", help="majority or dawid_skene"
+        "majority", "--consensus-method", help="majority, dawid_skene or gold_weighted"
     ),
     data_dir: Path | None = DataDir,
 ) -> None:

@@ -6,6 +6,11 @@ vectorised statistics — percent agreement, Fleiss' κ, Krippendorff's α, the 
 κ matrix, majority vote and Dawid–Skene. Other kinds are compared and merged task by task
 through the kind's ``compare``/``merge`` hooks (span and box F1 by overlap matching,
 Kendall's τ for rankings, Jaccard for multi-choice, a similarity for free text).
+
+Consensus methods for categorical fields: ``majority`` (ratings: the kind's median merge),
+``dawid_skene``, and ``gold_weighted`` — a vote weighted by each annotator's log-odds
+accuracy on the field's gold tasks (:func:`labelhouse.quality.gold_weighted_vote`;
+annotators without gold answers get its default, the pool's average weight).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from labelhouse.kinds.spans import as_spans
 from labelhouse.quality.data import FloatArray, IntArray, Labels
 from labelhouse.quality_report.loading import Answers
 
-METHODS = ("majority", "dawid_skene")
+METHODS = ("majority", "dawid_skene", "gold_weighted")
 CATEGORICAL = ("nominal", "ordinal", "pairwise")
 
 
@@ -80,8 +85,29 @@ def _pair_summary(pk: quality.PairKappa) -> dict[str, float | None]:
     }
 
 
+def _gold_codes(
+    kind: FieldKind, answers: Answers, gold: dict[int, dict[str, Any]], index: dict[Any, int]
+) -> tuple[IntArray, IntArray]:
+    """Task codes of the gold tasks that set this field, and the expected class codes."""
+    items, classes = [], []
+    for t, task_id in enumerate(answers.task_ids.tolist()):
+        expected = gold.get(task_id, {})
+        if kind.name not in expected:
+            continue
+        label = kind.label_of(expected[kind.name])
+        if label is not None and label in index:
+            items.append(t)
+            classes.append(index[label])
+    return np.asarray(items, dtype=np.int64), np.asarray(classes, dtype=np.int64)
+
+
 def _categorical(
-    kind: FieldKind, answers: Answers, rows: list[int], values: list[Any], method: str
+    kind: FieldKind,
+    answers: Answers,
+    rows: list[int],
+    values: list[Any],
+    method: str,
+    gold: dict[int, dict[str, Any]],
 ) -> FieldAnalysis:
     classes = kind.classes() or []
     index = {c: i for i, c in enumerate(classes)}
@@ -123,6 +149,10 @@ def _categorical(
     consensus: list[TaskConsensus | None] = [None] * answers.n_tasks
     if method == "dawid_skene" and ds is not None:
         winners, confidence, used = ds.labels, ds.confidence, "dawid_skene"
+    elif method == "gold_weighted" and len(labels):
+        gold_items, gold_classes = _gold_codes(kind, answers, gold, index)
+        gw = quality.gold_weighted_vote(labels, gold_items, gold_classes)
+        winners, confidence, used = gw.labels, gw.confidence, "gold_weighted"
     elif kind.agreement_kind() == "ordinal":
         winners, confidence, used = None, None, "median"
     else:
@@ -251,9 +281,14 @@ def _exact_share(task_values: list[Any]) -> float:
 
 
 def analyse_field(
-    kind: FieldKind, answers: Answers, task_data: dict[int, dict[str, Any]], method: str
+    kind: FieldKind,
+    answers: Answers,
+    task_data: dict[int, dict[str, Any]],
+    method: str,
+    gold: dict[int, dict[str, Any]] | None = None,
 ) -> FieldAnalysis:
+    """``gold`` (``{task_id: expected values}``) is only read by ``gold_weighted``."""
     rows, values = _field_rows(kind, answers)
     if kind.agreement_kind() in CATEGORICAL and kind.classes():
-        return _categorical(kind, answers, rows, values, method)
+        return _categorical(kind, answers, rows, values, method, gold or {})
     return _structured(kind, answers, rows, values, task_data)

@@ -128,3 +128,11 @@ def load_emails(session: Session, user_ids: list[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
     return {uid: email for uid, email in rows}
+
+
+def load_gold(session: Session, project_id: int) -> dict[int, dict[str, Any]]:
+    """``{task_id: expected value per field}`` of the project's gold tasks (one query)."""
+    rows = session.execute(
+        select(Task.id, Task.gold).where(Task.project_id == project_id, Task.gold.is_not(None))
+    )
+    return {task_id: gold for task_id, gold in rows if isinstance(gold, dict)}

@@ -6,8 +6,12 @@
 * Dawid–Skene estimated accuracy — mean over categorical fields — and its confusion matrix
   per categorical field;
 * median seconds per task (``lead_time_ms`` of the submitted annotation);
+* gold accuracy — correct over checked gold fields, all fields pooled
+  (``review.gold.gold_accuracy``) — and review acceptance — accepted over reviewed
+  annotations (``review.service.review_stats``); ``None`` without gold answers / reviews;
 * flags: too fast and near-constant (``quality.Thresholds``, the same rules as
-  ``quality.scorecards``) and low agreement with consensus.
+  ``quality.scorecards``), low agreement with consensus, and low gold accuracy (below
+  ``Thresholds.min_gold_accuracy`` over at least ``MIN_GOLD`` gold answers).
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from labelhouse import quality
 from labelhouse.kinds.base import FieldKind
 from labelhouse.quality_report.fields import FieldAnalysis
 from labelhouse.quality_report.loading import Answers
+from labelhouse.review.gold import GoldScore
+from labelhouse.review.service import ReviewStats
 
 LOW_AGREEMENT = 0.6  # flag below this share of agreement with consensus …
 MIN_SCORED = 5  # … over at least this many answers on shared tasks
+MIN_GOLD = 5  # low gold accuracy needs at least this many gold answers
 
 
 @dataclass
@@ -36,6 +43,10 @@ class Scorecard:
     consensus_agreement: float | None
     scored: int
     ds_accuracy: float | None
+    gold_accuracy: float | None = None
+    gold_answers: int = 0
+    review_acceptance: float | None = None
+    reviewed: int = 0
     confusion: dict[str, dict[str, Any]] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
 
@@ -50,6 +61,9 @@ def build_scorecards(
     analyses: list[FieldAnalysis],
     emails: dict[int, str],
     thresholds: quality.Thresholds | None = None,
+    *,
+    gold: dict[int, GoldScore] | None = None,
+    reviews: dict[int, ReviewStats] | None = None,
 ) -> list[Scorecard]:
     t = thresholds or quality.Thresholds()
     w = answers.n_users
@@ -110,6 +124,16 @@ def build_scorecards(
             flags.append("near-constant answers")
         if scored[u] >= MIN_SCORED and agreement < LOW_AGREEMENT:
             flags.append("low agreement")
+        g = (gold or {}).get(uid)
+        gold_acc = g.accuracy if g is not None else None
+        if (
+            g is not None
+            and g.answers >= MIN_GOLD
+            and gold_acc is not None
+            and gold_acc < t.min_gold_accuracy
+        ):
+            flags.append("low gold accuracy")
+        r = (reviews or {}).get(uid)
         cards.append(
             Scorecard(
                 user_id=uid,
@@ -119,6 +143,10 @@ def build_scorecards(
                 consensus_agreement=_clean(agreement),
                 scored=int(scored[u]),
                 ds_accuracy=_clean(ds_sum[u] / ds_n[u]) if ds_n[u] else None,
+                gold_accuracy=gold_acc,
+                gold_answers=g.answers if g is not None else 0,
+                review_acceptance=r.acceptance_rate if r is not None else None,
+                reviewed=r.reviewed if r is not None else 0,
                 confusion=confusion[u],
                 flags=flags,
             )

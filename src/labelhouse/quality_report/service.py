@@ -27,10 +27,13 @@ from labelhouse.quality_report.loading import (
     load_answers,
     load_emails,
     load_external_ids,
+    load_gold,
     load_task_data,
 )
 from labelhouse.quality_report.preference import PreferenceAnalysis, analyse_preferences
 from labelhouse.quality_report.scorecards import Scorecard, build_scorecards
+from labelhouse.review.gold import gold_accuracy
+from labelhouse.review.service import review_stats
 
 HOTSPOTS = 20
 NEEDS_TASK_DATA = ("pairwise", "ranking", "spans")
@@ -102,7 +105,8 @@ def _compute(session: Session, project_id: int, schema: LabelSchema, method: str
     answers = load_answers(session, project_id)
     needs_data = any(f.agreement_kind() in NEEDS_TASK_DATA for f in schema.fields)
     task_data = load_task_data(session, project_id) if needs_data and answers.n_tasks else {}
-    analyses = [analyse_field(f, answers, task_data, method) for f in schema.fields]
+    gold = load_gold(session, project_id) if method == "gold_weighted" and answers.n_tasks else {}
+    analyses = [analyse_field(f, answers, task_data, method, gold) for f in schema.fields]
     return _Computed(answers, analyses, task_data)
 
 
@@ -194,7 +198,14 @@ def project_report(
         annotations=len(answers.values),
         annotators=answers.n_users,
         fields=[_summary(fa) for fa in computed.analyses],
-        scorecards=build_scorecards(answers, kinds, computed.analyses, emails),
+        scorecards=build_scorecards(
+            answers,
+            kinds,
+            computed.analyses,
+            emails,
+            gold={g.user_id: g for g in gold_accuracy(session, actor, project.id)},
+            reviews={r.user_id: r for r in review_stats(session, actor, project.id)},
+        ),
         preferences=preferences,
         hotspots=_hotspots(session, project.id, computed, hotspots),
         notes=notes,

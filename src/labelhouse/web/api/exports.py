@@ -23,7 +23,9 @@ def export(
     format: str = Query(default="jsonl", description="jsonl, json or csv"),
     include_drafts: bool = False,
     content: str = Query(default="raw", description="raw, consensus or both"),
-    consensus_method: str = Query(default="majority", description="majority or dawid_skene"),
+    consensus_method: str = Query(
+        default="majority", description="majority, dawid_skene or gold_weighted"
+    ),
 ) -> StreamingResponse:
     """Every task with its annotations and predictions, streamed (memory stays flat).
 

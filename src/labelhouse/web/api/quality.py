@@ -11,7 +11,7 @@ from labelhouse.web.deps import Ctx
 
 router = APIRouter(prefix="/api", tags=["quality"])
 
-METHOD = Query(default="majority", description="majority or dawid_skene")
+METHOD = Query(default="majority", description="majority, dawid_skene or gold_weighted")
 
 
 @router.get("/projects/{project_id}/quality")

@@ -33,6 +33,13 @@ METRIC_NAMES = {
 }
 
 
+METHOD_NAMES = {
+    "majority": "majority",
+    "dawid_skene": "Dawid–Skene",
+    "gold_weighted": "gold-weighted vote",
+}
+
+
 def _short(email: str) -> str:
     return email.partition("@")[0][:18]
 
@@ -93,5 +100,6 @@ def quality_page(project_id: int, ctx: Ctx, method: str = "majority") -> HTMLRes
             scatter=scatter,
             uses_ds=uses_ds,
             methods=METHODS,
+            method_names=METHOD_NAMES,
             metric_names=METRIC_NAMES,
         )
