@@ -259,3 +259,30 @@ def test_overlap_change_keeps_gold_closed(db):
             s.execute(select(Task.external_id, Task.is_open).where(Task.project_id == pid)).all()
         )
     assert opened == {"g0": False, "t0": True}
+
+
+def test_the_submit_that_triggers_a_pause_is_kept_and_next_is_null(app, db):
+    """With ?next=1 the pause refuses the *next* task; the answer just given must not be lost."""
+    owner = make_org(db)
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, gold_rows(6) + text_rows(10))
+    login(app, owner).patch(
+        f"/api/projects/{pid}",
+        json={"gold_first_n": 3, "gold_rate": 0.0, "gold_min_accuracy": 0.8, "gold_min_answers": 3},
+    )
+    ann = add_member(db, owner)
+    work(db, ann, pid, 2, label=lambda tid, g: "neg")  # two wrong gold answers: not paused yet
+    c = login(app, ann)
+    third = c.post(f"/api/projects/{pid}/next").json()["task"]["id"]
+    r = c.post(f"/api/tasks/{third}/annotations?next=1", json={"value": {"label": "neg"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["next"] is None
+    assert r.json()["annotation"]["status"] == "submitted"
+    with db.session() as s:
+        stored = s.scalar(
+            select(Assignment.status).where(
+                Assignment.task_id == third, Assignment.user_id == ann.actor.user_id
+            )
+        )
+    assert stored == "submitted"
+    assert c.post(f"/api/projects/{pid}/next").status_code == 403  # the pause itself holds

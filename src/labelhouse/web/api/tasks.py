@@ -11,7 +11,7 @@ from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.queries import TaskFilters, browse_tasks
-from labelhouse.errors import Conflict, InvalidInput, Problem
+from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
 from labelhouse.projects.service import load_schema, load_schema_and_document, project_row
 from labelhouse.review.gold import pause_gate
 from labelhouse.tasks import gold, queue
@@ -166,8 +166,10 @@ def save_annotation(
             project_id = result.annotation.project_id
             try:
                 following: dict[str, Any] | None = next_payload(s, actor, project_id, render=render)
-            except Conflict:
-                following = None  # e.g. archived meanwhile: the submission still counts
+            except (Conflict, PermissionDenied):
+                # Archived meanwhile, or this answer paused the annotator (gold accuracy): the
+                # submission still counts; the client's plain /next then shows why.
+                following = None
             out = {"annotation": out, "next": following}
     return json_response(out)
 
