@@ -13,12 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 
 from labelhouse.accounts import passwords
+from labelhouse.accounts.models import Role
 from labelhouse.config import Settings
 from labelhouse.db import migrate
 from labelhouse.db.engine import Database, open_database
 from labelhouse.storage import LocalStorage
 from labelhouse.tables import Base
 from labelhouse.web.app import create_app
+from tests.factories import add_member, make_org
 
 PG_URL = os.environ.get("LABELHOUSE_TEST_PG_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -112,3 +114,14 @@ def app(settings: Settings, db: Database):
 def client(app) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def owner(db: Database):
+    """A new organization and its owner (tests.factories.Member)."""
+    return make_org(db)
+
+
+@pytest.fixture
+def annotator(db: Database, owner):
+    return add_member(db, owner, Role.annotator)

@@ -27,16 +27,6 @@ from tests.helpers_data import (
 
 
 @pytest.fixture
-def owner(db):
-    return make_org(db)
-
-
-@pytest.fixture
-def annotator(db, owner):
-    return add_member(db, owner, Role.annotator)
-
-
-@pytest.fixture
 def project(db, owner):
     pid = make_project(db, owner)
     add_tasks(db, owner, pid, text_rows(3))

@@ -55,11 +55,6 @@ def assert_chained(rows: list[AuditEvent]) -> None:
         prev = e.hash
 
 
-@pytest.fixture
-def owner(db):
-    return make_org(db)
-
-
 def _activity(app, db, owner) -> int:
     """Create a project, change its schema, import and export through the API."""
     c = login(app, owner)

@@ -62,11 +62,6 @@ def squash(text: str) -> str:
 
 
 @pytest.fixture
-def owner(db):
-    return make_org(db)
-
-
-@pytest.fixture
 def project(db, owner):
     return make_project(db, owner, name="Reviews")
 

@@ -15,7 +15,6 @@ from tests.factories import (
     add_member,
     add_tasks,
     login,
-    make_org,
     make_project,
     text_rows,
 )
@@ -60,11 +59,6 @@ def assert_error(r: Any, status: int, code: str) -> dict[str, Any]:
 
 def problems(err: dict[str, Any]) -> dict[str, str]:
     return {d["field"]: d["problem"] for d in err["details"]}
-
-
-@pytest.fixture
-def owner(db):
-    return make_org(db)
 
 
 @pytest.fixture

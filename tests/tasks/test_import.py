@@ -53,11 +53,6 @@ ROWS = [
 
 
 @pytest.fixture
-def owner(db):
-    return make_org(db)
-
-
-@pytest.fixture
 def project(db, owner):
     return make_project(db, owner)
 

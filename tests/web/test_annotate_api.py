@@ -10,9 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from labelhouse.accounts.models import Role
 from labelhouse.tasks.models import Assignment
-from tests.factories import add_member, add_tasks, login, make_org, make_project, text_rows
+from tests.factories import add_tasks, login, make_org, make_project, text_rows
 from tests.helpers_data import detached, error_of
 
 PAIRWISE = {
@@ -23,16 +22,6 @@ PAIR_ROW = {
     "prompt": "Reverse `s` <script>alert(1)</script>",
     "responses": ["```python\ns[::-1]\n```", "<img src=x onerror=alert(2)>"],
 }
-
-
-@pytest.fixture
-def owner(db):
-    return make_org(db)
-
-
-@pytest.fixture
-def annotator(db, owner):
-    return add_member(db, owner, Role.annotator)
 
 
 @pytest.fixture

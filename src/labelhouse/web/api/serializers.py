@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations.models import Annotation, AnnotationRevision
+from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, load_schema
 from labelhouse.tasks.models import StoredFile, Task
@@ -81,6 +82,16 @@ def file_out(f: StoredFile) -> dict[str, Any]:
     }
 
 
+def media_names(schema: LabelSchema, task: Task) -> list[str]:
+    """Uploaded-file names the task's data refers to (e.g. a boxes field's image)."""
+    return [
+        task.data[k]
+        for f in schema.fields
+        for k in f.media_keys()
+        if isinstance(task.data.get(k), str)
+    ]
+
+
 def task_out(
     session: Session,
     task: Task,
@@ -88,14 +99,17 @@ def task_out(
     *,
     predictions: list[Any] | None = None,
     annotations: list[Annotation] | None = None,
+    media: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    schema = load_schema(session, project)
-    media_names = [
-        task.data[k]
-        for f in schema.fields
-        for k in f.media_keys()
-        if isinstance(task.data.get(k), str)
-    ]
+    """A task as JSON. ``media`` (name → URL) may be resolved by the caller for a whole
+    page of tasks at once; otherwise this task's files are looked up here."""
+    if media is None:
+        names = media_names(load_schema(session, project), task)
+        media = media_urls(session, project.id, names) if names else {}
+    else:
+        media = {
+            n: media[n] for n in media_names(load_schema(session, project), task) if n in media
+        }
     out: dict[str, Any] = {
         "id": task.id,
         "project_id": task.project_id,
@@ -104,13 +118,21 @@ def task_out(
         "status": task_status(task, project.overlap),
         "annotations_done": task.done,
         "created_at": task.created_at,
-        "media": media_urls(session, project.id, media_names) if media_names else {},
+        "media": media,
     }
     if predictions is not None:
         out["predictions"] = [prediction_out(p) for p in predictions]
     if annotations is not None:
         out["annotations"] = [annotation_out(a) for a in annotations]
     return out
+
+
+def tasks_out(session: Session, tasks: list[Task], project: ProjectRow) -> list[dict[str, Any]]:
+    """A page of tasks with their media resolved in one query (not one per task)."""
+    schema = load_schema(session, project)
+    names = sorted({n for t in tasks for n in media_names(schema, t)})
+    media = media_urls(session, project.id, names) if names else {}
+    return [task_out(session, t, project, media=media) for t in tasks]
 
 
 def json_response(body: Any, status_code: int = 200) -> Response:

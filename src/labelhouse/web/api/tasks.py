@@ -17,7 +17,13 @@ from labelhouse.review.gold import pause_gate
 from labelhouse.tasks import gold, queue
 from labelhouse.tasks import service as tasks
 from labelhouse.web.api.schemas import AnnotationIn, SkipIn
-from labelhouse.web.api.serializers import annotation_out, json_response, revision_out, task_out
+from labelhouse.web.api.serializers import (
+    annotation_out,
+    json_response,
+    revision_out,
+    task_out,
+    tasks_out,
+)
 from labelhouse.web.deps import Ctx
 
 router = APIRouter(prefix="/api", tags=["work"])
@@ -106,7 +112,7 @@ def list_tasks(
     with ctx.read() as (s, actor):
         page = browse_tasks(s, actor, project_id, filters, after_id=cursor, limit=limit)
         project = project_row(s, actor, project_id)
-        items = [task_out(s, t, project) for t in page.items]
+        items = tasks_out(s, page.items, project)
         if not actor.sees_all_tasks:  # an annotator's own tasks: gold ones look ordinary
             for out, t in zip(items, page.items, strict=True):
                 if t.gold is not None:
