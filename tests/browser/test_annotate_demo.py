@@ -42,6 +42,8 @@ def test_submit_to_next_task_is_visible_within_100_ms(page: Page, live_server, c
     for _ in range(len(rows) - 1):
         page.keyboard.press("1")
         submit_and_wait(page)
+    # Each swap time is recorded in the frame after the new task appears: wait for the last.
+    page.wait_for_function(f"window.__lhSwaps.length >= {len(rows) - 1}")
     swaps = page.evaluate("window.__lhSwaps")
     assert len(swaps) == len(rows) - 1
     median = statistics.median(swaps)
