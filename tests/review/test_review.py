@@ -103,6 +103,39 @@ def test_reject_sends_task_back_to_other_annotators(db, team):
         assert stats[a.actor.user_id].rejected == 1 and stats[a.actor.user_id].acceptance_rate == 0
 
 
+def test_edits_after_review_accepted_goes_back_to_review_rejected_is_frozen(db, team):
+    owner, (a, b, _), reviewer = team
+    pid = project(db, owner, n=2)
+    annotate_all(db, [a, b], pid, [lambda t: "pos", lambda t: "neg"])
+    first = next_id(db, reviewer, pid)
+    with db.session() as s:
+        review.decide(s, reviewer.actor, first, decision="accept")
+    second = next_id(db, reviewer, pid)
+    with db.session() as s:
+        review.decide(s, reviewer.actor, second, decision="reject", reason="off guideline")
+    with db.session() as s:  # the accepted answer is edited: it waits for review again
+        annotations.save(s, a.actor, first, value={"label": "neg"})
+    with db.session() as s:
+        status = s.scalar(
+            select(Annotation.review_status).where(
+                Annotation.task_id == first, Annotation.user_id == a.actor.user_id
+            )
+        )
+        assert status is None
+    assert next_id(db, reviewer, pid) == first
+    with db.session() as s, pytest.raises(Conflict, match="rejected"):
+        annotations.save(s, a.actor, second, value={"label": "pos"})
+    with db.session() as s:  # nothing changed, counters untouched
+        task = s.get(Task, second)
+        assert (task.done, task.taken) == (0, 0)
+        value = s.scalar(
+            select(Annotation.value).where(
+                Annotation.task_id == second, Annotation.user_id == a.actor.user_id
+            )
+        )
+        assert value == {"label": "pos"}
+
+
 def test_correct_validates_and_keeps_originals(db, team):
     owner, (a, b, _), reviewer = team
     pid = project(db, owner, n=1)

@@ -24,6 +24,7 @@ from labelhouse.tasks.service import get_task
 
 MAX_LEAD_TIME_MS = 24 * 3600 * 1000
 DRAFT, SUBMITTED = "draft", "submitted"
+REJECTED = "rejected"  # review status (the review package owns the decisions)
 
 
 @dataclass
@@ -47,7 +48,12 @@ def _lead_time(value: Any) -> int:
 _AN: Table = Annotation.__table__  # type: ignore[assignment]
 _TASK: Table = Task.__table__  # type: ignore[assignment]
 _EXISTING = select(
-    _AN.c.id, _AN.c.status, _AN.c.revision, _AN.c.lead_time_ms, _AN.c.created_at
+    _AN.c.id,
+    _AN.c.status,
+    _AN.c.revision,
+    _AN.c.lead_time_ms,
+    _AN.c.created_at,
+    _AN.c.review_status,
 ).where(_AN.c.task_id == bindparam("tid"), _AN.c.user_id == bindparam("uid"))
 _COUNT_DONE = update(_TASK).where(_TASK.c.id == bindparam("tid")).values(done=_TASK.c.done + 1)
 _INSERT = insert(_AN).returning(_AN.c.id)
@@ -61,6 +67,7 @@ _UPDATE = (
         schema_version=bindparam("schema_version"),
         lead_time_ms=bindparam("lead_time_ms"),
         updated_at=bindparam("updated_at"),
+        review_status=None,  # an edited answer is a new answer: it waits for review again
     )
 )
 _INSERT_REVISION = insert(AnnotationRevision.__table__)
@@ -81,6 +88,10 @@ def save(
     schema = load_schema(session, project)
     clean = schema.validate_annotation(value, task.data, draft=draft)
     existing = session.execute(_EXISTING, {"tid": task.id, "uid": actor.user_id}).first()
+    if existing is not None and existing.review_status == REJECTED:
+        # Rejection gave this annotation's slot back to the queue; reviving it would count
+        # the task twice. The reviewer's reason is on the task page.
+        raise Conflict("This annotation was rejected in review and can no longer be changed.")
     if draft:
         if existing is not None and existing.status == SUBMITTED:
             raise Conflict("This annotation is already submitted; submit the change instead.")
