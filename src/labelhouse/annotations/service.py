@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
@@ -20,7 +20,7 @@ from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 from labelhouse.projects.service import load_schema
 from labelhouse.tasks import queue
 from labelhouse.tasks.models import Task
-from labelhouse.tasks.service import get_task
+from labelhouse.tasks.service import ScopedTaskQuery, get_task
 
 MAX_LEAD_TIME_MS = 24 * 3600 * 1000
 DRAFT, SUBMITTED = "draft", "submitted"
@@ -47,14 +47,28 @@ def _lead_time(value: Any) -> int:
 # Table-level (Core) statements, built once: this is the submit hot path.
 _AN: Table = Annotation.__table__  # type: ignore[assignment]
 _TASK: Table = Task.__table__  # type: ignore[assignment]
-_EXISTING = select(
+# The task, its project and the caller's own annotation (if any) in one statement.
+_TASK_AND_OWN = ScopedTaskQuery.build(
     _AN.c.id,
     _AN.c.status,
     _AN.c.revision,
     _AN.c.lead_time_ms,
     _AN.c.created_at,
     _AN.c.review_status,
-).where(_AN.c.task_id == bindparam("tid"), _AN.c.user_id == bindparam("uid"))
+    outerjoin=(_AN, and_(_AN.c.task_id == _TASK.c.id, _AN.c.user_id == bindparam("uid"))),
+)
+
+
+@dataclass
+class _Own:
+    id: int
+    status: str
+    revision: int
+    lead_time_ms: int
+    created_at: Any
+    review_status: str | None
+
+
 _COUNT_DONE = update(_TASK).where(_TASK.c.id == bindparam("tid")).values(done=_TASK.c.done + 1)
 _INSERT = insert(_AN).returning(_AN.c.id)
 _UPDATE = (
@@ -84,10 +98,11 @@ def save(
 ) -> SaveResult:
     """Create or update the actor's annotation of a task (submit, or save a draft)."""
     spent = _lead_time(lead_time_ms)
-    task, project = get_task(session, actor, task_id)
+    task, project, own = _TASK_AND_OWN.fetch(session, actor, task_id)
+    existing = None if own[0] is None else _Own(*own)
     schema = load_schema(session, project)
     clean = schema.validate_annotation(value, task.data, draft=draft)
-    existing = session.execute(_EXISTING, {"tid": task.id, "uid": actor.user_id}).first()
+    conn = session.connection()
     if existing is not None and existing.review_status == REJECTED:
         # Rejection gave this annotation's slot back to the queue; reviving it would count
         # the task twice. The reviewer's reason is on the task page.
@@ -97,7 +112,7 @@ def save(
             raise Conflict("This annotation is already submitted; submit the change instead.")
         queue.extend(session, actor, task.id)  # a draft needs a live lease, and renews it
     elif queue.mark_submitted(session, actor, project, task.id):
-        session.execute(_COUNT_DONE, {"tid": task.id})
+        conn.execute(_COUNT_DONE, {"tid": task.id})
     status = DRAFT if draft else SUBMITTED
     now = utcnow()
     values = {
@@ -108,7 +123,7 @@ def save(
     }
     if existing is None:
         values |= {"revision": 1, "lead_time_ms": spent, "created_at": now}
-        annotation_id = session.execute(
+        annotation_id = conn.execute(
             _INSERT,
             {**values, "project_id": project.id, "task_id": task.id, "user_id": actor.user_id},
         ).scalar_one()
@@ -119,11 +134,11 @@ def save(
             "lead_time_ms": existing.lead_time_ms + spent,
             "created_at": existing.created_at,
         }
-        session.execute(
+        conn.execute(
             _UPDATE,
             {**{k: v for k, v in values.items() if k != "created_at"}, "aid": annotation_id},
         )
-    session.execute(
+    conn.execute(
         _INSERT_REVISION,
         {
             "annotation_id": annotation_id,

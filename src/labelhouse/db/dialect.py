@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 
 
 def insert_ignoring_conflicts(
-    session: Session, table: Table, index_elements: list[str] | None
+    session: Session | str, table: Table, index_elements: list[str] | None
 ) -> Any:
-    """``INSERT … ON CONFLICT [(index_elements)] DO NOTHING`` for the session's dialect.
+    """``INSERT … ON CONFLICT [(index_elements)] DO NOTHING`` for the session's dialect (or
+    the dialect named, to build the statement once ahead of time).
 
     Without ``index_elements`` any unique violation (including partial indexes) is ignored.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    name = session if isinstance(session, str) else session.get_bind().dialect.name
+    if name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)

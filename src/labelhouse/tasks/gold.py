@@ -36,19 +36,19 @@ from labelhouse.kinds.base import FieldKind
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.service import ProjectRow, load_schema
 from labelhouse.tasks.models import Assignment, Task
-from labelhouse.tasks.service import get_task
+from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow, get_task
 
 _T: Table = Task.__table__  # type: ignore[assignment]
 _A: Table = Assignment.__table__  # type: ignore[assignment]
 
 _GOLD_CANDIDATE = (
-    select(Task)
+    select(*TASK_ROW_COLUMNS)
     .where(
-        Task.project_id == bindparam("pid"),
-        Task.gold.is_not(None),
-        ~exists().where(Assignment.task_id == Task.id, Assignment.user_id == bindparam("uid")),
+        _T.c.project_id == bindparam("pid"),
+        _T.c.gold.is_not(None),
+        ~exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid")),
     )
-    .order_by(Task.id)
+    .order_by(_T.c.id)
     .limit(1)
 )
 _GOLD_ANSWERED = (
@@ -73,21 +73,22 @@ def draw(project_id: int, user_id: int, count: int) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def pick_gold(session: Session, project: ProjectRow, user_id: int) -> Task | None:
+def pick_gold(session: Session, project: ProjectRow, user_id: int) -> TaskRow | None:
     """The gold task to hand out now, or None when the rule says ordinary work."""
     if project.gold_rate <= 0 and project.gold_first_n <= 0:
         return None
     params = {"pid": project.id, "uid": user_id}
-    task = session.scalars(_GOLD_CANDIDATE, params).first()  # cheap: a partial index
-    if task is None:
+    row = session.connection().execute(_GOLD_CANDIDATE, params).first()  # a partial index
+    if row is None:
         return None
+    task = TaskRow(*row)
     if session.execute(_GOLD_ANSWERED, params).scalar_one() < project.gold_first_n:
         return task
     handed_out = session.execute(_HANDED_OUT, params).scalar_one()
     return task if draw(project.id, user_id, handed_out) < project.gold_rate else None
 
 
-def disguised_done(task: Task, overlap: int, *, submitted_by_viewer: bool) -> int:
+def disguised_done(task: Task | TaskRow, overlap: int, *, submitted_by_viewer: bool) -> int:
     """The ``done`` an annotator may see: an ordinary task they have not submitted has at
     most ``overlap - 1`` submissions, one they have at most ``overlap``."""
     if task.gold is None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
@@ -27,9 +27,10 @@ from labelhouse.db.base import utcnow
 from labelhouse.db.dialect import insert_ignoring_conflicts
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
-from labelhouse.projects.service import ProjectRow, project_row, update_settings
+from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, update_settings
 from labelhouse.tasks.gold import REOPEN_ALL, open_expr, pick_gold
 from labelhouse.tasks.models import Assignment, Task
+from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow
 
 LEASED, SUBMITTED, SKIPPED, EXPIRED = "leased", "submitted", "skipped", "expired"
 
@@ -37,7 +38,7 @@ LEASED, SUBMITTED, SKIPPED, EXPIRED = "leased", "submitted", "skipped", "expired
 @dataclass
 class Lease:
     project: ProjectRow
-    task: Task
+    task: TaskRow
     assignment_id: int
     expires_at: datetime
     created: bool
@@ -66,41 +67,112 @@ _EXPIRE = (
     .values(status=EXPIRED, finished_at=bindparam("now"))
     .returning(_A.c.task_id)
 )
+_P: Table = Project.__table__  # type: ignore[assignment]
+# The project (scoped to the caller's organization), the caller's lease in it, if any (the
+# partial unique index allows at most one, so the outer join gives one row), and whether
+# any lease in the project has expired (an index probe: the sweep runs only when needed).
+_stale = _A.alias("stale")
+_ANY_EXPIRED = (
+    exists()
+    .where(
+        _stale.c.project_id == _P.c.id,
+        _stale.c.status == LEASED,
+        _stale.c.expires_at < bindparam("now"),
+    )
+    .correlate(_P)
+)
+_PROJECT_AND_HELD = (
+    select(
+        *PROJECT_ROW_TABLE_COLUMNS,
+        _A.c.id,
+        _A.c.task_id,
+        _A.c.expires_at,
+        _ANY_EXPIRED.label("any_expired"),
+    )
+    .select_from(
+        _P.outerjoin(
+            _A,
+            and_(
+                _A.c.project_id == _P.c.id,
+                _A.c.user_id == bindparam("uid"),
+                _A.c.status == LEASED,
+            ),
+        )
+    )
+    .where(_P.c.id == bindparam("pid"), _P.c.organization_id == bindparam("org"))
+)
+_N_PROJECT = len(PROJECT_ROW_TABLE_COLUMNS)
 _CURRENT_LEASE = select(_A.c.id, _A.c.task_id, _A.c.expires_at).where(
     _A.c.project_id == bindparam("pid"),
     _A.c.user_id == bindparam("uid"),
     _A.c.status == LEASED,
 )
 _CANDIDATE = (
-    select(Task)
+    select(*TASK_ROW_COLUMNS)
     .where(
-        Task.project_id == bindparam("pid"),
-        Task.is_open.is_(True),
-        ~exists().where(Assignment.task_id == Task.id, Assignment.user_id == bindparam("uid")),
+        _T.c.project_id == bindparam("pid"),
+        _T.c.is_open.is_(True),
+        ~exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid")),
     )
-    .order_by(Task.id)
+    .order_by(_T.c.id)
     .limit(1)
 )
-_CANDIDATE_PG = _CANDIDATE.with_for_update(skip_locked=True, of=Task)
+_CANDIDATE_PG = _CANDIDATE.with_for_update(skip_locked=True, of=_T)
+# Keyed by "is PostgreSQL": the dialect's INSERT … ON CONFLICT DO NOTHING, built once.
+_LEASE_INSERT = {
+    is_pg: insert_ignoring_conflicts(dialect, _A, None).returning(_A.c.id)
+    for is_pg, dialect in ((True, "postgresql"), (False, "sqlite"))
+}
+# Pick the first open task the caller has not had and take a slot on it, in one statement
+# (for projects without gold tasks; the gold rule needs to look before it takes).
+_candidate = _T.alias("candidate")
+_FIRST_OPEN = (
+    select(_candidate.c.id)
+    .where(
+        _candidate.c.project_id == bindparam("pid"),
+        _candidate.c.is_open.is_(True),
+        ~exists().where(_A.c.task_id == _candidate.c.id, _A.c.user_id == bindparam("uid")),
+    )
+    .order_by(_candidate.c.id)
+    .limit(1)
+)
+_TAKE_FIRST_OPEN = {
+    is_pg: update(_T)
+    .where(_T.c.id == first.scalar_subquery())
+    .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
+    .returning(*TASK_ROW_COLUMNS)
+    for is_pg, first in (
+        (True, _FIRST_OPEN.with_for_update(skip_locked=True)),
+        (False, _FIRST_OPEN),
+    )
+}
+_TASK_BY_ID = select(*TASK_ROW_COLUMNS).where(_T.c.id == bindparam("tid"))
 
 
 def _adjust_taken(
     session: Session, project: ProjectRow | Project, task_id: int, delta: int
 ) -> None:
-    session.execute(_ADJUST_TAKEN, {"tid": task_id, "delta": delta, "overlap": project.overlap})
+    params = {"tid": task_id, "delta": delta, "overlap": project.overlap}
+    session.connection().execute(_ADJUST_TAKEN, params)
 
 
 def expire_stale_leases(session: Session, project: ProjectRow, now: datetime) -> int:
     """Return expired leases' slots to the queue. Safe under concurrency: the UPDATE's row
     locks mean each lease is expired (and its slot returned) exactly once."""
-    task_ids = session.execute(_EXPIRE, {"pid": project.id, "now": now}).scalars().all()
+    result = session.connection().execute(_EXPIRE, {"pid": project.id, "now": now})
+    task_ids = result.scalars().all()
     for task_id, count in Counter(task_ids).items():
         _adjust_taken(session, project, task_id, -count)
     return len(task_ids)
 
 
 def _held(session: Session, project_id: int, user_id: int) -> Any:
-    return session.execute(_CURRENT_LEASE, {"pid": project_id, "uid": user_id}).first()
+    return session.connection().execute(_CURRENT_LEASE, {"pid": project_id, "uid": user_id}).first()
+
+
+def _task_row(session: Session, task_id: int) -> TaskRow:
+    row = session.connection().execute(_TASK_BY_ID, {"tid": task_id}).one()
+    return TaskRow(*row)
 
 
 Gate = Callable[[Session, Actor, ProjectRow], None]
@@ -118,56 +190,67 @@ def claim_next(
 
     ``gate`` runs before a *new* lease is made and may raise to refuse one (layers above
     pass the gold-accuracy pause check this way; a held lease is always given back).
+    Three statements on the common path: project + held lease + "anything expired?", take a
+    slot, insert the lease.
     """
     now = now or utcnow()
-    project = project_row(session, actor, project_id)
+    conn = session.connection()
+    params = {"pid": project_id, "org": actor.organization_id, "uid": actor.user_id, "now": now}
+    row = conn.execute(_PROJECT_AND_HELD, params).first()
+    if row is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    project = ProjectRow(*row[:_N_PROJECT])
     if project.archived:
         raise Conflict("This project is archived; it hands out no more work.")
-    held = _held(session, project.id, actor.user_id)
-    if held is not None and held.expires_at > now:
-        task = session.get(Task, held.task_id)
-        assert task is not None
-        return Lease(project, task, held.id, held.expires_at, created=False)
+    held_id, held_task, held_expires, any_expired = row[_N_PROJECT:]
+    if held_id is not None and held_expires > now:
+        return Lease(project, _task_row(session, held_task), held_id, held_expires, False)
     if gate is not None:
         gate(session, actor, project)
-    expire_stale_leases(session, project, now)
-
-    is_pg = session.get_bind().dialect.name == "postgresql"
-    task = session.scalars(
-        _CANDIDATE_PG if is_pg else _CANDIDATE, {"pid": project.id, "uid": actor.user_id}
-    ).first()
+    if any_expired:
+        expire_stale_leases(session, project, now)
+    is_pg = conn.dialect.name == "postgresql"
+    task = _take_slot(session, project, actor.user_id, is_pg)
     if task is None:
-        return None  # gold tasks only while ordinary work remains (see tasks/gold.py)
-    gold = pick_gold(session, project, actor.user_id)
-    if gold is not None:
-        task = gold
+        return None
     expires_at = now + timedelta(seconds=project.lease_seconds)
     # ON CONFLICT DO NOTHING: if the same annotator raced us to a lease (PostgreSQL; SQLite
     # serialises writers), the partial unique index stops the second one and we return the
-    # lease that won instead.
-    assignment_id = session.execute(
-        insert_ignoring_conflicts(session, _A, None)
-        .values(
-            project_id=project.id,
-            task_id=task.id,
-            user_id=actor.user_id,
-            status=LEASED,
-            leased_at=now,
-            expires_at=expires_at,
-        )
-        .returning(_A.c.id)
-    ).scalar()
+    # lease that won instead (giving back the slot just taken).
+    lease = {
+        "project_id": project.id,
+        "task_id": task.id,
+        "user_id": actor.user_id,
+        "status": LEASED,
+        "leased_at": now,
+        "expires_at": expires_at,
+    }
+    assignment_id = conn.execute(_LEASE_INSERT[is_pg], lease).scalar()
     if assignment_id is None:
+        _adjust_taken(session, project, task.id, -1)
         held = _held(session, project.id, actor.user_id)
         if held is None:
             raise Conflict("Could not lease a task; try again.")
-        won = session.get(Task, held.task_id)
-        assert won is not None
+        won = _task_row(session, held.task_id)
         return Lease(project, won, held.id, held.expires_at, created=False)
+    return Lease(project, task, assignment_id, expires_at, created=True)
+
+
+def _take_slot(session: Session, project: ProjectRow, user_id: int, is_pg: bool) -> TaskRow | None:
+    """Choose the caller's next task and count them on it (``taken`` + 1), or None."""
+    conn = session.connection()
+    params = {"pid": project.id, "uid": user_id, "overlap": project.overlap}
+    if project.gold_rate <= 0 and project.gold_first_n <= 0:
+        row = conn.execute(_TAKE_FIRST_OPEN[is_pg], params).first()
+        return None if row is None else TaskRow(*row)
+    row = conn.execute(_CANDIDATE_PG if is_pg else _CANDIDATE, params).first()
+    if row is None:
+        return None  # gold tasks only while ordinary work remains (see tasks/gold.py)
+    task = pick_gold(session, project, user_id) or TaskRow(*row)
     _adjust_taken(session, project, task.id, +1)
     task.taken += 1  # mirror the UPDATE without another round trip
     task.is_open = task.taken < project.overlap and task.gold is None
-    return Lease(project, task, assignment_id, expires_at, created=True)
+    return task
 
 
 def _own_lease(session: Session, actor: Actor, task_id: int) -> tuple[Project, Assignment]:
@@ -252,12 +335,13 @@ def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id:
     """
     now = utcnow()
     params = {"tid": task_id, "uid": actor.user_id}
-    if session.execute(_CLOSE_LEASE, {**params, "now": now}).first() is not None:
+    conn = session.connection()
+    if conn.execute(_CLOSE_LEASE, {**params, "now": now}).first() is not None:
         return True  # the common case: one statement
-    status = session.execute(_ASSIGNMENT_STATUS, params).scalar()
+    status = conn.execute(_ASSIGNMENT_STATUS, params).scalar()
     if status == SUBMITTED:
         return False
-    taken = session.execute(_TAKE_FREE_SLOT, {"tid": task_id, "overlap": project.overlap})
+    taken = conn.execute(_TAKE_FREE_SLOT, {"tid": task_id, "overlap": project.overlap})
     if taken.first() is None:
         raise Conflict(
             "Your lease on this task expired and it already has enough annotators; "

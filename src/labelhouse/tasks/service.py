@@ -8,16 +8,22 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem, TooLarge
 from labelhouse.projects.models import Project
-from labelhouse.projects.service import PROJECT_ROW_COLUMNS, ProjectRow, get_project
+from labelhouse.projects.service import (
+    PROJECT_ROW_COLUMNS,
+    PROJECT_ROW_TABLE_COLUMNS,
+    ProjectRow,
+    get_project,
+)
 from labelhouse.storage import Storage
 from labelhouse.tasks.models import Assignment, Prediction, StoredFile, Task
 from labelhouse.tasks.queries import MAX_SEARCH_LENGTH, json_text_contains
@@ -46,6 +52,77 @@ def get_task(session: Session, actor: Actor, task_id: int) -> tuple[Task, Projec
     if row is None:
         raise NotFound(f"Task {task_id} does not exist.")
     return row[0], ProjectRow(*row[1:])
+
+
+@dataclass
+class TaskRow:
+    """A task as plain columns, for the annotator's hot path (``/next`` and submit): no ORM
+    identity map to fill and nothing for the unit of work to flush at commit. Same attribute
+    names as :class:`Task`, so serializers take either."""
+
+    id: int
+    project_id: int
+    external_id: str | None
+    data: dict[str, Any]
+    taken: int
+    done: int
+    is_open: bool
+    gold: dict[str, Any] | None
+    created_at: datetime
+
+
+_T: Table = Task.__table__  # type: ignore[assignment]
+_A: Table = Assignment.__table__  # type: ignore[assignment]
+_P: Table = Project.__table__  # type: ignore[assignment]
+TASK_ROW_COLUMNS = tuple(_T.c[name] for name in TaskRow.__dataclass_fields__)
+_N_TASK, _N_PROJECT = len(TASK_ROW_COLUMNS), len(PROJECT_ROW_TABLE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ScopedTaskQuery:
+    """The scoped task lookup as prebuilt Core statements, optionally with extra columns
+    (e.g. the caller's own annotation, outer-joined) so a hot path reads all it needs in one
+    statement. ``all_tasks`` for members who see every task, ``assigned`` for annotators."""
+
+    all_tasks: Select[Any]
+    assigned: Select[Any]
+
+    @classmethod
+    def build(cls, *extra: Any, outerjoin: tuple[Any, Any] | None = None) -> ScopedTaskQuery:
+        source: Any = _T.join(_P, _P.c.id == _T.c.project_id)
+        if outerjoin is not None:
+            source = source.outerjoin(*outerjoin)
+        query = (
+            select(*TASK_ROW_COLUMNS, *PROJECT_ROW_TABLE_COLUMNS, *extra)
+            .select_from(source)
+            .where(_T.c.id == bindparam("tid"), _P.c.organization_id == bindparam("org"))
+        )
+        assigned = query.where(
+            exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid"))
+        )
+        return cls(query, assigned)
+
+    def fetch(
+        self, session: Session, actor: Actor, task_id: int
+    ) -> tuple[TaskRow, ProjectRow, tuple[Any, ...]]:
+        """The task, its project and the extra columns; NotFound outside the actor's scope
+        (the same rule and message as :func:`get_task`)."""
+        query = self.all_tasks if actor.sees_all_tasks else self.assigned
+        params = {"tid": task_id, "org": actor.organization_id, "uid": actor.user_id}
+        row = session.connection().execute(query, params).first()
+        if row is None:
+            raise NotFound(f"Task {task_id} does not exist.")
+        rest = _N_TASK + _N_PROJECT
+        return TaskRow(*row[:_N_TASK]), ProjectRow(*row[_N_TASK:rest]), tuple(row[rest:])
+
+
+_SCOPED_TASK_ROW = ScopedTaskQuery.build()
+
+
+def get_task_row(session: Session, actor: Actor, task_id: int) -> tuple[TaskRow, ProjectRow]:
+    """:func:`get_task` (same scope rule) as plain rows, for the hot path."""
+    task, project, _ = _SCOPED_TASK_ROW.fetch(session, actor, task_id)
+    return task, project
 
 
 _PREDICTIONS_OF_TASK = (
