@@ -1,13 +1,15 @@
 """The review page in real Chromium: accept, reject with a reason, correct with the
-widgets; each checks the database afterwards."""
+widgets, two reviewers at once (each is shown a task leased to them, Skip gives it up);
+each checks the database afterwards."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
+from labelhouse.accounts.models import Role
 from labelhouse.annotations.models import Annotation
-from labelhouse.review.models import Review
+from labelhouse.review.models import Review, ReviewLease
 from labelhouse.tasks import queue
 from labelhouse.tasks.models import Task
 from tests.browser.conftest import login, screenshot
@@ -103,6 +105,46 @@ def test_correct_with_the_widgets(page: Page, live_server, console_errors):
             .order_by(Annotation.id)
         ).all()
         assert values == [{"label": "pos"}, {"label": "neg"}]
+    assert console_errors == []
+
+
+def test_two_reviewers_see_different_tasks_and_skip_releases(
+    page: Page, browser: Browser, live_server, console_errors
+):
+    labels = {"item-0": ("pos", "pos"), "item-1": ("pos", "neg"), "item-2": ("neg", "neg")}
+    pid, ids = reviewed_project(live_server, labels)
+    login(page, live_server.reviewer_email)
+    page.goto(f"/projects/{pid}/review")
+    expect(page.locator("#rv-title")).to_contain_text(f"Task {ids['item-0']}")
+    expect(page.locator("#rv-agreement")).to_contain_text("yours until")
+
+    actor, email = new_user(live_server, Role.reviewer)
+    context = browser.new_context(
+        base_url=live_server.base_url, viewport={"width": 1280, "height": 800}
+    )
+    other = context.new_page()
+    login(other, email)
+    other.goto(f"/projects/{pid}/review")
+    expect(other.locator("#rv-title")).to_contain_text(f"Task {ids['item-1']}")  # not item-0
+    screenshot(other, "review-second-reviewer")
+
+    page.keyboard.press("n")  # Skip: item-0 is given up, item-2 is held instead
+    expect(page.locator("#rv-title")).to_contain_text(f"Task {ids['item-2']}")
+    with live_server.db.read_session() as s:
+        held = dict(
+            s.execute(
+                select(ReviewLease.task_id, ReviewLease.reviewer_id).where(
+                    ReviewLease.project_id == pid
+                )
+            ).all()
+        )
+    assert held == {ids["item-1"]: actor.user_id, ids["item-2"]: live_server.reviewer.user_id}
+
+    other.keyboard.press("a")
+    expect(other.locator("#rv-status")).to_contain_text(f"Task {ids['item-1']} accepted")
+    expect(other.locator("#rv-title")).to_contain_text(f"Task {ids['item-0']}")  # free again
+    context.close()
+    assert statuses(live_server, ids["item-1"]) == ["accepted", "accepted"]
     assert console_errors == []
 
 

@@ -21,6 +21,8 @@ from labelhouse.audit.models import AuditEvent
 from labelhouse.cli.main import app as cli_app
 from labelhouse.exports.records import BATCH, iter_records
 from labelhouse.exports.writers import CHUNK, write_csv, write_json, write_jsonl
+from labelhouse.projects.models import Project
+from labelhouse.projects.service import load_schema
 from labelhouse.tasks.importer import import_tasks
 from labelhouse.tasks.models import Task
 from tests.factories import add_member, login, make_org, make_project, token_client
@@ -208,6 +210,11 @@ def test_csv_export_has_one_row_per_annotation_and_per_unannotated_task(db, worl
         "label",
         "tags",
         "predictions",
+        "review.decision",
+        "review.reviewer_id",
+        "review.reviewed_at",
+        "review.label",
+        "review.tags",
     ]
     assert [(row["task_id"], row["annotator_id"]) for row in rows] == [
         (str(e1), str(a)),
@@ -235,6 +242,7 @@ def test_csv_export_has_one_row_per_annotation_and_per_unannotated_task(db, worl
         empty[k] == ""
         for k in ("annotation_id", "annotator_id", "status", "label", "tags", "predictions")
     )
+    assert all(row[k] == "" for row in rows for k in rows[0] if k.startswith("review."))
 
 
 def test_csv_export_with_drafts_adds_their_rows(db, world):
@@ -296,7 +304,8 @@ def test_an_empty_project_exports_a_csv_header(app, db):
     text = export(token_client(app, db, owner), pid, "csv").text
     assert text.splitlines() == [
         "task_id,external_id,data.text,data.extra,annotation_id,annotator_id,status,"
-        "schema_version,lead_time_ms,created_at,updated_at,label,predictions"
+        "schema_version,lead_time_ms,created_at,updated_at,label,predictions,"
+        "review.decision,review.reviewer_id,review.reviewed_at,review.label"
     ]
 
 
@@ -331,24 +340,26 @@ def test_iter_records_is_a_lazy_generator_over_a_large_project(db):
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
+    with db.read_session() as s:
+        schema = load_schema(s, s.get(Project, pid))
     event.listen(db.read_engine, "before_cursor_execute", count)
     try:
         with db.read_session() as s:
-            gen = iter_records(s, pid)
+            gen = iter_records(s, pid, schema=schema)
             assert inspect.isgenerator(gen)
             assert statements == []  # nothing runs before the first record is asked for
             first = next(gen)
             assert isinstance(first["data"], orjson.Fragment)  # passed through, not re-parsed
             assert orjson.loads(orjson.dumps(first["data"])) == {"text": "t0"}
-            # one batch of tasks (LIMIT BATCH) plus its annotations and predictions
-            assert len(statements) == 3
+            # one batch of tasks (LIMIT BATCH) plus its annotations, predictions and reviews
+            assert len(statements) == 4
             assert "LIMIT" in statements[0].upper()
             rest = list(gen)
     finally:
         event.remove(db.read_engine, "before_cursor_execute", count)
     assert len(rest) == n - 1
     batches = -(-n // BATCH)
-    assert len(statements) == 3 * batches + 1  # plus the final empty page
+    assert len(statements) == 4 * batches + 1  # plus the final empty page
     ids = [first["id"]] + [r["id"] for r in rest]
     assert ids == sorted(ids) and len(set(ids)) == n
 

@@ -1,7 +1,9 @@
-"""Stream a project's tasks with their annotations and predictions as export records.
+"""Stream a project's tasks with their annotations, predictions and reviewed value as
+export records.
 
-Keyset batches keep memory flat however large the project; task data is passed through as
-the database's own JSON text (an ``orjson.Fragment``) instead of being parsed and re-encoded.
+Keyset batches keep memory flat however large the project (four statements per batch:
+tasks, annotations, predictions, reviewed values); task data is passed through as the
+database's own JSON text (an ``orjson.Fragment``) instead of being parsed and re-encoded.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from labelhouse.annotations.models import Annotation
+from labelhouse.kinds.registry import LabelSchema
+from labelhouse.projects.models import Project
+from labelhouse.projects.service import load_schema
+from labelhouse.review.reviewed import ReviewedValue, reviewed_values
 from labelhouse.tasks.models import Prediction, Task
 
 BATCH = 5000
@@ -33,14 +39,23 @@ def iter_records(
     batch: int = BATCH,
     consensus: Mapping[int, dict[str, Any]] | None = None,
     annotations_included: bool = True,
+    schema: LabelSchema | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per task. With ``raw_json`` JSON values are ``orjson.Fragment``s
     (re-emitted verbatim by JSON writers); otherwise they are decoded Python objects.
 
+    Every record has ``review``: null, or what review settled on (``review/reviewed.py``).
     With ``consensus`` (``{task_id: {field: {value, confidence, method}}}``) each record
-    gains a ``consensus`` object (empty for tasks nobody annotated); without
-    ``annotations_included`` the raw annotations are left out (and not even read)."""
+    gains a ``consensus`` object (empty for tasks nobody annotated; for a reviewed task, the
+    reviewed value — see :func:`reviewed_consensus`); without ``annotations_included`` the
+    raw annotations are left out (and not even read). ``schema`` is the project's current
+    one (loaded when not given)."""
     wrap = orjson.Fragment if raw_json else orjson.loads
+    if schema is None:
+        project = session.get(Project, project_id)
+        if project is None:
+            return
+        schema = load_schema(session, project)
     last_id = 0
     while True:
         tasks = session.execute(
@@ -101,7 +116,9 @@ def iter_records(
             predictions[task_id].append(
                 {"model_version": model_version, "score": score, "value": wrap(value)}
             )
+        reviewed = reviewed_values(session, project_id, schema, lo, hi)
         for task_id, external_id, data, created in tasks:
+            settled = reviewed.get(task_id)
             record = {
                 "id": task_id,
                 "external_id": external_id,
@@ -109,12 +126,26 @@ def iter_records(
                 "created_at": _iso(created),
                 "annotations": annotations.get(task_id, []),
                 "predictions": predictions.get(task_id, []),
+                "review": settled.as_dict() if settled is not None else None,
             }
             if not annotations_included:
                 del record["annotations"]
             if consensus is not None:
-                record["consensus"] = consensus.get(task_id, {})
+                record["consensus"] = reviewed_consensus(settled, consensus.get(task_id, {}))
             yield record
+
+
+def reviewed_consensus(settled: ReviewedValue | None, computed: dict[str, Any]) -> dict[str, Any]:
+    """A reviewed task's consensus is its reviewed value, field by field, with confidence 1
+    and method ``review`` (reviewed labels are the ground truth a dataset wants); fields the
+    reviewed value leaves empty have no consensus, like fields nobody answered. Tasks
+    without a reviewed value keep the ``computed`` consensus."""
+    if settled is None or settled.value is None:
+        return computed
+    return {
+        name: {"value": value, "confidence": 1.0, "method": "review"}
+        for name, value in settled.value.items()
+    }
 
 
 def _annotations_query(project_id: int, lo: int, hi: int, include_drafts: bool) -> Any:

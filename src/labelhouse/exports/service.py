@@ -1,4 +1,8 @@
-"""Export use case: authorize, pick the writer, and stream the project's records."""
+"""Export use case: authorize, pick the writer, and stream the project's records.
+
+With consensus (``content=consensus|both``) a reviewed task's consensus is its reviewed
+value (method ``review``, confidence 1), whatever the chosen method computed for it.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +57,7 @@ class ExportPlan:
             raw_json=self.fmt.raw_json,
             consensus=consensus,
             annotations_included=self.content != "consensus",
+            schema=self.schema,
         )
         return self.fmt.write(
             records,

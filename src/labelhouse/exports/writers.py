@@ -68,10 +68,28 @@ def write_csv(
 
     Columns: task and data columns (``data.<key>``), annotation metadata, one column per
     schema field (JSON for structured values), ``data.extra`` for data keys outside the
-    known set (so nothing is lost), and ``predictions`` as JSON. With ``consensus``, two
-    more columns per field — ``consensus.<field>`` and ``consensus.<field>.confidence`` —
-    repeated on each of the task's rows (records without annotations: one row per task).
+    known set (so nothing is lost), ``predictions`` as JSON, then the task's reviewed value:
+    ``review.decision``, ``review.reviewer_id``, ``review.reviewed_at`` and
+    ``review.<field>`` per field (empty for unreviewed tasks). With ``consensus``, two more
+    columns per field — ``consensus.<field>`` and ``consensus.<field>.confidence``. Review
+    and consensus cells repeat on each of the task's rows (records without annotations: one
+    row per task).
     """
+    review_header = ["review.decision", "review.reviewer_id", "review.reviewed_at"] + [
+        f"review.{name}" for name in field_names
+    ]
+
+    def review_cells(record: dict[str, Any]) -> list[Any]:
+        reviewed = record.get("review")
+        if not reviewed:
+            return [""] * len(review_header)
+        value = reviewed["value"] or {}
+        return [
+            reviewed["decision"],
+            _cell(reviewed["reviewer_id"]),
+            reviewed["reviewed_at"],
+        ] + [_cell(value.get(name)) for name in field_names]
+
     consensus_header = (
         [
             column
@@ -102,6 +120,7 @@ def write_csv(
             + ["lead_time_ms", "created_at", "updated_at"]
             + field_names
             + ["predictions"]
+            + review_header
             + consensus_header
         )
         writer.writerow(header)
@@ -113,7 +132,7 @@ def write_csv(
             base.append(_cell(extra) if extra else "")
             predictions = _cell(r["predictions"]) if r["predictions"] else ""
             annotations = r.get("annotations") or [None]
-            merged = consensus_cells(r)
+            merged = review_cells(r) + consensus_cells(r)
             for a in annotations:
                 if a is None:
                     writer.writerow(

@@ -1,4 +1,4 @@
-"""Review decisions and lifted gold pauses."""
+"""Review decisions, reviewers' leases on the tasks they are shown, lifted gold pauses."""
 
 from __future__ import annotations
 
@@ -47,3 +47,22 @@ class GoldPauseLift(Base):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     lifted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ReviewLease(Base):
+    """A reviewer holds the task they are shown until ``expires_at`` (the project's
+    ``lease_seconds``), so two reviewers are not shown the same task. One lease per task
+    (the primary key is what two racing reviewers collide on); the review queue keeps one
+    per reviewer and project. A decision on the task removes its lease; an expired lease is
+    taken over by whoever asks next (see ``review/leases.py``)."""
+
+    __tablename__ = "review_lease"
+    __table_args__ = (Index("ix_review_lease_reviewer", "project_id", "reviewer_id"),)
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("task.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    leased_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

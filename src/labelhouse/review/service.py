@@ -19,12 +19,18 @@ Decisions (one ``review`` row each; originals are never edited):
 - ``correct`` stores the reviewer's validated value as the reviewed value; each pending
   annotation is marked ``accepted`` if it already equalled it, else ``corrected``.
 Two reviewers deciding at once: the first wins, the second gets a Conflict.
+
+Reviewers do not collide in the first place: the task a reviewer is shown is leased to them
+(``review/leases.py``) for the project's ``lease_seconds``; asking again returns the same
+task while the lease lives, other reviewers pass over it, a decision releases it. Leases
+only steer who is shown what: a decision does not require one (the first decision wins).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -35,10 +41,12 @@ from labelhouse.accounts.models import Role, User
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations.models import Annotation
 from labelhouse.audit import service as audit
+from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project, load_schema
+from labelhouse.review import leases
 from labelhouse.review.models import Review
 from labelhouse.tasks.models import Task
 from labelhouse.tasks.service import get_task
@@ -47,7 +55,8 @@ ACCEPT, REJECT, CORRECT = "accept", "reject", "correct"
 DECISIONS = (ACCEPT, REJECT, CORRECT)
 ACCEPTED, REJECTED, CORRECTED = "accepted", "rejected", "corrected"
 MAX_REASON = 5000
-SCAN_BATCH = 200
+SCAN_BATCH = 200  # candidates read at a time in disagreement mode (each is inspected)
+LEASE_BATCH = 8  # elsewhere the first candidate is usually leased; more only after races
 HASH_MULT, HASH_MOD = 2654435761, 2**32  # Knuth's multiplicative hash of the task id
 
 
@@ -64,6 +73,7 @@ class ReviewItem:
     majority: dict[str, Any] = field(default_factory=dict)
     differs: dict[int, list[str]] = field(default_factory=dict)
     agreement: dict[str, float] = field(default_factory=dict)
+    lease_expires_at: datetime | None = None
 
 
 def _key(value: Any) -> bytes:
@@ -135,30 +145,73 @@ def _item(session: Session, project: Project, schema: LabelSchema, task: Task) -
 
 
 def next_for_review(
-    session: Session, actor: Actor, project_id: int, *, after_id: int = 0
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    *,
+    after_id: int = 0,
+    now: datetime | None = None,
 ) -> ReviewItem | None:
-    """The next task for this reviewer (after ``after_id``, to pass over one), or None."""
+    """The next task for this reviewer, leased to them so other reviewers are shown other
+    tasks; None when nothing is left for them.
+
+    The reviewer's own live lease comes first (a reload shows the same task). ``after_id``
+    passes over tasks up to it (the page's Skip) and gives up the lease held until then.
+    Needs a write transaction: it takes a lease.
+    """
     actor.require(Role.reviewer, "review tasks")
     project = get_project(session, actor, project_id)
     if project.review_mode == "off":
         raise Conflict(
             "Review is off for this project; a manager can choose a review mode in Settings."
         )
+    now = now or utcnow()
     schema = load_schema(session, project)
-    query = _candidates(project, actor, after_id)
-    if project.review_mode != "disagreement":
-        task = session.scalars(query.limit(1)).first()
-        return None if task is None else _item(session, project, schema, task)
+    if not after_id:
+        for task_id, expires_at in leases.held(session, project.id, actor.user_id, now):
+            task = session.scalars(_candidates(project, actor, 0).where(Task.id == task_id)).first()
+            if task is not None:  # else: decided or changed since; the lease is moot
+                item = _item(session, project, schema, task)
+                item.lease_expires_at = expires_at
+                return item
+    leases.release_own(session, project.id, actor.user_id)
+    query = _candidates(project, actor, after_id).where(~leases.leased_by_other(actor.user_id, now))
+    disagreement = project.review_mode == "disagreement"
+
+    def wanted(item: ReviewItem) -> bool:
+        if not item.annotations:
+            return False  # decided since the candidates were read
+        threshold = project.review_agreement_threshold
+        return not disagreement or any(s < threshold for s in item.agreement.values())
+
     # Disagreement needs the values: scan candidates in id order, a batch at a time.
+    size = SCAN_BATCH if disagreement else LEASE_BATCH
     cursor = after_id
     while True:
-        batch = list(session.scalars(query.where(Task.id > cursor).limit(SCAN_BATCH)))
+        batch = list(session.scalars(query.where(Task.id > cursor).limit(size)))
         if not batch:
             return None
         for task in batch:
+            if disagreement and not wanted(_item(session, project, schema, task)):
+                continue
+            expires_at = leases.take(
+                session,
+                project_id=project.id,
+                task_id=task.id,
+                reviewer_id=actor.user_id,
+                now=now,
+                seconds=project.lease_seconds,
+            )
+            if expires_at is None:
+                continue  # another reviewer leased it since we looked
+            # Read the item after taking the lease: on PostgreSQL the candidates may predate
+            # a decision (and its lease release) that committed meanwhile; this read sees it.
             item = _item(session, project, schema, task)
-            if any(s < project.review_agreement_threshold for s in item.agreement.values()):
-                return item
+            if not wanted(item):
+                leases.release_own(session, project.id, actor.user_id)
+                continue
+            item.lease_expires_at = expires_at
+            return item
         cursor = batch[-1].id
 
 
@@ -241,6 +294,7 @@ def decide(
             )
             .execution_options(synchronize_session=False)
         )
+    leases.release_task(session, task.id)
     review = Review(
         project_id=row.id,
         task_id=task.id,

@@ -51,6 +51,7 @@ def review_item_out(s: Session, item: ReviewItem) -> dict[str, Any]:
         "schema": document,
         "schema_version": item.project.schema_version,
         "review_mode": item.project.review_mode,
+        "lease_expires_at": item.lease_expires_at,
     }
 
 
@@ -92,8 +93,11 @@ def review_next(
 ) -> Response:
     """The next finished task waiting for this reviewer, with its pending annotations, the
     most common value per field and the fields where each annotation differs from it;
-    ``task`` is null when none is left. 409 when the project's review mode is ``off``."""
-    with ctx.read() as (s, actor):
+    ``task`` is null when none is left. 409 when the project's review mode is ``off``.
+
+    The task is leased to the reviewer until ``lease_expires_at`` (other reviewers are
+    shown other tasks); asking again returns it, ``after`` gives it up and moves on."""
+    with ctx.write() as (s, actor):
         item = review.next_for_review(s, actor, project_id, after_id=after)
         body = {"task": None} if item is None else review_item_out(s, item)
     return json_response(body)

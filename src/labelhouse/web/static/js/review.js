@@ -1,7 +1,8 @@
 // The review page: asks the review queue for the next finished task, shows every pending
 // annotation side by side (values differing from the most common one highlighted) and
 // records accept (A), reject with a reason (R) or a correction (C: the field widgets,
-// pre-filled with the most common value). N skips to the next task.
+// pre-filled with the most common value). N skips to the next task. The task shown is
+// leased to this reviewer; skipping gives it up.
 import { api, showError } from "./api.js";
 import { mountContext } from "./widgets/lib/context.js";
 import { h, isTyping } from "./widgets/lib/dom.js";
@@ -98,7 +99,11 @@ function show(item) {
   els.task.hidden = false;
   els.title.textContent = `Task ${t.id}${t.external_id ? ` · ${t.external_id}` : ""}`;
   const shares = Object.entries(item.agreement || {}).map(([name, share]) => `${name} ${Math.round(share * 100)}%`);
-  els.agreement.textContent = `${t.annotations.length} annotations · agreement: ${shares.join(", ") || "—"}`;
+  // The task is leased to this reviewer (other reviewers are shown other tasks) until then.
+  const until = item.lease_expires_at
+    ? ` · yours until ${new Date(item.lease_expires_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`
+    : "";
+  els.agreement.textContent = `${t.annotations.length} annotations · agreement: ${shares.join(", ") || "—"}${until}`;
   els.open.href = `/tasks/${t.id}`;
   renderContext(item);
   renderAnnotations(item);
