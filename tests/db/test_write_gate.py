@@ -1,0 +1,75 @@
+"""The SQLite write gate: writers of one file queue in order, across threads and processes,
+and hold their turn until their transaction has ended."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from labelhouse.db.engine import WriteGate, _sqlite_path, open_database
+
+
+def _hold(path: str, ready, release) -> None:  # runs in a child process
+    gate = WriteGate(Path(path))
+    with gate.held():
+        ready.set()
+        release.wait(10)
+
+
+def test_a_writer_in_another_process_waits_for_the_gate(tmp_path):
+    db_file = tmp_path / "x.db"
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_hold, args=(str(db_file), ready, release))
+    child.start()
+    try:
+        assert ready.wait(10)
+        assert (tmp_path / "x.db-writer.lock").exists()
+        got = threading.Event()
+
+        def enter() -> None:
+            with WriteGate(db_file).held():
+                got.set()
+
+        t = threading.Thread(target=enter)
+        t.start()
+        assert not got.wait(0.3)  # the child holds the gate
+        release.set()
+        assert got.wait(10)
+        t.join()
+    finally:
+        release.set()
+        child.join(10)
+
+
+def test_threads_take_turns_and_the_gate_outlasts_the_commit(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'y.db'}")
+    with db.session() as s:
+        s.execute(text("CREATE TABLE counter (n INTEGER)"))
+        s.execute(text("INSERT INTO counter VALUES (0)"))
+
+    def bump() -> None:
+        for _ in range(50):
+            with db.session() as s:  # read, think, write: only safe if writers take turns
+                n = s.execute(text("SELECT n FROM counter")).scalar_one()
+                time.sleep(0)
+                s.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with db.read_session() as s:
+        assert s.execute(text("SELECT n FROM counter")).scalar_one() == 400
+    db.dispose()
+
+
+def test_in_memory_databases_have_no_lock_file():
+    assert _sqlite_path("sqlite://") is None
+    assert _sqlite_path("sqlite:///:memory:") is None
+    assert _sqlite_path("sqlite:///data/x.db").name == "x.db"
