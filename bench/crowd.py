@@ -175,3 +175,68 @@ def make_comparisons(
         scores,
         types,
     )
+
+
+@dataclass(frozen=True)
+class MultiLabelCrowd:
+    """Multi-choice answers: row ``r`` is worker ``workers[r]``'s set ``selected[r]`` for
+    item ``items[r]``; ``truth[i, o]`` says whether option ``o`` applies to item ``i``."""
+
+    items: IntArray
+    workers: IntArray
+    selected: np.ndarray  # [row, option] bool
+    truth: np.ndarray  # [item, option] bool
+    worker_types: list[str]
+    n_items: int
+    n_workers: int
+
+
+MULTILABEL_MIX = {"good": 0.5, "cautious": 0.2, "spammer": 0.2, "over-selector": 0.1}
+
+
+def make_multilabel_crowd(
+    n_items: int,
+    n_options: int = 6,
+    n_workers: int = 50,
+    overlap: int | tuple[int, int] = 5,
+    *,
+    mix: dict[str, float] | None = None,
+    seed: int = 0,
+) -> MultiLabelCrowd:
+    """Multi-label answers from workers with per-option sensitivity and specificity.
+
+    Options apply with uneven rates (5–40%). Worker types: ``good`` (sensitivity 0.7–0.95,
+    specificity 0.9–0.99 per option), ``cautious`` (rarely selects: sensitivity 0.3–0.5,
+    specificity ≈ 1 — right when they do), ``spammer`` (selects each option with a fixed
+    probability whatever the item) and ``over-selector`` (selects most options).
+    """
+    rng = np.random.default_rng(seed)
+    weights = mix or MULTILABEL_MIX
+    kinds = list(weights)
+    probs = np.array([weights[t] for t in kinds], dtype=float)
+    counts = np.floor(probs / probs.sum() * n_workers).astype(int)
+    counts[0] += n_workers - counts.sum()
+    types = [t for t, c in zip(kinds, counts, strict=True) for _ in range(c)]
+    rng.shuffle(types)
+    sens = np.empty((n_workers, n_options))
+    spec = np.empty((n_workers, n_options))
+    for w, kind in enumerate(types):
+        if kind == "good":
+            sens[w], spec[w] = rng.uniform(0.7, 0.95, n_options), rng.uniform(0.9, 0.99, n_options)
+        elif kind == "cautious":
+            sens[w], spec[w] = rng.uniform(0.3, 0.5, n_options), rng.uniform(0.98, 1.0, n_options)
+        elif kind == "spammer":
+            rate = rng.uniform(0.2, 0.5)
+            sens[w], spec[w] = rate, 1.0 - rate
+        else:  # over-selector
+            sens[w], spec[w] = rng.uniform(0.9, 1.0, n_options), rng.uniform(0.1, 0.4, n_options)
+    rates = rng.uniform(0.05, 0.4, size=n_options)
+    truth = rng.random((n_items, n_options)) < rates
+    if isinstance(overlap, tuple):
+        per_item = rng.integers(overlap[0], overlap[1] + 1, size=n_items)
+    else:
+        per_item = np.full(n_items, overlap)
+    items, workers = _assign(rng, per_item, n_workers, rng.lognormal(0.0, 0.5, size=n_workers))
+    p_select = np.where(truth[items], sens[workers], 1.0 - spec[workers])
+    selected = rng.random(p_select.shape) < p_select
+    return MultiLabelCrowd(items, workers, selected, truth, types, n_items, n_workers)

@@ -115,6 +115,10 @@ def test_quality_page_shows_charts_tables_and_checks(page: Page, live_server, co
     page.get_by_role("button", name="Recompute").click()
     expect(page).to_have_url(f"{live_server.base_url}/projects/{pid}/quality?method=dawid_skene")
     expect(page.locator("#field-table")).to_contain_text("dawid skene")
+    confusion = page.locator("#scorecard-table details.confusion").first
+    confusion.locator("summary").click()
+    matrix = confusion.get_by_role("table", name="Dawid–Skene confusion", exact=False).first
+    expect(matrix.locator("tbody tr")).to_have_count(3)  # pos, neg, neu
     screenshot(page, "quality")
 
     link = page.locator("#hotspot-table tbody tr").first.get_by_role("link")
@@ -134,3 +138,66 @@ def test_quality_page_is_for_reviewers(page: Page, live_server):
     page.goto(f"/projects/{pid}/quality")
     expect(page.locator("#hotspot-table")).to_have_count(0)
     expect(page.get_by_text("No task has two answers yet.")).to_be_visible()
+
+
+RANKED: dict[str, Any] = {
+    "fields": [
+        {"name": "rank", "kind": "ranking"},
+        {
+            "name": "flags",
+            "kind": "choices",
+            "min_selected": 0,
+            "options": [{"value": "unsafe"}, {"value": "wrong"}, {"value": "rude"}],
+        },
+    ]
+}
+
+
+def test_quality_page_ranking_checks_pairs_and_per_annotator_table(
+    page: Page, live_server, console_errors
+):
+    rows = [
+        {
+            "external_id": f"q{i}",
+            "prompt": f"Question {i}?",
+            "responses": [
+                {"text": "Short.", "model": "m-short"},
+                {"text": "A medium answer. " * 3, "model": "m-medium"},
+                {"text": "A long and careful answer. " * 8, "model": "m-long"},
+            ],
+        }
+        for i in range(12)
+    ]
+    pid = new_project(live_server, rows=rows, schema=RANKED, name=unique("Ranked"), overlap=2)
+    kind = parse_schema(RANKED).field("rank")
+    keeper, keeper_email = new_user(live_server)
+    fan, _ = new_user(live_server)
+
+    def as_shown(i: int, task) -> dict:
+        order = kind.display_order(task.id, 3)
+        ranks = [0, 0, 0]
+        for position, response in enumerate(order):
+            ranks[response] = position + 1
+        return {"rank": ranks, "flags": ["unsafe", "wrong", "rude"]}
+
+    _work(live_server, keeper, pid, as_shown, 3.0)
+    _work(live_server, fan, pid, lambda i, t: {"rank": [3, 2, 1], "flags": []}, 6.0)
+
+    login(page, live_server.reviewer_email)
+    page.goto(f"/projects/{pid}/quality?method=dawid_skene")
+    checks = page.locator("section.preference")
+    expect(checks.locator(".position-bias")).to_contain_text("listed first is ranked best")
+    expect(checks).to_contain_text("chance 33.3%")
+    expect(checks.locator(".length-bias")).to_contain_text("longer responses are ranked higher")
+    table = checks.locator("table.pref-annotators")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    keeper_row = table.locator("tr").filter(has_text=keeper_email)
+    expect(keeper_row).to_contain_text("100.0%")
+    expect(keeper_row.locator("td.biased")).to_have_count(1)
+    fields = page.locator("#field-table")
+    expect(fields).to_contain_text("dawid skene")
+    pairs = fields.locator("details.pairs").first
+    pairs.locator("summary").click()
+    expect(pairs.locator("table.pair-table tbody tr")).to_have_count(1)
+    screenshot(page, "quality-ranking")
+    assert console_errors == []

@@ -88,3 +88,23 @@ def test_box_consensus_merges_matching_boxes_by_median():
     assert result[0].support == 3 and result[0].confidence == 1.0
     # with a lower bar the lone dog boxes are still single votes, below half of 3
     assert len(box_consensus(annotations, iou_threshold=0.1)) == 1
+
+
+def test_weighted_votes_let_a_trusted_minority_keep_or_drop_shapes():
+    trusted = [(0, 5, "PER")]
+    careless = [(10, 14, "ORG")]
+    annotations = [trusted, careless, careless]
+    assert [v.value for v in span_consensus(annotations)] == [(10, 14, "ORG")]
+    weighted = span_consensus(annotations, weights=[3.0, 1.0, 1.0])
+    assert [v.value for v in weighted] == [(0, 5, "PER")]
+    assert weighted[0].confidence == pytest.approx(3 / 5) and weighted[0].support == 1
+    # equal weights are head counts; all-zero weights fall back to them
+    for w in ([1.0, 1.0, 1.0], [2.0, 2.0, 2.0], [0.0, 0.0, 0.0]):
+        same = span_consensus(annotations, weights=w)
+        assert same == span_consensus(annotations)
+    box = (0.0, 0.0, 10.0, 10.0, "car")
+    lone = box_consensus([[box], [], []], weights=[4.0, 1.0, 1.0])
+    assert [v.value for v in lone] == [box] and lone[0].confidence == pytest.approx(4 / 6)
+    assert box_consensus([[box], [], []]) == []
+    with pytest.raises(ValueError, match="weights for 3 annotators"):
+        box_consensus([[box], [], []], weights=[1.0])

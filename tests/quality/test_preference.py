@@ -174,3 +174,24 @@ def test_length_bias_detects_preference_for_longer_answers():
     fair = length_bias(rng.random(n) < 0.5, la, lb)
     assert not fair.biased
     assert not length_bias([True, False, True], [10, 10, 10], [10, 10, 10]).biased
+
+
+def test_length_bias_p_value_is_the_likelihood_ratio_test_of_statsmodels():
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(8)
+    n = 400
+    la, lb = rng.integers(50, 800, size=n), rng.integers(50, 800, size=n)
+    x = np.log2(la / lb)
+    chosen = rng.random(n) < 1 / (1 + np.exp(-(0.3 + 0.25 * x)))
+    ours = length_bias(chosen, la, lb)
+    ref = sm.Logit(chosen.astype(float), sm.add_constant(x)).fit(disp=0)
+    assert ours.effect == pytest.approx(ref.params[1], rel=1e-6)
+    assert ours.p_value == pytest.approx(ref.llr_pvalue, rel=1e-6)
+
+
+def test_length_bias_under_separation_is_still_detected():
+    # every judgment went to the longer response: the Wald test would say p ≈ 1
+    la = np.array([10, 400] * 15)
+    lb = np.array([400, 10] * 15)
+    found = length_bias(la > lb, la, lb)
+    assert found.biased and found.p_value < 1e-6 and found.effect > 1

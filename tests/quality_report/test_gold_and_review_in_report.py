@@ -132,3 +132,44 @@ def test_api_accepts_gold_weighted_and_rejects_unknown_methods(app, db, gold_pro
     for path in ("quality", "consensus"):
         r = c.get(f"/api/projects/{pid}/{path}", params={"method": "weighted_gold"})
         assert r.status_code == 422
+
+
+def test_scorecards_show_gold_per_field_and_who_is_paused_until_lifted(app, db, gold_project):
+    owner, pid, (reliable, sloppy_a, sloppy_b), _ = gold_project
+    with db.session() as s:
+        queue.update_project(s, owner.actor, pid, {"gold_min_accuracy": 0.6, "gold_min_answers": 5})
+
+    def cards():
+        with db.read_session() as s:
+            return {c.user_id: c for c in service.project_report(s, owner.actor, pid).scorecards}
+
+    before = cards()
+    assert before[reliable.actor.user_id].gold_fields == {"label": 1.0}
+    assert before[sloppy_a.actor.user_id].gold_fields == {"label": 0.0}
+    assert not before[reliable.actor.user_id].paused
+    assert before[sloppy_a.actor.user_id].paused and before[sloppy_b.actor.user_id].paused
+    c = login(app, owner)
+    body = c.get(f"/api/projects/{pid}/quality").json()
+    paused = {x["user_id"] for x in body["scorecards"] if x["paused"]}
+    assert paused == {sloppy_a.actor.user_id, sloppy_b.actor.user_id}
+    r = c.post(f"/api/projects/{pid}/annotators/{sloppy_a.actor.user_id}/unpause")
+    assert r.status_code == 204
+    after = cards()
+    assert not after[sloppy_a.actor.user_id].paused and after[sloppy_b.actor.user_id].paused
+    # the rule off: nobody is paused
+    with db.session() as s:
+        queue.update_project(s, owner.actor, pid, {"gold_min_accuracy": None})
+    assert not any(card.paused for card in cards().values())
+
+
+def test_annotator_pairs_least_agreeing_first(db, gold_project):
+    owner, pid, (_, sloppy_a, sloppy_b), _ = gold_project
+    with db.read_session() as s:
+        report = service.project_report(s, owner.actor, pid)
+    (field,) = report.fields
+    # the unreliable pair agrees everywhere; the reliable annotator with neither of them
+    assert [(p.tasks, p.agreement) for p in field.pairs] == [(9, 0.0), (9, 0.0), (9, 1.0)]
+    last = field.pairs[-1]
+    assert {last.a_user_id, last.b_user_id} == {sloppy_a.actor.user_id, sloppy_b.actor.user_id}
+    assert last.a_email in (sloppy_a.email, sloppy_b.email)
+    assert field.pairs[0].kappa is not None and field.pairs[0].kappa < 0

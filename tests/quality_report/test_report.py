@@ -270,7 +270,9 @@ def test_ranking_transitivity_across_tasks(db):
     (rank,) = report.preferences
     assert (rank.cyclic_triads, rank.triads) == (1, 1)
     assert sorted(x.item for x in rank.scores) == models
-    assert rank.position_bias is None  # only pairwise fields record a shown side
+    # rankings have their own position check: first listed ranked best vs chance 1/k
+    assert rank.position_bias is not None
+    assert (rank.position_bias.n, rank.position_bias.expected) == (3, 0.5)
 
 
 def test_empty_project_and_bad_method(db):

@@ -186,6 +186,11 @@ class ResponsesField(FieldKind):
         """The judgments a stored value states, as pairs of response indices."""
         return []
 
+    def ranks_of(self, value: Any) -> list[int] | None:
+        """The rank of every response (task order; 1 = best, ties share a rank) that a
+        stored value states, for position and length checks; ``None`` if it states none."""
+        return None
+
     def task_responses(self, data: dict[str, Any]) -> list[Response]:
         """Like :meth:`read_responses`, for value validation: a broken task is a ValueProblem."""
         try:

@@ -100,7 +100,13 @@ class FieldKind(BaseModel):
 
     def classes(self) -> list[Hashable] | None:
         """The categorical classes in their natural order (ties in a vote go to the first),
-        or ``None`` when answers are not categorical."""
+        or ``None`` when answers are not categorical. For ``set`` kinds: the options a value
+        selects among (the report asks one present/absent question per option)."""
+        return None
+
+    def options_of(self, value: Any) -> list[Hashable] | None:
+        """For ``set`` kinds: the options (see :meth:`classes`) a stored value selects;
+        ``None`` for a value that is not a selection."""
         return None
 
     def label_of(self, value: Any) -> Hashable | None:

@@ -25,7 +25,7 @@ from labelhouse.kinds._common import (
     pick_option,
     shown,
 )
-from labelhouse.kinds.base import FieldKind, ValueProblem
+from labelhouse.kinds.base import FieldKind, ValueProblem, vote_weights
 from labelhouse.quality.consensus import box_consensus
 from labelhouse.quality.matching import Box, box_f1
 
@@ -116,12 +116,18 @@ class BoxesField(FieldKind):
         *,
         data: dict[str, Any] | None = None,
     ) -> tuple[Any, float]:
-        """Consensus boxes; confidence = mean support of the kept boxes, or the share of
-        annotators who drew nothing when none is kept. Annotators count equally."""
-        answers = [v for v in values if isinstance(v, list)]
+        """Consensus boxes; confidence = mean (weighted) support of the kept boxes, or the
+        share of annotators who drew nothing when none is kept."""
+        w = vote_weights(values, weights)
+        kept = [(v, x) for v, x in zip(values, w, strict=True) if isinstance(v, list)]
+        answers = [v for v, _ in kept]
         if not answers:
             return None, 0.0
-        voted = box_consensus([as_boxes(v) for v in answers], iou_threshold=IOU_THRESHOLD)
+        voted = box_consensus(
+            [as_boxes(v) for v in answers],
+            iou_threshold=IOU_THRESHOLD,
+            weights=[x for _, x in kept],
+        )
         if not voted:
             return [], sum(1 for v in answers if not v) / len(answers)
         merged = [

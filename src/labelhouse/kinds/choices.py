@@ -6,7 +6,7 @@ same set store the same list and agreement/consensus can compare values directly
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -72,9 +72,16 @@ class ChoicesField(ReadsData):
         return [o.value for o in self.options if o.value in chosen]
 
     # A set: agreement is the Jaccard index of the two selections, consensus a vote per
-    # option (kept when at least half the weight selected it).
+    # option (kept when at least half the weight selected it); the quality report can also
+    # run Dawid–Skene over the options as present/absent questions (``classes``).
     def agreement_kind(self) -> str:
         return "set"
+
+    def classes(self) -> list[Hashable]:
+        return [o.value for o in self.options]
+
+    def options_of(self, value: Any) -> list[Hashable] | None:
+        return list(value) if isinstance(value, list) else None
 
     def compare(self, a: Any, b: Any) -> float:
         sa, sb = set(a or ()), set(b or ())

@@ -135,3 +135,8 @@ class PairwiseField(ResponsesField):
         if choice == "tie":
             return [Preference(0, 1, tie=True)]
         return []
+
+    def ranks_of(self, value: Any) -> list[int] | None:
+        label = self.label_of(value)
+        ranks = {"A": [1, 2], "B": [2, 1], "tie": [1, 1]}
+        return ranks[label] if isinstance(label, str) else None

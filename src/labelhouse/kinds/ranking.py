@@ -116,6 +116,9 @@ class RankingField(ResponsesField):
         confidence = sum(self.compare(r, consensus) * x for r, x in kept) / total
         return consensus, confidence
 
+    def ranks_of(self, value: Any) -> list[int] | None:
+        return _ranks(value)
+
     def preferences(self, value: Any) -> list[Preference]:
         ranks = _ranks(value)
         if ranks is None:

@@ -20,7 +20,7 @@ from labelhouse.kinds._common import (
     pick_option,
     shown,
 )
-from labelhouse.kinds.base import FieldKind, ValueProblem
+from labelhouse.kinds.base import FieldKind, ValueProblem, vote_weights
 from labelhouse.quality.consensus import span_consensus
 from labelhouse.quality.matching import Span, span_f1
 
@@ -129,12 +129,14 @@ class SpansField(FieldKind):
         *,
         data: dict[str, Any] | None = None,
     ) -> tuple[Any, float]:
-        """Consensus spans; confidence = mean support of the kept spans, or the share of
-        annotators who marked nothing when none is kept."""
-        answers = [v for v in values if isinstance(v, list)]
+        """Consensus spans; confidence = mean (weighted) support of the kept spans, or the
+        share of annotators who marked nothing when none is kept."""
+        w = vote_weights(values, weights)
+        kept = [(v, x) for v, x in zip(values, w, strict=True) if isinstance(v, list)]
+        answers = [v for v, _ in kept]
         if not answers:
             return None, 0.0
-        voted = span_consensus([as_spans(v) for v in answers])
+        voted = span_consensus([as_spans(v) for v in answers], weights=[x for _, x in kept])
         text = data.get(self.source) if data else None
         merged = []
         for v in voted:

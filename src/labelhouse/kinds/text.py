@@ -7,11 +7,15 @@ are refused because PostgreSQL text columns cannot store them.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections import Counter
+from collections.abc import Callable
+from importlib import metadata
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from labelhouse.kinds._common import ConfigBool, ConfigInt, ReadsData, plural, shown
 from labelhouse.kinds.base import ValueProblem
@@ -30,6 +34,49 @@ def token_f1(a: str, b: str) -> float:
     return 2.0 * common / (len(ta) + len(tb)) if common else 0.0
 
 
+def exact_match(a: str, b: str) -> float:
+    """1.0 when the texts are equal after trimming outer whitespace, else 0.0."""
+    return 1.0 if a.strip() == b.strip() else 0.0
+
+
+# -- the similarity hook -------------------------------------------------------------------
+# What counts as two annotators agreeing on free text depends on the task (a translation,
+# a rationale, a reference answer), so a field names its similarity. Built-ins are below;
+# a deployment adds its own (e.g. embedding cosine) with register_similarity() at start-up
+# or, without touching Labelhouse, from a package that declares an entry point in the
+# "labelhouse.text_similarity" group pointing at a function (str, str) -> float in [0, 1].
+Similarity = Callable[[str, str], float]
+ENTRY_POINT_GROUP = "labelhouse.text_similarity"
+NO_SIMILARITY = "none"
+_similarities: dict[str, Similarity] = {"token_f1": token_f1, "exact": exact_match}
+
+
+def register_similarity(name: str, function: Similarity) -> None:
+    """Make ``function`` selectable as ``similarity: <name>`` in text fields."""
+    if name == NO_SIMILARITY or not name:
+        raise ValueError(f"'{NO_SIMILARITY}' and the empty name are reserved")
+    _similarities[name] = function
+
+
+@functools.cache
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def similarity_names() -> list[str]:
+    """Every name a text field may use, built-in, registered or from installed plugins."""
+    return sorted({*_similarities, *_entry_points(), NO_SIMILARITY})
+
+
+def get_similarity(name: str) -> Similarity | None:
+    """The function behind a name (``None`` for ``"none"``); plugins load on first use."""
+    if name == NO_SIMILARITY:
+        return None
+    if name not in _similarities and name in _entry_points():
+        _similarities[name] = _entry_points()[name].load()
+    return _similarities[name]
+
+
 class TextField(ReadsData):
     kind: Literal["text"] = "text"
     kind_name: ClassVar[str] = "text"
@@ -38,6 +85,20 @@ class TextField(ReadsData):
     max_length: ConfigInt = Field(default=100_000, ge=1, le=1_000_000)
     placeholder: str | None = Field(default=None, max_length=500)
     markdown: ConfigBool = False
+    # How the quality report compares two answers: "token_f1" (word-overlap F1), "exact",
+    # "none" (no agreement statistic), or a registered/plugin name (see register_similarity).
+    similarity: str = Field(default="token_f1", min_length=1, max_length=100)
+
+    @field_validator("similarity")
+    @classmethod
+    def _known_similarity(cls, name: str) -> str:
+        if name not in similarity_names():
+            raise ValueError(
+                f"unknown similarity '{name}'; use one of {', '.join(similarity_names())} "
+                f"(more can be registered by a plugin in the '{ENTRY_POINT_GROUP}' "
+                "entry-point group)"
+            )
+        return name
 
     @model_validator(mode="after")
     def _check_lengths(self) -> TextField:
@@ -56,15 +117,18 @@ class TextField(ReadsData):
         html = {k: render_markdown(data[k]) for k in self.reads if isinstance(data.get(k), str)}
         return {"data": html} if html else {}
 
-    # Free text has no agreement statistic by default: the report shows the mean pairwise
-    # similarity from this hook (token F1; override for embeddings) and no consensus.
+    # Free text has no consensus and no chance-corrected agreement: the report shows the
+    # mean pairwise similarity of the field's ``similarity`` function, or nothing ("none").
     def agreement_kind(self) -> str:
-        return "text"
+        return "none" if self.similarity == NO_SIMILARITY else "text"
 
     def compare(self, a: Any, b: Any) -> float:
         if not isinstance(a, str) or not isinstance(b, str):
             return 1.0 if a == b else 0.0
-        return token_f1(a, b)
+        function = get_similarity(self.similarity)
+        if function is None:
+            return math.nan
+        return min(max(float(function(a, b)), 0.0), 1.0)
 
     def validate_value(self, value: Any, data: dict[str, Any]) -> str:
         if not isinstance(value, str):

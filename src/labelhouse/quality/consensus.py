@@ -5,6 +5,8 @@ a candidate and the annotators vote for it by having drawn a matching one (same 
 enough overlap, as in :mod:`labelhouse.quality.matching`). A candidate is kept when at least
 ``min_share`` of the item's annotators (default: half) support it; its confidence is that
 share. Annotators who drew nothing still count in the denominator — they voted "no span".
+Optional per-annotator weights (e.g. from gold accuracy) turn head counts into weight
+shares; the kept coordinates stay the plain median of the supporters' shapes.
 
 Among candidates describing the same object, the best supported wins (ties: higher mean
 overlap, then first drawn) and the others are suppressed, as in non-maximum suppression.
@@ -41,11 +43,20 @@ def _vote(
     matches: Callable[[FloatArray], np.ndarray],
     merge: Callable[[list[Shape]], Shape],
     min_share: float,
+    weights: Sequence[float] | None = None,
 ) -> list[Voted[Shape]]:
     n_annotators = len(annotations)
     pool = [shape for shapes in annotations for shape in shapes]
     if not pool or n_annotators == 0:
         return []
+    weight = np.ones(n_annotators)
+    if weights is not None:
+        if len(weights) != n_annotators:
+            raise ValueError(f"got {len(weights)} weights for {n_annotators} annotators")
+        given = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
+        if given.sum() > 0:  # all-zero weights: nobody is trusted more, count heads
+            weight = given
+    total = float(weight.sum())
     owner = np.repeat(np.arange(n_annotators), [len(s) for s in annotations])
     sim = score(pool, pool)
     ok = matches(sim)
@@ -61,9 +72,10 @@ def _vote(
         has = np.isfinite(masked[np.arange(len(pool)), pick])
         best[has, a] = cols[pick[has]]
         best_sim[has, a] = masked[np.arange(len(pool)), pick][has]
-    support = (best >= 0).sum(axis=1)
-    mean_sim = np.where(best >= 0, best_sim, 0.0).sum(axis=1) / np.maximum(support, 1)
-    needed = min_share * n_annotators
+    count = (best >= 0).sum(axis=1)
+    support = (best >= 0) @ weight
+    mean_sim = np.where(best >= 0, best_sim, 0.0).sum(axis=1) / np.maximum(count, 1)
+    needed = min_share * total
     order = sorted(range(len(pool)), key=lambda c: (-support[c], -mean_sim[c], c))
     taken = np.zeros(len(pool), dtype=bool)
     result: list[Voted[Shape]] = []
@@ -73,16 +85,16 @@ def _vote(
         if taken[c]:
             continue
         members = [int(i) for i in best[c] if i >= 0]
+        backing = float(weight[owner[members]].sum())
         if taken[members].any():
             members = [i for i in members if not taken[i]]
-            if len(members) < needed - 1e-9:
+            backing = float(weight[owner[members]].sum())
+            if backing < needed - 1e-9:
                 continue
         value = merge([pool[i] for i in members])
         taken[members] = True
         taken |= ok[c]  # suppress every other candidate describing the same object
-        result.append(
-            Voted(value=value, support=len(members), confidence=len(members) / n_annotators)
-        )
+        result.append(Voted(value=value, support=len(members), confidence=backing / total))
     return result
 
 
@@ -104,8 +116,10 @@ def span_consensus(
     match: Literal["exact", "overlap"] = "overlap",
     min_iou: float = 0.0,
     min_share: float = 0.5,
+    weights: Sequence[float] | None = None,
 ) -> list[Voted[Span]]:
-    """Consensus spans of one text from each annotator's spans (one list per annotator)."""
+    """Consensus spans of one text from each annotator's spans (one list per annotator);
+    ``weights`` (one per annotator, e.g. from gold accuracy) weigh the votes."""
     if match == "exact":
 
         def matches(sim: FloatArray) -> np.ndarray:
@@ -115,16 +129,21 @@ def span_consensus(
         def matches(sim: FloatArray) -> np.ndarray:
             return sim > min_iou
 
-    voted = _vote(annotations, span_iou_matrix, matches, _median_span, min_share)
+    voted = _vote(annotations, span_iou_matrix, matches, _median_span, min_share, weights)
     return sorted(voted, key=lambda v: (v.value[0], v.value[1], v.value[2]))
 
 
 def box_consensus(
-    annotations: Sequence[Sequence[Box]], *, iou_threshold: float = 0.5, min_share: float = 0.5
+    annotations: Sequence[Sequence[Box]],
+    *,
+    iou_threshold: float = 0.5,
+    min_share: float = 0.5,
+    weights: Sequence[float] | None = None,
 ) -> list[Voted[Box]]:
-    """Consensus boxes of one image from each annotator's boxes (one list per annotator)."""
+    """Consensus boxes of one image from each annotator's boxes (one list per annotator);
+    ``weights`` (one per annotator) weigh the votes."""
 
     def matches(sim: FloatArray) -> np.ndarray:
         return sim >= iou_threshold
 
-    return _vote(annotations, box_iou_matrix, matches, _median_box, min_share)
+    return _vote(annotations, box_iou_matrix, matches, _median_box, min_share, weights)

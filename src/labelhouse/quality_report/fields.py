@@ -10,7 +10,10 @@ Kendall's τ for rankings, Jaccard for multi-choice, a similarity for free text)
 Consensus methods for categorical fields: ``majority`` (ratings: the kind's median merge),
 ``dawid_skene``, and ``gold_weighted`` — a vote weighted by each annotator's log-odds
 accuracy on the field's gold tasks (:func:`labelhouse.quality.gold_weighted_vote`;
-annotators without gold answers get its default, the pool's average weight).
+annotators without gold answers get its default, the pool's average weight). Multi-choice
+fields get the same three over per-option present/absent questions
+(:mod:`labelhouse.quality_report.multichoice`); spans, boxes and rankings merge task by task,
+with gold-accuracy vote weights under ``gold_weighted``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from labelhouse.kinds.boxes import as_boxes
 from labelhouse.kinds.spans import as_spans
 from labelhouse.quality.data import FloatArray, IntArray, Labels
 from labelhouse.quality_report.loading import Answers
+from labelhouse.quality_report.multichoice import set_consensus
+from labelhouse.quality_report.pairs import PairStats, PairTally, from_kappa
 
 METHODS = ("majority", "dawid_skene", "gold_weighted")
 CATEGORICAL = ("nominal", "ordinal", "pairwise")
@@ -61,6 +66,8 @@ class FieldAnalysis:
     ds: quality.DawidSkeneResult | None = None
     pair_kappa: quality.PairKappa | None = None
     answered: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    multilabel: quality.MultiLabelConsensus | None = None  # set kinds: Dawid–Skene fit
+    pairs: PairStats = field(default_factory=PairStats.empty)
 
 
 def _field_rows(kind: FieldKind, answers: Answers) -> tuple[list[int], list[Any]]:
@@ -134,6 +141,8 @@ def _categorical(
         "fleiss_kappa": finite(quality.fleiss_kappa(labels)),
         "alpha_nominal": finite(quality.krippendorff_alpha(labels, "nominal")),
     }
+    if kind.agreement_kind() == "pairwise":  # pooled over pairs: a tie vs a side disagrees
+        metrics["agreement_rate"] = finite(quality.pairwise_agreement_rate(labels))
     if kind.agreement_kind() == "ordinal":
         metrics["alpha_ordinal"] = finite(quality.krippendorff_alpha(labels, "ordinal"))
         metrics["alpha_interval"] = finite(quality.krippendorff_alpha(labels, "interval"))
@@ -187,16 +196,39 @@ def _categorical(
         ds=ds,
         pair_kappa=pair_kappa,
         answered=per_item,
+        pairs=from_kappa(pair_kappa),
     )
 
 
-def _pairwise_mean(kind: FieldKind, task_values: list[Any]) -> float:
-    scores = [
-        kind.compare(task_values[i], task_values[j])
-        for i in range(len(task_values))
-        for j in range(i + 1, len(task_values))
-    ]
+def _pairwise_mean(
+    kind: FieldKind, task_values: list[Any], users: list[int], tally: PairTally
+) -> float:
+    scores = []
+    for i in range(len(task_values)):
+        for j in range(i + 1, len(task_values)):
+            score = kind.compare(task_values[i], task_values[j])
+            tally.add(users[i], users[j], score)
+            scores.append(score)
     return float(np.mean(scores)) if scores else float("nan")
+
+
+def _gold_weights(
+    kind: FieldKind, answers: Answers, gold: dict[int, dict[str, Any]], prior_strength: float = 4.0
+) -> FloatArray:
+    """Vote weight per annotator for ``merge``: their mean agreement (the kind's ``compare``)
+    with the expected values of the field's gold tasks, shrunk towards the pool's mean with
+    ``prior_strength`` pseudo-answers (annotators without gold get the pool's mean)."""
+    score = np.zeros(answers.n_users)
+    count = np.zeros(answers.n_users)
+    for r, value in enumerate(answers.values):
+        expected = gold.get(int(answers.task_ids[answers.task_code[r]]), {}).get(kind.name)
+        if expected is None or kind.name not in value:
+            continue
+        u = int(answers.user_code[r])
+        score[u] += kind.compare(value[kind.name], expected)
+        count[u] += 1
+    pooled = score.sum() / count.sum() if count.sum() else 1.0
+    return (score + prior_strength * pooled) / (count + prior_strength)
 
 
 def _structured(
@@ -205,10 +237,14 @@ def _structured(
     rows: list[int],
     values: list[Any],
     task_data: dict[int, dict[str, Any]],
+    method: str = "majority",
+    gold: dict[int, dict[str, Any]] | None = None,
 ) -> FieldAnalysis:
     grouped: dict[int, list[Any]] = {}
+    voters: dict[int, list[int]] = {}
     for r, v in zip(rows, values, strict=True):
         grouped.setdefault(int(answers.task_code[r]), []).append(v)
+        voters.setdefault(int(answers.task_code[r]), []).append(int(answers.user_code[r]))
     agreement = np.full(answers.n_tasks, np.nan)
     consensus: list[TaskConsensus | None] = [None] * answers.n_tasks
     answered = np.zeros(answers.n_tasks, dtype=np.int64)
@@ -216,16 +252,25 @@ def _structured(
     exact: list[quality.MatchF1] = []
     overlap: list[quality.MatchF1] = []
     taus: list[float] = []
-    method = {
+    used = {
         "set": "per_option_majority",
         "spans": "overlap_vote",
         "boxes": "overlap_vote",
         "ranking": "borda",
         "text": "none",
     }.get(ak, "merge")
+    sets: dict[int, tuple[list[Any], float]] | None = None
+    multilabel = None
+    weights = None
+    if ak == "set" and kind.classes() is not None and values:
+        sets, used, multilabel = set_consensus(kind, answers, rows, values, method, gold or {})
+    elif method == "gold_weighted" and ak != "text" and values:
+        weights = _gold_weights(kind, answers, gold or {})
+        used = "gold_weighted"
+    tally = PairTally()
     for t, task_values in grouped.items():
         answered[t] = len(task_values)
-        agreement[t] = _pairwise_mean(kind, task_values)
+        agreement[t] = _pairwise_mean(kind, task_values, voters[t], tally)
         for i in range(len(task_values)):
             for j in range(i + 1, len(task_values)):
                 a, b = task_values[i], task_values[j]
@@ -236,11 +281,15 @@ def _structured(
                     overlap.append(quality.box_f1(as_boxes(a), as_boxes(b)))
                 elif ak == "ranking" and isinstance(a, list) and isinstance(b, list):
                     taus.append(quality.kendall_tau(a, b) if len(a) == len(b) else math.nan)
-        if ak != "text":
+        if sets is not None:
+            value, conf = sets[t]
+            consensus[t] = TaskConsensus(value, conf, used)
+        elif ak != "text":
             data = task_data.get(int(answers.task_ids[t]))
-            value, conf = kind.merge(task_values, data=data)
+            w = [float(weights[u]) for u in voters[t]] if weights is not None else None
+            value, conf = kind.merge(task_values, w, data=data)
             if value is not None:
-                consensus[t] = TaskConsensus(value, float(conf), method)
+                consensus[t] = TaskConsensus(value, float(conf), used)
     mean_agreement = agreement[np.isfinite(agreement)]
     metrics: dict[str, float | None] = {
         "mean_pairwise_agreement": float(mean_agreement.mean()) if mean_agreement.size else None
@@ -268,8 +317,10 @@ def _structured(
         metrics=metrics,
         task_agreement=agreement,
         consensus=consensus,
-        consensus_method=method,
+        consensus_method=used,
         answered=answered,
+        multilabel=multilabel,
+        pairs=tally.stats(),
     )
 
 
@@ -280,6 +331,24 @@ def _exact_share(task_values: list[Any]) -> float:
     return same / (n * (n - 1) / 2)
 
 
+def _unscored(kind: FieldKind, answers: Answers, rows: list[int]) -> FieldAnalysis:
+    """Counts only: the field asks for no agreement statistic and has no consensus."""
+    answered = np.bincount(answers.task_code[rows], minlength=answers.n_tasks)
+    return FieldAnalysis(
+        name=kind.name,
+        kind=kind.kind_name,
+        agreement_kind="none",
+        n_tasks=int((answered > 0).sum()),
+        n_overlap=int((answered > 1).sum()),
+        n_answers=len(rows),
+        metrics={},
+        task_agreement=np.full(answers.n_tasks, np.nan),
+        consensus=[None] * answers.n_tasks,
+        consensus_method="none",
+        answered=answered,
+    )
+
+
 def analyse_field(
     kind: FieldKind,
     answers: Answers,
@@ -287,8 +356,15 @@ def analyse_field(
     method: str,
     gold: dict[int, dict[str, Any]] | None = None,
 ) -> FieldAnalysis:
-    """``gold`` (``{task_id: expected values}``) is only read by ``gold_weighted``."""
+    """``gold`` (``{task_id: expected values}``) is only read by ``gold_weighted``.
+
+    The method applies to every kind that can honour it: categorical kinds and multi-choice
+    run it over the whole project; spans, boxes and rankings have no Dawid–Skene (they keep
+    their overlap vote / Borda merge) but take gold-accuracy weights in their ``merge``.
+    The method actually used is reported per field."""
     rows, values = _field_rows(kind, answers)
+    if kind.agreement_kind() == "none":  # e.g. free text with similarity "none"
+        return _unscored(kind, answers, rows)
     if kind.agreement_kind() in CATEGORICAL and kind.classes():
         return _categorical(kind, answers, rows, values, method, gold or {})
-    return _structured(kind, answers, rows, values, task_data)
+    return _structured(kind, answers, rows, values, task_data, method, gold)

@@ -7,6 +7,8 @@ rank models across the whole project), else the response ``id``, else its positi
 
 Position and length bias need the side each response was *shown* on; the annotate page
 shuffles it per task with a seeded function that ``display_order`` replicates exactly.
+Both kinds state ranks (``ranks_of``: a pairwise choice is a ranking of two), so one pass
+collects, per judgment, whether the first-shown response won and the responses' lengths.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Check:
     p_value: float | None
     biased: bool
     verdict: str
+    expected: float | None = None  # the effect without bias (chance share, or 0)
 
 
 @dataclass
@@ -64,7 +67,85 @@ def _check(test: quality.BiasTest) -> Check:
     def clean(x: float) -> float | None:
         return float(x) if np.isfinite(x) else None
 
-    return Check(clean(test.effect), test.n, clean(test.p_value), bool(test.biased), test.verdict)
+    return Check(
+        clean(test.effect),
+        test.n,
+        clean(test.p_value),
+        bool(test.biased),
+        test.verdict,
+        clean(test.expected),
+    )
+
+
+@dataclass
+class _Shown:
+    """What each judgment shows about display position and length (one row each)."""
+
+    first_top: list[bool] = field(default_factory=list)
+    chance: list[float] = field(default_factory=list)
+    ranks: list[list[int]] = field(default_factory=list)
+    lengths: list[list[int]] = field(default_factory=list)
+    who: list[int] = field(default_factory=list)
+
+    def add(self, kind: ResponsesField, task_id: int, data: dict[str, Any], ranks: list[int],
+            user: int) -> None:  # fmt: skip
+        k = len(ranks)
+        try:
+            texts = [resp.text for resp in kind.read_responses(data)]
+        except ValueError:
+            return
+        best = min(ranks)
+        n_top = ranks.count(best)
+        if len(texts) != k or n_top == k:  # all tied: no side was preferred
+            return
+        first = kind.display_order(task_id, k)[0]
+        self.first_top.append(ranks[first] == best)
+        self.chance.append(n_top / k)
+        # pairwise: lengths by display side (left, right) for the logistic length check
+        order = kind.display_order(task_id, k) if k == 2 else list(range(k))
+        self.ranks.append([ranks[i] for i in order])
+        self.lengths.append([len(texts[i]) for i in order])
+        self.who.append(user)
+
+    def padded(self) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(r) for r in self.ranks)
+        ranks = np.full((len(self.ranks), width), np.nan)
+        lengths = np.full_like(ranks, np.nan)
+        for j, (r, n) in enumerate(zip(self.ranks, self.lengths, strict=True)):
+            ranks[j, : len(r)] = r
+            lengths[j, : len(n)] = n
+        return ranks, lengths
+
+
+def _bias_checks(
+    kind: ResponsesField, shown: _Shown, answers: Answers, per: dict[int, dict[str, Any]]
+) -> tuple[Check | None, Check | None]:
+    """Position and length bias: for pairwise judgments the binomial test of the left side
+    and the logistic length slope; for rankings the first-listed-ranked-best test against
+    chance and the stratified Kendall test of rank against length."""
+    if not shown.first_top:
+        return None, None
+    if kind.max_responses == 2:
+        lengths = np.asarray(shown.lengths, dtype=np.float64)
+        position = quality.position_bias(shown.first_top)
+        length = quality.length_bias(shown.first_top, lengths[:, 0], lengths[:, 1])
+        by_user = quality.position_bias_by_annotator(
+            shown.first_top, shown.who, n_annotators=answers.n_users
+        )
+    else:
+        ranks, lengths = shown.padded()
+        position = quality.rank_position_bias(shown.first_top, shown.chance)
+        length = quality.rank_length_bias(ranks, lengths)
+        by_user = quality.rank_position_bias_by_annotator(
+            shown.first_top, shown.chance, shown.who, n_annotators=answers.n_users
+        )
+    for u, test in enumerate(by_user):
+        if test.n:
+            entry = per.setdefault(int(answers.user_ids[u]), {})
+            entry["first_shown_share"] = float(test.effect)
+            entry["first_shown_chance"] = float(test.expected)
+            entry["position_p_value"] = float(test.p_value)
+    return _check(position), _check(length)
 
 
 def analyse_preferences(
@@ -75,10 +156,7 @@ def analyse_preferences(
     who: list[int] = []
     tie_a: list[str] = []
     tie_b: list[str] = []
-    first_chosen: list[bool] = []
-    first_len: list[int] = []
-    second_len: list[int] = []
-    side_who: list[int] = []
+    shown = _Shown()
     items_are = "position"
     for r, value in enumerate(answers.values):
         if kind.name not in value:
@@ -100,13 +178,9 @@ def analyse_preferences(
                 winners.append(keys[p.winner])
                 losers.append(keys[p.loser])
                 who.append(int(answers.user_code[r]))
-        if kind.kind_name == "pairwise" and prefs and not prefs[0].tie:
-            left = kind.display_order(task_id, 2)[0]
-            texts = [resp.text for resp in kind.read_responses(data)]  # type: ignore[arg-type]
-            first_chosen.append(prefs[0].winner == left)
-            first_len.append(len(texts[left]))
-            second_len.append(len(texts[1 - left]))
-            side_who.append(int(answers.user_code[r]))
+        ranks = kind.ranks_of(value[kind.name])
+        if ranks and data is not None:
+            shown.add(kind, task_id, data, ranks, int(answers.user_code[r]))
     if not winners and not tie_a:
         return None
     codes, names = factorize(winners + losers + tie_a + tie_b, sort=True)
@@ -142,18 +216,7 @@ def analyse_preferences(
                 "cyclic_triads": int(trans.cyclic_triads[u]),
                 "triads": int(trans.triads[u]),
             }
-    position = length = None
-    if first_chosen:
-        position = _check(quality.position_bias(first_chosen))
-        length = _check(quality.length_bias(first_chosen, first_len, second_len))
-        by_user = quality.position_bias_by_annotator(
-            first_chosen, side_who, n_annotators=answers.n_users
-        )
-        for u, test in enumerate(by_user):
-            if test.n:
-                entry = per.setdefault(int(answers.user_ids[u]), {})
-                entry["first_shown_share"] = float(test.effect)
-                entry["position_p_value"] = float(test.p_value)
+    position, length = _bias_checks(kind, shown, answers, per)
     return PreferenceAnalysis(
         field=kind.name,
         kind=kind.kind_name,

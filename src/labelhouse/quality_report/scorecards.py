@@ -3,8 +3,8 @@
 * agreement with consensus — pooled over fields and over tasks with at least two answers
   (a lone answer trivially agrees with itself); categorical fields count exact matches
   (``quality.agreement_with_consensus``), other kinds the kind's ``compare`` score;
-* Dawid–Skene estimated accuracy — mean over categorical fields — and its confusion matrix
-  per categorical field;
+* Dawid–Skene estimated accuracy — mean over categorical and multi-choice fields — and its
+  confusion matrix per field (multi-choice: absent/present, averaged over the options);
 * median seconds per task (``lead_time_ms`` of the submitted annotation);
 * gold accuracy — correct over checked gold fields, all fields pooled
   (``review.gold.gold_accuracy``) — and review acceptance — accepted over reviewed
@@ -26,6 +26,7 @@ from labelhouse import quality
 from labelhouse.kinds.base import FieldKind
 from labelhouse.quality_report.fields import FieldAnalysis
 from labelhouse.quality_report.loading import Answers
+from labelhouse.quality_report.multichoice import pooled_confusion
 from labelhouse.review.gold import GoldScore
 from labelhouse.review.service import ReviewStats
 
@@ -49,6 +50,8 @@ class Scorecard:
     reviewed: int = 0
     confusion: dict[str, dict[str, Any]] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    gold_fields: dict[str, float | None] = field(default_factory=dict)  # accuracy per field
+    paused: bool = False  # by the project's gold-accuracy rule, until a manager lifts it
 
 
 def _clean(x: float) -> float | None:
@@ -99,8 +102,18 @@ def build_scorecards(
             near_constant |= quality.scorecards(labels, thresholds=t).near_constant
         else:
             kind = kinds[fa.name]
-            if fa.agreement_kind == "text":
+            if fa.agreement_kind in ("text", "none"):  # similarity, not correctness
                 continue
+            if fa.multilabel is not None:
+                acc = fa.multilabel.worker_accuracy
+                has = np.isfinite(acc)
+                ds_sum[has] += acc[has]
+                ds_n[has] += 1
+                for u in np.flatnonzero(has):
+                    confusion[u][fa.name] = {
+                        "classes": ["absent", "present"],
+                        "matrix": pooled_confusion(fa.multilabel, int(u)),
+                    }
             for r, value in enumerate(answers.values):
                 task = int(answers.task_code[r])
                 c = fa.consensus[task]
@@ -149,6 +162,9 @@ def build_scorecards(
                 reviewed=r.reviewed if r is not None else 0,
                 confusion=confusion[u],
                 flags=flags,
+                gold_fields=(
+                    {name: f.accuracy for name, f in g.fields.items()} if g is not None else {}
+                ),
             )
         )
     return cards

@@ -20,8 +20,8 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.kinds._responses import ResponsesField
 from labelhouse.kinds.registry import LabelSchema
-from labelhouse.projects.service import get_project, load_schema
-from labelhouse.quality_report.fields import METHODS, FieldAnalysis, analyse_field
+from labelhouse.projects.service import ProjectRow, get_project, load_schema, project_row
+from labelhouse.quality_report.fields import METHODS, FieldAnalysis, analyse_field, finite
 from labelhouse.quality_report.loading import (
     Answers,
     load_answers,
@@ -30,13 +30,27 @@ from labelhouse.quality_report.loading import (
     load_gold,
     load_task_data,
 )
+from labelhouse.quality_report.pairs import lowest
 from labelhouse.quality_report.preference import PreferenceAnalysis, analyse_preferences
 from labelhouse.quality_report.scorecards import Scorecard, build_scorecards
-from labelhouse.review.gold import gold_accuracy
+from labelhouse.review.gold import GoldScore, gold_accuracy, pause_state
 from labelhouse.review.service import review_stats
 
 HOTSPOTS = 20
 NEEDS_TASK_DATA = ("pairwise", "ranking", "spans")
+
+
+@dataclass
+class PairAgreement:
+    """Two annotators' agreement over the tasks both answered (``kappa``: categorical only)."""
+
+    a_user_id: int
+    a_email: str
+    b_user_id: int
+    b_email: str
+    tasks: int
+    agreement: float | None
+    kappa: float | None
 
 
 @dataclass
@@ -51,6 +65,7 @@ class FieldSummary:
     metrics: dict[str, float | None]
     consensus_method: str
     consensus_mean_confidence: float | None
+    pairs: list[PairAgreement] = field(default_factory=list)  # least agreeing first
 
 
 @dataclass
@@ -115,7 +130,26 @@ def _mean_confidence(fa: FieldAnalysis) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _summary(fa: FieldAnalysis) -> FieldSummary:
+def _pairs(fa: FieldAnalysis, answers: Answers, emails: dict[int, str]) -> list[PairAgreement]:
+    st = fa.pairs
+    out = []
+    for k in lowest(st).tolist():
+        a, b = int(answers.user_ids[st.a[k]]), int(answers.user_ids[st.b[k]])
+        out.append(
+            PairAgreement(
+                a,
+                emails.get(a, f"user {a}"),
+                b,
+                emails.get(b, f"user {b}"),
+                int(st.tasks[k]),
+                finite(float(st.agreement[k])),
+                finite(float(st.kappa[k])),
+            )
+        )
+    return out
+
+
+def _summary(fa: FieldAnalysis, answers: Answers, emails: dict[int, str]) -> FieldSummary:
     headline = fa.metrics.get("percent_agreement")
     if headline is None:
         headline = fa.metrics.get("mean_pairwise_agreement")
@@ -130,6 +164,7 @@ def _summary(fa: FieldAnalysis) -> FieldSummary:
         metrics=fa.metrics,
         consensus_method=fa.consensus_method,
         consensus_mean_confidence=_mean_confidence(fa),
+        pairs=_pairs(fa, answers, emails),
     )
 
 
@@ -161,6 +196,16 @@ def _hotspots(session: Session, project_id: int, computed: _Computed, limit: int
     ]
 
 
+def _is_paused(session: Session, project: ProjectRow, score: GoldScore | None) -> bool:
+    """Whether the gold-accuracy rule pauses this annotator now. Only annotators with
+    enough gold answers in all can be paused, so the (per-annotator) check runs for few."""
+    if project.gold_min_accuracy is None or score is None:  # the rule is off
+        return False
+    if score.answers < project.gold_min_answers:
+        return False
+    return pause_state(session, project, score.user_id) is not None
+
+
 def project_report(
     session: Session,
     actor: Actor,
@@ -184,6 +229,19 @@ def project_report(
         if isinstance(f, ResponsesField)
         and (p := analyse_preferences(f, answers, computed.task_data)) is not None
     ]
+    gold = {g.user_id: g for g in gold_accuracy(session, actor, project.id)}
+    cards = build_scorecards(
+        answers,
+        kinds,
+        computed.analyses,
+        emails,
+        gold=gold,
+        reviews={r.user_id: r for r in review_stats(session, actor, project.id)},
+    )
+    if project.gold_min_accuracy is not None:
+        row = project_row(session, actor, project.id)
+        for card in cards:
+            card.paused = _is_paused(session, row, gold.get(card.user_id))
     notes = []
     if answers.n_tasks and not any(fa.n_overlap for fa in computed.analyses):
         notes.append(
@@ -197,15 +255,8 @@ def project_report(
         tasks=answers.n_tasks,
         annotations=len(answers.values),
         annotators=answers.n_users,
-        fields=[_summary(fa) for fa in computed.analyses],
-        scorecards=build_scorecards(
-            answers,
-            kinds,
-            computed.analyses,
-            emails,
-            gold={g.user_id: g for g in gold_accuracy(session, actor, project.id)},
-            reviews={r.user_id: r for r in review_stats(session, actor, project.id)},
-        ),
+        fields=[_summary(fa, answers, emails) for fa in computed.analyses],
+        scorecards=cards,
         preferences=preferences,
         hotspots=_hotspots(session, project.id, computed, hotspots),
         notes=notes,

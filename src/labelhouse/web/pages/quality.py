@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from labelhouse.accounts.models import Role
 from labelhouse.projects.service import get_project
 from labelhouse.quality_report import service as quality
 from labelhouse.quality_report.fields import METHODS
@@ -17,6 +18,7 @@ router = APIRouter(include_in_schema=False)
 
 METRIC_NAMES = {
     "percent_agreement": "Percent agreement",
+    "agreement_rate": "Agreement rate, pooled over pairs",
     "fleiss_kappa": "Fleiss' κ",
     "alpha_nominal": "Krippendorff's α (nominal)",
     "alpha_ordinal": "Krippendorff's α (ordinal)",
@@ -29,7 +31,7 @@ METRIC_NAMES = {
     "span_f1_overlap": "Span F1 (overlap)",
     "box_f1": "Box F1 (IoU ≥ 0.5)",
     "kendall_tau_mean": "Kendall's τ, mean over pairs",
-    "mean_similarity": "Mean text similarity (token F1)",
+    "mean_similarity": "Mean text similarity (the field's similarity function)",
 }
 
 
@@ -102,4 +104,6 @@ def quality_page(project_id: int, ctx: Ctx, method: str = "majority") -> HTMLRes
             methods=METHODS,
             method_names=METHOD_NAMES,
             metric_names=METRIC_NAMES,
+            emails={c.user_id: c.email for c in report.scorecards},
+            can_manage=actor.at_least(Role.manager),
         )

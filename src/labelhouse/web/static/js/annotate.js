@@ -19,6 +19,7 @@ const $ = (id) => document.getElementById(id);
 const els = {
   work: $("an-work"), task: $("an-task"), ref: $("an-task-ref"), banner: $("an-banner"), context: $("an-context"),
   fields: $("an-fields"), done: $("an-done"), actions: $("an-actions"), status: $("an-status"),
+  blocked: $("an-blocked"),
   submit: $("an-submit"), skip: $("an-skip"), undo: $("an-undo"), confirm: $("an-skip-confirm"),
   help: $("an-help"), instructions: $("an-instructions"), general: $("an-general-errors"),
 };
@@ -88,6 +89,7 @@ async function show(payload, mode) {
   if (mode === "edit" && state.task) url.searchParams.set("task", String(state.task.id));
   else url.searchParams.delete("task");
   window.history.replaceState(null, "", url);
+  els.blocked.hidden = true;
   if (!state.task) {
     els.task.hidden = true;
     els.actions.hidden = true;
@@ -229,7 +231,10 @@ async function submit(startedAt = performance.now()) {
   state.sending = false;
   els.submit.disabled = false;
   const next = result.next ?? (await fetchNext());
-  if (!next) return;
+  if (!next) {
+    if (!els.blocked.hidden) say(`Saved task #${task.id}.`, "ok"); // saved, then paused
+    return;
+  }
   await show(next, "queue");
   if (historyPanel.open) historyPanel.load(false);
   say(`Saved task #${task.id}.${next.task ? ` Now task #${next.task.id}.` : ""}`, "ok");
@@ -250,11 +255,32 @@ function scheduleRetry() {
 
 window.addEventListener("online", () => { if (state.retry.timer) submit(); });
 
+/**
+ * The queue refuses new tasks (403): e.g. a gold-accuracy pause. The reason replaces the
+ * task — a submitted task must not stay on screen looking editable — until a manager lifts
+ * the pause and "Check again" gets a task.
+ */
+function showBlocked(message) {
+  teardown();
+  state.task = null;
+  historyPanel?.setCurrent(null);
+  els.task.hidden = true;
+  els.actions.hidden = true;
+  els.done.hidden = true;
+  els.ref.textContent = "";
+  els.blocked.querySelector(".an-blocked-title").textContent = /^paused/i.test(message)
+    ? "Your work on this project is paused"
+    : "You cannot get new tasks right now";
+  els.blocked.querySelector(".an-blocked-message").textContent = message;
+  els.blocked.hidden = false;
+}
+
 async function fetchNext() {
   try {
     return await api("POST", `/api/projects/${PROJECT}/next?render=1`);
   } catch (error) {
     if (isTransient(error)) sayWithAction("Offline — could not fetch the next task.", "warn", "Try again", () => loadNext());
+    else if (error.status === 403) { showBlocked(error.message); say(""); }
     else say(`Could not fetch the next task: ${error.message}`, "error");
     return null;
   }
@@ -390,6 +416,12 @@ document.querySelector("[data-action=history]").addEventListener("click", () => 
 document.querySelector("[data-action=instructions]").addEventListener("click", () => { els.instructions.hidden = !els.instructions.hidden; });
 els.help.querySelector("button.an-help-close").addEventListener("click", () => els.help.close());
 document.querySelectorAll("[data-action=open-history]").forEach((b) => b.addEventListener("click", () => historyPanel.toggle(true)));
+els.blocked.querySelector("[data-action=retry-next]").addEventListener("click", async () => {
+  say("Checking…");
+  const next = await fetchNext();
+  if (next) { await show(next, "queue"); say(next.task ? `Task #${next.task.id} loaded.` : "No tasks left for you in this project."); }
+  else if (!els.blocked.hidden) say("Still paused.", "warn");
+});
 
 pruneDrafts(store, USER);
 if (config.open_task) openTask(config.open_task);
