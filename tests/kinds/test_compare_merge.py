@@ -34,7 +34,8 @@ SCHEMA = parse_schema(
             {"name": "k2", "kind": "ranking", "prompt": None, "responses": "others"},
             {"name": "s", "kind": "spans", "labels": [{"value": "PER"}, {"value": "ORG"}]},
             {"name": "b", "kind": "boxes", "labels": [{"value": "car"}]},
-            {"name": "t", "kind": "text"},
+            {"name": "t", "kind": "text", "similarity": "token_f1"},
+            {"name": "t0", "kind": "text"},
         ]
     }
 )
@@ -52,6 +53,7 @@ def test_agreement_kinds():
         "s": "spans",
         "b": "boxes",
         "t": "text",
+        "t0": "none",  # free text has no agreement statistic unless a field names one
     }
 
 

@@ -27,7 +27,10 @@ def _text_field(**config):
 
 
 def test_builtin_similarities_and_none():
-    assert _text_field().compare("the cat sat", "The cat") == pytest.approx(0.8)
+    assert _text_field().agreement_kind() == "none"  # the default: no statistic
+    assert _text_field(similarity="token_f1").compare("the cat sat", "The cat") == pytest.approx(
+        0.8
+    )
     exact = _text_field(similarity="exact")
     assert exact.compare(" yes ", "yes") == 1.0 and exact.compare("yes", "Yes") == 0.0
     off = _text_field(similarity="none")

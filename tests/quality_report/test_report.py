@@ -131,7 +131,7 @@ RATING_SCHEMA = {
             "options": [{"value": "a"}, {"value": "b"}, {"value": "c"}],
         },
         {"name": "ents", "kind": "spans", "labels": [{"value": "PER"}, {"value": "ORG"}]},
-        {"name": "note", "kind": "text", "required": False},
+        {"name": "note", "kind": "text", "required": False, "similarity": "token_f1"},
     ]
 }
 

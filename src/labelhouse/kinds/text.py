@@ -85,9 +85,10 @@ class TextField(ReadsData):
     max_length: ConfigInt = Field(default=100_000, ge=1, le=1_000_000)
     placeholder: str | None = Field(default=None, max_length=500)
     markdown: ConfigBool = False
-    # How the quality report compares two answers: "token_f1" (word-overlap F1), "exact",
-    # "none" (no agreement statistic), or a registered/plugin name (see register_similarity).
-    similarity: str = Field(default="token_f1", min_length=1, max_length=100)
+    # How the quality report compares two answers: "none" (the default: free text has no
+    # agreement statistic), "token_f1" (word-overlap F1), "exact", or a registered/plugin
+    # name (see register_similarity).
+    similarity: str = Field(default="none", min_length=1, max_length=100)
 
     @field_validator("similarity")
     @classmethod
