@@ -111,7 +111,11 @@ def login_throttle(request: Request) -> LoginThrottle:
 
 
 def check_login_throttle(request: Request, keys: tuple[str, ...]) -> None:
-    wait = login_throttle(request).retry_after(*keys)
+    """Refuse an attempt while any of its keys is throttled. A read session of its own, so a
+    refused attempt (the bulk of a guessing run) never queues for SQLite's write lock."""
+    db: Database = request.app.state.db
+    with db.read_session() as s:
+        wait = login_throttle(request).retry_after(s, *keys)
     if wait > 0:
         raise RateLimited(
             f"Too many failed logins; try again in {int(wait) + 1} seconds.",
@@ -132,7 +136,9 @@ def log_in(
 ) -> LoginResult:
     """Throttled password check and a new server-side session (used by the API and the page).
 
-    Raises RateLimited after repeated failures, NotAuthenticated on a wrong password.
+    Raises RateLimited after repeated failures, NotAuthenticated on a wrong password. The
+    failure is recorded in the login's own transaction, which therefore must commit: the
+    error is raised only after the block has ended.
     """
     keys = login_keys(ctx.request, email)
     check_login_throttle(ctx.request, keys)
@@ -140,15 +146,17 @@ def log_in(
     with ctx.anonymous() as s:
         try:
             user = accounts.authenticate(s, email=email, password=password)
-        except NotAuthenticated:
-            throttle.failed(*keys)
-            raise
-        throttle.succeeded(keys[0])
-        secret, row = accounts.start_session(
-            s, user=user, organization_id=organization_id, max_age=ctx.settings.session_max_age
-        )
-        actor = accounts.actor_for(s, user_id=user.id, organization_id=row.organization_id)
-        return LoginResult(secret, row.csrf_token, actor, user.must_change_password)
+        except NotAuthenticated as exc:
+            throttle.failed(s, *keys)
+            wrong_password = exc
+        else:
+            throttle.succeeded(s, keys[0])
+            secret, row = accounts.start_session(
+                s, user=user, organization_id=organization_id, max_age=ctx.settings.session_max_age
+            )
+            actor = accounts.actor_for(s, user_id=user.id, organization_id=row.organization_id)
+            return LoginResult(secret, row.csrf_token, actor, user.must_change_password)
+    raise wrong_password
 
 
 def set_session_cookie(response: Response, ctx: Context, secret: str) -> None:
