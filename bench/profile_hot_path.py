@@ -1,9 +1,9 @@
 """Profile the annotator hot path (claim + submit) in-process, without HTTP.
 
-    .venv/bin/python bench/profile_hot_path.py [--pairs 500] [--profile]
+    .venv/bin/python bench/profile_hot_path.py [--pairs 500] [--profile] [--pg URL]
 
-Prints service milliseconds per next+submit pair on SQLite and, with --profile, the top of
-a cProfile report, to show where the time goes.
+Prints service milliseconds per next+submit pair on SQLite (or an empty PostgreSQL database)
+and, with --profile, the top of a cProfile report, to show where the time goes.
 """
 
 from __future__ import annotations
@@ -36,9 +36,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=500)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--pg", metavar="URL", help="an empty PostgreSQL database to use instead of SQLite"
+    )
     args = parser.parse_args()
     passwords.use_profile("cheapest")
-    url = f"sqlite:///{tempfile.mkdtemp()}/hot.db"
+    url = args.pg or f"sqlite:///{tempfile.mkdtemp()}/hot.db"
     engine = create_engine(url)
     migrate.upgrade(engine)
     engine.dispose()

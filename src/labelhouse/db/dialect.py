@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,3 +21,20 @@ def insert_ignoring_conflicts(
     if name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def relax_durability(session: Session) -> None:
+    """Let this transaction's commit return before its WAL reaches the disk (PostgreSQL's
+    ``synchronous_commit = off``, for this transaction only).
+
+    Only for transactions whose loss in a server crash is harmless, such as leasing a task:
+    a lost lease just returns the task to the queue. A later synchronous commit (a submitted
+    annotation) flushes the WAL up to itself, earlier relaxed commits included, so nothing a
+    user was told is saved can be lost. SQLite in WAL mode with ``synchronous=NORMAL`` never
+    waits for the disk at commit, so there is nothing to relax there.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_RELAXED_COMMIT)
+
+
+_RELAXED_COMMIT = text("SET LOCAL synchronous_commit TO OFF")

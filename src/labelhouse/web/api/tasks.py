@@ -11,6 +11,7 @@ from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.queries import TaskFilters, browse_tasks
+from labelhouse.db.dialect import relax_durability
 from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
 from labelhouse.projects.service import load_schema, load_schema_and_document, project_row
 from labelhouse.review.gold import pause_gate
@@ -76,6 +77,7 @@ def next_task(
     draft or submission if there is one.
     """
     with ctx.write() as (s, actor):
+        relax_durability(s)  # a lease lost in a database crash just returns to the queue
         body = next_payload(s, actor, project_id, render=render)
     return json_response(body)
 
