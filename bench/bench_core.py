@@ -15,7 +15,6 @@ a private database is created and dropped.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
@@ -140,25 +139,57 @@ def token_for(env: dict[str, str], email: str, base: str) -> str:
 
 
 class LightClient:
-    """A keep-alive client on the stdlib's http.client: the load generator shares the two
-    cores with the server, so it should cost as little CPU per request as possible."""
+    """A keep-alive HTTP/1.1 client on a bare socket, for the load generator.
+
+    The eight annotator processes share the two cores with the server, so they must cost as
+    little CPU per request as possible: the stdlib's http.client parses every response's
+    headers with the email package, which made the clients use more CPU than the server
+    (~1.7 ms per request). This one writes a fixed request head and reads Content-Length
+    framed responses, which is all the server sends on these endpoints."""
 
     def __init__(self, base: str, token: str) -> None:
         host, port = base.removeprefix("http://").split(":")
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        self.headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        self.sock = socket.create_connection((host, int(port)), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.head = (
+            f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\n"
+        )
+        self.buffer = b""
+
+    def _read_response(self) -> tuple[int, bytes]:
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            self._fill()
+        head, rest = self.buffer[:end], self.buffer[end + 4 :]
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        self.buffer = rest
+        while len(self.buffer) < length:
+            self._fill()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return status, body
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += chunk
 
     def post(self, path: str, body: object = None) -> dict:
         payload = orjson.dumps(body) if body is not None else b""
-        self.conn.request("POST", path, body=payload, headers=self.headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        if resp.status >= 400:
-            raise RuntimeError(f"{path}: {resp.status} {data[:300]!r}")
+        request = f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(payload)}\r\n\r\n"
+        self.sock.sendall(request.encode() + payload)
+        status, data = self._read_response()
+        if status >= 400:
+            raise RuntimeError(f"{path}: {status} {data[:300]!r}")
         return orjson.loads(data)
 
     def close(self) -> None:
-        self.conn.close()
+        self.sock.close()
 
 
 def annotate_loop(
