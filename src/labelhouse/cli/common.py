@@ -1,22 +1,29 @@
-"""Shared CLI plumbing: settings, the database, and acting as a project's organization owner."""
+"""Shared CLI plumbing: settings, the database, and acting as a project's organization owner.
+
+Start-up time is part of every command (and of ``labelhouse import``'s throughput), so this
+module and the command modules import only what building the command line needs; each
+command imports its services (SQLAlchemy, Alembic, the field kinds, …) when it runs.
+"""
 
 from __future__ import annotations
 
+import gc
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from labelhouse.accounts.models import Membership, Role
-from labelhouse.accounts.policy import Actor
-from labelhouse.config import Settings
-from labelhouse.db import migrate
-from labelhouse.db.engine import Database, open_database
-from labelhouse.errors import LabelhouseError, NotFound
-from labelhouse.projects.models import Project
-from labelhouse.projects.service import find_project
+from labelhouse.errors import LabelhouseError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from labelhouse.accounts.policy import Actor
+    from labelhouse.config import Settings
+    from labelhouse.db.engine import Database
+    from labelhouse.projects.models import Project
 
 console = Console(stderr=True)
 DataDir = typer.Option(
@@ -25,6 +32,8 @@ DataDir = typer.Option(
 
 
 def settings_for(data_dir: Path | None) -> Settings:
+    from labelhouse.config import Settings
+
     settings = Settings()
     if data_dir is not None:
         settings.data_dir = data_dir
@@ -33,14 +42,80 @@ def settings_for(data_dir: Path | None) -> Settings:
 
 
 def open_db(settings: Settings, *, upgrade: bool = True) -> Database:
+    from labelhouse.db.engine import open_database
+
     db = open_database(settings.resolved_database_url)
-    if upgrade:
+    if upgrade and not _at_head(db):
+        from labelhouse.db import migrate
+
         migrate.upgrade(db.engine)
+    if not gc.isenabled():  # switched off for start-up by the console entry point (main.py)
+        gc.freeze()  # start-up's objects stay: later collections need not walk them
+        gc.enable()
     return db
+
+
+MIGRATION_SCRIPTS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
+_HEADER = re.compile(
+    r"^(revision|down_revision|branch_labels|depends_on)\b[^=\n]*=[ \t]*(.*?)[ \t]*$", re.MULTILINE
+)
+_PLAIN = re.compile(r"None|\"([^\"\\]+)\"|'([^'\\]+)'")
+
+
+def script_heads() -> set[str] | None:
+    """The head revisions of the migration scripts, read as text.
+
+    Importing Alembic (it pulls in Mako and Pygments) cost a fifth of every command's
+    start-up, only to learn that the database is already up to date. Scripts in anything but
+    the plain generated form (one string revision, one string or None down_revision, no
+    branch labels or dependencies) give None, and the caller lets Alembic decide.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in MIGRATION_SCRIPTS.glob("*.py"):
+        found: dict[str, list[str | None]] = {}
+        for key, value in _HEADER.findall(path.read_text(encoding="utf-8")):
+            plain = _PLAIN.fullmatch(value)
+            if plain is None:
+                return None
+            found.setdefault(key, []).append(plain.group(1) or plain.group(2))
+        revision, down = found.get("revision", []), found.get("down_revision", [])
+        if (
+            len(revision) != 1
+            or revision[0] is None
+            or len(down) != 1
+            or any(found.get(key, [None]) != [None] for key in ("branch_labels", "depends_on"))
+        ):
+            return None
+        revisions.add(revision[0])
+        if down[0] is not None:
+            parents.add(down[0])
+    return (revisions - parents) or None
+
+
+def _at_head(db: Database) -> bool:
+    """Whether the database's Alembic revision is already the scripts' head (no upgrade)."""
+    heads = script_heads()
+    if heads is None:
+        return False
+    try:
+        with db.read_engine.connect() as conn:  # never takes SQLite's write lock
+            current = {
+                row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+            }
+    except Exception:  # no version table yet (a new database), or unreadable: let Alembic decide
+        return False
+    return current == heads
 
 
 def owner_actor(session: Session, organization_id: int) -> Actor:
     """The CLI runs on the server with full rights: it acts as the organization's first owner."""
+    from sqlalchemy import select
+
+    from labelhouse.accounts.models import Membership, Role
+    from labelhouse.accounts.policy import Actor
+    from labelhouse.errors import NotFound
+
     membership = session.scalar(
         select(Membership)
         .where(Membership.organization_id == organization_id, Membership.role == Role.owner.value)
@@ -53,6 +128,8 @@ def owner_actor(session: Session, organization_id: int) -> Actor:
 
 
 def project_and_actor(session: Session, ref: str) -> tuple[Project, Actor]:
+    from labelhouse.projects.service import find_project
+
     project = find_project(session, None, ref)
     return project, owner_actor(session, project.organization_id)
 

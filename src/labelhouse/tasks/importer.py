@@ -4,19 +4,23 @@ Rows stream from a reader, are checked against the keys the project's schema rea
 bulk-inserted in batches inside the caller's transaction: one bad row (in strict mode) raises
 and the caller's rollback leaves nothing behind. Re-importing adds nothing because every task
 has a ``dedup_key`` (its external id, or a hash of its data) under a unique constraint.
+
+Each row's data is encoded to JSON once, by the check, and that text is what the bulk path
+(:mod:`labelhouse.tasks.bulk`) stores; on PostgreSQL the database inserts one batch while
+the next is being read and checked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -28,7 +32,7 @@ from labelhouse.errors import InvalidInput, LabelhouseError, Problem
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project, load_schema
-from labelhouse.tasks.gold import validate_gold
+from labelhouse.tasks.bulk import TaskWriter, open_writer
 from labelhouse.tasks.models import Prediction, StoredFile, Task, TaskImport
 from labelhouse.tasks.readers import RowError, detect_format, read_rows
 
@@ -63,18 +67,16 @@ class ImportResult:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Prepared:
     dedup_key: str
     external_id: str | None
     data: dict[str, Any]
+    encoded: bytes  # ``data`` as stored (orjson), for the bulk path
     predictions: list[dict[str, Any]]
     gold: dict[str, Any] | None = None
-
-    @property
-    def needs_orm(self) -> bool:
-        """Rows with predictions or gold take the slower path (see :func:`_insert_batch`)."""
-        return bool(self.predictions) or self.gold is not None
+    # Rows with predictions or gold take the slower path (see :meth:`_Load._store`).
+    needs_orm: bool = False
 
 
 class _RowChecker:
@@ -120,8 +122,17 @@ class _RowChecker:
                 external_id = str(external_id)
                 if not 1 <= len(external_id) <= 200:
                     problems.append("external_id must be 1 to 200 characters")
-        encoded = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-        if len(encoded) > MAX_TASK_BYTES:
+        # One encoding serves the size check and storage when no hash is needed and media
+        # lookups cannot add keys; otherwise the canonical form (sorted keys, before media
+        # sizes are filled in) is what is measured and hashed, as it always was.
+        canonical = stored = None
+        if external_id is None or self.media_keys:
+            canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+            size = len(canonical)
+        else:
+            stored = orjson.dumps(data)
+            size = len(stored)
+        if size > MAX_TASK_BYTES:
             problems.append(f"task data is larger than {MAX_TASK_BYTES // 1024} KB")
         problems.extend(self.schema.check_task_data(data))
         for key in self.media_keys:
@@ -129,17 +140,20 @@ class _RowChecker:
             if isinstance(ref, str) and ref:
                 problems.extend(self._resolve_media(key, ref, data))
         predictions: list[dict[str, Any]] = []
-        if not isinstance(raw_predictions, list):
-            problems.append("predictions must be a list")
-        else:
-            for i, p in enumerate(raw_predictions):
-                result = self._prediction(p, data)
-                if isinstance(result, str):
-                    problems.append(f"predictions[{i}]: {result}")
-                else:
-                    predictions.append(result)
+        if raw_predictions:
+            if not isinstance(raw_predictions, list):
+                problems.append("predictions must be a list")
+            else:
+                for i, p in enumerate(raw_predictions):
+                    result = self._prediction(p, data)
+                    if isinstance(result, str):
+                        problems.append(f"predictions[{i}]: {result}")
+                    else:
+                        predictions.append(result)
         gold = None
         if raw_gold is not None:
+            from labelhouse.tasks.gold import validate_gold  # only gold rows need its imports
+
             try:
                 gold = validate_gold(self.schema, raw_gold, data)
             except InvalidInput as exc:
@@ -149,12 +163,21 @@ class _RowChecker:
                 )
         if problems:
             return problems
-        dedup = (
-            f"x:{external_id}"
-            if external_id is not None
-            else "h:" + hashlib.sha256(encoded).hexdigest()[:48]
+        if external_id is not None:
+            dedup = f"x:{external_id}"
+        else:
+            dedup = "h:" + hashlib.sha256(canonical).hexdigest()[:48]  # type: ignore[arg-type]
+        if stored is None:
+            stored = orjson.dumps(data)
+        return _Prepared(
+            dedup,
+            external_id,
+            data,
+            stored,
+            predictions,
+            gold,
+            bool(predictions) or gold is not None,
         )
-        return _Prepared(dedup, external_id, data, predictions, gold)
 
     def _resolve_media(self, key: str, ref: str, data: dict[str, Any]) -> list[str]:
         if ref.startswith(("http://", "https://")):
@@ -218,57 +241,26 @@ def import_tasks(
     session.add(record)
     session.flush()
     result = ImportResult(import_id=record.id, file_format=fmt)
-    problems: list[Problem] = []
-
-    def reject(where: str, row: Any, reasons: list[str]) -> None:
-        result.rejected += 1
-        if len(result.rejected_sample) < 100:
-            result.rejected_sample.append({"where": where, "problems": reasons})
-        if on_rejected is not None:
-            on_rejected(where, row, reasons)
-
-    batch: list[_Prepared] = []
-    for where, row in read_rows(stream, fmt):
-        result.rows += 1
-        outcome = checker.check(row) if not isinstance(row, RowError) else [row.problem]
-        if isinstance(outcome, list):
-            if isinstance(row, RowError) and row.fatal and not skip_invalid:
-                problems.append(Problem(where, row.problem))
-                break
-            if skip_invalid:
-                reject(where, None if isinstance(row, RowError) else row, outcome)
-                if isinstance(row, RowError) and row.fatal:
-                    break
-                continue
-            problems.extend(Problem(where, p) for p in outcome)
-            if len(problems) >= MAX_REPORTED_PROBLEMS:
-                break
-            continue
-        if problems:
-            continue  # keep checking to report more problems, but store nothing
-        batch.append(outcome)
-        if len(batch) >= BATCH_SIZE:
-            _insert_batch(session, project, record.id, batch)
-            batch = []
-            if on_progress:
-                on_progress(result.rows)
-    if problems:
-        first = problems[0]
+    load = _Load(session, project, record.id, result, on_rejected)
+    try:
+        load.run(read_rows(stream, fmt), checker.check, skip_invalid, on_progress)
+    finally:
+        load.writer.close()  # before the caller's rollback or commit uses the connection
+    if load.problems:
+        first = load.problems[0]
+        more = len(load.problems) - 1
         raise InvalidInput(
             f"Nothing was imported: {filename}, {first.field}: {first.problem}"
-            + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""),
-            problems,
+            + (f" (and {more} more problems)" if more else ""),
+            load.problems,
         )
-    _insert_batch(session, project, record.id, batch)
     if on_progress:
         on_progress(result.rows)
     if result.rows == 0:
         raise InvalidInput(
             f"Nothing was imported: {filename} holds no tasks.", [Problem("file", "no rows")]
         )
-    result.created = session.scalar(
-        select(func.count()).select_from(Task).where(Task.import_id == record.id)
-    )
+    result.created = load.created + load.writer.inserted
     result.duplicates = result.rows - result.rejected - result.created
     record.rows, record.created = result.rows, result.created
     record.duplicates, record.rejected = result.duplicates, result.rejected
@@ -285,84 +277,90 @@ def import_tasks(
     return result
 
 
-_TASK_COLUMNS = (
-    "project_id, external_id, dedup_key, data, taken, done, is_open, import_id, created_at"
-)
+class _Load:
+    """Checked rows → batches → the database, for one import."""
 
+    def __init__(
+        self,
+        session: Session,
+        project: Project,
+        import_id: int,
+        result: ImportResult,
+        on_rejected: RejectHandler | None,
+    ) -> None:
+        self.session = session
+        self.project = project
+        self.import_id = import_id
+        self.result = result
+        self.on_rejected = on_rejected
+        self.problems: list[Problem] = []
+        self.created = 0  # by the ORM path; the writer counts its own
+        self.writer: TaskWriter = open_writer(session, project.id, import_id)
 
-def _fast_insert(
-    session: Session, project_id: int, import_id: int, batch: list[_Prepared], now: datetime
-) -> None:
-    """The bulk path for rows without predictions or gold.
+    def run(
+        self,
+        rows: Iterator[tuple[str, Any]],
+        check: Callable[[Any], _Prepared | list[str]],
+        skip_invalid: bool,
+        on_progress: ProgressHandler | None,
+    ) -> None:
+        """Check every row and store good ones in batches. In strict mode the first problem
+        stops the storing, but checking goes on to report more problems at once."""
+        result, problems = self.result, self.problems
+        batch: list[_Prepared] = []
+        for where, row in rows:
+            result.rows += 1
+            outcome = check(row) if not isinstance(row, RowError) else [row.problem]
+            if isinstance(outcome, list):
+                fatal = isinstance(row, RowError) and row.fatal
+                if skip_invalid:
+                    self._reject(where, None if isinstance(row, RowError) else row, outcome)
+                    if fatal:
+                        break
+                    continue
+                if fatal:
+                    problems.append(Problem(where, outcome[0]))
+                    return
+                problems.extend(Problem(where, p) for p in outcome)
+                if len(problems) >= MAX_REPORTED_PROBLEMS:
+                    return
+                continue
+            if problems:
+                continue
+            batch.append(outcome)
+            if len(batch) >= BATCH_SIZE:
+                self._store(batch)
+                batch = []
+                if on_progress:
+                    on_progress(result.rows)
+        if not problems:
+            self._store(batch)
+            self.writer.drain()
 
-    SQLAlchemy's per-row parameter processing cost more than the database's own insert
-    work (profiled at 100k rows), so rows go straight to the driver: SQLite gets one
-    prepared INSERT through executemany (JSON already encoded by orjson, timestamps in the
-    format SQLAlchemy itself stores); PostgreSQL gets COPY.
-    """
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        _copy_insert(conn, project_id, import_id, batch, now)
-        return
-    created = now.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
-    conn.exec_driver_sql(
-        f"INSERT INTO task ({_TASK_COLUMNS}) VALUES (?, ?, ?, ?, 0, 0, 1, ?, ?) "
-        "ON CONFLICT (project_id, dedup_key) DO NOTHING",
-        [
-            (
-                project_id,
-                p.external_id,
-                p.dedup_key,
-                orjson.dumps(p.data).decode(),
-                import_id,
-                created,
-            )
-            for p in batch
-        ],
-    )
+    def _reject(self, where: str, row: Any, reasons: list[str]) -> None:
+        self.result.rejected += 1
+        if len(self.result.rejected_sample) < 100:
+            self.result.rejected_sample.append({"where": where, "problems": reasons})
+        if self.on_rejected is not None:
+            self.on_rejected(where, row, reasons)
 
-
-def _copy_insert(
-    conn: Any, project_id: int, import_id: int, batch: list[_Prepared], now: datetime
-) -> None:
-    """PostgreSQL: COPY the batch into a temporary table, then one INSERT … SELECT … ON
-    CONFLICT DO NOTHING (COPY itself cannot skip duplicates). Several times faster than
-    executemany for large imports."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS task_import_buffer "
-            "(external_id text, dedup_key text, data jsonb) ON COMMIT DROP"
-        )
-        with cursor.copy(
-            "COPY task_import_buffer (external_id, dedup_key, data) FROM STDIN"
-        ) as copy:
-            for p in batch:
-                copy.write_row((p.external_id, p.dedup_key, orjson.dumps(p.data).decode()))
-        cursor.execute(
-            f"INSERT INTO task ({_TASK_COLUMNS}) "
-            "SELECT %s, external_id, dedup_key, data, 0, 0, true, %s, %s "
-            "FROM task_import_buffer ON CONFLICT (project_id, dedup_key) DO NOTHING",
-            (project_id, import_id, now),
-        )
-        cursor.execute("TRUNCATE task_import_buffer")
-    finally:
-        cursor.close()
-
-
-def _insert_batch(
-    session: Session, project: Project, import_id: int, batch: Iterable[_Prepared]
-) -> None:
-    """Insert one batch in file order (task ids follow the file): runs of plain rows on the
-    fast path, runs of rows with predictions or gold through SQLAlchemy (they need the new
-    task ids). Every statement skips existing keys, so the first row of a key wins."""
-    now = utcnow()
-    for needs_orm, run in itertools.groupby(batch, key=lambda p: p.needs_orm):
-        rows = list(run)
-        if needs_orm:
-            _orm_insert(session, project, import_id, rows, now)
-        else:
-            _fast_insert(session, project.id, import_id, rows, now)
+    def _store(self, batch: list[_Prepared]) -> None:
+        """One batch, in file order (task ids follow the file): runs of plain rows through the
+        bulk writer, runs of rows with predictions or gold through SQLAlchemy (they need the
+        new task ids) once the writer has caught up. Every statement skips existing keys, so
+        the first row of a key wins."""
+        if not any(p.needs_orm for p in batch):
+            if batch:
+                self.writer.write(batch)
+            return
+        now = utcnow()
+        for needs_orm, run in itertools.groupby(batch, key=lambda p: p.needs_orm):
+            rows = list(run)
+            if needs_orm:
+                self.writer.drain()
+                self.created += _orm_insert(self.session, self.project, self.import_id, rows, now)
+            else:
+                self.writer.write(rows)
 
 
 def _orm_insert(
@@ -371,7 +369,8 @@ def _orm_insert(
     import_id: int,
     batch: list[_Prepared],
     now: datetime,
-) -> None:
+) -> int:
+    """Rows with predictions or gold; returns how many tasks were created."""
     first: dict[str, _Prepared] = {}
     for p in batch:
         first.setdefault(p.dedup_key, p)
@@ -409,6 +408,7 @@ def _orm_insert(
     ]
     if rows:
         session.execute(Prediction.__table__.insert(), rows)  # type: ignore[attr-defined]
+    return len(inserted)
 
 
 __all__ = ["ImportResult", "LabelhouseError", "import_tasks"]

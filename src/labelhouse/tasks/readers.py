@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import ijson
 import orjson
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
@@ -69,6 +68,8 @@ def read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
 
 
 def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    import ijson  # only JSON arrays need it (and every command pays for imports)
+
     number = 0
     try:
         for number, item in enumerate(ijson.items(stream, "item", use_float=True), start=1):
@@ -93,6 +94,13 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
 def read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
     """CSV: the header names data keys; a column ``key:json`` is parsed as JSON into ``key``."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    try:
+        yield from _read_csv_text(text)
+    finally:
+        text.detach()  # the caller's stream stays open (a collected wrapper would close it)
+
+
+def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
     reader = csv.reader(text)
     try:
         header = next(reader)

@@ -1,0 +1,215 @@
+"""CLI import benchmark: the whole ``labelhouse import PROJECT FILE`` command, start to exit.
+
+Same workload as the import phase of ``bench_core.py`` (a JSONL file of N text tasks with
+external ids, into a one-field choice project), repeated into fresh projects so one noisy
+run does not decide. Because the machine is often shared, it prints CPU seconds next to the
+wall-clock figures: the command's own user+sys (from the child's rusage) and, on
+PostgreSQL, the CPU of the server backend that served it (sampled with psutil).
+
+    .venv/bin/python bench/bench_import.py                       # both databases, 100k, 3 runs
+    .venv/bin/python bench/bench_import.py --backend postgresql --repeat 5
+    .venv/bin/python bench/bench_import.py --startup             # also a one-row import
+
+PostgreSQL: LABELHOUSE_BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
+a private database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import psutil
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELHOUSE = str(ROOT / ".venv" / "bin" / "labelhouse")
+SCHEMA = {
+    "fields": [
+        {
+            "name": "label",
+            "kind": "choice",
+            "reads": ["text"],
+            "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}],
+        }
+    ]
+}
+
+
+def make_file(path: Path, n: int, prefix: str) -> None:
+    with path.open("wb") as f:
+        for i in range(n):
+            f.write(
+                orjson.dumps(
+                    {
+                        "external_id": f"{prefix}{i}",
+                        "text": f"Review {i}: the product was fine, shipping took {i % 9 + 1} days.",
+                    },
+                    option=orjson.OPT_APPEND_NEWLINE,
+                )
+            )
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> str:
+    out = subprocess.run([LABELHOUSE, *args], env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{args}: {out.stderr}")
+    return out.stdout.strip()
+
+
+class BackendCpu:
+    """CPU seconds used by PostgreSQL backends of one database while a command runs."""
+
+    def __init__(self, dbname: str) -> None:
+        self.dbname = dbname
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        postmasters = [
+            p
+            for p in psutil.process_iter(["name", "ppid"])
+            if p.info["name"] == "postgres" and psutil.Process(p.info["ppid"]).name() != "postgres"
+        ]
+        while not self._stop.is_set():
+            for proc in (c for pm in postmasters for c in pm.children()):
+                try:
+                    if f" {self.dbname} " in " ".join(proc.cmdline()):
+                        t = proc.cpu_times()
+                        self.seen[proc.pid] = t.user + t.system
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    pass
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> BackendCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
+
+
+def timed_command(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, the child's user+sys CPU seconds, and its standard error."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([LABELHOUSE, *args], env=env, stdout=err, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text_out = err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args}: exit {proc.returncode}: {text_out}")
+    return wall, usage.ru_utime + usage.ru_stime, text_out
+
+
+def bench_backend(
+    name: str, url: str | None, dbname: str | None, n: int, repeat: int, startup: bool
+) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"lh-bench-import-{name}-"))
+    env = {**os.environ, "LABELHOUSE_DATA_DIR": str(tmp), "COLUMNS": "100"}
+    if url:
+        env["LABELHOUSE_DATABASE_URL"] = url
+    run_cli(["users", "create", "owner@bench.local", "--password", "bench-password-123"], env)
+    schema_file = tmp / "schema.json"
+    schema_file.write_text(json.dumps(SCHEMA))
+    data = tmp / "tasks.jsonl"
+    make_file(data, n, "t")
+    results: dict[str, object] = {"backend": name, "tasks": n}
+    if startup:  # the fixed cost of the command: a one-row file
+        one = tmp / "one.jsonl"
+        make_file(one, 1, "one")
+        pid = run_cli(["projects", "create", "one-row", "--schema", str(schema_file)], env)
+        runs = [timed_command(["import", pid, str(one)], env) for _ in range(5)]
+        results["one_row_wall_s_min"] = round(min(r[0] for r in runs), 3)
+        results["one_row_cpu_s_median"] = round(statistics.median(r[1] for r in runs), 3)
+    walls, cpus, backend_cpus = [], [], []
+    for i in range(repeat):
+        pid = run_cli(["projects", "create", f"import-{i}", "--schema", str(schema_file)], env)
+        if dbname:
+            with BackendCpu(dbname) as backend:
+                wall, cpu, err = timed_command(["import", pid, str(data)], env)
+            backend_cpus.append(backend.seconds)
+        else:
+            wall, cpu, err = timed_command(["import", pid, str(data)], env)
+        if f"Imported {n:,} new tasks" not in " ".join(err.split()):
+            raise RuntimeError(f"import {i} failed: {err}")
+        walls.append(wall)
+        cpus.append(cpu)
+        print(
+            f"{name} run {i + 1}: {wall:.2f} s wall, {n / wall:,.0f} tasks/s, "
+            f"{cpu:.2f} s CPU (command)"
+            + (f", {backend_cpus[-1]:.2f} s CPU (PG backend)" if dbname else ""),
+            file=sys.stderr,
+        )
+    # Re-import of the same file: nothing new.
+    wall, cpu, err = timed_command(["import", pid, str(data)], env)
+    if f"Imported 0 new tasks from {n:,} rows" not in " ".join(err.split()):
+        raise RuntimeError(f"re-import created tasks: {err}")
+    best = min(walls)
+    return results | {
+        "tasks_per_s_best": round(n / best),
+        "tasks_per_s_median": round(n / statistics.median(walls)),
+        "wall_s_best": round(best, 2),
+        "cpu_s_command_median": round(statistics.median(cpus), 2),
+        "cpu_s_pg_backend_median": round(statistics.median(backend_cpus), 2) if dbname else "-",
+        "reimport_s": round(wall, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--startup", action="store_true", help="also time a one-row import")
+    args = parser.parse_args()
+    rows = []
+    if args.backend in ("sqlite", "both"):
+        rows.append(bench_backend("sqlite", None, None, args.tasks, args.repeat, args.startup))
+    if args.backend in ("postgresql", "both"):
+        admin_url = os.environ.get(
+            "LABELHOUSE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        )
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        dbname = f"labelhouse_bench_import_{os.getpid()}"
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{dbname}"'))
+        try:
+            url = make_url(admin_url).set(database=dbname).render_as_string(hide_password=False)
+            rows.append(
+                bench_backend("postgresql", url, dbname, args.tasks, args.repeat, args.startup)
+            )
+        finally:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+            admin.dispose()
+    if not rows:
+        return
+    keys = list(rows[0])
+    width = max(len(k) for k in keys)
+    print("".ljust(width) + "".join(str(r["backend"]).rjust(14) for r in rows))
+    for k in keys[1:]:
+        print(k.ljust(width) + "".join(str(r[k]).rjust(14) for r in rows))
+
+
+if __name__ == "__main__":
+    main()

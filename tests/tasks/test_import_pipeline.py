@@ -1,0 +1,302 @@
+"""The bulk path of task import (``labelhouse.tasks.bulk``): COPY text on PostgreSQL fed by a
+background thread, executemany on SQLite. Whatever goes wrong while batches are in flight —
+a bad row, a database error inside the thread, an exception in the caller, a killed
+process — nothing is stored and no thread is left behind."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+
+from labelhouse.errors import InvalidInput
+from labelhouse.tasks.bulk import copy_text
+from labelhouse.tasks.importer import BATCH_SIZE, import_tasks
+from labelhouse.tasks.models import TaskImport
+from labelhouse.tasks.readers import read_csv
+from tests.factories import make_project, text_rows
+from tests.helpers_data import count_rows, count_tasks, jsonl_bytes, predictions_of, tasks_of
+
+THREAD = "labelhouse-import-copy"
+
+
+@pytest.fixture
+def project(db, owner):
+    return make_project(db, owner)
+
+
+def service_import(db, owner, project_id, data: bytes, **kwargs):
+    with db.session() as s:
+        return import_tasks(
+            s, owner.actor, project_id, io.BytesIO(data), filename="t.jsonl", **kwargs
+        )
+
+
+def copy_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == THREAD]
+
+
+def assert_nothing_stored(db, project_id):
+    assert count_tasks(db, project_id) == 0
+    assert count_rows(db, TaskImport) == 0
+    assert copy_threads() == []
+
+
+# -- several batches in flight ------------------------------------------------------------------
+
+
+def test_many_batches_are_stored_in_file_order_and_counted(db, owner, project):
+    interval = sys.getswitchinterval()
+    rows = text_rows(3 * BATCH_SIZE + 7)
+    result = service_import(db, owner, project, jsonl_bytes(rows + rows[:5]))
+    assert (result.rows, result.created, result.duplicates) == (
+        3 * BATCH_SIZE + 12,
+        3 * BATCH_SIZE + 7,
+        5,
+    )
+    tasks = tasks_of(db, project)
+    assert [t.external_id for t in tasks] == [r["external_id"] for r in rows]
+    assert [t.data for t in tasks[:2]] == [{"text": "item 0"}, {"text": "item 1"}]
+    assert copy_threads() == []
+    assert sys.getswitchinterval() == interval
+
+
+def test_a_bad_row_after_several_batches_were_handed_over_stores_nothing(db, owner, project):
+    interval = sys.getswitchinterval()
+    rows = [*text_rows(3 * BATCH_SIZE + 10), {"no": "text"}, *text_rows(BATCH_SIZE, start=10**6)]
+    with pytest.raises(InvalidInput) as exc:
+        service_import(db, owner, project, jsonl_bytes(rows))
+    assert exc.value.details[0].field == f"line {3 * BATCH_SIZE + 11}"
+    assert_nothing_stored(db, project)
+    assert sys.getswitchinterval() == interval
+
+
+def test_an_exception_in_the_caller_while_batches_are_queued_stores_nothing(db, owner, project):
+    calls = []
+
+    def on_progress(rows: int) -> None:
+        calls.append(rows)
+        if len(calls) == 3:
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        service_import(
+            db, owner, project, jsonl_bytes(text_rows(5 * BATCH_SIZE)), on_progress=on_progress
+        )
+    assert calls == [BATCH_SIZE, 2 * BATCH_SIZE, 3 * BATCH_SIZE]
+    assert_nothing_stored(db, project)
+
+
+def test_a_database_error_inside_the_copy_thread_stores_nothing(db, owner, project):
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: jsonb refuses \\u0000, SQLite stores it")
+    rows = [
+        *text_rows(2 * BATCH_SIZE + 3),
+        {"text": "nul \u0000 inside"},
+        *text_rows(BATCH_SIZE, start=10**6),
+    ]
+    with pytest.raises(psycopg.errors.DataError, match=r"(?i)unicode"):
+        service_import(db, owner, project, jsonl_bytes(rows))
+    assert_nothing_stored(db, project)
+
+
+def test_rows_with_predictions_wait_for_the_queued_batches_before_them(db, owner, project):
+    """File order decides which row of a key wins, across the bulk path (queued on a thread on
+    PostgreSQL) and the ORM path (rows with predictions)."""
+    pred = {"value": {"label": "pos"}}
+    rows = [
+        *text_rows(2 * BATCH_SIZE + 1),
+        {"data": {"text": "late copy"}, "external_id": "t5", "predictions": [pred]},
+        {"data": {"text": "new"}, "external_id": "p1", "predictions": [pred]},
+        *text_rows(BATCH_SIZE, start=2 * BATCH_SIZE + 1),
+        {"text": "plain copy", "external_id": "p1"},
+    ]
+    result = service_import(db, owner, project, jsonl_bytes(rows))
+    assert (result.created, result.duplicates) == (3 * BATCH_SIZE + 2, 2)
+    tasks = tasks_of(db, project)
+    assert [t.external_id for t in tasks][2 * BATCH_SIZE : 2 * BATCH_SIZE + 3] == [
+        f"t{2 * BATCH_SIZE}",
+        "p1",
+        f"t{2 * BATCH_SIZE + 1}",
+    ]
+    by_id = {t.external_id: t for t in tasks}
+    assert by_id["t5"].data == {"text": "item 5"}
+    assert [p.value for p in predictions_of(db, by_id["t5"].id)] == []
+    assert [p.value for p in predictions_of(db, by_id["p1"].id)] == [{"label": "pos"}]
+
+
+def test_the_session_is_usable_after_a_bulk_import(db, owner, project):
+    with db.session() as s:
+        first = import_tasks(
+            s,
+            owner.actor,
+            project,
+            io.BytesIO(jsonl_bytes(text_rows(BATCH_SIZE + 1))),
+            filename="a.jsonl",
+        )
+        again = import_tasks(
+            s,
+            owner.actor,
+            project,
+            io.BytesIO(jsonl_bytes(text_rows(BATCH_SIZE + 2))),
+            filename="b.jsonl",
+        )
+    assert (first.created, again.created, again.duplicates) == (BATCH_SIZE + 1, 1, BATCH_SIZE + 1)
+    assert count_tasks(db, project) == BATCH_SIZE + 2
+
+
+# -- values that need escaping in COPY text ---------------------------------------------------
+
+AWKWARD_IDS = [
+    "tab\there",
+    "new\nline",
+    "cr\rhere",
+    "back\\slash",
+    "\\N",
+    "\\",
+    "ünï ✓",
+    'q"uote',
+    "x" * 200,
+]
+
+
+def test_awkward_external_ids_and_data_round_trip(db, owner, project):
+    rows = [
+        {
+            "external_id": eid,
+            "text": f'{eid} \\ \t \n \r \\N "q" ✓',
+            "n": i,
+            "nested": {"a": [1.5, None, "\\t"]},
+        }
+        for i, eid in enumerate(AWKWARD_IDS)
+    ]
+    rows.append({"text": "no id \\ \t ✓"})
+    result = service_import(db, owner, project, jsonl_bytes(rows))
+    assert result.created == len(rows)
+    stored = [(t.external_id, t.data) for t in tasks_of(db, project)]
+    assert stored == [
+        (r.get("external_id"), {k: v for k, v in r.items() if k != "external_id"}) for r in rows
+    ]
+    again = service_import(db, owner, project, jsonl_bytes(rows))
+    assert (again.created, again.duplicates) == (0, len(rows))
+
+
+class Row:
+    def __init__(self, external_id, dedup_key, data):
+        self.external_id, self.dedup_key, self.encoded = external_id, dedup_key, orjson.dumps(data)
+
+
+def test_copy_text_escapes_only_what_copy_needs():
+    rows = [
+        Row("a\tb", "x:a\tb", {"t": "x\\y"}),
+        Row(None, "h:abc", {"t": "line\nbreak"}),
+        Row("\\N", "x:\\N", {}),
+    ]
+    assert copy_text(rows) == (
+        b'a\\tb\tx:a\\tb\t{"t":"x\\\\\\\\y"}\n'
+        b'\\N\th:abc\t{"t":"line\\\\nbreak"}\n'
+        b"\\\\N\tx:\\\\N\t{}\n"
+    )
+
+
+# -- a killed import ----------------------------------------------------------------------------
+
+
+def _open_for_writing(path: Path, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # no reader yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _task_inserts_in_progress(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE c.relname = 'task' AND l.mode = 'RowExclusiveLock' "
+                    "AND l.pid <> pg_backend_pid() AND l.database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_a_killed_import_leaves_nothing(db, db_url, owner, project, tmp_path):
+    """The CLI reads a pipe we never close: it is killed with batches already in the
+    database's (uncommitted) transaction."""
+    fifo = tmp_path / "tasks.jsonl"
+    os.mkfifo(fifo)
+    env = {**os.environ, "LABELHOUSE_DATABASE_URL": db_url, "LABELHOUSE_DATA_DIR": str(tmp_path)}
+    err = (tmp_path / "stderr.txt").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from labelhouse.cli.main import app; app()",
+            "import",
+            str(project),
+            str(fifo),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+    )
+    try:
+        fd = _open_for_writing(fifo)
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(jsonl_bytes(text_rows(4 * BATCH_SIZE)))  # returns once mostly read
+            pipe.flush()
+            if not db.is_sqlite:
+                deadline = time.monotonic() + 60
+                while _task_inserts_in_progress(db_url) == 0:
+                    assert time.monotonic() < deadline, "no batch reached the database"
+                    time.sleep(0.05)
+            # SQLite writes each batch before reading on: once the pipe (64 KB) has taken
+            # four batches, at least three are in the transaction.
+            assert proc.poll() is None  # still waiting for the end of the file
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        err.close()
+        print((tmp_path / "stderr.txt").read_text())  # shown if the test fails
+    if not db.is_sqlite:  # the server notices the lost client after its current statement
+        deadline = time.monotonic() + 60
+        while _task_inserts_in_progress(db_url):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert count_tasks(db, project) == 0
+    assert count_rows(db, TaskImport) == 0
+
+
+def test_reading_a_csv_leaves_the_callers_stream_open():
+    """The CLI asks the open file for its position to draw progress."""
+    stream = io.BytesIO(b"text\na\nb\n")
+    assert [row for _, row in read_csv(stream)] == [{"text": "a"}, {"text": "b"}]
+    assert not stream.closed and stream.tell() == len(b"text\na\nb\n")
+    stream = io.BytesIO(b"text\na\nb\n")
+    rows = read_csv(stream)
+    next(rows)
+    rows.close()  # abandoned half-way
+    assert not stream.closed
