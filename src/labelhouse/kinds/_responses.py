@@ -15,7 +15,6 @@ from pydantic import model_validator
 
 from labelhouse.kinds._common import DataKey, shown
 from labelhouse.kinds.base import FieldKind, ValueProblem
-from labelhouse.markdown import render as render_markdown
 
 _MASK = 0xFFFFFFFF
 
@@ -154,6 +153,8 @@ class ResponsesField(FieldKind):
     def display(self, data: dict[str, Any]) -> dict[str, Any]:
         """The prompt and each response as sanitized Markdown HTML (code blocks, lists…),
         in the task's order; the widget decides where each one is drawn."""
+        from labelhouse.markdown import render as render_markdown  # only pages need it
+
         out: dict[str, Any] = {}
         if self.prompt is not None and isinstance(data.get(self.prompt), str):
             out["prompt"] = render_markdown(data[self.prompt])

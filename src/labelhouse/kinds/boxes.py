@@ -10,7 +10,7 @@ rounding in the widget.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -26,8 +26,10 @@ from labelhouse.kinds._common import (
     shown,
 )
 from labelhouse.kinds.base import FieldKind, ValueProblem, vote_weights
-from labelhouse.quality.consensus import box_consensus
-from labelhouse.quality.matching import Box, box_f1
+
+if TYPE_CHECKING:  # numpy-backed; imported where used, so commands that only validate
+    # labels (the CLI import) start without numpy
+    from labelhouse.quality.matching import Box
 
 IOU_THRESHOLD = 0.5  # the usual detection threshold for "the same object"
 
@@ -107,6 +109,8 @@ class BoxesField(FieldKind):
         return "boxes"
 
     def compare(self, a: Any, b: Any) -> float:
+        from labelhouse.quality.matching import box_f1
+
         return box_f1(as_boxes(a), as_boxes(b), iou_threshold=IOU_THRESHOLD).f1
 
     def merge(
@@ -123,6 +127,8 @@ class BoxesField(FieldKind):
         answers = [v for v, _ in kept]
         if not answers:
             return None, 0.0
+        from labelhouse.quality.consensus import box_consensus
+
         voted = box_consensus(
             [as_boxes(v) for v in answers],
             iou_threshold=IOU_THRESHOLD,

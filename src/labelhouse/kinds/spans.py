@@ -9,7 +9,7 @@ Spans are sorted so equal answers compare equal.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from labelhouse.kinds._common import (
     ConfigBool,
@@ -21,8 +21,10 @@ from labelhouse.kinds._common import (
     shown,
 )
 from labelhouse.kinds.base import FieldKind, ValueProblem, vote_weights
-from labelhouse.quality.consensus import span_consensus
-from labelhouse.quality.matching import Span, span_f1
+
+if TYPE_CHECKING:  # numpy-backed; imported where used, so commands that only validate
+    # labels (the CLI import) start without numpy
+    from labelhouse.quality.matching import Span
 
 
 def as_spans(value: Any) -> list[Span]:
@@ -120,6 +122,8 @@ class SpansField(FieldKind):
         return "spans"
 
     def compare(self, a: Any, b: Any) -> float:
+        from labelhouse.quality.matching import span_f1
+
         return span_f1(as_spans(a), as_spans(b), match="overlap").f1
 
     def merge(
@@ -136,6 +140,8 @@ class SpansField(FieldKind):
         answers = [v for v, _ in kept]
         if not answers:
             return None, 0.0
+        from labelhouse.quality.consensus import span_consensus
+
         voted = span_consensus([as_spans(v) for v in answers], weights=[x for _, x in kept])
         text = data.get(self.source) if data else None
         merged = []

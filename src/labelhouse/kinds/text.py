@@ -19,7 +19,6 @@ from pydantic import Field, field_validator, model_validator
 
 from labelhouse.kinds._common import ConfigBool, ConfigInt, ReadsData, plural, shown
 from labelhouse.kinds.base import ValueProblem
-from labelhouse.markdown import render as render_markdown
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -115,6 +114,8 @@ class TextField(ReadsData):
         is shown as sanitized Markdown instead of plain text."""
         if not self.markdown:
             return {}
+        from labelhouse.markdown import render as render_markdown  # only pages need it
+
         html = {k: render_markdown(data[k]) for k in self.reads if isinstance(data.get(k), str)}
         return {"data": html} if html else {}
 

@@ -7,6 +7,9 @@ boxes and pairwise judgments as plain tuples and arrays.
 
 Submodules load on first use (PEP 562): scipy.stats costs ~0.5 s to import, which the
 CLI and the web server should not pay at start-up for statistics they may never compute.
+No submodule may share a name with an exported function: importing a submodule sets the
+package attribute of that name, which would shadow the function (hence ``confusion_em``
+for Dawid–Skene, not ``dawid_skene``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ _EXPORTS = {
     "BiasTest": "labelhouse.quality.preference_checks",
     "BradleyTerryResult": "labelhouse.quality.preference",
     "Consensus": "labelhouse.quality.aggregation",
-    "DawidSkeneResult": "labelhouse.quality.dawid_skene",
+    "DawidSkeneResult": "labelhouse.quality.confusion_em",
     "GoldWeightedConsensus": "labelhouse.quality.aggregation",
     "Labels": "labelhouse.quality.data",
     "MatchF1": "labelhouse.quality.matching",
@@ -37,7 +40,7 @@ _EXPORTS = {
     "bradley_terry": "labelhouse.quality.preference",
     "cohen_kappa": "labelhouse.quality.agreement",
     "coincidence_matrix": "labelhouse.quality.alpha",
-    "dawid_skene": "labelhouse.quality.dawid_skene",
+    "dawid_skene": "labelhouse.quality.confusion_em",
     "factorize": "labelhouse.quality.data",
     "fleiss_kappa": "labelhouse.quality.agreement",
     "fleiss_kappa_from_counts": "labelhouse.quality.agreement",
@@ -167,9 +170,9 @@ if TYPE_CHECKING:  # static analysers see the real names
         krippendorff_alpha,
         krippendorff_alpha_interval,
     )
+    from labelhouse.quality.confusion_em import DawidSkeneResult, dawid_skene
     from labelhouse.quality.consensus import Voted, box_consensus, span_consensus
     from labelhouse.quality.data import Labels, factorize
-    from labelhouse.quality.dawid_skene import DawidSkeneResult, dawid_skene
     from labelhouse.quality.matching import (
         MatchF1,
         box_f1,

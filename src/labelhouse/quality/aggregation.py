@@ -1,7 +1,7 @@
 """Consensus labels for categorical fields: majority vote and gold-weighted vote.
 
 Every consensus carries a confidence so the platform can route doubtful items to review.
-Dawid–Skene lives in :mod:`labelhouse.quality.dawid_skene` (re-exported here) because it is
+Dawid–Skene lives in :mod:`labelhouse.quality.confusion_em` (re-exported here) because it is
 an iterative model with its own result type; span and box consensus live in
 :mod:`labelhouse.quality.consensus`.
 """
@@ -14,8 +14,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from labelhouse.quality.confusion_em import DawidSkeneResult, dawid_skene
 from labelhouse.quality.data import FloatArray, IntArray, Labels
-from labelhouse.quality.dawid_skene import DawidSkeneResult, dawid_skene
 
 __all__ = [
     "Consensus",

@@ -203,7 +203,7 @@ def multilabel_dawid_skene(
     Vectorised over all options: with ``X`` the rows × options selections, both EM steps are
     one sparse product each — per worker sums ``Wᵀ[T·X, T]`` (M-step) and per item sums of
     the answers' log-likelihood ratios (E-step). ``smoothing`` is a Beta pseudo-count on
-    every rate (as in :func:`~labelhouse.quality.dawid_skene.dawid_skene`, which this equals
+    every rate (as in :func:`~labelhouse.quality.confusion_em.dawid_skene`, which this equals
     option by option when ``per_option`` is set); EM stops when the penalised
     log-likelihood per answer improves by less than ``tol``. Gold rows
     (``gold_selected[g, o]`` for item ``gold_items[g]``) clamp those questions.
