@@ -172,3 +172,37 @@ def test_each_revision_steps_down_and_up_with_data(engine):
     with engine.connect() as conn:
         row = conn.execute(text("SELECT gold_rate, gold_first_n, review_mode FROM project")).one()
     assert (row.gold_rate, row.gold_first_n, row.review_mode) == (0.1, 3, "off")
+
+
+def partial_indexes(engine: Engine) -> dict[str, str]:
+    """Partial indexes and their conditions, as the database has them."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql LIKE '%WHERE%'"
+                )
+            ).all()
+            return {name: sql.split("WHERE", 1)[1].strip() for name, sql in rows}
+        rows = conn.execute(
+            text(
+                "SELECT c.relname, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indpred IS NOT NULL"
+            )
+        ).all()
+        return dict(rows)
+
+
+def test_table_rebuilds_keep_partial_indexes_and_foreign_keys(engine):
+    """SQLite rebuilds a table to drop a constraint (0005); its partial indexes must keep
+    their conditions, or the queue's one-lease rule and the gold index silently widen."""
+    at_head = partial_indexes(engine)
+    assert {"ix_task_gold", "uq_assignment_one_lease"} <= set(at_head)
+    migrate.downgrade(engine, "0004")
+    assert partial_indexes(engine) == at_head
+    fks = {fk["name"] for fk in inspect(engine).get_foreign_keys("task")}
+    assert "fk_task_import_id_task_import" in fks
+    migrate.upgrade(engine)
+    assert partial_indexes(engine) == at_head
+    fks = {fk["name"] for fk in inspect(engine).get_foreign_keys("task")}
+    assert "fk_task_import_id_task_import" not in fks

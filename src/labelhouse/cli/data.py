@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -123,17 +124,24 @@ def import_command(
                 done = (size if raw.closed else raw.tell()) if seekable else None
                 bar.update(task, completed=done, rows=rows)
 
-            result = importer.import_tasks(
-                s,
-                actor,
-                proj.id,
-                raw,
-                filename=file.name,
-                file_format=format,
-                skip_invalid=skip_invalid,
-                on_rejected=on_rejected,
-                on_progress=on_progress,
-            )
+            # Rows are acyclic and freed as each batch is written: the cycle collector would
+            # only walk them over and over. A high threshold keeps it for stray cycles.
+            thresholds = gc.get_threshold()
+            gc.set_threshold(100_000, *thresholds[1:])
+            try:
+                result = importer.import_tasks(
+                    s,
+                    actor,
+                    proj.id,
+                    raw,
+                    filename=file.name,
+                    file_format=format,
+                    skip_invalid=skip_invalid,
+                    on_rejected=on_rejected,
+                    on_progress=on_progress,
+                )
+            finally:
+                gc.set_threshold(*thresholds)
             if seekable:  # Parquet is read out of order: the position need not end at the end
                 bar.update(task, completed=size)
     except LabelhouseError as exc:

@@ -37,6 +37,7 @@ from labelhouse.tasks.models import Prediction, StoredFile, Task, TaskImport
 from labelhouse.tasks.readers import RowError, detect_format, read_rows
 
 BATCH_SIZE = 5000
+FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner
 MAX_TASK_BYTES = 1024 * 1024
 MAX_REPORTED_PROBLEMS = 20
 STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold"}
@@ -308,6 +309,7 @@ class _Load:
         stops the storing, but checking goes on to report more problems at once."""
         result, problems = self.result, self.problems
         batch: list[_Prepared] = []
+        batch_size = FIRST_BATCH_SIZE
         for where, row in rows:
             result.rows += 1
             outcome = check(row) if not isinstance(row, RowError) else [row.problem]
@@ -328,9 +330,10 @@ class _Load:
             if problems:
                 continue
             batch.append(outcome)
-            if len(batch) >= BATCH_SIZE:
+            if len(batch) >= batch_size:
                 self._store(batch)
                 batch = []
+                batch_size = BATCH_SIZE
                 if on_progress:
                     on_progress(result.rows)
         if not problems:

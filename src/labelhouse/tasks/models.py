@@ -63,7 +63,10 @@ class Task(Base):
     done: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     gold: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("task_import.id", ondelete="SET NULL"))
+    # Which import made the task. Provenance only, without a foreign key: the check cost a
+    # quarter of PostgreSQL's bulk-import time, and import records are deleted only with
+    # their project, whose tasks go too (migration 0005).
+    import_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
