@@ -48,7 +48,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
     port: int = typer.Option(8080),
     demo: bool = typer.Option(False, "--demo", help="Load one demo project per field kind"),
-    workers: int = typer.Option(1, help="Worker processes (use PostgreSQL for more than a few)"),
+    workers: int = typer.Option(
+        1, help="App processes; on SQLite their writes take turns at a lock file (see README)"
+    ),
     owner_email: str = typer.Option("owner@example.com", envvar="LABELHOUSE_OWNER_EMAIL"),
     data_dir: Path | None = DataDir,
 ) -> None:
