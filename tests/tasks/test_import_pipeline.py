@@ -301,3 +301,27 @@ def test_reading_a_csv_leaves_the_callers_stream_open():
     next(rows)
     rows.close()  # abandoned half-way
     assert not stream.closed
+
+
+def test_a_large_import_refreshes_the_planner_statistics(db, owner, project):
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite plans the queue from its indexes alone")
+    import time
+
+    from sqlalchemy import text
+
+    from labelhouse.tasks.importer import ANALYZE_AFTER
+
+    count = text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'task'")
+
+    def analyses() -> int:
+        with db.read_session() as s:
+            return s.execute(count).scalar()
+
+    before = analyses()
+    service_import(db, owner, project, jsonl_bytes(text_rows(ANALYZE_AFTER - 1)))
+    service_import(db, owner, project, jsonl_bytes(text_rows(ANALYZE_AFTER, start=10**6)))
+    deadline = time.monotonic() + 10  # backends publish their counters within a second or so
+    while analyses() == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert analyses() == before + 1  # the large import only

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -38,6 +38,7 @@ from labelhouse.tasks.readers import RowError, detect_format, read_rows
 
 BATCH_SIZE = 5000
 FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner
+ANALYZE_AFTER = 5000  # imports this large refresh PostgreSQL's planner statistics
 MAX_TASK_BYTES = 1024 * 1024
 MAX_REPORTED_PROBLEMS = 20
 STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold"}
@@ -262,6 +263,8 @@ def import_tasks(
             f"Nothing was imported: {filename} holds no tasks.", [Problem("file", "no rows")]
         )
     result.created = load.created + load.writer.inserted
+    if result.created >= ANALYZE_AFTER:
+        refresh_queue_statistics(session)
     result.duplicates = result.rows - result.rejected - result.created
     record.rows, record.created = result.rows, result.created
     record.duplicates, record.rejected = result.duplicates, result.rejected
@@ -276,6 +279,19 @@ def import_tasks(
         | {"filename": filename[-200:]},
     )
     return result
+
+
+_ANALYZE_QUEUE_COLUMNS = text("ANALYZE task (id, project_id, is_open, taken, done, gold)")
+
+
+def refresh_queue_statistics(session: Session) -> None:
+    """After a bulk load, give PostgreSQL's planner the new task counts now rather than at
+    the next autovacuum: without them it took a freshly imported project for a few dozen
+    rows and planned the work queue's claim as a merge anti-join over every assignment
+    (~0.5 ms more per claim at 5,000 answers, growing). Only the columns the queue filters
+    on are sampled (~35 ms for 100,000 tasks; the JSON data would triple it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_ANALYZE_QUEUE_COLUMNS)
 
 
 class _Load:

@@ -114,7 +114,7 @@ _CANDIDATE = (
         _T.c.is_open.is_(True),
         ~exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid")),
     )
-    .order_by(_T.c.id)
+    .order_by(_T.c.is_open, _T.c.id)  # see _FIRST_OPEN
     .limit(1)
 )
 _CANDIDATE_PG = _CANDIDATE.with_for_update(skip_locked=True, of=_T)
@@ -133,7 +133,11 @@ _FIRST_OPEN = (
         _candidate.c.is_open.is_(True),
         ~exists().where(_A.c.task_id == _candidate.c.id, _A.c.user_id == bindparam("uid")),
     )
-    .order_by(_candidate.c.id)
+    # Ordered by (is_open, id), not just id: that order only the queue index gives, so
+    # PostgreSQL cannot walk the primary key instead, filtering past every closed task
+    # (its statistics think most tasks are open until the next ANALYZE; 3.3 ms vs 0.4 ms
+    # per claim with 5,000 tasks done). is_open is constant here, so the order is by id.
+    .order_by(_candidate.c.is_open, _candidate.c.id)
     .limit(1)
 )
 _TAKE_FIRST_OPEN = {
