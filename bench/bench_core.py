@@ -30,48 +30,23 @@ from pathlib import Path
 import httpx
 import orjson
 import psutil
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parent.parent
-LABELHOUSE = str(ROOT / ".venv" / "bin" / "labelhouse")
-PASSWORD = "bench-password-123"
-SCHEMA = {
-    "fields": [
-        {
-            "name": "label",
-            "kind": "choice",
-            "reads": ["text"],
-            "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}],
-        }
-    ]
-}
+from common import (
+    LABELHOUSE,
+    PASSWORD,
+    SCHEMA,
+    make_file,
+    print_table,
+    run_cli,
+    scratch_pg_database,
+)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def make_file(path: Path, n: int, prefix: str) -> None:
-    with path.open("wb") as f:
-        for i in range(n):
-            f.write(
-                orjson.dumps(
-                    {
-                        "external_id": f"{prefix}{i}",
-                        "text": f"Review {i}: the product was fine, shipping took {i % 9 + 1} days.",
-                    },
-                    option=orjson.OPT_APPEND_NEWLINE,
-                )
-            )
-
-
-def run_cli(args: list[str], env: dict[str, str]) -> str:
-    out = subprocess.run([LABELHOUSE, *args], env=env, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{args}: {out.stderr}")
-    return out.stdout.strip()
 
 
 class Server:
@@ -380,25 +355,11 @@ def main() -> None:
     if args.backend in ("sqlite", "both"):
         rows.append(bench_backend("sqlite", None, args.tasks, args.workers))
     if args.backend in ("postgresql", "both"):
-        admin_url = os.environ.get(
-            "LABELHOUSE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        )
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        dbname = f"labelhouse_bench_{os.getpid()}"
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{dbname}"'))
-        try:
-            url = make_url(admin_url).set(database=dbname).render_as_string(hide_password=False)
+        with scratch_pg_database("labelhouse_bench") as (url, _):
             rows.append(bench_backend("postgresql", url, args.tasks, args.workers))
-        finally:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-    keys = list(rows[0])
-    width = max(len(k) for k in keys)
     print(f"\nworkers={args.workers}  cores={os.cpu_count()}")
-    print("".ljust(width) + "".join(str(r["backend"]).rjust(14) for r in rows))
-    for k in keys[1:]:
-        print(k.ljust(width) + "".join(str(r[k]).rjust(14) for r in rows))
+    print_table(rows)
+    print(json.dumps(rows), file=sys.stderr)
     print(json.dumps(rows), file=sys.stderr)
 
 

@@ -27,43 +27,17 @@ import threading
 import time
 from pathlib import Path
 
-import orjson
 import psutil
-from sqlalchemy import create_engine, make_url, text
 
-ROOT = Path(__file__).resolve().parent.parent
-LABELHOUSE = str(ROOT / ".venv" / "bin" / "labelhouse")
-SCHEMA = {
-    "fields": [
-        {
-            "name": "label",
-            "kind": "choice",
-            "reads": ["text"],
-            "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}],
-        }
-    ]
-}
-
-
-def make_file(path: Path, n: int, prefix: str) -> None:
-    with path.open("wb") as f:
-        for i in range(n):
-            f.write(
-                orjson.dumps(
-                    {
-                        "external_id": f"{prefix}{i}",
-                        "text": f"Review {i}: the product was fine, shipping took {i % 9 + 1} days.",
-                    },
-                    option=orjson.OPT_APPEND_NEWLINE,
-                )
-            )
-
-
-def run_cli(args: list[str], env: dict[str, str]) -> str:
-    out = subprocess.run([LABELHOUSE, *args], env=env, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{args}: {out.stderr}")
-    return out.stdout.strip()
+from common import (
+    LABELHOUSE,
+    PASSWORD,
+    SCHEMA,
+    make_file,
+    print_table,
+    run_cli,
+    scratch_pg_database,
+)
 
 
 class BackendCpu:
@@ -126,7 +100,7 @@ def bench_backend(
     env = {**os.environ, "LABELHOUSE_DATA_DIR": str(tmp), "COLUMNS": "100"}
     if url:
         env["LABELHOUSE_DATABASE_URL"] = url
-    run_cli(["users", "create", "owner@bench.local", "--password", "bench-password-123"], env)
+    run_cli(["users", "create", "owner@bench.local", "--password", PASSWORD], env)
     schema_file = tmp / "schema.json"
     schema_file.write_text(json.dumps(SCHEMA))
     data = tmp / "tasks.jsonl"
@@ -186,29 +160,12 @@ def main() -> None:
     if args.backend in ("sqlite", "both"):
         rows.append(bench_backend("sqlite", None, None, args.tasks, args.repeat, args.startup))
     if args.backend in ("postgresql", "both"):
-        admin_url = os.environ.get(
-            "LABELHOUSE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        )
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        dbname = f"labelhouse_bench_import_{os.getpid()}"
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{dbname}"'))
-        try:
-            url = make_url(admin_url).set(database=dbname).render_as_string(hide_password=False)
+        with scratch_pg_database("labelhouse_bench_import") as (url, dbname):
             rows.append(
                 bench_backend("postgresql", url, dbname, args.tasks, args.repeat, args.startup)
             )
-        finally:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-            admin.dispose()
-    if not rows:
-        return
-    keys = list(rows[0])
-    width = max(len(k) for k in keys)
-    print("".ljust(width) + "".join(str(r["backend"]).rjust(14) for r in rows))
-    for k in keys[1:]:
-        print(k.ljust(width) + "".join(str(r[k]).rjust(14) for r in rows))
+    if rows:
+        print_table(rows)
 
 
 if __name__ == "__main__":

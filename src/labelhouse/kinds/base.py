@@ -148,6 +148,21 @@ def vote_weights(values: Sequence[Any], weights: Sequence[float] | None) -> list
     return [max(float(w), 0.0) for w in weights]
 
 
+def listed_answers(
+    values: Sequence[Any], weights: Sequence[float] | None
+) -> tuple[list[list[Any]], list[float]]:
+    """The answers that are lists (spans, boxes) and their vote weights; absent answers
+    (None) drop out with their weight."""
+    w = vote_weights(values, weights)
+    kept = [(v, x) for v, x in zip(values, w, strict=True) if isinstance(v, list)]
+    return [v for v, _ in kept], [x for _, x in kept]
+
+
+def empty_share(answers: Sequence[Any]) -> float:
+    """Share of annotators who marked nothing: the confidence of an empty consensus."""
+    return sum(1 for v in answers if not v) / len(answers) if answers else 0.0
+
+
 def weighted_plurality(
     labels: Sequence[Hashable], weights: Sequence[float], order: Sequence[Hashable]
 ) -> tuple[Hashable | None, float]:

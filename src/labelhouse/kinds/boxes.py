@@ -25,7 +25,7 @@ from labelhouse.kinds._common import (
     pick_option,
     shown,
 )
-from labelhouse.kinds.base import FieldKind, ValueProblem, vote_weights
+from labelhouse.kinds.base import FieldKind, ValueProblem, empty_share, listed_answers
 
 if TYPE_CHECKING:  # numpy-backed; imported where used, so commands that only validate
     # labels (the CLI import) start without numpy
@@ -122,20 +122,16 @@ class BoxesField(FieldKind):
     ) -> tuple[Any, float]:
         """Consensus boxes; confidence = mean (weighted) support of the kept boxes, or the
         share of annotators who drew nothing when none is kept."""
-        w = vote_weights(values, weights)
-        kept = [(v, x) for v, x in zip(values, w, strict=True) if isinstance(v, list)]
-        answers = [v for v, _ in kept]
+        answers, answer_weights = listed_answers(values, weights)
         if not answers:
             return None, 0.0
         from labelhouse.quality.consensus import box_consensus
 
         voted = box_consensus(
-            [as_boxes(v) for v in answers],
-            iou_threshold=IOU_THRESHOLD,
-            weights=[x for _, x in kept],
+            [as_boxes(v) for v in answers], iou_threshold=IOU_THRESHOLD, weights=answer_weights
         )
         if not voted:
-            return [], sum(1 for v in answers if not v) / len(answers)
+            return [], empty_share(answers)
         merged = [
             {"x": x, "y": y, "width": w, "height": h, "label": label}
             for x, y, w, h, label in (v.value for v in voted)

@@ -20,7 +20,7 @@ from labelhouse.kinds._common import (
     pick_option,
     shown,
 )
-from labelhouse.kinds.base import FieldKind, ValueProblem, vote_weights
+from labelhouse.kinds.base import FieldKind, ValueProblem, empty_share, listed_answers
 
 if TYPE_CHECKING:  # numpy-backed; imported where used, so commands that only validate
     # labels (the CLI import) start without numpy
@@ -36,11 +36,6 @@ def as_spans(value: Any) -> list[Span]:
         for s in value
         if isinstance(s, dict) and {"start", "end", "label"} <= s.keys()
     ]
-
-
-def empty_share(values: Sequence[Any]) -> float:
-    """Share of annotators who marked nothing: the confidence of an empty consensus."""
-    return sum(1 for v in values if not v) / len(values) if values else 0.0
 
 
 class _Span(NamedTuple):
@@ -116,8 +111,8 @@ class SpansField(FieldKind):
         ]
 
     # Agreement: F1 of spans matched one-to-one by label and overlap. Consensus: overlap
-    # voting (quality.span_consensus) — a span is kept when at least half the annotators
-    # drew a matching one; annotators count equally (weights are not used).
+    # voting (quality.span_consensus) — a span is kept when annotators holding at least half
+    # the vote weight drew a matching one (equal weights unless gold-weighted).
     def agreement_kind(self) -> str:
         return "spans"
 
@@ -135,14 +130,12 @@ class SpansField(FieldKind):
     ) -> tuple[Any, float]:
         """Consensus spans; confidence = mean (weighted) support of the kept spans, or the
         share of annotators who marked nothing when none is kept."""
-        w = vote_weights(values, weights)
-        kept = [(v, x) for v, x in zip(values, w, strict=True) if isinstance(v, list)]
-        answers = [v for v, _ in kept]
+        answers, answer_weights = listed_answers(values, weights)
         if not answers:
             return None, 0.0
         from labelhouse.quality.consensus import span_consensus
 
-        voted = span_consensus([as_spans(v) for v in answers], weights=[x for _, x in kept])
+        voted = span_consensus([as_spans(v) for v in answers], weights=answer_weights)
         text = data.get(self.source) if data else None
         merged = []
         for v in voted:

@@ -116,15 +116,6 @@ class ScopedTaskQuery:
         return TaskRow(*row[:_N_TASK]), ProjectRow(*row[_N_TASK:rest]), tuple(row[rest:])
 
 
-_SCOPED_TASK_ROW = ScopedTaskQuery.build()
-
-
-def get_task_row(session: Session, actor: Actor, task_id: int) -> tuple[TaskRow, ProjectRow]:
-    """:func:`get_task` (same scope rule) as plain rows, for the hot path."""
-    task, project, _ = _SCOPED_TASK_ROW.fetch(session, actor, task_id)
-    return task, project
-
-
 _PREDICTIONS_OF_TASK = (
     select(Prediction.id, Prediction.model_version, Prediction.score, Prediction.value)
     .where(Prediction.task_id == bindparam("tid"))

@@ -1,0 +1,77 @@
+"""What the core benchmarks share: the workload (schema and task file), running the real
+CLI, a scratch PostgreSQL database, and the results table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELHOUSE = str(ROOT / ".venv" / "bin" / "labelhouse")
+PASSWORD = "bench-password-123"
+SCHEMA = {
+    "fields": [
+        {
+            "name": "label",
+            "kind": "choice",
+            "reads": ["text"],
+            "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}],
+        }
+    ]
+}
+
+
+def make_file(path: Path, n: int, prefix: str) -> None:
+    """A JSONL file of ``n`` short review texts with external ids ``<prefix><i>``."""
+    with path.open("wb") as f:
+        for i in range(n):
+            f.write(
+                orjson.dumps(
+                    {
+                        "external_id": f"{prefix}{i}",
+                        "text": f"Review {i}: the product was fine, shipping took {i % 9 + 1} days.",
+                    },
+                    option=orjson.OPT_APPEND_NEWLINE,
+                )
+            )
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> str:
+    out = subprocess.run([LABELHOUSE, *args], env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{args}: {out.stderr}")
+    return out.stdout.strip()
+
+
+@contextmanager
+def scratch_pg_database(prefix: str) -> Iterator[tuple[str, str]]:
+    """A private PostgreSQL database for one run, dropped afterwards: yields (url, name).
+    The server comes from LABELHOUSE_BENCH_PG_URL (default: local, user postgres)."""
+    admin_url = os.environ.get(
+        "LABELHOUSE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    dbname = f"{prefix}_{os.getpid()}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{dbname}"'))
+    try:
+        yield make_url(admin_url).set(database=dbname).render_as_string(hide_password=False), dbname
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def print_table(rows: list[dict[str, object]]) -> None:
+    """One column per backend, one line per figure."""
+    keys = list(rows[0])
+    width = max(len(k) for k in keys)
+    print("".ljust(width) + "".join(str(r["backend"]).rjust(14) for r in rows))
+    for k in keys[1:]:
+        print(k.ljust(width) + "".join(str(r[k]).rjust(14) for r in rows))
