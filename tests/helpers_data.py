@@ -15,6 +15,26 @@ from sqlalchemy import func, select
 from labelhouse.db.engine import Database
 from labelhouse.tasks.models import Prediction, Task, TaskImport
 
+# A label and optional tags over "text": the export tests' project.
+LABEL_AND_TAGS_SCHEMA = {
+    "fields": [
+        {
+            "name": "label",
+            "kind": "choice",
+            "reads": ["text"],
+            "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}],
+        },
+        {
+            "name": "tags",
+            "kind": "choices",
+            "reads": ["text"],
+            "options": [{"value": "a"}, {"value": "b"}],
+            "required": False,
+        },
+    ]
+}
+
+
 BOXES_SCHEMA = {
     "fields": [
         {

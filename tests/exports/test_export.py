@@ -26,25 +26,9 @@ from labelhouse.projects.service import load_schema
 from labelhouse.tasks.importer import import_tasks
 from labelhouse.tasks.models import Task
 from tests.factories import add_member, login, make_org, make_project, token_client
+from tests.helpers_data import LABEL_AND_TAGS_SCHEMA as SCHEMA
 from tests.helpers_data import detached, error_of, flat, jsonl_bytes
 
-SCHEMA = {
-    "fields": [
-        {
-            "name": "label",
-            "kind": "choice",
-            "reads": ["text"],
-            "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}],
-        },
-        {
-            "name": "tags",
-            "kind": "choices",
-            "reads": ["text"],
-            "options": [{"value": "a"}, {"value": "b"}],
-            "required": False,
-        },
-    ]
-}
 ROWS = [
     {
         "data": {"text": "one", "source": "web", "meta": {"n": 1}},

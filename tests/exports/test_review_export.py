@@ -24,25 +24,9 @@ from labelhouse.review import service as review
 from labelhouse.review.models import Review
 from labelhouse.tasks import queue
 from tests.factories import add_member, add_tasks, login, make_org, make_project
+from tests.helpers_data import LABEL_AND_TAGS_SCHEMA as SCHEMA
 from tests.quality_report.helpers import annotate
 
-SCHEMA = {
-    "fields": [
-        {
-            "name": "label",
-            "kind": "choice",
-            "reads": ["text"],
-            "options": [{"value": "pos"}, {"value": "neg"}, {"value": "neu"}],
-        },
-        {
-            "name": "tags",
-            "kind": "choices",
-            "reads": ["text"],
-            "options": [{"value": "a"}, {"value": "b"}],
-            "required": False,
-        },
-    ]
-}
 # external id → the three annotators' labels
 LABELS = {
     "corrected": ("pos", "neg", "neg"),
