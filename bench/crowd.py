@@ -76,6 +76,27 @@ def _assign(
     return items[valid].astype(np.int64), grid[valid].astype(np.int64)
 
 
+def _worker_types(rng: np.random.Generator, mix: dict[str, float], n_workers: int) -> list[str]:
+    """``n_workers`` type names in the proportions of ``mix`` (rounding goes to the first
+    type), shuffled."""
+    kinds = list(mix)
+    probs = np.array([mix[t] for t in kinds], dtype=float)
+    counts = np.floor(probs / probs.sum() * n_workers).astype(int)
+    counts[0] += n_workers - counts.sum()
+    types = [t for t, c in zip(kinds, counts, strict=True) for _ in range(c)]
+    rng.shuffle(types)
+    return types
+
+
+def _labels_per_item(
+    rng: np.random.Generator, overlap: int | tuple[int, int], n_items: int
+) -> np.ndarray:
+    """Labels per item: fixed, or uniform over an inclusive ``(min, max)`` range."""
+    if isinstance(overlap, tuple):
+        return rng.integers(overlap[0], overlap[1] + 1, size=n_items)
+    return np.full(n_items, overlap)
+
+
 def make_crowd(
     n_items: int,
     n_classes: int = 4,
@@ -94,21 +115,13 @@ def make_crowd(
     """
     rng = np.random.default_rng(seed)
     weights = mix or DEFAULT_MIX
-    kinds = list(weights)
-    probs = np.array([weights[t] for t in kinds], dtype=float)
-    counts = np.floor(probs / probs.sum() * n_workers).astype(int)
-    counts[0] += n_workers - counts.sum()
-    types = [t for t, c in zip(kinds, counts, strict=True) for _ in range(c)]
-    rng.shuffle(types)
+    types = _worker_types(rng, weights, n_workers)
     confusion = _confusions(rng, types, n_classes)
 
     priors = np.exp(-imbalance * np.arange(n_classes))
     priors /= priors.sum()
     truth = rng.choice(n_classes, size=n_items, p=priors).astype(np.int64)
-    if isinstance(overlap, tuple):
-        per_item = rng.integers(overlap[0], overlap[1] + 1, size=n_items)
-    else:
-        per_item = np.full(n_items, overlap)
+    per_item = _labels_per_item(rng, overlap, n_items)
     activity = (
         rng.lognormal(0.0, activity_skew, size=n_workers)
         if activity_skew > 0
@@ -212,12 +225,7 @@ def make_multilabel_crowd(
     """
     rng = np.random.default_rng(seed)
     weights = mix or MULTILABEL_MIX
-    kinds = list(weights)
-    probs = np.array([weights[t] for t in kinds], dtype=float)
-    counts = np.floor(probs / probs.sum() * n_workers).astype(int)
-    counts[0] += n_workers - counts.sum()
-    types = [t for t, c in zip(kinds, counts, strict=True) for _ in range(c)]
-    rng.shuffle(types)
+    types = _worker_types(rng, weights, n_workers)
     sens = np.empty((n_workers, n_options))
     spec = np.empty((n_workers, n_options))
     for w, kind in enumerate(types):
@@ -232,10 +240,7 @@ def make_multilabel_crowd(
             sens[w], spec[w] = rng.uniform(0.9, 1.0, n_options), rng.uniform(0.1, 0.4, n_options)
     rates = rng.uniform(0.05, 0.4, size=n_options)
     truth = rng.random((n_items, n_options)) < rates
-    if isinstance(overlap, tuple):
-        per_item = rng.integers(overlap[0], overlap[1] + 1, size=n_items)
-    else:
-        per_item = np.full(n_items, overlap)
+    per_item = _labels_per_item(rng, overlap, n_items)
     items, workers = _assign(rng, per_item, n_workers, rng.lognormal(0.0, 0.5, size=n_workers))
     p_select = np.where(truth[items], sens[workers], 1.0 - spec[workers])
     selected = rng.random(p_select.shape) < p_select
