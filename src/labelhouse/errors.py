@@ -64,6 +64,13 @@ class RateLimited(LabelhouseError):
         self.retry_after = retry_after
 
 
+class Busy(RateLimited):
+    """The server could not get to the database in time (e.g. a long write holds SQLite's
+    lock): nothing was done, and the same request can simply be sent again."""
+
+    code = "busy"
+
+
 @dataclass
 class ProblemCollector:
     """Collects problems so validators can report all of them at once."""

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from labelhouse.db.engine import WriteGate, _sqlite_path, open_database
@@ -73,3 +74,35 @@ def test_in_memory_databases_have_no_lock_file():
     assert _sqlite_path("sqlite://") is None
     assert _sqlite_path("sqlite:///:memory:") is None
     assert _sqlite_path("sqlite:///data/x.db").name == "x.db"
+
+
+def test_a_writer_that_waits_too_long_gets_a_503_that_says_to_retry(app, db, owner, monkeypatch):
+    if not db.is_sqlite:
+        pytest.skip("the write gate is SQLite's")
+    from labelhouse.db import engine as engine_module
+    from tests.factories import add_tasks, login, make_project, text_rows
+
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, text_rows(1))
+    client = login(app, owner)
+    monkeypatch.setattr(engine_module, "WRITE_LOCK_TIMEOUT", 0.2)
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db._gate.held():
+            held.set()
+            done.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(5)
+        r = client.post(f"/api/projects/{pid}/next")
+    finally:
+        done.set()
+        t.join()
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "5"
+    error = r.json()["error"]
+    assert error["code"] == "busy" and "Try again" in error["message"]
+    assert client.post(f"/api/projects/{pid}/next").status_code == 200  # and it recovers

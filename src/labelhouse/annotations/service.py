@@ -105,8 +105,12 @@ def save(
     conn = session.connection()
     if existing is not None and existing.review_status == REJECTED:
         # Rejection gave this annotation's slot back to the queue; reviving it would count
-        # the task twice. The reviewer's reason is on the task page.
-        raise Conflict("This annotation was rejected in review and can no longer be changed.")
+        # the task twice.
+        raise Conflict(
+            "This annotation was rejected in review and can no longer be changed (the "
+            "reviewer's reason is on the task page; the task went back to other annotators). "
+            "Ask for your next task instead."
+        )
     if draft:
         if existing is not None and existing.status == SUBMITTED:
             raise Conflict("This annotation is already submitted; submit the change instead.")

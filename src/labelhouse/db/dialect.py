@@ -9,18 +9,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
+def dialect_insert(session: Session | str, table: Table) -> Any:
+    """The dialect's own ``INSERT`` (the one with ``on_conflict_do_nothing/do_update``), for
+    the session's database or the dialect named (to build a statement once, ahead of time)."""
+    name = session if isinstance(session, str) else session.get_bind().dialect.name
+    return (postgresql if name == "postgresql" else sqlite).insert(table)
+
+
 def insert_ignoring_conflicts(
     session: Session | str, table: Table, index_elements: list[str] | None
 ) -> Any:
     """``INSERT … ON CONFLICT [(index_elements)] DO NOTHING`` for the session's dialect (or
-    the dialect named, to build the statement once ahead of time).
+    the dialect named).
 
     Without ``index_elements`` any unique violation (including partial indexes) is ignored.
     """
-    name = session if isinstance(session, str) else session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    return dialect_insert(session, table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def relax_durability(session: Session) -> None:

@@ -25,6 +25,8 @@ import orjson
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from labelhouse.errors import Busy
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -74,7 +76,11 @@ class WriteGate:
     @contextmanager
     def held(self) -> Iterator[None]:
         if not self._mutex.acquire(timeout=WRITE_LOCK_TIMEOUT):
-            raise TimeoutError("the database stayed busy for 30 s; retry")
+            raise Busy(
+                f"The database stayed busy for {WRITE_LOCK_TIMEOUT:.0f} s (another write, such "
+                "as a large import, held it); nothing was changed. Try again in a moment.",
+                retry_after=5,
+            )
         try:
             fd = self._file()
             if fd is None:

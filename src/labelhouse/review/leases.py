@@ -6,7 +6,7 @@ their decisions ended in a Conflict. The invariant "one live lease per task" is 
 ``INSERT … ON CONFLICT (task_id) DO UPDATE … WHERE <the old lease expired or is ours>``.
 On PostgreSQL two reviewers reaching for the same task collide on that key — the second
 waits for the first to commit, then finds a live lease, updates nothing and moves on; on
-SQLite every write transaction is ``BEGIN IMMEDIATE`` (behind a mutex), so the queue's
+SQLite writers take turns at the database's write gate (``db/engine.py``), so the queue's
 read-then-lease is serialised anyway. Leases last the project's ``lease_seconds`` (the
 same setting as the annotators' work queue); expired ones are taken over lazily.
 """
@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, delete, exists, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from labelhouse.db.dialect import dialect_insert
 from labelhouse.review.models import ReviewLease
 from labelhouse.tasks.models import Task
 
@@ -81,12 +81,7 @@ def take(
     """Lease the task to the reviewer; its expiry, or None when another reviewer holds a live
     lease on it (they got there first)."""
     expires_at = now + timedelta(seconds=seconds)
-    insert = (
-        postgresql.insert(_L)
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(_L)
-    )
-    stmt = insert.values(
+    stmt = dialect_insert(session, _L).values(
         task_id=task_id,
         project_id=project_id,
         reviewer_id=reviewer_id,

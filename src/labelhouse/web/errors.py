@@ -24,6 +24,7 @@ STATUS = {
     errors.InvalidInput: 422,
     errors.TooLarge: 413,
     errors.RateLimited: 429,
+    errors.Busy: 503,
 }
 HTTP_CODES = {
     400: "bad_request",

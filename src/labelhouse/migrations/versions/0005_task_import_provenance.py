@@ -39,7 +39,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("task", schema=None) as batch_op:
-        batch_op.create_foreign_key(
-            FK, "task_import", ["import_id"], ["id"], ondelete="SET NULL"
-        )
+        batch_op.create_foreign_key(FK, "task_import", ["import_id"], ["id"], ondelete="SET NULL")
     _restore_partial_index()
