@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from labelhouse.cli import common
 from labelhouse.cli.main import app as cli_app
 from labelhouse.config import Settings
-from labelhouse.db import migrate
+from labelhouse.db import heads, migrate
 from tests.factories import make_project, text_rows
 from tests.helpers_data import count_tasks, csv_bytes, flat, jsonl_bytes, parquet_bytes
 
@@ -75,19 +75,19 @@ def test_the_import_command_loads_only_what_importing_needs(db, db_url, owner, t
 def test_script_heads_agree_with_alembic():
     cfg = Config()
     cfg.set_main_option("script_location", str(migrate.MIGRATIONS_DIR))
-    assert common.script_heads() == set(ScriptDirectory.from_config(cfg).get_heads())
+    assert heads.script_heads() == set(ScriptDirectory.from_config(cfg).get_heads())
 
 
 def test_unusual_scripts_leave_the_decision_to_alembic(tmp_path, monkeypatch):
     (tmp_path / "0001_a.py").write_text('revision = "0001"\ndown_revision = None\n')
-    monkeypatch.setattr(common, "MIGRATION_SCRIPTS", tmp_path)
-    assert common.script_heads() == {"0001"}
+    monkeypatch.setattr(heads, "MIGRATION_SCRIPTS", tmp_path)
+    assert heads.script_heads() == {"0001"}
     (tmp_path / "0002_b.py").write_text('revision = "0002"\ndown_revision = ("0001", "x")\n')
-    assert common.script_heads() is None
+    assert heads.script_heads() is None
     (tmp_path / "0002_b.py").write_text(
         'revision = "0002"\ndown_revision = "0001"\nbranch_labels = ("b",)\n'
     )
-    assert common.script_heads() is None
+    assert heads.script_heads() is None
 
 
 @pytest.fixture
@@ -118,10 +118,10 @@ def test_an_older_database_is_not_taken_for_up_to_date(db, db_url, tmp_path):
     settings = Settings(data_dir=tmp_path, database_url=db_url)
     opened = common.open_db(settings, upgrade=False)
     try:
-        assert common._at_head(opened)
+        assert heads.is_at_head(opened)
         with engine.begin() as conn:  # as if the last migration had not run yet
             conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
-        assert not common._at_head(opened)
+        assert not heads.is_at_head(opened)
     finally:
         with engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
