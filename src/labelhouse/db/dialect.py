@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import ColumnElement, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,9 +27,11 @@ def insert_ignoring_conflicts(
     return dialect_insert(session, table).on_conflict_do_nothing(index_elements=index_elements)
 
 
-def relax_durability(session: Session) -> None:
-    """Let this transaction's commit return before its WAL reaches the disk (PostgreSQL's
-    ``synchronous_commit = off``, for this transaction only).
+def relaxed_durability_column() -> ColumnElement[Any]:
+    """A PostgreSQL column expression that lets its transaction's commit return before the
+    WAL reaches the disk (``set_config('synchronous_commit', 'off', true)``, which is ``SET
+    LOCAL``: this transaction only). A hot path adds it to a one-row SELECT it runs anyway,
+    rather than paying a round trip for a ``SET`` statement.
 
     Only for transactions whose loss in a server crash is harmless, such as leasing a task:
     a lost lease just returns the task to the queue. A later synchronous commit (a submitted
@@ -37,8 +39,4 @@ def relax_durability(session: Session) -> None:
     user was told is saved can be lost. SQLite in WAL mode with ``synchronous=NORMAL`` never
     waits for the disk at commit, so there is nothing to relax there.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_RELAXED_COMMIT)
-
-
-_RELAXED_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+    return func.set_config("synchronous_commit", "off", True)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
 from labelhouse.db.base import utcnow
-from labelhouse.db.dialect import insert_ignoring_conflicts
+from labelhouse.db.dialect import insert_ignoring_conflicts, relaxed_durability_column
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, update_settings
@@ -101,6 +101,7 @@ _PROJECT_AND_HELD = (
     )
     .where(_P.c.id == bindparam("pid"), _P.c.organization_id == bindparam("org"))
 )
+_PROJECT_AND_HELD_RELAXED = _PROJECT_AND_HELD.add_columns(relaxed_durability_column())
 _N_PROJECT = len(PROJECT_ROW_TABLE_COLUMNS)
 _CURRENT_LEASE = select(_A.c.id, _A.c.task_id, _A.c.expires_at).where(
     _A.c.project_id == bindparam("pid"),
@@ -189,31 +190,36 @@ def claim_next(
     *,
     now: datetime | None = None,
     gate: Gate | None = None,
+    durable: bool = True,
 ) -> Lease | None:
     """Give the actor a task and a lease, or None when nothing is left for them.
 
     ``gate`` runs before a *new* lease is made and may raise to refuse one (layers above
     pass the gold-accuracy pause check this way; a held lease is always given back).
+    ``durable=False`` is :func:`~labelhouse.db.dialect.relax_durability` for the whole
+    transaction, folded into the first statement: only for a transaction that does nothing
+    but this claim (a lease lost in a crash just returns its task to the queue).
     Three statements on the common path: project + held lease + "anything expired?", take a
     slot, insert the lease.
     """
     now = now or utcnow()
     conn = session.connection()
+    is_pg = conn.dialect.name == "postgresql"
     params = {"pid": project_id, "org": actor.organization_id, "uid": actor.user_id, "now": now}
-    row = conn.execute(_PROJECT_AND_HELD, params).first()
+    first = _PROJECT_AND_HELD if durable or not is_pg else _PROJECT_AND_HELD_RELAXED
+    row = conn.execute(first, params).first()
     if row is None:
         raise NotFound(f"Project {project_id} does not exist.")
     project = ProjectRow(*row[:_N_PROJECT])
     if project.archived:
         raise Conflict("This project is archived; it hands out no more work.")
-    held_id, held_task, held_expires, any_expired = row[_N_PROJECT:]
+    held_id, held_task, held_expires, any_expired = row[_N_PROJECT : _N_PROJECT + 4]
     if held_id is not None and held_expires > now:
         return Lease(project, _task_row(session, held_task), held_id, held_expires, False)
     if gate is not None:
         gate(session, actor, project)
     if any_expired:
         expire_stale_leases(session, project, now)
-    is_pg = conn.dialect.name == "postgresql"
     task = _take_slot(session, project, actor.user_id, is_pg)
     if task is None:
         return None

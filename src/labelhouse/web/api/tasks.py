@@ -11,7 +11,6 @@ from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.queries import TaskFilters, browse_tasks
-from labelhouse.db.dialect import relax_durability
 from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
 from labelhouse.projects.service import load_schema, load_schema_and_document, project_row
 from labelhouse.review.gold import pause_gate
@@ -41,9 +40,12 @@ def disguise_gold(out: dict[str, Any], task: Any, overlap: int, own: list[Any]) 
     out["status"] = "done" if done >= overlap else "in_progress" if task.taken or done else "new"
 
 
-def next_payload(s: Session, actor: Actor, project_id: int, *, render: bool) -> dict[str, Any]:
-    """Lease (or re-read) the caller's current task: the body of ``/next``."""
-    lease = queue.claim_next(s, actor, project_id, gate=pause_gate)
+def next_payload(
+    s: Session, actor: Actor, project_id: int, *, render: bool, durable: bool = True
+) -> dict[str, Any]:
+    """Lease (or re-read) the caller's current task: the body of ``/next`` (``durable``: see
+    :func:`labelhouse.tasks.queue.claim_next`)."""
+    lease = queue.claim_next(s, actor, project_id, gate=pause_gate, durable=durable)
     if lease is None:
         version = project_row(s, actor, project_id).schema_version
         return {"task": None, "lease": None, "schema_version": version}
@@ -77,8 +79,9 @@ def next_task(
     draft or submission if there is one.
     """
     with ctx.write() as (s, actor):
-        relax_durability(s)  # a lease lost in a database crash just returns to the queue
-        body = next_payload(s, actor, project_id, render=render)
+        # A lease lost in a database crash just returns to the queue: no need to wait for
+        # the disk at commit.
+        body = next_payload(s, actor, project_id, render=render, durable=False)
     return json_response(body)
 
 
