@@ -583,3 +583,98 @@ def test_file_download_is_sandboxed(app, db):
     assert got.headers["content-security-policy"] == "default-src 'none'; sandbox"
     assert got.headers["x-content-type-options"] == "nosniff"
     assert got.headers["cache-control"].startswith("private")
+
+
+# -- integer bounds ---------------------------------------------------------------------------
+
+BIGINT_MAX = 2**63 - 1
+
+
+def _int_path_routes(app) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(method, path, int path parameters) of every route, pages included."""
+    from fastapi.routing import APIRoute
+
+    def walk(routes):
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            # FastAPI >= 0.16x wraps an included router instead of copying its routes
+            inner = getattr(route, "original_router", None) or getattr(route, "router", None)
+            if inner is not None and hasattr(inner, "routes"):
+                yield from walk(inner.routes)
+
+    found = []
+    for route in walk(app.routes):
+        names = [p.name for p in route.dependant.path_params if p.field_info.annotation is int]
+        if names:
+            found.extend((m, route.path, names) for m in sorted(route.methods))
+    return sorted(set((m, p, tuple(n)) for m, p, n in found))
+
+
+def test_every_integer_path_parameter_is_bounded(app, db):
+    """Ids beyond a BIGINT (or below 1) are a 422 naming the parameter, on every route; the
+    drivers would otherwise fail with an overflow (a 500) — found by fuzzing the API."""
+    owner = make_org(db)
+    c = login(app, owner)  # a browser session: pages and the API alike
+    routes = _int_path_routes(app)
+    assert len(routes) >= 30  # the API and the pages
+    for method, path, names in routes:
+        for bad in (2**64, BIGINT_MAX + 1, 0, -1):
+            url = path
+            for name in names:
+                url = url.replace("{" + name + "}", str(bad))
+            r = c.request(method, url, json={})
+            assert r.status_code == 422, (method, url, r.status_code, r.text[:300])
+            if url.startswith("/api/"):
+                err = assert_error(r, 422, "invalid_input")
+                assert set(names) <= set(fields_of(err)), (url, err)
+        url = path
+        for name in names:
+            url = url.replace("{" + name + "}", str(BIGINT_MAX))
+        r = c.request(method, url, json={})  # the largest id is valid: it names nothing
+        assert r.status_code in (404, 422), (method, url, r.status_code, r.text[:300])
+        if r.status_code == 422 and url.startswith("/api/"):
+            assert not set(names) & set(fields_of(r.json()["error"])), (url, r.text)
+
+
+@pytest.mark.parametrize(
+    ("method", "query"),
+    [
+        ("GET", f"/api/projects?cursor={2**64}"),
+        ("GET", f"/api/audit?cursor={2**64}"),
+        ("GET", "/api/projects/{pid}/tasks?cursor=99999999999999999999"),
+        ("GET", "/api/projects/{pid}/tasks?annotator=99999999999999999999"),
+        ("POST", "/api/projects/{pid}/review/next?after=99999999999999999999"),
+        ("GET", "/projects/{pid}/annotate?task=99999999999999999999"),
+    ],
+)
+def test_integer_query_parameters_are_bounded(app, db, method, query):
+    owner = make_org(db)
+    pid = make_project(db, owner)
+    c = token_client(app, db, owner)
+    r = c.request(method, query.format(pid=pid))
+    assert r.status_code == 422, r.text
+
+
+def test_lead_time_must_be_a_finite_number(app, db):
+    owner = make_org(db)
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, text_rows(1))
+    c = token_client(app, db, owner)
+    task = c.post(f"/api/projects/{pid}/next").json()["task"]
+    for number in (b"NaN", b"Infinity", b"1e400"):
+        r = c.post(
+            f"/api/tasks/{task['id']}/annotations",
+            content=b'{"value": {"label": "pos"}, "lead_time_ms": %s}' % number,
+            headers={"content-type": "application/json"},
+        )
+        assert_error(r, 422, "invalid_input")
+    assert c.get(f"/api/tasks/{task['id']}/annotations").json()["items"] == []  # nothing stored
+
+
+def test_login_organization_id_is_bounded(client):
+    r = client.post(
+        "/api/auth/login",
+        json={"email": "nobody@example.com", "password": "x", "organization_id": 2**64},
+    )
+    assert_error(r, 422, "invalid_input")

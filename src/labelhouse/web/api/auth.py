@@ -18,6 +18,7 @@ from labelhouse.web.api.schemas import (
 )
 from labelhouse.web.api.serializers import actor_out
 from labelhouse.web.deps import SESSION_COOKIE, Ctx, log_in, set_session_cookie
+from labelhouse.web.params import Id
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -108,7 +109,7 @@ def create_token(body: TokenIn, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, ctx: Ctx) -> None:
+def revoke_token(token_id: Id, ctx: Ctx) -> None:
     with ctx.write() as (s, actor):
         accounts.revoke_api_token(s, actor, token_id)
     ctx.forget_identities()
@@ -125,7 +126,7 @@ def list_members(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.patch("/members/{user_id}")
-def set_role(user_id: int, body: RoleIn, ctx: Ctx) -> dict[str, Any]:
+def set_role(user_id: Id, body: RoleIn, ctx: Ctx) -> dict[str, Any]:
     with ctx.write() as (s, actor):
         m = accounts.set_role(s, actor, user_id=user_id, role=body.role)
         out = {"user_id": m.user_id, "role": m.role}
@@ -134,7 +135,7 @@ def set_role(user_id: int, body: RoleIn, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.delete("/members/{user_id}", status_code=204)
-def remove_member(user_id: int, ctx: Ctx) -> None:
+def remove_member(user_id: Id, ctx: Ctx) -> None:
     with ctx.write() as (s, actor):
         accounts.remove_member(s, actor, user_id=user_id)
     ctx.forget_identities()

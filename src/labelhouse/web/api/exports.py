@@ -12,13 +12,14 @@ from labelhouse.accounts.models import Role
 from labelhouse.audit import service as audit
 from labelhouse.exports.service import plan_export
 from labelhouse.web.deps import Context, Ctx
+from labelhouse.web.params import Cursor, Id
 
 router = APIRouter(prefix="/api", tags=["export"])
 
 
 @router.get("/projects/{project_id}/export")
 def export(
-    project_id: int,
+    project_id: Id,
     ctx: Ctx,
     format: str = Query(default="jsonl", description="jsonl, json or csv"),
     include_drafts: bool = False,
@@ -55,7 +56,7 @@ def _stream(ctx: Context, plan: Any) -> Iterator[bytes]:
 
 @router.get("/audit")
 def audit_events(
-    ctx: Ctx, cursor: int = Query(default=0, ge=0), limit: int = Query(default=100, ge=1, le=1000)
+    ctx: Ctx, cursor: Cursor = 0, limit: int = Query(default=100, ge=1, le=1000)
 ) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         actor.require(Role.owner, "read the audit log")

@@ -16,6 +16,7 @@ from labelhouse.projects.service import get_project
 from labelhouse.tasks import service as tasks
 from labelhouse.web.api.schemas import Body, SchemaIn
 from labelhouse.web.deps import Ctx
+from labelhouse.web.params import Id
 
 router = APIRouter(prefix="/api", tags=["pages"])
 
@@ -42,7 +43,7 @@ def markdown_preview(body: MarkdownIn, ctx: Ctx) -> dict[str, str]:
 
 
 @router.post("/projects/{project_id}/schema/sample")
-def schema_sample(project_id: int, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
+def schema_sample(project_id: Id, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
     """A task to preview the annotation form of a draft schema on: the project's first task
     when its data fits the schema, else synthetic data built from the schema's data keys."""
     with ctx.read() as (s, actor):

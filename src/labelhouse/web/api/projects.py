@@ -18,6 +18,7 @@ from labelhouse.tasks import service as tasks
 from labelhouse.web.api.schemas import ProjectIn, ProjectPatch, SchemaIn
 from labelhouse.web.api.serializers import file_out, project_out
 from labelhouse.web.deps import Context, Ctx
+from labelhouse.web.params import Cursor, Id
 
 router = APIRouter(prefix="/api", tags=["projects"])
 
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/api", tags=["projects"])
 def list_projects(
     ctx: Ctx,
     include_archived: bool = False,
-    cursor: int = Query(default=0, ge=0, description="next_cursor from the previous page"),
+    cursor: Cursor = 0,
     limit: int = Query(default=100, ge=1, le=500),
 ) -> dict[str, Any]:
     with ctx.read() as (s, actor):
@@ -54,21 +55,21 @@ def create_project(body: ProjectIn, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.get("/projects/{project_id}")
-def get_project(project_id: int, ctx: Ctx) -> dict[str, Any]:
+def get_project(project_id: Id, ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         p = projects.get_project(s, actor, project_id)
         return {**project_out(p), "schema": projects.current_schema_row(s, p).document}
 
 
 @router.patch("/projects/{project_id}")
-def update_project(project_id: int, body: ProjectPatch, ctx: Ctx) -> dict[str, Any]:
+def update_project(project_id: Id, body: ProjectPatch, ctx: Ctx) -> dict[str, Any]:
     with ctx.write() as (s, actor):
         p = queue.update_project(s, actor, project_id, body.changes())
         return project_out(p)
 
 
 @router.get("/projects/{project_id}/schema")
-def get_schema(project_id: int, ctx: Ctx) -> dict[str, Any]:
+def get_schema(project_id: Id, ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         p = projects.get_project(s, actor, project_id)
         row = projects.current_schema_row(s, p)
@@ -76,7 +77,7 @@ def get_schema(project_id: int, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.put("/projects/{project_id}/schema")
-def set_schema(project_id: int, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
+def set_schema(project_id: Id, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
     """Store a new schema version; annotations keep the version they were made under."""
     with ctx.write() as (s, actor):
         row = projects.set_schema(s, actor, project_id, body.label_schema)
@@ -84,7 +85,7 @@ def set_schema(project_id: int, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.get("/projects/{project_id}/schema/versions")
-def schema_versions(project_id: int, ctx: Ctx) -> dict[str, Any]:
+def schema_versions(project_id: Id, ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         p = projects.get_project(s, actor, project_id)
         items = [
@@ -120,7 +121,7 @@ async def _spool_body(request: Request, limit: int) -> tempfile.SpooledTemporary
 
 @router.post("/projects/{project_id}/import")
 async def import_tasks(
-    project_id: int,
+    project_id: Id,
     request: Request,
     ctx: Ctx,
     format: str | None = Query(default=None, description="jsonl, json, csv or parquet"),
@@ -165,7 +166,7 @@ def _run_import(
 
 
 @router.post("/projects/{project_id}/files", status_code=201)
-def upload_files(project_id: int, files: list[UploadFile], ctx: Ctx) -> dict[str, Any]:
+def upload_files(project_id: Id, files: list[UploadFile], ctx: Ctx) -> dict[str, Any]:
     """Upload images (PNG, JPEG, GIF, WebP); tasks refer to them by file name."""
     out = []
     with ctx.write() as (s, actor):
@@ -184,7 +185,7 @@ def upload_files(project_id: int, files: list[UploadFile], ctx: Ctx) -> dict[str
 
 
 @router.get("/files/{file_id}")
-def download_file(file_id: int, ctx: Ctx) -> StreamingResponse:
+def download_file(file_id: Id, ctx: Ctx) -> StreamingResponse:
     with ctx.read() as (s, actor):
         row = tasks.get_file(s, actor, file_id)
         key, content_type, size = row.storage_key, row.content_type, row.size

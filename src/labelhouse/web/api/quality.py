@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from labelhouse.quality_report import service as quality
 from labelhouse.web.deps import Ctx
+from labelhouse.web.params import Cursor, Id
 
 router = APIRouter(prefix="/api", tags=["quality"])
 
@@ -16,7 +17,7 @@ METHOD = Query(default="majority", description="majority, dawid_skene or gold_we
 
 @router.get("/projects/{project_id}/quality")
 def quality_report(
-    project_id: int,
+    project_id: Id,
     ctx: Ctx,
     method: str = METHOD,
     hotspots: int = Query(default=quality.HOTSPOTS, ge=0, le=500),
@@ -30,10 +31,10 @@ def quality_report(
 
 @router.get("/projects/{project_id}/consensus")
 def consensus(
-    project_id: int,
+    project_id: Id,
     ctx: Ctx,
     method: str = METHOD,
-    cursor: int = Query(default=0, ge=0, description="next_cursor from the previous page"),
+    cursor: Cursor = 0,
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Consensus value and confidence per annotated task and field, in task id order."""

@@ -16,6 +16,7 @@ from labelhouse.tasks import gold
 from labelhouse.web.api.schemas import GoldIn, ReviewIn
 from labelhouse.web.api.serializers import annotation_out, json_response, task_out
 from labelhouse.web.deps import Ctx
+from labelhouse.web.params import ID_MAX, Id
 
 router = APIRouter(prefix="/api", tags=["quality control"])
 
@@ -56,7 +57,7 @@ def review_item_out(s: Session, item: ReviewItem) -> dict[str, Any]:
 
 
 @router.put("/tasks/{task_id}/gold")
-def set_gold(task_id: int, body: GoldIn, ctx: Ctx) -> dict[str, Any]:
+def set_gold(task_id: Id, body: GoldIn, ctx: Ctx) -> dict[str, Any]:
     """Mark a task gold with its expected value per field (managers). Gold tasks are mixed
     into every annotator's queue (see the project's ``gold_rate``/``gold_first_n``)."""
     with ctx.write() as (s, actor):
@@ -65,13 +66,13 @@ def set_gold(task_id: int, body: GoldIn, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.delete("/tasks/{task_id}/gold", status_code=204)
-def clear_gold(task_id: int, ctx: Ctx) -> None:
+def clear_gold(task_id: Id, ctx: Ctx) -> None:
     with ctx.write() as (s, actor):
         gold.clear_gold(s, actor, task_id)
 
 
 @router.get("/projects/{project_id}/gold/accuracy")
-def gold_accuracy(project_id: int, ctx: Ctx) -> dict[str, Any]:
+def gold_accuracy(project_id: Id, ctx: Ctx) -> dict[str, Any]:
     """Each annotator's gold accuracy, per field and pooled (reviewers and up)."""
     with ctx.read() as (s, actor):
         items = [g.as_dict() for g in gold_scores.gold_accuracy(s, actor, project_id)]
@@ -79,7 +80,7 @@ def gold_accuracy(project_id: int, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.post("/projects/{project_id}/annotators/{user_id}/unpause", status_code=204)
-def unpause(project_id: int, user_id: int, ctx: Ctx) -> None:
+def unpause(project_id: Id, user_id: Id, ctx: Ctx) -> None:
     """Lift a gold-accuracy pause (managers); earlier gold answers stop counting."""
     with ctx.write() as (s, actor):
         gold_scores.unpause(s, actor, project_id, user_id)
@@ -87,9 +88,9 @@ def unpause(project_id: int, user_id: int, ctx: Ctx) -> None:
 
 @router.post("/projects/{project_id}/review/next")
 def review_next(
-    project_id: int,
+    project_id: Id,
     ctx: Ctx,
-    after: int = Query(default=0, ge=0, description="pass over tasks up to this id"),
+    after: int = Query(default=0, ge=0, le=ID_MAX, description="pass over tasks up to this id"),
 ) -> Response:
     """The next finished task waiting for this reviewer, with its pending annotations, the
     most common value per field and the fields where each annotation differs from it;
@@ -104,7 +105,7 @@ def review_next(
 
 
 @router.post("/tasks/{task_id}/review", status_code=201)
-def review_task(task_id: int, body: ReviewIn, ctx: Ctx) -> Response:
+def review_task(task_id: Id, body: ReviewIn, ctx: Ctx) -> Response:
     """accept; reject (``reason`` required: the task goes back to the queue for other
     annotators); correct (``value`` validated like an annotation, kept as the reviewed
     value; the originals stay)."""
@@ -117,14 +118,14 @@ def review_task(task_id: int, body: ReviewIn, ctx: Ctx) -> Response:
 
 
 @router.get("/tasks/{task_id}/reviews")
-def task_reviews(task_id: int, ctx: Ctx) -> dict[str, Any]:
+def task_reviews(task_id: Id, ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         items = [review_out(r) for r in review.reviews_of_task(s, actor, task_id)]
     return {"items": items, "next_cursor": None}
 
 
 @router.get("/projects/{project_id}/review/stats")
-def review_stats(project_id: int, ctx: Ctx) -> dict[str, Any]:
+def review_stats(project_id: Id, ctx: Ctx) -> dict[str, Any]:
     """Per annotator: annotations accepted, rejected and corrected in review."""
     with ctx.read() as (s, actor):
         items = [r.as_dict() for r in review.review_stats(s, actor, project_id)]

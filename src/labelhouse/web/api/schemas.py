@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelhouse.accounts.models import Role
+from labelhouse.web.params import ID_MAX
 
 
 class Body(BaseModel):
@@ -16,7 +17,7 @@ class Body(BaseModel):
 class LoginIn(Body):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
-    organization_id: int | None = None
+    organization_id: int | None = Field(default=None, ge=1, le=ID_MAX)
 
 
 class PasswordChangeIn(Body):
@@ -85,7 +86,7 @@ class SchemaIn(Body):
 class AnnotationIn(Body):
     value: dict[str, Any]
     draft: bool = False
-    lead_time_ms: float | None = Field(default=None, ge=0)
+    lead_time_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class SkipIn(Body):

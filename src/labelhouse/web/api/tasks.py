@@ -25,6 +25,7 @@ from labelhouse.web.api.serializers import (
     tasks_out,
 )
 from labelhouse.web.deps import Ctx
+from labelhouse.web.params import ID_MAX, Cursor, Id
 
 router = APIRouter(prefix="/api", tags=["work"])
 
@@ -70,7 +71,7 @@ def next_payload(
 
 @router.post("/projects/{project_id}/next")
 def next_task(
-    project_id: int, ctx: Ctx, render: bool = Query(default=False, description=RENDER_HELP)
+    project_id: Id, ctx: Ctx, render: bool = Query(default=False, description=RENDER_HELP)
 ) -> Response:
     """Lease the next task for the caller (the same one again while the lease is held).
 
@@ -86,27 +87,29 @@ def next_task(
 
 
 @router.post("/tasks/{task_id}/skip", status_code=204)
-def skip_task(task_id: int, ctx: Ctx, body: SkipIn | None = None) -> None:
+def skip_task(task_id: Id, ctx: Ctx, body: SkipIn | None = None) -> None:
     with ctx.write() as (s, actor):
         queue.skip(s, actor, task_id, reason=body.reason if body else None)
 
 
 @router.delete("/tasks/{task_id}/lease", status_code=204)
-def release_task(task_id: int, ctx: Ctx) -> None:
+def release_task(task_id: Id, ctx: Ctx) -> None:
     with ctx.write() as (s, actor):
         queue.release(s, actor, task_id)
 
 
 @router.get("/projects/{project_id}/tasks")
 def list_tasks(
-    project_id: int,
+    project_id: Id,
     ctx: Ctx,
-    cursor: int = Query(default=0, ge=0, description="next_cursor from the previous page"),
+    cursor: Cursor = 0,
     limit: int = Query(default=50, ge=1, le=500),
     status: str | None = None,
     external_id: str | None = None,
     q: str | None = Query(default=None, max_length=200, description="text in the task data"),
-    annotator: int | None = Query(default=None, description="user id with a submission"),
+    annotator: int | None = Query(
+        default=None, ge=1, le=ID_MAX, description="user id with a submission"
+    ),
     field: str | None = Query(default=None, max_length=64, description="label field…"),
     value: str | None = Query(default=None, max_length=200, description="…and its value"),
     match: str = Query(default="is", description="'is' or 'contains' (for value)"),
@@ -128,7 +131,7 @@ def list_tasks(
 
 @router.get("/tasks/{task_id}")
 def get_task(
-    task_id: int, ctx: Ctx, render: bool = Query(default=False, description=RENDER_HELP)
+    task_id: Id, ctx: Ctx, render: bool = Query(default=False, description=RENDER_HELP)
 ) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         task, project = tasks.get_task(s, actor, task_id)
@@ -146,7 +149,7 @@ def get_task(
 
 @router.post("/tasks/{task_id}/annotations")
 def save_annotation(
-    task_id: int,
+    task_id: Id,
     body: AnnotationIn,
     ctx: Ctx,
     next: bool = Query(
@@ -186,14 +189,14 @@ def save_annotation(
 
 
 @router.get("/tasks/{task_id}/annotations")
-def task_annotations(task_id: int, ctx: Ctx) -> dict[str, Any]:
+def task_annotations(task_id: Id, ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         items = [annotation_out(a) for a in annotations.annotations_of_task(s, actor, task_id)]
     return {"items": items, "next_cursor": None}
 
 
 @router.get("/annotations/{annotation_id}/history")
-def annotation_history(annotation_id: int, ctx: Ctx) -> dict[str, Any]:
+def annotation_history(annotation_id: Id, ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         items = [revision_out(r) for r in annotations.history(s, actor, annotation_id)]
     return {"items": items, "next_cursor": None}

@@ -15,15 +15,18 @@ from fastapi.responses import HTMLResponse
 from labelhouse.projects import service as projects
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, render
+from labelhouse.web.params import ID_MAX, Id
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/projects/{project_id}/annotate", response_class=HTMLResponse)
 def annotate(
-    project_id: int,
+    project_id: Id,
     ctx: Ctx,
-    task: int | None = Query(default=None, ge=1, description="open this task to edit it"),
+    task: int | None = Query(
+        default=None, ge=1, le=ID_MAX, description="open this task to edit it"
+    ),
 ) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         project = projects.get_project(s, actor, project_id)

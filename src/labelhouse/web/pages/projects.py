@@ -12,6 +12,7 @@ from labelhouse.tasks.service import progress_by_project
 from labelhouse.web.charts import bar_chart, daily_bars
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render
+from labelhouse.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,7 +46,7 @@ def project_list(ctx: Ctx) -> HTMLResponse:
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
-def overview(project_id: int, ctx: Ctx) -> HTMLResponse:
+def overview(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         view = project_overview(s, actor, project_id)
         chart = bar_chart(

@@ -13,6 +13,7 @@ from labelhouse.quality_report.fields import METHODS
 from labelhouse.web.charts import Bar, Point, bar_chart, scatter_chart
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render
+from labelhouse.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,7 +48,7 @@ def _short(email: str) -> str:
 
 
 @router.get("/projects/{project_id}/quality", response_class=HTMLResponse)
-def quality_page(project_id: int, ctx: Ctx, method: str = "majority") -> HTMLResponse:
+def quality_page(project_id: Id, ctx: Ctx, method: str = "majority") -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         report = quality.project_report(s, actor, project_id, method=method)
         agreement_chart = bar_chart(

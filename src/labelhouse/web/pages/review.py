@@ -9,12 +9,13 @@ from labelhouse.accounts.models import Role
 from labelhouse.projects import service as projects
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render, widget_stylesheet
+from labelhouse.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/projects/{project_id}/review", response_class=HTMLResponse)
-def review_page(project_id: int, ctx: Ctx) -> HTMLResponse:
+def review_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         actor.require(Role.reviewer, "review tasks")
         project = projects.get_project(s, actor, project_id)

@@ -22,6 +22,7 @@ from labelhouse.web.pages.common import (
     widget_kinds,
     widget_stylesheet,
 )
+from labelhouse.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,7 +55,7 @@ def schema_text(value: Any, level: int = 0) -> str:
 
 
 @router.get("/projects/{project_id}/settings", response_class=HTMLResponse)
-def project_settings(project_id: int, ctx: Ctx) -> HTMLResponse:
+def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         view = settings_view(s, actor, project_id)
         roles = [r.value for r in Role if r != Role.owner or actor.at_least(Role.owner)]

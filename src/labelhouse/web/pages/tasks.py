@@ -13,6 +13,7 @@ from labelhouse.tasks.service import TASK_STATUSES, task_status
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render
 from labelhouse.web.pages.formatting import snippet
+from labelhouse.web.params import Cursor, Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,11 +22,11 @@ PAGE_SIZE = 25
 
 @router.get("/projects/{project_id}/tasks", response_class=HTMLResponse)
 def task_browser(
-    project_id: int,
+    project_id: Id,
     ctx: Ctx,
-    cursor: int = Query(default=0, ge=0),
+    cursor: Cursor = 0,
     status: str = Query(default="", max_length=20),
-    annotator: str = Query(default="", max_length=20, pattern=r"^\d*$"),  # "" from the form
+    annotator: str = Query(default="", max_length=18, pattern=r"^\d*$"),  # "" from the form
     field: str = Query(default="", max_length=64),
     value: str = Query(default="", max_length=200),
     match: str = Query(default="is", max_length=20),
@@ -80,7 +81,7 @@ def task_browser(
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
-def task_page(task_id: int, ctx: Ctx) -> HTMLResponse:
+def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         actor.require(Role.reviewer, "open tasks outside the annotate page")
         detail = task_detail(s, actor, task_id)

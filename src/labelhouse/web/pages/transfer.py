@@ -11,6 +11,7 @@ from labelhouse.exports.writers import FORMATS
 from labelhouse.tasks.queries import transfer_view
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render
+from labelhouse.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,7 +24,7 @@ FORMAT_HELP = {
 
 
 @router.get("/projects/{project_id}/import", response_class=HTMLResponse)
-def import_page(project_id: int, ctx: Ctx) -> HTMLResponse:
+def import_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         view = transfer_view(s, actor, project_id)
         return render(
@@ -40,7 +41,7 @@ def import_page(project_id: int, ctx: Ctx) -> HTMLResponse:
 
 
 @router.get("/projects/{project_id}/export", response_class=HTMLResponse)
-def export_page(project_id: int, ctx: Ctx) -> HTMLResponse:
+def export_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         view = transfer_view(s, actor, project_id)
         formats = [(name, FORMAT_HELP.get(name, "")) for name in FORMATS]
