@@ -398,3 +398,45 @@ def test_unknown_explicit_format_lists_the_known_ones():
 def test_read_rows_dispatches_by_format():
     assert list(read_rows(io.BytesIO(b'{"a": 1}\n'), "jsonl")) == [("line 1", {"a": 1})]
     assert list(read_rows(io.BytesIO(b"a\n1\n"), "csv")) == [("line 2", {"a": "1"})]
+
+
+def test_json_nesting_past_the_limit_is_fatal_and_cheap():
+    """100,000 nested brackets (200 KB) made ijson.items build a path string per level and
+    allocate gigabytes until the server was killed; now it is a row error."""
+    import resource
+
+    from labelhouse.tasks.readers import MAX_JSON_DEPTH
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    depth = 100_000
+    result = rows(read_json_array, b"[" * depth + b"]" * depth)
+    assert len(result) == 1
+    where, error = result[0]
+    assert where == "item 1"
+    assert isinstance(error, RowError) and error.fatal
+    assert f"nested deeper than {MAX_JSON_DEPTH} levels" in error.problem
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 50
+
+
+def test_json_nesting_up_to_the_limit_is_read():
+    from labelhouse.tasks.readers import MAX_JSON_DEPTH
+
+    inner = b"[" * (MAX_JSON_DEPTH - 1) + b"1" + b"]" * (MAX_JSON_DEPTH - 1)
+    result = rows(read_json_array, b'[{"text": "a", "deep": ' + inner + b"}]")
+    assert len(result) == 1
+    value = result[0][1]["deep"]
+    for _ in range(MAX_JSON_DEPTH - 2):
+        value = value[0]
+    assert value == [1]
+
+
+def test_json_array_items_keep_every_value_type():
+    doc = b'[{"s": "x", "i": 3, "f": 1.5, "t": true, "n": null, "l": [1, {"a": []}], "o": {}}, 7]'
+    assert rows(read_json_array, doc) == [
+        (
+            "item 1",
+            {"s": "x", "i": 3, "f": 1.5, "t": True, "n": None, "l": [1, {"a": []}], "o": {}},
+        ),
+        ("item 2", 7),
+    ]

@@ -67,13 +67,81 @@ def read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
             yield f"line {number}", RowError(f"not valid JSON: {exc}")
 
 
-def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+MAX_JSON_DEPTH = 64  # nesting levels inside one task of a JSON array file
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _NotAnArray(Exception):
+    pass
+
+
+def _array_items(stream: BinaryIO) -> Iterator[Any]:
+    """The items of a top-level JSON array, built from ijson's *basic* events.
+
+    ``ijson.items`` would be three times faster, but it builds a path string for every
+    nesting level of every event: a 200 KB file of nested brackets made it allocate
+    gigabytes and the server was killed. Basic events carry no path, and this builder
+    refuses items nested deeper than :data:`MAX_JSON_DEPTH`.
+    """
     import ijson  # only JSON arrays need it (and every command pays for imports)
+
+    events = ijson.basic_parse(stream, use_float=True)
+    first = next(events, None)
+    if first is None or first[0] != "start_array":
+        raise _NotAnArray
+    stack: list[Any] = []  # the containers being built, outermost first
+    keys: list[Any] = []  # the key each of them will have in its parent
+    key: Any = None
+    for event, value in events:
+        if event == "map_key":
+            key = value
+        elif event == "start_map" or event == "start_array":
+            if len(stack) >= MAX_JSON_DEPTH:
+                raise _TooDeep
+            container: Any = {} if event == "start_map" else []
+            stack.append(container)
+            keys.append(key)
+        elif event == "end_map" or event == "end_array":
+            if not stack:  # the end of the top-level array: nothing may follow it
+                for _ in events:  # ijson raises on anything but whitespace
+                    raise _NotAnArray
+                return
+            done = stack.pop()
+            key = keys.pop()
+            if not stack:
+                yield done
+            elif type(stack[-1]) is dict:
+                stack[-1][key] = done
+            else:
+                stack[-1].append(done)
+        elif not stack:
+            yield value  # a bare scalar item (the importer rejects it)
+        elif type(stack[-1]) is dict:
+            stack[-1][key] = value
+        else:
+            stack[-1].append(value)
+
+
+def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    import ijson
 
     number = 0
     try:
-        for number, item in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+        for number, item in enumerate(_array_items(stream), start=1):
             yield f"item {number}", item
+    except _TooDeep:
+        yield (
+            f"item {number + 1}",
+            RowError(f"nested deeper than {MAX_JSON_DEPTH} levels", fatal=True),
+        )
+    except _NotAnArray:
+        yield (
+            "file",
+            RowError("a .json file must hold one JSON array of task objects", fatal=True),
+        )
     except ijson.JSONError as exc:
         yield (
             f"item {number + 1}",
@@ -81,14 +149,6 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
                 f"not valid JSON (the file must be one JSON array of objects): {exc}", fatal=True
             ),
         )
-    if number == 0:
-        stream.seek(0)
-        head = stream.read(64).lstrip()
-        if head and not head.startswith(b"["):
-            yield (
-                "file",
-                RowError("a .json file must hold one JSON array of task objects", fatal=True),
-            )
 
 
 def read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
