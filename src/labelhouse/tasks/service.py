@@ -242,8 +242,15 @@ def store_file(
                 width, height = image.size
                 image.verify()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            # Pillow names an unknown format by the temporary file's repr: say it plainly.
+            reason = (
+                "not an image format Pillow can read"
+                if isinstance(exc, UnidentifiedImageError)
+                else str(exc)[:200]
+            )
             raise InvalidInput(
-                f"'{clean}' is not a readable image.", [Problem("file", str(exc)[:200])]
+                f"'{clean}' is not a readable image.",
+                [Problem("file", reason)],
             ) from None
         if kind not in IMAGE_TYPES:
             raise InvalidInput(
