@@ -791,6 +791,7 @@ def test_uploading_a_non_image_is_422_and_stores_nothing(db, api, settings, boxe
     err = error_of(r)
     assert err["code"] == "invalid_input"
     assert "not a readable image" in err["message"]
+    assert "SpooledTemporaryFile" not in r.text  # no internals in the reason
     assert count_rows(db, StoredFile) == 0
     storage = settings.resolved_storage_dir
     assert not storage.exists() or not [p for p in storage.rglob("*") if p.is_file()]
@@ -954,3 +955,35 @@ def test_schema_choice_project_rows_ignore_media_lookup(db, api, owner):
     pid = make_project(db, owner, schema=CHOICE_SCHEMA)
     r = post_raw(api, pid, jsonl_bytes([{"text": "x", "image": "https://example.org/a.png"}]))
     assert r.status_code == 200  # only fields with media keys resolve files
+
+
+# -- NUL characters (PostgreSQL cannot store them; both databases refuse them alike) ----------
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "problem"),
+    [
+        (b'{"text": "a\\u0000b"}\n', "jsonl", "'text' contains a NUL character"),
+        (b'{"text": "a", "external_id": "x\\u0000"}\n', "jsonl", "external_id contains a NUL"),
+        (b"text,external_id\nhello\x00world,1\n", "csv", "'text' contains a NUL character"),
+        (b'[{"text": "ok"}, {"text": "\\u0000"}]', "json", "'text' contains a NUL character"),
+        (
+            b'{"data": {"text": "a"}, "predictions": [{"value": {"label": "pos\\u0000"}}]}\n',
+            "jsonl",
+            "predictions[0].value.label contains a NUL",
+        ),
+    ],
+)
+def test_nul_characters_are_refused_naming_the_row_and_key(db, api, project, data, fmt, problem):
+    r = post_raw(api, project, data, fmt)
+    assert r.status_code == 422, r.text
+    err = error_of(r)
+    assert problem in err["details"][0]["problem"], err
+    assert err["details"][0]["field"] in ("line 2", "item 2", "line 1")
+    assert count_tasks(db, project) == 0
+
+
+def test_the_text_backslash_u0000_is_not_a_nul(db, api, project):
+    r = post_raw(api, project, jsonl_bytes([{"text": "literally \\u0000"}]))
+    assert r.status_code == 200, r.text
+    assert stored_data(db, project) == [(None, {"text": "literally \\u0000"})]

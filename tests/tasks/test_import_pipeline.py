@@ -98,15 +98,38 @@ def test_an_exception_in_the_caller_while_batches_are_queued_stores_nothing(db, 
     assert_nothing_stored(db, project)
 
 
-def test_a_database_error_inside_the_copy_thread_stores_nothing(db, owner, project):
+@pytest.fixture
+def refusing_trigger(db):
+    """A trigger that makes PostgreSQL refuse one task's INSERT: a database error that only
+    the server can raise, inside the COPY thread's INSERT … SELECT. (This used to be a NUL
+    character, which the importer now refuses before the database sees it.)"""
+    statements = (
+        "CREATE FUNCTION lh_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused by the test trigger'; END $$",
+        "CREATE TRIGGER lh_test_refuse BEFORE INSERT ON task FOR EACH ROW "
+        "WHEN (NEW.data->>'text' = 'refuse me') EXECUTE FUNCTION lh_test_refuse()",
+    )
+    engine = create_engine(db.url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    yield
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER lh_test_refuse ON task"))
+        conn.execute(text("DROP FUNCTION lh_test_refuse()"))
+    engine.dispose()
+
+
+def test_a_database_error_inside_the_copy_thread_stores_nothing(db, owner, project, request):
     if db.is_sqlite:
-        pytest.skip("PostgreSQL only: jsonb refuses \\u0000, SQLite stores it")
+        pytest.skip("PostgreSQL only: the COPY thread exists only there")
+    request.getfixturevalue("refusing_trigger")
     rows = [
         *text_rows(2 * BATCH_SIZE + 3),
-        {"text": "nul \u0000 inside"},
+        {"text": "refuse me"},
         *text_rows(BATCH_SIZE, start=10**6),
     ]
-    with pytest.raises(psycopg.errors.DataError, match=r"(?i)unicode"):
+    with pytest.raises(psycopg.errors.RaiseException, match="refused by the test trigger"):
         service_import(db, owner, project, jsonl_bytes(rows))
     assert_nothing_stored(db, project)
 

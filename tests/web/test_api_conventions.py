@@ -678,3 +678,65 @@ def test_login_organization_id_is_bounded(client):
         json={"email": "nobody@example.com", "password": "x", "organization_id": 2**64},
     )
     assert_error(r, 422, "invalid_input")
+
+
+# -- NUL characters ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/projects/{pid}/tasks?q=%00",
+        "/api/projects/{pid}/tasks?external_id=a%00",
+        "/api/projects/{pid}/tasks?field=label&value=%00",
+        "/api/projects/{pid}/tasks?q=a%00b&match=contains",
+        "/projects/{pid}/tasks?q=%00",
+    ],
+)
+def test_nul_in_a_query_parameter_is_422(app, db, query):
+    """These were 500s on PostgreSQL, which cannot take a NUL in a query parameter."""
+    owner = make_org(db)
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, text_rows(2))
+    c = login(app, owner)
+    r = c.get(query.format(pid=pid))
+    assert r.status_code == 422, r.text
+    if query.startswith("/api/"):
+        err = assert_error(r, 422, "invalid_input")
+        assert "NUL" in err["message"]
+
+
+def test_nul_in_a_json_body_is_422_naming_where(app, db):
+    owner = make_org(db)
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, text_rows(1))
+    c = token_client(app, db, owner)
+    task = c.post(f"/api/projects/{pid}/next").json()["task"]
+    r = c.post(f"/api/tasks/{task['id']}/annotations", json={"value": {"label": "pos\x00"}})
+    err = assert_error(r, 422, "invalid_input")
+    assert "value.label contains a NUL character" in err["details"][0]["problem"]
+    assert c.get(f"/api/tasks/{task['id']}/annotations").json()["items"] == []
+    r = c.patch(f"/api/projects/{pid}", json={"name": "a\x00b"})
+    err = assert_error(r, 422, "invalid_input")
+    assert "name contains a NUL character" in err["details"][0]["problem"]
+    assert c.get(f"/api/projects/{pid}").json()["name"] != "a\x00b"
+
+
+def test_nul_in_a_schema_is_refused(app, db):
+    owner = make_org(db)
+    c = token_client(app, db, owner)
+    schema = {
+        "fields": [
+            {"name": "label", "kind": "choice", "reads": ["text"], "options": [{"value": "a\x00"}]}
+        ]
+    }
+    r = c.post("/api/schemas/validate", json={"schema": schema})
+    assert r.status_code == 422, r.text
+    assert "NUL" in r.text
+
+
+def test_nul_in_a_login_email_is_a_failed_login(client):
+    r = client.post("/api/auth/login", json={"email": "a\x00@example.com", "password": "x"})
+    assert_error(r, 422, "invalid_input")
+    r = client.post("/login", data={"email": "a\x00@example.com", "password": "x"})
+    assert r.status_code == 401

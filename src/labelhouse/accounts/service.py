@@ -20,6 +20,7 @@ from labelhouse.accounts.models import (
 from labelhouse.accounts.policy import Actor
 from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Problem
+from labelhouse.storable import NUL
 
 INVITATION_TTL = timedelta(days=7)
 
@@ -126,7 +127,9 @@ def actor_for(session: Session, *, user_id: int, organization_id: int | None = N
 
 def authenticate(session: Session, *, email: str, password: str) -> User:
     """Check a password (constant work whether or not the e-mail exists)."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    address = email.strip().lower()
+    # No stored address holds a NUL, and PostgreSQL refuses one in a query parameter.
+    user = None if NUL in address else session.scalar(select(User).where(User.email == address))
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         raise NotAuthenticated("Wrong e-mail or password.")

@@ -17,6 +17,8 @@ from labelhouse.kinds.ranking import RankingField
 from labelhouse.kinds.rating import RatingField
 from labelhouse.kinds.spans import SpansField
 from labelhouse.kinds.text import TextField
+from labelhouse.storable import PROBLEM as NUL_PROBLEM
+from labelhouse.storable import find_nul
 
 KINDS: dict[str, type[FieldKind]] = {
     cls.kind_name: cls
@@ -155,6 +157,9 @@ def parse_schema(document: str | bytes | dict[str, Any] | list[Any]) -> LabelSch
             "A schema is an object with a 'fields' list.",
             [Problem("schema", 'expected an object like {"fields": [...]}')],
         )
+    where = find_nul(document)
+    if where is not None:
+        raise InvalidInput("The schema is invalid.", [Problem(where, NUL_PROBLEM)])
     try:
         return LabelSchema.model_validate(document)
     except ValidationError as exc:

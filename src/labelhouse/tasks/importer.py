@@ -32,6 +32,8 @@ from labelhouse.errors import InvalidInput, LabelhouseError, Problem
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project, load_schema
+from labelhouse.storable import NUL, encoded_json_has_nul, find_nul
+from labelhouse.storable import PROBLEM as NUL_PROBLEM
 from labelhouse.tasks.bulk import TaskWriter, open_writer
 from labelhouse.tasks.models import Prediction, StoredFile, Task, TaskImport
 from labelhouse.tasks.readers import RowError, detect_format, read_rows
@@ -124,6 +126,8 @@ class _RowChecker:
                 external_id = str(external_id)
                 if not 1 <= len(external_id) <= 200:
                     problems.append("external_id must be 1 to 200 characters")
+                elif NUL in external_id:
+                    problems.append(f"external_id {NUL_PROBLEM}")
         # One encoding serves the size check and storage when no hash is needed and media
         # lookups cannot add keys; otherwise the canonical form (sorted keys, before media
         # sizes are filled in) is what is measured and hashed, as it always was.
@@ -136,6 +140,12 @@ class _RowChecker:
             size = len(stored)
         if size > MAX_TASK_BYTES:
             problems.append(f"task data is larger than {MAX_TASK_BYTES // 1024} KB")
+        elif encoded_json_has_nul(canonical or stored):  # type: ignore[arg-type]
+            problems.append(f"'{find_nul(data)}' {NUL_PROBLEM}")
+        for extra, name in ((raw_predictions, "predictions"), (raw_gold, "gold")):
+            where = find_nul(extra, name)
+            if where is not None:
+                problems.append(f"{where} {NUL_PROBLEM}")
         problems.extend(self.schema.check_task_data(data))
         for key in self.media_keys:
             ref = data.get(key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from labelhouse import __version__
 from labelhouse.accounts import passwords
@@ -16,6 +16,7 @@ from labelhouse.storage import LocalStorage, Storage
 from labelhouse.web import errors, pages
 from labelhouse.web.api import auth, exports, pages_support, projects, quality, review, tasks
 from labelhouse.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from labelhouse.web.params import storable_parameters
 
 UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|files)$")
 
@@ -34,6 +35,7 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        dependencies=[Depends(storable_parameters)],
     )
     app.state.settings = settings
     app.state.login_throttle = LoginThrottle()

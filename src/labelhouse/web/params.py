@@ -1,4 +1,4 @@
-"""Bounded integer parameters for paths and queries.
+"""Checks on every path and query parameter: bounded integers, storable text.
 
 Every id is a 64-bit ``BIGINT``: a larger number names nothing, and left unchecked it would
 reach the database driver and fail there (SQLite's ``OverflowError``, PostgreSQL's
@@ -9,9 +9,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request
+
+from labelhouse.errors import InvalidInput, Problem
+from labelhouse.storable import NUL
+from labelhouse.storable import PROBLEM as NUL_PROBLEM
 
 ID_MAX = 2**63 - 1
 
 Id = Annotated[int, Path(ge=1, le=ID_MAX)]
 Cursor = Annotated[int, Query(ge=0, le=ID_MAX, description="next_cursor from the previous page")]
+
+
+async def storable_parameters(request: Request) -> None:
+    """A global dependency: no NUL in any query or path parameter (see
+    :mod:`labelhouse.storable`); a search for one failed on PostgreSQL with a 500."""
+    for where, params in (("query", request.query_params), ("path", request.path_params)):
+        for name, value in params.items():
+            if NUL in name or NUL in str(value):
+                raise InvalidInput(
+                    f"The {where} parameter '{name.replace(NUL, '')}' {NUL_PROBLEM}.",
+                    [Problem(name.replace(NUL, "") or where, NUL_PROBLEM)],
+                )

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from labelhouse.accounts.models import Role
+from labelhouse.storable import PROBLEM as NUL_PROBLEM
+from labelhouse.storable import find_nul
 from labelhouse.web.params import ID_MAX
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        where = find_nul(data)
+        if where is not None:
+            raise ValueError(f"{where or 'body'} {NUL_PROBLEM}")
+        return data
 
 
 class LoginIn(Body):
