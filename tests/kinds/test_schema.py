@@ -268,3 +268,24 @@ def test_draft_may_leave_required_fields_empty_but_not_invalid():
 def test_annotation_must_be_an_object():
     found = annotation_problems(parse_schema(FIELDS), ["pos"])
     assert found == [Problem("value", "expected an object")]
+
+
+def test_yaml_aliases_are_refused_before_they_can_expand():
+    """A 'billion laughs' document: nine levels of nine aliases. safe_load shares the lists,
+    but walking the result never ends; a schema never needs aliases."""
+    doc = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    previous = "a"
+    for name in "bcdefghij":
+        doc += f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+        previous = name
+    doc += "fields: *j\n"
+    with pytest.raises(InvalidInput) as exc:
+        parse_schema(doc)
+    assert exc.value.details == [
+        Problem("line 2, column 8", "YAML aliases (*a) are not allowed in a schema; write it out")
+    ]
+
+
+def test_yaml_anchors_without_aliases_still_parse():
+    schema = parse_schema(YAML.replace("fields:", "fields: &all", 1))
+    assert schema == parse_schema(YAML)

@@ -132,6 +132,23 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out or "schema"
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` without aliases: nine nested aliases of nine items each (a
+    "billion laughs" document of 300 bytes) expand to a structure that validation walks
+    for ever. A schema never needs them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"YAML aliases (*{event.anchor}) are not allowed in a schema; write it out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
 def parse_schema(document: str | bytes | dict[str, Any] | list[Any]) -> LabelSchema:
     """Parse a schema from JSON/YAML text or an already-decoded object.
 
@@ -142,7 +159,8 @@ def parse_schema(document: str | bytes | dict[str, Any] | list[Any]) -> LabelSch
         document = document.decode("utf-8", errors="replace")
     if isinstance(document, str):
         try:
-            document = yaml.safe_load(document)  # YAML is a superset of JSON
+            # YAML is a superset of JSON
+            document = yaml.load(document, Loader=_NoAliasLoader)  # noqa: S506 (safe + no aliases)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "schema"
