@@ -348,3 +348,18 @@ def test_a_large_import_refreshes_the_planner_statistics(db, owner, project):
     while analyses() == before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert analyses() == before + 1  # the large import only
+
+
+def test_batches_of_large_tasks_end_at_batch_bytes(db, owner, project):
+    """5,000 tasks of up to 1 MB would be 5 GB in one batch: a batch also ends once its JSON
+    reaches BATCH_BYTES, whatever its row count."""
+    from labelhouse.tasks.importer import BATCH_BYTES
+
+    text = "x" * (300 * 1024)
+    rows = [{"text": f"{i} {text}", "external_id": f"big{i}"} for i in range(120)]
+    per_batch = -(-BATCH_BYTES // len(orjson.dumps({"text": rows[0]["text"]})))  # stored JSON
+    calls: list[int] = []
+    result = service_import(db, owner, project, jsonl_bytes(rows), on_progress=calls.append)
+    assert result.created == 120
+    assert calls[:2] == [per_batch, 2 * per_batch]
+    assert count_tasks(db, project) == 120

@@ -40,6 +40,10 @@ from labelhouse.tasks.readers import RowError, detect_format, read_rows
 
 BATCH_SIZE = 5000
 FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner
+# A batch also ends at this much JSON: 5,000 tasks of up to 1 MB each would otherwise be held
+# at once (twice over while the COPY thread works), and a tiny Parquet file of one repeated
+# long string decodes to exactly that.
+BATCH_BYTES = 16 * 1024 * 1024
 ANALYZE_AFTER = 5000  # imports this large refresh PostgreSQL's planner statistics
 MAX_TASK_BYTES = 1024 * 1024
 MAX_REPORTED_PROBLEMS = 20
@@ -336,6 +340,7 @@ class _Load:
         result, problems = self.result, self.problems
         batch: list[_Prepared] = []
         batch_size = FIRST_BATCH_SIZE
+        batch_bytes = 0
         for where, row in rows:
             result.rows += 1
             outcome = check(row) if not isinstance(row, RowError) else [row.problem]
@@ -356,9 +361,11 @@ class _Load:
             if problems:
                 continue
             batch.append(outcome)
-            if len(batch) >= batch_size:
+            batch_bytes += len(outcome.encoded)
+            if len(batch) >= batch_size or batch_bytes >= BATCH_BYTES:
                 self._store(batch)
                 batch = []
+                batch_bytes = 0
                 batch_size = BATCH_SIZE
                 if on_progress:
                     on_progress(result.rows)

@@ -26,6 +26,7 @@ EXTENSIONS = {
     ".pq": "parquet",
 }
 MAX_LINE_BYTES = 16 * 1024 * 1024
+PARQUET_BATCH_ROWS = 128
 # Bytes that are not UTF-8 decode (with ``surrogateescape``) to lone surrogates: finding one
 # names the exact line, where a strict decoder fails on whichever 8 KB chunk holds it.
 UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -220,7 +221,9 @@ def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         yield "file", RowError(f"not a Parquet file: {exc}", fatal=True)
         return
     number = 0
-    for batch in parquet.iter_batches(batch_size=4096):
+    # Rows, not bytes, set a batch: a 1 KB file of one dictionary-encoded 1 MB string
+    # repeated decodes to (rows x 1 MB), so a batch stays small (128 MB at worst).
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
         for row in batch.to_pylist():
             number += 1
             # Arrow gives datetimes, decimals, bytes…: keep only what JSON can hold.
