@@ -92,9 +92,12 @@ def test_jsonl_reader_is_lazy():
             super().__init__(b'{"a": 1}\n' + b"{bad\n" * 3)
             self.lines = 0
 
-        def __next__(self) -> bytes:
+        def readline(self, limit: int | None = -1) -> bytes:
             self.lines += 1
-            return super().__next__()
+            return super().readline(limit)
+
+        def __next__(self) -> bytes:
+            raise AssertionError("lines are read with a length limit (readline)")
 
     stream = Exploding()
     gen = read_jsonl(stream)
@@ -440,3 +443,42 @@ def test_json_array_items_keep_every_value_type():
         ),
         ("item 2", 7),
     ]
+
+
+def test_jsonl_line_without_end_is_refused_without_reading_it_whole(monkeypatch):
+    import labelhouse.tasks.readers as readers
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 100)
+
+    class Counting(io.BytesIO):
+        largest = 0
+
+        def readline(self, limit: int | None = -1) -> bytes:
+            line = super().readline(limit)
+            Counting.largest = max(Counting.largest, len(line))
+            return line
+
+    data = b'{"text": "' + b"x" * 10_000 + b'"}\n{"text": "after"}\n'
+    result = list(read_jsonl(Counting(data)))
+    assert result[0][0] == "line 1" and "longer than 100 bytes" in result[0][1].problem
+    assert result[1] == ("line 2", {"text": "after"})
+    assert Counting.largest <= 1 << 20  # read in bounded pieces, never the whole line
+
+
+def test_csv_line_longer_than_the_limit_is_fatal(monkeypatch):
+    import labelhouse.tasks.readers as readers
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 100)
+    result = rows(read_csv, b"text\nshort\n" + b"y" * 500 + b"\nlater\n")
+    assert result[0] == ("line 2", {"text": "short"})
+    where, error = result[1]
+    assert where == "line 3"
+    assert isinstance(error, RowError) and error.fatal
+    assert "longer than 100 characters" in error.problem
+    assert len(result) == 2
+
+
+def test_csv_cells_may_hold_a_task_sized_text():
+    big = "z" * (512 * 1024)  # over the csv module's default 128 KB field limit
+    result = rows(read_csv, b"text\n" + big.encode() + b"\n")
+    assert result == [("line 2", {"text": big})]

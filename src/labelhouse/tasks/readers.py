@@ -26,6 +26,8 @@ EXTENSIONS = {
     ".pq": "parquet",
 }
 MAX_LINE_BYTES = 16 * 1024 * 1024
+# A CSV cell may be as long as a task may be large (the csv module's default is 128 KB).
+csv.field_size_limit(max(csv.field_size_limit(), 1024 * 1024))
 PARQUET_BATCH_ROWS = 128
 # Bytes that are not UTF-8 decode (with ``surrogateescape``) to lone surrogates: finding one
 # names the exact line, where a strict decoder fails on whichever 8 KB chunk holds it.
@@ -55,8 +57,14 @@ def detect_format(filename: str | None, explicit: str | None = None) -> str:
 
 
 def read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
-    for number, line in enumerate(stream, start=1):
+    number = 0
+    # readline with a limit: iterating the file would read a line of any length (a whole
+    # upload without a newline) into memory before its length could be checked.
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        number += 1
         if len(line) > MAX_LINE_BYTES:
+            while line and not line.endswith(b"\n"):  # skip the rest of this line
+                line = stream.readline(1 << 20)
             yield f"line {number}", RowError(f"line is longer than {MAX_LINE_BYTES} bytes")
             continue
         stripped = line.strip()
@@ -161,8 +169,21 @@ def read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         text.detach()  # the caller's stream stays open (a collected wrapper would close it)
 
 
+class _LineTooLong(csv.Error):
+    pass
+
+
+def _bounded_lines(text: io.TextIOWrapper) -> Iterator[str]:
+    """The text's lines, refusing one longer than MAX_LINE_BYTES characters before it is
+    all in memory."""
+    while line := text.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES:
+            raise _LineTooLong(f"a line is longer than {MAX_LINE_BYTES} characters")
+        yield line
+
+
 def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
-    reader = csv.reader(text)
+    reader = csv.reader(_bounded_lines(text))
     try:
         header = next(reader)
     except StopIteration:
@@ -184,6 +205,9 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
         try:
             cells = next(reader)
         except StopIteration:
+            return
+        except _LineTooLong as exc:  # raised before the reader counted the line
+            yield f"line {reader.line_num + 1}", RowError(str(exc), fatal=True)
             return
         except (UnicodeDecodeError, csv.Error) as exc:
             yield f"line {reader.line_num}", RowError(f"malformed CSV: {exc}", fatal=True)
