@@ -363,3 +363,76 @@ def test_batches_of_large_tasks_end_at_batch_bytes(db, owner, project):
     assert result.created == 120
     assert calls[:2] == [per_batch, 2 * per_batch]
     assert count_tasks(db, project) == 120
+
+
+# -- the direct path (PostgreSQL: COPY straight into task while no key can exist yet) --------
+
+
+@pytest.fixture
+def writers(monkeypatch):
+    """The bulk writers the imports of a test opened (to see which path they took)."""
+    import labelhouse.tasks.importer as importer
+
+    opened = []
+    real = importer.open_writer
+
+    def recording(*args, **kwargs):
+        writer = real(*args, **kwargs)
+        opened.append(writer)
+        return writer
+
+    monkeypatch.setattr(importer, "open_writer", recording)
+    return opened
+
+
+def test_first_import_of_unique_keys_stays_direct(db, owner, project, writers):
+    result = service_import(db, owner, project, jsonl_bytes(text_rows(2 * BATCH_SIZE + 5)))
+    assert result.created == 2 * BATCH_SIZE + 5
+    assert writers[0].direct is (not db.is_sqlite)
+    assert count_tasks(db, project) == 2 * BATCH_SIZE + 5
+
+
+def test_a_key_repeated_batches_later_switches_to_skipping_duplicates(db, owner, project, writers):
+    rows = [
+        *text_rows(BATCH_SIZE),
+        {"text": "second t3, ignored", "external_id": "t3"},
+        *text_rows(BATCH_SIZE, start=BATCH_SIZE),
+        {"text": "no id"},
+        {"text": "no id"},  # the same content hash
+    ]
+    result = service_import(db, owner, project, jsonl_bytes(rows))
+    assert (result.created, result.duplicates) == (2 * BATCH_SIZE + 1, 2)
+    assert writers[0].direct is False
+    texts = {t.external_id: t.data["text"] for t in tasks_of(db, project)}
+    assert texts["t3"] == "item 3"  # the first row of a key wins
+    assert count_tasks(db, project) == 2 * BATCH_SIZE + 1
+
+
+def test_a_project_with_tasks_is_never_written_directly(db, owner, project, writers):
+    service_import(db, owner, project, jsonl_bytes(text_rows(3)))
+    result = service_import(db, owner, project, jsonl_bytes(text_rows(10)))
+    assert (result.created, result.duplicates) == (7, 3)
+    assert writers[1].direct is False
+
+
+def test_concurrent_imports_into_one_empty_project_do_not_collide(db, owner, project):
+    """Both find the project empty only if they do not overlap: the second waits for the
+    first (an advisory lock on PostgreSQL, the write lock on SQLite), then skips its keys."""
+    files = [text_rows(BATCH_SIZE + 50), text_rows(BATCH_SIZE + 50, start=BATCH_SIZE)]
+    results, errors = [], []
+
+    def run(rows):
+        try:
+            results.append(service_import(db, owner, project, jsonl_bytes(rows)))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(rows,)) for rows in files]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    # 50 keys overlap: whichever import runs second creates 50 fewer tasks
+    assert sorted(r.created for r in results) == [BATCH_SIZE, BATCH_SIZE + 50]
+    assert count_tasks(db, project) == 2 * BATCH_SIZE + 50

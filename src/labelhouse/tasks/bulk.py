@@ -8,9 +8,11 @@ NOTHING``), so the first row of a key wins and re-imports add nothing.
   thread (the driver needs the GIL for every row, so a second thread would only wait).
 * PostgreSQL: ``COPY`` of pre-built text into a temporary table, then one
   ``INSERT … SELECT … ON CONFLICT DO NOTHING; TRUNCATE`` (``COPY`` itself cannot skip
-  duplicates). This runs on a background thread so the server inserts one batch while
-  Python parses and checks the next one: the thread holds the GIL only between network
-  waits, and the queue in between holds at most two batches, so memory stays flat.
+  duplicates). While the importer knows no key can exist yet (``direct``: see
+  ``importer._Load``) it copies straight into ``task`` instead, which costs PostgreSQL
+  about a third less. This runs on a background thread so the server inserts one batch
+  while Python parses and checks the next one: the thread holds the GIL only between
+  network waits, and the queue in between holds at most two batches, so memory stays flat.
 
 Everything happens on the caller's connection and inside its transaction: an error (in
 the thread or in the caller) leaves the transaction to the caller's rollback, and a killed
@@ -68,6 +70,9 @@ class PlainRow(Protocol):
 
 class TaskWriter(Protocol):
     inserted: int  # tasks created so far (duplicates skipped); final after drain()
+    # True while no written key can already exist (writes need not skip duplicates); the
+    # importer sets it False, for good, at the first batch that might repeat a key.
+    direct: bool
 
     def write(self, rows: list[Any]) -> None:
         """Queue or write one batch of :class:`PlainRow` s, in file order."""
@@ -80,10 +85,12 @@ class TaskWriter(Protocol):
         """Stop background work (idempotent; nothing queued is written after this)."""
 
 
-def open_writer(session: Session, project_id: int, import_id: int) -> TaskWriter:
+def open_writer(
+    session: Session, project_id: int, import_id: int, *, direct: bool = False
+) -> TaskWriter:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        return CopyWriter(conn.connection.driver_connection, project_id, import_id)
+        return CopyWriter(conn.connection.driver_connection, project_id, import_id, direct)
     return SqliteWriter(conn, project_id, import_id)
 
 
@@ -101,6 +108,7 @@ class SqliteWriter:
         self.project_id = int(project_id)
         self.import_id = int(import_id)
         self.inserted = 0
+        self.direct = False  # SQLite's ON CONFLICT costs little: one statement either way
 
     def write(self, rows: list[Any]) -> None:
         created = sqlite_timestamp(utcnow())
@@ -129,8 +137,9 @@ def copy_field(value: str) -> bytes:
     return value.encode()
 
 
-def copy_text(rows: list[Any]) -> bytes:
-    """A batch as COPY text: ``external_id TAB dedup_key TAB data NEWLINE`` per row.
+def copy_text(rows: list[Any], prefix: bytes = b"", suffix: bytes = b"\n") -> bytes:
+    """A batch as COPY text: ``prefix external_id TAB dedup_key TAB data suffix`` per row
+    (the prefix and suffix carry columns that are the same for every row).
 
     orjson never writes a raw tab, newline or carriage return (JSON escapes them), so the
     data only needs its backslashes doubled."""
@@ -139,9 +148,10 @@ def copy_text(rows: list[Any]) -> bytes:
     for p in rows:
         data = p.encoded.replace(b"\\", b"\\\\")
         if p.external_id is None:
-            append(b"\\N\t%s\t%s\n" % (p.dedup_key.encode(), data))
+            append(b"%s\\N\t%s\t%s%s" % (prefix, p.dedup_key.encode(), data, suffix))
         else:
-            append(b"%s\t%s\t%s\n" % (copy_field(p.external_id), copy_field(p.dedup_key), data))
+            ext, key = copy_field(p.external_id), copy_field(p.dedup_key)
+            append(b"%s%s\t%s\t%s%s" % (prefix, ext, key, data, suffix))
     return b"".join(lines)
 
 
@@ -149,14 +159,19 @@ class CopyWriter:
     """COPY + INSERT … SELECT on a background thread that owns the connection between
     :meth:`write` and :meth:`drain`."""
 
-    def __init__(self, connection: Any, project_id: int, import_id: int) -> None:
+    def __init__(
+        self, connection: Any, project_id: int, import_id: int, direct: bool = False
+    ) -> None:
         self.connection = connection
         self.project_id = int(project_id)
         self.import_id = int(import_id)
         self.inserted = 0
+        self.direct = direct
         self.error: BaseException | None = None
         self.cancelled = False
-        self.queue: queue.Queue[tuple[bytes, str] | None] = queue.Queue(maxsize=2)
+        # (COPY text, the COPY statement, the statement that moves the buffer into task or
+        # None when the COPY goes straight into task)
+        self.queue: queue.Queue[tuple[bytes, str, str | None] | None] = queue.Queue(maxsize=2)
         self.thread: threading.Thread | None = None
         with connection.cursor() as cursor:
             cursor.execute(
@@ -167,12 +182,19 @@ class CopyWriter:
     def write(self, rows: list[Any]) -> None:
         self._raise_error()
         now = utcnow().isoformat()
-        statement = (
-            f"INSERT INTO task ({TASK_COLUMNS}) SELECT {self.project_id}, external_id, "
-            f"dedup_key, data, 0, 0, true, {self.import_id}, '{now}'::timestamptz "
-            f"FROM {BUFFER} ON CONFLICT (project_id, dedup_key) DO NOTHING; TRUNCATE {BUFFER}"
-        )
-        item = (copy_text(rows), statement)
+        item: tuple[bytes, str, str | None]
+        if self.direct:
+            prefix = b"%d\t" % self.project_id
+            suffix = b"\t0\t0\tt\t%d\t%s\n" % (self.import_id, now.encode())
+            item = (copy_text(rows, prefix, suffix), f"COPY task ({TASK_COLUMNS}) FROM STDIN", None)
+        else:
+            move = (
+                f"INSERT INTO task ({TASK_COLUMNS}) SELECT {self.project_id}, external_id, "
+                f"dedup_key, data, 0, 0, true, {self.import_id}, '{now}'::timestamptz FROM "
+                f"{BUFFER} ON CONFLICT (project_id, dedup_key) DO NOTHING; TRUNCATE {BUFFER}"
+            )
+            copy = f"COPY {BUFFER} (external_id, dedup_key, data) FROM STDIN"
+            item = (copy_text(rows), copy, move)
         if self.thread is None:
             _fast_switching(True)
             self.thread = threading.Thread(
@@ -214,13 +236,14 @@ class CopyWriter:
                     if item is None:
                         return
                     if cursor is not None and self.error is None and not self.cancelled:
-                        data, statement = item
-                        with cursor.copy(
-                            f"COPY {BUFFER} (external_id, dedup_key, data) FROM STDIN"
-                        ) as copy:
+                        data, copy_statement, move = item
+                        with cursor.copy(copy_statement) as copy:
                             copy.write(data)
-                        cursor.execute(statement)
-                        self.inserted += cursor.rowcount  # of the INSERT, the first statement
+                        if move is None:
+                            self.inserted += cursor.rowcount  # rows copied
+                        else:
+                            cursor.execute(move)
+                            self.inserted += cursor.rowcount  # of the INSERT, its first statement
                 except BaseException as exc:
                     self.error = exc
                 finally:

@@ -45,6 +45,9 @@ FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner
 # long string decodes to exactly that.
 BATCH_BYTES = 16 * 1024 * 1024
 ANALYZE_AFTER = 5000  # imports this large refresh PostgreSQL's planner statistics
+# The direct bulk path tracks this many keys (a set of ints, ~30 MB at most); larger imports
+# go on with the duplicate-skipping path.
+TRACKED_KEYS = 500_000
 MAX_TASK_BYTES = 1024 * 1024
 MAX_REPORTED_PROBLEMS = 20
 STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold"}
@@ -326,7 +329,11 @@ class _Load:
         self.on_rejected = on_rejected
         self.problems: list[Problem] = []
         self.created = 0  # by the ORM path; the writer counts its own
-        self.writer: TaskWriter = open_writer(session, project.id, import_id)
+        direct = _first_tasks_of_project(session, project.id)
+        self.writer: TaskWriter = open_writer(session, project.id, import_id, direct=direct)
+        # While the writer is direct: hashes of every key so far, to notice the first batch
+        # that might repeat one (a hash collision only costs the direct path).
+        self.seen: set[int] | None = set() if direct else None
 
     def run(
         self,
@@ -385,6 +392,9 @@ class _Load:
         bulk writer, runs of rows with predictions or gold through SQLAlchemy (they need the
         new task ids) once the writer has caught up. Every statement skips existing keys, so
         the first row of a key wins."""
+        if self.seen is not None and self._may_repeat_a_key(batch):
+            self.writer.direct = False
+            self.seen = None
         if not any(p.needs_orm for p in batch):
             if batch:
                 self.writer.write(batch)
@@ -397,6 +407,36 @@ class _Load:
                 self.created += _orm_insert(self.session, self.project, self.import_id, rows, now)
             else:
                 self.writer.write(rows)
+
+    def _may_repeat_a_key(self, batch: list[_Prepared]) -> bool:
+        """True if a key of this batch may have come before, in it or in an earlier one, or
+        if there are too many keys to keep track of."""
+        seen = self.seen
+        assert seen is not None
+        for p in batch:
+            h = hash(p.dedup_key)
+            if h in seen:
+                return True
+            seen.add(h)
+        return len(seen) > TRACKED_KEYS
+
+
+def _first_tasks_of_project(session: Session, project_id: int) -> bool:
+    """On PostgreSQL, wait for any other import into the project to finish (a lock held until
+    this transaction ends), then tell whether the project has no tasks yet. If so no key of
+    this import can exist in the database, and the bulk writer may skip the duplicate check
+    until the file repeats a key of its own. SQLite's writer never needs to know."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    session.execute(_IMPORT_LOCK, {"key": IMPORT_LOCK_BASE + project_id})
+    return session.execute(_HAS_TASKS, {"pid": project_id}).scalar() is None
+
+
+# Imports into one project queue on this advisory lock (keys are the project id plus a
+# constant, to stay clear of other users of advisory locks in the same database).
+IMPORT_LOCK_BASE = 0x4C48 << 48
+_IMPORT_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_HAS_TASKS = text("SELECT 1 FROM task WHERE project_id = :pid LIMIT 1")
 
 
 def _orm_insert(
