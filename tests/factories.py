@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,3 +103,21 @@ def token_client(app: Any, db: Database, member: Member) -> TestClient:
     c = TestClient(app)
     c.headers["Authorization"] = f"Bearer {secret}"
     return c
+
+
+def run_in_threads(target: Any, args: list[Any], timeout: float = 120) -> list[BaseException]:
+    """Run ``target(arg)`` for each arg on its own thread; the errors they raised."""
+    errors: list[BaseException] = []
+
+    def run(arg: Any) -> None:
+        try:
+            target(arg)
+        except BaseException as exc:  # returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return errors

@@ -24,7 +24,7 @@ from labelhouse.tasks.bulk import copy_text
 from labelhouse.tasks.importer import BATCH_SIZE, FIRST_BATCH_SIZE, import_tasks
 from labelhouse.tasks.models import TaskImport
 from labelhouse.tasks.readers import read_csv
-from tests.factories import make_project, text_rows
+from tests.factories import make_project, run_in_threads, text_rows
 from tests.helpers_data import count_rows, count_tasks, jsonl_bytes, predictions_of, tasks_of
 
 THREAD = "labelhouse-import-copy"
@@ -419,19 +419,10 @@ def test_concurrent_imports_into_one_empty_project_do_not_collide(db, owner, pro
     """Both find the project empty only if they do not overlap: the second waits for the
     first (an advisory lock on PostgreSQL, the write lock on SQLite), then skips its keys."""
     files = [text_rows(BATCH_SIZE + 50), text_rows(BATCH_SIZE + 50, start=BATCH_SIZE)]
-    results, errors = [], []
-
-    def run(rows):
-        try:
-            results.append(service_import(db, owner, project, jsonl_bytes(rows)))
-        except Exception as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(rows,)) for rows in files]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = []
+    errors = run_in_threads(
+        lambda rows: results.append(service_import(db, owner, project, jsonl_bytes(rows))), files
+    )
     assert errors == []
     # 50 keys overlap: whichever import runs second creates 50 fewer tasks
     assert sorted(r.created for r in results) == [BATCH_SIZE, BATCH_SIZE + 50]

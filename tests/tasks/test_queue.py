@@ -18,7 +18,14 @@ from labelhouse.db.engine import open_database
 from labelhouse.errors import NotFound
 from labelhouse.tasks import queue
 from labelhouse.tasks.models import Assignment, Task
-from tests.factories import add_member, add_tasks, make_org, make_project, text_rows
+from tests.factories import (
+    add_member,
+    add_tasks,
+    make_org,
+    make_project,
+    run_in_threads,
+    text_rows,
+)
 
 
 def claim(db, member, pid, **kw):
@@ -167,20 +174,12 @@ def test_concurrent_threads_never_over_assign(setup):
     add_tasks(db, owner, pid, text_rows(n_tasks))
     members = [add_member(db, owner) for _ in range(n_workers)]
     barrier = threading.Barrier(n_workers)
-    errors: list[BaseException] = []
 
     def run(m):
-        try:
-            barrier.wait()
-            _work_loop(db, m.actor, pid)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        barrier.wait()
+        _work_loop(db, m.actor, pid)
 
-    threads = [threading.Thread(target=run, args=(m,)) for m in members]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    errors = run_in_threads(run, members)
     assert not errors, errors
     _assert_queue_invariants(db, pid, n_tasks, overlap=3, n_workers=n_workers)
 

@@ -656,12 +656,17 @@ def test_integer_query_parameters_are_bounded(app, db, method, query):
     assert r.status_code == 422, r.text
 
 
-def test_lead_time_must_be_a_finite_number(app, db):
+def _leased_task(app, db):
+    """A manager's API client holding a lease on the one task of a new project."""
     owner = make_org(db)
     pid = make_project(db, owner)
     add_tasks(db, owner, pid, text_rows(1))
     c = token_client(app, db, owner)
-    task = c.post(f"/api/projects/{pid}/next").json()["task"]
+    return c, pid, c.post(f"/api/projects/{pid}/next").json()["task"]
+
+
+def test_lead_time_must_be_a_finite_number(app, db):
+    c, _, task = _leased_task(app, db)
     for number in (b"NaN", b"Infinity", b"1e400"):
         r = c.post(
             f"/api/tasks/{task['id']}/annotations",
@@ -707,11 +712,7 @@ def test_nul_in_a_query_parameter_is_422(app, db, query):
 
 
 def test_nul_in_a_json_body_is_422_naming_where(app, db):
-    owner = make_org(db)
-    pid = make_project(db, owner)
-    add_tasks(db, owner, pid, text_rows(1))
-    c = token_client(app, db, owner)
-    task = c.post(f"/api/projects/{pid}/next").json()["task"]
+    c, pid, task = _leased_task(app, db)
     r = c.post(f"/api/tasks/{task['id']}/annotations", json={"value": {"label": "pos\x00"}})
     err = assert_error(r, 422, "invalid_input")
     assert "value.label contains a NUL character" in err["details"][0]["problem"]
