@@ -97,6 +97,18 @@ def test_import_by_name_and_again_adds_nothing(db, cli, tmp_path, project):
     assert count_tasks(db, project) == 3
 
 
+@pytest.mark.parametrize("ref", ["99999999999999999999999", "²", "0"])
+def test_a_project_reference_that_cannot_be_an_id_is_looked_up_as_a_name(
+    db, cli, tmp_path, project, ref
+):
+    """A number past a 64-bit id (a driver overflow before) or a digit that int() refuses
+    is simply a name nobody gave a project."""
+    f = write(tmp_path / "tasks.jsonl", jsonl_bytes(text_rows(1)))
+    result = cli("import", ref, str(f))
+    assert result.exit_code == 1, result.output
+    assert f"No project with id or name '{ref}'" in flat(result.output)
+
+
 @pytest.mark.parametrize(
     ("name", "data"),
     [

@@ -71,13 +71,13 @@ def list_projects(
 
 
 def find_project(session: Session, organization_id: int | None, ref: str) -> Project:
-    """Resolve a CLI reference: a numeric id or an exact name."""
+    """Resolve a CLI reference: a numeric id or an exact name (a number too large for an id
+    can only be a name)."""
     query = select(Project)
     if organization_id is not None:
         query = query.where(Project.organization_id == organization_id)
-    query = (
-        query.where(Project.id == int(ref)) if ref.isdigit() else query.where(Project.name == ref)
-    )
+    is_id = ref.isascii() and ref.isdigit() and 0 < int(ref) < 2**63
+    query = query.where(Project.id == int(ref)) if is_id else query.where(Project.name == ref)
     matches = list(session.scalars(query.limit(2)))
     if not matches:
         raise NotFound(f"No project with id or name '{ref}'.")
