@@ -16,6 +16,12 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: SQLite file under data_dir"
     )
     storage_dir: Path | None = None
+    # Uploaded media in S3-compatible storage instead of storage_dir: s3://bucket[/prefix].
+    # Credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID…, a profile, a role).
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None  # for MinIO, Ceph, R2…; unset for AWS
+    s3_region: str | None = None
+    s3_path_style: bool = False  # bucket in the path, as most S3-compatible servers want
     max_request_bytes: int = 2 * 1024 * 1024
     max_upload_bytes: int = 1024 * 1024 * 1024
     secure_cookies: bool = False

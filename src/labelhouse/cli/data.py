@@ -88,10 +88,10 @@ def import_command(
         with db.session() as s:
             proj, actor = project_and_actor(s, project)
             if files is not None:
-                from labelhouse.storage import LocalStorage
+                from labelhouse.storage import open_storage
                 from labelhouse.tasks.service import store_file
 
-                storage = LocalStorage(settings.resolved_storage_dir)
+                storage = open_storage(settings)
                 images = sorted(
                     p for p in files.iterdir() if p.is_file() and not p.name.startswith(".")
                 )

@@ -61,9 +61,13 @@ def serve(
     from labelhouse.accounts import service as accounts
     from labelhouse.accounts.models import Organization
     from labelhouse.demo import load_demo
-    from labelhouse.storage import LocalStorage
+    from labelhouse.storage import open_storage
 
     settings = settings_for(data_dir)
+    try:
+        open_storage(settings).check()  # a wrong bucket or folder fails here, not per upload
+    except LabelhouseError as exc:
+        raise fail(exc) from None
     db = open_db(settings)
     try:
         with db.session() as s:
@@ -80,7 +84,7 @@ def serve(
             if demo:
                 org_id = s.scalar(select(Organization.id).order_by(Organization.id).limit(1))
                 actor = owner_actor(s, org_id)
-                made = load_demo(s, actor, LocalStorage(settings.resolved_storage_dir))
+                made = load_demo(s, actor, open_storage(settings))
                 if made:
                     console.print(f"Loaded {len(made)} demo projects.")
     except LabelhouseError as exc:

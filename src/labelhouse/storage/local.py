@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from labelhouse.errors import InvalidInput, Problem
 from labelhouse.storage.base import StorageKeyError, check_key
 
 
@@ -51,3 +52,10 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise InvalidInput(
+                f"The storage folder {self.root} is not writable.",
+                [Problem("LABELHOUSE_STORAGE_DIR", "not writable by this user")],
+            )

@@ -12,7 +12,7 @@ from labelhouse.accounts.identity_cache import IdentityCache
 from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database, open_database
-from labelhouse.storage import LocalStorage, Storage
+from labelhouse.storage import Storage, open_storage
 from labelhouse.web import errors, pages
 from labelhouse.web.api import auth, exports, pages_support, projects, quality, review, tasks
 from labelhouse.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -41,7 +41,7 @@ def create_app(
     app.state.login_throttle = LoginThrottle()
     app.state.identity_cache = IdentityCache(settings.identity_cache_seconds)
     app.state.db = database or open_database(settings.resolved_database_url)
-    app.state.storage = storage or LocalStorage(settings.resolved_storage_dir)
+    app.state.storage = storage or open_storage(settings)
     errors.install(app)
     # The annotator's hot endpoints first: routes are matched in order.
     for router in (
