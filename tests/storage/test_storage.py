@@ -131,6 +131,11 @@ def test_uploads_and_downloads_through_the_app_use_s3(db, settings, s3_endpoint,
     r = c.get(f"/api/files/{file_id}")
     assert r.status_code == 200
     assert r.content == image
+    # a second app server (another host, its own empty folder) serves the same file
+    other = s3_settings.model_copy(update={"storage_dir": tmp_path / "other-host"})
+    r = token_client(create_app(other, database=db), db, owner).get(f"/api/files/{file_id}")
+    assert r.status_code == 200
+    assert r.content == image
     assert not (tmp_path / "must-stay-empty").exists() or not any(
         (tmp_path / "must-stay-empty").iterdir()
     )
