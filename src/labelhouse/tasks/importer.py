@@ -390,8 +390,8 @@ class _Load:
     def _store(self, batch: list[_Prepared]) -> None:
         """One batch, in file order (task ids follow the file): runs of plain rows through the
         bulk writer, runs of rows with predictions or gold through SQLAlchemy (they need the
-        new task ids) once the writer has caught up. Every statement skips existing keys, so
-        the first row of a key wins."""
+        new task ids) once the writer has caught up. Every statement skips existing keys
+        (the direct path only runs while none can exist), so the first row of a key wins."""
         if self.seen is not None and self._may_repeat_a_key(batch):
             self.writer.direct = False
             self.seen = None
