@@ -101,6 +101,24 @@ def test_import_bad_row_reports_line_and_reason(page: Page, live_server, console
     assert unexpected(console_errors, 422) == []  # the strict import's answer
 
 
+def test_undo_an_import_from_the_history(page: Page, live_server, console_errors):
+    pid = new_project(live_server)
+    login(page, live_server.owner_email)
+    page.goto(f"/projects/{pid}/import")
+    upload(page, "wrong-file.jsonl", jsonl(text_rows(4)))
+    expect(page.locator("#import-result .count-created dd")).to_have_text("4")
+    page.reload()  # the history lists the new import
+    row = page.locator("#import-history tbody tr").first
+    expect(row.locator("td.file-name")).to_have_text("wrong-file.jsonl")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Undo").click()
+    expect(page.locator("#undo-result")).to_have_text("Removed 4 tasks of wrong-file.jsonl.")
+    expect(row.locator("td.removed")).to_have_text("4")
+    expect(row.get_by_role("button", name="Undo")).to_have_count(0)
+    assert task_count(live_server, pid) == 0
+    assert console_errors == []
+
+
 def png(color: str, size: tuple[int, int] = (40, 30)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format="PNG")

@@ -1,4 +1,5 @@
-"""``labelhouse import`` and ``labelhouse export``: bulk data in and out, with progress bars."""
+"""``labelhouse import``, ``export`` and ``imports``: bulk data in and out (with progress
+bars), and undoing an import."""
 
 from __future__ import annotations
 
@@ -208,3 +209,60 @@ def export_command(
         db.dispose()
     if output:
         console.print(f"[green]Wrote[/] {written:,} bytes to {output}")
+
+
+imports_app = typer.Typer(help="A project's imports; undo one.", no_args_is_help=True)
+
+
+@imports_app.command("list")
+def list_imports(
+    project: str = typer.Argument(..., help="Project id or exact name"),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """The project's latest imports, newest first."""
+    from rich.table import Table
+
+    from labelhouse.tasks.queries import recent_imports
+
+    table = Table("id", "when (UTC)", "file", "rows", "new", "dup.", "rej.", "removed")
+    db = open_db(settings_for(data_dir))
+    try:
+        with db.read_session() as s:
+            proj, actor = project_and_actor(s, project)
+            for i in recent_imports(s, actor, proj.id, limit=limit):
+                counts = (i.rows, i.created, i.duplicates, i.rejected, i.removed)
+                when = i.created_at.strftime("%Y-%m-%d %H:%M")
+                table.add_row(str(i.id), when, i.filename, *(f"{n:,}" for n in counts))
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+    console.print(table)
+
+
+@imports_app.command("undo")
+def undo_import(
+    project: str = typer.Argument(..., help="Project id or exact name"),
+    import_id: int = typer.Argument(
+        ..., min=1, max=2**63 - 1, help="The import's id (see `labelhouse imports list`)"
+    ),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Remove an import's tasks that nobody has worked on (with their predictions); tasks
+    someone was given or answered stay."""
+    from labelhouse.tasks.undo import undo_import as undo
+
+    db = open_db(settings_for(data_dir))
+    try:
+        with db.session() as s:
+            proj, actor = project_and_actor(s, project)
+            result = undo(s, actor, proj.id, import_id)
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+    console.print(
+        f"Removed {result.removed:,} tasks of import {import_id}"
+        + (f"; kept {result.kept:,} that someone worked on." if result.kept else ".")
+    )

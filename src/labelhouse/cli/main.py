@@ -11,7 +11,7 @@ import typer
 
 from labelhouse.accounts.models import Role
 from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
-from labelhouse.cli.data import export_command, import_command
+from labelhouse.cli.data import export_command, import_command, imports_app
 from labelhouse.errors import LabelhouseError
 
 
@@ -39,6 +39,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(projects_app, name="projects")
 app.add_typer(db_app, name="db")
+app.add_typer(imports_app, name="imports")
 app.command("import")(import_command)
 app.command("export")(export_command)
 

@@ -87,6 +87,9 @@ class TaskImport(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Tasks of this import taken out again (``tasks.undo``), and when it last happened.
+    removed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class StoredFile(Base):

@@ -82,15 +82,13 @@ def transfer_view(session: Session, actor: Actor, project_id: int) -> TransferVi
 
 
 def recent_imports(
-    session: Session, actor: Actor, project_id: int, *, limit: int = 10
+    session: Session, actor: Actor, project_id: int, *, before_id: int = 0, limit: int = 10
 ) -> list[TaskImport]:
-    """The project's latest import runs, newest first (for the import page's history)."""
+    """The project's import runs, newest first, older than ``before_id`` if given (the import
+    page's history and the API's keyset pages). Managers only, like importing."""
+    actor.require(Role.manager, "see the project's imports")
     project = get_project(session, actor, project_id)
-    return list(
-        session.scalars(
-            select(TaskImport)
-            .where(TaskImport.project_id == project.id)
-            .order_by(TaskImport.id.desc())
-            .limit(limit)
-        )
-    )
+    query = select(TaskImport).where(TaskImport.project_id == project.id)
+    if before_id:
+        query = query.where(TaskImport.id < before_id)
+    return list(session.scalars(query.order_by(TaskImport.id.desc()).limit(limit)))

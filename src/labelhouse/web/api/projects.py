@@ -13,10 +13,11 @@ from starlette.datastructures import UploadFile as FormFile
 from labelhouse.errors import InvalidInput, Problem, TooLarge
 from labelhouse.kinds.registry import parse_schema
 from labelhouse.projects import service as projects
-from labelhouse.tasks import importer, queue
+from labelhouse.tasks import importer, queue, undo
 from labelhouse.tasks import service as tasks
+from labelhouse.tasks.queries import recent_imports
 from labelhouse.web.api.schemas import ProjectIn, ProjectPatch, SchemaIn
-from labelhouse.web.api.serializers import file_out, project_out
+from labelhouse.web.api.serializers import file_out, import_out, project_out
 from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.params import Cursor, Id
 
@@ -163,6 +164,31 @@ def _run_import(
             s, actor, project_id, stream, filename=name, file_format=fmt, skip_invalid=skip_invalid
         )
         return result.as_dict()
+
+
+@router.get("/projects/{project_id}/imports")
+def list_imports(
+    project_id: Id,
+    ctx: Ctx,
+    cursor: Cursor = 0,
+    limit: int = Query(default=50, ge=1, le=500),
+) -> dict[str, Any]:
+    """The project's import runs, newest first (``cursor``: the ``next_cursor`` of the page
+    before; managers only)."""
+    with ctx.read() as (s, actor):
+        rows = recent_imports(s, actor, project_id, before_id=cursor, limit=limit + 1)
+        items = [import_out(i) for i in rows[:limit]]
+    return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+
+
+@router.delete("/projects/{project_id}/imports/{import_id}/tasks")
+def undo_import(project_id: Id, import_id: Id, ctx: Ctx) -> dict[str, Any]:
+    """Undo an import: remove its tasks that nobody has worked on (never handed out, no
+    annotation) with their predictions. Tasks someone worked on stay and are counted as
+    ``kept``. The import's record stays, with ``removed`` added up; its keys are free, so a
+    corrected file can be imported."""
+    with ctx.write() as (s, actor):
+        return undo.undo_import(s, actor, project_id, import_id).as_dict()
 
 
 @router.post("/projects/{project_id}/files", status_code=201)

@@ -13,7 +13,7 @@ from labelhouse.annotations.models import Annotation, AnnotationRevision
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, load_schema
-from labelhouse.tasks.models import StoredFile, Task
+from labelhouse.tasks.models import StoredFile, Task, TaskImport
 from labelhouse.tasks.service import media_urls, task_status
 
 
@@ -79,6 +79,22 @@ def file_out(f: StoredFile) -> dict[str, Any]:
         "width": f.width,
         "height": f.height,
         "url": f"/api/files/{f.id}",
+    }
+
+
+def import_out(i: TaskImport) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "filename": i.filename,
+        "format": i.file_format,
+        "user_id": i.user_id,
+        "rows": i.rows,
+        "created": i.created,
+        "duplicates": i.duplicates,
+        "rejected": i.rejected,
+        "removed": i.removed,
+        "removed_at": i.removed_at,
+        "created_at": i.created_at,
     }
 
 

@@ -1,6 +1,6 @@
 // Import page: uploads with a real progress bar (XMLHttpRequest upload events; fetch has
 // none), then the import's counts, or every rejected row with its reason.
-import { csrfToken } from "./api.js";
+import { api, csrfToken, showError } from "./api.js";
 
 const el = (tag, className, text) => {
   const node = document.createElement(tag);
@@ -140,3 +140,28 @@ wire(document.getElementById("images-form"), async (form, bar, label) => {
     return false;
   }
 });
+
+// Undo an import: its tasks nobody has worked on go; the row shows how many were removed.
+const projectId = document.getElementById("import-form")?.dataset.project;
+for (const button of document.querySelectorAll("button.undo-import")) {
+  button.addEventListener("click", async () => {
+    const { import: importId, filename } = button.dataset;
+    const question = `Remove the tasks imported from ${filename} that nobody has worked on? ` +
+      "Tasks that were handed out or answered stay. This cannot be undone.";
+    if (!window.confirm(question)) return;
+    const out = document.getElementById("undo-result");
+    button.disabled = true;
+    try {
+      const body = await api("DELETE", `/api/projects/${projectId}/imports/${importId}/tasks`);
+      out.classList.remove("error");
+      out.textContent = `Removed ${body.removed} task${body.removed === 1 ? "" : "s"} of ${filename}` +
+        (body.kept ? `; kept ${body.kept} that someone worked on.` : ".");
+      const cell = document.querySelector(`tr[data-import="${importId}"] td.removed`);
+      if (cell) cell.textContent = String(Number(cell.textContent) + body.removed);
+      button.remove();
+    } catch (error) {
+      button.disabled = false;
+      showError(out, error);
+    }
+  });
+}
