@@ -16,6 +16,8 @@ class Annotation(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "user_id"),
         Index("ix_annotation_project_user", "project_id", "user_id"),
+        # exports and quality read a project's answers task range by task range
+        Index("ix_annotation_project_task", "project_id", "task_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
