@@ -115,6 +115,7 @@ def _categorical(
     values: list[Any],
     method: str,
     gold: dict[int, dict[str, Any]],
+    statistics: bool = True,
 ) -> FieldAnalysis:
     classes = kind.classes() or []
     index = {c: i for i, c in enumerate(classes)}
@@ -136,19 +137,23 @@ def _categorical(
         answers.user_ids.tolist(),
         list(classes),
     )
-    metrics: dict[str, float | None] = {
-        "percent_agreement": finite(quality.percent_agreement(labels)),
-        "fleiss_kappa": finite(quality.fleiss_kappa(labels)),
-        "alpha_nominal": finite(quality.krippendorff_alpha(labels, "nominal")),
-    }
-    if kind.agreement_kind() == "pairwise":  # pooled over pairs: a tie vs a side disagrees
-        metrics["agreement_rate"] = finite(quality.pairwise_agreement_rate(labels))
-    if kind.agreement_kind() == "ordinal":
-        metrics["alpha_ordinal"] = finite(quality.krippendorff_alpha(labels, "ordinal"))
-        metrics["alpha_interval"] = finite(quality.krippendorff_alpha(labels, "interval"))
-    pair_kappa = quality.pairwise_kappa_matrix(labels)
-    metrics.update(_pair_summary(pair_kappa))
-    ds = quality.dawid_skene(labels) if len(labels) else None
+    metrics: dict[str, float | None] = {}
+    pair_kappa = None
+    if statistics:
+        metrics = {
+            "percent_agreement": finite(quality.percent_agreement(labels)),
+            "fleiss_kappa": finite(quality.fleiss_kappa(labels)),
+            "alpha_nominal": finite(quality.krippendorff_alpha(labels, "nominal")),
+        }
+        if kind.agreement_kind() == "pairwise":  # pooled over pairs: a tie vs a side disagrees
+            metrics["agreement_rate"] = finite(quality.pairwise_agreement_rate(labels))
+        if kind.agreement_kind() == "ordinal":
+            metrics["alpha_ordinal"] = finite(quality.krippendorff_alpha(labels, "ordinal"))
+            metrics["alpha_interval"] = finite(quality.krippendorff_alpha(labels, "interval"))
+        pair_kappa = quality.pairwise_kappa_matrix(labels)
+        metrics.update(_pair_summary(pair_kappa))
+    fit_ds = len(labels) and (statistics or method == "dawid_skene")
+    ds = quality.dawid_skene(labels) if fit_ds else None
     per_item = labels.labels_per_item()
 
     by_task: dict[int, list[Any]] = {}
@@ -189,14 +194,16 @@ def _categorical(
         n_overlap=int((per_item > 1).sum()),
         n_answers=len(labels),
         metrics=metrics,
-        task_agreement=quality.item_agreement(labels),
+        task_agreement=(
+            quality.item_agreement(labels) if statistics else np.full(answers.n_tasks, np.nan)
+        ),
         consensus=consensus,
         consensus_method=used,
         labels=labels,
         ds=ds,
         pair_kappa=pair_kappa,
         answered=per_item,
-        pairs=from_kappa(pair_kappa),
+        pairs=from_kappa(pair_kappa) if pair_kappa is not None else PairStats.empty(),
     )
 
 
@@ -239,6 +246,7 @@ def _structured(
     task_data: dict[int, dict[str, Any]],
     method: str = "majority",
     gold: dict[int, dict[str, Any]] | None = None,
+    statistics: bool = True,
 ) -> FieldAnalysis:
     grouped: dict[int, list[Any]] = {}
     voters: dict[int, list[int]] = {}
@@ -270,17 +278,9 @@ def _structured(
     tally = PairTally()
     for t, task_values in grouped.items():
         answered[t] = len(task_values)
-        agreement[t] = _pairwise_mean(kind, task_values, voters[t], tally)
-        for i in range(len(task_values)):
-            for j in range(i + 1, len(task_values)):
-                a, b = task_values[i], task_values[j]
-                if ak == "spans":
-                    exact.append(quality.span_f1(as_spans(a), as_spans(b), match="exact"))
-                    overlap.append(quality.span_f1(as_spans(a), as_spans(b), match="overlap"))
-                elif ak == "boxes":
-                    overlap.append(quality.box_f1(as_boxes(a), as_boxes(b)))
-                elif ak == "ranking" and isinstance(a, list) and isinstance(b, list):
-                    taus.append(quality.kendall_tau(a, b) if len(a) == len(b) else math.nan)
+        if statistics:
+            agreement[t] = _pairwise_mean(kind, task_values, voters[t], tally)
+            _pair_scores(ak, task_values, exact, overlap, taus)
         if sets is not None:
             value, conf = sets[t]
             consensus[t] = TaskConsensus(value, conf, used)
@@ -324,6 +324,26 @@ def _structured(
     )
 
 
+def _pair_scores(
+    ak: str,
+    task_values: list[Any],
+    exact: list[quality.MatchF1],
+    overlap: list[quality.MatchF1],
+    taus: list[float],
+) -> None:
+    """Add the kind's match scores of every pair of one task's answers to the lists."""
+    for i in range(len(task_values)):
+        for j in range(i + 1, len(task_values)):
+            a, b = task_values[i], task_values[j]
+            if ak == "spans":
+                exact.append(quality.span_f1(as_spans(a), as_spans(b), match="exact"))
+                overlap.append(quality.span_f1(as_spans(a), as_spans(b), match="overlap"))
+            elif ak == "boxes":
+                overlap.append(quality.box_f1(as_boxes(a), as_boxes(b)))
+            elif ak == "ranking" and isinstance(a, list) and isinstance(b, list):
+                taus.append(quality.kendall_tau(a, b) if len(a) == len(b) else math.nan)
+
+
 def _exact_share(task_values: list[Any]) -> float:
     """Share of annotator pairs whose answers are identical (percent agreement)."""
     n = len(task_values)
@@ -355,16 +375,19 @@ def analyse_field(
     task_data: dict[int, dict[str, Any]],
     method: str,
     gold: dict[int, dict[str, Any]] | None = None,
+    *,
+    statistics: bool = True,
 ) -> FieldAnalysis:
     """``gold`` (``{task_id: expected values}``) is only read by ``gold_weighted``.
 
     The method applies to every kind that can honour it: categorical kinds and multi-choice
     run it over the whole project; spans, boxes and rankings have no Dawid–Skene (they keep
     their overlap vote / Borda merge) but take gold-accuracy weights in their ``merge``.
-    The method actually used is reported per field."""
+    The method actually used is reported per field. ``statistics=False`` computes the
+    consensus only (for exports): no agreement metrics, pair scores or unused model fits."""
     rows, values = _field_rows(kind, answers)
     if kind.agreement_kind() == "none":  # e.g. free text with similarity "none"
         return _unscored(kind, answers, rows)
     if kind.agreement_kind() in CATEGORICAL and kind.classes():
-        return _categorical(kind, answers, rows, values, method, gold or {})
-    return _structured(kind, answers, rows, values, task_data, method, gold)
+        return _categorical(kind, answers, rows, values, method, gold or {}, statistics)
+    return _structured(kind, answers, rows, values, task_data, method, gold, statistics)

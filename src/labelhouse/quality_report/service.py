@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,12 +117,22 @@ class _Computed:
     task_data: dict[int, dict[str, Any]]
 
 
-def _compute(session: Session, project_id: int, schema: LabelSchema, method: str) -> _Computed:
+def _compute(
+    session: Session,
+    project_id: int,
+    schema: LabelSchema,
+    method: str,
+    *,
+    statistics: bool = True,
+) -> _Computed:
     answers = load_answers(session, project_id)
     needs_data = any(f.agreement_kind() in NEEDS_TASK_DATA for f in schema.fields)
     task_data = load_task_data(session, project_id) if needs_data and answers.n_tasks else {}
     gold = load_gold(session, project_id) if method == "gold_weighted" and answers.n_tasks else {}
-    analyses = [analyse_field(f, answers, task_data, method, gold) for f in schema.fields]
+    analyses = [
+        analyse_field(f, answers, task_data, method, gold, statistics=statistics)
+        for f in schema.fields
+    ]
     return _Computed(answers, analyses, task_data)
 
 
@@ -263,34 +274,54 @@ def project_report(
     )
 
 
+def _fields(computed: _Computed, t: int) -> dict[str, Any]:
+    """``{field: {value, confidence, method}}`` of the task with code ``t``."""
+    fields = {}
+    for fa in computed.analyses:
+        c = fa.consensus[t]
+        if c is not None:
+            fields[fa.name] = {
+                "value": c.value,
+                "confidence": c.confidence if math.isfinite(c.confidence) else None,
+                "method": c.method,
+            }
+    return fields
+
+
 def _rows(computed: _Computed, codes: np.ndarray) -> list[tuple[int, dict[str, Any]]]:
     per_task = np.diff(computed.answers.bounds)
-    out = []
-    for t in codes:
-        fields = {}
-        for fa in computed.analyses:
-            c = fa.consensus[int(t)]
-            if c is not None:
-                fields[fa.name] = {
-                    "value": c.value,
-                    "confidence": c.confidence if math.isfinite(c.confidence) else None,
-                    "method": c.method,
-                }
-        out.append((int(per_task[t]), fields))
-    return out
+    return [(int(per_task[t]), _fields(computed, int(t))) for t in codes]
+
+
+class ConsensusByTask(Mapping[int, dict[str, Any]]):
+    """``{task_id: {field: {value, confidence, method}}}``, built for one task when asked:
+    an export streams task by task, so it never holds a dict per task of the project."""
+
+    def __init__(self, computed: _Computed) -> None:
+        self._computed = computed
+        self._ids = computed.answers.task_ids  # sorted
+
+    def __getitem__(self, task_id: int) -> dict[str, Any]:
+        t = int(np.searchsorted(self._ids, task_id))
+        if t >= self._ids.size or self._ids[t] != task_id:
+            raise KeyError(task_id)
+        return _fields(self._computed, t)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids.tolist())
+
+    def __len__(self) -> int:
+        return int(self._ids.size)
 
 
 def consensus_by_task(
     session: Session, project_id: int, schema: LabelSchema, *, method: str = "majority"
-) -> dict[int, dict[str, Any]]:
-    """``{task_id: {field: {value, confidence, method}}}`` for every annotated task — for
+) -> ConsensusByTask:
+    """The consensus of every annotated task, without the report's statistics — for
     exports, whose caller has already checked access."""
-    computed = _compute(session, project_id, schema, check_method(method))
-    codes = np.arange(computed.answers.n_tasks)
-    return {
-        int(computed.answers.task_ids[t]): fields
-        for t, (_, fields) in zip(codes, _rows(computed, codes), strict=True)
-    }
+    return ConsensusByTask(
+        _compute(session, project_id, schema, check_method(method), statistics=False)
+    )
 
 
 def consensus_page(
