@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import String, Text, cast, select, type_coerce
+from sqlalchemy import String, Text, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from labelhouse.annotations.models import Annotation
@@ -26,25 +26,27 @@ from labelhouse.tasks.models import Prediction, Task
 BATCH = 5000
 
 
-def _iso(dt: Any) -> str | None:
-    return dt.isoformat() if dt is not None else None
-
-
-def _iso_from_sqlite_text(stored: str | None) -> str | None:
-    """What ``_iso`` gives for a timestamp SQLite keeps as ``YYYY-MM-DD HH:MM:SS.ffffff``
-    UTC text (``db.base.UtcDateTime``), by rewriting the text: parsing and re-formatting a
-    datetime per value was a third of an export's time."""
+def _iso(stored: str | None) -> str | None:
+    """What ``datetime.isoformat()`` gives for a UTC timestamp read as
+    ``YYYY-MM-DD[ T]HH:MM:SS.ffffff`` text (see :func:`_utc_text`), by rewriting the text:
+    parsing and re-formatting a datetime per value was a third of an export's time."""
     if stored is None:
         return None
     iso = stored.replace(" ", "T", 1)
     return (iso[:-7] if iso.endswith(".000000") else iso) + "+00:00"
 
 
-def _timestamps(session: Session) -> tuple[Callable[[Any], Any], Callable[[Any], str | None]]:
-    """How to select a timestamp column, and how to turn what comes back into ISO text."""
+def _pg_utc_text(column: Any) -> Any:
+    # whatever the session's TimeZone, in UTC and always with six fractional digits
+    return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US')
+
+
+def _utc_text(session: Session) -> Callable[[Any], Any]:
+    """How to select a timestamp column as UTC text for :func:`_iso` (SQLite keeps ours as
+    such text already, ``db.base.UtcDateTime``)."""
     if session.get_bind().dialect.name == "sqlite":
-        return (lambda column: type_coerce(column, String)), _iso_from_sqlite_text
-    return (lambda column: column), _iso
+        return lambda column: type_coerce(column, String)
+    return _pg_utc_text
 
 
 def iter_records(
@@ -73,7 +75,7 @@ def iter_records(
         if project is None:
             return
         schema = load_schema(session, project)
-    stamp, iso = _timestamps(session)
+    stamp = _utc_text(session)
     last_id = 0
     while True:
         tasks = session.execute(
@@ -111,8 +113,8 @@ def iter_records(
                     "schema_version": version,
                     "revision": rev,
                     "lead_time_ms": lead,
-                    "created_at": iso(created),
-                    "updated_at": iso(updated),
+                    "created_at": _iso(created),
+                    "updated_at": _iso(updated),
                     "review_status": review_status,
                 }
             )
@@ -141,7 +143,7 @@ def iter_records(
                 "id": task_id,
                 "external_id": external_id,
                 "data": wrap(data),
-                "created_at": iso(created),
+                "created_at": _iso(created),
                 "annotations": annotations.get(task_id, []),
                 "predictions": predictions.get(task_id, []),
                 "review": settled.as_dict() if settled is not None else None,
