@@ -16,8 +16,6 @@ from typing import Any, BinaryIO
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.storage.base import StorageKeyError, check_key
 
-CHUNK = 1 << 20
-
 
 class S3Storage:
     def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
