@@ -612,8 +612,9 @@ def _int_path_routes(app) -> list[tuple[str, str, tuple[str, ...]]]:
 
 
 def test_every_integer_path_parameter_is_bounded(app, db):
-    """Ids beyond a BIGINT (or below 1) are a 422 naming the parameter, on every route; the
-    drivers would otherwise fail with an overflow (a 500) — found by fuzzing the API."""
+    """Ids beyond a BIGINT (or below 1) are a 422 naming the parameter on every API route, and
+    a 'Not found' page on every page route; the drivers would otherwise fail with an
+    overflow (a 500) — found by fuzzing the API."""
     owner = make_org(db)
     c = login(app, owner)  # a browser session: pages and the API alike
     routes = _int_path_routes(app)
@@ -624,15 +625,19 @@ def test_every_integer_path_parameter_is_bounded(app, db):
             for name in names:
                 url = url.replace("{" + name + "}", str(bad))
             r = c.request(method, url, json={})
-            assert r.status_code == 422, (method, url, r.status_code, r.text[:300])
             if url.startswith("/api/"):
                 err = assert_error(r, 422, "invalid_input")
                 assert set(names) <= set(fields_of(err)), (url, err)
+            else:
+                assert r.status_code == 404, (method, url, r.status_code, r.text[:300])
+                assert r.headers["content-type"].startswith("text/html")
+                assert "No page has this address" in r.text
         url = path
         for name in names:
             url = url.replace("{" + name + "}", str(BIGINT_MAX))
         r = c.request(method, url, json={})  # the largest id is valid: it names nothing
         assert r.status_code in (404, 422), (method, url, r.status_code, r.text[:300])
+        assert r.status_code == 404 or url.startswith("/api/"), (method, url)
         if r.status_code == 422 and url.startswith("/api/"):
             assert not set(names) & set(fields_of(r.json()["error"])), (url, r.text)
 
@@ -653,7 +658,12 @@ def test_integer_query_parameters_are_bounded(app, db, method, query):
     pid = make_project(db, owner)
     c = token_client(app, db, owner)
     r = c.request(method, query.format(pid=pid))
-    assert r.status_code == 422, r.text
+    if query.startswith("/api/"):
+        assert_error(r, 422, "invalid_input")
+    else:  # a page: an HTML error page naming the parameter
+        assert r.status_code == 400, r.text
+        assert r.headers["content-type"].startswith("text/html")
+        assert "The address is not valid: task:" in r.text
 
 
 def _leased_task(app, db):
@@ -705,10 +715,13 @@ def test_nul_in_a_query_parameter_is_422(app, db, query):
     add_tasks(db, owner, pid, text_rows(2))
     c = login(app, owner)
     r = c.get(query.format(pid=pid))
-    assert r.status_code == 422, r.text
     if query.startswith("/api/"):
         err = assert_error(r, 422, "invalid_input")
         assert "NUL" in err["message"]
+    else:  # a page: an HTML error page
+        assert r.status_code == 400, r.text
+        assert r.headers["content-type"].startswith("text/html")
+        assert "contains a NUL character" in r.text
 
 
 def test_nul_in_a_json_body_is_422_naming_where(app, db):

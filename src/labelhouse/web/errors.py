@@ -64,6 +64,22 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
+def problems(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """The validation errors as ``[{"field", "problem"}]``."""
+    details = []
+    for err in exc.errors():
+        msg = err.get("msg", "invalid")
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            # loc is ("body", character offset): an offset, not a list index
+            ctx = err.get("ctx") or {}
+            at = f" at character {loc[-1]}" if len(loc) > 1 else ""
+            msg = f"malformed JSON{at}: {ctx.get('error', 'cannot parse')}"
+            loc = ("body",)
+        details.append({"field": _location(loc), "problem": msg})
+    return details
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.LabelhouseError)
     async def _domain(_: Request, exc: errors.LabelhouseError) -> JSONResponse:
@@ -76,18 +92,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = []
-        for err in exc.errors():
-            msg = err.get("msg", "invalid")
-            loc = tuple(err.get("loc", ()))
-            if err.get("type") == "json_invalid":
-                # loc is ("body", character offset): an offset, not a list index
-                ctx = err.get("ctx") or {}
-                at = f" at character {loc[-1]}" if len(loc) > 1 else ""
-                msg = f"malformed JSON{at}: {ctx.get('error', 'cannot parse')}"
-                loc = ("body",)
-            details.append({"field": _location(loc), "problem": msg})
-        return error_response(422, "invalid_input", "The request is invalid.", details)
+        return error_response(422, "invalid_input", "The request is invalid.", problems(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from labelhouse.errors import LabelhouseError
+from labelhouse.web import errors
 from labelhouse.web.pages import (
     annotate,
     auth,
@@ -30,6 +33,10 @@ PROJECT_PATH = re.compile(r"^/projects/(\d+)(/|$)")
 TITLES = {400: "Cannot show this page", 403: "Not allowed", 404: "Not found"}
 
 
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for module in (auth, projects, settings, tasks, transfer, annotate, quality, review):
@@ -38,6 +45,30 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _to_login(_: Request, exc: LoginRequired) -> Response:
         return login_redirect(exc.next_url)
+
+    json_validation = app.exception_handlers[RequestValidationError]
+    json_domain = app.exception_handlers[LabelhouseError]
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_page_url(request: Request, exc: RequestValidationError) -> Response:
+        """A hand-edited page URL (``/projects/0``, ``?cursor=-1``) gets a page, not JSON:
+        an id that cannot exist is 'Not found', anything else 'Cannot show this page'."""
+        if _is_api(request):
+            return await json_validation(request, exc)  # type: ignore[no-any-return]
+        details = errors.problems(exc)
+        reason = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
+        if all(d["field"].endswith("_id") for d in details):
+            return await _error_page(
+                request, PageError(404, f"No page has this address ({reason}).")
+            )
+        return await _error_page(request, PageError(400, f"The address is not valid: {reason}."))
+
+    @app.exception_handler(LabelhouseError)
+    async def _domain(request: Request, exc: LabelhouseError) -> Response:
+        """Errors raised before a page's own handling (e.g. a NUL in its query string)."""
+        if _is_api(request):
+            return await json_domain(request, exc)  # type: ignore[no-any-return]
+        return await _error_page(request, PageError(400, exc.message))
 
     @app.exception_handler(PageError)
     async def _error_page(request: Request, exc: PageError) -> Response:
