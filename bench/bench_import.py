@@ -78,8 +78,9 @@ class BackendCpu:
         return sum(self.seen.values())
 
 
-def timed_command(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, the child's user+sys CPU seconds, and its standard error."""
+def timed_command(args: list[str], env: dict[str, str]) -> tuple[float, float, str, int]:
+    """Wall seconds, the child's user+sys CPU seconds, its standard error, and its peak RSS
+    in bytes (an upper bound: Linux counts what the forked copy of this script held)."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen([LABELHOUSE, *args], env=env, stdout=err, stderr=err)
@@ -90,7 +91,7 @@ def timed_command(args: list[str], env: dict[str, str]) -> tuple[float, float, s
         text_out = err.read().decode(errors="replace")
     if proc.returncode != 0:
         raise RuntimeError(f"{args}: exit {proc.returncode}: {text_out}")
-    return wall, usage.ru_utime + usage.ru_stime, text_out
+    return wall, usage.ru_utime + usage.ru_stime, text_out, usage.ru_maxrss * 1024
 
 
 def bench_backend(
@@ -113,15 +114,16 @@ def bench_backend(
         runs = [timed_command(["import", pid, str(one)], env) for _ in range(5)]
         results["one_row_wall_s_min"] = round(min(r[0] for r in runs), 3)
         results["one_row_cpu_s_median"] = round(statistics.median(r[1] for r in runs), 3)
-    walls, cpus, backend_cpus = [], [], []
+    walls, cpus, backend_cpus, peaks = [], [], [], []
     for i in range(repeat):
         pid = run_cli(["projects", "create", f"import-{i}", "--schema", str(schema_file)], env)
         if dbname:
             with BackendCpu(dbname) as backend:
-                wall, cpu, err = timed_command(["import", pid, str(data)], env)
+                wall, cpu, err, peak = timed_command(["import", pid, str(data)], env)
             backend_cpus.append(backend.seconds)
         else:
-            wall, cpu, err = timed_command(["import", pid, str(data)], env)
+            wall, cpu, err, peak = timed_command(["import", pid, str(data)], env)
+        peaks.append(peak)
         if f"Imported {n:,} new tasks" not in " ".join(err.split()):
             raise RuntimeError(f"import {i} failed: {err}")
         walls.append(wall)
@@ -133,7 +135,7 @@ def bench_backend(
             file=sys.stderr,
         )
     # Re-import of the same file: nothing new.
-    wall, cpu, err = timed_command(["import", pid, str(data)], env)
+    wall, cpu, err, _ = timed_command(["import", pid, str(data)], env)
     if f"Imported 0 new tasks from {n:,} rows" not in " ".join(err.split()):
         raise RuntimeError(f"re-import created tasks: {err}")
     best = min(walls)
@@ -144,6 +146,7 @@ def bench_backend(
         "cpu_s_command_median": round(statistics.median(cpus), 2),
         "cpu_s_pg_backend_median": round(statistics.median(backend_cpus), 2) if dbname else "-",
         "reimport_s": round(wall, 2),
+        "peak_rss_mb_max": round(max(peaks) / 1e6),
     }
 
 
