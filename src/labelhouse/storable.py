@@ -1,4 +1,4 @@
-"""Text every database can store: no NUL characters.
+"""Inputs every database can store: ids that fit a BIGINT, text without NUL characters.
 
 PostgreSQL cannot hold U+0000 in ``text``/``varchar`` or ``jsonb`` (SQLite can), so a NUL in
 a task, an answer, a name or a search term used to pass on SQLite and fail on PostgreSQL
@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+# The largest id either database holds: a larger number names nothing, and would fail in
+# the driver (a 500) if it reached a query.
+ID_MAX = 2**63 - 1
 NUL = "\x00"
 PROBLEM = "contains a NUL character (\\u0000), which cannot be stored; remove it"
 # A ``\u0000`` escape in JSON text that orjson wrote: one not preceded by an escaped

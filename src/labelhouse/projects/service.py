@@ -19,6 +19,7 @@ from labelhouse.audit import service as audit
 from labelhouse.errors import InvalidInput, NotFound, Problem
 from labelhouse.kinds.registry import LabelSchema, parse_schema
 from labelhouse.projects.models import Project, SchemaVersion
+from labelhouse.storable import ID_MAX
 
 MAX_OVERLAP = 50
 SETTINGS_LIMITS = {
@@ -76,7 +77,7 @@ def find_project(session: Session, organization_id: int | None, ref: str) -> Pro
     query = select(Project)
     if organization_id is not None:
         query = query.where(Project.organization_id == organization_id)
-    is_id = ref.isascii() and ref.isdigit() and 0 < int(ref) < 2**63
+    is_id = ref.isascii() and ref.isdigit() and 0 < int(ref) <= ID_MAX
     query = query.where(Project.id == int(ref)) if is_id else query.where(Project.name == ref)
     matches = list(session.scalars(query.limit(2)))
     if not matches:

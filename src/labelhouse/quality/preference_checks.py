@@ -70,15 +70,22 @@ def position_bias_by_annotator(
 ) -> list[BiasTest]:
     """:func:`position_bias` per annotator (one exact test each; no multiplicity correction)."""
     chosen = np.asarray(first_chosen, dtype=bool).ravel()
+    return [
+        position_bias(chosen[rows], alpha=alpha)
+        for rows in _rows_by_annotator(annotators, n_annotators)
+    ]
+
+
+def _rows_by_annotator(annotators: npt.ArrayLike, n_annotators: int | None) -> list[npt.NDArray]:
+    """The row indices of each annotator code ``0 … n_annotators - 1`` (default: the largest
+    code + 1), in row order."""
     who = np.asarray(annotators, dtype=np.int64).ravel()
     size = (
         int(n_annotators) if n_annotators is not None else (int(who.max()) + 1 if who.size else 0)
     )
     order = np.argsort(who, kind="stable")
     bounds = np.searchsorted(who[order], np.arange(size + 1))
-    return [
-        position_bias(chosen[order[bounds[a] : bounds[a + 1]]], alpha=alpha) for a in range(size)
-    ]
+    return [order[bounds[a] : bounds[a + 1]] for a in range(size)]
 
 
 @dataclass(frozen=True)
@@ -262,17 +269,9 @@ def rank_position_bias_by_annotator(
     """:func:`rank_position_bias` per annotator (no multiplicity correction)."""
     top = np.asarray(first_top, dtype=bool).ravel()
     p = np.asarray(chance, dtype=np.float64).ravel()
-    who = np.asarray(annotators, dtype=np.int64).ravel()
-    size = (
-        int(n_annotators) if n_annotators is not None else (int(who.max()) + 1 if who.size else 0)
-    )
-    order = np.argsort(who, kind="stable")
-    bounds = np.searchsorted(who[order], np.arange(size + 1))
     return [
-        rank_position_bias(
-            top[order[bounds[a] : bounds[a + 1]]], p[order[bounds[a] : bounds[a + 1]]], alpha=alpha
-        )
-        for a in range(size)
+        rank_position_bias(top[rows], p[rows], alpha=alpha)
+        for rows in _rows_by_annotator(annotators, n_annotators)
     ]
 
 

@@ -76,6 +76,16 @@ def build_scorecards(
     ds_n = np.zeros(w)
     near_constant = np.zeros(w, dtype=bool)
     confusion: list[dict[str, dict[str, Any]]] = [{} for _ in range(w)]
+
+    def add_fit(field: str, accuracy: Any, classes: list[str], matrix: Any) -> None:
+        """One field's Dawid–Skene fit: its worker accuracies join the mean, and each
+        annotator's confusion matrix (``matrix(u)``) goes on their card."""
+        has = np.isfinite(accuracy)
+        ds_sum[has] += accuracy[has]
+        ds_n[has] += 1
+        for u in np.flatnonzero(has):
+            confusion[u][field] = {"classes": classes, "matrix": matrix(int(u))}
+
     for fa in analyses:
         if fa.labels is not None:
             labels = fa.labels
@@ -89,31 +99,25 @@ def build_scorecards(
             share, n = quality.agreement_with_consensus(labels, winners)
             hits += np.nan_to_num(share) * n
             scored += n
-            if fa.ds is not None:
-                acc = fa.ds.worker_accuracy
-                has = np.isfinite(acc)
-                ds_sum[has] += acc[has]
-                ds_n[has] += 1
-                for u in np.flatnonzero(has):
-                    confusion[u][fa.name] = {
-                        "classes": [str(c) for c in classes],
-                        "matrix": np.round(fa.ds.confusion[u], 4).tolist(),
-                    }
+            if (ds := fa.ds) is not None:
+                add_fit(
+                    fa.name,
+                    ds.worker_accuracy,
+                    [str(c) for c in classes],
+                    lambda u, ds=ds: np.round(ds.confusion[u], 4).tolist(),
+                )
             near_constant |= quality.scorecards(labels, thresholds=t).near_constant
         else:
             kind = kinds[fa.name]
             if fa.agreement_kind in ("text", "none"):  # similarity, not correctness
                 continue
-            if fa.multilabel is not None:
-                acc = fa.multilabel.worker_accuracy
-                has = np.isfinite(acc)
-                ds_sum[has] += acc[has]
-                ds_n[has] += 1
-                for u in np.flatnonzero(has):
-                    confusion[u][fa.name] = {
-                        "classes": ["absent", "present"],
-                        "matrix": pooled_confusion(fa.multilabel, int(u)),
-                    }
+            if (fit := fa.multilabel) is not None:
+                add_fit(
+                    fa.name,
+                    fit.worker_accuracy,
+                    ["absent", "present"],
+                    lambda u, fit=fit: pooled_confusion(fit, u),
+                )
             for r, value in enumerate(answers.values):
                 task = int(answers.task_code[r])
                 c = fa.consensus[task]

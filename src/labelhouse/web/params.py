@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import Path, Query, Request
 
 from labelhouse.errors import InvalidInput, Problem
-from labelhouse.storable import NUL
+from labelhouse.storable import ID_MAX, NUL
 from labelhouse.storable import PROBLEM as NUL_PROBLEM
 
-ID_MAX = 2**63 - 1
+__all__ = ["ID_MAX", "Cursor", "Id", "storable_parameters"]
 
 Id = Annotated[int, Path(ge=1, le=ID_MAX)]
 Cursor = Annotated[int, Query(ge=0, le=ID_MAX, description="next_cursor from the previous page")]
