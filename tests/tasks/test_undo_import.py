@@ -144,21 +144,26 @@ def test_cli_lists_and_undoes_imports(db, db_url, setup, tmp_path):
     owner, pid = setup
     first = do_import(db, owner, pid, rows_named("a", 4))
 
-    def cli(*args):
+    def cli(*args, answer=None):
         return CliRunner().invoke(
             cli_app,
             [*args, "--data-dir", str(tmp_path)],
             env={"LABELHOUSE_DATABASE_URL": db_url},
+            input=answer,
             catch_exceptions=False,
         )
 
     listed = cli("imports", "list", str(pid))
     assert listed.exit_code == 0, listed.output
     assert "t.jsonl" in listed.output
-    done = cli("imports", "undo", str(pid), str(first.import_id))
+    declined = cli("imports", "undo", str(pid), str(first.import_id), answer="n\n")
+    assert declined.exit_code == 1 and "Aborted" in declined.output
+    assert len(task_ids(db, pid)) == 4  # nothing removed without a yes
+    done = cli("imports", "undo", str(pid), str(first.import_id), answer="y\n")
     assert done.exit_code == 0, done.output
+    assert "that nobody has been given or answered?" in " ".join(done.output.split())
     assert f"Removed 4 tasks of import {first.import_id}." in " ".join(done.output.split())
-    missing = cli("imports", "undo", str(pid), "424242")
+    missing = cli("imports", "undo", str(pid), "424242", "--yes")
     assert missing.exit_code == 1
     assert "Import 424242 does not exist in this project." in missing.output
     assert task_ids(db, pid) == {}

@@ -13,6 +13,7 @@ import typer
 
 from labelhouse.cli.common import DataDir, console, fail, open_db, project_and_actor, settings_for
 from labelhouse.errors import LabelhouseError
+from labelhouse.storable import ID_MAX
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -238,24 +239,40 @@ def list_imports(
         raise fail(exc) from None
     finally:
         db.dispose()
-    console.print(table)
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print(f"No imports into {project} yet.")
 
 
 @imports_app.command("undo")
 def undo_import(
     project: str = typer.Argument(..., help="Project id or exact name"),
     import_id: int = typer.Argument(
-        ..., min=1, max=2**63 - 1, help="The import's id (see `labelhouse imports list`)"
+        ..., min=1, max=ID_MAX, help="The import's id (see `labelhouse imports list`)"
     ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
     data_dir: Path | None = DataDir,
 ) -> None:
     """Remove an import's tasks that nobody has worked on (with their predictions); tasks
     someone was given or answered stay."""
+    from labelhouse.tasks.undo import get_import
     from labelhouse.tasks.undo import undo_import as undo
 
     db = open_db(settings_for(data_dir))
     try:
-        with db.session() as s:
+        # Ask outside the write transaction: SQLite's writers would wait for the answer.
+        with db.read_session() as s:
+            proj, actor = project_and_actor(s, project)
+            record = get_import(s, actor, proj.id, import_id)
+            question = (
+                f"Remove the tasks of import {import_id} ({record.filename}, "
+                f"{record.created - record.removed:,} still in the project) that nobody has "
+                "been given or answered?"
+            )
+        if not yes:
+            typer.confirm(question, abort=True)
+        with db.session() as s, console.status("Removing tasks…"):
             proj, actor = project_and_actor(s, project)
             result = undo(s, actor, proj.id, import_id)
     except LabelhouseError as exc:

@@ -53,7 +53,11 @@ def get_import(session: Session, actor: Actor, project_id: int, import_id: int) 
     project = get_project(session, actor, project_id)
     record = session.get(TaskImport, import_id)
     if record is None or record.project_id != project.id:
-        raise NotFound(f"Import {import_id} does not exist in this project.")
+        raise NotFound(
+            f"Import {import_id} does not exist in this project. Its imports are listed on the "
+            "project's import page, by GET /api/projects/{id}/imports and by "
+            "`labelhouse imports list PROJECT`."
+        )
     return record
 
 
