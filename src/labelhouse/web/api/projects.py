@@ -17,7 +17,7 @@ from labelhouse.tasks import importer, queue, undo
 from labelhouse.tasks import service as tasks
 from labelhouse.tasks.queries import recent_imports
 from labelhouse.web.api.schemas import ProjectIn, ProjectPatch, SchemaIn
-from labelhouse.web.api.serializers import file_out, import_out, project_out
+from labelhouse.web.api.serializers import file_out, import_out, keyset_page, project_out
 from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.params import Cursor, Id
 
@@ -35,8 +35,7 @@ def list_projects(
         rows = projects.list_projects(
             s, actor, include_archived=include_archived, after_id=cursor, limit=limit + 1
         )
-        items = [project_out(p) for p in rows[:limit]]
-    return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+        return keyset_page(rows, limit, project_out)
 
 
 @router.post("/projects", status_code=201)
@@ -177,8 +176,7 @@ def list_imports(
     before; managers only)."""
     with ctx.read() as (s, actor):
         rows = recent_imports(s, actor, project_id, before_id=cursor, limit=limit + 1)
-        items = [import_out(i) for i in rows[:limit]]
-    return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+        return keyset_page(rows, limit, import_out)
 
 
 @router.delete("/projects/{project_id}/imports/{import_id}/tasks")

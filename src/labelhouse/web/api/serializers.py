@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -149,6 +150,15 @@ def tasks_out(session: Session, tasks: list[Task], project: ProjectRow) -> list[
     names = sorted({n for t in tasks for n in media_names(schema, t)})
     media = media_urls(session, project.id, names) if names else {}
     return [task_out(session, t, project, media=media) for t in tasks]
+
+
+def keyset_page(
+    rows: list[Any], limit: int, out: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """A list response from ``limit + 1`` rows fetched in cursor order: the extra row only
+    tells that there is a next page, whose cursor is the last shown id."""
+    items = [out(row) for row in rows[:limit]]
+    return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
 
 
 def json_response(body: Any, status_code: int = 200) -> Response:
