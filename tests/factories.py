@@ -10,11 +10,20 @@ from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from labelhouse.accounts import service as accounts
-from labelhouse.accounts.models import Organization, Role
+from labelhouse.accounts.models import (
+    PROJECT_ROLES,
+    Membership,
+    Organization,
+    ProjectMember,
+    Role,
+)
 from labelhouse.accounts.policy import Actor
 from labelhouse.db.engine import Database
+from labelhouse.projects.models import Project
 from labelhouse.projects.service import create_project
 from labelhouse.tasks.importer import import_tasks
 
@@ -35,35 +44,60 @@ CHOICE_SCHEMA = {
 
 @dataclass
 class Member:
-    actor: Actor
+    """A person in an organization. ``actor`` is resolved afresh from the database on every
+    use, so it always carries the person's current project memberships and roles."""
+
+    db: Database
+    user_id: int
+    organization_id: int
     email: str
     password: str = PASSWORD
 
+    @property
+    def actor(self) -> Actor:
+        with self.db.read_session() as s:
+            return accounts.actor_for(s, user_id=self.user_id, organization_id=self.organization_id)
 
-def make_org(db: Database, name: str = "Lab") -> Member:
-    """A new organization and its owner."""
+
+def make_org(db: Database, name: str = "Lab", *, one_time_password: bool = False) -> Member:
+    """A new organization and its owner. The bootstrap password is one-time; tests get an
+    owner who has already changed it unless ``one_time_password``."""
     email = f"owner{next(_counter)}@example.com"
     with db.session() as s:
         user, _ = accounts.bootstrap_owner(
             s, email=email, organization_name=name, password=PASSWORD
         )
-        actor = accounts.actor_for(s, user_id=user.id)
-    return Member(actor, email)
+        user.must_change_password = one_time_password
+        org_id = s.scalar(select(Membership.organization_id).where(Membership.user_id == user.id))
+    return Member(db, user.id, org_id, email)
 
 
-def add_member(db: Database, org: Member | int, role: Role = Role.annotator) -> Member:
-    org_id = org if isinstance(org, int) else org.actor.organization_id
+def add_member(
+    db: Database, org: Member | int, role: Role = Role.annotator, *, join_projects: bool = True
+) -> Member:
+    """A new member of the organization. ``join_projects``: also a member of every existing
+    project of it with the same role (what the tests of everything but access need)."""
+    org_id = org if isinstance(org, int) else org.organization_id
     email = f"{role.value}{next(_counter)}@example.com"
     with db.session() as s:
         assert s.get(Organization, org_id) is not None
         user = accounts.create_user(
             s, email=email, password=PASSWORD, organization_id=org_id, role=role
         )
-        actor = accounts.actor_for(s, user_id=user.id, organization_id=org_id)
-    return Member(actor, email)
+        if join_projects and role in PROJECT_ROLES:
+            for project_id in s.scalars(
+                select(Project.id).where(Project.organization_id == org_id)
+            ):
+                s.add(ProjectMember(project_id=project_id, user_id=user.id, role=role.value))
+    return Member(db, user.id, org_id, email)
 
 
-def make_project(db: Database, owner: Member, schema: Any = None, **settings: Any) -> int:
+def make_project(
+    db: Database, owner: Member, schema: Any = None, *, open_to_all: bool = True, **settings: Any
+) -> int:
+    """A new project. ``open_to_all``: every current reviewer and annotator of the
+    organization becomes a member with their organization role (as the migration did for
+    projects that existed before membership)."""
     with db.session() as s:
         project = create_project(
             s,
@@ -72,7 +106,23 @@ def make_project(db: Database, owner: Member, schema: Any = None, **settings: An
             schema=schema or CHOICE_SCHEMA,
             **settings,
         )
+        if open_to_all:
+            open_project_to_all(s, project.id)
         return project.id
+
+
+def open_project_to_all(s: Session, project_id: int) -> None:
+    """Make every reviewer and annotator of the project's organization a member of it, with
+    their organization role (what the migration did for projects made before membership)."""
+    org_id = s.scalar(select(Project.organization_id).where(Project.id == project_id))
+    for user_id, role in s.execute(
+        select(Membership.user_id, Membership.role).where(
+            Membership.organization_id == org_id,
+            Membership.role.in_([Role.reviewer.value, Role.annotator.value]),
+        )
+    ):
+        s.add(ProjectMember(project_id=project_id, user_id=user_id, role=role))
+    s.flush()
 
 
 def jsonl(rows: list[Any]) -> bytes:

@@ -38,6 +38,16 @@ class PermissionDenied(LabelhouseError):
     code = "permission_denied"
 
 
+class PasswordChangeRequired(PermissionDenied):
+    """The account signed in with a one-time password: nothing works until it is changed."""
+
+    code = "password_change_required"
+
+
+class ReadOnlyToken(PermissionDenied):
+    code = "read_only_token"
+
+
 class NotAuthenticated(LabelhouseError):
     code = "not_authenticated"
 

@@ -57,7 +57,7 @@ def raw_login(app: Any, email: str, password: str, **extra: Any) -> Any:
 
 
 def test_login_with_right_password_returns_identity_and_csrf(app, db):
-    owner = make_org(db, "Acme")
+    owner = make_org(db, "Acme", one_time_password=True)
     r = raw_login(app, owner.email, PASSWORD)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -440,7 +440,10 @@ def test_change_password_signs_out_other_sessions(app, db):
     r = current.post(
         "/api/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     )
-    assert r.status_code == 204, r.text
+    assert r.status_code == 200, r.text
+    # the person is told which API tokens were revoked
+    assert [t["name"] for t in r.json()["revoked_tokens"]] == ["test"]
+    assert "'test'" in r.json()["message"]
 
     # other browser sessions are signed out, the one that made the change stays in
     assert_error(other.get("/api/me"), 401, "not_authenticated")
@@ -448,8 +451,8 @@ def test_change_password_signs_out_other_sessions(app, db):
     me = current.get("/api/me")
     assert me.status_code == 200
     assert me.json()["must_change_password"] is False
-    # API tokens are not sessions; they keep working
-    assert token.get("/api/me").status_code == 200
+    # a leaked password may have minted API tokens: they are revoked too
+    assert_error(token.get("/api/me"), 401, "not_authenticated")
     # the old password is gone, the new one works
     assert raw_login(app, owner.email, PASSWORD).status_code == 401
     r = raw_login(app, owner.email, NEW_PASSWORD)
@@ -747,9 +750,10 @@ def test_change_password_with_an_api_token_signs_out_every_session(app, db):
     r = token.post(
         "/api/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     )
-    assert r.status_code == 204, r.text
+    assert r.status_code == 200, r.text
     assert_error(browser.get("/api/me"), 401, "not_authenticated")
-    assert token.get("/api/me").status_code == 200
+    # the token that made the change is revoked with the others
+    assert_error(token.get("/api/me"), 401, "not_authenticated")
 
 
 def test_expired_session_is_401(app, db):

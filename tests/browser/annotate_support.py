@@ -18,6 +18,7 @@ from labelhouse.tasks.importer import import_tasks
 from labelhouse.tasks.models import Task
 from labelhouse.tasks.service import store_file
 from tests.browser.conftest import LiveServer, login
+from tests.factories import open_project_to_all
 
 _names = itertools.count(1)
 
@@ -41,6 +42,7 @@ def make_project(
             schema=schema,
             instructions=instructions,
         )
+        open_project_to_all(s, project.id)
         for name, data in (images or {}).items():
             store_file(
                 s,

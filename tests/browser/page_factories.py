@@ -8,15 +8,19 @@ import uuid
 from typing import Any
 
 import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from labelhouse.accounts import service as accounts
-from labelhouse.accounts.models import Role
+from labelhouse.accounts.models import ProjectMember, Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations import service as annotations
+from labelhouse.projects.models import Project
 from labelhouse.projects.service import create_project
 from labelhouse.tasks import queue
 from labelhouse.tasks.importer import import_tasks
 from tests.browser.conftest import PASSWORD, LiveServer
+from tests.factories import open_project_to_all
 
 SCHEMA: dict[str, Any] = {
     "fields": [
@@ -51,12 +55,14 @@ def new_project(
     name: str | None = None,
     **settings: Any,
 ) -> int:
-    """A project owned by the live server's owner, with ``rows`` imported."""
+    """A project owned by the live server's owner, with ``rows`` imported; every reviewer and
+    annotator of the organization is a member with their organization role."""
     with live.db.session() as s:
         project = create_project(
             s, live.owner, name=name or unique("Project"), schema=schema or SCHEMA, **settings
         )
         pid = project.id
+        open_project_to_all(s, pid)
         if rows:
             import_tasks(s, live.owner, pid, io.BytesIO(jsonl(rows)), filename="rows.jsonl")
     return pid
@@ -76,8 +82,18 @@ def new_user(live: LiveServer, role: Role = Role.annotator) -> tuple[Actor, str]
             organization_id=live.owner.organization_id,
             role=role,
         )
+        for pid in s.scalars(
+            select(Project.id).where(Project.organization_id == live.owner.organization_id)
+        ):
+            s.add(ProjectMember(project_id=pid, user_id=user.id, role=role.value))
+        s.flush()
         actor = accounts.actor_for(s, user_id=user.id)
     return actor, email
+
+
+def fresh(s: Session, actor: Actor) -> Actor:
+    """The actor as the database sees them now (their current project memberships)."""
+    return accounts.actor_for(s, user_id=actor.user_id, organization_id=actor.organization_id)
 
 
 def annotate(live: LiveServer, actor: Actor, pid: int, values: dict[str, Any]) -> dict[str, int]:
@@ -86,6 +102,7 @@ def annotate(live: LiveServer, actor: Actor, pid: int, values: dict[str, Any]) -
     done: dict[str, int] = {}
     while True:
         with live.db.session() as s:
+            actor = fresh(s, actor)
             lease = queue.claim_next(s, actor, pid)
             if lease is None:
                 return done
@@ -100,7 +117,7 @@ def annotate(live: LiveServer, actor: Actor, pid: int, values: dict[str, Any]) -
 def resubmit(live: LiveServer, actor: Actor, task_id: int, value: dict[str, Any]) -> None:
     """Change a submitted annotation (a new revision; the old one stays in the history)."""
     with live.db.session() as s:
-        annotations.save(s, actor, task_id, value=value, lead_time_ms=1000)
+        annotations.save(s, fresh(s, actor), task_id, value=value, lead_time_ms=1000)
 
 
 def unexpected(console_errors: list[str], *statuses: int) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -18,7 +19,6 @@ from labelhouse.tasks.models import StoredFile, TaskImport
 from tests.factories import (
     CHOICE_SCHEMA,
     PASSWORD,
-    Member,
     add_member,
     login,
     make_org,
@@ -275,7 +275,7 @@ def test_users_create_adds_a_member_who_can_log_in(app, db, cli, owner):
         role = s.scalar(select(Membership.role).where(Membership.user_id == user.id))
         org = s.scalar(select(Membership.organization_id).where(Membership.user_id == user.id))
     assert (role, org) == ("manager", owner.actor.organization_id)
-    client = login(app, Member(owner.actor, "new.person@example.com"))
+    client = login(app, replace(owner, email="new.person@example.com"))
     assert client.get("/api/me").json()["role"] == "manager"
 
 

@@ -1,11 +1,20 @@
-"""Organizations, users, memberships with roles, API tokens and invitations."""
+"""Organizations, users, memberships with roles, teams, project membership, API tokens and
+invitations."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labelhouse.db.base import Base, BigId, UtcDateTime, utcnow
@@ -21,6 +30,9 @@ class Role(StrEnum):
 
 
 ROLE_RANK = {Role.owner: 4, Role.manager: 3, Role.reviewer: 2, Role.annotator: 1}
+# Roles inside one project. Organization owners and managers see every project with their
+# organization role; everybody else sees only the projects they are members of.
+PROJECT_ROLES = (Role.manager, Role.reviewer, Role.annotator)
 
 
 class Organization(Base):
@@ -56,6 +68,63 @@ class Membership(Base):
     )
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Deactivation keeps the row (and every annotation's attribution); it only ends access.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Team(Base):
+    """A named group of people in an organization, made a project member in one step.
+
+    The vendor work builds on this: a team will be marked as the lab's staff or as an
+    outside workforce, so a team belongs to exactly one organization and a person may be in
+    several teams."""
+
+    __tablename__ = "team"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_member"
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ProjectMember(Base):
+    """A person or a team in a project, with a project role (manager, reviewer, annotator).
+
+    Exactly one of ``user_id`` and ``team_id`` is set. A person's role in a project is the
+    highest of their own entry and their teams' entries."""
+
+    __tablename__ = "project_member"
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id", name="uq_project_member_project_user"),
+        UniqueConstraint("project_id", "team_id", name="uq_project_member_project_team"),
+        CheckConstraint("(user_id IS NULL) <> (team_id IS NULL)", name="user_or_team"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class ApiToken(Base):
@@ -74,6 +143,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A read-only token may only use safe methods (GET, HEAD, OPTIONS).
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Invitation(Base):
@@ -93,6 +165,7 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class UserSession(Base):

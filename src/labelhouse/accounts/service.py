@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts import passwords, tokens
+from labelhouse.accounts import access, passwords, tokens
 from labelhouse.accounts.models import (
     ApiToken,
-    Invitation,
     Membership,
     Organization,
     Role,
     User,
     UserSession,
 )
-from labelhouse.accounts.policy import Actor
+from labelhouse.accounts.policy import NO_PROJECTS, Actor
 from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Problem
 from labelhouse.storable import NUL
 
-INVITATION_TTL = timedelta(days=7)
 
-
-def _normalise_email(email: str) -> str:
+def normalise_email(email: str) -> str:
     email = email.strip().lower()
     if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
         raise InvalidInput("That is not an e-mail address.", [Problem("email", "invalid e-mail")])
@@ -53,7 +50,7 @@ def create_user(
     must_change_password: bool = False,
 ) -> User:
     """Create a user and their membership (or add an existing user to the organization)."""
-    email = _normalise_email(email)
+    email = normalise_email(email)
     _check_password(password)
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
@@ -104,12 +101,40 @@ def memberships_of(session: Session, user_id: int) -> list[Membership]:
     )
 
 
+def _actor(
+    session: Session,
+    *,
+    user_id: int,
+    organization_id: int,
+    role: str,
+    email: str,
+    read_only: bool = False,
+    must_change_password: bool = False,
+) -> Actor:
+    org_role = Role(role)
+    roles = (
+        access.project_roles(session, user_id=user_id, organization_id=organization_id)
+        if access.needs_project_roles(org_role)
+        else NO_PROJECTS
+    )
+    return Actor(
+        user_id=user_id,
+        organization_id=organization_id,
+        role=org_role,
+        email=email,
+        project_roles=roles,
+        read_only=read_only,
+        must_change_password=must_change_password,
+    )
+
+
 def actor_for(session: Session, *, user_id: int, organization_id: int | None = None) -> Actor:
-    """Build the acting identity; an absent or inactive membership means not authenticated."""
+    """Build the acting identity; an absent, deactivated or inactive membership means not
+    authenticated."""
     query = (
         select(Membership, User)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.user_id == user_id, User.is_active)
+        .where(Membership.user_id == user_id, User.is_active, Membership.deactivated_at.is_(None))
     )
     if organization_id is not None:
         query = query.where(Membership.organization_id == organization_id)
@@ -117,11 +142,13 @@ def actor_for(session: Session, *, user_id: int, organization_id: int | None = N
     if row is None:
         raise NotAuthenticated("Your account has no access to this organization.")
     membership, user = row
-    return Actor(
+    return _actor(
+        session,
         user_id=user.id,
         organization_id=membership.organization_id,
-        role=Role(membership.role),
+        role=membership.role,
         email=user.email,
+        must_change_password=user.must_change_password,
     )
 
 
@@ -140,21 +167,50 @@ def authenticate(session: Session, *, email: str, password: str) -> User:
 
 def change_password(
     session: Session, *, user_id: int, current: str, new: str, keep_session: str | None = None
-) -> None:
-    """``keep_session``: the cookie secret of the session making the change (stays valid)."""
+) -> list[ApiToken]:
+    """``keep_session``: the cookie secret of the session making the change (stays valid).
+
+    Every other browser session ends and every API token is revoked (a leaked password may
+    have minted them); the revoked tokens are returned so the person can be told."""
     user = session.get(User, user_id)
     if user is None or not passwords.verify_password(user.password_hash, current):
         raise InvalidInput(
             "The current password is wrong.", [Problem("current_password", "does not match")]
         )
     _check_password(new, "new_password")
+    if passwords.verify_password(user.password_hash, new):
+        raise InvalidInput(
+            "Choose a password different from the current one.",
+            [Problem("new_password", "same as the current password")],
+        )
     user.password_hash = passwords.hash_password(new)
     user.must_change_password = False
-    # Sign out every other browser session.
+    return end_access(session, user_id=user_id, keep_session=keep_session)
+
+
+def end_access(
+    session: Session,
+    *,
+    user_id: int,
+    organization_id: int | None = None,
+    keep_session: str | None = None,
+) -> list[ApiToken]:
+    """End a person's browser sessions (but ``keep_session``) and revoke their live API
+    tokens, in one organization or in all of them. Returns the tokens revoked."""
     others = UserSession.__table__.delete().where(UserSession.user_id == user_id)  # type: ignore[attr-defined]
+    if organization_id is not None:
+        others = others.where(UserSession.organization_id == organization_id)
     if keep_session:
         others = others.where(UserSession.token_hash != tokens.digest(keep_session))
     session.execute(others)
+    live = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if organization_id is not None:
+        live = live.where(ApiToken.organization_id == organization_id)
+    revoked = list(session.scalars(live.order_by(ApiToken.id)))
+    now = utcnow()
+    for row in revoked:
+        row.revoked_at = now
+    return revoked
 
 
 # -- browser sessions -----------------------------------------------------------------------
@@ -173,6 +229,11 @@ def start_session(
         expires_at=utcnow() + timedelta(seconds=max_age),
     )
     session.add(row)
+    session.execute(
+        update(Membership)
+        .where(Membership.user_id == user.id, Membership.organization_id == actor.organization_id)
+        .values(last_login_at=row.created_at)
+    )
     session.flush()
     return secret, row
 
@@ -193,18 +254,40 @@ def end_session(session: Session, secret: str) -> None:
 # -- API tokens -----------------------------------------------------------------------------
 
 
-def create_api_token(session: Session, actor: Actor, *, name: str) -> tuple[ApiToken, str]:
-    """Returns the row and the secret, which is shown once and never stored."""
+MAX_TOKEN_DAYS = 3650
+
+
+def create_api_token(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    expires_in_days: int | None = None,
+    read_only: bool = False,
+) -> tuple[ApiToken, str]:
+    """Returns the row and the secret, which is shown once and never stored.
+
+    ``expires_in_days``: the token stops working after that many days (None: never).
+    ``read_only``: the token may only read (GET), never change anything."""
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("Name the token.", [Problem("name", "1 to 200 characters")])
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise InvalidInput(
+            "Choose when the token expires.",
+            [Problem("expires_in_days", f"a number of days from 1 to {MAX_TOKEN_DAYS}")],
+        )
     secret = tokens.new_secret()
+    now = utcnow()
     row = ApiToken(
         user_id=actor.user_id,
         organization_id=actor.organization_id,
         name=name,
         token_hash=tokens.digest(secret),
         prefix=secret[:10],
+        created_at=now,
+        expires_at=None if expires_in_days is None else now + timedelta(days=expires_in_days),
+        read_only=read_only,
     )
     session.add(row)
     session.flush()
@@ -234,10 +317,13 @@ _TOKEN_ACTOR = (
     select(
         ApiToken.id,
         ApiToken.last_used_at,
+        ApiToken.expires_at,
+        ApiToken.read_only,
         Membership.user_id,
         Membership.organization_id,
         Membership.role,
         User.email,
+        User.must_change_password,
     )
     .join(
         Membership,
@@ -249,6 +335,7 @@ _TOKEN_ACTOR = (
         ApiToken.token_hash == bindparam("h"),
         ApiToken.revoked_at.is_(None),
         User.is_active.is_(True),
+        Membership.deactivated_at.is_(None),
     )
 )
 
@@ -259,14 +346,19 @@ def resolve_api_token(session: Session, secret: str, *, touch: bool = True) -> A
     if row is None:
         raise NotAuthenticated("Unknown or revoked API token.")
     now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
+        raise NotAuthenticated("This API token has expired; create a new one on your account page.")
     if touch and (row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5)):
         # Throttled so a busy token does not turn every request into an extra write.
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-    return Actor(
+    return _actor(
+        session,
         user_id=row.user_id,
         organization_id=row.organization_id,
-        role=Role(row.role),
+        role=row.role,
         email=row.email,
+        read_only=row.read_only,
+        must_change_password=row.must_change_password,
     )
 
 
@@ -274,6 +366,7 @@ def resolve_api_token(session: Session, secret: str, *, touch: bool = True) -> A
 
 
 def list_members(session: Session, actor: Actor) -> list[tuple[User, Membership]]:
+    actor.require_org(Role.manager, "see the organization's members")
     rows = session.execute(
         select(User, Membership)
         .join(Membership, Membership.user_id == User.id)
@@ -295,10 +388,10 @@ def _membership(session: Session, actor: Actor, user_id: int) -> Membership:
 
 
 def set_role(session: Session, actor: Actor, *, user_id: int, role: Role) -> Membership:
-    actor.require(Role.manager, "change roles")
+    actor.require_org(Role.manager, "change roles")
     m = _membership(session, actor, user_id)
     if Role.owner in (role, Role(m.role)):
-        actor.require(Role.owner, "grant or remove the owner role")
+        actor.require_org(Role.owner, "grant or remove the owner role")
         if m.role == Role.owner.value and role != Role.owner and _owner_count(session, actor) <= 1:
             raise Conflict("An organization needs at least one owner.")
     m.role = role.value
@@ -306,10 +399,10 @@ def set_role(session: Session, actor: Actor, *, user_id: int, role: Role) -> Mem
 
 
 def remove_member(session: Session, actor: Actor, *, user_id: int) -> None:
-    actor.require(Role.manager, "remove members")
+    actor.require_org(Role.manager, "remove members")
     m = _membership(session, actor, user_id)
     if m.role == Role.owner.value:
-        actor.require(Role.owner, "remove an owner")
+        actor.require_org(Role.owner, "remove an owner")
         if _owner_count(session, actor) <= 1:
             raise Conflict("An organization needs at least one owner.")
     session.delete(m)
@@ -326,55 +419,4 @@ def _owner_count(session: Session, actor: Actor) -> int:
             Membership.organization_id == actor.organization_id,
             Membership.role == Role.owner.value,
         )
-    )
-
-
-def invite(session: Session, actor: Actor, *, email: str, role: Role) -> tuple[Invitation, str]:
-    """A manager invites someone; the returned secret goes into the invitation link."""
-    actor.require(Role.manager, "invite people")
-    if role == Role.owner:
-        actor.require(Role.owner, "invite an owner")
-    email = _normalise_email(email)
-    existing = session.scalar(select(User).where(User.email == email))
-    if existing and session.scalar(
-        select(Membership).where(
-            Membership.user_id == existing.id,
-            Membership.organization_id == actor.organization_id,
-        )
-    ):
-        raise Conflict(f"{email} is already a member.")
-    secret = tokens.new_secret("lhi_")
-    row = Invitation(
-        organization_id=actor.organization_id,
-        email=email,
-        role=role.value,
-        token_hash=tokens.digest(secret),
-        invited_by_id=actor.user_id,
-        expires_at=utcnow() + INVITATION_TTL,
-    )
-    session.add(row)
-    session.flush()
-    return row, secret
-
-
-def accept_invitation(session: Session, *, secret: str, password: str, name: str = "") -> User:
-    row = session.scalar(select(Invitation).where(Invitation.token_hash == tokens.digest(secret)))
-    now: datetime = utcnow()
-    if row is None or row.accepted_at is not None or row.expires_at < now:
-        raise NotFound("This invitation link is invalid or has expired; ask for a new one.")
-    row.accepted_at = now
-    existing = session.scalar(select(User).where(User.email == row.email))
-    if existing is not None:
-        session.add(
-            Membership(organization_id=row.organization_id, user_id=existing.id, role=row.role)
-        )
-        session.flush()
-        return existing
-    return create_user(
-        session,
-        email=row.email,
-        password=password,
-        organization_id=row.organization_id,
-        role=Role(row.role),
-        name=name,
     )

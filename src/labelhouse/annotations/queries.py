@@ -127,6 +127,7 @@ def browse_tasks(
     limit: int = 50,
 ) -> tasks.TaskPage:
     """One page of the project's tasks matching every given filter."""
+    actor = actor.in_project(project_id)
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
     return tasks.list_tasks(
@@ -203,6 +204,7 @@ def task_detail(session: Session, actor: Actor, task_id: int) -> TaskDetail:
     """A task with its predictions and every annotation (drafts too) with its full history,
     in three queries. Annotators only reach their own tasks and annotations."""
     task, project = tasks.get_task(session, actor, task_id)
+    actor = actor.in_project(project.id)
     schema = load_schema(session, project)
     query = (
         select(Annotation, User.email)

@@ -175,6 +175,7 @@ def own_annotations(session: Session, actor: Actor, task_id: int) -> list[Annota
 def annotations_of_task(session: Session, actor: Actor, task_id: int) -> list[Annotation]:
     """All annotations for reviewers and up; annotators see only their own (vendor isolation)."""
     task, _ = get_task(session, actor, task_id)
+    actor = actor.in_project(task.project_id)
     query = select(Annotation).where(Annotation.task_id == task.id)
     if not actor.sees_all_tasks:
         query = query.where(Annotation.user_id == actor.user_id)
@@ -187,9 +188,10 @@ def history(session: Session, actor: Actor, annotation_id: int) -> list[Annotati
     if annotation is None:
         raise missing
     try:
-        get_task(session, actor, annotation.task_id)  # scopes to the organization
+        task, _ = get_task(session, actor, annotation.task_id)  # scopes to org and project
     except NotFound:
         raise missing from None  # the same answer as a missing one; never name the task
+    actor = actor.in_project(task.project_id)
     if not actor.sees_all_tasks and annotation.user_id != actor.user_id:
         raise missing
     return list(

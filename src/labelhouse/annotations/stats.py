@@ -146,6 +146,7 @@ def recent_annotations(
 
 def project_overview(session: Session, actor: Actor, project_id: int) -> Overview:
     """Everything the overview page shows, for reviewers and up."""
+    actor = actor.in_project(project_id)
     actor.require(Role.reviewer, "see the project overview")
     project = get_project(session, actor, project_id)
     events = audit_queries.project_events(session, actor.organization_id, project.id)

@@ -78,6 +78,7 @@ def plan_export(
     consensus_method: str = "majority",
 ) -> ExportPlan:
     """Check access and format, record the export in the audit log; streaming comes after."""
+    actor = actor.in_project(project_id)
     actor.require(Role.manager, "export data")
     if format_name not in FORMATS:
         raise InvalidInput(

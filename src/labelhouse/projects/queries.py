@@ -28,6 +28,8 @@ class SettingsView:
 def settings_view(session: Session, actor: Actor, project_id: int) -> SettingsView:
     """Reviewers may read the settings (schema, instructions); managers may change them and
     manage the organization's members from here."""
+    actor = actor.in_project(project_id)
+    actor = actor.in_project(project_id)
     actor.require(Role.reviewer, "see project settings")
     project = get_project(session, actor, project_id)
     manager = actor.at_least(Role.manager)

@@ -1,8 +1,9 @@
 """Use cases for projects, their settings and versioned label schemas.
 
-Every lookup goes through :func:`get_project`, the one place that scopes a project to the
-actor's organization; an object of another organization raises the same NotFound as a
-missing one.
+Every lookup goes through :func:`get_project` (or :func:`project_row`), the one place that
+scopes a project to the actor's organization and to the projects the actor may see (see
+:mod:`labelhouse.accounts.policy`); a project of another organization, or one the actor is
+not a member of, raises the same NotFound as a missing one.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ QC_SETTINGS = {*FRACTION_LIMITS, "gold_first_n", "gold_min_answers", "review_mod
 
 
 def get_project(session: Session, actor: Actor, project_id: int, *, lock: bool = False) -> Project:
+    actor.in_project(project_id)  # NotFound unless the actor may see it
     query = select(Project).where(
         Project.id == project_id, Project.organization_id == actor.organization_id
     )
@@ -59,10 +61,13 @@ def list_projects(
     after_id: int = 0,
     limit: int | None = None,
 ) -> list[Project]:
-    """The organization's projects by id, keyset-paginated when ``limit`` is given."""
+    """The projects the actor may see, by id, keyset-paginated when ``limit`` is given."""
     query = select(Project).where(
         Project.organization_id == actor.organization_id, Project.id > after_id
     )
+    visible = actor.visible_project_ids()
+    if visible is not None:
+        query = query.where(Project.id.in_(sorted(visible)))
     if not include_archived:
         query = query.where(Project.archived.is_(False))
     query = query.order_by(Project.id)
@@ -131,7 +136,7 @@ def create_project(
     overlap: int = 1,
     lease_seconds: int = 1800,
 ) -> Project:
-    actor.require(Role.manager, "create projects")
+    actor.require_org(Role.manager, "create projects")
     _check_settings(
         {
             "name": name,
@@ -180,6 +185,7 @@ def update_settings(
 ) -> Project:
     """Change settings. Callers changing ``overlap`` use ``tasks.queue.update_project``,
     which also re-opens or closes tasks in the queue."""
+    actor = actor.in_project(project_id)
     actor.require(Role.manager, "change project settings")
     allowed = {
         "name",
@@ -219,6 +225,8 @@ def update_settings(
 
 def set_schema(session: Session, actor: Actor, project_id: int, schema: Any) -> SchemaVersion:
     """Store a new schema version (never edits an old one) and make it current."""
+    actor = actor.in_project(project_id)
+    actor = actor.in_project(project_id)
     actor.require(Role.manager, "change the label schema")
     project = get_project(session, actor, project_id, lock=True)
     parsed = parse_schema(schema)
@@ -345,6 +353,7 @@ _PROJECT_ROW = select(*PROJECT_ROW_TABLE_COLUMNS).where(
 
 def project_row(session: Session, actor: Actor, project_id: int) -> ProjectRow:
     """Scoped like :func:`get_project`, but a plain row (cheap on the hot path)."""
+    actor.in_project(project_id)
     params = {"pid": project_id, "org": actor.organization_id}
     row = session.connection().execute(_PROJECT_ROW, params).first()
     if row is None:

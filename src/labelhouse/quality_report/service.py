@@ -226,6 +226,7 @@ def project_report(
     hotspots: int = HOTSPOTS,
 ) -> QualityReport:
     """The whole quality report of a project (reviewers and up)."""
+    actor = actor.in_project(project_id)
     actor.require(Role.reviewer, "see quality reports")
     check_method(method)
     project = get_project(session, actor, project_id)
@@ -338,6 +339,7 @@ def consensus_page(
     Dawid–Skene needs the whole project, so every page computes it in full (seconds for a
     million labels); the page only limits what is serialised.
     """
+    actor = actor.in_project(project_id)
     actor.require(Role.reviewer, "see consensus labels")
     check_method(method)
     project = get_project(session, actor, project_id)

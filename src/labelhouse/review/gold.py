@@ -109,6 +109,7 @@ def _scores(
 
 def gold_accuracy(session: Session, actor: Actor, project_id: int) -> list[GoldScore]:
     """Every annotator's gold accuracy in the project, per field (reviewers and up)."""
+    actor = actor.in_project(project_id)
     actor.require(Role.reviewer, "see annotators' gold accuracy")
     project = get_project(session, actor, project_id)
     return [s for _, s in sorted(_scores(session, project).items())]
@@ -151,6 +152,7 @@ def pause_gate(session: Session, actor: Actor, project: ProjectRow) -> None:
 
 def unpause(session: Session, actor: Actor, project_id: int, user_id: int) -> GoldPauseLift:
     """Lift an annotator's pause (managers): earlier gold answers stop counting."""
+    actor = actor.in_project(project_id)
     actor.require(Role.manager, "lift an annotator's pause")
     project = get_project(session, actor, project_id)
     member = session.scalar(

@@ -159,6 +159,7 @@ def next_for_review(
     passes over tasks up to it (the page's Skip) and gives up the lease held until then.
     Needs a write transaction: it takes a lease.
     """
+    actor = actor.in_project(project_id)
     actor.require(Role.reviewer, "review tasks")
     project = get_project(session, actor, project_id)
     if project.review_mode == "off":
@@ -225,8 +226,9 @@ def decide(
     value: Any = None,
 ) -> Review:
     """Record a reviewer's decision on a finished task (see the module docstring)."""
-    actor.require(Role.reviewer, "review tasks")
     task, row = get_task(session, actor, task_id)
+    actor = actor.in_project(row.id)
+    actor.require(Role.reviewer, "review tasks")
     if decision not in DECISIONS:
         raise InvalidInput(
             "Unknown review decision.", [Problem("decision", f"use one of: {', '.join(DECISIONS)}")]
@@ -319,8 +321,9 @@ def decide(
 
 
 def reviews_of_task(session: Session, actor: Actor, task_id: int) -> list[Review]:
-    actor.require(Role.reviewer, "see reviews")
     task, _ = get_task(session, actor, task_id)
+    actor = actor.in_project(task.project_id)
+    actor.require(Role.reviewer, "see reviews")
     return list(
         session.scalars(select(Review).where(Review.task_id == task.id).order_by(Review.id))
     )
@@ -356,6 +359,7 @@ class ReviewStats:
 
 def review_stats(session: Session, actor: Actor, project_id: int) -> list[ReviewStats]:
     """Per annotator: how many of their annotations review accepted, rejected, corrected."""
+    actor = actor.in_project(project_id)
     actor.require(Role.reviewer, "see review statistics")
     project = get_project(session, actor, project_id)
     rows = session.execute(

@@ -124,8 +124,9 @@ def gold_matches(field: FieldKind, expected: Any, given: Any) -> bool:
 
 def set_gold(session: Session, actor: Actor, task_id: int, value: Any) -> Task:
     """Mark a task gold with its expected value (or change the value)."""
-    actor.require(Role.manager, "mark gold tasks")
     task, project = get_task(session, actor, task_id)
+    actor = actor.in_project(project.id)
+    actor.require(Role.manager, "mark gold tasks")
     clean = validate_gold(load_schema(session, project), value, task.data)
     task.gold = clean
     task.is_open = False  # gold tasks leave the ordinary queue
@@ -144,8 +145,9 @@ def set_gold(session: Session, actor: Actor, task_id: int, value: Any) -> Task:
 
 def clear_gold(session: Session, actor: Actor, task_id: int) -> Task:
     """Unmark a gold task; it returns to the ordinary queue if it still needs annotators."""
-    actor.require(Role.manager, "unmark gold tasks")
     task, project = get_task(session, actor, task_id)
+    actor = actor.in_project(project.id)
+    actor.require(Role.manager, "unmark gold tasks")
     task.gold = None
     task.is_open = task.taken < project.overlap
     audit.record(

@@ -247,6 +247,7 @@ def import_tasks(
     on_progress: ProgressHandler | None = None,
 ) -> ImportResult:
     """Import every row of ``stream`` into the project, inside the caller's transaction."""
+    actor = actor.in_project(project_id)
     actor.require(Role.manager, "import tasks")
     try:
         fmt = detect_format(filename, file_format)

@@ -61,6 +61,8 @@ class TransferView:
 
 def transfer_view(session: Session, actor: Actor, project_id: int) -> TransferView:
     """Managers only: importing and exporting are manager actions."""
+    actor = actor.in_project(project_id)
+    actor = actor.in_project(project_id)
     actor.require(Role.manager, "import or export tasks")
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
@@ -86,6 +88,8 @@ def recent_imports(
 ) -> list[TaskImport]:
     """The project's import runs, newest first, older than ``before_id`` if given (the import
     page's history and the API's keyset pages). Managers only, like importing."""
+    actor = actor.in_project(project_id)
+    actor = actor.in_project(project_id)
     actor.require(Role.manager, "see the project's imports")
     project = get_project(session, actor, project_id)
     query = select(TaskImport).where(TaskImport.project_id == project.id)

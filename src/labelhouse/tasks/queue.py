@@ -202,6 +202,7 @@ def claim_next(
     Three statements on the common path: project + held lease + "anything expired?", take a
     slot, insert the lease.
     """
+    actor.in_project(project_id)  # NotFound unless the actor may work in it
     now = now or utcnow()
     conn = session.connection()
     is_pg = conn.dialect.name == "postgresql"
@@ -274,7 +275,7 @@ def _own_lease(session: Session, actor: Actor, task_id: int) -> tuple[Project, A
             Project.organization_id == actor.organization_id,
         )
     ).first()
-    if row is None:
+    if row is None or not actor.can_see_project(row[1].id):
         raise NotFound(f"You hold no lease on task {task_id}.")
     return row[1], row[0]
 
@@ -383,3 +384,36 @@ def update_project(
     if "overlap" in changes:
         session.execute(REOPEN_ALL, {"pid": project.id, "overlap": project.overlap})
     return project
+
+
+_END_LEASES = (
+    update(_A)
+    .where(
+        _A.c.project_id == bindparam("pid"),
+        _A.c.user_id == bindparam("uid"),
+        _A.c.status == LEASED,
+    )
+    .values(status=EXPIRED, finished_at=bindparam("now"))
+    .returning(_A.c.task_id)
+)
+
+
+def end_leases(session: Session, *, project_id: int, user_ids: list[int]) -> int:
+    """End these people's live leases in the project at once (they lost access): each task
+    goes back to the queue. Returns how many leases ended."""
+    if not user_ids:
+        return 0
+    project = session.get(Project, project_id)
+    if project is None:
+        return 0
+    now = utcnow()
+    ended = 0
+    conn = session.connection()
+    for user_id in user_ids:
+        task_ids = conn.execute(
+            _END_LEASES, {"pid": project_id, "uid": user_id, "now": now}
+        ).scalars()
+        for task_id in task_ids.all():
+            _adjust_taken(session, project, task_id, -1)
+            ended += 1
+    return ended

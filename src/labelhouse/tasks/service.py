@@ -1,5 +1,5 @@
-"""Reading tasks (scoped to organization and, for annotators, to their own assignments)
-and storing uploaded media files."""
+"""Reading tasks (scoped to organization, to the projects the actor may see and, for
+annotators, to their own assignments) and storing uploaded media files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts.models import Role
+from labelhouse.accounts.models import ROLE_RANK, Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem, TooLarge
 from labelhouse.projects.models import Project
@@ -34,24 +34,35 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._\- ]+")
 
 
 _TASK_WITH_PROJECT = (
-    select(Task, *PROJECT_ROW_COLUMNS)
+    select(
+        Task,
+        *PROJECT_ROW_COLUMNS,
+        exists()
+        .where(Assignment.task_id == Task.id, Assignment.user_id == bindparam("uid"))
+        .label("assigned"),
+    )
     .join(Project, Project.id == Task.project_id)
     .where(Task.id == bindparam("tid"), Project.organization_id == bindparam("org"))
 )
-_TASK_WITH_PROJECT_ASSIGNED = _TASK_WITH_PROJECT.where(
-    exists().where(Assignment.task_id == Task.id, Assignment.user_id == bindparam("uid"))
-)
+
+
+def may_see_task(actor: Actor, project_id: int, assigned: bool) -> bool:
+    """The task rule: the project must be visible to the actor, and an annotator there only
+    reaches the tasks they were given."""
+    role = actor.role_in(project_id)
+    return role is not None and (assigned or ROLE_RANK[role] >= ROLE_RANK[Role.reviewer])
 
 
 def get_task(session: Session, actor: Actor, task_id: int) -> tuple[Task, ProjectRow]:
-    """The one scoped task lookup. Annotators only reach tasks they were assigned."""
-    query = _TASK_WITH_PROJECT if actor.sees_all_tasks else _TASK_WITH_PROJECT_ASSIGNED
+    """The one scoped task lookup. Annotators only reach tasks they were assigned; a task of
+    a project the actor may not see is as missing as one of another organization. Role
+    checks after it use ``actor.in_project(project.id)``."""
     row = session.execute(
-        query, {"tid": task_id, "org": actor.organization_id, "uid": actor.user_id}
+        _TASK_WITH_PROJECT, {"tid": task_id, "org": actor.organization_id, "uid": actor.user_id}
     ).first()
-    if row is None:
+    if row is None or not may_see_task(actor, row[1], row.assigned):
         raise NotFound(f"Task {task_id} does not exist.")
-    return row[0], ProjectRow(*row[1:])
+    return row[0], ProjectRow(*row[1:-1])
 
 
 @dataclass
@@ -80,12 +91,11 @@ _N_TASK, _N_PROJECT = len(TASK_ROW_COLUMNS), len(PROJECT_ROW_TABLE_COLUMNS)
 
 @dataclass(frozen=True)
 class ScopedTaskQuery:
-    """The scoped task lookup as prebuilt Core statements, optionally with extra columns
+    """The scoped task lookup as a prebuilt Core statement, optionally with extra columns
     (e.g. the caller's own annotation, outer-joined) so a hot path reads all it needs in one
-    statement. ``all_tasks`` for members who see every task, ``assigned`` for annotators."""
+    statement. Its last column says whether the task was given to the caller."""
 
-    all_tasks: Select[Any]
-    assigned: Select[Any]
+    query: Select[Any]
 
     @classmethod
     def build(cls, *extra: Any, outerjoin: tuple[Any, Any] | None = None) -> ScopedTaskQuery:
@@ -97,23 +107,22 @@ class ScopedTaskQuery:
             .select_from(source)
             .where(_T.c.id == bindparam("tid"), _P.c.organization_id == bindparam("org"))
         )
-        assigned = query.where(
-            exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid"))
+        assigned = (
+            exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid")).label("a")
         )
-        return cls(query, assigned)
+        return cls(query.add_columns(assigned))
 
     def fetch(
         self, session: Session, actor: Actor, task_id: int
     ) -> tuple[TaskRow, ProjectRow, tuple[Any, ...]]:
         """The task, its project and the extra columns; NotFound outside the actor's scope
         (the same rule and message as :func:`get_task`)."""
-        query = self.all_tasks if actor.sees_all_tasks else self.assigned
         params = {"tid": task_id, "org": actor.organization_id, "uid": actor.user_id}
-        row = session.connection().execute(query, params).first()
-        if row is None:
+        row = session.connection().execute(self.query, params).first()
+        if row is None or not may_see_task(actor, row[1], row[-1]):
             raise NotFound(f"Task {task_id} does not exist.")
         rest = _N_TASK + _N_PROJECT
-        return TaskRow(*row[:_N_TASK]), ProjectRow(*row[_N_TASK:rest]), tuple(row[rest:])
+        return TaskRow(*row[:_N_TASK]), ProjectRow(*row[_N_TASK:rest]), tuple(row[rest:-1])
 
 
 _PREDICTIONS_OF_TASK = (
@@ -157,6 +166,7 @@ def list_tasks(
     layers above (the annotation filters of :mod:`labelhouse.annotations.queries`), so the
     scoping and paging rules stay in this one function.
     """
+    actor = actor.in_project(project_id)
     project = get_project(session, actor, project_id)
     query = select(Task).where(Task.project_id == project.id, Task.id > after_id)
     if not actor.sees_all_tasks:
@@ -223,6 +233,8 @@ def store_file(
     """Store an uploaded image; returns (row, created). The same bytes again is a no-op."""
     from PIL import Image, UnidentifiedImageError
 
+    actor = actor.in_project(project_id)
+    actor = actor.in_project(project_id)
     actor.require(Role.manager, "upload files")
     project = get_project(session, actor, project_id)
     clean = safe_file_name(name)
@@ -284,12 +296,13 @@ def store_file(
 
 
 def get_file(session: Session, actor: Actor, file_id: int) -> StoredFile:
+    """An uploaded file of a project the actor may see (NotFound otherwise)."""
     row = session.execute(
         select(StoredFile)
         .join(Project, Project.id == StoredFile.project_id)
         .where(StoredFile.id == file_id, Project.organization_id == actor.organization_id)
     ).scalar_one_or_none()
-    if row is None:
+    if row is None or not actor.can_see_project(row.project_id):
         raise NotFound(f"File {file_id} does not exist.")
     return row
 

@@ -64,6 +64,7 @@ def get_import(session: Session, actor: Actor, project_id: int, import_id: int) 
 def undo_import(session: Session, actor: Actor, project_id: int, import_id: int) -> UndoResult:
     """Remove the import's tasks that nobody has worked on; managers only. Safe to repeat:
     a second run removes what has become untouched since (nothing, usually)."""
+    actor = actor.in_project(project_id)
     actor.require(Role.manager, "remove imported tasks")
     record = get_import(session, actor, project_id, import_id)
     removed = session.execute(_REMOVE_UNTOUCHED, {"pid": project_id, "iid": import_id}).rowcount

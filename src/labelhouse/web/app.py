@@ -14,7 +14,16 @@ from labelhouse.config import Settings
 from labelhouse.db.engine import Database, open_database
 from labelhouse.storage import Storage, open_storage
 from labelhouse.web import errors, pages
-from labelhouse.web.api import auth, exports, pages_support, projects, quality, review, tasks
+from labelhouse.web.api import (
+    auth,
+    exports,
+    pages_support,
+    people,
+    projects,
+    quality,
+    review,
+    tasks,
+)
 from labelhouse.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from labelhouse.web.params import storable_parameters
 
@@ -47,6 +56,7 @@ def create_app(
     for router in (
         tasks.router,
         auth.router,
+        people.router,
         projects.router,
         exports.router,
         quality.router,

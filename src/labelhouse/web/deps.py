@@ -24,12 +24,20 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database
-from labelhouse.errors import NotAuthenticated, PermissionDenied, RateLimited
+from labelhouse.errors import (
+    NotAuthenticated,
+    PasswordChangeRequired,
+    PermissionDenied,
+    RateLimited,
+    ReadOnlyToken,
+)
 from labelhouse.storage import Storage
 
 SESSION_COOKIE = "lh_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# What still works while a one-time password waits to be changed.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/me", "/api/me/password", "/api/auth/logout"})
 
 
 @dataclass
@@ -48,6 +56,20 @@ class Context:
         self.identities.clear()
 
     def _actor(self, session: Session, *, writable: bool) -> Actor:
+        actor = self._identity(session, writable=writable)
+        if actor.read_only and self.request.method not in SAFE_METHODS:
+            raise ReadOnlyToken(
+                "This API token is read-only; use a token without the read-only scope to "
+                "change anything."
+            )
+        if actor.must_change_password and self.request.url.path not in PASSWORD_CHANGE_PATHS:
+            raise PasswordChangeRequired(
+                "Change your one-time password first (POST /api/me/password, or the account "
+                "page); until then nothing else works."
+            )
+        return actor
+
+    def _identity(self, session: Session, *, writable: bool) -> Actor:
         header = self.request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             secret = header[7:].strip()

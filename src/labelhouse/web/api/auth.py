@@ -6,17 +6,18 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from labelhouse.accounts import invitations
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import Organization, User
+from labelhouse.people import organization
 from labelhouse.web.api.schemas import (
     AcceptInviteIn,
     InviteIn,
     LoginIn,
     PasswordChangeIn,
-    RoleIn,
     TokenIn,
 )
-from labelhouse.web.api.serializers import actor_out
+from labelhouse.web.api.serializers import actor_out, revoked_tokens_sentence, tokens_out
 from labelhouse.web.deps import SESSION_COOKIE, Ctx, log_in, set_session_cookie
 from labelhouse.web.params import Id
 
@@ -69,34 +70,32 @@ def me(ctx: Ctx) -> dict[str, Any]:
         }
 
 
-@router.post("/me/password", status_code=204)
-def change_password(body: PasswordChangeIn, ctx: Ctx) -> None:
-    # The browser session making the change stays signed in; every other one is ended.
+@router.post("/me/password")
+def change_password(body: PasswordChangeIn, ctx: Ctx) -> dict[str, Any]:
+    """The browser session making the change stays signed in; every other session ends and
+    every API token of the account is revoked (listed in the answer)."""
     by_token = ctx.request.headers.get("authorization", "").lower().startswith("bearer ")
     with ctx.write() as (s, actor):
-        accounts.change_password(
+        revoked = accounts.change_password(
             s,
             user_id=actor.user_id,
             current=body.current_password,
             new=body.new_password,
             keep_session=None if by_token else ctx.request.cookies.get(SESSION_COOKIE),
         )
+        out = {
+            "message": "Password changed. Other sessions were signed out"
+            + revoked_tokens_sentence(revoked),
+            "revoked_tokens": [tokens_out(t) for t in revoked],
+        }
     ctx.forget_identities()
+    return out
 
 
 @router.get("/me/tokens")
 def list_tokens(ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
-        items = [
-            {
-                "id": t.id,
-                "name": t.name,
-                "prefix": t.prefix,
-                "created_at": t.created_at,
-                "last_used_at": t.last_used_at,
-            }
-            for t in accounts.list_api_tokens(s, actor)
-        ]
+        items = [tokens_out(t) for t in accounts.list_api_tokens(s, actor)]
     return {"items": items, "next_cursor": None}
 
 
@@ -104,8 +103,14 @@ def list_tokens(ctx: Ctx) -> dict[str, Any]:
 def create_token(body: TokenIn, ctx: Ctx) -> dict[str, Any]:
     """The secret is in this response only; store it now."""
     with ctx.write() as (s, actor):
-        row, secret = accounts.create_api_token(s, actor, name=body.name)
-        return {"id": row.id, "name": row.name, "prefix": row.prefix, "token": secret}
+        row, secret = accounts.create_api_token(
+            s,
+            actor,
+            name=body.name,
+            expires_in_days=body.expires_in_days,
+            read_only=body.read_only,
+        )
+        return {**tokens_out(row), "token": secret}
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204)
@@ -117,6 +122,8 @@ def revoke_token(token_id: Id, ctx: Ctx) -> None:
 
 @router.get("/members")
 def list_members(ctx: Ctx) -> dict[str, Any]:
+    """The organization's members with e-mail and role (owners and managers; the people
+    page, ``GET /api/people``, adds teams, projects and activity)."""
     with ctx.read() as (s, actor):
         items = [
             {"user_id": u.id, "email": u.email, "name": u.name, "role": m.role}
@@ -125,19 +132,12 @@ def list_members(ctx: Ctx) -> dict[str, Any]:
     return {"items": items, "next_cursor": None}
 
 
-@router.patch("/members/{user_id}")
-def set_role(user_id: Id, body: RoleIn, ctx: Ctx) -> dict[str, Any]:
-    with ctx.write() as (s, actor):
-        m = accounts.set_role(s, actor, user_id=user_id, role=body.role)
-        out = {"user_id": m.user_id, "role": m.role}
-    ctx.forget_identities()
-    return out
-
-
 @router.delete("/members/{user_id}", status_code=204)
 def remove_member(user_id: Id, ctx: Ctx) -> None:
+    """Out of the organization (deactivation, ``POST /api/people/{id}/deactivate``, is the
+    reversible way); attribution of their work stays."""
     with ctx.write() as (s, actor):
-        accounts.remove_member(s, actor, user_id=user_id)
+        organization.remove(s, actor, user_id=user_id)
     ctx.forget_identities()
 
 
@@ -145,7 +145,7 @@ def remove_member(user_id: Id, ctx: Ctx) -> None:
 def invite(body: InviteIn, ctx: Ctx) -> dict[str, Any]:
     """Returns the invitation token once; send it to the invitee (e.g. as a link)."""
     with ctx.write() as (s, actor):
-        row, secret = accounts.invite(s, actor, email=body.email, role=body.role)
+        row, secret = invitations.invite(s, actor, email=body.email, role=body.role)
         return {
             "id": row.id,
             "email": row.email,
@@ -158,7 +158,7 @@ def invite(body: InviteIn, ctx: Ctx) -> dict[str, Any]:
 @router.post("/invitations/accept", status_code=201)
 def accept(body: AcceptInviteIn, ctx: Ctx) -> dict[str, Any]:
     with ctx.anonymous() as s:
-        user = accounts.accept_invitation(
+        user = invitations.accept_invitation(
             s, secret=body.token, password=body.password, name=body.name
         )
         return {"user_id": user.id, "email": user.email}

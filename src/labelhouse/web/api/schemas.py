@@ -37,6 +37,10 @@ class PasswordChangeIn(Body):
 
 class TokenIn(Body):
     name: str = Field(min_length=1, max_length=200)
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="the token stops working after this many days"
+    )
+    read_only: bool = Field(default=False, description="the token may only read (GET)")
 
 
 class InviteIn(Body):
@@ -111,3 +115,49 @@ class ReviewIn(Body):
     decision: Literal["accept", "reject", "correct"]
     reason: str | None = Field(default=None, max_length=5000)
     value: dict[str, Any] | None = Field(default=None, description="the corrected value")
+
+
+ProjectRole = Literal["manager", "reviewer", "annotator"]
+
+
+class EmailsIn(Body):
+    emails: list[str] = Field(min_length=1, max_length=1000, description="e-mail addresses")
+
+    @model_validator(mode="after")
+    def _lengths(self) -> EmailsIn:
+        for i, e in enumerate(self.emails):
+            if len(e) > 320:
+                raise ValueError(f"emails[{i}] is longer than 320 characters")
+        return self
+
+
+class BulkInviteIn(EmailsIn):
+    role: Role = Role.annotator
+
+
+class ProjectMembersIn(Body):
+    """Add people (by e-mail) or one team to a project, with a project role."""
+
+    emails: list[str] | None = Field(default=None, max_length=1000)
+    team_id: int | None = Field(default=None, ge=1, le=ID_MAX)
+    role: ProjectRole = "annotator"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ProjectMembersIn:
+        if (self.emails is None) == (self.team_id is None):
+            raise ValueError("give either 'emails' (a list of e-mail addresses) or 'team_id'")
+        return self
+
+
+class ProjectRoleIn(Body):
+    role: ProjectRole
+
+
+class TeamIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+
+
+class TeamPatchIn(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)

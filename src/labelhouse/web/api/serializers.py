@@ -9,6 +9,7 @@ import orjson
 from fastapi import Response
 from sqlalchemy.orm import Session
 
+from labelhouse.accounts.models import ApiToken
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations.models import Annotation, AnnotationRevision
 from labelhouse.kinds.registry import LabelSchema
@@ -165,6 +166,27 @@ def json_response(body: Any, status_code: int = 200) -> Response:
     """Serialise with orjson (datetimes, nested dicts) straight to bytes: the hot endpoints
     skip FastAPI's generic encoder."""
     return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+
+
+def tokens_out(t: ApiToken) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_at": t.created_at,
+        "last_used_at": t.last_used_at,
+        "expires_at": t.expires_at,
+        "read_only": t.read_only,
+    }
+
+
+def revoked_tokens_sentence(revoked: list[ApiToken]) -> str:
+    """The end of a sentence telling someone which of their API tokens were revoked."""
+    if not revoked:
+        return "."
+    names = ", ".join(f"'{t.name}' ({t.prefix}…)" for t in revoked)
+    noun = "token was" if len(revoked) == 1 else f"{len(revoked)} tokens were"
+    return f"; your API {noun} revoked: {names}. Create new ones on your account page."
 
 
 def actor_out(actor: Actor) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def list_tasks(
         page = browse_tasks(s, actor, project_id, filters, after_id=cursor, limit=limit)
         project = project_row(s, actor, project_id)
         items = tasks_out(s, page.items, project)
-        if not actor.sees_all_tasks:  # an annotator's own tasks: gold ones look ordinary
+        if not actor.in_project(project_id).sees_all_tasks:  # gold ones look ordinary
             for out, t in zip(items, page.items, strict=True):
                 if t.gold is not None:
                     out["annotations_done"] = min(t.done, project.overlap)
@@ -138,7 +138,7 @@ def get_task(
         preds = tasks.predictions_of_task(s, task.id)
         anns = annotations.annotations_of_task(s, actor, task.id)
         out = task_out(s, task, project, predictions=preds, annotations=anns)
-        if actor.at_least(Role.manager):
+        if actor.in_project(project.id).at_least(Role.manager):
             out["gold"] = task.gold  # only managers see expected values
         elif task.gold is not None:
             disguise_gold(out, task, project.overlap, anns)

@@ -6,7 +6,7 @@ import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from labelhouse.errors import LabelhouseError
@@ -25,6 +25,7 @@ from labelhouse.web.pages.common import (
     STATIC_DIR,
     LoginRequired,
     PageError,
+    RedirectTo,
     login_redirect,
     render,
 )
@@ -45,6 +46,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _to_login(_: Request, exc: LoginRequired) -> Response:
         return login_redirect(exc.next_url)
+
+    @app.exception_handler(RedirectTo)
+    async def _redirect(_: Request, exc: RedirectTo) -> Response:
+        return RedirectResponse(exc.url, status_code=303)
 
     json_validation = app.exception_handlers[RequestValidationError]
     json_domain = app.exception_handlers[LabelhouseError]

@@ -30,6 +30,7 @@ def annotate(
 ) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         project = projects.get_project(s, actor, project_id)
+        actor = actor.in_project(project_id)
         _, document = projects.load_schema_and_document(s, project)
         config: dict[str, Any] = {
             "project": {"id": project.id, "name": project.name},

@@ -66,6 +66,17 @@ class PageError(Exception):
         self.csrf = csrf
 
 
+# The pages a one-time password still opens (its change form lives on the account page).
+PASSWORD_CHANGE_PAGES = frozenset({"/account", "/logout"})
+
+
+class RedirectTo(Exception):
+    """Raised inside a page handler; the app answers with a redirect (303) to ``url``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
 class LoginRequired(Exception):
     """Raised inside a page handler; the app turns it into a redirect to /login."""
 
@@ -87,6 +98,8 @@ def page_session(ctx: Context, *, write: bool = False) -> Iterator[tuple[Session
         except NotAuthenticated:
             raise LoginRequired(str(ctx.request.url.path)) from None
         csrf = row.csrf_token
+        if actor.must_change_password and ctx.request.url.path not in PASSWORD_CHANGE_PAGES:
+            raise RedirectTo("/account?first=1")
         try:
             yield s, actor, csrf
         except PermissionDenied as exc:
@@ -131,7 +144,8 @@ PROJECT_TABS = (
 
 
 def project_tabs(actor: Actor, project_id: int) -> list[Tab]:
-    """The tab bar of project pages, without what the actor's role cannot open."""
+    """The tab bar of project pages, without what the actor's role there cannot open."""
+    actor = actor.in_project(project_id)
     return [
         Tab(key, label, f"/projects/{project_id}{suffix}")
         for key, label, suffix, role in PROJECT_TABS

@@ -39,8 +39,8 @@ def project_list(ctx: Ctx) -> HTMLResponse:
             csrf_token=csrf,
             projects=items,
             progress=progress,
-            can_create=actor.at_least(Role.manager),
-            sees_overview=actor.at_least(Role.reviewer),
+            can_create=actor.sees_all_projects,
+            overview_ids={p.id for p in items if actor.in_project(p.id).at_least(Role.reviewer)},
             starter_schema=STARTER_SCHEMA,
         )
 
@@ -57,7 +57,7 @@ def overview(project_id: Id, ctx: Ctx) -> HTMLResponse:
         return render(
             ctx.request,
             "overview.html",
-            actor=actor,
+            actor=actor.in_project(project_id),
             csrf_token=csrf,
             project=view.project,
             tabs=project_tabs(actor, project_id),

@@ -93,7 +93,7 @@ def quality_page(project_id: Id, ctx: Ctx, method: str = "majority") -> HTMLResp
         return render(
             ctx.request,
             "quality.html",
-            actor=actor,
+            actor=actor.in_project(project_id),
             csrf_token=csrf,
             project=get_project(s, actor, project_id),
             tabs=project_tabs(actor, project_id),
@@ -106,5 +106,5 @@ def quality_page(project_id: Id, ctx: Ctx, method: str = "majority") -> HTMLResp
             method_names=METHOD_NAMES,
             metric_names=METRIC_NAMES,
             emails={c.user_id: c.email for c in report.scorecards},
-            can_manage=actor.at_least(Role.manager),
+            can_manage=actor.in_project(project_id).at_least(Role.manager),
         )

@@ -17,6 +17,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/projects/{project_id}/review", response_class=HTMLResponse)
 def review_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
+        actor = actor.in_project(project_id)
         actor.require(Role.reviewer, "review tasks")
         project = projects.get_project(s, actor, project_id)
         config = {
@@ -27,7 +28,7 @@ def review_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
         return render(
             ctx.request,
             "review.html",
-            actor=actor,
+            actor=actor.in_project(project_id),
             csrf_token=csrf,
             project=project,
             tabs=project_tabs(actor, project_id),

@@ -72,7 +72,7 @@ def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
         return render(
             ctx.request,
             "settings.html",
-            actor=actor,
+            actor=actor.in_project(project_id),
             csrf_token=csrf,
             project=view.project,
             tabs=project_tabs(actor, project_id),

@@ -41,7 +41,7 @@ def task_browser(
         match=match,
     )
     with page_session(ctx) as (s, actor, csrf):
-        actor.require(Role.reviewer, "browse tasks")
+        actor.in_project(project_id).require(Role.reviewer, "browse tasks")
         view = browse_view(s, actor, project_id, filters, after_id=cursor, limit=PAGE_SIZE)
         project, page = view.project, view.page
         params = {
@@ -59,7 +59,7 @@ def task_browser(
         return render(
             ctx.request,
             "tasks.html",
-            actor=actor,
+            actor=actor.in_project(project_id),
             csrf_token=csrf,
             project=project,
             tabs=project_tabs(actor, project_id),
@@ -83,12 +83,14 @@ def task_browser(
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
-        actor.require(Role.reviewer, "open tasks outside the annotate page")
         detail = task_detail(s, actor, task_id)
+        actor.in_project(detail.project.id).require(
+            Role.reviewer, "open tasks outside the annotate page"
+        )
         return render(
             ctx.request,
             "task.html",
-            actor=actor,
+            actor=actor.in_project(detail.project.id),
             csrf_token=csrf,
             project=detail.project,
             tabs=project_tabs(actor, detail.project.id),

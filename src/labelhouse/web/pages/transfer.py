@@ -30,7 +30,7 @@ def import_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
         return render(
             ctx.request,
             "import.html",
-            actor=actor,
+            actor=actor.in_project(project_id),
             csrf_token=csrf,
             project=view.project,
             tabs=project_tabs(actor, project_id),
@@ -48,7 +48,7 @@ def export_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
         return render(
             ctx.request,
             "export.html",
-            actor=actor,
+            actor=actor.in_project(project_id),
             csrf_token=csrf,
             project=view.project,
             tabs=project_tabs(actor, project_id),

@@ -1,0 +1,201 @@
+"""Invitations: the only way into an organization (there is no open sign-up).
+
+The secret goes into the invitation link once and only its SHA-256 is stored. A pending
+invitation can be listed, revoked and re-sent (a new secret; the old link stops working).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelhouse.accounts import tokens
+from labelhouse.accounts.models import Invitation, Membership, Role, User
+from labelhouse.accounts.policy import Actor
+from labelhouse.accounts.service import create_user, normalise_email
+from labelhouse.db.base import utcnow
+from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
+
+INVITATION_TTL = timedelta(days=7)
+MAX_BULK = 500
+
+
+def _pending(session: Session, organization_id: int, email: str) -> Invitation | None:
+    return session.scalar(
+        select(Invitation)
+        .where(
+            Invitation.organization_id == organization_id,
+            Invitation.email == email,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > utcnow(),
+        )
+        .order_by(Invitation.id.desc())
+        .limit(1)
+    )
+
+
+def _is_member(session: Session, organization_id: int, email: str) -> bool:
+    return (
+        session.scalar(
+            select(Membership.id)
+            .join(User, User.id == Membership.user_id)
+            .where(User.email == email, Membership.organization_id == organization_id)
+        )
+        is not None
+    )
+
+
+def _check_inviter(actor: Actor, role: Role) -> None:
+    actor.require_org(Role.manager, "invite people")
+    if role == Role.owner:
+        actor.require_org(Role.owner, "invite an owner")
+
+
+def invite(session: Session, actor: Actor, *, email: str, role: Role) -> tuple[Invitation, str]:
+    """A manager invites someone; the returned secret goes into the invitation link."""
+    _check_inviter(actor, role)
+    email = normalise_email(email)
+    if _is_member(session, actor.organization_id, email):
+        raise Conflict(f"{email} is already a member.")
+    pending = _pending(session, actor.organization_id, email)
+    if pending is not None:
+        raise Conflict(
+            f"{email} already has a pending invitation (sent {pending.created_at:%Y-%m-%d}); "
+            "re-send it from the people page to get a new link."
+        )
+    secret = tokens.new_secret("lhi_")
+    row = Invitation(
+        organization_id=actor.organization_id,
+        email=email,
+        role=role.value,
+        token_hash=tokens.digest(secret),
+        invited_by_id=actor.user_id,
+        expires_at=utcnow() + INVITATION_TTL,
+    )
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def accept_invitation(session: Session, *, secret: str, password: str, name: str = "") -> User:
+    row = session.scalar(select(Invitation).where(Invitation.token_hash == tokens.digest(secret)))
+    now: datetime = utcnow()
+    if (
+        row is None
+        or row.accepted_at is not None
+        or row.revoked_at is not None
+        or row.expires_at < now
+    ):
+        raise NotFound("This invitation link is invalid or has expired; ask for a new one.")
+    row.accepted_at = now
+    existing = session.scalar(select(User).where(User.email == row.email))
+    if existing is not None:
+        session.add(
+            Membership(organization_id=row.organization_id, user_id=existing.id, role=row.role)
+        )
+        session.flush()
+        return existing
+    return create_user(
+        session,
+        email=row.email,
+        password=password,
+        organization_id=row.organization_id,
+        role=Role(row.role),
+        name=name,
+    )
+
+
+def pending_invitations(session: Session, actor: Actor) -> list[Invitation]:
+    """Invitations not yet accepted, revoked or expired, newest first."""
+    actor.require_org(Role.manager, "see invitations")
+    return list(
+        session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.organization_id == actor.organization_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.expires_at > utcnow(),
+            )
+            .order_by(Invitation.id.desc())
+        )
+    )
+
+
+def _own_pending(session: Session, actor: Actor, invitation_id: int) -> Invitation:
+    row = session.scalar(
+        select(Invitation).where(
+            Invitation.id == invitation_id, Invitation.organization_id == actor.organization_id
+        )
+    )
+    if row is None:
+        raise NotFound(f"Invitation {invitation_id} does not exist.")
+    if row.accepted_at is not None:
+        raise Conflict(f"{row.email} has accepted this invitation already.")
+    if row.revoked_at is not None:
+        raise Conflict(f"This invitation for {row.email} was revoked; invite them again.")
+    _check_inviter(actor, Role(row.role))
+    return row
+
+
+def revoke_invitation(session: Session, actor: Actor, invitation_id: int) -> Invitation:
+    """The link stops working at once."""
+    row = _own_pending(session, actor, invitation_id)
+    row.revoked_at = utcnow()
+    return row
+
+
+def resend_invitation(session: Session, actor: Actor, invitation_id: int) -> tuple[Invitation, str]:
+    """A new secret and a fresh expiry for a pending (or expired) invitation; the old link
+    stops working."""
+    row = _own_pending(session, actor, invitation_id)
+    secret = tokens.new_secret("lhi_")
+    row.token_hash = tokens.digest(secret)
+    row.expires_at = utcnow() + INVITATION_TTL
+    row.invited_by_id = actor.user_id
+    session.flush()
+    return row, secret
+
+
+@dataclass
+class BulkInvite:
+    invited: list[tuple[Invitation, str]] = field(default_factory=list)
+    already_members: list[str] = field(default_factory=list)
+    already_invited: list[str] = field(default_factory=list)
+
+
+def invite_many(session: Session, actor: Actor, *, emails: list[str], role: Role) -> BulkInvite:
+    """Invite a list of people with one role. A malformed address stops the whole list
+    (every bad line named); members and people with a pending invitation are reported and
+    skipped, not invited twice."""
+    _check_inviter(actor, role)
+    if not emails:
+        raise InvalidInput("Give at least one e-mail address.", [Problem("emails", "empty list")])
+    if len(emails) > MAX_BULK:
+        raise InvalidInput(
+            f"At most {MAX_BULK} invitations at once.", [Problem("emails", f"{len(emails)} given")]
+        )
+    clean: list[str] = []
+    problems: list[Problem] = []
+    for i, raw in enumerate(emails):
+        try:
+            clean.append(normalise_email(raw))
+        except InvalidInput:
+            problems.append(
+                Problem(f"emails[{i}]", f"'{raw.strip()[:80]}' is not an e-mail address")
+            )
+    if problems:
+        raise InvalidInput("Some lines are not e-mail addresses.", problems)
+    result = BulkInvite()
+    for email in dict.fromkeys(clean):
+        if _is_member(session, actor.organization_id, email):
+            result.already_members.append(email)
+        elif _pending(session, actor.organization_id, email) is not None:
+            result.already_invited.append(email)
+        else:
+            result.invited.append(invite(session, actor, email=email, role=role))
+    return result
