@@ -591,7 +591,9 @@ def test_members_list_shows_only_this_organization(app, db):
     annotator = add_member(db, owner, Role.annotator)
     other = make_org(db, "B")
     add_member(db, other, Role.manager)
-    body = login(app, annotator).get("/api/members").json()
+    # annotators and reviewers do not get the organization's e-mail list (issue 11, item 2)
+    assert_error(login(app, annotator).get("/api/members"), 403, "permission_denied")
+    body = login(app, owner).get("/api/members").json()
     assert body["next_cursor"] is None
     assert {(m["email"], m["role"]) for m in body["items"]} == {
         (owner.email, "owner"),
@@ -608,8 +610,9 @@ def test_manager_changes_roles_below_owner(app, db):
     c = login(app, manager)
     r = c.patch(f"/api/members/{annotator.actor.user_id}", json={"role": "reviewer"})
     assert r.status_code == 200, r.text
-    assert r.json() == {"user_id": annotator.actor.user_id, "role": "reviewer"}
-    # takes effect for the member's existing session too
+    assert r.json()["user_id"] == annotator.actor.user_id
+    assert r.json()["role"] == "reviewer"
+    # takes effect at the member's next sign-in (their sessions ended)
     assert login(app, annotator).get("/api/me").json()["role"] == "reviewer"
     # but a manager can neither grant nor take away the owner role
     r = c.patch(f"/api/members/{annotator.actor.user_id}", json={"role": "owner"})

@@ -206,3 +206,59 @@ def test_table_rebuilds_keep_partial_indexes_and_foreign_keys(engine):
     assert partial_indexes(engine) == at_head
     fks = {fk["name"] for fk in inspect(engine).get_foreign_keys("task")}
     assert "fk_task_import_id_task_import" not in fks
+
+
+def test_membership_migration_keeps_everyone_in_every_existing_project(engine):
+    """0008: nothing changes for an installation until someone edits membership."""
+    migrate.downgrade(engine, "0007")
+    with engine.begin() as conn:
+
+        def insert(sql: str, **params: object) -> int:
+            return conn.execute(text(sql + " RETURNING id"), params).scalar()
+
+        org = insert("INSERT INTO organization (name, created_at) VALUES ('X', CURRENT_TIMESTAMP)")
+        other_org = insert(
+            "INSERT INTO organization (name, created_at) VALUES ('Y', CURRENT_TIMESTAMP)"
+        )
+        users = {}
+        for name in ("own", "ann", "rev", "stranger"):
+            users[name] = insert(
+                "INSERT INTO user_account (email, name, password_hash, is_active,"
+                " must_change_password, created_at) VALUES (:e, '', NULL, true, false,"
+                " CURRENT_TIMESTAMP)",
+                e=f"{name}@example.com",
+            )
+        for name, role, o in [
+            ("own", "owner", org),
+            ("ann", "annotator", org),
+            ("rev", "reviewer", org),
+            ("stranger", "annotator", other_org),
+        ]:
+            insert(
+                "INSERT INTO membership (organization_id, user_id, role, created_at)"
+                " VALUES (:o, :u, :r, CURRENT_TIMESTAMP)",
+                o=o,
+                u=users[name],
+                r=role,
+            )
+        projects = [
+            insert(
+                "INSERT INTO project (organization_id, name, description, instructions, overlap,"
+                " lease_seconds, schema_version, archived, created_at) VALUES (:org, :n, '', '',"
+                " 1, 60, 1, false, CURRENT_TIMESTAMP)",
+                org=org,
+                n=f"p{i}",
+            )
+            for i in range(2)
+        ]
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT project_id, user_id, team_id, role FROM project_member")
+        ).all()
+    expected = {
+        (p, users[u], None, role)
+        for p in projects
+        for u, role in [("own", "manager"), ("ann", "annotator"), ("rev", "reviewer")]
+    }
+    assert set(map(tuple, rows)) == expected

@@ -12,7 +12,9 @@ import typer
 from labelhouse.accounts.models import Role
 from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
 from labelhouse.cli.data import export_command, import_command, imports_app
+from labelhouse.cli.people import list_users, members_app, organization_id, reset_password
 from labelhouse.errors import LabelhouseError
+from labelhouse.storable import ID_MAX
 
 
 class _Labelhouse(typer.Typer):
@@ -40,6 +42,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(projects_app, name="projects")
 app.add_typer(db_app, name="db")
 app.add_typer(imports_app, name="imports")
+app.add_typer(members_app, name="members")
+users_app.command("list")(list_users)
+users_app.command("reset-password")(reset_password)
 app.command("import")(import_command)
 app.command("export")(export_command)
 
@@ -108,31 +113,49 @@ def serve(
 @users_app.command("create")
 def create_user(
     email: str,
-    role: Role = typer.Option(Role.annotator, help="owner, manager, reviewer or annotator"),
-    organization: int | None = typer.Option(None, help="Organization id (default: the first)"),
+    role: Role | None = typer.Option(
+        None,
+        help="owner, manager, reviewer or annotator (default: annotator; the first account "
+        "is the owner)",
+        show_default=False,
+    ),
+    organization: int | None = typer.Option(
+        None, min=1, max=ID_MAX, help="Organization id (default: the first)"
+    ),
     password: str | None = typer.Option(None, help="Default: generate one and print it"),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Create a user (or add an existing one to the organization)."""
-    from sqlalchemy import select
-
+    """Create a user (or add an existing one to the organization). A generated one-time
+    password is printed alone on standard output."""
     from labelhouse.accounts import service as accounts
-    from labelhouse.accounts.models import Organization
+    from labelhouse.errors import InvalidInput, NotFound
 
     settings = settings_for(data_dir)
     db = open_db(settings)
     generated = password is None
     password = password or accounts.passwords.generate_password()
+    first, role_given = False, role is not None
     try:
         with db.session() as s:
             if not accounts.has_any_user(s):
+                if role not in (None, Role.owner):
+                    raise InvalidInput(
+                        "The first account must be the organization's owner: run "
+                        f"`labelhouse users create {email} --role owner`, then add others."
+                    )
+                if organization is not None:
+                    raise NotFound(
+                        f"No such organization: {organization}. The database is empty: its "
+                        "first account (the owner) creates the organization, so leave out "
+                        "--organization."
+                    )
                 user, _ = accounts.bootstrap_owner(
                     s, email=email, organization_name="My lab", password=password
                 )
+                first, role = True, Role.owner
             else:
-                org_id = organization or s.scalar(
-                    select(Organization.id).order_by(Organization.id).limit(1)
-                )
+                org_id = organization_id(s, organization)
+                role = role or Role.annotator
                 user = accounts.create_user(
                     s,
                     email=email,
@@ -145,9 +168,19 @@ def create_user(
         raise fail(exc) from None
     finally:
         db.dispose()
+    if generated:
+        typer.echo(password)
+    if first and not role_given:
+        console.print("The database was empty: its first account becomes the organization's owner.")
     console.print(
         f"Created {user.email}"
-        + (f" with the one-time password [bold]{password}[/]" if generated else "")
+        + (", the owner of a new organization" if first else f" ({role.value})")
+        + (
+            "; the one-time password (on standard output) must be changed at the first login."
+            if generated
+            else "."
+        ),
+        soft_wrap=True,
     )
 
 

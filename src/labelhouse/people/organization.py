@@ -61,7 +61,7 @@ def people(session: Session, actor: Actor) -> list[Person]:
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.organization_id == org)
         .order_by(User.email)
-    ).tuples():
+    ):
         out[user.id] = Person(
             user_id=user.id,
             email=user.email,
@@ -225,13 +225,18 @@ def reactivate(session: Session, actor: Actor, *, user_id: int) -> Membership:
 
 def set_role(session: Session, actor: Actor, *, user_id: int, role: Role) -> AccessEnded:
     """Change someone's organization role. Their sessions and API tokens end (a new role
-    means a new sign-in), and leases in projects the new role no longer opens end too."""
+    means a new sign-in; not when an owner steps down themselves), and leases in projects
+    the new role no longer opens end too."""
     m, user = _member(session, actor, user_id)
     old = m.role
     accounts.set_role(session, actor, user_id=user_id, role=role)
     if old == role.value:
         return AccessEnded([], 0)
-    revoked = accounts.end_access(session, user_id=user_id, organization_id=actor.organization_id)
+    revoked = (
+        []
+        if user_id == actor.user_id
+        else accounts.end_access(session, user_id=user_id, organization_id=actor.organization_id)
+    )
     session.flush()
     leases = sum(
         end_lost_leases(session, project_id=pid, user_ids=[user_id])

@@ -132,16 +132,17 @@ def add_members(session: Session, actor: Actor, team_id: int, *, emails: list[st
     wanted = [e.strip().lower() for e in emails]
     if not wanted:
         raise InvalidInput("Name at least one person.", [Problem("emails", "empty list")])
-    found = dict(
-        session.execute(
+    found = {
+        email: uid
+        for email, uid in session.execute(
             select(User.email, User.id)
             .join(Membership, Membership.user_id == User.id)
             .where(
                 Membership.organization_id == actor.organization_id,
                 User.email.in_(sorted({w for w in wanted if w and "\x00" not in w})),
             )
-        ).tuples()
-    )
+        )
+    }
     problems = [
         Problem(f"emails[{i}]", f"'{w}' is not a member of this organization; invite them first")
         for i, w in enumerate(wanted)
