@@ -250,6 +250,8 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
     schema_file.write_text(json.dumps(SCHEMA))
     cli_pid = run_cli(["projects", "create", "cli-import", "--schema", str(schema_file)], env)
     api_pid = int(run_cli(["projects", "create", "api-import", "--schema", str(schema_file)], env))
+    # access follows the project: the annotators work in the API-imported one
+    run_cli(["members", "add", str(api_pid), *annotators, "--role", "annotator"], env)
     data = tmp / "tasks.jsonl"
     make_file(data, n, "t")
 

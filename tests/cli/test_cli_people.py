@@ -390,3 +390,15 @@ def test_a_path_that_is_not_a_file_is_a_usage_error(db, cli, owner, project, tmp
     result = cli("members", "add", "Reviews", "--from-file", str(tmp_path / "missing.txt"))
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_the_first_account_with_a_chosen_password_need_not_change_it(db, cli):
+    """Only a generated password is one-time: an operator who chose one can use the API at
+    once (scripts and benchmarks set up installations this way)."""
+    result = cli("users", "create", "first@example.com", "--password", "chosen by the operator")
+    assert result.exit_code == 0, result.output
+    with db.session() as s:
+        user = accounts.authenticate(
+            s, email="first@example.com", password="chosen by the operator"
+        )
+        assert user.must_change_password is False

@@ -74,9 +74,15 @@ def create_user(
 
 
 def bootstrap_owner(
-    session: Session, *, email: str, organization_name: str, password: str | None = None
+    session: Session,
+    *,
+    email: str,
+    organization_name: str,
+    password: str | None = None,
+    must_change_password: bool = True,
 ) -> tuple[User, str]:
-    """First start: create the organization and its owner. Returns the one-time password."""
+    """First start: create the organization and its owner. Returns the password, a one-time
+    password unless ``must_change_password`` is false (the operator chose it)."""
     password = password or passwords.generate_password()
     org = Organization(name=organization_name)
     session.add(org)
@@ -88,7 +94,7 @@ def bootstrap_owner(
         organization_id=org.id,
         role=Role.owner,
         name="Owner",
-        must_change_password=True,
+        must_change_password=must_change_password,
     )
     return user, password
 

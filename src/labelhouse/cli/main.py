@@ -150,7 +150,11 @@ def create_user(
                         "--organization."
                     )
                 user, _ = accounts.bootstrap_owner(
-                    s, email=email, organization_name="My lab", password=password
+                    s,
+                    email=email,
+                    organization_name="My lab",
+                    password=password,
+                    must_change_password=generated,
                 )
                 first, role = True, Role.owner
             else:
