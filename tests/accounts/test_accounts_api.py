@@ -574,10 +574,18 @@ def test_existing_user_of_another_org_accepting_keeps_their_password(app, db):
     a = make_org(db, "A")
     b = make_org(db, "B")
     token = invite(login(app, b), a.email, "manager").json()["token"]
-    r = accept(app, token, password="ignored password")
+    # the invitation's holder (its sender too) cannot add someone's account to their
+    # organization without that account's password
+    err = assert_error(accept(app, token, password="not their password"), 422, "invalid_input")
+    assert fields_of(err) == ["password"]
+    assert "already has a Labelhouse account" in err["message"]
+    assert (
+        raw_login(app, a.email, PASSWORD, organization_id=b.actor.organization_id).status_code
+        == 401
+    )
+    r = accept(app, token, password=PASSWORD)
     assert r.status_code == 201, r.text
     assert r.json()["user_id"] == a.actor.user_id
-    assert raw_login(app, a.email, "ignored password").status_code == 401
     r = raw_login(app, a.email, PASSWORD, organization_id=b.actor.organization_id)
     assert r.status_code == 200
     assert r.json()["role"] == "manager"

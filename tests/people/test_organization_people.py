@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from labelhouse.accounts.models import ApiToken, Role, User
+from labelhouse.accounts.throttle import MAX_FAILURES
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.models import Annotation
 from labelhouse.db.base import utcnow
@@ -318,3 +319,27 @@ def test_token_expiry(app, db, team):
     body = error(tok.get("/api/me"), 401, "not_authenticated")
     assert "expired" in body["message"]
     error(c.post("/api/me/tokens", json={"name": "x", "expires_in_days": 0}), 422, "invalid_input")
+
+
+def test_guessing_an_existing_accounts_password_through_an_invitation_is_throttled(app, db):
+    """The inviter holds the token: accepting for an existing account is a password check,
+    so it counts towards (and is stopped by) the login throttle of that address."""
+    a = make_org(db, "A")
+    b = make_org(db, "B")
+    token = login(app, b).post("/api/invitations", json={"email": a.email}).json()["token"]
+    from fastapi.testclient import TestClient
+
+    anon = TestClient(app)
+    statuses = [
+        anon.post(
+            "/api/invitations/accept", json={"token": token, "password": f"guess number {i}"}
+        ).status_code
+        for i in range(MAX_FAILURES + 1)
+    ]
+    assert statuses == [422] * MAX_FAILURES + [429]
+    # the right password is refused too while the throttle holds
+    error(
+        anon.post("/api/invitations/accept", json={"token": token, "password": PASSWORD}),
+        429,
+        "rate_limited",
+    )

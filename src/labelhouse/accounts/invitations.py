@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts import tokens
+from labelhouse.accounts import passwords, tokens
 from labelhouse.accounts.models import Invitation, Membership, Role, User
 from labelhouse.accounts.policy import Actor
 from labelhouse.accounts.service import create_user, normalise_email
@@ -20,6 +20,17 @@ from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 
 INVITATION_TTL = timedelta(days=7)
+
+
+class ExistingAccountPassword(InvalidInput):
+    """Accepting for an address that has an account needs that account's password (the
+    failure counts towards the login throttle of that address)."""
+
+    def __init__(self, message: str, details: list[Problem], *, email: str) -> None:
+        super().__init__(message, details)
+        self.email = email
+
+
 MAX_BULK = 500
 
 
@@ -81,6 +92,13 @@ def invite(session: Session, actor: Actor, *, email: str, role: Role) -> tuple[I
     return row, secret
 
 
+def invited_email(session: Session, secret: str) -> str | None:
+    """The address an invitation secret was sent to (for throttling), None if unknown."""
+    return session.scalar(
+        select(Invitation.email).where(Invitation.token_hash == tokens.digest(secret))
+    )
+
+
 def accept_invitation(session: Session, *, secret: str, password: str, name: str = "") -> User:
     row = session.scalar(select(Invitation).where(Invitation.token_hash == tokens.digest(secret)))
     now: datetime = utcnow()
@@ -91,8 +109,21 @@ def accept_invitation(session: Session, *, secret: str, password: str, name: str
         or row.expires_at < now
     ):
         raise NotFound("This invitation link is invalid or has expired; ask for a new one.")
-    row.accepted_at = now
     existing = session.scalar(select(User).where(User.email == row.email))
+    if existing is not None:
+        # Joining with an existing account takes that account's password: the invitation's
+        # holder (its sender included) must not add someone's account to an organization
+        # without its owner's consent.
+        if not passwords.verify_password(existing.password_hash, password):
+            raise ExistingAccountPassword(
+                f"{row.email} already has a Labelhouse account: enter its current password to "
+                "add this organization to it.",
+                [Problem("password", "not this account's current password")],
+                email=row.email,
+            )
+        if _is_member(session, row.organization_id, row.email):
+            raise Conflict(f"{row.email} is already a member of this organization.")
+    row.accepted_at = now
     if existing is not None:
         session.add(
             Membership(organization_id=row.organization_id, user_id=existing.id, role=row.role)

@@ -18,7 +18,15 @@ from labelhouse.web.api.schemas import (
     TokenIn,
 )
 from labelhouse.web.api.serializers import actor_out, revoked_tokens_sentence, tokens_out
-from labelhouse.web.deps import SESSION_COOKIE, Ctx, log_in, set_session_cookie
+from labelhouse.web.deps import (
+    SESSION_COOKIE,
+    Ctx,
+    check_login_throttle,
+    log_in,
+    login_keys,
+    login_throttle,
+    set_session_cookie,
+)
 from labelhouse.web.params import Id
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -157,8 +165,19 @@ def invite(body: InviteIn, ctx: Ctx) -> dict[str, Any]:
 
 @router.post("/invitations/accept", status_code=201)
 def accept(body: AcceptInviteIn, ctx: Ctx) -> dict[str, Any]:
+    """Create the account, or add the organization to an existing account of the invited
+    address (then ``password`` is that account's password, throttled like a login)."""
+    with ctx.db.read_session() as s:
+        email = invitations.invited_email(s, body.token) or ""
+    check_login_throttle(ctx.request, login_keys(ctx.request, email))
     with ctx.anonymous() as s:
-        user = invitations.accept_invitation(
-            s, secret=body.token, password=body.password, name=body.name
-        )
-        return {"user_id": user.id, "email": user.email}
+        try:
+            user = invitations.accept_invitation(
+                s, secret=body.token, password=body.password, name=body.name
+            )
+            return {"user_id": user.id, "email": user.email}
+        except invitations.ExistingAccountPassword as exc:
+            keys = login_keys(ctx.request, exc.email)
+            login_throttle(ctx.request).failed(s, *keys)  # committed with this block
+            wrong = exc
+    raise wrong

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
+from labelhouse.accounts.models import Role
 from labelhouse.kinds.registry import parse_schema
 from labelhouse.markdown import render as render_markdown
 from labelhouse.projects.queries import sample_task_data
@@ -47,6 +48,8 @@ def schema_sample(project_id: Id, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
     """A task to preview the annotation form of a draft schema on: the project's first task
     when its data fits the schema, else synthetic data built from the schema's data keys."""
     with ctx.read() as (s, actor):
+        # the Settings page's preview: reviewers and up, like the page
+        actor.in_project(project_id).require(Role.reviewer, "preview label schemas")
         schema = parse_schema(body.label_schema)
         project = get_project(s, actor, project_id)
         page = tasks.list_tasks(s, actor, project.id, limit=1)
