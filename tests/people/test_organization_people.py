@@ -71,6 +71,8 @@ def test_people_list_shows_role_teams_projects_and_recent_work(app, db, team):
     assert [p["id"] for p in me["projects"]] == [pid]
     assert me["annotations_7d"] == 1
     assert me["last_active"] is not None  # signed in, and annotated
+    assert people[manager.email]["last_active"] is not None  # signed in only
+    assert people[owner.email]["last_active"] is None  # never signed in
     assert people[owner.email]["all_projects"] is True
     # annotators and reviewers see no e-mail list
     error(login(app, annotator).get("/api/people"), 403, "permission_denied")

@@ -238,7 +238,7 @@ def start_session(
     session.execute(
         update(Membership)
         .where(Membership.user_id == user.id, Membership.organization_id == actor.organization_id)
-        .values(last_login_at=row.created_at)
+        .values(last_login_at=utcnow())
     )
     session.flush()
     return secret, row
