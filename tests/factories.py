@@ -115,10 +115,14 @@ def open_project_to_all(s: Session, project_id: int) -> None:
     """Make every reviewer and annotator of the project's organization a member of it, with
     their organization role (what the migration did for projects made before membership)."""
     org_id = s.scalar(select(Project.organization_id).where(Project.id == project_id))
+    members = select(ProjectMember.user_id).where(
+        ProjectMember.project_id == project_id, ProjectMember.user_id.is_not(None)
+    )
     for user_id, role in s.execute(
         select(Membership.user_id, Membership.role).where(
             Membership.organization_id == org_id,
             Membership.role.in_([Role.reviewer.value, Role.annotator.value]),
+            Membership.user_id.not_in(members),
         )
     ):
         s.add(ProjectMember(project_id=project_id, user_id=user_id, role=role))

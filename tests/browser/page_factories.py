@@ -53,16 +53,19 @@ def new_project(
     rows: list[dict[str, Any]] | None = None,
     schema: dict[str, Any] | None = None,
     name: str | None = None,
+    open_to_all: bool = True,
     **settings: Any,
 ) -> int:
     """A project owned by the live server's owner, with ``rows`` imported; every reviewer and
-    annotator of the organization is a member with their organization role."""
+    annotator of the organization is a member with their organization role (none is with
+    ``open_to_all=False``: then only the organization's owners and managers see it)."""
     with live.db.session() as s:
         project = create_project(
             s, live.owner, name=name or unique("Project"), schema=schema or SCHEMA, **settings
         )
         pid = project.id
-        open_project_to_all(s, pid)
+        if open_to_all:
+            open_project_to_all(s, pid)
         if rows:
             import_tasks(s, live.owner, pid, io.BytesIO(jsonl(rows)), filename="rows.jsonl")
     return pid

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from labelhouse.accounts import service as accounts
-from labelhouse.accounts.models import Role
+from labelhouse.accounts.models import ProjectMember, Role
 from labelhouse.demo import DEMO_PROJECTS, load_demo
 from labelhouse.projects.models import Project
 from labelhouse.storage import LocalStorage
@@ -56,13 +56,18 @@ def test_submit_to_next_task_is_visible_within_100_ms(page: Page, live_server, c
 def _fresh_annotator(live_server) -> str:
     email = f"demo-annotator-{next(_users)}@browser.test"
     with live_server.db.session() as s:
-        accounts.create_user(
+        user = accounts.create_user(
             s,
             email=email,
             password=PASSWORD,
             organization_id=live_server.owner.organization_id,
             role=Role.annotator,
         )
+        # access follows the project: the lab adds its annotator to the demo projects
+        for pid in s.scalars(
+            select(Project.id).where(Project.organization_id == live_server.owner.organization_id)
+        ):
+            s.add(ProjectMember(project_id=pid, user_id=user.id, role=Role.annotator.value))
     return email
 
 

@@ -1,5 +1,6 @@
 """Project settings in real Chromium: the schema editor (inline errors as you type, live
-preview, save as a new version), general settings, and members with invitations."""
+preview, save as a new version), general settings, and the project's members (people by
+e-mail; teams are in test_people.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ from re import compile as re_compile
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from labelhouse.accounts.models import Membership, Role
+from labelhouse.accounts.models import ProjectMember
 from labelhouse.projects.models import Project, SchemaVersion
-from tests.browser.conftest import PASSWORD, login, screenshot
-from tests.browser.page_factories import new_project, new_user, text_rows, unexpected, unique
+from tests.browser.conftest import login, screenshot
+from tests.browser.page_factories import (
+    fresh,
+    new_project,
+    new_user,
+    text_rows,
+    unexpected,
+    unique,
+)
 
 UNKNOWN_KIND = '{"fields": [{"name": "label", "kind": "thumbs", "reads": ["text"]}]}'
 DUPLICATE_NAMES = """\
@@ -131,49 +139,49 @@ def test_general_settings_change_overlap_and_preview_instructions(
     assert unexpected(console_errors, 422) == []
 
 
-def test_members_invite_role_change_and_accept(page: Page, live_server, browser, console_errors):
-    pid = new_project(live_server)
+def test_project_members_add_change_role_and_remove(page: Page, live_server, console_errors):
     member, member_email = new_user(live_server)
+    other, other_email = new_user(live_server)
+    pid = new_project(live_server, open_to_all=False)  # made after them: they are not in it
     login(page, live_server.owner_email)
     page.goto(f"/projects/{pid}/settings")
+    table = page.locator("#member-table")
+    expect(table.locator(f"tr[data-member='{live_server.owner_email}']")).to_contain_text(
+        "organization owner"
+    )
+    expect(table.locator(f"tr[data-member='{member_email}']")).to_have_count(0)
 
-    page.get_by_label(f"Role of {member_email}").select_option("reviewer")
-    row = page.locator(f"tr[data-member='{member_email}']")
+    # Only the organization's members can be added; the whole list is refused, lines named.
+    form = page.locator("#add-people-form")
+    form.get_by_label("E-mail addresses").fill(f"{member_email}\nnobody@elsewhere.test")
+    form.get_by_role("button", name="Add to project").click()
+    expect(form.locator(".form-result")).to_contain_text(
+        "emails[1]: 'nobody@elsewhere.test' is not a member of this organization; invite them"
+    )
+    form.get_by_label("E-mail addresses").fill(f"{member_email}, {other_email}")
+    form.get_by_label("Role here").select_option("reviewer")
+    form.get_by_role("button", name="Add to project").click()
+    row = table.locator(f"tr[data-member='{member_email}']")
+    expect(row).to_contain_text("added directly")
+    expect(page.get_by_label(f"Project role of {other_email}")).to_have_value("reviewer")
+
+    page.get_by_label(f"Project role of {member_email}").select_option("annotator")
     expect(row.locator(".form-result")).to_have_text("Saved.")
     with live_server.db.read_session() as s:
-        role = s.scalar(select(Membership.role).where(Membership.user_id == member.user_id))
-        assert role == Role.reviewer.value
-
-    invitee = f"{unique('new').replace(' ', '-')}@browser.test"
-    form = page.locator("#invite-form")
-    form.get_by_label("E-mail").fill(invitee)
-    form.get_by_label("Role").select_option("annotator")
-    form.get_by_role("button", name="Create invitation").click()
-    link_box = form.locator("input.secret")
-    expect(form.locator(".form-result")).to_contain_text(f"Invitation for {invitee} as annotator")
-    link = link_box.input_value()
-    assert link.startswith(f"{live_server.base_url}/invite#token=lhi_")
+        roles = dict(
+            s.execute(
+                select(ProjectMember.user_id, ProjectMember.role).where(
+                    ProjectMember.project_id == pid
+                )
+            ).all()
+        )
+    assert roles == {member.user_id: "annotator", other.user_id: "reviewer"}
     screenshot(page, "settings-members")
 
-    # The invitee opens the link in their own browser, sets a password and logs in.
-    context = browser.new_context(
-        base_url=live_server.base_url, viewport={"width": 1280, "height": 800}
-    )
-    other = context.new_page()
-    other.goto(link)
-    expect(other).to_have_url(f"{live_server.base_url}/invite")  # the secret left the address bar
-    other.get_by_label("Your name").fill("New Person")
-    other.get_by_label("Choose a password").fill(PASSWORD)
-    screenshot(other, "invite")
-    other.get_by_role("button", name="Create my account").click()
-    expect(other).to_have_url(f"{live_server.base_url}/login?joined=1")
-    expect(other.get_by_role("status")).to_contain_text("Your account is ready")
-    login(other, invitee)
-    expect(other.get_by_text(f"{invitee} · annotator")).to_be_visible()
-    context.close()
-
-    # Removing a member asks first, then the row is gone.
+    # Removing a member asks first, then the row is gone and so is their access.
     page.once("dialog", lambda d: d.accept())
-    row.get_by_role("button", name="Remove").click()
-    expect(page.locator(f"tr[data-member='{member_email}']")).to_have_count(0)
-    assert console_errors == []
+    table.locator(f"tr[data-member='{other_email}']").get_by_role("button", name="Remove").click()
+    expect(table.locator(f"tr[data-member='{other_email}']")).to_have_count(0)
+    with live_server.db.read_session() as s:
+        assert fresh(s, other).role_in(pid) is None
+    assert unexpected(console_errors, 422) == []  # the refused address's answer

@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts import service as accounts
-from labelhouse.accounts.models import Membership, Role, User
+from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project, SchemaVersion
@@ -20,15 +19,14 @@ class SettingsView:
     project: Project
     schema: dict[str, Any]
     versions: list[SchemaVersion]
-    members: list[tuple[User, Membership]]
     can_edit: bool
     can_manage_members: bool
 
 
 def settings_view(session: Session, actor: Actor, project_id: int) -> SettingsView:
     """Reviewers may read the settings (schema, instructions); managers may change them and
-    manage the organization's members from here."""
-    actor = actor.in_project(project_id)
+    manage the project's members (the page gathers those from ``labelhouse.people``, which
+    sits above this package)."""
     actor = actor.in_project(project_id)
     actor.require(Role.reviewer, "see project settings")
     project = get_project(session, actor, project_id)
@@ -37,7 +35,6 @@ def settings_view(session: Session, actor: Actor, project_id: int) -> SettingsVi
         project=project,
         schema=current_schema_row(session, project).document,
         versions=schema_versions(session, project),
-        members=accounts.list_members(session, actor) if manager else [],
         can_edit=manager,
         can_manage_members=manager,
     )

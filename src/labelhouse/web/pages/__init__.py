@@ -14,6 +14,7 @@ from labelhouse.web import errors
 from labelhouse.web.pages import (
     annotate,
     auth,
+    people,
     projects,
     quality,
     review,
@@ -40,7 +41,7 @@ def _is_api(request: Request) -> bool:
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, projects, settings, tasks, transfer, annotate, quality, review):
+    for module in (auth, projects, people, settings, tasks, transfer, annotate, quality, review):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -1,18 +1,25 @@
-"""Project settings: general settings, the schema editor with live preview, and members.
+"""Project settings: general settings, the schema editor with live preview, and the
+project's members (people and teams).
 
 Every change goes through the JSON API from the browser (``data-api`` forms and
-``static/js/settings.js``); this handler only renders the current state.
+``static/js/settings.js``); this handler only renders the current state. The members part
+comes from ``labelhouse.people``, which sits above ``projects`` (so ``settings_view`` cannot
+gather it).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
-from labelhouse.accounts.models import Role
+from labelhouse.accounts.models import PROJECT_ROLES
+from labelhouse.accounts.policy import Actor
+from labelhouse.people import project_members, teams
 from labelhouse.projects.queries import settings_view
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import (
@@ -54,11 +61,32 @@ def schema_text(value: Any, level: int = 0) -> str:
     return "{\n" + ",\n".join(inner) + "\n" + "  " * level + "}"
 
 
+@dataclass
+class MembersSection:
+    """The project's members and what may be added (managers of the project and up)."""
+
+    members: project_members.ProjectMembers
+    # Organization teams not yet in the project, as (id, name); only organization owners
+    # and managers see the organization's teams.
+    addable_teams: list[tuple[int, str]] = field(default_factory=list)
+    can_list_teams: bool = False
+    roles: list[str] = field(default_factory=lambda: [r.value for r in PROJECT_ROLES])
+
+
+def members_section(session: Session, actor: Actor, project_id: int) -> MembersSection:
+    members = project_members.list_members(session, actor, project_id)
+    if not actor.sees_all_projects:
+        return MembersSection(members)
+    present = {t.team_id for t in members.teams}
+    addable = [(t.id, t.name) for t in teams.list_teams(session, actor) if t.id not in present]
+    return MembersSection(members, addable, can_list_teams=True)
+
+
 @router.get("/projects/{project_id}/settings", response_class=HTMLResponse)
 def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         view = settings_view(s, actor, project_id)
-        roles = [r.value for r in Role if r != Role.owner or actor.at_least(Role.owner)]
+        members = members_section(s, actor, project_id) if view.can_manage_members else None
         editor: dict[str, Any] = {
             "project_id": view.project.id,
             "can_edit": view.can_edit,
@@ -81,5 +109,5 @@ def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
             schema_text=schema_text(view.schema),
             editor=editor,
             widget_css=widget_stylesheet(),
-            roles=roles,
+            members=members,
         )

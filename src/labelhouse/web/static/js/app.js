@@ -2,30 +2,41 @@
 // (with the CSRF header) instead of a full page post; no inline scripts anywhere (CSP).
 //
 //   data-api="PATCH /api/x"   call the API with the form's fields as JSON
-//   data-success="…"          message shown in the form's .form-result on success
+//   data-success="…"          message shown in the form's .form-result on success (a JSON
+//                             answer's own "message" string, when it has one, is shown instead)
+//   data-list-field="emails"  (forms) send these fields (space-separated names) as lists of
+//                             strings: a textarea split on new lines, commas and semicolons
 //   data-reload / data-redirect="/x/{id}"   what to do after success
 //   data-keep                 do not reset the form after success
 //   data-autosubmit           submit the form whenever one of its fields changes
 //   data-show-token           show the created API token (shown once)
-//   data-show-invite          show the invitation link (shown once)
+//   data-show-invite          show the invitation link (shown once; data-success is said first)
 //   data-confirm="…"          ask first
 //   data-body='{"json": …}'   (buttons) the JSON body to send
+//   after success the element fires a bubbling "api:done" event, detail {data, result}
 //   textarea[data-markdown-preview="id"]  live, server-sanitized Markdown preview into #id
 import { api, showError } from "./api.js";
 
+const splitList = (text) => text.split(/[\n,;]+/).map((s) => s.trim()).filter(Boolean);
+
 function formBody(form) {
   const body = {};
+  const lists = (form.dataset.listField || "").split(/\s+/).filter(Boolean);
   for (const [k, v] of new FormData(form).entries()) {
     const input = form.elements[k];
-    if (input && input.type === "number") body[k] = v === "" ? null : Number(v);
+    if (lists.includes(k)) body[k] = splitList(v);
+    else if (input && input.type === "number") body[k] = v === "" ? null : Number(v);
     else if (input && input.type === "checkbox") body[k] = input.checked;
     else body[k] = v;
   }
   return body;
 }
 
+// Invitation secrets travel in the link's fragment (see the /invite page below).
+export const inviteLink = (token) => `${window.location.origin}/invite#token=${encodeURIComponent(token)}`;
+
 // A secret the server shows once: text plus a read-only field to copy it from.
-function showSecret(result, message, secret) {
+export function showSecret(result, message, secret) {
   result.replaceChildren();
   const p = document.createElement("p");
   p.textContent = message;
@@ -44,10 +55,10 @@ function showSuccess(el, result, data) {
   if (el.dataset.showToken !== undefined) {
     showSecret(result, "Your token (copy it now, it will not be shown again):", data.token);
   } else if (el.dataset.showInvite !== undefined) {
-    const link = `${window.location.origin}/invite#token=${encodeURIComponent(data.token)}`;
-    showSecret(result, `Invitation for ${data.email} as ${data.role}. Send them this link (shown once, valid for 7 days):`, link);
+    const lead = el.dataset.success ? `${el.dataset.success} ` : "";
+    showSecret(result, `${lead}Invitation for ${data.email} as ${data.role}. Send them this link (shown once, valid for 7 days):`, inviteLink(data.token));
   } else {
-    result.textContent = el.dataset.success || "Saved.";
+    result.textContent = (data && typeof data.message === "string" && data.message) || el.dataset.success || "Saved.";
   }
 }
 
@@ -66,6 +77,8 @@ async function run(el, event) {
     // Reset first: a shown secret lives in an <input> inside the form, which reset() clears.
     if (el.tagName === "FORM" && el.dataset.keep === undefined) el.reset();
     if (result) showSuccess(el, result, data);
+    // Pages that show more of an answer (e.g. several links at once) listen for this.
+    el.dispatchEvent(new CustomEvent("api:done", { bubbles: true, detail: { data, result } }));
   } catch (error) {
     if (result) { result.classList.remove("ok"); showError(result, error); }
     else window.alert(error.message);

@@ -1,0 +1,185 @@
+"""Who may use each route: one declarative table, read by the access-matrix test
+(``tests/web/test_access_matrix.py``) and citable from the documentation.
+
+This is data, not enforcement: the domain policy (:mod:`labelhouse.accounts.policy` and the
+scoped lookups of the services) decides; this table says what it must decide, and the test
+sends every route as every kind of person to check it. A route missing here fails the test,
+and so does a rule for a route that no longer exists.
+
+Rule kinds (``RULE_KINDS`` holds the same text, for tools):
+
+``public``
+    No login needed (sign-in, health, invitation acceptance, static files, API docs).
+``self``
+    Anyone signed in, acting on their own account; an object in the path (an API token) is
+    theirs, or it is a 404 like a missing one.
+``member``
+    Anyone signed in; the answer only holds what they may see (their projects), or is the
+    same for everybody (schema validation, Markdown preview).
+``org:owner`` / ``org:manager``
+    Organization-level (people, teams, invitations, members, audit, creating projects): the
+    organization role must be at least this. An object of another organization is a 404;
+    someone below the role gets a 403 (or the 404, for another organization's object: a
+    missing id would get the same answer).
+``project:annotator`` / ``project:reviewer`` / ``project:manager``
+    Scoped to a project (by ``project_id``, or the project owning a file): outside the
+    project (not a member, or another organization) → 404; a member whose project role is
+    below this → 403. Organization owners and managers are in every project with their
+    organization role.
+``task:assigned-or-reviewer``
+    Scoped to a task: as ``project:annotator``, and an annotator only reaches the tasks
+    assigned to them (leased or submitted); any other task is a 404.
+``task:reviewer`` / ``task:manager``
+    Scoped to a task, found as for ``task:assigned-or-reviewer`` (else 404), then the
+    project role must be at least this (else 403).
+``task:own-lease``
+    Only whoever holds the lease on the task (skip, release); for anybody else the lease
+    does not exist (404).
+``annotation:own-or-reviewer``
+    Scoped to an annotation: its task's project must be visible, and an annotator there
+    only reaches their own annotations (else 404).
+
+Signed-out callers of anything but ``public`` get 401 from the JSON API and a redirect to
+``/login?next=…`` from pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+PUBLIC: Final = "public"
+SELF: Final = "self"
+MEMBER: Final = "member"
+ORG_OWNER: Final = "org:owner"
+ORG_MANAGER: Final = "org:manager"
+PROJECT_ANNOTATOR: Final = "project:annotator"
+PROJECT_REVIEWER: Final = "project:reviewer"
+PROJECT_MANAGER: Final = "project:manager"
+TASK_ASSIGNED: Final = "task:assigned-or-reviewer"
+TASK_REVIEWER: Final = "task:reviewer"
+TASK_MANAGER: Final = "task:manager"
+TASK_OWN_LEASE: Final = "task:own-lease"
+ANNOTATION_OWN: Final = "annotation:own-or-reviewer"
+
+RULE_KINDS: Mapping[str, str] = MappingProxyType(
+    {
+        PUBLIC: "no login needed",
+        SELF: "anyone signed in, on their own account; others' objects are 404",
+        MEMBER: "anyone signed in; the answer holds only what they may see",
+        ORG_OWNER: "organization owners",
+        ORG_MANAGER: "organization owners and managers",
+        PROJECT_ANNOTATOR: "anyone in the project (outside: 404)",
+        PROJECT_REVIEWER: "project reviewers and up (outside: 404, below: 403)",
+        PROJECT_MANAGER: "project managers and up (outside: 404, below: 403)",
+        TASK_ASSIGNED: "reviewers and up in the task's project, annotators on their own tasks",
+        TASK_REVIEWER: "project reviewers and up, on a task they can see",
+        TASK_MANAGER: "project managers and up, on a task they can see",
+        TASK_OWN_LEASE: "only the holder of the task's lease",
+        ANNOTATION_OWN: "reviewers and up in the project, annotators on their own annotations",
+    }
+)
+
+# (HTTP method, path template as the app declares it) -> rule kind.
+# Mounted apps are listed as GET "<mount>/{path}".
+RULES: Mapping[tuple[str, str], str] = MappingProxyType(
+    {
+        # -- meta, docs and static files ---------------------------------------------------
+        ("GET", "/api/health"): PUBLIC,
+        ("GET", "/api/openapi.json"): PUBLIC,
+        ("GET", "/api/docs"): PUBLIC,
+        ("GET", "/docs/oauth2-redirect"): PUBLIC,
+        ("GET", "/static/{path}"): PUBLIC,
+        # -- signing in, the caller's own account ------------------------------------------
+        ("POST", "/api/auth/login"): PUBLIC,
+        ("POST", "/api/auth/logout"): PUBLIC,  # without a session it only clears the cookie
+        ("POST", "/api/invitations/accept"): PUBLIC,
+        ("GET", "/api/me"): SELF,
+        ("POST", "/api/me/password"): SELF,
+        ("GET", "/api/me/tokens"): SELF,
+        ("POST", "/api/me/tokens"): SELF,
+        ("DELETE", "/api/me/tokens/{token_id}"): SELF,
+        # -- the organization: people, invitations, teams, audit ---------------------------
+        ("GET", "/api/members"): ORG_MANAGER,
+        ("PATCH", "/api/members/{user_id}"): ORG_MANAGER,
+        ("DELETE", "/api/members/{user_id}"): ORG_MANAGER,
+        ("GET", "/api/people"): ORG_MANAGER,
+        ("POST", "/api/people/{user_id}/deactivate"): ORG_MANAGER,
+        ("POST", "/api/people/{user_id}/reactivate"): ORG_MANAGER,
+        ("POST", "/api/people/{user_id}/reset-password"): ORG_MANAGER,
+        ("GET", "/api/invitations"): ORG_MANAGER,
+        ("POST", "/api/invitations"): ORG_MANAGER,
+        ("POST", "/api/invitations/bulk"): ORG_MANAGER,
+        ("DELETE", "/api/invitations/{invitation_id}"): ORG_MANAGER,
+        ("POST", "/api/invitations/{invitation_id}/resend"): ORG_MANAGER,
+        ("GET", "/api/teams"): ORG_MANAGER,
+        ("POST", "/api/teams"): ORG_MANAGER,
+        ("PATCH", "/api/teams/{team_id}"): ORG_MANAGER,
+        ("DELETE", "/api/teams/{team_id}"): ORG_MANAGER,
+        ("POST", "/api/teams/{team_id}/members"): ORG_MANAGER,
+        ("DELETE", "/api/teams/{team_id}/members/{user_id}"): ORG_MANAGER,
+        ("GET", "/api/audit"): ORG_OWNER,
+        ("GET", "/api/audit/verify"): ORG_OWNER,
+        # -- projects, schemas, members ----------------------------------------------------
+        ("GET", "/api/projects"): MEMBER,
+        ("POST", "/api/projects"): ORG_MANAGER,
+        ("POST", "/api/schemas/validate"): MEMBER,
+        ("POST", "/api/markdown/preview"): MEMBER,
+        ("GET", "/api/projects/{project_id}"): PROJECT_ANNOTATOR,
+        ("PATCH", "/api/projects/{project_id}"): PROJECT_MANAGER,
+        ("GET", "/api/projects/{project_id}/schema"): PROJECT_ANNOTATOR,
+        ("PUT", "/api/projects/{project_id}/schema"): PROJECT_MANAGER,
+        ("GET", "/api/projects/{project_id}/schema/versions"): PROJECT_ANNOTATOR,
+        ("POST", "/api/projects/{project_id}/schema/sample"): PROJECT_REVIEWER,
+        ("GET", "/api/projects/{project_id}/members"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/members"): PROJECT_MANAGER,
+        ("PATCH", "/api/projects/{project_id}/members/{user_id}"): PROJECT_MANAGER,
+        ("DELETE", "/api/projects/{project_id}/members/{user_id}"): PROJECT_MANAGER,
+        ("DELETE", "/api/projects/{project_id}/teams/{team_id}"): PROJECT_MANAGER,
+        # -- import, files, export ---------------------------------------------------------
+        ("POST", "/api/projects/{project_id}/import"): PROJECT_MANAGER,
+        ("GET", "/api/projects/{project_id}/imports"): PROJECT_MANAGER,
+        ("DELETE", "/api/projects/{project_id}/imports/{import_id}/tasks"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/files"): PROJECT_MANAGER,
+        ("GET", "/api/files/{file_id}"): PROJECT_ANNOTATOR,
+        ("GET", "/api/projects/{project_id}/export"): PROJECT_MANAGER,
+        # -- the work queue, tasks, annotations --------------------------------------------
+        ("POST", "/api/projects/{project_id}/next"): PROJECT_ANNOTATOR,
+        ("GET", "/api/projects/{project_id}/tasks"): PROJECT_ANNOTATOR,
+        ("GET", "/api/tasks/{task_id}"): TASK_ASSIGNED,
+        ("POST", "/api/tasks/{task_id}/skip"): TASK_OWN_LEASE,
+        ("DELETE", "/api/tasks/{task_id}/lease"): TASK_OWN_LEASE,
+        ("POST", "/api/tasks/{task_id}/annotations"): TASK_ASSIGNED,
+        ("GET", "/api/tasks/{task_id}/annotations"): TASK_ASSIGNED,
+        ("GET", "/api/annotations/{annotation_id}/history"): ANNOTATION_OWN,
+        # -- quality, gold, review ---------------------------------------------------------
+        ("GET", "/api/projects/{project_id}/quality"): PROJECT_REVIEWER,
+        ("GET", "/api/projects/{project_id}/consensus"): PROJECT_REVIEWER,
+        ("GET", "/api/projects/{project_id}/gold/accuracy"): PROJECT_REVIEWER,
+        ("POST", "/api/projects/{project_id}/annotators/{user_id}/unpause"): PROJECT_MANAGER,
+        ("PUT", "/api/tasks/{task_id}/gold"): TASK_MANAGER,
+        ("DELETE", "/api/tasks/{task_id}/gold"): TASK_MANAGER,
+        ("POST", "/api/projects/{project_id}/review/next"): PROJECT_REVIEWER,
+        ("POST", "/api/tasks/{task_id}/review"): TASK_REVIEWER,
+        ("GET", "/api/tasks/{task_id}/reviews"): TASK_REVIEWER,
+        ("GET", "/api/projects/{project_id}/review/stats"): PROJECT_REVIEWER,
+        # -- HTML pages --------------------------------------------------------------------
+        ("GET", "/login"): PUBLIC,
+        ("POST", "/login"): PUBLIC,
+        ("POST", "/logout"): PUBLIC,  # without a session it only redirects to /login
+        ("GET", "/invite"): PUBLIC,
+        ("GET", "/account"): SELF,
+        ("GET", "/"): MEMBER,
+        ("GET", "/people"): ORG_MANAGER,
+        ("GET", "/projects/{project_id}"): PROJECT_REVIEWER,
+        ("GET", "/projects/{project_id}/settings"): PROJECT_REVIEWER,
+        ("GET", "/projects/{project_id}/tasks"): PROJECT_REVIEWER,
+        ("GET", "/projects/{project_id}/import"): PROJECT_MANAGER,
+        ("GET", "/projects/{project_id}/export"): PROJECT_MANAGER,
+        ("GET", "/projects/{project_id}/annotate"): PROJECT_ANNOTATOR,
+        ("GET", "/projects/{project_id}/quality"): PROJECT_REVIEWER,
+        ("GET", "/projects/{project_id}/review"): PROJECT_REVIEWER,
+        ("GET", "/tasks/{task_id}"): TASK_REVIEWER,
+    }
+)
