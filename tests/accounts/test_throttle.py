@@ -11,7 +11,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from labelhouse.accounts.models import LoginFailure
-from labelhouse.accounts.throttle import LoginThrottle, key_digest
+from labelhouse.accounts.throttle import (
+    ACCOUNT_BRAKE,
+    IP_MAX_FAILURES,
+    LoginThrottle,
+    key_digest,
+)
 from labelhouse.db.engine import Database, open_database
 from labelhouse.storage import LocalStorage
 from labelhouse.web.app import create_app
@@ -118,8 +123,8 @@ def test_failures_on_one_app_throttle_the_other(app, other_app, db):
         r = login(a if i % 2 else b, owner.email, "wrong-password")
         assert r.status_code == 401, r.text
     # Each failure was committed although its login raised.
-    with db.read_session() as s:
-        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 2 * limit
+    with db.read_session() as s:  # three keys each: (account, address), address, account
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 3 * limit
     for client in (a, b):
         r = login(client, owner.email, owner.password)
         assert r.status_code == 429
@@ -135,7 +140,7 @@ def test_failures_on_one_app_throttle_the_other(app, other_app, db):
     assert "Too many failed logins; try again in" in r.text
 
 
-def test_success_on_one_app_clears_the_email_for_the_other(app, other_app, db):
+def test_success_on_one_app_clears_the_pair_for_the_other(app, other_app, db):
     owner = make_org(db)
     a, b = TestClient(app), TestClient(other_app)
     limit = app.state.login_throttle.max_failures
@@ -144,9 +149,50 @@ def test_success_on_one_app_clears_the_email_for_the_other(app, other_app, db):
     assert login(b, owner.email, owner.password).status_code == 200
     with db.read_session() as s:
         left = set(s.scalars(select(LoginFailure.key_hash)))
-    assert left == {key_digest(CLIENT_KEY)}  # the address keeps its failures
-    assert login(a, owner.email, "wrong-password").status_code == 401  # e-mail counts from 0
-    assert login(b, owner.email, owner.password).status_code == 429  # the address is now full
+    # the address and the account keep their failures; the (account, address) pair is cleared
+    assert left == {key_digest(CLIENT_KEY), key_digest(f"email:{owner.email}")}
+    for _ in range(limit - 1):  # the pair counts from 0 again
+        assert login(a, owner.email, "wrong-password").status_code == 401
+    assert login(b, owner.email, owner.password).status_code == 200
+
+
+def at_address(app, address: str) -> TestClient:
+    return TestClient(app, client=(address, 50000))
+
+
+def test_an_attacker_elsewhere_cannot_lock_the_real_user_out(app, db):
+    """Issue 11, item 6: ten wrong passwords from one address made the real user's correct
+    password answer 429 for five minutes, wherever they were."""
+    owner = make_org(db)
+    attacker = at_address(app, "203.0.113.7")
+    for _ in range(app.state.login_throttle.max_failures + 5):
+        login(attacker, owner.email, "wrong-password")
+    assert login(attacker, owner.email, owner.password).status_code == 429  # that pair is full
+    assert login(at_address(app, "198.51.100.20"), owner.email, owner.password).status_code == 200
+
+
+def test_distributed_guessing_gets_one_guess_per_address_under_the_account_brake(app, db):
+    owner = make_org(db)
+    for i in range(ACCOUNT_BRAKE):
+        assert login(at_address(app, f"10.0.1.{i}"), owner.email, "wrong").status_code == 401
+    # the brake is on: an address that already failed for this account must wait ...
+    r = login(at_address(app, "10.0.1.3"), owner.email, owner.password)
+    assert r.status_code == 429
+    # ... a new address gets its one guess, then waits too ...
+    fresh = at_address(app, "10.0.2.1")
+    assert login(fresh, owner.email, "wrong").status_code == 401
+    assert login(fresh, owner.email, "wrong").status_code == 429
+    # ... and the real user, from an address without failures, still signs in
+    assert login(at_address(app, "192.0.2.44"), owner.email, owner.password).status_code == 200
+
+
+def test_one_address_spraying_many_accounts_is_stopped(app, db):
+    owner = make_org(db)
+    sprayer = at_address(app, "203.0.113.99")
+    for i in range(IP_MAX_FAILURES):
+        assert login(sprayer, f"user{i}@example.com", "guess").status_code == 401
+    assert login(sprayer, owner.email, owner.password).status_code == 429
+    assert login(at_address(app, "192.0.2.45"), owner.email, owner.password).status_code == 200
 
 
 def test_window_expiry_is_seen_by_every_app(app, other_app, db):

@@ -345,3 +345,22 @@ def test_guessing_an_existing_accounts_password_through_an_invitation_is_throttl
         429,
         "rate_limited",
     )
+
+
+def test_a_removed_members_token_stays_dead_after_they_are_invited_back(app, db, team):
+    """Issue 11, item 4: removal left the token alive; after a re-invitation it worked again."""
+    owner, manager, annotator, pid = team
+    tok = token_client(app, db, annotator)
+    assert tok.get("/api/me").status_code == 200
+    admin = login(app, owner)
+    assert admin.delete(f"/api/members/{annotator.user_id}").status_code == 204
+    error(tok.get("/api/me"), 401, "not_authenticated")
+    token = admin.post("/api/invitations", json={"email": annotator.email}).json()["token"]
+    from fastapi.testclient import TestClient
+
+    joined = TestClient(app).post(
+        "/api/invitations/accept", json={"token": token, "password": PASSWORD}
+    )
+    assert joined.status_code == 201, joined.text
+    assert raw_login(app, annotator.email, PASSWORD).status_code == 200  # back in
+    error(tok.get("/api/me"), 401, "not_authenticated")  # the old token is dead for good

@@ -923,11 +923,44 @@ def test_get_file_returns_the_bytes_with_a_sandbox_csp(app, db, api, owner, boxe
     assert "sandbox" in csp and "default-src 'none'" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
 
-    annotator = add_member(db, owner, Role.annotator)
-    assert token_client(app, db, annotator).get(f"/api/files/{file_id}").content == data
+    reviewer = add_member(db, owner, Role.reviewer)
+    assert token_client(app, db, reviewer).get(f"/api/files/{file_id}").content == data
     stranger = make_org(db, "Elsewhere")
     assert token_client(app, db, stranger).get(f"/api/files/{file_id}").status_code == 404
     assert api.get(f"/api/files/{file_id + 1000}").status_code == 404
+
+
+def test_an_annotator_gets_only_the_media_of_tasks_given_to_them(app, db, api, owner, boxes):
+    """Issue 11, item 1: an annotator downloaded any uploaded file of the organization by id,
+    including images of tasks never leased to them. Media follow the task rule."""
+    files = upload(api, boxes, ("cat.png", png_bytes(4, 3)), ("dog 2.png", png_bytes(5, 2)))
+    cat, dog = (i["id"] for i in files.json()["items"])
+    rows = [{"image": "cat.png", "external_id": "c"}, {"image": "dog 2.png", "external_id": "d"}]
+    assert post_raw(api, boxes, jsonl_bytes(rows)).status_code == 200
+    annotator = add_member(db, owner, Role.annotator)
+    c = token_client(app, db, annotator)
+    missing = c.get("/api/files/987654321")
+    for file_id in (cat, dog):  # nothing leased yet: as missing as a file that does not exist
+        r = c.get(f"/api/files/{file_id}")
+        assert r.status_code == 404
+        assert r.json()["error"]["message"].replace(str(file_id), "N") == missing.json()["error"][
+            "message"
+        ].replace("987654321", "N")
+    lease = c.post(f"/api/projects/{boxes}/next").json()
+    assert lease["task"]["data"]["image"] == "cat.png"
+    assert lease["task"]["media"] == {"cat.png": f"/api/files/{cat}"}
+    assert c.get(f"/api/files/{cat}").status_code == 200
+    assert c.get(f"/api/files/{dog}").status_code == 404
+    # submitted work keeps its media; the next task opens its own
+    tid = lease["task"]["id"]
+    answer = {"value": {"objects": [{"x": 0, "y": 0, "width": 1, "height": 1, "label": "cat"}]}}
+    assert c.post(f"/api/tasks/{tid}/annotations", json=answer).status_code in (200, 201)
+    assert c.post(f"/api/projects/{boxes}/next").json()["task"]["data"]["image"] == "dog 2.png"
+    assert c.get(f"/api/files/{dog}").status_code == 200
+    assert c.get(f"/api/files/{cat}").status_code == 200
+    # an annotator outside the project sees neither
+    outsider = add_member(db, owner, Role.annotator, join_projects=False)
+    assert token_client(app, db, outsider).get(f"/api/files/{cat}").status_code == 404
 
 
 def test_jpeg_uploads_are_served_as_jpeg(db, api, boxes):

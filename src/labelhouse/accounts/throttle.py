@@ -30,6 +30,21 @@ from labelhouse.db.base import utcnow
 
 MAX_FAILURES = 10
 WINDOW_SECONDS = 300.0
+# A login attempt has three keys (see ``login_keys``), with their own limits per window:
+# - the (account, source address) pair: MAX_FAILURES — guessing one account from one place;
+# - the source address: IP_MAX_FAILURES — spraying many accounts from one place;
+# - the account: ACCOUNT_BRAKE failures from anywhere switch on a gentle brake, which only
+#   stops sources that have already failed for this account. A distributed guesser gets one
+#   guess per address per window; the real user, from an address without failures, still
+#   signs in (before, ten wrong passwords from anywhere locked them out for five minutes).
+IP_MAX_FAILURES = 50
+ACCOUNT_BRAKE = 20
+
+
+def login_keys(email: str, client: str) -> tuple[str, str, str]:
+    """The throttle keys of a login attempt: (account+address, address, account)."""
+    address = email.strip().lower()
+    return f"pair:{address}|{client}", f"ip:{client}", f"email:{address}"
 
 
 def key_digest(key: str) -> str:
@@ -76,6 +91,31 @@ class LoginThrottle:
             counts[key_hash] = counts.get(key_hash, 0) + 1
             if counts[key_hash] == self.max_failures:
                 wait = max(wait, (failed_at - cutoff).total_seconds())
+        return wait
+
+    def login_retry_after(
+        self, session: Session, keys: tuple[str, str, str], *, now: datetime | None = None
+    ) -> float:
+        """Seconds before this login attempt is allowed (0: now), under the limits above."""
+        pair, ip, account = keys
+        now = self.clock() if now is None else now
+        cutoff = self._cutoff(now)
+        digests = {key_digest(pair): "pair", key_digest(ip): "ip", key_digest(account): "acct"}
+        times: dict[str, list[datetime]] = {"pair": [], "ip": [], "acct": []}
+        for key_hash, failed_at in session.execute(
+            select(LoginFailure.key_hash, LoginFailure.failed_at)
+            .where(LoginFailure.key_hash.in_(list(digests)), LoginFailure.failed_at > cutoff)
+            .order_by(LoginFailure.failed_at.desc())
+        ):
+            times[digests[key_hash]].append(failed_at)
+
+        def wait_for(kind: str, limit: int) -> float:
+            seen = times[kind]
+            return (seen[limit - 1] - cutoff).total_seconds() if len(seen) >= limit else 0.0
+
+        wait = max(wait_for("pair", self.max_failures), wait_for("ip", IP_MAX_FAILURES))
+        if times["pair"]:  # the brake applies only where this account already failed
+            wait = max(wait, min(wait_for("acct", ACCOUNT_BRAKE), wait_for("pair", 1)))
         return wait
 
     def failed(self, session: Session, *keys: str, now: datetime | None = None) -> None:

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import ROLE_RANK, Role
@@ -26,7 +37,7 @@ from labelhouse.projects.service import (
 )
 from labelhouse.storage import Storage
 from labelhouse.tasks.models import Assignment, Prediction, StoredFile, Task
-from labelhouse.tasks.queries import MAX_SEARCH_LENGTH, json_text_contains
+from labelhouse.tasks.queries import MAX_SEARCH_LENGTH, json_spellings, json_text_contains
 
 TASK_STATUSES = ("new", "in_progress", "done")
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -296,15 +307,39 @@ def store_file(
 
 
 def get_file(session: Session, actor: Actor, file_id: int) -> StoredFile:
-    """An uploaded file of a project the actor may see (NotFound otherwise)."""
+    """An uploaded file, under the rule of the tasks that use it: reviewers and up see every
+    file of their projects; an annotator only the files of tasks given to them (NotFound
+    otherwise, exactly like a missing file)."""
     row = session.execute(
         select(StoredFile)
         .join(Project, Project.id == StoredFile.project_id)
         .where(StoredFile.id == file_id, Project.organization_id == actor.organization_id)
     ).scalar_one_or_none()
-    if row is None or not actor.can_see_project(row.project_id):
+    role = None if row is None else actor.role_in(row.project_id)
+    if row is None or role is None:
+        raise NotFound(f"File {file_id} does not exist.")
+    if ROLE_RANK[role] < ROLE_RANK[Role.reviewer] and not _file_in_own_task(session, actor, row):
         raise NotFound(f"File {file_id} does not exist.")
     return row
+
+
+def _file_in_own_task(session: Session, actor: Actor, row: StoredFile) -> bool:
+    """Whether a task given to the actor names the file: its name as a whole JSON string
+    value of the task data (in any of the spellings SQLite and PostgreSQL print)."""
+    as_text = cast(Task.data, Text)
+    names = [f'"{spelling}"' for spelling in json_spellings(row.name)]
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Assignment.user_id == actor.user_id,
+                    Assignment.project_id == row.project_id,
+                    Task.id == Assignment.task_id,
+                    or_(*(as_text.contains(n, autoescape=True) for n in names)),
+                )
+            )
+        )
+    )
 
 
 def media_urls(session: Session, project_id: int, names: list[str]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from labelhouse.accounts import tokens
 from labelhouse.accounts.identity_cache import IdentityCache
 from labelhouse.accounts.policy import Actor
 from labelhouse.accounts.throttle import LoginThrottle
+from labelhouse.accounts.throttle import login_keys as throttle_keys
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database
 from labelhouse.errors import (
@@ -122,22 +123,23 @@ async def get_context(request: Request) -> Context:
 Ctx = Annotated[Context, Depends(get_context)]
 
 
-def login_keys(request: Request, email: str) -> tuple[str, str]:
-    """Throttle keys for a login attempt: the e-mail first, then the client address."""
+def login_keys(request: Request, email: str) -> tuple[str, str, str]:
+    """Throttle keys for a login attempt: (account+address, address, account)."""
     client = request.client.host if request.client else "unknown"
-    return f"email:{email.strip().lower()}", f"ip:{client}"
+    return throttle_keys(email, client)
 
 
 def login_throttle(request: Request) -> LoginThrottle:
     return request.app.state.login_throttle  # type: ignore[no-any-return]
 
 
-def check_login_throttle(request: Request, keys: tuple[str, ...]) -> None:
-    """Refuse an attempt while any of its keys is throttled. A read session of its own, so a
-    refused attempt (the bulk of a guessing run) never queues for SQLite's write lock."""
+def check_login_throttle(request: Request, keys: tuple[str, str, str]) -> None:
+    """Refuse an attempt while it is throttled (see ``accounts.throttle``). A read session of
+    its own, so a refused attempt (the bulk of a guessing run) never queues for SQLite's
+    write lock."""
     db: Database = request.app.state.db
     with db.read_session() as s:
-        wait = login_throttle(request).retry_after(s, *keys)
+        wait = login_throttle(request).login_retry_after(s, keys)
     if wait > 0:
         raise RateLimited(
             f"Too many failed logins; try again in {int(wait) + 1} seconds.",
