@@ -349,7 +349,7 @@ def test_guessing_an_existing_accounts_password_through_an_invitation_is_throttl
 
 def test_a_removed_members_token_stays_dead_after_they_are_invited_back(app, db, team):
     """Issue 11, item 4: removal left the token alive; after a re-invitation it worked again."""
-    owner, manager, annotator, pid = team
+    owner, _manager, annotator, _pid = team
     tok = token_client(app, db, annotator)
     assert tok.get("/api/me").status_code == 200
     admin = login(app, owner)
