@@ -491,13 +491,12 @@ def test_manager_invites_and_the_invitee_joins_with_the_invited_role(app, db):
     r = accept(app, inv["token"], name="Rita")
     assert r.status_code == 201, r.text
     assert r.json()["email"] == "new.reviewer@example.com"
-    new_user_id = r.json()["user_id"]
+    assert "user_id" not in r.json()  # the anonymous answer never tells about accounts
 
     r = raw_login(app, "new.reviewer@example.com", NEW_PASSWORD)
     assert r.status_code == 200, r.text
     assert r.json()["role"] == "reviewer"
     assert r.json()["organization_id"] == owner.actor.organization_id
-    assert r.json()["user_id"] == new_user_id
     assert r.json()["must_change_password"] is False
 
     members = {m["email"]: m for m in c.get("/api/members").json()["items"]}
@@ -571,24 +570,46 @@ def test_invite_validates_email_and_role(app, db):
 
 
 def test_existing_user_of_another_org_accepting_keeps_their_password(app, db):
+    """Issue 11, item 3: an anonymous accept with any password made an existing user of A a
+    member of B without their consent, and its answer revealed that the account existed."""
     a = make_org(db, "A")
     b = make_org(db, "B")
     token = invite(login(app, b), a.email, "manager").json()["token"]
-    # the invitation's holder (its sender too) cannot add someone's account to their
-    # organization without that account's password
-    err = assert_error(accept(app, token, password="not their password"), 422, "invalid_input")
-    assert fields_of(err) == ["password"]
-    assert "already has a Labelhouse account" in err["message"]
-    assert (
-        raw_login(app, a.email, PASSWORD, organization_id=b.actor.organization_id).status_code
-        == 401
+    fresh = invite(login(app, b), "nobody.yet@example.com").json()["token"]
+    # a wrong password: nothing changes, and the answer is the one a new address gets
+    wrong = accept(app, token, password="not their password")
+    new = accept(app, fresh, password="a fine new password")
+    assert wrong.status_code == new.status_code == 201
+    assert set(wrong.json()) == set(new.json()) == {"email", "message"}
+    assert wrong.json()["message"] == new.json()["message"]
+    assert_error(
+        raw_login(app, a.email, PASSWORD, organization_id=b.actor.organization_id),
+        401,
+        "not_authenticated",
     )
-    r = accept(app, token, password=PASSWORD)
-    assert r.status_code == 201, r.text
-    assert r.json()["user_id"] == a.actor.user_id
+    # the account's own password (its owner's consent) joins, and keeps the password
+    assert accept(app, token, password=PASSWORD).json() == wrong.json() | {"email": a.email}
     r = raw_login(app, a.email, PASSWORD, organization_id=b.actor.organization_id)
     assert r.status_code == 200
     assert r.json()["role"] == "manager"
+
+
+def test_a_signed_in_user_accepts_as_themselves(app, db):
+    a = make_org(db, "A")
+    b = make_org(db, "B")
+    token = invite(login(app, b), a.email, "reviewer").json()["token"]
+    someone_else = invite(login(app, b), "other@example.com").json()["token"]
+    c = login(app, a)
+    err = assert_error(
+        c.post("/api/invitations/accept", json={"token": someone_else}), 409, "conflict"
+    )
+    assert "another address" in err["message"]
+    r = c.post("/api/invitations/accept", json={"token": token})
+    assert r.status_code == 201, r.text
+    assert r.json()["organization_id"] == b.actor.organization_id
+    assert r.json()["role"] == "reviewer"
+    r = raw_login(app, a.email, PASSWORD, organization_id=b.actor.organization_id)
+    assert r.json()["role"] == "reviewer"
 
 
 # -- members --------------------------------------------------------------------------------

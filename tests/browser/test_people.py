@@ -215,3 +215,28 @@ def test_deactivated_annotator_is_signed_out_of_an_open_page(
     expect(page.locator(".error")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/login"))
     assert unexpected(console_errors, 401) == []
+
+
+def test_a_signed_in_person_joins_another_organization_as_themselves(page: Page, live_server):
+    """Issue 11, item 3: an existing account joins only with its owner's consent — here by
+    accepting while signed in, with one click and no password."""
+    from labelhouse.accounts import invitations
+    from labelhouse.accounts import service as accounts
+
+    _, email = new_user(live_server)
+    with live_server.db.session() as s:
+        other_owner, _ = accounts.bootstrap_owner(
+            s, email=f"boss-{email}", organization_name="Other Lab", password=PASSWORD
+        )
+        other = accounts.actor_for(s, user_id=other_owner.id)
+        row, secret = invitations.invite(s, other, email=email, role=Role.reviewer)
+        other_org = row.organization_id
+    sign_in(page, email)
+    page.goto(f"/invite#token={secret}")
+    page.get_by_role("button", name=f"Join as {email}").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    r = httpx.post(
+        f"{live_server.base_url}/api/auth/login",
+        json={"email": email, "password": PASSWORD, "organization_id": other_org},
+    )
+    assert r.status_code == 200 and r.json()["role"] == "reviewer"

@@ -7,7 +7,7 @@ invitation can be listed, revoked and re-sent (a new secret; the old link stops 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,15 +20,6 @@ from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 
 INVITATION_TTL = timedelta(days=7)
-
-
-class ExistingAccountPassword(InvalidInput):
-    """Accepting for an address that has an account needs that account's password (the
-    failure counts towards the login throttle of that address)."""
-
-    def __init__(self, message: str, details: list[Problem], *, email: str) -> None:
-        super().__init__(message, details)
-        self.email = email
 
 
 MAX_BULK = 500
@@ -92,45 +83,88 @@ def invite(session: Session, actor: Actor, *, email: str, role: Role) -> tuple[I
     return row, secret
 
 
-def invited_email(session: Session, secret: str) -> str | None:
-    """The address an invitation secret was sent to (for throttling), None if unknown."""
-    return session.scalar(
+def invited_address(session: Session, secret: str) -> str:
+    """The address an invitation secret names ("" if none), for throttling attempts."""
+    email = session.scalar(
         select(Invitation.email).where(Invitation.token_hash == tokens.digest(secret))
     )
+    return email or ""
 
 
-def accept_invitation(session: Session, *, secret: str, password: str, name: str = "") -> User:
+ANONYMOUS_ANSWER = (
+    "Done: sign in with this e-mail address and the password you entered. (If the address "
+    "already had a Labelhouse account, it joins only when that account's current password "
+    "was entered; otherwise nothing changed: sign in as that account and open the link again.)"
+)
+
+
+@dataclass
+class Accepted:
+    """What accepting did. ``user`` is None when nothing was changed: the address has an
+    account, which must accept signed in as itself (see :func:`accept_invitation`)."""
+
+    email: str
+    user: User | None
+    organization_id: int
+    role: str
+
+
+def _live_invitation(session: Session, secret: str) -> Invitation:
     row = session.scalar(select(Invitation).where(Invitation.token_hash == tokens.digest(secret)))
-    now: datetime = utcnow()
-    if (
-        row is None
-        or row.accepted_at is not None
-        or row.revoked_at is not None
-        or row.expires_at < now
-    ):
+    dead = row is None or row.accepted_at is not None or row.revoked_at is not None
+    if dead or row.expires_at < utcnow():  # type: ignore[union-attr]
         raise NotFound("This invitation link is invalid or has expired; ask for a new one.")
+    return row  # type: ignore[return-value]
+
+
+def accept_invitation(
+    session: Session,
+    *,
+    secret: str,
+    password: str = "",
+    name: str = "",
+    signed_in_user_id: int | None = None,
+) -> Accepted:
+    """Join the invitation's organization.
+
+    Signed in (``signed_in_user_id``): the account must be the invited address; it joins.
+    Anonymous: a new account is made with ``password``. If the address already has an
+    account, it joins only when ``password`` is that account's password (its owner's
+    consent: the invitation's holder, its sender included, cannot add someone's account);
+    otherwise nothing changes. Callers give the same answer in every anonymous case, so it
+    does not tell whether an account exists; the web layer throttles anonymous attempts
+    like logins, so they cannot be used to guess passwords."""
+    row = _live_invitation(session, secret)
     existing = session.scalar(select(User).where(User.email == row.email))
-    if existing is not None:
-        # Joining with an existing account takes that account's password: the invitation's
-        # holder (its sender included) must not add someone's account to an organization
-        # without its owner's consent.
-        if not passwords.verify_password(existing.password_hash, password):
-            raise ExistingAccountPassword(
-                f"{row.email} already has a Labelhouse account: enter its current password to "
-                "add this organization to it.",
-                [Problem("password", "not this account's current password")],
-                email=row.email,
+    if signed_in_user_id is not None:
+        if existing is None or existing.id != signed_in_user_id:
+            raise Conflict(
+                "This invitation was sent to another address: sign out, then open the link "
+                "again (or sign in as the invited address)."
             )
         if _is_member(session, row.organization_id, row.email):
             raise Conflict(f"{row.email} is already a member of this organization.")
-    row.accepted_at = now
-    if existing is not None:
+        row.accepted_at = utcnow()
         session.add(
             Membership(organization_id=row.organization_id, user_id=existing.id, role=row.role)
         )
         session.flush()
-        return existing
-    return create_user(
+        return Accepted(row.email, existing, row.organization_id, row.role)
+    problem = passwords.password_problem(password)
+    if problem:  # checked whether or not an account exists: the answer must not tell
+        raise InvalidInput("Choose a longer password.", [Problem("password", problem)])
+    if existing is not None:
+        # One password hash either way (verify here, hash on creation): timing tells nothing.
+        if not passwords.verify_password(existing.password_hash, password):
+            return Accepted(row.email, None, row.organization_id, row.role)
+        if not _is_member(session, row.organization_id, row.email):
+            session.add(
+                Membership(organization_id=row.organization_id, user_id=existing.id, role=row.role)
+            )
+        row.accepted_at = utcnow()
+        session.flush()
+        return Accepted(row.email, existing, row.organization_id, row.role)
+    user = create_user(
         session,
         email=row.email,
         password=password,
@@ -138,6 +172,8 @@ def accept_invitation(session: Session, *, secret: str, password: str, name: str
         role=Role(row.role),
         name=name,
     )
+    row.accepted_at = utcnow()
+    return Accepted(row.email, user, row.organization_id, row.role)
 
 
 def pending_invitations(session: Session, actor: Actor) -> list[Invitation]:

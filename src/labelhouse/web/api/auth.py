@@ -165,19 +165,31 @@ def invite(body: InviteIn, ctx: Ctx) -> dict[str, Any]:
 
 @router.post("/invitations/accept", status_code=201)
 def accept(body: AcceptInviteIn, ctx: Ctx) -> dict[str, Any]:
-    """Create the account, or add the organization to an existing account of the invited
-    address (then ``password`` is that account's password, throttled like a login)."""
-    with ctx.db.read_session() as s:
-        email = invitations.invited_email(s, body.token) or ""
-    check_login_throttle(ctx.request, login_keys(ctx.request, email))
-    with ctx.anonymous() as s:
-        try:
-            user = invitations.accept_invitation(
-                s, secret=body.token, password=body.password, name=body.name
+    """Anonymous: create the invited account (``password``, ``name``). The answer is the same
+    when the address already has an account: then nothing changes, and its owner accepts
+    signed in (send the session cookie and CSRF header; no password needed)."""
+    if ctx.request.cookies.get(SESSION_COOKIE):
+        with ctx.write() as (s, actor):
+            done = invitations.accept_invitation(
+                s, secret=body.token, signed_in_user_id=actor.user_id
             )
-            return {"user_id": user.id, "email": user.email}
-        except invitations.ExistingAccountPassword as exc:
-            keys = login_keys(ctx.request, exc.email)
-            login_throttle(ctx.request).failed(s, *keys)  # committed with this block
-            wrong = exc
-    raise wrong
+            return {
+                "email": done.email,
+                "organization_id": done.organization_id,
+                "role": done.role,
+                "message": "You joined the organization; choose it when you sign in.",
+            }
+    # Every anonymous attempt counts like a failed login of the invited address from this
+    # client, whatever happened: the throttle then behaves the same whether or not an
+    # account exists, and bounds password guessing through invitations like logins.
+    with ctx.db.read_session() as s:
+        email = invitations.invited_address(s, body.token)
+    keys = login_keys(ctx.request, email)
+    check_login_throttle(ctx.request, keys)
+    with ctx.anonymous() as s:
+        login_throttle(ctx.request).failed(s, *keys)
+    with ctx.anonymous() as s:
+        done = invitations.accept_invitation(
+            s, secret=body.token, password=body.password, name=body.name
+        )
+    return {"email": done.email, "message": invitations.ANONYMOUS_ANSWER}

@@ -50,7 +50,7 @@ class InviteIn(Body):
 
 class AcceptInviteIn(Body):
     token: str = Field(max_length=200)
-    password: str = Field(max_length=1024)
+    password: str = Field(default="", max_length=1024, description="for a new account")
     name: str = Field(default="", max_length=200)
 
 

@@ -82,8 +82,18 @@ def account(ctx: Ctx, first: int = 0) -> HTMLResponse:
 
 
 @router.get("/invite", response_class=HTMLResponse)
-def accept_invitation_form(request: Request) -> HTMLResponse:
+def accept_invitation_form(ctx: Ctx) -> HTMLResponse:
     """Where an invitation link lands. The secret travels in the URL fragment
     (``/invite#token=…``), which browsers never send to servers or in Referer headers;
-    app.js copies it into the form."""
-    return render(request, "invite.html")
+    app.js copies it into the form. Someone signed in joins as themselves with one click;
+    anyone else makes an account (or enters their existing account's password)."""
+    cookie = ctx.request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        with ctx.db.read_session() as s:
+            try:
+                actor, row = accounts.resolve_session(s, cookie)
+            except NotAuthenticated:
+                pass
+            else:
+                return render(ctx.request, "invite.html", actor=actor, csrf_token=row.csrf_token)
+    return render(ctx.request, "invite.html")
