@@ -173,6 +173,12 @@ def export_command(
     consensus_method: str = typer.Option(
         "majority", "--consensus-method", help="majority, dawid_skene or gold_weighted"
     ),
+    csv_keep_formulas: bool = typer.Option(
+        False,
+        "--csv-keep-formulas",
+        help="CSV: write cells starting with = + - @ exactly (for programs); by default they "
+        "get a ' in front so that spreadsheets do not run them as formulas",
+    ),
     data_dir: Path | None = DataDir,
 ) -> None:
     """Export every task with its annotations and predictions (streamed)."""
@@ -191,6 +197,7 @@ def export_command(
                 include_drafts=include_drafts,
                 content=content,
                 consensus_method=consensus_method,
+                csv_formulas="keep" if csv_keep_formulas else "escape",
             )
         target = output.open("wb") if output else sys.stdout.buffer
         written = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.audit import service as audit
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.exports.records import iter_records
-from labelhouse.exports.writers import FORMATS, Format
+from labelhouse.exports.writers import CSV_FORMULAS, FORMATS, Format
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.service import get_project, load_schema
 from labelhouse.quality_report.service import check_method, consensus_by_task
@@ -36,6 +37,8 @@ class ExportPlan:
     schema: LabelSchema | None = None
     content: str = "raw"  # raw annotations, consensus per field, or both
     consensus_method: str = "majority"
+    csv_formulas: str = "escape"  # CSV only: neutralise cells a spreadsheet runs, or keep
+    records_written: int = 0  # counted while streaming, for the audit log's finish event
 
     @property
     def filename(self) -> str:
@@ -60,11 +63,32 @@ class ExportPlan:
             schema=self.schema,
         )
         return self.fmt.write(
-            records,
+            self._counted(records),
             field_names=self.field_names,
             data_keys=self.data_keys,
             consensus=consensus is not None,
+            csv_formulas=self.csv_formulas,
         )
+
+    def _counted(self, records: Iterator[Any]) -> Iterator[Any]:
+        self.records_written = 0
+        for record in records:
+            self.records_written += 1
+            yield record
+
+
+def finish_export(session: Session, actor: Actor, plan: ExportPlan) -> None:
+    """The second audit event of an export, after its last byte: how many records went
+    out. An export without it did not complete (the client left, or it failed)."""
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action="project.export_finished",
+        object_type="project",
+        object_id=plan.project_id,
+        details={"format": plan.format_name, "records": plan.records_written},
+    )
 
 
 def plan_export(
@@ -76,8 +100,12 @@ def plan_export(
     include_drafts: bool = False,
     content: str = "raw",
     consensus_method: str = "majority",
+    csv_formulas: str = "escape",
 ) -> ExportPlan:
-    """Check access and format, record the export in the audit log; streaming comes after."""
+    """Check access and format, record the export in the audit log; streaming comes after.
+
+    ``csv_formulas`` (CSV only): ``escape`` puts a ``'`` before every text cell a
+    spreadsheet would run as a formula; ``keep`` writes values exactly, for programs."""
     actor = actor.in_project(project_id)
     actor.require(Role.manager, "export data")
     if format_name not in FORMATS:
@@ -90,6 +118,11 @@ def plan_export(
             f"Unknown export content '{content}'.",
             [Problem("content", f"use one of: {', '.join(CONTENTS)}")],
         )
+    if csv_formulas not in CSV_FORMULAS:
+        raise InvalidInput(
+            f"Unknown csv_formulas '{csv_formulas}'.",
+            [Problem("csv_formulas", f"use one of: {', '.join(CSV_FORMULAS)}")],
+        )
     check_method(consensus_method)
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
@@ -101,7 +134,8 @@ def plan_export(
         object_type="project",
         object_id=project.id,
         details={"format": format_name}
-        | ({"content": content, "method": consensus_method} if content != "raw" else {}),
+        | ({"content": content, "method": consensus_method} if content != "raw" else {})
+        | ({"csv_formulas": "keep"} if format_name == "csv" and csv_formulas == "keep" else {}),
     )
     return ExportPlan(
         project_id=project.id,
@@ -114,4 +148,5 @@ def plan_export(
         schema=schema,
         content=content,
         consensus_method=consensus_method,
+        csv_formulas=csv_formulas,
     )

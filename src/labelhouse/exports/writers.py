@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -56,12 +57,33 @@ def _cell(value: Any) -> Any:
     return orjson.dumps(value).decode()
 
 
+CSV_FORMULAS = ("escape", "keep")
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV
+# Injection"): task text, ids, notes and choice values are whatever people typed or imported.
+FORMULA_STARTS = frozenset("=+-@\t\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, with a ``'`` before it (which
+    spreadsheets take as "this is text" and do not show); a plain number such as ``-3`` or
+    ``+1.5`` is left as it is, and so is everything that is not text."""
+    if type(value) is str and value[:1] in FORMULA_STARTS and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _neutralised_cell(value: Any) -> Any:
+    return neutralise_formula(_cell(value))
+
+
 def write_csv(
     records: Iterable[dict[str, Any]],
     *,
     field_names: list[str],
     data_keys: list[str],
     consensus: bool = False,
+    csv_formulas: str = "escape",
     **_: Any,
 ) -> Iterator[bytes]:
     """One row per annotation (tasks without annotations get one row with empty answers).
@@ -74,7 +96,14 @@ def write_csv(
     columns per field — ``consensus.<field>`` and ``consensus.<field>.confidence``. Review
     and consensus cells repeat on each of the task's rows (records without annotations: one
     row per task).
+
+    Every cell of people's text (external ids, data values, answers, reviewed and consensus
+    values) that a spreadsheet would run as a formula is neutralised
+    (:func:`neutralise_formula`) unless ``csv_formulas`` is ``"keep"``, for programs that
+    read the file and want the values exactly. The other cells cannot start so: numbers,
+    times, statuses, JSON objects and lists, and headers built from field names.
     """
+    text = _cell if csv_formulas == "keep" else _neutralised_cell
     review_header = ["review.decision", "review.reviewer_id", "review.reviewed_at"] + [
         f"review.{name}" for name in field_names
     ]
@@ -88,7 +117,7 @@ def write_csv(
             reviewed["decision"],
             _cell(reviewed["reviewer_id"]),
             reviewed["reviewed_at"],
-        ] + [_cell(value.get(name)) for name in field_names]
+        ] + [text(value.get(name)) for name in field_names]
 
     consensus_header = (
         [
@@ -107,12 +136,27 @@ def write_csv(
         cells: list[Any] = []
         for name in field_names:
             c = merged.get(name)
-            cells += [_cell(c["value"]), _cell(c["confidence"])] if c else ["", ""]
+            cells += [text(c["value"]), _cell(c["confidence"])] if c else ["", ""]
         return cells
 
     def rows() -> Iterator[bytes]:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        write = csv.writer(out, lineterminator="\n").writerow
+        # Python's csv module quotes a cell holding a lone CR only if the line terminator has
+        # one (else the cell would end the row for a reader): such rows are written with CRLF
+        # and end in LF again.
+        cr_out = io.StringIO()
+        write_cr = csv.writer(cr_out, lineterminator="\r\n").writerow
+
+        def writerow(row: list[Any]) -> None:
+            if any(type(c) is str and "\r" in c for c in row):
+                cr_out.seek(0)
+                cr_out.truncate()
+                write_cr(row)
+                out.write(cr_out.getvalue()[:-2] + "\n")
+            else:
+                write(row)
+
         header = (
             ["task_id", "external_id"]
             + [f"data.{k}" for k in data_keys]
@@ -123,28 +167,26 @@ def write_csv(
             + review_header
             + consensus_header
         )
-        writer.writerow(header)
+        writerow(header)
         known = set(data_keys)
         for r in records:
             data = r["data"]
             extra = {k: v for k, v in data.items() if k not in known}
-            base = [r["id"], r["external_id"] or ""] + [_cell(data.get(k)) for k in data_keys]
+            base = [r["id"], text(r["external_id"])] + [text(data.get(k)) for k in data_keys]
             base.append(_cell(extra) if extra else "")
             predictions = _cell(r["predictions"]) if r["predictions"] else ""
             annotations = r.get("annotations") or [None]
             merged = review_cells(r) + consensus_cells(r)
             for a in annotations:
                 if a is None:
-                    writer.writerow(
-                        base + [""] * 7 + [""] * len(field_names) + [predictions] + merged
-                    )
+                    writerow(base + [""] * 7 + [""] * len(field_names) + [predictions] + merged)
                     continue
                 value = a["value"]
-                writer.writerow(
+                writerow(
                     base
                     + [a["id"], a["annotator_id"], a["status"], a["schema_version"]]
                     + [a["lead_time_ms"], a["created_at"], a["updated_at"]]
-                    + [_cell(value.get(name)) for name in field_names]
+                    + [text(value.get(name)) for name in field_names]
                     + [predictions]
                     + merged
                 )

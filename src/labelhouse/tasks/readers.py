@@ -28,7 +28,6 @@ EXTENSIONS = {
 MAX_LINE_BYTES = 16 * 1024 * 1024
 # A CSV cell may be as long as a task may be large (the csv module's default is 128 KB).
 csv.field_size_limit(max(csv.field_size_limit(), 1024 * 1024))
-PARQUET_BATCH_ROWS = 128
 # Bytes that are not UTF-8 decode (with ``surrogateescape``) to lone surrogates: finding one
 # names the exact line, where a strict decoder fails on whichever 8 KB chunk holds it.
 UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -87,6 +86,28 @@ class _NotAnArray(Exception):
     pass
 
 
+class _ItemTooLarge(Exception):
+    pass
+
+
+class _CountedReads:
+    """The stream as ijson reads it (64 KB at a time), refusing to go on once the item
+    being built has taken more than MAX_LINE_BYTES: an item is bounded like a JSONL line
+    (one 100 MB item of short numbers took 680 MB to build)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.consumed = 0
+        self.item_start = 0  # where the item being built starts (to within one read)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.consumed - self.item_start > MAX_LINE_BYTES:
+            raise _ItemTooLarge
+        data = self.stream.read(size)
+        self.consumed += len(data)
+        return data
+
+
 def _array_items(stream: BinaryIO) -> Iterator[Any]:
     """The items of a top-level JSON array, built from ijson's *basic* events.
 
@@ -97,7 +118,8 @@ def _array_items(stream: BinaryIO) -> Iterator[Any]:
     """
     import ijson  # only JSON arrays need it (and every command pays for imports)
 
-    events = ijson.basic_parse(stream, use_float=True)
+    reads = _CountedReads(stream)
+    events = ijson.basic_parse(reads, use_float=True)
     first = next(events, None)
     if first is None or first[0] != "start_array":
         raise _NotAnArray
@@ -121,12 +143,14 @@ def _array_items(stream: BinaryIO) -> Iterator[Any]:
             done = stack.pop()
             key = keys.pop()
             if not stack:
+                reads.item_start = reads.consumed
                 yield done
             elif type(stack[-1]) is dict:
                 stack[-1][key] = done
             else:
                 stack[-1].append(done)
         elif not stack:
+            reads.item_start = reads.consumed
             yield value  # a bare scalar item (the importer rejects it)
         elif type(stack[-1]) is dict:
             stack[-1][key] = value
@@ -146,6 +170,8 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
             f"item {number + 1}",
             RowError(f"nested deeper than {MAX_JSON_DEPTH} levels", fatal=True),
         )
+    except _ItemTooLarge:
+        yield f"item {number + 1}", RowError(f"larger than {MAX_LINE_BYTES} bytes", fatal=True)
     except _NotAnArray:
         yield (
             "file",
@@ -173,17 +199,24 @@ class _LineTooLong(csv.Error):
     pass
 
 
-def _bounded_lines(text: io.TextIOWrapper) -> Iterator[str]:
+def _bounded_lines(text: io.TextIOWrapper, taken: list[int]) -> Iterator[str]:
     """The text's lines, refusing one longer than MAX_LINE_BYTES characters before it is
-    all in memory."""
+    all in memory, and a record whose quoted line breaks make it longer than that in all
+    (``taken[0]``: its characters so far; one 100 MB record of short cells took 1.3 GB)."""
     while line := text.readline(MAX_LINE_BYTES + 1):
         if len(line) > MAX_LINE_BYTES:
             raise _LineTooLong(f"a line is longer than {MAX_LINE_BYTES} characters")
+        taken[0] += len(line)
+        if taken[0] > MAX_LINE_BYTES:
+            raise _LineTooLong(
+                f"a record (with quoted line breaks) is longer than {MAX_LINE_BYTES} characters"
+            )
         yield line
 
 
 def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
-    reader = csv.reader(_bounded_lines(text))
+    taken = [0]
+    reader = csv.reader(_bounded_lines(text, taken))
     try:
         header = next(reader)
     except StopIteration:
@@ -202,12 +235,14 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
         yield "line 1", RowError("the header has empty or repeated column names", fatal=True)
         return
     while True:
+        first_line = reader.line_num + 1
+        taken[0] = 0
         try:
             cells = next(reader)
         except StopIteration:
             return
-        except _LineTooLong as exc:  # raised before the reader counted the line
-            yield f"line {reader.line_num + 1}", RowError(str(exc), fatal=True)
+        except _LineTooLong as exc:
+            yield f"line {first_line}", RowError(str(exc), fatal=True)
             return
         except (UnicodeDecodeError, csv.Error) as exc:
             yield f"line {reader.line_num}", RowError(f"malformed CSV: {exc}", fatal=True)
@@ -236,26 +271,61 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
 
 
 def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """Parquet, row group by row group, in batches that :mod:`.parquet_budget` sized from the
+    page headers before any page was decompressed (a 1 KB file can stand for gigabytes)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from labelhouse.tasks import parquet_budget as budget
+
     try:
-        parquet = pq.ParquetFile(stream)
+        # Pre-buffering would hold a whole row group's compressed bytes at once.
+        parquet = pq.ParquetFile(stream, pre_buffer=False, buffer_size=1 << 20)
     except (pa.ArrowInvalid, OSError) as exc:
         yield "file", RowError(f"not a Parquet file: {exc}", fatal=True)
         return
-    number = 0
-    # Rows, not bytes, set a batch: a 1 KB file of one dictionary-encoded 1 MB string
-    # repeated decodes to (rows x 1 MB), so a batch stays small (128 MB at worst).
-    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-        for row in batch.to_pylist():
-            number += 1
-            # Arrow gives datetimes, decimals, bytes…: keep only what JSON can hold.
+    size = stream.seek(0, io.SEEK_END)
+    try:
+        plans = budget.plan_reading(parquet, stream, size)
+        dense = budget.dense_schema(parquet.schema_arrow)
+    except budget.Refused as exc:
+        yield exc.where, RowError(exc.problem, fatal=True)
+        return
+    except (pa.ArrowException, OSError) as exc:
+        yield "file", RowError(f"cannot read the Parquet file: {exc}", fatal=True)
+        return
+    decoded = number = 0
+    for plan in plans:
+        where = f"row group {plan.index + 1} of {len(plans)}"
+        batches = parquet.iter_batches(batch_size=plan.batch_rows, row_groups=[plan.index])
+        while True:
+            batch = piece = None  # let the last batch go before the next is decoded
             try:
-                decoded: Any = orjson.loads(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS))
-            except orjson.JSONEncodeError as exc:
-                decoded = RowError(f"holds a value that JSON cannot represent: {exc}")
-            yield f"row {number}", decoded
+                batch = next(batches, None)
+                if batch is not None and dense is not None:
+                    batch = batch.cast(dense)
+            except (pa.ArrowException, OSError) as exc:
+                yield where, RowError(f"cannot be read: {exc}", fatal=True)
+                return
+            if batch is None:
+                break
+            decoded += batch.nbytes
+            if decoded > budget.decoded_limit(size):  # the work a tiny file can cause
+                yield where, RowError(budget.too_much(batch, size), fatal=True)
+                return
+            for piece in budget.slices(batch):
+                if isinstance(piece, str):
+                    number += 1
+                    yield f"row {number}", RowError(piece)
+                    continue
+                for row in piece.to_pylist():
+                    number += 1
+                    # Arrow gives datetimes, decimals, bytes…: keep only what JSON can hold.
+                    try:
+                        item: Any = orjson.loads(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS))
+                    except orjson.JSONEncodeError as exc:
+                        item = RowError(f"holds a value that JSON cannot represent: {exc}")
+                    yield f"row {number}", item
 
 
 READERS = {"jsonl": read_jsonl, "json": read_json_array, "csv": read_csv, "parquet": read_parquet}

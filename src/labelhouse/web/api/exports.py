@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from labelhouse.accounts.models import Role
-from labelhouse.audit import service as audit
-from labelhouse.exports.service import plan_export
+from labelhouse.accounts import audit_log
+from labelhouse.accounts.policy import Actor
+from labelhouse.audit.queries import AuditFilters
+from labelhouse.exports.service import ExportPlan, finish_export, plan_export
+from labelhouse.web.api.audit_support import audit_filters, verification
+from labelhouse.web.audit_trail import write_separately
 from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.params import Cursor, Id
 
@@ -27,11 +30,18 @@ def export(
     consensus_method: str = Query(
         default="majority", description="majority, dawid_skene or gold_weighted"
     ),
+    csv_formulas: str = Query(
+        default="escape",
+        description="CSV only: escape (a ' before cells a spreadsheet would run as formulas) "
+        "or keep (values exactly, for programs)",
+    ),
 ) -> StreamingResponse:
     """Every task with its annotations and predictions, streamed (memory stays flat).
 
     ``content=consensus`` replaces the raw annotations by one consensus value per field
-    (``"consensus": {field: {"value", "confidence", "method"}}``); ``both`` keeps both."""
+    (``"consensus": {field: {"value", "confidence", "method"}}``); ``both`` keeps both.
+    In CSV, a text cell starting with ``= + - @``, a tab or a carriage return gets a ``'``
+    in front (spreadsheets would run it as a formula) unless ``csv_formulas=keep``."""
     with ctx.write() as (s, actor):
         plan = plan_export(
             s,
@@ -41,26 +51,35 @@ def export(
             include_drafts=include_drafts,
             content=content,
             consensus_method=consensus_method,
+            csv_formulas=csv_formulas,
         )
     return StreamingResponse(
-        _stream(ctx, plan),
+        _stream(ctx, plan, actor),
         media_type=plan.fmt.media_type,
         headers={"content-disposition": f'attachment; filename="{plan.filename}"'},
     )
 
 
-def _stream(ctx: Context, plan: Any) -> Iterator[bytes]:
+def _stream(ctx: Context, plan: ExportPlan, actor: Actor) -> Iterator[bytes]:
     with ctx.db.read_session() as session:
         yield from plan.stream(session)
+    # After the last byte went out (a download that stops half-way never gets here): the
+    # export's second audit event, with the number of records, in its own transaction.
+    write_separately(ctx.request, lambda s: finish_export(s, actor, plan))
 
 
 @router.get("/audit")
 def audit_events(
-    ctx: Ctx, cursor: Cursor = 0, limit: int = Query(default=100, ge=1, le=1000)
+    ctx: Ctx,
+    cursor: Cursor = 0,
+    limit: int = Query(default=100, ge=1, le=1000),
+    filters: AuditFilters = Depends(audit_filters),
 ) -> dict[str, Any]:
+    """The organization's events in chain order (oldest first), filtered like the audit
+    page: ``action`` (prefix), ``actor`` (part of an e-mail), ``object_type``,
+    ``object_id``, ``since``/``until`` (dates or ISO times, UTC), ``q`` (text in details)."""
     with ctx.read() as (s, actor):
-        actor.require(Role.owner, "read the audit log")
-        events = audit.list_events(s, actor.organization_id, after_id=cursor, limit=limit)
+        events = audit_log.oldest_first(s, actor, filters, after_id=cursor, limit=limit)
         items = [
             {
                 "id": e.id,
@@ -77,9 +96,28 @@ def audit_events(
     return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
 
 
+@router.get("/audit/export")
+def audit_export(ctx: Ctx, filters: AuditFilters = Depends(audit_filters)) -> StreamingResponse:
+    """The matching events as JSON lines (chain order, streamed), with the actor's e-mail
+    and each event's hashes. Exporting is itself recorded (``audit.export``)."""
+    with ctx.write() as (s, actor):
+        audit_log.start_export(s, actor, filters)
+
+    def lines() -> Iterator[bytes]:
+        with ctx.db.read_session() as session:
+            yield from audit_log.export_lines(session, actor, filters)
+
+    return StreamingResponse(
+        lines(),
+        media_type="application/x-ndjson",
+        headers={"content-disposition": 'attachment; filename="audit-log.jsonl"'},
+    )
+
+
 @router.get("/audit/verify")
 def audit_verify(ctx: Ctx) -> dict[str, Any]:
+    """The chain checked link by link; with signed checkpoints configured, also against the
+    organization's latest checkpoint (``checkpoint``: see docs/audit.md)."""
     with ctx.read() as (s, actor):
-        actor.require(Role.owner, "verify the audit log")
-        checked, broken = audit.verify_chain(s, actor.organization_id)
-    return {"events": checked, "intact": broken is None, "first_broken_id": broken}
+        audit_log.require_owner(actor, "verify the audit log")
+        return verification(ctx, s, actor.organization_id).as_api()

@@ -19,7 +19,7 @@ FORMAT_HELP = {
     "jsonl": "one JSON object per line: task data, annotations, predictions (streams well)",
     "json": "one JSON array of the same records",
     "csv": "one row per annotation (an empty one for unlabelled tasks), a column per data "
-    "key and label field, structured values as JSON",
+    "key and label field, structured values as JSON; safe to open in a spreadsheet",
 }
 
 
