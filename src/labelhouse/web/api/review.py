@@ -15,6 +15,7 @@ from labelhouse.review.service import ReviewItem
 from labelhouse.tasks import gold
 from labelhouse.web.api.schemas import GoldIn, ReviewIn
 from labelhouse.web.api.serializers import annotation_out, json_response, task_out
+from labelhouse.web.api.tasks import Rendering, render_after
 from labelhouse.web.deps import Ctx
 from labelhouse.web.params import ID_MAX, Id
 
@@ -33,10 +34,11 @@ def review_out(r: Review) -> dict[str, Any]:
     }
 
 
-def review_item_out(s: Session, item: ReviewItem) -> dict[str, Any]:
+def review_item_out(s: Session, item: ReviewItem) -> tuple[dict[str, Any], Rendering]:
+    """The review payload, and its task's display HTML to render once the unit of work has
+    ended (see :class:`~labelhouse.web.api.tasks.Rendering`)."""
     _, document = load_schema_and_document(s, item.project)
     task = task_out(s, item.task, item.project)  # type: ignore[arg-type]
-    task["rendered"] = item.schema.display(item.task.data)
     task["annotations"] = [
         {
             **annotation_out(a),
@@ -45,7 +47,7 @@ def review_item_out(s: Session, item: ReviewItem) -> dict[str, Any]:
         }
         for a in item.annotations
     ]
-    return {
+    body = {
         "task": task,
         "majority": item.majority,
         "agreement": item.agreement,
@@ -54,6 +56,7 @@ def review_item_out(s: Session, item: ReviewItem) -> dict[str, Any]:
         "review_mode": item.project.review_mode,
         "lease_expires_at": item.lease_expires_at,
     }
+    return body, Rendering(item.schema, item.task.data, task)
 
 
 @router.put("/tasks/{task_id}/gold")
@@ -98,9 +101,13 @@ def review_next(
 
     The task is leased to the reviewer until ``lease_expires_at`` (other reviewers are
     shown other tasks); asking again returns it, ``after`` gives it up and moves on."""
+    rendering = None
     with ctx.write() as (s, actor):
         item = review.next_for_review(s, actor, project_id, after_id=after)
-        body = {"task": None} if item is None else review_item_out(s, item)
+        body: dict[str, Any] = {"task": None}
+        if item is not None:
+            body, rendering = review_item_out(s, item)
+    render_after(rendering)  # Markdown outside the write transaction
     return json_response(body)
 
 

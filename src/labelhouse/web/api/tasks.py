@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -12,6 +13,7 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.queries import TaskFilters, browse_tasks
 from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
+from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.service import load_schema, load_schema_and_document, project_row
 from labelhouse.review.gold import pause_gate
 from labelhouse.tasks import gold, queue
@@ -41,15 +43,36 @@ def disguise_gold(out: dict[str, Any], task: Any, overlap: int, own: list[Any]) 
     out["status"] = "done" if done >= overlap else "in_progress" if task.taken or done else "new"
 
 
+@dataclass
+class Rendering:
+    """A task's display HTML, to render once the unit of work has ended: Markdown may take
+    a noticeable time (see :mod:`labelhouse.markdown`), and inside ``ctx.write()`` it would
+    hold SQLite's write lock (every other writer waits) or a PostgreSQL transaction open.
+    Needs no session: the schema is parsed and ``data`` is the task's plain JSON."""
+
+    schema: LabelSchema
+    data: dict[str, Any]
+    into: dict[str, Any]
+
+    def __call__(self) -> None:
+        self.into["rendered"] = self.schema.display(self.data)
+
+
+def render_after(rendering: Rendering | None) -> None:
+    if rendering is not None:
+        rendering()
+
+
 def next_payload(
     s: Session, actor: Actor, project_id: int, *, render: bool, durable: bool = True
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Rendering | None]:
     """Lease (or re-read) the caller's current task: the body of ``/next`` (``durable``: see
-    :func:`labelhouse.tasks.queue.claim_next`)."""
+    :func:`labelhouse.tasks.queue.claim_next`), and with ``render`` its display HTML to
+    render after the commit (``rendered``, filled in by :func:`render_after`)."""
     lease = queue.claim_next(s, actor, project_id, gate=pause_gate, durable=durable)
     if lease is None:
         version = project_row(s, actor, project_id).schema_version
-        return {"task": None, "lease": None, "schema_version": version}
+        return {"task": None, "lease": None, "schema_version": version}, None
     project = lease.project
     schema, document = load_schema_and_document(s, project)
     task_id = lease.task.id
@@ -59,14 +82,13 @@ def next_payload(
     task = task_out(s, lease.task, project, predictions=preds, annotations=own)
     if lease.task.gold is not None:
         disguise_gold(task, lease.task, project.overlap, own)
-    if render:
-        task["rendered"] = schema.display(lease.task.data)
-    return {
+    body = {
         "task": task,
         "lease": {"expires_at": lease.expires_at, "new": lease.created},
         "schema_version": project.schema_version,
         "schema": document,
     }
+    return body, Rendering(schema, lease.task.data, task) if render else None
 
 
 @router.post("/projects/{project_id}/next")
@@ -82,7 +104,8 @@ def next_task(
     with ctx.write() as (s, actor):
         # A lease lost in a database crash just returns to the queue: no need to wait for
         # the disk at commit.
-        body = next_payload(s, actor, project_id, render=render, durable=False)
+        body, rendering = next_payload(s, actor, project_id, render=render, durable=False)
+    render_after(rendering)  # committed: the write lock is free again
     return json_response(body)
 
 
@@ -142,9 +165,9 @@ def get_task(
             out["gold"] = task.gold  # only managers see expected values
         elif task.gold is not None:
             disguise_gold(out, task, project.overlap, anns)
-        if render:
-            out["rendered"] = load_schema(s, project).display(task.data)
-        return out
+        rendering = Rendering(load_schema(s, project), task.data, out) if render else None
+    render_after(rendering)  # after the read transaction, like /next
+    return out
 
 
 @router.post("/tasks/{task_id}/annotations")
@@ -171,6 +194,7 @@ def save_annotation(
             "A draft is not finished, so there is no next task to fetch with it.",
             [Problem("next", "send next=1 only with a submission (draft: false)")],
         )
+    rendering: Rendering | None = None
     with ctx.write() as (s, actor):
         result = annotations.save(
             s, actor, task_id, value=body.value, draft=body.draft, lead_time_ms=body.lead_time_ms
@@ -178,13 +202,15 @@ def save_annotation(
         out: dict[str, Any] = {**annotation_out(result.annotation), "created": result.created}
         if next:
             project_id = result.annotation.project_id
+            following: dict[str, Any] | None
             try:
-                following: dict[str, Any] | None = next_payload(s, actor, project_id, render=render)
+                following, rendering = next_payload(s, actor, project_id, render=render)
             except (Conflict, PermissionDenied):
                 # Archived meanwhile, or this answer paused the annotator (gold accuracy): the
                 # submission still counts; the client's plain /next then shows why.
                 following = None
             out = {"annotation": out, "next": following}
+    render_after(rendering)  # committed: the write lock is free again
     return json_response(out)
 
 
