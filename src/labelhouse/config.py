@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,10 +27,35 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 1024 * 1024 * 1024
     secure_cookies: bool = False
     password_hash_profile: str = "default"  # "cheapest" only for tests
+    # A browser session ends after this long whatever happens (absolute lifetime)…
     session_max_age: int = 14 * 24 * 3600
+    # …and earlier when unused this long: each request slides its expiry forward (written at
+    # most about once a minute per session), never past the absolute lifetime.
+    session_idle_seconds: int = 12 * 3600
+    # The address people open Labelhouse at (e.g. https://labels.example.org), for when a
+    # proxy in front changes the scheme or host the app sees. Cross-site checks of unsafe
+    # requests (Origin) accept it besides the request's own origin.
+    public_url: str | None = None
     # How long an app server may trust a resolved token/session before asking the database
     # again (revocations on other servers take effect within this time). 0 disables.
     identity_cache_seconds: float = 5.0
+    # Signed audit checkpoints (docs/audit.md): an Ed25519 private key file that does not live
+    # with the database, and the append-only JSONL file the checkpoints go to (other storage).
+    audit_signing_key: Path | None = None
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_minutes: float = Field(default=5.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_origin(cls, value: str | None) -> str | None:
+        if value:
+            parts = urlsplit(value.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    "LABELHOUSE_PUBLIC_URL must look like https://labels.example.org, "
+                    f"not {value!r}"
+                )
+        return value or None
 
     @property
     def resolved_database_url(self) -> str:

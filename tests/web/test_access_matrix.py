@@ -256,14 +256,18 @@ def _work(db: Any, member: Member, project_id: int, submit: int) -> tuple[list[i
         return done, annotation_id, lease.task.id
 
 
-def _project_objects(db: Any, app: Any, owner: Member, project_id: int) -> dict[str, int]:
+def _project_objects(
+    db: Any, app: Any, owner: Member, project_id: int, file_name: str = "cat.png"
+) -> dict[str, int]:
+    """A file (named ``file_name``: name a task's image to make it that task's media) and the
+    project's first import."""
     actor = owner.actor
     with db.session() as s:
         row, _ = tasks.store_file(
             s,
             actor,
             project_id,
-            name="cat.png",
+            name=file_name,
             source=io.BytesIO(png_bytes()),
             storage=app.state.storage,
             max_bytes=1 << 20,
@@ -298,7 +302,14 @@ def _add_people(db: Any, owner: Member, project_id: int, role: str, *people: Mem
 
 
 def marked_rows(project: str, n: int) -> list[dict[str, Any]]:
-    return [{"text": f"marker-task-{project}{i}", "external_id": f"{project}{i}"} for i in range(n)]
+    return [
+        {
+            "text": f"marker-task-{project}{i}",
+            "image": f"img-{project}{i}.png",
+            "external_id": f"{project}{i}",
+        }
+        for i in range(n)
+    ]
 
 
 def markers(
@@ -404,7 +415,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
     inv_r, _ = _invitation(db, owner_b, "pending-3@example.com")
     _, accept_secret = _invitation(db, owner, "newcomer@example.com")
 
-    in_p = _project_objects(db, app, owner, p)
+    with db.read_session() as s:
+        leased_image = s.scalar(select(Task.data).where(Task.id == p_leased))["image"]
+    in_p = _project_objects(db, app, owner, p, file_name=leased_image)
+    unassigned_file = _project_objects(db, app, owner, p)["file_id"]  # no task names it
     ids = {
         "project": {
             **in_p,
@@ -437,6 +451,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         **ids["project"],
         "task_id": p_free,
         "annotation_id": p_other_annotation,
+        "file_id": unassigned_file,
     }
     assert p_other_task not in (p_leased, p_free)
     own_tokens = {name: _token(db, m) for name, m in people.items()}
@@ -521,7 +536,7 @@ def scopes_for(path: str) -> list[str | None]:
     if not params:
         return [None]
     names = ["project", "other project", "other organization"]
-    if params & {"task_id", "annotation_id"}:
+    if params & {"task_id", "annotation_id", "file_id"}:
         names.insert(1, "unassigned")
     return names
 

@@ -16,6 +16,7 @@ from labelhouse.accounts import passwords, tokens
 from labelhouse.accounts.models import Invitation, Membership, Role, User
 from labelhouse.accounts.policy import Actor
 from labelhouse.accounts.service import create_user, normalise_email
+from labelhouse.audit import service as audit
 from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 
@@ -80,6 +81,7 @@ def invite(session: Session, actor: Actor, *, email: str, role: Role) -> tuple[I
     )
     session.add(row)
     session.flush()
+    _audit(session, row, actor.user_id, "invitation.create")
     return row, secret
 
 
@@ -149,6 +151,7 @@ def accept_invitation(
             Membership(organization_id=row.organization_id, user_id=existing.id, role=row.role)
         )
         session.flush()
+        _audit(session, row, existing.id, "invitation.accept")
         return Accepted(row.email, existing, row.organization_id, row.role)
     problem = passwords.password_problem(password)
     if problem:  # checked whether or not an account exists: the answer must not tell
@@ -163,6 +166,7 @@ def accept_invitation(
             )
         row.accepted_at = utcnow()
         session.flush()
+        _audit(session, row, existing.id, "invitation.accept")
         return Accepted(row.email, existing, row.organization_id, row.role)
     user = create_user(
         session,
@@ -173,6 +177,7 @@ def accept_invitation(
         name=name,
     )
     row.accepted_at = utcnow()
+    _audit(session, row, user.id, "invitation.accept")
     return Accepted(row.email, user, row.organization_id, row.role)
 
 
@@ -213,6 +218,7 @@ def revoke_invitation(session: Session, actor: Actor, invitation_id: int) -> Inv
     """The link stops working at once."""
     row = _own_pending(session, actor, invitation_id)
     row.revoked_at = utcnow()
+    _audit(session, row, actor.user_id, "invitation.revoke")
     return row
 
 
@@ -225,6 +231,7 @@ def resend_invitation(session: Session, actor: Actor, invitation_id: int) -> tup
     row.expires_at = utcnow() + INVITATION_TTL
     row.invited_by_id = actor.user_id
     session.flush()
+    _audit(session, row, actor.user_id, "invitation.resend")
     return row, secret
 
 
@@ -266,3 +273,18 @@ def invite_many(session: Session, actor: Actor, *, emails: list[str], role: Role
         else:
             result.invited.append(invite(session, actor, email=email, role=role))
     return result
+
+
+def _audit(session: Session, row: Invitation, actor_id: int | None, action: str) -> None:
+    """Accepting is recorded with the account that joined as the actor; a failed anonymous
+    attempt is not recorded here (it would tell the inviting organization that the address
+    has an account elsewhere), it counts in the login throttle instead."""
+    audit.record(
+        session,
+        organization_id=row.organization_id,
+        actor_id=actor_id,
+        action=action,
+        object_type="invitation",
+        object_id=row.id,
+        details={"email": row.email, "role": row.role},
+    )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts import access, passwords, tokens
+from labelhouse.accounts import access, auth_audit, passwords, tokens
 from labelhouse.accounts.models import (
     ApiToken,
     Membership,
@@ -203,12 +203,9 @@ def end_access(
 ) -> list[ApiToken]:
     """End a person's browser sessions (but ``keep_session``) and revoke their live API
     tokens, in one organization or in all of them. Returns the tokens revoked."""
-    others = UserSession.__table__.delete().where(UserSession.user_id == user_id)  # type: ignore[attr-defined]
-    if organization_id is not None:
-        others = others.where(UserSession.organization_id == organization_id)
-    if keep_session:
-        others = others.where(UserSession.token_hash != tokens.digest(keep_session))
-    session.execute(others)
+    end_sessions(
+        session, user_id=user_id, organization_id=organization_id, keep_session=keep_session
+    )
     live = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
     if organization_id is not None:
         live = live.where(ApiToken.organization_id == organization_id)
@@ -222,17 +219,30 @@ def end_access(
 # -- browser sessions -----------------------------------------------------------------------
 
 
+# A session's sliding expiry is written again only once it lags this far behind: a busy
+# browser costs one small write a minute, not one per request.
+SESSION_RENEW_AFTER = 60
+
+
 def start_session(
-    session: Session, *, user: User, organization_id: int | None, max_age: int
+    session: Session,
+    *,
+    user: User,
+    organization_id: int | None,
+    max_age: int,
+    idle_seconds: int | None = None,
 ) -> tuple[str, UserSession]:
+    """``max_age``: the absolute lifetime; ``idle_seconds``: how long it may go unused (its
+    expiry then slides with use, see :func:`session_renewal`)."""
     actor = actor_for(session, user_id=user.id, organization_id=organization_id)
     secret = tokens.new_secret("lhs_")
+    lifetime = max_age if idle_seconds is None else min(idle_seconds, max_age)
     row = UserSession(
         token_hash=tokens.digest(secret),
         user_id=user.id,
         organization_id=actor.organization_id,
         csrf_token=tokens.new_secret("")[:43],
-        expires_at=utcnow() + timedelta(seconds=max_age),
+        expires_at=utcnow() + timedelta(seconds=lifetime),
     )
     session.add(row)
     session.execute(
@@ -244,16 +254,83 @@ def start_session(
     return secret, row
 
 
-def resolve_session(session: Session, secret: str) -> tuple[Actor, UserSession]:
+def resolve_session(
+    session: Session, secret: str, *, max_age: int | None = None
+) -> tuple[Actor, UserSession]:
+    """The person behind a session cookie. ``max_age`` (the absolute lifetime now in force)
+    also ends sessions started longer ago, should the setting have been lowered."""
     row = session.scalar(select(UserSession).where(UserSession.token_hash == tokens.digest(secret)))
-    if row is None or row.expires_at < utcnow():
+    now = utcnow()
+    if (
+        row is None
+        or row.expires_at < now
+        or (max_age is not None and row.created_at + timedelta(seconds=max_age) < now)
+    ):
         raise NotAuthenticated("Your session has expired; log in again.")
     return actor_for(session, user_id=row.user_id, organization_id=row.organization_id), row
+
+
+def session_renewal(
+    row: UserSession, *, idle_seconds: int, max_age: int, now: datetime | None = None
+) -> datetime | None:
+    """The expiry a session in use should have now (``idle_seconds`` from now, never past
+    its absolute end), or None while the stored one is within a minute of it: no write.
+
+    It also shortens an expiry that lies too far ahead (sessions from before the idle
+    timeout, or after the setting was lowered)."""
+    now = now or utcnow()
+    target = min(now + timedelta(seconds=idle_seconds), row.created_at + timedelta(seconds=max_age))
+    if abs((target - row.expires_at).total_seconds()) < SESSION_RENEW_AFTER:
+        return None
+    return target
+
+
+def renew_session(session: Session, *, session_id: int, expires_at: datetime) -> None:
+    """Store a session's new expiry (see :func:`session_renewal`); a session ended in the
+    meantime stays ended."""
+    session.execute(
+        update(UserSession).where(UserSession.id == session_id).values(expires_at=expires_at)
+    )
 
 
 def end_session(session: Session, secret: str) -> None:
     session.execute(
         UserSession.__table__.delete().where(UserSession.token_hash == tokens.digest(secret))  # type: ignore[attr-defined]
+    )
+
+
+def _sessions_of(
+    user_id: int, organization_id: int | None, keep_session: str | None
+) -> list[ColumnElement[bool]]:
+    where = [UserSession.user_id == user_id]
+    if organization_id is not None:
+        where.append(UserSession.organization_id == organization_id)
+    if keep_session:
+        where.append(UserSession.token_hash != tokens.digest(keep_session))
+    return where
+
+
+def end_sessions(
+    session: Session,
+    *,
+    user_id: int,
+    organization_id: int | None = None,
+    keep_session: str | None = None,
+) -> int:
+    """Sign a person out everywhere: end their browser sessions (but ``keep_session``, the
+    cookie secret of the one asking), in one organization or in all. API tokens stay.
+    Returns how many live sessions ended (expired ones are cleared without being counted)."""
+    where = _sessions_of(user_id, organization_id, keep_session)
+    live = session.scalar(select(func.count()).where(*where, UserSession.expires_at >= utcnow()))
+    session.execute(UserSession.__table__.delete().where(*where))  # type: ignore[attr-defined]
+    return live or 0
+
+
+def count_sessions(session: Session, *, user_id: int, keep_session: str | None = None) -> int:
+    """How many live browser sessions a person has (but ``keep_session``), everywhere."""
+    where = _sessions_of(user_id, None, keep_session)
+    return (
+        session.scalar(select(func.count()).where(*where, UserSession.expires_at >= utcnow())) or 0
     )
 
 
@@ -297,6 +374,7 @@ def create_api_token(
     )
     session.add(row)
     session.flush()
+    auth_audit.token_created(session, actor, row)
     return row, secret
 
 
@@ -317,6 +395,7 @@ def revoke_api_token(session: Session, actor: Actor, token_id: int) -> None:
     if row is None or row.revoked_at is not None:
         raise NotFound("No such token.")
     row.revoked_at = utcnow()
+    auth_audit.token_revoked(session, actor, row)
 
 
 _TOKEN_ACTOR = (

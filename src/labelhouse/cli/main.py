@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from labelhouse.accounts.models import Role
+from labelhouse.cli.audit import audit_app, start_checkpoints, verify
 from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
 from labelhouse.cli.data import export_command, import_command, imports_app
 from labelhouse.cli.people import list_users, members_app, organization_id, reset_password
@@ -43,6 +44,8 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(db_app, name="db")
 app.add_typer(imports_app, name="imports")
 app.add_typer(members_app, name="members")
+app.add_typer(audit_app, name="audit")
+app.command("audit-verify")(verify)
 users_app.command("list")(list_users)
 users_app.command("reset-password")(reset_password)
 app.command("import")(import_command)
@@ -99,15 +102,23 @@ def serve(
         db.dispose()
     os.environ["LABELHOUSE_DATA_DIR"] = str(settings.data_dir)
     console.print(f"Labelhouse on [bold]http://{host}:{port}[/] (API docs at /api/docs)")
-    uvicorn.run(
-        "labelhouse.web.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-    )
+    try:  # one checkpoint thread per `serve`, in the process that supervises the workers
+        checkpointer = start_checkpoints(settings)
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    try:
+        uvicorn.run(
+            "labelhouse.web.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+        )
+    finally:
+        if checkpointer is not None:
+            checkpointer.stop()
 
 
 @users_app.command("create")
@@ -128,6 +139,7 @@ def create_user(
     """Create a user (or add an existing one to the organization). A generated one-time
     password is printed alone on standard output."""
     from labelhouse.accounts import service as accounts
+    from labelhouse.audit import service as audit
     from labelhouse.errors import InvalidInput, NotFound
 
     settings = settings_for(data_dir)
@@ -167,6 +179,15 @@ def create_user(
                     organization_id=org_id,
                     role=role,
                     must_change_password=generated,
+                )
+                audit.record(  # the operator on the server: no actor
+                    s,
+                    organization_id=org_id,
+                    actor_id=None,
+                    action="member.add",
+                    object_type="user",
+                    object_id=user.id,
+                    details={"email": user.email, "role": role.value, "via": "cli"},
                 )
     except LabelhouseError as exc:
         raise fail(exc) from None
@@ -261,24 +282,3 @@ def db_check(data_dir: Path | None = DataDir) -> None:
         console.print(f"[red]{len(diffs)} differences[/]: {diffs}")
         raise typer.Exit(1)
     console.print("No differences between models and database.")
-
-
-@app.command("audit-verify")
-def audit_verify(data_dir: Path | None = DataDir) -> None:
-    """Check every organization's audit hash chain."""
-    from sqlalchemy import select
-
-    from labelhouse.accounts.models import Organization
-    from labelhouse.audit import service as audit
-
-    db = open_db(settings_for(data_dir))
-    broken_any = False
-    with db.read_session() as s:
-        for org_id in s.scalars(select(Organization.id)):
-            count, broken = audit.verify_chain(s, org_id)
-            status = "[green]intact[/]" if broken is None else f"[red]broken at event {broken}[/]"
-            broken_any |= broken is not None
-            console.print(f"organization {org_id}: {count} events, {status}")
-    db.dispose()
-    if broken_any:
-        raise typer.Exit(1)

@@ -189,6 +189,27 @@ def deactivate(session: Session, actor: Actor, *, user_id: int) -> AccessEnded:
     return AccessEnded(revoked, leases)
 
 
+def log_out_everywhere(session: Session, actor: Actor, *, user_id: int) -> int:
+    """Sign a member out of every browser session in this organization (a lost laptop, a
+    shared computer); they can sign in again at once, and their API tokens stay (deactivate
+    to end those too). Returns how many sessions ended."""
+    m, user = _member(session, actor, user_id)
+    _may_act_on(actor, m, "end the sessions of")
+    if user_id == actor.user_id:
+        raise Conflict(
+            "To sign yourself out everywhere, use 'Sign out everywhere' on your account page."
+        )
+    ended = accounts.end_sessions(session, user_id=user_id, organization_id=actor.organization_id)
+    _audit(
+        session,
+        actor,
+        user_id,
+        "member.logout_everywhere",
+        {"email": user.email, "sessions": ended},
+    )
+    return ended
+
+
 def remove(session: Session, actor: Actor, *, user_id: int) -> AccessEnded:
     """Take someone out of the organization altogether (their account and every annotation's
     attribution stay; deactivation is the reversible way). Their leases, sessions, tokens,

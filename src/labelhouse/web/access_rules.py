@@ -28,7 +28,8 @@ Rule kinds (``RULE_KINDS`` holds the same text, for tools):
     organization role.
 ``task:assigned-or-reviewer``
     Scoped to a task: as ``project:annotator``, and an annotator only reaches the tasks
-    assigned to them (leased or submitted); any other task is a 404.
+    assigned to them (leased or submitted); any other task is a 404. Uploaded media follow
+    the same rule: an annotator reaches only the files named by a task assigned to them.
 ``task:reviewer`` / ``task:manager``
     Scoped to a task, found as for ``task:assigned-or-reviewer`` (else 404), then the
     project role must be at least this (else 403).
@@ -89,7 +90,6 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/health"): PUBLIC,
         ("GET", "/api/openapi.json"): PUBLIC,
         ("GET", "/api/docs"): PUBLIC,
-        ("GET", "/docs/oauth2-redirect"): PUBLIC,
         ("GET", "/static/{path}"): PUBLIC,
         # -- signing in, the caller's own account ------------------------------------------
         ("POST", "/api/auth/login"): PUBLIC,
@@ -97,6 +97,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("POST", "/api/invitations/accept"): PUBLIC,
         ("GET", "/api/me"): SELF,
         ("POST", "/api/me/password"): SELF,
+        ("POST", "/api/me/sessions/revoke-all"): SELF,
         ("GET", "/api/me/tokens"): SELF,
         ("POST", "/api/me/tokens"): SELF,
         ("DELETE", "/api/me/tokens/{token_id}"): SELF,
@@ -108,6 +109,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("POST", "/api/people/{user_id}/deactivate"): ORG_MANAGER,
         ("POST", "/api/people/{user_id}/reactivate"): ORG_MANAGER,
         ("POST", "/api/people/{user_id}/reset-password"): ORG_MANAGER,
+        ("POST", "/api/people/{user_id}/logout-everywhere"): ORG_MANAGER,
         ("GET", "/api/invitations"): ORG_MANAGER,
         ("POST", "/api/invitations"): ORG_MANAGER,
         ("POST", "/api/invitations/bulk"): ORG_MANAGER,
@@ -121,6 +123,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("DELETE", "/api/teams/{team_id}/members/{user_id}"): ORG_MANAGER,
         ("GET", "/api/audit"): ORG_OWNER,
         ("GET", "/api/audit/verify"): ORG_OWNER,
+        ("GET", "/api/audit/export"): ORG_OWNER,
         # -- projects, schemas, members ----------------------------------------------------
         ("GET", "/api/projects"): MEMBER,
         ("POST", "/api/projects"): ORG_MANAGER,
@@ -142,7 +145,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/projects/{project_id}/imports"): PROJECT_MANAGER,
         ("DELETE", "/api/projects/{project_id}/imports/{import_id}/tasks"): PROJECT_MANAGER,
         ("POST", "/api/projects/{project_id}/files"): PROJECT_MANAGER,
-        ("GET", "/api/files/{file_id}"): PROJECT_ANNOTATOR,
+        ("GET", "/api/files/{file_id}"): TASK_ASSIGNED,  # media follow their tasks
         ("GET", "/api/projects/{project_id}/export"): PROJECT_MANAGER,
         # -- the work queue, tasks, annotations --------------------------------------------
         ("POST", "/api/projects/{project_id}/next"): PROJECT_ANNOTATOR,
@@ -172,6 +175,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/account"): SELF,
         ("GET", "/"): MEMBER,
         ("GET", "/people"): ORG_MANAGER,
+        ("GET", "/audit"): ORG_OWNER,
         ("GET", "/projects/{project_id}"): PROJECT_REVIEWER,
         ("GET", "/projects/{project_id}/settings"): PROJECT_REVIEWER,
         ("GET", "/projects/{project_id}/tasks"): PROJECT_REVIEWER,

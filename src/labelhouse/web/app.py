@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse
 
 from labelhouse import __version__
 from labelhouse.accounts import passwords
@@ -24,10 +25,19 @@ from labelhouse.web.api import (
     review,
     tasks,
 )
-from labelhouse.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from labelhouse.web.middleware import (
+    AfterResponseMiddleware,
+    BodyLimitMiddleware,
+    CrossSiteWriteMiddleware,
+    SecurityHeadersMiddleware,
+)
+from labelhouse.web.pages.common import render
 from labelhouse.web.params import storable_parameters
 
 UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|files)$")
+# Vendored under static/vendor/ (see its README); the API docs page loads nothing from outside.
+SWAGGER_UI = "/static/vendor/swagger-ui-5.35.0"
+OPENAPI_URL = "/api/openapi.json"
 
 
 def create_app(
@@ -41,9 +51,9 @@ def create_app(
     app = FastAPI(
         title="Labelhouse",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # our own page below: vendored Swagger UI under the strict CSP
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=OPENAPI_URL,
         dependencies=[Depends(storable_parameters)],
     )
     app.state.settings = settings
@@ -70,12 +80,20 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    # The last added is outermost: security headers wrap everything, early 413s included.
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        """Interactive API documentation (Swagger UI, served from this package)."""
+        return render(request, "api_docs.html", swagger_ui=SWAGGER_UI, openapi_url=OPENAPI_URL)
+
+    # The last added is outermost: security headers wrap everything, early 413s and
+    # cross-site refusals included; work left for after a response runs once it is sent.
+    app.add_middleware(AfterResponseMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_request_bytes,
         upload_limit=settings.max_upload_bytes,
         is_upload=lambda path: bool(UPLOAD_PATHS.match(path)),
     )
+    app.add_middleware(CrossSiteWriteMiddleware, public_url=settings.public_url)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

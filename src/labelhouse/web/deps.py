@@ -3,7 +3,9 @@
 Handlers open exactly one unit of work per request with ``ctx.write()`` (committed when the
 block ends, before the response is sent) or ``ctx.read()`` (never takes SQLite's write lock).
 Authentication happens inside that same session: a bearer API token, or the session cookie
-plus a CSRF header on unsafe methods.
+plus a CSRF header on unsafe methods (and, for any unsafe browser request, no other site as
+its origin: ``middleware.CrossSiteWriteMiddleware``). A session in use has its idle expiry
+slid forward about once a minute (:meth:`Context.renew_session`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
+from labelhouse.accounts import auth_audit, tokens
 from labelhouse.accounts import service as accounts
-from labelhouse.accounts import tokens
 from labelhouse.accounts.identity_cache import IdentityCache
+from labelhouse.accounts.models import UserSession
 from labelhouse.accounts.policy import Actor
 from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.accounts.throttle import login_keys as throttle_keys
@@ -33,6 +36,8 @@ from labelhouse.errors import (
     ReadOnlyToken,
 )
 from labelhouse.storage import Storage
+from labelhouse.web.audit_trail import denials_recorded, request_source
+from labelhouse.web.middleware import after_response
 
 SESSION_COOKIE = "lh_session"
 CSRF_HEADER = "x-csrf-token"
@@ -87,7 +92,10 @@ class Context:
         key = "s:" + tokens.digest(cookie)
         cached = self.identities.get(key)
         if cached is None:
-            actor, row = accounts.resolve_session(session, cookie)
+            actor, row = accounts.resolve_session(
+                session, cookie, max_age=self.settings.session_max_age
+            )
+            self.renew_session(row, session if writable else None)
             cached = (actor, row.csrf_token)
             self.identities.put(key, cached)
         actor, csrf_token = cached
@@ -99,15 +107,38 @@ class Context:
                 )
         return actor
 
+    def renew_session(self, row: UserSession, session: Session | None = None) -> None:
+        """Slide a session's idle expiry when due (see ``accounts.session_renewal``): in
+        ``session`` when the request writes anyway, else in a short write transaction of its
+        own once the answer has been sent, so a read neither waits for the write lock nor
+        fails when it cannot be had (the next request tries again)."""
+        until = accounts.session_renewal(
+            row,
+            idle_seconds=self.settings.session_idle_seconds,
+            max_age=self.settings.session_max_age,
+        )
+        if until is None:
+            return
+        if session is not None:
+            accounts.renew_session(session, session_id=row.id, expires_at=until)
+            return
+        db, session_id = self.db, row.id
+
+        def renew() -> None:
+            with db.session() as s:
+                accounts.renew_session(s, session_id=session_id, expires_at=until)
+
+        after_response(self.request, renew)
+
     @contextmanager
     def write(self) -> Iterator[tuple[Session, Actor]]:
-        with self.db.session() as session:
-            yield session, self._actor(session, writable=True)
+        with denials_recorded(self.request) as seen, self.db.session() as session:
+            yield session, seen(self._actor(session, writable=True))
 
     @contextmanager
     def read(self) -> Iterator[tuple[Session, Actor]]:
-        with self.db.read_session() as session:
-            yield session, self._actor(session, writable=False)
+        with denials_recorded(self.request) as seen, self.db.read_session() as session:
+            yield session, seen(self._actor(session, writable=False))
 
     @contextmanager
     def anonymous(self) -> Iterator[Session]:
@@ -172,13 +203,19 @@ def log_in(
             user = accounts.authenticate(s, email=email, password=password)
         except NotAuthenticated as exc:
             throttle.failed(s, *keys)
+            auth_audit.login_failed(s, email=email, origin=request_source(ctx.request))
             wrong_password = exc
         else:
             throttle.succeeded(s, keys[0])
             secret, row = accounts.start_session(
-                s, user=user, organization_id=organization_id, max_age=ctx.settings.session_max_age
+                s,
+                user=user,
+                organization_id=organization_id,
+                max_age=ctx.settings.session_max_age,
+                idle_seconds=ctx.settings.session_idle_seconds,
             )
             actor = accounts.actor_for(s, user_id=user.id, organization_id=row.organization_id)
+            auth_audit.logged_in(s, actor, request_source(ctx.request))
             return LoginResult(secret, row.csrf_token, actor, user.must_change_password)
     raise wrong_password
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from pydantic import Field
 
-from labelhouse.accounts import invitations
+from labelhouse.accounts import auth_audit, invitations
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import Organization, User
 from labelhouse.people import organization
 from labelhouse.web.api.schemas import (
     AcceptInviteIn,
+    Body,
     InviteIn,
     LoginIn,
     PasswordChangeIn,
     TokenIn,
 )
 from labelhouse.web.api.serializers import actor_out, revoked_tokens_sentence, tokens_out
+from labelhouse.web.audit_trail import request_source
 from labelhouse.web.deps import (
     SESSION_COOKIE,
     Ctx,
@@ -48,8 +51,9 @@ def login(body: LoginIn, ctx: Ctx, response: Response) -> dict[str, Any]:
 def logout(ctx: Ctx, response: Response) -> None:
     cookie = ctx.request.cookies.get(SESSION_COOKIE)
     if cookie:
-        with ctx.write() as (s, _):  # CSRF-checked: a foreign site cannot log you out
+        with ctx.write() as (s, actor):  # CSRF-checked: a foreign site cannot log you out
             accounts.end_session(s, cookie)
+            auth_audit.logged_out(s, actor, request_source(ctx.request))
         ctx.forget_identities()
     response.delete_cookie(SESSION_COOKIE, path="/")
 
@@ -91,6 +95,10 @@ def change_password(body: PasswordChangeIn, ctx: Ctx) -> dict[str, Any]:
             new=body.new_password,
             keep_session=None if by_token else ctx.request.cookies.get(SESSION_COOKIE),
         )
+        origin = request_source(ctx.request)
+        auth_audit.password_changed(
+            s, user_id=actor.user_id, revoked_tokens=len(revoked), origin=origin
+        )
         out = {
             "message": "Password changed. Other sessions were signed out"
             + revoked_tokens_sentence(revoked),
@@ -98,6 +106,53 @@ def change_password(body: PasswordChangeIn, ctx: Ctx) -> dict[str, Any]:
         }
     ctx.forget_identities()
     return out
+
+
+class EndSessionsIn(Body):
+    include_current: bool = Field(default=False, description="sign this browser out too")
+
+
+def _sessions_sentence(others: int, include_current: bool) -> str:
+    if others == 0:
+        text = "No other session was open."
+    else:
+        text = f"Signed out {others} other session{'' if others == 1 else 's'}."
+    if include_current:
+        text += " This browser is signed out too; log in again to go on."
+    return text + " API tokens are not affected: revoke them below."
+
+
+@router.post("/me/sessions/revoke-all")
+def end_my_sessions(
+    ctx: Ctx, response: Response, body: EndSessionsIn | None = None
+) -> dict[str, Any]:
+    """Log out everywhere: every other browser session of the account ends, in every
+    organization; with ``include_current`` this one too (the cookie is cleared). API tokens
+    stay valid (revoke them one by one). Called with an API token, every session ends."""
+    by_token = ctx.request.headers.get("authorization", "").lower().startswith("bearer ")
+    cookie = None if by_token else ctx.request.cookies.get(SESSION_COOKIE)
+    include = bool(body and body.include_current)
+    with ctx.write() as (s, actor):
+        ended = accounts.end_sessions(
+            s, user_id=actor.user_id, keep_session=None if include else cookie
+        )
+        auth_audit.sessions_ended(
+            s,
+            user_id=actor.user_id,
+            ended=ended,
+            include_current=include,
+            origin=request_source(ctx.request),
+        )
+    ctx.forget_identities()
+    current = 1 if include and cookie else 0
+    if current:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    others = max(ended - current, 0)
+    return {
+        "ended": ended,
+        "other_sessions_ended": others,
+        "message": _sessions_sentence(others, bool(current)),
+    }
 
 
 @router.get("/me/tokens")

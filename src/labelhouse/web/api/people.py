@@ -95,6 +95,22 @@ def reactivate(user_id: Id, ctx: Ctx) -> dict[str, Any]:
     return out
 
 
+@router.post("/people/{user_id}/logout-everywhere")
+def logout_everywhere(user_id: Id, ctx: Ctx) -> dict[str, Any]:
+    """End the member's browser sessions in this organization (they may sign in again;
+    API tokens stay). Says how many ended."""
+    with ctx.write() as (s, actor):
+        ended = organization.log_out_everywhere(s, actor, user_id=user_id)
+    ctx.forget_identities()
+    noun = "session" if ended == 1 else "sessions"
+    return {
+        "user_id": user_id,
+        "ended": ended,
+        "message": f"Signed out everywhere: {ended} {noun} ended. They can sign in again; "
+        "their API tokens still work (deactivate to end those too).",
+    }
+
+
 @router.post("/people/{user_id}/reset-password")
 def reset_password(user_id: Id, ctx: Ctx) -> dict[str, Any]:
     """A new one-time password to hand over (shown once); it must be changed at sign-in."""

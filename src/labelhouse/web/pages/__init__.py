@@ -13,6 +13,7 @@ from labelhouse.errors import LabelhouseError
 from labelhouse.web import errors
 from labelhouse.web.pages import (
     annotate,
+    audit,
     auth,
     people,
     projects,
@@ -41,7 +42,8 @@ def _is_api(request: Request) -> bool:
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, projects, people, settings, tasks, transfer, annotate, quality, review):
+    modules = (auth, projects, people, audit, settings, tasks, transfer, annotate, quality, review)
+    for module in modules:
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from labelhouse.accounts import auth_audit
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import User
 from labelhouse.errors import NotAuthenticated, RateLimited
+from labelhouse.web.audit_trail import request_source
 from labelhouse.web.deps import SESSION_COOKIE, Ctx, log_in, set_session_cookie
 from labelhouse.web.pages.common import check_form_csrf, page_session, render
 
@@ -56,9 +58,10 @@ def login(
 def logout(ctx: Ctx, csrf_token: str = Form(default="")) -> Response:
     cookie = ctx.request.cookies.get(SESSION_COOKIE)
     if cookie:
-        with page_session(ctx, write=True) as (s, _, expected):
+        with page_session(ctx, write=True) as (s, actor, expected):
             check_form_csrf(expected, csrf_token)
             accounts.end_session(s, cookie)
+            auth_audit.logged_out(s, actor, request_source(ctx.request))
         ctx.forget_identities()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -70,6 +73,9 @@ def account(ctx: Ctx, first: int = 0) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         user = s.get(User, actor.user_id)
         tokens = accounts.list_api_tokens(s, actor)
+        others = accounts.count_sessions(
+            s, user_id=actor.user_id, keep_session=ctx.request.cookies.get(SESSION_COOKIE)
+        )
         return render(
             ctx.request,
             "account.html",
@@ -78,7 +84,19 @@ def account(ctx: Ctx, first: int = 0) -> HTMLResponse:
             tokens=tokens,
             csrf_token=csrf,
             first=bool(first),
+            other_sessions=others,
+            idle=_duration(ctx.settings.session_idle_seconds),
+            lifetime=_duration(ctx.settings.session_max_age),
         )
+
+
+def _duration(seconds: int) -> str:
+    """'12 hours', '14 days', '90 minutes': the largest unit that divides it evenly."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 @router.get("/invite", response_class=HTMLResponse)

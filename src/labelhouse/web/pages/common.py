@@ -22,6 +22,7 @@ from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.errors import LabelhouseError, NotAuthenticated, NotFound, PermissionDenied
 from labelhouse.markdown import render as render_markdown
+from labelhouse.web.audit_trail import denials_recorded
 from labelhouse.web.deps import SESSION_COOKIE, Context
 from labelhouse.web.pages.formatting import (
     describe_event,
@@ -87,17 +88,20 @@ class LoginRequired(Exception):
 @contextmanager
 def page_session(ctx: Context, *, write: bool = False) -> Iterator[tuple[Session, Actor, str]]:
     """A unit of work for a page, yielding (session, actor, csrf token). Not logged in →
-    LoginRequired (redirect). Writes check the CSRF token like the JSON API does."""
+    LoginRequired (redirect). Writes check the CSRF token like the JSON API does. Using a
+    page keeps the session alive (its idle expiry slides, see ``Context.renew_session``)."""
     cookie = ctx.request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise LoginRequired(str(ctx.request.url.path))
     opener = ctx.db.session if write else ctx.db.read_session
-    with opener() as s:
+    with denials_recorded(ctx.request) as seen, opener() as s:
         try:
-            actor, row = accounts.resolve_session(s, cookie)
+            actor, row = accounts.resolve_session(s, cookie, max_age=ctx.settings.session_max_age)
         except NotAuthenticated:
             raise LoginRequired(str(ctx.request.url.path)) from None
+        ctx.renew_session(row, s if write else None)
         csrf = row.csrf_token
+        seen(actor)  # a denial below is recorded in the audit log
         if actor.must_change_password and ctx.request.url.path not in PASSWORD_CHANGE_PAGES:
             raise RedirectTo("/account?first=1")
         try:
