@@ -155,6 +155,8 @@ def expected(rule: str, who: Who, scope: Scope | None) -> set[str]:
     if rule in ("self", "member"):
         # Objects in the path are the caller's own in the "project" scope only (tokens).
         return {OK} if scope is None or scope.name == "project" else {HIDDEN}
+    if rule == "workforce:manager":  # nobody here manages a workforce: refused before lookup
+        return {DENIED}
     kind, _, level = rule.partition(":")
     if kind == "org":
         allowed = rank(who.role) >= rank(level)
@@ -504,6 +506,15 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/teams"): _json({"name": "Matrix team"}),
     ("PATCH", "/api/teams/{team_id}"): _json({"description": "changed"}),
     ("POST", "/api/teams/{team_id}/members"): lambda w, _: {"json": {"emails": [w.spare_email]}},
+    ("PUT", "/api/teams/{team_id}/workforce"): _json({"contact": "ops@example.com"}),
+    ("PUT", "/api/teams/{team_id}/managers/{user_id}"): _json({"manager": True}),
+    ("POST", "/api/workforce/invitations"): _json({"emails": ["vendor-newcomer@example.com"]}),
+    ("POST", "/api/projects/{project_id}/routing"): _json(
+        {"mode": "share", "workforces": [{"id": 999_999, "share": 1}]}
+    ),
+    ("POST", "/api/projects/{project_id}/routing/move"): _json(
+        {"from_workforce": 999_999, "to_workforce": 999_998}
+    ),
     ("POST", "/api/projects/{project_id}/members"): lambda w, _: {
         "json": {"emails": [w.spare_email], "role": "annotator"}
     },

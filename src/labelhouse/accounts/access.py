@@ -13,7 +13,7 @@ from types import MappingProxyType
 from sqlalchemy import bindparam, column, select, table, union_all
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts.models import ROLE_RANK, ProjectMember, Role, TeamMember
+from labelhouse.accounts.models import ROLE_RANK, VENDOR, ProjectMember, Role, Team, TeamMember
 
 # The project table belongs to a layer above; only its two scoping columns are needed here.
 _project = table("project", column("id"), column("organization_id"))
@@ -48,3 +48,20 @@ def project_roles(session: Session, *, user_id: int, organization_id: int) -> Ma
 
 def needs_project_roles(org_role: Role) -> bool:
     return ROLE_RANK[org_role] < ROLE_RANK[Role.manager]
+
+
+_WORKFORCE = (
+    select(Team.kind, TeamMember.is_manager)
+    .outerjoin(
+        TeamMember, (TeamMember.team_id == Team.id) & (TeamMember.user_id == bindparam("uid"))
+    )
+    .where(Team.id == bindparam("wf"))
+)
+
+
+def workforce_standing(session: Session, workforce_id: int, user_id: int) -> tuple[bool, bool]:
+    """(the workforce is an outside vendor, the person is one of its managers)."""
+    row = session.execute(_WORKFORCE, {"wf": workforce_id, "uid": user_id}).first()
+    if row is None:
+        return False, False
+    return row[0] == VENDOR, bool(row[1])

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts import passwords, tokens
-from labelhouse.accounts.models import Invitation, Membership, Role, User
+from labelhouse.accounts.models import Invitation, Membership, Role, TeamMember, User
 from labelhouse.accounts.policy import Actor
 from labelhouse.accounts.service import create_user, normalise_email
 from labelhouse.audit import service as audit
@@ -61,6 +61,14 @@ def _check_inviter(actor: Actor, role: Role) -> None:
 def invite(session: Session, actor: Actor, *, email: str, role: Role) -> tuple[Invitation, str]:
     """A manager invites someone; the returned secret goes into the invitation link."""
     _check_inviter(actor, role)
+    return create_invitation(session, actor, email=email, role=role)
+
+
+def create_invitation(
+    session: Session, actor: Actor, *, email: str, role: Role, team_id: int | None = None
+) -> tuple[Invitation, str]:
+    """:func:`invite` once the inviter's right has been checked (an organization manager,
+    or a workforce manager inviting into their own workforce: ``team_id``)."""
     email = normalise_email(email)
     if _is_member(session, actor.organization_id, email):
         raise Conflict(f"{email} is already a member.")
@@ -78,6 +86,7 @@ def invite(session: Session, actor: Actor, *, email: str, role: Role) -> tuple[I
         token_hash=tokens.digest(secret),
         invited_by_id=actor.user_id,
         expires_at=utcnow() + INVITATION_TTL,
+        team_id=team_id,
     )
     session.add(row)
     session.flush()
@@ -151,6 +160,7 @@ def accept_invitation(
             Membership(organization_id=row.organization_id, user_id=existing.id, role=row.role)
         )
         session.flush()
+        _join_workforce(session, row, existing.id)
         _audit(session, row, existing.id, "invitation.accept")
         return Accepted(row.email, existing, row.organization_id, row.role)
     problem = passwords.password_problem(password)
@@ -166,6 +176,7 @@ def accept_invitation(
             )
         row.accepted_at = utcnow()
         session.flush()
+        _join_workforce(session, row, existing.id)
         _audit(session, row, existing.id, "invitation.accept")
         return Accepted(row.email, existing, row.organization_id, row.role)
     user = create_user(
@@ -177,8 +188,36 @@ def accept_invitation(
         name=name,
     )
     row.accepted_at = utcnow()
+    session.flush()
+    _join_workforce(session, row, user.id)
     _audit(session, row, user.id, "invitation.accept")
     return Accepted(row.email, user, row.organization_id, row.role)
+
+
+def _join_workforce(session: Session, row: Invitation, user_id: int) -> None:
+    """An invitation from a workforce manager makes the newcomer one of that workforce
+    (refused when they already work in another one: a person is in at most one)."""
+    if row.team_id is None:
+        return
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.organization_id == row.organization_id, Membership.user_id == user_id
+        )
+    )
+    assert membership is not None
+    if membership.workforce_id not in (None, row.team_id):
+        raise Conflict(
+            "You already work in another workforce of this organization; ask its "
+            "administrators to move you first."
+        )
+    membership.workforce_id = row.team_id
+    present = session.scalar(
+        select(TeamMember.id).where(
+            TeamMember.team_id == row.team_id, TeamMember.user_id == user_id
+        )
+    )
+    if present is None:
+        session.add(TeamMember(team_id=row.team_id, user_id=user_id))
 
 
 def pending_invitations(session: Session, actor: Actor) -> list[Invitation]:

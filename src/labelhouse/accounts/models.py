@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -33,6 +34,12 @@ ROLE_RANK = {Role.owner: 4, Role.manager: 3, Role.reviewer: 2, Role.annotator: 1
 # Roles inside one project. Organization owners and managers see every project with their
 # organization role; everybody else sees only the projects they are members of.
 PROJECT_ROLES = (Role.manager, Role.reviewer, Role.annotator)
+
+
+# Team kinds: a plain group, or a workforce (work can be routed to it).
+GROUP, STAFF, VENDOR = "group", "staff", "vendor"
+WORKFORCE_KINDS = (STAFF, VENDOR)
+TEAM_KINDS = (GROUP, STAFF, VENDOR)
 
 
 class Organization(Base):
@@ -71,14 +78,18 @@ class Membership(Base):
     # Deactivation keeps the row (and every annotation's attribution); it only ends access.
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The one workforce (staff or vendor team) the person works in here, if any.
+    workforce_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
 
 
 class Team(Base):
     """A named group of people in an organization, made a project member in one step.
 
-    The vendor work builds on this: a team will be marked as the lab's staff or as an
-    outside workforce, so a team belongs to exactly one organization and a person may be in
-    several teams."""
+    A team may be a **workforce**: ``kind`` ``staff`` (the lab's own people) or ``vendor``
+    (an outside company), with a contact, prices and a currency; work can be routed to a
+    workforce (``task_route``). A person may be in several plain teams but in at most one
+    workforce of an organization (``membership.workforce_id``). ``ended_at``: a vendor's
+    contract ended (its people were deactivated)."""
 
     __tablename__ = "team"
     __table_args__ = (UniqueConstraint("organization_id", "name"),)
@@ -88,6 +99,16 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(String(2000), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(10), default=GROUP, server_default=GROUP)
+    contact: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    price_per_task: Mapped[float | None] = mapped_column(Float)
+    price_per_hour: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3), default="", server_default="")
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def is_workforce(self) -> bool:
+        return self.kind in WORKFORCE_KINDS
 
 
 class TeamMember(Base):
@@ -100,6 +121,8 @@ class TeamMember(Base):
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # A vendor manager: manages the people of their own workforce, nothing else.
+    is_manager: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ProjectMember(Base):
@@ -166,6 +189,8 @@ class Invitation(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Sent by a workforce manager: accepting also joins this workforce team.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
 
 
 class UserSession(Base):

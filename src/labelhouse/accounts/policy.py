@@ -38,6 +38,12 @@ class Actor:
     read_only: bool = False
     # Signed in with a one-time password: only changing it (or logging out) is allowed.
     must_change_password: bool = False
+    # The workforce (staff or vendor team) the person works in here, if any: the queue
+    # serves them the tasks routed to it (a vendor's people nothing else).
+    workforce_id: int | None = None
+    vendor: bool = False
+    # Manages the people of their own workforce (and only them).
+    workforce_manager: bool = False
 
     def at_least(self, role: Role) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]

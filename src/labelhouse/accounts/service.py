@@ -116,12 +116,18 @@ def _actor(
     email: str,
     read_only: bool = False,
     must_change_password: bool = False,
+    workforce_id: int | None = None,
 ) -> Actor:
     org_role = Role(role)
     roles = (
         access.project_roles(session, user_id=user_id, organization_id=organization_id)
         if access.needs_project_roles(org_role)
         else NO_PROJECTS
+    )
+    vendor, workforce_manager = (
+        access.workforce_standing(session, workforce_id, user_id)
+        if workforce_id is not None
+        else (False, False)
     )
     return Actor(
         user_id=user_id,
@@ -131,6 +137,9 @@ def _actor(
         project_roles=roles,
         read_only=read_only,
         must_change_password=must_change_password,
+        workforce_id=workforce_id,
+        vendor=vendor,
+        workforce_manager=workforce_manager,
     )
 
 
@@ -155,6 +164,7 @@ def actor_for(session: Session, *, user_id: int, organization_id: int | None = N
         role=membership.role,
         email=user.email,
         must_change_password=user.must_change_password,
+        workforce_id=membership.workforce_id,
     )
 
 
@@ -409,6 +419,7 @@ _TOKEN_ACTOR = (
         Membership.role,
         User.email,
         User.must_change_password,
+        Membership.workforce_id,
     )
     .join(
         Membership,
@@ -444,6 +455,7 @@ def resolve_api_token(session: Session, secret: str, *, touch: bool = True) -> A
         email=row.email,
         read_only=row.read_only,
         must_change_password=row.must_change_password,
+        workforce_id=row.workforce_id,
     )
 
 

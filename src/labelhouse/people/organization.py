@@ -30,6 +30,7 @@ from labelhouse.annotations.models import Annotation
 from labelhouse.audit import service as audit
 from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, NotFound
+from labelhouse.people import workforce_rules
 from labelhouse.people.access_changes import end_leases, end_lost_leases
 from labelhouse.projects.models import Project
 
@@ -174,6 +175,13 @@ def deactivate(session: Session, actor: Actor, *, user_id: int) -> AccessEnded:
     """End someone's access to the organization, keeping their history and attribution."""
     m, user = _member(session, actor, user_id)
     _may_act_on(actor, m, "deactivate")
+    return deactivate_member(session, actor, m, user)
+
+
+def deactivate_member(session: Session, actor: Actor, m: Membership, user: User) -> AccessEnded:
+    """:func:`deactivate` once the caller's right to act on ``m`` has been checked (by an
+    organization manager, or a workforce manager for their own people)."""
+    user_id = user.id
     if user_id == actor.user_id:
         raise Conflict("You cannot deactivate yourself; ask another manager or owner.")
     if m.deactivated_at is not None:
@@ -237,6 +245,12 @@ def remove(session: Session, actor: Actor, *, user_id: int) -> AccessEnded:
 def reactivate(session: Session, actor: Actor, *, user_id: int) -> Membership:
     m, user = _member(session, actor, user_id)
     _may_act_on(actor, m, "reactivate")
+    return reactivate_member(session, actor, m, user)
+
+
+def reactivate_member(session: Session, actor: Actor, m: Membership, user: User) -> Membership:
+    """:func:`reactivate` once the caller's right to act on ``m`` has been checked."""
+    user_id = user.id
     if m.deactivated_at is None:
         raise Conflict(f"{user.email} is active already.")
     m.deactivated_at = None
@@ -250,6 +264,7 @@ def set_role(session: Session, actor: Actor, *, user_id: int, role: Role) -> Acc
     the new role no longer opens end too."""
     m, user = _member(session, actor, user_id)
     old = m.role
+    workforce_rules.check_org_role(session, actor.organization_id, user_id, role)
     accounts.set_role(session, actor, user_id=user_id, role=role)
     if old == role.value:
         return AccessEnded([], 0)

@@ -27,6 +27,7 @@ from labelhouse.accounts.models import (
 from labelhouse.accounts.policy import Actor
 from labelhouse.audit import service as audit
 from labelhouse.errors import InvalidInput, NotFound, Problem
+from labelhouse.people import workforce_rules
 from labelhouse.people.access_changes import end_lost_leases
 from labelhouse.projects.service import get_project
 
@@ -196,6 +197,9 @@ def add_people(
     ]
     if problems:
         raise InvalidInput("Some addresses are not members of this organization.", problems)
+    workforce_rules.check_project_role_for_people(
+        session, actor.organization_id, list(found.values()), role
+    )
     existing = {
         pm.user_id: pm
         for pm in session.scalars(
@@ -235,6 +239,7 @@ def add_team(
     scoped = _manager_in(session, actor, project_id)
     role = project_role(role)
     team = _team(session, actor, team_id)
+    workforce_rules.check_project_role_for_team(team, role)
     pm = session.scalar(
         select(ProjectMember).where(
             ProjectMember.project_id == project_id, ProjectMember.team_id == team.id
@@ -256,6 +261,7 @@ def set_person_role(
     scoped = _manager_in(session, actor, project_id)
     role = project_role(role)
     pm = _direct_entry(session, project_id, user_id)
+    workforce_rules.check_project_role_for_people(session, actor.organization_id, [user_id], role)
     pm.role = role.value
     _audit(
         scoped, session, project_id, "project.member_role", {"user_id": user_id, "role": role.value}

@@ -2,7 +2,9 @@
 
 A team's projects follow its members: someone added later gets them at once, someone
 removed loses them (and their leases there) at once. Organization owners and managers
-manage teams. The vendor work will mark a team as the lab's staff or an outside workforce.
+manage teams. A team may be a workforce (the lab's staff or an outside vendor, see
+``people/workforces.py``); joining or leaving it keeps each person's one workforce in step
+(``people/workforce_rules.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from labelhouse.accounts.models import Membership, ProjectMember, Role, Team, Te
 from labelhouse.accounts.policy import Actor
 from labelhouse.audit import service as audit
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
+from labelhouse.people import workforce_rules
 from labelhouse.people.access_changes import end_lost_leases
 from labelhouse.projects.models import Project
+from labelhouse.tasks.models import TaskRoute
 
 MAX_NAME = 200
 
@@ -27,6 +31,7 @@ class TeamView:
     id: int
     name: str
     description: str
+    team: Team  # the row: kind, contact, prices, contract end
     members: list[tuple[int, str]] = field(default_factory=list)  # (user id, e-mail)
     projects: list[tuple[int, str, str]] = field(default_factory=list)  # (id, name, role)
 
@@ -90,6 +95,13 @@ def delete_team(session: Session, actor: Actor, team_id: int) -> int:
     projects = list(
         session.scalars(select(ProjectMember.project_id).where(ProjectMember.team_id == team.id))
     )
+    routed = session.scalar(select(func.count()).where(TaskRoute.workforce_id == team.id)) or 0
+    if routed:
+        raise Conflict(
+            f"{routed} task routes name '{team.name}': move its work to another workforce "
+            "(or take the tasks out of routing) before deleting it."
+        )
+    workforce_rules.left(session, team, members)
     _audit(session, actor, team, "team.delete", {"name": team.name})
     session.delete(team)
     session.flush()
@@ -100,7 +112,7 @@ def list_teams(session: Session, actor: Actor) -> list[TeamView]:
     """Every team with its members and projects (organization owners and managers)."""
     actor.require_org(Role.manager, "see teams")
     teams = {
-        t.id: TeamView(t.id, t.name, t.description)
+        t.id: TeamView(t.id, t.name, t.description, t)
         for t in session.scalars(
             select(Team).where(Team.organization_id == actor.organization_id).order_by(Team.name)
         )
@@ -151,12 +163,15 @@ def add_members(session: Session, actor: Actor, team_id: int, *, emails: list[st
     if problems:
         raise InvalidInput("Some addresses are not members of this organization.", problems)
     present = set(session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id)))
+    newcomers = [found[e] for e in dict.fromkeys(wanted) if found[e] not in present]
+    workforce_rules.check_can_join(session, team, newcomers)
     added = []
     for email in dict.fromkeys(wanted):
         if found[email] not in present:
             session.add(TeamMember(team_id=team.id, user_id=found[email]))
             added.append(email)
     session.flush()
+    workforce_rules.joined(session, team, newcomers)
     _audit(session, actor, team, "team.members_add", {"added": added})
     return added
 
@@ -173,6 +188,7 @@ def remove_member(session: Session, actor: Actor, team_id: int, *, user_id: int)
     ).rowcount
     if not deleted:
         raise NotFound(f"User {user_id} is not in team '{team.name}'.")
+    workforce_rules.left(session, team, [user_id])
     _audit(session, actor, team, "team.member_remove", {"user_id": user_id})
     projects = session.scalars(
         select(ProjectMember.project_id).where(ProjectMember.team_id == team.id)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Float,
     ForeignKey,
@@ -16,9 +17,15 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labelhouse.db.base import Base, BigId, JsonDoc, UtcDateTime, utcnow
+
+# SQL NULL for None (not JSON null).
+NullableJson = JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
 
 
 class Project(Base):
@@ -52,6 +59,16 @@ class Project(Base):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Work routed to workforces (tasks/routing.py): any route exists; the rule applied to
+    # new imports ({"mode": "share"|"each", "workforces": [{"id", "share", "quota"}]}).
+    routed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    routing_rule: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
+    # What outside (vendor) workforces are shown of task data: hidden keys, redaction
+    # rules, canary marking ({"hidden_keys": [...], "redact": [...], "canary": bool}).
+    outside_policy: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
+    # Gold items served more often than this are flagged (and rotated out if a reserve
+    # item can take their place); None: no limit.
+    gold_exposure_limit: Mapped[int | None] = mapped_column(Integer)
 
 
 class SchemaVersion(Base):

@@ -327,6 +327,7 @@ class ProjectRow(NamedTuple):
     gold_first_n: int
     gold_min_accuracy: float | None
     gold_min_answers: int
+    routed: bool  # any task routed to a workforce (tasks/routing.py)
 
 
 PROJECT_ROW_COLUMNS = (
@@ -342,6 +343,7 @@ PROJECT_ROW_COLUMNS = (
     Project.gold_first_n,
     Project.gold_min_accuracy,
     Project.gold_min_answers,
+    Project.routed,
 )
 _P: Table = Project.__table__  # type: ignore[assignment]
 # Table columns, not ORM attributes: a Core statement skips the ORM's compile and load steps.

@@ -115,6 +115,13 @@ def gold_accuracy(session: Session, actor: Actor, project_id: int) -> list[GoldS
     return [s for _, s in sorted(_scores(session, project).items())]
 
 
+def scores_for(session: Session, project: Any, user_ids: list[int]) -> dict[int, GoldScore]:
+    """These people's gold records in the project, for a caller that has already checked
+    it may see them (a workforce manager: their own people only)."""
+    wanted = set(user_ids)
+    return {uid: s for uid, s in _scores(session, project).items() if uid in wanted}
+
+
 def _lift(session: Session, project_id: int, user_id: int) -> GoldPauseLift | None:
     return session.scalar(
         select(GoldPauseLift).where(

@@ -48,7 +48,8 @@ from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project, load_schema
 from labelhouse.review import leases
 from labelhouse.review.models import Review
-from labelhouse.tasks.models import Task
+from labelhouse.tasks import queue
+from labelhouse.tasks.models import Assignment, Task
 from labelhouse.tasks.service import get_task
 
 ACCEPT, REJECT, CORRECT = "accept", "reject", "correct"
@@ -216,6 +217,24 @@ def next_for_review(
         cursor = batch[-1].id
 
 
+def _give_back_route_slots(session: Session, task_id: int, annotation_ids: list[int]) -> None:
+    """A rejection reopens the rejected annotators' slots: in a routed project, for the
+    workforces they were served the task in (see tasks/routing.py)."""
+    rows = session.execute(
+        select(Assignment.workforce_id, func.count())
+        .join(Annotation, Annotation.user_id == Assignment.user_id)
+        .where(
+            Assignment.task_id == task_id,
+            Annotation.task_id == task_id,
+            Annotation.id.in_(annotation_ids),
+            Assignment.workforce_id.is_not(None),
+        )
+        .group_by(Assignment.workforce_id)
+    )
+    for workforce_id, n in rows:
+        queue.give_back_route_slots(session, task_id, workforce_id, n)
+
+
 def decide(
     session: Session,
     actor: Actor,
@@ -286,6 +305,7 @@ def decide(
             )
     if decision == REJECT:
         n = len(marked)
+        _give_back_route_slots(session, task.id, [aid for aid, _ in marked])
         session.execute(
             update(Task)
             .where(Task.id == task.id)

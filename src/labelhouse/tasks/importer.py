@@ -34,6 +34,7 @@ from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project, load_schema
 from labelhouse.storable import NUL, encoded_json_has_nul, find_nul
 from labelhouse.storable import PROBLEM as NUL_PROBLEM
+from labelhouse.tasks import routing
 from labelhouse.tasks.bulk import TaskWriter, open_writer
 from labelhouse.tasks.models import Prediction, StoredFile, Task, TaskImport
 from labelhouse.tasks.readers import RowError, detect_format, read_rows
@@ -65,6 +66,7 @@ class ImportResult:
     duplicates: int = 0
     rejected: int = 0
     rejected_sample: list[dict[str, Any]] = field(default_factory=list)
+    routed: int = 0  # new tasks routed to workforces by the project's rule
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class ImportResult:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "rejected_sample": self.rejected_sample,
+            "routed": self.routed,
         }
 
 
@@ -284,6 +287,8 @@ def import_tasks(
     if result.created >= ANALYZE_AFTER:
         refresh_queue_statistics(session)
     result.duplicates = result.rows - result.rejected - result.created
+    if project.routing_rule and result.created:
+        result.routed = routing.apply_rule_to_import(session, project, record.id).tasks
     record.rows, record.created = result.rows, result.created
     record.duplicates, record.rejected = result.duplicates, result.rejected
     audit.record(

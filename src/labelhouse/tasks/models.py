@@ -63,6 +63,9 @@ class Task(Base):
     done: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     gold: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
+    # For gold tasks: None (in use), "reserve" (waiting to replace an over-exposed item) or
+    # "retired" (rotated out: no longer served).
+    gold_state: Mapped[str | None] = mapped_column(String(10))
     # Which import made the task. Provenance only, without a foreign key: the check cost a
     # quarter of PostgreSQL's bulk-import time, and import records are deleted only with
     # their project, whose tasks go too (migration 0005).
@@ -141,6 +144,29 @@ class Assignment(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     skip_reason: Mapped[str | None] = mapped_column(Text)
+    # The workforce the person was in when the task was served to them (exposure counts,
+    # vendor comparison; which route slot to give back). No foreign key: history stays.
+    workforce_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class TaskRoute(Base):
+    """A task routed to a workforce: up to ``quota`` of its annotations come from that
+    workforce's people (``taken``: live leases + submissions by them, like ``task.taken``).
+    ``is_open`` mirrors ``taken < quota`` for the queue index (see tasks/routing.py)."""
+
+    __tablename__ = "task_route"
+    __table_args__ = (
+        UniqueConstraint("task_id", "workforce_id"),
+        Index("ix_task_route_queue", "project_id", "workforce_id", "is_open", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    workforce_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
+    quota: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Prediction(Base):

@@ -9,6 +9,10 @@ Invariants, enforced by the database and not just by this code:
 Expired leases are reclaimed lazily by the next claim in the project (indexed, cheap).
 Gold tasks (``tasks/gold.py``) have no overlap limit and are never ``is_open``: they are
 handed out by the gold rule only, and every counter update below keeps them closed.
+Routed projects (``tasks/routing.py``) narrow who may take a slot: a workforce's people
+take slots of the tasks routed to it (``task_route.taken`` < ``quota``, moved with
+``task.taken`` in the same transaction), vendors nothing else; the ``task.taken`` cap
+above still holds, so routing can never over-assign a task.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, update_settings
 from labelhouse.tasks.gold import REOPEN_ALL, open_expr, pick_gold
-from labelhouse.tasks.models import Assignment, Task
+from labelhouse.tasks.models import Assignment, Task, TaskRoute
 from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow
 
 LEASED, SUBMITTED, SKIPPED, EXPIRED = "leased", "submitted", "skipped", "expired"
@@ -65,7 +69,7 @@ _EXPIRE = (
         _A.c.expires_at < bindparam("now"),
     )
     .values(status=EXPIRED, finished_at=bindparam("now"))
-    .returning(_A.c.task_id)
+    .returning(_A.c.task_id, _A.c.workforce_id)
 )
 _P: Table = Project.__table__  # type: ignore[assignment]
 # The project (scoped to the caller's organization), the caller's lease in it, if any (the
@@ -153,6 +157,58 @@ _TAKE_FIRST_OPEN = {
 }
 _TASK_BY_ID = select(*TASK_ROW_COLUMNS).where(_T.c.id == bindparam("tid"))
 
+# -- routed projects ---------------------------------------------------------------------------
+_R: Table = TaskRoute.__table__  # type: ignore[assignment]
+# The first open task routed to the caller's workforce with a free slot there, that they
+# have not had (ix_task_route_queue walks (project, workforce, is_open, task) in order).
+_ROUTED_CANDIDATE = (
+    select(_R.c.id, *TASK_ROW_COLUMNS)
+    .select_from(_R.join(_T, _T.c.id == _R.c.task_id))
+    .where(
+        _R.c.project_id == bindparam("pid"),
+        _R.c.workforce_id == bindparam("wf"),
+        _R.c.is_open.is_(True),
+        _T.c.is_open.is_(True),
+        ~exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid")),
+    )
+    .order_by(_R.c.is_open, _R.c.task_id)
+    .limit(1)
+)
+# In a routed project, lab people also take the tasks routed to nobody.
+_UNROUTED_CANDIDATE = _CANDIDATE.where(~exists().where(_R.c.task_id == _T.c.id))
+_CANDIDATES = {
+    (is_pg, routed): query.with_for_update(skip_locked=True, of=_T) if is_pg else query
+    for is_pg in (True, False)
+    for routed, query in ((True, _ROUTED_CANDIDATE), (False, _UNROUTED_CANDIDATE))
+}
+_TAKE_ROUTE_SLOT = (
+    update(_R)
+    .where(_R.c.id == bindparam("rid"), _R.c.taken < _R.c.quota)
+    .values(taken=_R.c.taken + 1, is_open=_R.c.taken + 1 < _R.c.quota)
+    .returning(_R.c.id)
+)
+_GIVE_BACK_ROUTE_SLOT = (
+    update(_R)
+    .where(
+        _R.c.task_id == bindparam("tid"),
+        _R.c.workforce_id == bindparam("wf"),
+        _R.c.taken >= bindparam("n"),
+    )
+    .values(taken=_R.c.taken - bindparam("n"), is_open=_R.c.taken - bindparam("n") < _R.c.quota)
+)
+
+
+def give_back_route_slots(
+    session: Session, task_id: int, workforce_id: int | None, n: int = 1
+) -> None:
+    """Return ``n`` slots of a task to the workforce they were taken from (a lease ended, a
+    skip, a rejected annotation). Nothing for people in no workforce, for gold tasks and
+    for tasks not routed to that workforce (no route row matches)."""
+    if workforce_id is not None and n > 0:
+        session.connection().execute(
+            _GIVE_BACK_ROUTE_SLOT, {"tid": task_id, "wf": workforce_id, "n": n}
+        )
+
 
 def _adjust_taken(
     session: Session, project: ProjectRow | Project, task_id: int, delta: int
@@ -165,10 +221,12 @@ def expire_stale_leases(session: Session, project: ProjectRow, now: datetime) ->
     """Return expired leases' slots to the queue. Safe under concurrency: the UPDATE's row
     locks mean each lease is expired (and its slot returned) exactly once."""
     result = session.connection().execute(_EXPIRE, {"pid": project.id, "now": now})
-    task_ids = result.scalars().all()
-    for task_id, count in Counter(task_ids).items():
+    rows = result.all()
+    for task_id, count in Counter(task_id for task_id, _ in rows).items():
         _adjust_taken(session, project, task_id, -count)
-    return len(task_ids)
+    for (task_id, workforce_id), count in Counter(map(tuple, rows)).items():
+        give_back_route_slots(session, task_id, workforce_id, count)
+    return len(rows)
 
 
 def _held(session: Session, project_id: int, user_id: int) -> Any:
@@ -221,7 +279,10 @@ def claim_next(
         gate(session, actor, project)
     if any_expired:
         expire_stale_leases(session, project, now)
-    task = _take_slot(session, project, actor.user_id, is_pg)
+    if project.routed or actor.vendor:
+        task = _take_routed_slot(session, project, actor, is_pg)
+    else:
+        task = _take_slot(session, project, actor.user_id, is_pg)
     if task is None:
         return None
     expires_at = now + timedelta(seconds=project.lease_seconds)
@@ -235,10 +296,12 @@ def claim_next(
         "status": LEASED,
         "leased_at": now,
         "expires_at": expires_at,
+        "workforce_id": actor.workforce_id,
     }
     assignment_id = conn.execute(_LEASE_INSERT[is_pg], lease).scalar()
     if assignment_id is None:
         _adjust_taken(session, project, task.id, -1)
+        give_back_route_slots(session, task.id, actor.workforce_id)
         held = _held(session, project.id, actor.user_id)
         if held is None:
             raise Conflict("Could not lease a task; try again.")
@@ -258,6 +321,35 @@ def _take_slot(session: Session, project: ProjectRow, user_id: int, is_pg: bool)
     if row is None:
         return None  # gold tasks only while ordinary work remains (see tasks/gold.py)
     task = pick_gold(session, project, user_id) or TaskRow(*row)
+    _adjust_taken(session, project, task.id, +1)
+    task.taken += 1  # mirror the UPDATE without another round trip
+    task.is_open = task.taken < project.overlap and task.gold is None
+    return task
+
+
+def _take_routed_slot(
+    session: Session, project: ProjectRow, actor: Actor, is_pg: bool
+) -> TaskRow | None:
+    """:func:`_take_slot` for a routed project (or a vendor's person anywhere): a task
+    routed to the caller's workforce, else (lab people only) one routed to nobody."""
+    conn = session.connection()
+    params = {"pid": project.id, "uid": actor.user_id, "wf": actor.workforce_id}
+    route_id, task = None, None
+    if actor.workforce_id is not None:
+        row = conn.execute(_CANDIDATES[is_pg, True], params).first()
+        if row is not None:
+            route_id, task = row[0], TaskRow(*row[1:])
+    if task is None and not actor.vendor and project.routed:
+        row = conn.execute(_CANDIDATES[is_pg, False], params).first()
+        task = None if row is None else TaskRow(*row)
+    if task is None:
+        return None
+    if project.gold_rate > 0 or project.gold_first_n > 0:
+        gold = pick_gold(session, project, actor.user_id)
+        if gold is not None:  # gold is served to every workforce alike, outside routing
+            route_id, task = None, gold
+    if route_id is not None and conn.execute(_TAKE_ROUTE_SLOT, {"rid": route_id}).first() is None:
+        return None  # a concurrent move of work closed the slot: the next ask finds another
     _adjust_taken(session, project, task.id, +1)
     task.taken += 1  # mirror the UPDATE without another round trip
     task.is_open = task.taken < project.overlap and task.gold is None
@@ -287,6 +379,7 @@ def skip(session: Session, actor: Actor, task_id: int, *, reason: str | None = N
     assignment.finished_at = utcnow()
     assignment.skip_reason = (reason or "")[:2000] or None
     _adjust_taken(session, project, task_id, -1)
+    give_back_route_slots(session, task_id, assignment.workforce_id)
 
 
 def release(session: Session, actor: Actor, task_id: int) -> None:
@@ -294,6 +387,7 @@ def release(session: Session, actor: Actor, task_id: int) -> None:
     project, assignment = _own_lease(session, actor, task_id)
     session.execute(delete(Assignment).where(Assignment.id == assignment.id))
     _adjust_taken(session, project, task_id, -1)
+    give_back_route_slots(session, task_id, assignment.workforce_id)
 
 
 def extend(session: Session, actor: Actor, task_id: int) -> Assignment:
@@ -313,7 +407,7 @@ _MARK_SUBMITTED = (
     .values(status=SUBMITTED, finished_at=bindparam("now"))
     .returning(_A.c.status)
 )
-_ASSIGNMENT_STATUS = select(_A.c.status).where(
+_ASSIGNMENT_STATUS = select(_A.c.status, _A.c.workforce_id).where(
     _A.c.task_id == bindparam("tid"), _A.c.user_id == bindparam("uid")
 )
 _TAKE_FREE_SLOT = (
@@ -349,15 +443,18 @@ def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id:
     conn = session.connection()
     if conn.execute(_CLOSE_LEASE, {**params, "now": now}).first() is not None:
         return True  # the common case: one statement
-    status = conn.execute(_ASSIGNMENT_STATUS, params).scalar()
+    status, workforce_id = conn.execute(_ASSIGNMENT_STATUS, params).first() or (None, None)
     if status == SUBMITTED:
         return False
     taken = conn.execute(_TAKE_FREE_SLOT, {"tid": task_id, "overlap": project.overlap})
+    full = Conflict(
+        "Your lease on this task expired and it already has enough annotators; "
+        "ask for the next task."
+    )
     if taken.first() is None:
-        raise Conflict(
-            "Your lease on this task expired and it already has enough annotators; "
-            "ask for the next task."
-        )
+        raise full
+    if project.routed and not _take_route_slot_again(session, task_id, workforce_id):
+        raise full
     if status is None:
         session.execute(
             insert(_A).values(
@@ -373,6 +470,23 @@ def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id:
     else:
         session.execute(_MARK_SUBMITTED, {**params, "now": now})
     return True
+
+
+_ROUTE_OF = select(_R.c.id).where(
+    _R.c.task_id == bindparam("tid"), _R.c.workforce_id == bindparam("wf")
+)
+_ANY_ROUTE = select(_R.c.id).where(_R.c.task_id == bindparam("tid")).limit(1)
+
+
+def _take_route_slot_again(session: Session, task_id: int, workforce_id: int | None) -> bool:
+    """A late submission in a routed project takes its slot back from its workforce's
+    route (False when that is full, or when the task is routed elsewhere only)."""
+    conn = session.connection()
+    if workforce_id is not None:
+        route_id = conn.execute(_ROUTE_OF, {"tid": task_id, "wf": workforce_id}).scalar()
+        if route_id is not None:
+            return conn.execute(_TAKE_ROUTE_SLOT, {"rid": route_id}).first() is not None
+    return conn.execute(_ANY_ROUTE, {"tid": task_id}).first() is None
 
 
 def update_project(
@@ -394,7 +508,7 @@ _END_LEASES = (
         _A.c.status == LEASED,
     )
     .values(status=EXPIRED, finished_at=bindparam("now"))
-    .returning(_A.c.task_id)
+    .returning(_A.c.task_id, _A.c.workforce_id)
 )
 
 
@@ -410,10 +524,9 @@ def end_leases(session: Session, *, project_id: int, user_ids: list[int]) -> int
     ended = 0
     conn = session.connection()
     for user_id in user_ids:
-        task_ids = conn.execute(
-            _END_LEASES, {"pid": project_id, "uid": user_id, "now": now}
-        ).scalars()
-        for task_id in task_ids.all():
+        rows = conn.execute(_END_LEASES, {"pid": project_id, "uid": user_id, "now": now})
+        for task_id, workforce_id in rows.all():
             _adjust_taken(session, project, task_id, -1)
+            give_back_route_slots(session, task_id, workforce_id)
             ended += 1
     return ended

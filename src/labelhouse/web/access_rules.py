@@ -36,6 +36,9 @@ Rule kinds (``RULE_KINDS`` holds the same text, for tools):
 ``task:own-lease``
     Only whoever holds the lease on the task (skip, release); for anybody else the lease
     does not exist (404).
+``workforce:manager``
+    A workforce manager acting on their own workforce only: anybody else gets 403 before any
+    object is looked up; a person or project outside their workforce is a 404.
 ``annotation:own-or-reviewer``
     Scoped to an annotation: its task's project must be visible, and an annotator there
     only reaches their own annotations (else 404).
@@ -62,6 +65,7 @@ TASK_ASSIGNED: Final = "task:assigned-or-reviewer"
 TASK_REVIEWER: Final = "task:reviewer"
 TASK_MANAGER: Final = "task:manager"
 TASK_OWN_LEASE: Final = "task:own-lease"
+WORKFORCE_MANAGER: Final = "workforce:manager"
 ANNOTATION_OWN: Final = "annotation:own-or-reviewer"
 
 RULE_KINDS: Mapping[str, str] = MappingProxyType(
@@ -78,6 +82,7 @@ RULE_KINDS: Mapping[str, str] = MappingProxyType(
         TASK_REVIEWER: "project reviewers and up, on a task they can see",
         TASK_MANAGER: "project managers and up, on a task they can see",
         TASK_OWN_LEASE: "only the holder of the task's lease",
+        WORKFORCE_MANAGER: "a workforce's own managers, on their own workforce only",
         ANNOTATION_OWN: "reviewers and up in the project, annotators on their own annotations",
     }
 )
@@ -121,6 +126,15 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("DELETE", "/api/teams/{team_id}"): ORG_MANAGER,
         ("POST", "/api/teams/{team_id}/members"): ORG_MANAGER,
         ("DELETE", "/api/teams/{team_id}/members/{user_id}"): ORG_MANAGER,
+        ("PUT", "/api/teams/{team_id}/workforce"): ORG_MANAGER,
+        ("POST", "/api/teams/{team_id}/end-contract"): ORG_MANAGER,
+        ("PUT", "/api/teams/{team_id}/managers/{user_id}"): ORG_MANAGER,
+        # -- a workforce manager's own workforce -------------------------------------------
+        ("GET", "/api/workforce"): WORKFORCE_MANAGER,
+        ("POST", "/api/workforce/invitations"): WORKFORCE_MANAGER,
+        ("POST", "/api/workforce/people/{user_id}/deactivate"): WORKFORCE_MANAGER,
+        ("POST", "/api/workforce/people/{user_id}/reactivate"): WORKFORCE_MANAGER,
+        ("GET", "/api/workforce/projects/{project_id}"): WORKFORCE_MANAGER,
         ("GET", "/api/audit"): ORG_OWNER,
         ("GET", "/api/audit/verify"): ORG_OWNER,
         ("GET", "/api/audit/export"): ORG_OWNER,
@@ -140,6 +154,10 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("PATCH", "/api/projects/{project_id}/members/{user_id}"): PROJECT_MANAGER,
         ("DELETE", "/api/projects/{project_id}/members/{user_id}"): PROJECT_MANAGER,
         ("DELETE", "/api/projects/{project_id}/teams/{team_id}"): PROJECT_MANAGER,
+        ("GET", "/api/projects/{project_id}/routing"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/routing"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/routing/move"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/routing/unroute"): PROJECT_MANAGER,
         # -- import, files, export ---------------------------------------------------------
         ("POST", "/api/projects/{project_id}/import"): PROJECT_MANAGER,
         ("GET", "/api/projects/{project_id}/imports"): PROJECT_MANAGER,

@@ -18,12 +18,14 @@ from labelhouse.web import errors, pages
 from labelhouse.web.api import (
     auth,
     exports,
+    my_workforce,
     pages_support,
     people,
     projects,
     quality,
     review,
     tasks,
+    workforces,
 )
 from labelhouse.web.middleware import (
     AfterResponseMiddleware,
@@ -72,6 +74,8 @@ def create_app(
         quality.router,
         review.router,
         pages_support.router,
+        workforces.router,
+        my_workforce.router,
     ):
         app.include_router(router)
     pages.install(app)

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from labelhouse.accounts import invitations
-from labelhouse.accounts.models import Invitation
+from labelhouse.accounts.models import Invitation, Team
 from labelhouse.people import organization, project_members, teams
 from labelhouse.web.api.schemas import (
     BulkInviteIn,
@@ -179,14 +179,28 @@ def resend_invitation(invitation_id: Id, ctx: Ctx) -> dict[str, Any]:
 # -- teams -----------------------------------------------------------------------------------
 
 
+def workforce_out(team: Team) -> dict[str, Any]:
+    """A team's workforce fields (kind ``group`` for a plain team)."""
+    return {
+        "kind": team.kind,
+        "contact": team.contact,
+        "price_per_task": team.price_per_task,
+        "price_per_hour": team.price_per_hour,
+        "currency": team.currency,
+        "contract_ended_at": team.ended_at,
+    }
+
+
 @router.get("/teams")
 def list_teams(ctx: Ctx) -> dict[str, Any]:
+    """Teams and workforces, with members and projects (organization owners and managers)."""
     with ctx.read() as (s, actor):
         items = [
             {
                 "id": t.id,
                 "name": t.name,
                 "description": t.description,
+                **workforce_out(t.team),
                 "members": [{"user_id": u, "email": e} for u, e in t.members],
                 "projects": [{"id": i, "name": n, "role": r} for i, n, r in t.projects],
             }

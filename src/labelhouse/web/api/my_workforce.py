@@ -1,0 +1,124 @@
+"""A workforce manager's own workforce (JSON API): its people, invitations into it, its
+projects and its people's work. Everything is scoped to the caller's own workforce; anyone
+else gets 403. The lab names workforce managers with PUT /api/teams/{id}/managers/{user}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from labelhouse.people import my_workforce
+from labelhouse.web.api.people import _ended_out, _invitation_out
+from labelhouse.web.api.schemas import Body
+from labelhouse.web.deps import Ctx
+from labelhouse.web.params import Id
+
+router = APIRouter(prefix="/api", tags=["workforces"])
+
+
+class InviteIn(Body):
+    emails: list[str] = Field(min_length=1, max_length=my_workforce.MAX_INVITES)
+
+
+class ManagerIn(Body):
+    manager: bool = True
+
+
+@router.get("/workforce")
+def my_view(ctx: Ctx) -> dict[str, Any]:
+    """Your workforce: its people (with activity), its projects with the work routed to it,
+    and pending invitations (workforce managers)."""
+    with ctx.read() as (s, actor):
+        v = my_workforce.view(s, actor)
+        return {
+            "id": v.id,
+            "name": v.name,
+            "kind": v.kind,
+            "people": [
+                {
+                    "user_id": p.user_id,
+                    "email": p.email,
+                    "name": p.name,
+                    "active": p.active,
+                    "manager": p.manager,
+                    "last_active": p.last_active,
+                    "annotations_last_7_days": p.recent_annotations,
+                }
+                for p in v.people
+            ],
+            "projects": [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "routed_tasks": p.routed_tasks,
+                    "slots": p.slots,
+                    "taken": p.taken,
+                    "open_slots": p.slots - p.taken,
+                    "submitted": p.submitted,
+                }
+                for p in v.projects
+            ],
+            "pending_invitations": [_invitation_out(i) for i in v.pending_invitations],
+        }
+
+
+@router.post("/workforce/invitations", status_code=201)
+def invite(body: InviteIn, ctx: Ctx) -> dict[str, Any]:
+    """Invite people as annotators of your workforce (all or nothing); each answer holds the
+    link's token, shown once."""
+    with ctx.write() as (s, actor):
+        made = my_workforce.invite(s, actor, emails=body.emails)
+        return {"items": [_invitation_out(row, secret) for row, secret in made]}
+
+
+@router.post("/workforce/people/{user_id}/deactivate")
+def deactivate(user_id: Id, ctx: Ctx) -> dict[str, Any]:
+    """End one of your annotators' access at once (sessions, tokens, leases); their work
+    stays attributed."""
+    with ctx.write() as (s, actor):
+        ended = my_workforce.deactivate(s, actor, user_id=user_id)
+        out = _ended_out(ended, "Deactivated.")
+    ctx.forget_identities()
+    return out
+
+
+@router.post("/workforce/people/{user_id}/reactivate")
+def reactivate(user_id: Id, ctx: Ctx) -> dict[str, Any]:
+    with ctx.write() as (s, actor):
+        my_workforce.reactivate(s, actor, user_id=user_id)
+    ctx.forget_identities()
+    return {"user_id": user_id, "active": True}
+
+
+@router.get("/workforce/projects/{project_id}")
+def project_work(project_id: Id, ctx: Ctx) -> dict[str, Any]:
+    """Your people's work in one of your projects: submissions and their gold scores."""
+    with ctx.read() as (s, actor):
+        rows = my_workforce.project_work(s, actor, project_id)
+    return {
+        "items": [
+            {
+                "user_id": w.user_id,
+                "email": w.email,
+                "submitted": w.submitted,
+                "last_submitted": w.last_submitted,
+                "gold_answers": w.gold_answers,
+                "gold_checked": w.gold_checked,
+                "gold_accuracy": w.gold_accuracy,
+            }
+            for w in rows
+        ]
+    }
+
+
+@router.put("/teams/{team_id}/managers/{user_id}")
+def set_manager(team_id: Id, user_id: Id, body: ManagerIn, ctx: Ctx) -> dict[str, Any]:
+    """Name (or, with ``manager: false``, un-name) one of a workforce's people as its
+    manager (organization owners and managers)."""
+    with ctx.write() as (s, actor):
+        my_workforce.set_manager(s, actor, team_id, user_id=user_id, manager=body.manager)
+    ctx.forget_identities()
+    return {"team_id": team_id, "user_id": user_id, "manager": body.manager}

@@ -1,0 +1,129 @@
+"""A vendor's own manager: sees and manages their own people and work, nothing of the
+other workforces, the lab's staff, gold answers, other projects, the audit log or exports."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from labelhouse.accounts.models import Role
+from labelhouse.people import project_members, teams, workforces
+from labelhouse.tasks import routing
+from tests.factories import add_member, add_tasks, login, make_org, make_project, text_rows
+
+
+def _vendor(db, owner, pid, name, n=2):
+    people = [add_member(db, owner, Role.annotator, join_projects=False) for _ in range(n)]
+    with db.session() as s:
+        team = teams.create_team(s, owner.actor, name=name)
+        teams.add_members(s, owner.actor, team.id, emails=[p.email for p in people])
+        workforces.update_workforce(s, owner.actor, team.id, kind="vendor")
+        project_members.add_team(s, owner.actor, pid, team_id=team.id, role="annotator")
+        return team.id, people
+
+
+def test_a_vendor_manager_sees_and_manages_only_their_own(app, db):
+    owner = make_org(db)
+    pid = make_project(db, owner, overlap=2)
+    other_pid = make_project(db, owner, name="secret-project")
+    add_tasks(db, owner, pid, text_rows(10))
+    a, (boss, worker) = _vendor(db, owner, pid, "Vendor A")
+    b, (rival, _) = _vendor(db, owner, pid, "secret-vendor-B")
+    staff = add_member(db, owner, Role.annotator)
+    with db.session() as s:
+        routing.route_tasks(
+            s,
+            owner.actor,
+            pid,
+            mode="each",
+            slots=[routing.Slot(a, quota=1), routing.Slot(b, quota=1)],
+        )
+    lab = login(app, owner)
+    assert lab.put(f"/api/teams/{a}/managers/{boss.user_id}", json={"manager": True}).json()[
+        "manager"
+    ]
+    w = login(app, worker)
+    task = w.post(f"/api/projects/{pid}/next").json()["task"]["id"]
+    assert w.post(
+        f"/api/tasks/{task}/annotations", json={"value": {"label": "pos"}}
+    ).status_code in (
+        200,
+        201,
+    )
+
+    c = login(app, boss)
+    mine = c.get("/api/workforce")
+    assert mine.status_code == 200, mine.text
+    body = mine.json()
+    assert body["name"] == "Vendor A"
+    assert {p["email"] for p in body["people"]} == {boss.email, worker.email}
+    assert [p["name"] for p in body["projects"]] == [
+        p["name"] for p in body["projects"] if p["id"] == pid
+    ]
+    project = body["projects"][0]
+    assert project | {"name": ""} == {
+        "id": pid,
+        "name": "",
+        "routed_tasks": 10,
+        "slots": 10,
+        "taken": 1,
+        "open_slots": 9,
+        "submitted": 1,
+    }
+    text = mine.text
+    for secret in ("secret-vendor-B", rival.email, staff.email, owner.email, "secret-project"):
+        assert secret not in text
+    work = c.get(f"/api/workforce/projects/{pid}").json()["items"]
+    assert {w["email"]: w["submitted"] for w in work} == {boss.email: 0, worker.email: 1}
+
+    # invitations join the workforce
+    r = c.post("/api/workforce/invitations", json={"emails": ["new-annotator@example.com"]})
+    assert r.status_code == 201, r.text
+    token = r.json()["items"][0]["token"]
+    joined = TestClient(app).post(
+        "/api/invitations/accept", json={"token": token, "password": "a long enough password"}
+    )
+    assert joined.status_code == 201, joined.text
+    people = {p["email"] for p in c.get("/api/workforce").json()["people"]}
+    assert "new-annotator@example.com" in people
+
+    # own annotators only; another workforce's person is as missing as a missing one
+    assert c.post(f"/api/workforce/people/{worker.user_id}/deactivate").status_code == 200
+    assert w.get("/api/me").status_code == 401
+    assert c.post(f"/api/workforce/people/{worker.user_id}/reactivate").status_code == 200
+    for outsider in (rival.user_id, staff.user_id, owner.user_id, 999_999):
+        r = c.post(f"/api/workforce/people/{outsider}/deactivate")
+        assert r.status_code == 404 and "not in your workforce" in r.text
+    assert c.get(f"/api/workforce/projects/{other_pid}").status_code == 404
+
+    # nothing of the lab's
+    assert c.get("/api/people").status_code == 403
+    assert c.get("/api/teams").status_code == 403
+    assert c.get("/api/audit").status_code == 403
+    assert c.get(f"/api/projects/{pid}/routing").status_code == 403
+    assert c.get(f"/api/projects/{pid}/export").status_code in (403, 404)
+    assert c.get(f"/api/projects/{other_pid}").status_code == 404
+
+    # not a manager: no workforce view at all
+    assert login(app, worker).get("/api/workforce").status_code == 403
+    assert login(app, rival).get("/api/workforce").status_code == 403
+
+
+def test_the_lab_names_managers_of_workforces_only(app, db):
+    owner = make_org(db)
+    pid = make_project(db, owner)
+    a, (person, _) = _vendor(db, owner, pid, "A")
+    with db.session() as s:
+        plain = teams.create_team(s, owner.actor, name="Plain")
+        teams.add_members(s, owner.actor, plain.id, emails=[person.email])
+        plain_id = plain.id
+    lab = login(app, owner)
+    r = lab.put(f"/api/teams/{plain_id}/managers/{person.user_id}", json={"manager": True})
+    assert r.status_code == 409 and "not a workforce" in r.text
+    r = lab.put(f"/api/teams/{a}/managers/{owner.user_id}", json={"manager": True})
+    assert r.status_code == 404
+    assert (
+        login(app, person)
+        .put(f"/api/teams/{a}/managers/{person.user_id}", json={"manager": True})
+        .status_code
+        == 403
+    )
