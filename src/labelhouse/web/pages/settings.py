@@ -1,10 +1,11 @@
-"""Project settings: general settings, the schema editor with live preview, and the
-project's members (people and teams).
+"""Project settings: general settings, the schema editor with live preview, the
+project's members (people and teams) and routing its work to workforces.
 
-Every change goes through the JSON API from the browser (``data-api`` forms and
-``static/js/settings.js``); this handler only renders the current state. The members part
-comes from ``labelhouse.people``, which sits above ``projects`` (so ``settings_view`` cannot
-gather it).
+Every change goes through the JSON API from the browser (``data-api`` forms,
+``static/js/settings.js`` and ``static/js/routing.js``); this handler only renders the
+current state. The members and routing parts come from ``labelhouse.people`` and
+``labelhouse.tasks.routing``, which sit above ``projects`` (so ``settings_view`` cannot
+gather them).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from labelhouse.accounts.models import PROJECT_ROLES
 from labelhouse.accounts.policy import Actor
 from labelhouse.people import project_members, teams
 from labelhouse.projects.queries import settings_view
+from labelhouse.tasks import routing
+from labelhouse.web.api.workforces import summary_out
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import (
     page_session,
@@ -82,11 +85,58 @@ def members_section(session: Session, actor: Actor, project_id: int) -> MembersS
     return MembersSection(members, addable, can_list_teams=True)
 
 
+def _plain(value: float | int | None) -> float | int | str:
+    """A number as a form shows it: 50 rather than 50.0, nothing for none."""
+    if not value:
+        return ""
+    return int(value) if float(value).is_integer() else value
+
+
+def routing_section(
+    session: Session, actor: Actor, project_id: int, overlap: int
+) -> dict[str, Any]:
+    """What ``routing.js`` needs: the project's workforces (with the form's starting values:
+    the remembered rule's, else even shares) and how its work is routed now."""
+    summary = summary_out(routing.routing_summary(session, actor, project_id))
+    members = sorted(
+        routing.workforces_of_project(session, project_id).values(), key=lambda t: t.name.lower()
+    )
+    rule = summary["rule"] or {}
+    by_rule = {int(w["id"]): w for w in rule.get("workforces", [])}
+    open_ones = [t for t in members if t.ended_at is None]
+    even = round(100 / len(open_ones), 1) if open_ones else 0
+    workforces = []
+    for t in members:
+        kept = by_rule.get(t.id)
+        share = _plain(kept.get("share")) if kept else ("" if by_rule else _plain(even))
+        quota = _plain(kept.get("quota")) if kept else ""
+        workforces.append(
+            {
+                "id": t.id,
+                "name": t.name,
+                "kind": t.kind,
+                "ended": t.ended_at is not None,
+                "share": share,
+                "quota": quota,
+            }
+        )
+    return {
+        "project_id": project_id,
+        "overlap": overlap,
+        "mode": rule.get("mode", "share"),
+        "workforces": workforces,
+        "summary": summary,
+    }
+
+
 @router.get("/projects/{project_id}/settings", response_class=HTMLResponse)
 def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         view = settings_view(s, actor, project_id)
         members = members_section(s, actor, project_id) if view.can_manage_members else None
+        routes = (
+            routing_section(s, actor, project_id, view.project.overlap) if view.can_edit else None
+        )
         editor: dict[str, Any] = {
             "project_id": view.project.id,
             "can_edit": view.can_edit,
@@ -110,4 +160,5 @@ def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
             editor=editor,
             widget_css=widget_stylesheet(),
             members=members,
+            routing=routes,
         )

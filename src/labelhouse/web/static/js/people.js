@@ -1,7 +1,10 @@
 // People page: the answers the server gives only once and that say more than one line —
 // a member's one-time password, and the links of a bulk invitation. The calls themselves
 // are app.js's data-api forms and buttons; this listens for their "api:done" event.
+// Ending a vendor's contract is called from here: its answer changes the team and the
+// members table, which are updated in place so the answer's message stays in view.
 // Everything shown is text (textContent / input values), never HTML.
+import { api, showError } from "./api.js";
 import { inviteLink, showSecret } from "./app.js";
 
 const el = (tag, className, text) => {
@@ -56,4 +59,44 @@ document.addEventListener("api:done", (event) => {
   if (!result) return;
   if (event.target.dataset.oneTimePassword !== undefined) showOneTimePassword(result, data);
   else if (event.target.dataset.bulkInvite !== undefined) showBulkInvite(result, data);
+});
+
+// -- ending a vendor's contract --------------------------------------------------------------
+
+function markDeactivated(email) {
+  const row = [...document.querySelectorAll("#people-table tr[data-person]")].find((r) => r.dataset.person === email);
+  if (!row) return;
+  row.classList.add("deactivated");
+  const badge = row.querySelector("td.email .badge");
+  if (badge) {
+    badge.className = "badge flag";
+    badge.textContent = "deactivated";
+  }
+}
+
+async function endContract(button) {
+  const team = button.closest("article.team");
+  const result = team.querySelector(".team-result");
+  if (!window.confirm(button.dataset.confirm)) return;
+  button.disabled = true;
+  try {
+    const data = await api("POST", `/api/teams/${button.dataset.endContract}/end-contract`);
+    result.classList.remove("error");
+    result.classList.add("ok");
+    result.textContent = data.message;
+    team.querySelector("h3 .muted")?.before(el("span", "badge flag", "contract ended"), " ");
+    for (const email of data.deactivated) markDeactivated(email);
+    button.remove();
+    result.tabIndex = -1; // the button is gone: keep keyboard focus near the answer
+    result.focus();
+  } catch (error) {
+    result.classList.remove("ok");
+    showError(result, error);
+    button.disabled = false;
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-end-contract]");
+  if (button) endContract(button);
 });
