@@ -14,6 +14,8 @@ from labelhouse.cli.audit import audit_app, start_checkpoints, verify
 from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
 from labelhouse.cli.data import export_command, import_command, imports_app
 from labelhouse.cli.people import list_users, members_app, organization_id, reset_password
+from labelhouse.cli.trace import trace_command
+from labelhouse.cli.workforces import route_app, workforces_app
 from labelhouse.errors import LabelhouseError
 from labelhouse.storable import ID_MAX
 
@@ -44,12 +46,15 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(db_app, name="db")
 app.add_typer(imports_app, name="imports")
 app.add_typer(members_app, name="members")
+app.add_typer(workforces_app, name="workforces")
+app.add_typer(route_app, name="route")
 app.add_typer(audit_app, name="audit")
 app.command("audit-verify")(verify)
 users_app.command("list")(list_users)
 users_app.command("reset-password")(reset_password)
 app.command("import")(import_command)
 app.command("export")(export_command)
+app.command("trace")(trace_command)
 
 
 @app.command()

@@ -66,8 +66,8 @@ class Project(Base):
     # What outside (vendor) workforces are shown of task data: hidden keys, redaction
     # rules, canary marking ({"hidden_keys": [...], "redact": [...], "canary": bool}).
     outside_policy: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
-    # Gold items served more often than this are flagged (and rotated out if a reserve
-    # item can take their place); None: no limit.
+    # Gold items served more often than this are retired, and a reserve item (if any)
+    # takes their place (tasks/gold_exposure.py); None: no limit.
     gold_exposure_limit: Mapped[int | None] = mapped_column(Integer)
 
 

@@ -36,8 +36,16 @@ FRACTION_LIMITS = {
     "review_sample_rate": (0.0, 1.0, False),
     "review_agreement_threshold": (0.0, 1.0, False),
 }
+# Integer settings that may be null (no limit)
+NULLABLE_INT_LIMITS = {"gold_exposure_limit": (1, 1_000_000)}
 REVIEW_MODES = ("off", "all", "sample", "disagreement")
-QC_SETTINGS = {*FRACTION_LIMITS, "gold_first_n", "gold_min_answers", "review_mode"}
+QC_SETTINGS = {
+    *FRACTION_LIMITS,
+    *NULLABLE_INT_LIMITS,
+    "gold_first_n",
+    "gold_min_answers",
+    "review_mode",
+}
 
 
 def get_project(session: Session, actor: Actor, project_id: int, *, lock: bool = False) -> Project:
@@ -112,6 +120,12 @@ def _check_settings(values: dict[str, Any]) -> None:
                         + (" or null" if nullable else ""),
                     )
                 )
+    for key, (low, high) in NULLABLE_INT_LIMITS.items():
+        v = values.get(key)
+        if v is not None and (
+            not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high
+        ):
+            problems.append(Problem(key, f"must be an integer from {low} to {high} or null"))
     if "review_mode" in values and values["review_mode"] not in REVIEW_MODES:
         problems.append(Problem("review_mode", f"use one of: {', '.join(REVIEW_MODES)}"))
     if "name" in values and not (

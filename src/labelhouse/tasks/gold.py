@@ -18,6 +18,9 @@ Rules (documented in docs and the issue):
   the review queue skips them (their answers are checked against the expected value).
 - To an annotator a gold task looks like any other: the API never shows them ``gold``, and
   the counters they see are capped as for an ordinary task (``disguised_done``).
+- Only gold items in use (``gold_state`` null) are served: ``reserve`` items wait to replace
+  over-exposed ones, ``retired`` ones were rotated out (:mod:`labelhouse.tasks.gold_exposure`).
+  The serve that takes an item over the project's ``gold_exposure_limit`` rotates it.
 """
 
 from __future__ import annotations
@@ -34,23 +37,35 @@ from labelhouse.audit import service as audit
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.kinds.base import FieldKind
 from labelhouse.kinds.registry import LabelSchema
+from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, load_schema
+from labelhouse.tasks import gold_exposure
+from labelhouse.tasks.gold_exposure import RESERVE
 from labelhouse.tasks.models import Assignment, Task
 from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow, get_task
 
 _T: Table = Task.__table__  # type: ignore[assignment]
 _A: Table = Assignment.__table__  # type: ignore[assignment]
+_P: Table = Project.__table__  # type: ignore[assignment]
 
+# The first gold item in use the caller has not had (ix_task_gold, a partial index on
+# gold tasks, walks them in id order; gold_state is checked on the row), and the project's
+# exposure limit along with it (no extra round trip when there is none).
 _GOLD_CANDIDATE = (
-    select(*TASK_ROW_COLUMNS)
+    select(
+        *TASK_ROW_COLUMNS,
+        select(_P.c.gold_exposure_limit).where(_P.c.id == bindparam("pid")).scalar_subquery(),
+    )
     .where(
         _T.c.project_id == bindparam("pid"),
         _T.c.gold.is_not(None),
+        _T.c.gold_state.is_(None),
         ~exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid")),
     )
     .order_by(_T.c.id)
     .limit(1)
 )
+_N_TASK = len(TASK_ROW_COLUMNS)
 _GOLD_ANSWERED = (
     select(func.count())
     .select_from(_A)
@@ -74,18 +89,36 @@ def draw(project_id: int, user_id: int, count: int) -> float:
 
 
 def pick_gold(session: Session, project: ProjectRow, user_id: int) -> TaskRow | None:
-    """The gold task to hand out now, or None when the rule says ordinary work."""
+    """The gold task to hand out now, or None when the rule says ordinary work.
+
+    The caller serves the task returned, in this transaction: when that serve takes the
+    item over the project's exposure limit, it is rotated out here (after this serve)."""
     if project.gold_rate <= 0 and project.gold_first_n <= 0:
         return None
     params = {"pid": project.id, "uid": user_id}
     row = session.connection().execute(_GOLD_CANDIDATE, params).first()  # a partial index
     if row is None:
         return None
-    task = TaskRow(*row)
-    if session.execute(_GOLD_ANSWERED, params).scalar_one() < project.gold_first_n:
-        return task
-    handed_out = session.execute(_HANDED_OUT, params).scalar_one()
-    return task if draw(project.id, user_id, handed_out) < project.gold_rate else None
+    task, limit = TaskRow(*row[:_N_TASK]), row[_N_TASK]
+    if session.execute(_GOLD_ANSWERED, params).scalar_one() >= project.gold_first_n:
+        handed_out = session.execute(_HANDED_OUT, params).scalar_one()
+        if draw(project.id, user_id, handed_out) >= project.gold_rate:
+            return None
+    if limit is not None:
+        gold_exposure.rotate_when_served(session, project, task.id, limit)
+    return task
+
+
+_SUBMITTED_BY = select(_A.c.task_id).where(
+    _A.c.user_id == bindparam("uid"),
+    _A.c.task_id.in_(bindparam("tids", expanding=True)),
+    _A.c.status == "submitted",
+)
+
+
+def submitted_by(session: Session, user_id: int, task_ids: list[int]) -> set[int]:
+    """Which of these tasks the person has submitted an answer to (for the disguise)."""
+    return set(session.execute(_SUBMITTED_BY, {"uid": user_id, "tids": task_ids}).scalars())
 
 
 def disguised_done(task: Task | TaskRow, overlap: int, *, submitted_by_viewer: bool) -> int:
@@ -122,12 +155,18 @@ def gold_matches(field: FieldKind, expected: Any, given: Any) -> bool:
     return bool(expected == given)
 
 
-def set_gold(session: Session, actor: Actor, task_id: int, value: Any) -> Task:
-    """Mark a task gold with its expected value (or change the value)."""
+def set_gold(
+    session: Session, actor: Actor, task_id: int, value: Any, *, reserve: bool | None = None
+) -> Task:
+    """Mark a task gold with its expected value (or change the value). ``reserve``: keep it
+    back to replace an over-exposed item (True), or put it in use (False); None leaves a
+    gold task's state as it is (a new one is in use)."""
     task, project = get_task(session, actor, task_id)
     actor = actor.in_project(project.id)
     actor.require(Role.manager, "mark gold tasks")
     clean = validate_gold(load_schema(session, project), value, task.data)
+    if task.gold is None or reserve is not None:
+        task.gold_state = RESERVE if reserve else None
     task.gold = clean
     task.is_open = False  # gold tasks leave the ordinary queue
     audit.record(
@@ -137,7 +176,7 @@ def set_gold(session: Session, actor: Actor, task_id: int, value: Any) -> Task:
         action="task.gold",
         object_type="task",
         object_id=task.id,
-        details={"fields": sorted(clean)},
+        details={"fields": sorted(clean), "state": gold_exposure.api_state(task.gold_state)},
     )
     session.flush()
     return task
@@ -149,6 +188,7 @@ def clear_gold(session: Session, actor: Actor, task_id: int) -> Task:
     actor = actor.in_project(project.id)
     actor.require(Role.manager, "unmark gold tasks")
     task.gold = None
+    task.gold_state = None
     task.is_open = task.taken < project.overlap
     audit.record(
         session,

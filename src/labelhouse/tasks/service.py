@@ -37,6 +37,7 @@ from labelhouse.projects.service import (
 )
 from labelhouse.storage import Storage
 from labelhouse.tasks.models import Assignment, Prediction, StoredFile, Task
+from labelhouse.tasks.outside_policy import hidden_keys_only
 from labelhouse.tasks.queries import MAX_SEARCH_LENGTH, json_spellings, json_text_contains
 
 TASK_STATUSES = ("new", "in_progress", "done")
@@ -320,7 +321,40 @@ def get_file(session: Session, actor: Actor, file_id: int) -> StoredFile:
         raise NotFound(f"File {file_id} does not exist.")
     if ROLE_RANK[role] < ROLE_RANK[Role.reviewer] and not _file_in_own_task(session, actor, row):
         raise NotFound(f"File {file_id} does not exist.")
+    if actor.vendor and not _file_shown_outside(session, actor, row):
+        raise NotFound(f"File {file_id} does not exist.")
     return row
+
+
+def _file_shown_outside(session: Session, actor: Actor, row: StoredFile) -> bool:
+    """For a vendor's person: whether one of their tasks names the file outside the keys
+    the project hides from outside workforces (a hidden key's file stays hidden)."""
+    policy = hidden_keys_only(session, actor.organization_id, row.project_id)
+    if policy is None:
+        return True
+    as_text = cast(Task.data, Text)
+    names = [f'"{spelling}"' for spelling in json_spellings(row.name)]
+    datas = session.scalars(
+        select(Task.data)
+        .join(Assignment, Assignment.task_id == Task.id)
+        .where(
+            Assignment.user_id == actor.user_id,
+            Assignment.project_id == row.project_id,
+            or_(*(as_text.contains(n, autoescape=True) for n in names)),
+        )
+        .limit(100)
+    )
+    return any(_names(policy(data), row.name) for data in datas)
+
+
+def _names(value: Any, name: str) -> bool:
+    if isinstance(value, str):
+        return value == name
+    if isinstance(value, dict):
+        return any(_names(v, name) for v in value.values())
+    if isinstance(value, list):
+        return any(_names(v, name) for v in value)
+    return False
 
 
 def _file_in_own_task(session: Session, actor: Actor, row: StoredFile) -> bool:

@@ -12,8 +12,8 @@ from labelhouse.review import gold as gold_scores
 from labelhouse.review import service as review
 from labelhouse.review.models import Review
 from labelhouse.review.service import ReviewItem
-from labelhouse.tasks import gold
-from labelhouse.web.api.schemas import GoldIn, ReviewIn
+from labelhouse.tasks import gold, gold_exposure
+from labelhouse.web.api.schemas import GoldIn, GoldStateIn, ReviewIn
 from labelhouse.web.api.serializers import annotation_out, json_response, task_out
 from labelhouse.web.api.tasks import Rendering, render_after
 from labelhouse.web.deps import Ctx
@@ -64,14 +64,42 @@ def set_gold(task_id: Id, body: GoldIn, ctx: Ctx) -> dict[str, Any]:
     """Mark a task gold with its expected value per field (managers). Gold tasks are mixed
     into every annotator's queue (see the project's ``gold_rate``/``gold_first_n``)."""
     with ctx.write() as (s, actor):
-        task = gold.set_gold(s, actor, task_id, body.value)
-        return {"task_id": task.id, "gold": task.gold}
+        task = gold.set_gold(s, actor, task_id, body.value, reserve=body.reserve)
+        state = gold_exposure.api_state(task.gold_state)
+        return {"task_id": task.id, "gold": task.gold, "state": state}
 
 
 @router.delete("/tasks/{task_id}/gold", status_code=204)
 def clear_gold(task_id: Id, ctx: Ctx) -> None:
     with ctx.write() as (s, actor):
         gold.clear_gold(s, actor, task_id)
+
+
+@router.put("/tasks/{task_id}/gold/state")
+def set_gold_state(task_id: Id, body: GoldStateIn, ctx: Ctx) -> dict[str, Any]:
+    """Put a gold task in use (``active``), in ``reserve`` (it replaces an over-exposed item
+    at the next rotation) or ``retire`` it (never served again; its answers still count)."""
+    with ctx.write() as (s, actor):
+        task = gold_exposure.set_gold_state(s, actor, task_id, body.state)
+        return {"task_id": task.id, "state": gold_exposure.api_state(task.gold_state)}
+
+
+@router.get("/projects/{project_id}/gold/exposure")
+def gold_exposure_list(project_id: Id, ctx: Ctx) -> dict[str, Any]:
+    """Every gold item: how often it was served (leases), per workforce, its state and
+    whether it is over the project's ``gold_exposure_limit`` (project managers)."""
+    with ctx.read() as (s, actor):
+        items = [g.as_dict() for g in gold_exposure.gold_exposure(s, actor, project_id)]
+    return {"items": items, "next_cursor": None}
+
+
+@router.post("/projects/{project_id}/gold/rotate")
+def rotate_gold(project_id: Id, ctx: Ctx) -> dict[str, Any]:
+    """Retire every gold item in use served more than the exposure limit, each replaced by
+    the oldest reserve item; ``unreplaced`` counts those left without a replacement. 409
+    when the project has no limit (project managers)."""
+    with ctx.write() as (s, actor):
+        return gold_exposure.rotate_gold(s, actor, project_id).as_dict()
 
 
 @router.get("/projects/{project_id}/gold/accuracy")

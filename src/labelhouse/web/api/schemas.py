@@ -80,6 +80,12 @@ class ProjectPatch(Body):
         default=None, ge=0, le=1, description="null turns the gold-accuracy pause off"
     )
     gold_min_answers: int | None = Field(default=None, ge=1, le=100_000)
+    gold_exposure_limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="gold items served more often are rotated out; null: no limit",
+    )
     review_mode: Literal["off", "all", "sample", "disagreement"] | None = None
     review_sample_rate: float | None = Field(default=None, ge=0, le=1)
     review_agreement_threshold: float | None = Field(default=None, ge=0, le=1)
@@ -90,7 +96,7 @@ class ProjectPatch(Body):
         return {k: v for k, v in sent.items() if v is not None or k in NULLABLE_SETTINGS}
 
 
-NULLABLE_SETTINGS = {"gold_min_accuracy"}
+NULLABLE_SETTINGS = {"gold_min_accuracy", "gold_exposure_limit"}
 
 
 class SchemaIn(Body):
@@ -109,6 +115,18 @@ class SkipIn(Body):
 
 class GoldIn(Body):
     value: dict[str, Any] = Field(description="the expected value per field (a subset is fine)")
+    reserve: bool | None = Field(
+        default=None,
+        description="true: keep it in reserve, to replace an over-exposed gold item; "
+        "false: put it in use; left out: a new gold task is in use, a gold one keeps its state",
+    )
+
+
+class GoldStateIn(Body):
+    state: Literal["active", "reserve", "retired"] = Field(
+        description="active: served; reserve: waits to replace an over-exposed item; "
+        "retired: never served again"
+    )
 
 
 class ReviewIn(Body):

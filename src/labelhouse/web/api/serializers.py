@@ -16,6 +16,7 @@ from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, load_schema
 from labelhouse.tasks.models import StoredFile, Task, TaskImport
+from labelhouse.tasks.outside_policy import OutsideServing
 from labelhouse.tasks.service import media_urls, task_status
 
 
@@ -34,20 +35,23 @@ def project_out(project: Project) -> dict[str, Any]:
         "gold_first_n": project.gold_first_n,
         "gold_min_accuracy": project.gold_min_accuracy,
         "gold_min_answers": project.gold_min_answers,
+        "gold_exposure_limit": project.gold_exposure_limit,
         "review_mode": project.review_mode,
         "review_sample_rate": project.review_sample_rate,
         "review_agreement_threshold": project.review_agreement_threshold,
     }
 
 
-def annotation_out(a: Annotation) -> dict[str, Any]:
+def annotation_out(a: Annotation, outside: OutsideServing | None = None) -> dict[str, Any]:
+    """``outside``: shown to a vendor's person, whose answers are redacted like task data
+    (a spans answer carries the original text it marks)."""
     return {
         "id": a.id,
         "task_id": a.task_id,
         "annotator_id": a.user_id,
         "status": a.status,
         "review_status": a.review_status,
-        "value": a.value,
+        "value": a.value if outside is None else outside.answer(a.value),
         "schema_version": a.schema_version,
         "revision": a.revision,
         "lead_time_ms": a.lead_time_ms,
@@ -56,20 +60,21 @@ def annotation_out(a: Annotation) -> dict[str, Any]:
     }
 
 
-def revision_out(r: AnnotationRevision) -> dict[str, Any]:
+def revision_out(r: AnnotationRevision, outside: OutsideServing | None = None) -> dict[str, Any]:
     return {
         "revision": r.revision,
         "status": r.status,
-        "value": r.value,
+        "value": r.value if outside is None else outside.answer(r.value),
         "schema_version": r.schema_version,
         "lead_time_ms": r.lead_time_ms,
         "created_at": r.created_at,
     }
 
 
-def prediction_out(p: Any) -> dict[str, Any]:
+def prediction_out(p: Any, outside: OutsideServing | None = None) -> dict[str, Any]:
     """``p``: a Prediction or a row with its id, model_version, score and value."""
-    return {"id": p.id, "model_version": p.model_version, "score": p.score, "value": p.value}
+    value = p.value if outside is None else outside.prediction(p.value)
+    return {"id": p.id, "model_version": p.model_version, "score": p.score, "value": value}
 
 
 def file_out(f: StoredFile) -> dict[str, Any]:
@@ -100,14 +105,11 @@ def import_out(i: TaskImport) -> dict[str, Any]:
     }
 
 
-def media_names(schema: LabelSchema, task: Task) -> list[str]:
-    """Uploaded-file names the task's data refers to (e.g. a boxes field's image)."""
-    return [
-        task.data[k]
-        for f in schema.fields
-        for k in f.media_keys()
-        if isinstance(task.data.get(k), str)
-    ]
+def media_names(schema: LabelSchema, task: Task, data: dict[str, Any] | None = None) -> list[str]:
+    """Uploaded-file names the task's data (or ``data``, what is shown of it) refers to
+    (e.g. a boxes field's image)."""
+    data = task.data if data is None else data
+    return [data[k] for f in schema.fields for k in f.media_keys() if isinstance(data.get(k), str)]
 
 
 def task_out(
@@ -118,39 +120,51 @@ def task_out(
     predictions: list[Any] | None = None,
     annotations: list[Annotation] | None = None,
     media: dict[str, str] | None = None,
+    outside: OutsideServing | None = None,
 ) -> dict[str, Any]:
     """A task as JSON. ``media`` (name → URL) may be resolved by the caller for a whole
-    page of tasks at once; otherwise this task's files are looked up here."""
+    page of tasks at once; otherwise this task's files are looked up here. ``outside``:
+    shown to a vendor's person (data, media, predictions and answers as the project's
+    outside policy allows; see :mod:`labelhouse.tasks.outside_policy`)."""
+    data = task.data if outside is None else outside.data(task.id, task.data)
     if media is None:
-        names = media_names(load_schema(session, project), task)
+        names = media_names(load_schema(session, project), task, data)
         media = media_urls(session, project.id, names) if names else {}
     else:
         media = {
-            n: media[n] for n in media_names(load_schema(session, project), task) if n in media
+            n: media[n]
+            for n in media_names(load_schema(session, project), task, data)
+            if n in media
         }
     out: dict[str, Any] = {
         "id": task.id,
         "project_id": task.project_id,
-        "external_id": task.external_id,
-        "data": task.data,
+        "external_id": task.external_id if outside is None else outside.text(task.external_id),
+        "data": data,
         "status": task_status(task, project.overlap),
         "annotations_done": task.done,
         "created_at": task.created_at,
         "media": media,
     }
     if predictions is not None:
-        out["predictions"] = [prediction_out(p) for p in predictions]
+        out["predictions"] = [prediction_out(p, outside) for p in predictions]
     if annotations is not None:
-        out["annotations"] = [annotation_out(a) for a in annotations]
+        out["annotations"] = [annotation_out(a, outside) for a in annotations]
     return out
 
 
-def tasks_out(session: Session, tasks: list[Task], project: ProjectRow) -> list[dict[str, Any]]:
+def tasks_out(
+    session: Session,
+    tasks: list[Task],
+    project: ProjectRow,
+    *,
+    outside: OutsideServing | None = None,
+) -> list[dict[str, Any]]:
     """A page of tasks with their media resolved in one query (not one per task)."""
     schema = load_schema(session, project)
     names = sorted({n for t in tasks for n in media_names(schema, t)})
     media = media_urls(session, project.id, names) if names else {}
-    return [task_out(session, t, project, media=media) for t in tasks]
+    return [task_out(session, t, project, media=media, outside=outside) for t in tasks]
 
 
 def keyset_page(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations import service as annotations
+from labelhouse.annotations.models import Annotation
 from labelhouse.annotations.queries import TaskFilters, browse_tasks
 from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
 from labelhouse.kinds.registry import LabelSchema
@@ -18,6 +19,7 @@ from labelhouse.projects.service import load_schema, load_schema_and_document, p
 from labelhouse.review.gold import pause_gate
 from labelhouse.tasks import gold, queue
 from labelhouse.tasks import service as tasks
+from labelhouse.tasks.outside_policy import OutsideServing, serving_for
 from labelhouse.web.api.schemas import AnnotationIn, SkipIn
 from labelhouse.web.api.serializers import (
     annotation_out,
@@ -35,12 +37,17 @@ router = APIRouter(prefix="/api", tags=["work"])
 RENDER_HELP = "add 'rendered': {field: {...}}, sanitized Markdown HTML the widgets show"
 
 
-def disguise_gold(out: dict[str, Any], task: Any, overlap: int, own: list[Any]) -> None:
-    """A gold task shown to an annotator: counters as an ordinary task would have them."""
-    submitted = any(a.status == "submitted" for a in own)
+def disguise_gold(out: dict[str, Any], task: Any, overlap: int, *, submitted: bool) -> None:
+    """A gold task shown to an annotator: counters as an ordinary task would have them
+    (``submitted``: the viewer has submitted their answer). Every route an annotator uses
+    goes through here, so ``/next``, the task and the listing tell the same story."""
     done = gold.disguised_done(task, overlap, submitted_by_viewer=submitted)
     out["annotations_done"] = done
     out["status"] = "done" if done >= overlap else "in_progress" if task.taken or done else "new"
+
+
+def _submitted(own: list[Any]) -> bool:
+    return any(a.status == "submitted" for a in own)
 
 
 @dataclass
@@ -79,16 +86,18 @@ def next_payload(
     preds = tasks.predictions_of_task(s, task_id)
     # A fresh lease cannot have an annotation yet (a task is never leased twice).
     own = [] if lease.created else annotations.own_annotations(s, actor, task_id)
-    task = task_out(s, lease.task, project, predictions=preds, annotations=own)
+    outside = serving_for(s, actor, project.id, schema, leases={task_id: lease.assignment_id})
+    task = task_out(s, lease.task, project, predictions=preds, annotations=own, outside=outside)
     if lease.task.gold is not None:
-        disguise_gold(task, lease.task, project.overlap, own)
+        disguise_gold(task, lease.task, project.overlap, submitted=_submitted(own))
     body = {
         "task": task,
         "lease": {"expires_at": lease.expires_at, "new": lease.created},
         "schema_version": project.schema_version,
         "schema": document,
     }
-    return body, Rendering(schema, lease.task.data, task) if render else None
+    # Rendered from what is shown: a vendor's Markdown from the redacted, marked data.
+    return body, Rendering(schema, task["data"], task) if render else None
 
 
 @router.post("/projects/{project_id}/next")
@@ -138,17 +147,33 @@ def list_tasks(
     match: str = Query(default="is", description="'is' or 'contains' (for value)"),
 ) -> dict[str, Any]:
     """Keyset pages of tasks; filters combine (see ``annotations/queries.py`` for how label
-    values match)."""
-    filters = TaskFilters(status, external_id, q, annotator, field, value, match)
+    values match). For annotators ``status`` selects by the status they are shown, so a
+    page may hold fewer than ``limit`` items (follow ``next_cursor``)."""
     with ctx.read() as (s, actor):
+        # An annotator is shown gold tasks' counters disguised: filtering on the true ones
+        # would list a gold task under a status it does not show (or leave a gap).
+        shown_status = None
+        if status in tasks.TASK_STATUSES and not actor.in_project(project_id).sees_all_tasks:
+            shown_status, status = status, None
+        filters = TaskFilters(status, external_id, q, annotator, field, value, match)
         page = browse_tasks(s, actor, project_id, filters, after_id=cursor, limit=limit)
         project = project_row(s, actor, project_id)
-        items = tasks_out(s, page.items, project)
-        if not actor.in_project(project_id).sees_all_tasks:  # gold ones look ordinary
+        outside = serving_for(
+            s, actor, project_id, load_schema(s, project), task_ids=[t.id for t in page.items]
+        )
+        if outside is not None and outside.hides_data and q:
+            raise PermissionDenied(  # a search would tell hidden or redacted text apart
+                "Searching task text is not available to outside workforces in this project."
+            )
+        items = tasks_out(s, page.items, project, outside=outside)
+        golds = [t.id for t in page.items if t.gold is not None]
+        if golds and not actor.in_project(project_id).sees_all_tasks:  # they look ordinary
+            mine = gold.submitted_by(s, actor.user_id, golds)
             for out, t in zip(items, page.items, strict=True):
                 if t.gold is not None:
-                    out["annotations_done"] = min(t.done, project.overlap)
-                    out["status"] = "done" if t.done >= project.overlap else "in_progress"
+                    disguise_gold(out, t, project.overlap, submitted=t.id in mine)
+        if shown_status is not None:
+            items = [out for out in items if out["status"] == shown_status]
     return {"items": items, "next_cursor": page.next_cursor}
 
 
@@ -160,12 +185,14 @@ def get_task(
         task, project = tasks.get_task(s, actor, task_id)
         preds = tasks.predictions_of_task(s, task.id)
         anns = annotations.annotations_of_task(s, actor, task.id)
-        out = task_out(s, task, project, predictions=preds, annotations=anns)
+        schema = load_schema(s, project)
+        outside = serving_for(s, actor, project.id, schema, task_ids=[task.id])
+        out = task_out(s, task, project, predictions=preds, annotations=anns, outside=outside)
         if actor.in_project(project.id).at_least(Role.manager):
             out["gold"] = task.gold  # only managers see expected values
         elif task.gold is not None:
-            disguise_gold(out, task, project.overlap, anns)
-        rendering = Rendering(load_schema(s, project), task.data, out) if render else None
+            disguise_gold(out, task, project.overlap, submitted=_submitted(anns))
+        rendering = Rendering(schema, out["data"], out) if render else None
     render_after(rendering)  # after the read transaction, like /next
     return out
 
@@ -199,7 +226,11 @@ def save_annotation(
         result = annotations.save(
             s, actor, task_id, value=body.value, draft=body.draft, lead_time_ms=body.lead_time_ms
         )
-        out: dict[str, Any] = {**annotation_out(result.annotation), "created": result.created}
+        shown = _answers_view(s, actor, result.annotation.project_id)
+        out: dict[str, Any] = {
+            **annotation_out(result.annotation, shown),
+            "created": result.created,
+        }
         if next:
             project_id = result.annotation.project_id
             following: dict[str, Any] | None
@@ -217,12 +248,26 @@ def save_annotation(
 @router.get("/tasks/{task_id}/annotations")
 def task_annotations(task_id: Id, ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
-        items = [annotation_out(a) for a in annotations.annotations_of_task(s, actor, task_id)]
+        found = annotations.annotations_of_task(s, actor, task_id)
+        shown = _answers_view(s, actor, found[0].project_id) if found else None
+        items = [annotation_out(a, shown) for a in found]
     return {"items": items, "next_cursor": None}
 
 
 @router.get("/annotations/{annotation_id}/history")
 def annotation_history(annotation_id: Id, ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
-        items = [revision_out(r) for r in annotations.history(s, actor, annotation_id)]
+        revisions = annotations.history(s, actor, annotation_id)
+        shown = None
+        if actor.vendor:  # history() has just loaded the annotation: no second query
+            project_id = s.get_one(Annotation, annotation_id).project_id
+            shown = _answers_view(s, actor, project_id)
+        items = [revision_out(r, shown) for r in revisions]
     return {"items": items, "next_cursor": None}
+
+
+def _answers_view(s: Session, actor: Actor, project_id: int) -> OutsideServing | None:
+    """How a vendor's person is shown their own answers (redacted like the task data)."""
+    if not actor.vendor:
+        return None
+    return serving_for(s, actor, project_id, load_schema(s, project_row(s, actor, project_id)))
