@@ -36,7 +36,7 @@ from labelhouse.accounts.models import ROLE_RANK, Membership, Role, User
 from labelhouse.annotations import service as annotations
 from labelhouse.config import Settings
 from labelhouse.db.engine import open_database
-from labelhouse.people import project_members, teams
+from labelhouse.people import my_workforce, project_members, teams, workforces
 from labelhouse.storage import LocalStorage
 from labelhouse.tasks import queue
 from labelhouse.tasks import service as tasks
@@ -99,6 +99,8 @@ class Who:
     org: str | None
     role: Role | None = None
     projects: dict[str, Role] = field(default_factory=dict)
+    workforce: str | None = None  # "VA": vendor A, whose team annotates P
+    workforce_manager: bool = False
 
     def role_in(self, org: str, project: str) -> Role | None:
         if self.org != org or self.role is None:
@@ -115,6 +117,8 @@ ACTORS = (
     Who("project reviewer", "A", Role.annotator, {"P": Role.reviewer}),  # through a team
     Who("project annotator", "A", Role.annotator, {"P": Role.annotator}),
     Who("member outside the project", "A", Role.annotator),
+    Who("vendor manager", "A", Role.annotator, {"P": Role.annotator}, "VA", True),
+    Who("vendor annotator", "A", Role.annotator, {"P": Role.annotator}, "VA"),
     Who("owner of another organization", "B", Role.owner),
     Who("anonymous", None),
 )
@@ -145,7 +149,7 @@ def rank(role: Role | str) -> int:
     return ROLE_RANK[Role(role)]
 
 
-def expected(rule: str, who: Who, scope: Scope | None) -> set[str]:
+def expected(rule: str, who: Who, scope: Scope | None, path: str = "") -> set[str]:
     """The outcome classes the rule allows for this person on objects of this scope."""
     if rule == "public":
         return {OK}
@@ -155,8 +159,12 @@ def expected(rule: str, who: Who, scope: Scope | None) -> set[str]:
     if rule in ("self", "member"):
         # Objects in the path are the caller's own in the "project" scope only (tokens).
         return {OK} if scope is None or scope.name == "project" else {HIDDEN}
-    if rule == "workforce:manager":  # nobody here manages a workforce: refused before lookup
-        return {DENIED}
+    if rule == "workforce:manager":
+        if not who.workforce_manager:
+            return {DENIED}  # refused before any lookup
+        if scope is None or ("{project_id}" in path and scope.name == "project"):
+            return {OK}  # their workforce; P is one of its projects
+        return {HIDDEN}  # the lab's staff, another project, another organization
     kind, _, level = rule.partition(":")
     if kind == "org":
         allowed = rank(who.role) >= rank(level)
@@ -288,6 +296,17 @@ def _team(db: Any, owner: Member, name: str, project_id: int, role: str, emails:
         return team.id
 
 
+def _workforce(db: Any, owner: Member, name: str, project_id: int, *people: Member) -> int:
+    """A vendor of these people, annotating the project."""
+    actor = owner.actor
+    with db.session() as s:
+        team = teams.create_team(s, actor, name=name)
+        teams.add_members(s, actor, team.id, emails=[p.email for p in people])
+        workforces.update_workforce(s, actor, team.id, kind="vendor")
+        project_members.add_team(s, actor, project_id, team_id=team.id, role="annotator")
+        return team.id
+
+
 def _invitation(db: Any, owner: Member, email: str) -> tuple[int, str]:
     actor = owner.actor
     with db.session() as s:
@@ -314,15 +333,39 @@ def marked_rows(project: str, n: int) -> list[dict[str, Any]]:
     ]
 
 
+def _runs_the_lab_side(w: Who) -> bool:
+    """The lab's own people overseeing P (organization owners/managers, P's project manager
+    and reviewers): they see the names of the workforces working on it."""
+    role = w.role_in("A", "P")
+    return w.workforce is None and role is not None and rank(role) >= rank(Role.reviewer)
+
+
 def markers(
-    db: Any, owners: dict[str, Member], annotators_tasks: set[int]
+    db: Any,
+    owners: dict[str, Member],
+    annotators_tasks: set[int],
+    vendor_emails: dict[str, str],
 ) -> list[tuple[str, Callable[[Who], bool]]]:
-    """Organization names, e-mail addresses, project names and task texts, each with who
-    may be shown it. ``annotators_tasks``: the tasks assigned to the project annotator."""
+    """Organization names, e-mail addresses, project names, workforce names and task
+    texts, each with who may be shown it. ``annotators_tasks``: the tasks assigned to the
+    project annotator; ``vendor_emails``: vendor A's people's addresses by actor name (a
+    vendor's people see no address but their own, and its manager their workforce's)."""
     found: list[tuple[str, Callable[[Who], bool]]] = []
     projects = {"P": ("A", "P"), "Q": ("A", "Q"), "R": ("B", "R")}
     for org in ("A", "B"):
         found.append((f"marker-org-{org}", lambda w, org=org: w.org == org))
+    found.append(("marker-vendor-A", lambda w: _runs_the_lab_side(w) or w.workforce == "VA"))
+    found.append(("marker-vendor-B", _runs_the_lab_side))
+
+    def sees_address(w: Who, org: str, email: str) -> bool:
+        if w.org != org:
+            return False
+        if w.workforce is None:
+            return True
+        if w.workforce_manager:
+            return email in vendor_emails.values()
+        return vendor_emails.get(w.name) == email
+
     with db.read_session() as s:
         for org, owner in owners.items():
             org_id = owner.organization_id
@@ -331,7 +374,7 @@ def markers(
                 .join(Membership, Membership.user_id == User.id)
                 .where(Membership.organization_id == org_id)
             ):
-                found.append((email, lambda w, org=org: w.org == org))
+                found.append((email, lambda w, org=org, e=email: sees_address(w, org, e)))
         for key, (org, project) in projects.items():
 
             def sees(w: Who, org: str = org, project: str = project) -> bool:
@@ -381,6 +424,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         ANNOTATOR: add_member(db, owner, Role.annotator, join_projects=False),
         "member outside the project": add_member(db, owner, Role.annotator, join_projects=False),
     }
+    people["vendor manager"] = add_member(db, owner, Role.annotator, join_projects=False)
+    people["vendor annotator"] = add_member(db, owner, Role.annotator, join_projects=False)
+    vendor_b_person = add_member(db, owner, Role.annotator, join_projects=False)
     victim_p = add_member(db, owner, Role.annotator, join_projects=False)
     victim_q = add_member(db, owner, Role.annotator, join_projects=False)
     spare = add_member(db, owner, Role.annotator, join_projects=False)
@@ -395,6 +441,15 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
     with db.session() as s:  # victim_p too, so removing a team member has someone to remove
         teams.add_members(s, owner.actor, team_p, emails=[victim_p.email])
     team_q = _team(db, owner, "Q annotators", q, "annotator", [victim_q.email])
+    # Vendors A (the two vendor actors, one its manager) and B, both annotating P.
+    vendor_a = _workforce(
+        db, owner, "marker-vendor-A", p, people["vendor manager"], people["vendor annotator"]
+    )
+    _workforce(db, owner, "marker-vendor-B", p, vendor_b_person)
+    with db.session() as s:
+        my_workforce.set_manager(
+            s, owner.actor, vendor_a, user_id=people["vendor manager"].user_id, manager=True
+        )
     # Work: victim_p's annotation is on a task the project annotator never had.
     (p_other_task,), p_other_annotation, _ = _work(db, victim_p, p, submit=1)
     (p_done,), p_annotation, p_leased = _work(db, people[ANNOTATOR], p, submit=1)
@@ -473,7 +528,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             own_tokens=own_tokens,
             spare_email=spare.email,
             invitation_secret=accept_secret,
-            markers=markers(db, {"A": owner, "B": owner_b}, {p_done, p_leased}),
+            markers=markers(
+                db,
+                {"A": owner, "B": owner_b},
+                {p_done, p_leased},
+                {n: people[n].email for n in ("vendor manager", "vendor annotator")},
+            ),
         )
     snapshot.close()
     db.dispose()
@@ -515,6 +575,10 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/projects/{project_id}/routing/move"): _json(
         {"from_workforce": 999_999, "to_workforce": 999_998}
     ),
+    ("PUT", "/api/projects/{project_id}/outside-policy"): _json(
+        {"hidden_keys": ["secret"], "redact": ["email"], "canary": True}
+    ),
+    ("POST", "/api/trace"): _json({"text": "no marker here"}),
     ("POST", "/api/projects/{project_id}/members"): lambda w, _: {
         "json": {"emails": [w.spare_email], "role": "annotator"}
     },
@@ -534,6 +598,7 @@ BODIES: dict[tuple[str, str], Body] = {
     },
     ("POST", "/api/tasks/{task_id}/annotations"): _json({"value": {"label": "neg"}}),
     ("PUT", "/api/tasks/{task_id}/gold"): _json({"value": {"label": "neg"}}),
+    ("PUT", "/api/tasks/{task_id}/gold/state"): _json({"state": "reserve"}),
     ("POST", "/api/tasks/{task_id}/review"): _json({"decision": "accept"}),
     ("POST", "/login"): lambda w, _: {"data": {"email": w.spare_email, "password": PASSWORD}},
     ("POST", "/logout"): lambda w, a: {
@@ -643,7 +708,7 @@ def test_every_route_answers_every_person_as_its_rule_says(world):
                 r = send(world, who, method, url, sent)
                 cases += 1
                 got = classify(r)
-                want = expected(rule, who, scope)
+                want = expected(rule, who, scope, path)
                 where = f"{method} {url} ({path}) [{rule}] as {who.name}" + (
                     f" on the {scope_name} object" if scope_name else ""
                 )

@@ -19,12 +19,14 @@ from labelhouse.web.api import (
     auth,
     exports,
     my_workforce,
+    outside_policy,
     pages_support,
     people,
     projects,
     quality,
     review,
     tasks,
+    workforce_comparison,
     workforces,
 )
 from labelhouse.web.middleware import (
@@ -76,6 +78,8 @@ def create_app(
         pages_support.router,
         workforces.router,
         my_workforce.router,
+        workforce_comparison.router,
+        outside_policy.router,
     ):
         app.include_router(router)
     pages.install(app)

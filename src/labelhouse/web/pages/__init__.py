@@ -22,6 +22,8 @@ from labelhouse.web.pages import (
     settings,
     tasks,
     transfer,
+    workforce,
+    workforce_comparison,
 )
 from labelhouse.web.pages.common import (
     STATIC_DIR,
@@ -45,6 +47,8 @@ def install(app: FastAPI) -> None:
     modules = (auth, projects, people, audit, settings, tasks, transfer, annotate, quality, review)
     for module in modules:
         app.include_router(module.router)
+    app.include_router(workforce_comparison.router)
+    app.include_router(workforce.router)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(_: Request, exc: LoginRequired) -> Response:
