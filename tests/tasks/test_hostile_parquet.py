@@ -125,7 +125,7 @@ def import_in_a_process(db, db_url, tmp_path: Path, path: Path) -> dict[str, Any
 @pytest.mark.parametrize(
     ("columns", "message"),
     [
-        (1, "the file decodes to more than 256.0 MB, over 1,000 times its"),
+        (1, "the file decodes to more than 128.0 MB, over 1,000 times its"),
         (40, "one row may decode to"),
     ],
     ids=["1-MB-string-x4096", "40-columns-of-it"],
@@ -193,7 +193,7 @@ def test_a_dictionary_column_is_measured_decoded(tmp_path):
     result = read(bomb(tmp_path / "b.parquet", size=1_000_000, schema=True))
     where, problem = fatal(result)
     assert where == "row group 1 of 1"
-    assert "decodes to more than 256.0 MB" in problem and "column 'c0'" in problem
+    assert "decodes to more than 128.0 MB" in problem and "column 'c0'" in problem
     assert len(result) <= 300  # stopped at the limit, not after 4,096 rows
 
 

@@ -47,7 +47,7 @@ GROWTH = 2  # pyarrow builds a batch in buffers that double as they fill
 # A file may decode to this many times its size, and at least DECODED_FLOOR bytes: real
 # data compresses 3-20x (a constant column more), a decompression bomb a million times.
 DECODED_RATIO = 1000
-DECODED_FLOOR = 256 * 1024 * 1024
+DECODED_FLOOR = 128 * 1024 * 1024
 # A batch decoding to more than this is turned into Python objects row by row, and a row
 # decoding to more is not turned into anything: Arrow's 8-byte numbers and per-value offsets
 # take a few times the JSON they become, but a row of 8 MB cannot be a task of 1 MB.

@@ -465,6 +465,7 @@ def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id:
                 leased_at=now,
                 expires_at=now,
                 finished_at=now,
+                workforce_id=actor.workforce_id,
             )
         )
     else:
