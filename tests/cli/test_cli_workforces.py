@@ -348,9 +348,9 @@ def test_bad_arguments_are_one_sentence(db, cli, owner, lab, tmp_path, monkeypat
 
 def test_vendor_rules_reach_the_command_line(db, cli, owner):
     project = make_project(db, owner, name="Reviews", open_to_all=False)
-    make_team(db, owner, "Checkers", 1, project, role="reviewer")
+    make_team(db, owner, "Checkers", 1, project, role="manager")
     error = failed(cli("workforces", "set", "Checkers", "--kind", "vendor"))
-    assert "has a project role above annotator; make it annotator in its projects first" in error
+    assert "is a project manager; make it annotator or reviewer in its projects first" in error
 
 
 @pytest.mark.parametrize(

@@ -253,15 +253,17 @@ def test_data_key_selection_on_both_databases(db):
 # -- workforce rules -------------------------------------------------------------------------
 
 
-def test_one_workforce_per_person_and_vendors_are_annotators(lab):
+def test_one_workforce_per_person_and_vendors_are_never_project_managers(lab):
     db, owner, pid = lab
     a, (a1, _) = workforce(db, owner, pid, "A")
     b, _ = workforce(db, owner, pid, "B")
     with db.session() as s, pytest.raises(Conflict, match="at most one workforce"):
         teams.add_members(s, owner.actor, b, emails=[a1.email])
-    with db.session() as s, pytest.raises(Conflict, match="only be an annotator"):
-        project_members.add_team(s, owner.actor, pid, team_id=a, role="reviewer")
-    with db.session() as s, pytest.raises(Conflict, match="only be annotators"):
+    with db.session() as s, pytest.raises(Conflict, match="annotator or a reviewer in a proj"):
+        project_members.add_team(s, owner.actor, pid, team_id=a, role="manager")
+    with db.session() as s, pytest.raises(Conflict, match="annotators or reviewers, not a man"):
+        project_members.add_people(s, owner.actor, pid, emails=[a1.email], role="manager")
+    with db.session() as s:  # reviewing their own workforce's work is allowed
         project_members.add_people(s, owner.actor, pid, emails=[a1.email], role="reviewer")
     manager = add_member(db, owner, Role.manager)
     with db.session() as s, pytest.raises(Conflict, match="cannot work for a vendor"):

@@ -119,6 +119,8 @@ ACTORS = (
     Who("member outside the project", "A", Role.annotator),
     Who("vendor manager", "A", Role.annotator, {"P": Role.annotator}, "VA", True),
     Who("vendor annotator", "A", Role.annotator, {"P": Role.annotator}, "VA"),
+    # In vendor A (whose team annotates P) and, directly, a reviewer of P.
+    Who("vendor reviewer", "A", Role.annotator, {"P": Role.reviewer}, "VA"),
     Who("owner of another organization", "B", Role.owner),
     Who("anonymous", None),
 )
@@ -178,8 +180,12 @@ def expected(rule: str, who: Who, scope: Scope | None, path: str = "") -> set[st
     mine = scope.theirs and who.name == ANNOTATOR
     if level == "own-lease":
         return {OK} if mine else {HIDDEN}
+    if level == "lab-reviewer":  # project-wide views: never a vendor's people
+        return {OK} if rank(role) >= rank(Role.reviewer) and who.workforce is None else {DENIED}
     if kind in ("task", "annotation"):
-        if rank(role) < rank(Role.reviewer) and not mine:
+        # Only the lab's reviewers and up see the whole project; a vendor's people, in any
+        # role, reach only what was given to them (none of the matrix's tasks).
+        if (rank(role) < rank(Role.reviewer) or who.workforce is not None) and not mine:
             return {HIDDEN}
         if level in ("assigned-or-reviewer", "own-or-reviewer"):
             level = Role.annotator.value
@@ -391,7 +397,7 @@ def markers(
                 role = w.role_in(org, project)
                 if role is None:
                     return False
-                return rank(role) >= rank(Role.reviewer) or (
+                return (rank(role) >= rank(Role.reviewer) and w.workforce is None) or (
                     w.name == ANNOTATOR and tid in annotators_tasks
                 )
 
@@ -426,6 +432,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
     }
     people["vendor manager"] = add_member(db, owner, Role.annotator, join_projects=False)
     people["vendor annotator"] = add_member(db, owner, Role.annotator, join_projects=False)
+    people["vendor reviewer"] = add_member(db, owner, Role.annotator, join_projects=False)
     vendor_b_person = add_member(db, owner, Role.annotator, join_projects=False)
     victim_p = add_member(db, owner, Role.annotator, join_projects=False)
     victim_q = add_member(db, owner, Role.annotator, join_projects=False)
@@ -443,8 +450,15 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
     team_q = _team(db, owner, "Q annotators", q, "annotator", [victim_q.email])
     # Vendors A (the two vendor actors, one its manager) and B, both annotating P.
     vendor_a = _workforce(
-        db, owner, "marker-vendor-A", p, people["vendor manager"], people["vendor annotator"]
+        db,
+        owner,
+        "marker-vendor-A",
+        p,
+        people["vendor manager"],
+        people["vendor annotator"],
+        people["vendor reviewer"],
     )
+    _add_people(db, owner, p, "reviewer", people["vendor reviewer"])
     _workforce(db, owner, "marker-vendor-B", p, vendor_b_person)
     with db.session() as s:
         my_workforce.set_manager(
@@ -532,7 +546,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
                 db,
                 {"A": owner, "B": owner_b},
                 {p_done, p_leased},
-                {n: people[n].email for n in ("vendor manager", "vendor annotator")},
+                {
+                    n: people[n].email
+                    for n in ("vendor manager", "vendor annotator", "vendor reviewer")
+                },
             ),
         )
     snapshot.close()

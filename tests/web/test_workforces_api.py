@@ -94,8 +94,8 @@ def test_errors_say_what_to_do(app, db):
     )
     assert r.status_code == 422
     assert "add up to 1, but the project asks for 2" in r.json()["error"]["message"]
-    r = c.post(f"/api/projects/{pid}/members", json={"team_id": a, "role": "reviewer"})
-    assert r.status_code == 409 and "only be an annotator" in r.json()["error"]["message"]
+    r = c.post(f"/api/projects/{pid}/members", json={"team_id": a, "role": "manager"})
+    assert r.status_code == 409 and "annotator or a reviewer" in r.json()["error"]["message"]
     r = c.put(f"/api/teams/{a}/workforce", json={"currency": "dollars"})
     assert r.status_code == 422
     r = c.post(

@@ -66,9 +66,24 @@ class Actor:
     _org_role: Role | None = field(default=None, compare=False, repr=False)
 
     @property
-    def sees_all_tasks(self) -> bool:
-        """Reviewers and up see every task; annotators only tasks assigned to them."""
-        return self.at_least(Role.reviewer)
+    def sees_whole_project(self) -> bool:
+        """Whether this actor sees every task, annotation, file and score of the project in
+        scope: the lab's reviewers and up. Annotators see only the tasks given to them, and
+        a vendor's people never more than that, whatever their project role (a vendor
+        reviewer reviews only their own workforce's work, see ``review/service.py``).
+
+        The one predicate for "the whole project": use it, not a role comparison."""
+        return self.at_least(Role.reviewer) and not self.vendor
+
+    def require_lab_reviewer(self, action: str = "do this") -> None:
+        """Project-wide views (quality, gold accuracy, agreement, review statistics, the
+        task browser): reviewers and up who are not a vendor's people."""
+        self.require(Role.reviewer, action)
+        if self.vendor:
+            raise PermissionDenied(
+                f"Only the lab's own reviewers and managers may {action}: a vendor's people "
+                "see their own workforce's work only."
+            )
 
     def require_org(self, role: Role, action: str = "do this") -> None:
         """An organization-level check (people, teams, audit), whatever project is in scope."""

@@ -110,7 +110,7 @@ def annotation_conditions(
         parts.append(value)
     if not parts:
         return []
-    if not actor.sees_all_tasks:
+    if not actor.sees_whole_project:
         parts.append(Annotation.user_id == actor.user_id)
     return [
         exists().where(Annotation.task_id == Task.id, Annotation.status == SUBMITTED, and_(*parts))
@@ -212,7 +212,7 @@ def task_detail(session: Session, actor: Actor, task_id: int) -> TaskDetail:
         .where(Annotation.task_id == task.id)
         .order_by(Annotation.id)
     )
-    if not actor.sees_all_tasks:
+    if not actor.sees_whole_project:
         query = query.where(Annotation.user_id == actor.user_id)
     views = {a.id: AnnotationView(a, email) for a, email in session.execute(query)}
     if views:

@@ -177,7 +177,7 @@ def annotations_of_task(session: Session, actor: Actor, task_id: int) -> list[An
     task, _ = get_task(session, actor, task_id)
     actor = actor.in_project(task.project_id)
     query = select(Annotation).where(Annotation.task_id == task.id)
-    if not actor.sees_all_tasks:
+    if not actor.sees_whole_project:
         query = query.where(Annotation.user_id == actor.user_id)
     return list(session.scalars(query.order_by(Annotation.id)))
 
@@ -192,7 +192,7 @@ def history(session: Session, actor: Actor, annotation_id: int) -> list[Annotati
     except NotFound:
         raise missing from None  # the same answer as a missing one; never name the task
     actor = actor.in_project(task.project_id)
-    if not actor.sees_all_tasks and annotation.user_id != actor.user_id:
+    if not actor.sees_whole_project and annotation.user_id != actor.user_id:
         raise missing
     return list(
         session.scalars(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Date, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts.models import Role, User
+from labelhouse.accounts.models import User
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations.models import Annotation
 from labelhouse.audit import queries as audit_queries
@@ -147,7 +147,7 @@ def recent_annotations(
 def project_overview(session: Session, actor: Actor, project_id: int) -> Overview:
     """Everything the overview page shows, for reviewers and up."""
     actor = actor.in_project(project_id)
-    actor.require(Role.reviewer, "see the project overview")
+    actor.require_lab_reviewer("see the project overview")
     project = get_project(session, actor, project_id)
     events = audit_queries.project_events(session, actor.organization_id, project.id)
     ids = {e.actor_id for e in events if e.actor_id is not None}

@@ -364,7 +364,7 @@ def set_workforce(
 
     Options left out stay as they are; --kind group makes it a plain team again. A person
     is in at most one workforce; a vendor's people are never organization owners or
-    managers and work as annotators only."""
+    managers, and in projects annotators or reviewers of their own workforce's work."""
     from labelhouse.people.workforces import KEEP, update_workforce
 
     db = open_db(settings_for(data_dir))

@@ -3,10 +3,11 @@
 - A person is in at most one workforce (staff or vendor team) of an organization:
   ``membership.workforce_id`` names it, kept in step with team membership here.
 - A vendor's people are never organization owners or managers (who see every project).
-- Until reviews are split by workforce, a vendor's people are **annotators** in projects:
-  a vendor reviewer would see every task and annotation of a project, the lab's and the
-  other vendors' included. Giving a vendor team or person a higher project role is refused
-  with that reason.
+- A vendor's people are **annotators or reviewers** in projects, never managers. Reviews
+  are split by workforce (``review/workforce_scope.py``): a vendor reviewer reviews only
+  their own workforce's work and, like an annotator, sees no other task
+  (``Actor.sees_whole_project``). A project manager sees and changes everything in the
+  project, so making a vendor team or person one is refused with that reason.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from labelhouse.accounts.models import (
 )
 from labelhouse.errors import Conflict
 
-VENDOR_PROJECT_ROLE = Role.annotator
-_WHY_ANNOTATOR = (
-    "a vendor's people work as annotators: reviewing would show them every task and "
-    "annotation of the project, other workforces' included"
+VENDOR_PROJECT_ROLES = (Role.annotator, Role.reviewer)
+_VENDOR_ROLE_VALUES = tuple(r.value for r in VENDOR_PROJECT_ROLES)
+_WHY_NOT_MANAGER = (
+    "a vendor's people are annotators or reviewers of their own workforce's work: a project "
+    "manager sees and changes every task and answer of the project, other workforces' included"
 )
 
 
@@ -45,8 +47,8 @@ def _emails(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
 
 def check_can_join(session: Session, team: Team, user_ids: list[int]) -> None:
     """Before people join a workforce team (or a team becomes a workforce): none is in
-    another workforce; for a vendor, none is an organization manager/owner or holds a
-    project role above annotator of their own."""
+    another workforce; for a vendor, none is an organization manager/owner or a project
+    manager of their own."""
     if team.kind not in WORKFORCE_KINDS or not user_ids:
         return
     rows = session.execute(
@@ -81,28 +83,28 @@ def check_can_join(session: Session, team: Team, user_ids: list[int]) -> None:
     above = session.execute(
         select(ProjectMember.user_id).where(
             ProjectMember.user_id.in_(user_ids),
-            ProjectMember.role != VENDOR_PROJECT_ROLE.value,
+            ProjectMember.role.not_in(_VENDOR_ROLE_VALUES),
         )
     ).scalars()
     high = sorted({emails[uid] for uid in above})
     if high:
         raise Conflict(
-            f"Make these people annotators in their projects first ({_WHY_ANNOTATOR}): "
-            f"{', '.join(high)}."
+            "Make these people annotators or reviewers in their projects first "
+            f"({_WHY_NOT_MANAGER}): {', '.join(high)}."
         )
 
 
 def check_vendor_team_projects(session: Session, team: Team) -> None:
-    """Before a team becomes a vendor: its project roles must be annotator."""
+    """Before a team becomes a vendor: its project roles must be annotator or reviewer."""
     above = session.execute(
         select(ProjectMember.id).where(
-            ProjectMember.team_id == team.id, ProjectMember.role != VENDOR_PROJECT_ROLE.value
+            ProjectMember.team_id == team.id, ProjectMember.role.not_in(_VENDOR_ROLE_VALUES)
         )
     ).first()
     if above is not None:
         raise Conflict(
-            f"'{team.name}' has a project role above annotator; make it annotator in its "
-            f"projects first ({_WHY_ANNOTATOR})."
+            f"'{team.name}' is a project manager; make it annotator or reviewer in its "
+            f"projects first ({_WHY_NOT_MANAGER})."
         )
 
 
@@ -140,17 +142,17 @@ def team_user_ids(session: Session, team_id: int) -> list[int]:
 
 
 def check_project_role_for_team(team: Team, role: Role) -> None:
-    if team.kind == VENDOR and role != VENDOR_PROJECT_ROLE:
+    if team.kind == VENDOR and role not in VENDOR_PROJECT_ROLES:
         raise Conflict(
-            f"'{team.name}' is a vendor: it can only be an annotator in a project "
-            f"({_WHY_ANNOTATOR})."
+            f"'{team.name}' is a vendor: it can be an annotator or a reviewer in a project, "
+            f"not a {role.value} ({_WHY_NOT_MANAGER})."
         )
 
 
 def check_project_role_for_people(
     session: Session, organization_id: int, user_ids: list[int], role: Role
 ) -> None:
-    if role == VENDOR_PROJECT_ROLE or not user_ids:
+    if role in VENDOR_PROJECT_ROLES or not user_ids:
         return
     vendors = session.execute(
         select(User.email)
@@ -165,8 +167,8 @@ def check_project_role_for_people(
     names = sorted(vendors)
     if names:
         raise Conflict(
-            f"These people work for a vendor and can only be annotators ({_WHY_ANNOTATOR}): "
-            f"{', '.join(names)}."
+            "These people work for a vendor and can be annotators or reviewers, not a "
+            f"{role.value} ({_WHY_NOT_MANAGER}): {', '.join(names)}."
         )
 
 

@@ -28,7 +28,7 @@ def settings_view(session: Session, actor: Actor, project_id: int) -> SettingsVi
     manage the project's members (the page gathers those from ``labelhouse.people``, which
     sits above this package)."""
     actor = actor.in_project(project_id)
-    actor.require(Role.reviewer, "see project settings")
+    actor.require_lab_reviewer("see project settings")
     project = get_project(session, actor, project_id)
     manager = actor.at_least(Role.manager)
     return SettingsView(

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.kinds._responses import ResponsesField
@@ -227,7 +226,7 @@ def project_report(
 ) -> QualityReport:
     """The whole quality report of a project (reviewers and up)."""
     actor = actor.in_project(project_id)
-    actor.require(Role.reviewer, "see quality reports")
+    actor.require_lab_reviewer("see quality reports")
     check_method(method)
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
@@ -340,7 +339,7 @@ def consensus_page(
     million labels); the page only limits what is serialised.
     """
     actor = actor.in_project(project_id)
-    actor.require(Role.reviewer, "see consensus labels")
+    actor.require_lab_reviewer("see consensus labels")
     check_method(method)
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)

@@ -110,7 +110,7 @@ def _scores(
 def gold_accuracy(session: Session, actor: Actor, project_id: int) -> list[GoldScore]:
     """Every annotator's gold accuracy in the project, per field (reviewers and up)."""
     actor = actor.in_project(project_id)
-    actor.require(Role.reviewer, "see annotators' gold accuracy")
+    actor.require_lab_reviewer("see annotators' gold accuracy")
     project = get_project(session, actor, project_id)
     return [s for _, s in sorted(_scores(session, project).items())]
 

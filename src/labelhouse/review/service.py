@@ -42,12 +42,13 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.annotations.models import Annotation
 from labelhouse.audit import service as audit
 from labelhouse.db.base import utcnow
-from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
+from labelhouse.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project, load_schema
 from labelhouse.review import leases
 from labelhouse.review.models import Review
+from labelhouse.review.workforce_scope import PENDING, in_review_scope, review_scope
 from labelhouse.tasks import queue
 from labelhouse.tasks.models import Assignment, Task
 from labelhouse.tasks.service import get_task
@@ -102,7 +103,7 @@ def field_agreement(
     return majority, share
 
 
-_PENDING = (Annotation.status == "submitted", Annotation.review_status.is_(None))
+_PENDING = PENDING
 
 
 def _candidates(project: Project, actor: Actor, after_id: int) -> Select[tuple[Task]]:
@@ -113,6 +114,7 @@ def _candidates(project: Project, actor: Actor, after_id: int) -> Select[tuple[T
         Task.done >= project.overlap,
         exists().where(Annotation.task_id == Task.id, *_PENDING),
         ~exists().where(Annotation.task_id == Task.id, Annotation.user_id == actor.user_id),
+        *review_scope(actor),  # a vendor reviewer: their own workforce's work only
     )
     if project.review_mode == "sample":
         cutoff = int(project.review_sample_rate * HASH_MOD)
@@ -209,7 +211,7 @@ def next_for_review(
             # Read the item after taking the lease: on PostgreSQL the candidates may predate
             # a decision (and its lease release) that committed meanwhile; this read sees it.
             item = _item(session, project, schema, task)
-            if not wanted(item):
+            if not wanted(item) or not in_review_scope(session, actor, task.id):
                 leases.release_own(session, project.id, actor.user_id)
                 continue
             item.lease_expires_at = expires_at
@@ -248,6 +250,8 @@ def decide(
     task, row = get_task(session, actor, task_id)
     actor = actor.in_project(row.id)
     actor.require(Role.reviewer, "review tasks")
+    if not in_review_scope(session, actor, task.id):  # another workforce's or the lab's
+        raise NotFound(f"Task {task_id} does not exist.")
     if decision not in DECISIONS:
         raise InvalidInput(
             "Unknown review decision.", [Problem("decision", f"use one of: {', '.join(DECISIONS)}")]
@@ -380,7 +384,7 @@ class ReviewStats:
 def review_stats(session: Session, actor: Actor, project_id: int) -> list[ReviewStats]:
     """Per annotator: how many of their annotations review accepted, rejected, corrected."""
     actor = actor.in_project(project_id)
-    actor.require(Role.reviewer, "see review statistics")
+    actor.require_lab_reviewer("see review statistics")
     project = get_project(session, actor, project_id)
     rows = session.execute(
         select(Annotation.user_id, User.email, Annotation.review_status, func.count())

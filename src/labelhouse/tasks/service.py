@@ -18,15 +18,18 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    column,
     exists,
     func,
     or_,
     select,
+    table,
 )
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts.models import ROLE_RANK, Role
+from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
+from labelhouse.db.base import UtcDateTime, utcnow
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem, TooLarge
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import (
@@ -59,20 +62,56 @@ _TASK_WITH_PROJECT = (
 
 
 def may_see_task(actor: Actor, project_id: int, assigned: bool) -> bool:
-    """The task rule: the project must be visible to the actor, and an annotator there only
-    reaches the tasks they were given."""
-    role = actor.role_in(project_id)
-    return role is not None and (assigned or ROLE_RANK[role] >= ROLE_RANK[Role.reviewer])
+    """The task rule: the project must be visible to the actor; there, whoever does not see
+    the whole project (annotators, and a vendor's people in any role) only reaches the
+    tasks they were given."""
+    if actor.role_in(project_id) is None:
+        return False
+    return assigned or actor.in_project(project_id).sees_whole_project
+
+
+# The review queue's leases (review/models.py ReviewLease), named as a plain table: review
+# sits above tasks, and a vendor reviewer's view of a task they are reviewing is a task rule.
+_REVIEW_LEASE = table(
+    "review_lease",
+    column("task_id"),
+    column("project_id"),
+    column("reviewer_id"),
+    column("expires_at", UtcDateTime),
+)
+
+
+def _reviewing(session: Session, actor: Actor, project_id: int, task_id: int) -> bool:
+    """A reviewer who does not see the whole project (a vendor's) reaches the task they
+    hold a live review lease on: the one the review queue showed them."""
+    if actor.role_in(project_id) is None or not actor.in_project(project_id).at_least(
+        Role.reviewer
+    ):
+        return False
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    _REVIEW_LEASE.c.task_id == task_id,
+                    _REVIEW_LEASE.c.reviewer_id == actor.user_id,
+                    _REVIEW_LEASE.c.expires_at > utcnow(),
+                )
+            )
+        )
+    )
 
 
 def get_task(session: Session, actor: Actor, task_id: int) -> tuple[Task, ProjectRow]:
-    """The one scoped task lookup. Annotators only reach tasks they were assigned; a task of
-    a project the actor may not see is as missing as one of another organization. Role
-    checks after it use ``actor.in_project(project.id)``."""
+    """The one scoped task lookup. Annotators (and a vendor's people) only reach tasks they
+    were assigned, or as reviewers the one they hold a review lease on; a task of a project
+    the actor may not see is as missing as one of another organization. Role checks after
+    it use ``actor.in_project(project.id)``."""
     row = session.execute(
         _TASK_WITH_PROJECT, {"tid": task_id, "org": actor.organization_id, "uid": actor.user_id}
     ).first()
-    if row is None or not may_see_task(actor, row[1], row.assigned):
+    if row is None or not (
+        may_see_task(actor, row[1], row.assigned) or _reviewing(session, actor, row[1], task_id)
+    ):
         raise NotFound(f"Task {task_id} does not exist.")
     return row[0], ProjectRow(*row[1:-1])
 
@@ -181,7 +220,7 @@ def list_tasks(
     actor = actor.in_project(project_id)
     project = get_project(session, actor, project_id)
     query = select(Task).where(Task.project_id == project.id, Task.id > after_id)
-    if not actor.sees_all_tasks:
+    if not actor.sees_whole_project:
         query = query.where(
             exists().where(Assignment.task_id == Task.id, Assignment.user_id == actor.user_id)
         )
@@ -308,29 +347,59 @@ def store_file(
 
 
 def get_file(session: Session, actor: Actor, file_id: int) -> StoredFile:
-    """An uploaded file, under the rule of the tasks that use it: reviewers and up see every
-    file of their projects; an annotator only the files of tasks given to them (NotFound
+    """An uploaded file, under the rule of the tasks that use it: whoever sees the whole
+    project sees every file of it; others (annotators, a vendor's people) only the files of
+    tasks given to them (NotFound
     otherwise, exactly like a missing file)."""
     row = session.execute(
         select(StoredFile)
         .join(Project, Project.id == StoredFile.project_id)
         .where(StoredFile.id == file_id, Project.organization_id == actor.organization_id)
     ).scalar_one_or_none()
-    role = None if row is None else actor.role_in(row.project_id)
-    if row is None or role is None:
+    if row is None or actor.role_in(row.project_id) is None:
         raise NotFound(f"File {file_id} does not exist.")
-    if ROLE_RANK[role] < ROLE_RANK[Role.reviewer] and not _file_in_own_task(session, actor, row):
+    whole = actor.in_project(row.project_id).sees_whole_project
+    reviewing = [] if whole else _review_leased_data(session, actor, row.project_id)
+    if (
+        not whole
+        and not _file_in_own_task(session, actor, row)
+        and not any(_names(data, row.name) for data in reviewing)
+    ):
         raise NotFound(f"File {file_id} does not exist.")
-    if actor.vendor and not _file_shown_outside(session, actor, row):
+    if actor.vendor and not _file_shown_outside(session, actor, row, reviewing):
         raise NotFound(f"File {file_id} does not exist.")
     return row
 
 
-def _file_shown_outside(session: Session, actor: Actor, row: StoredFile) -> bool:
-    """For a vendor's person: whether one of their tasks names the file outside the keys
-    the project hides from outside workforces (a hidden key's file stays hidden)."""
+def _review_leased_data(session: Session, actor: Actor, project_id: int) -> list[Any]:
+    """The data of the tasks a (vendor) reviewer holds a live review lease on in the
+    project: normally one, the task the review queue is showing them."""
+    if not actor.in_project(project_id).at_least(Role.reviewer):
+        return []
+    return list(
+        session.scalars(
+            select(Task.data)
+            .join(_REVIEW_LEASE, _REVIEW_LEASE.c.task_id == Task.id)
+            .where(
+                _REVIEW_LEASE.c.project_id == project_id,
+                _REVIEW_LEASE.c.reviewer_id == actor.user_id,
+                _REVIEW_LEASE.c.expires_at > utcnow(),
+            )
+            .limit(10)
+        )
+    )
+
+
+def _file_shown_outside(
+    session: Session, actor: Actor, row: StoredFile, reviewing: list[Any]
+) -> bool:
+    """For a vendor's person: whether one of their tasks (or the task they are reviewing)
+    names the file outside the keys the project hides from outside workforces (a hidden
+    key's file stays hidden)."""
     policy = hidden_keys_only(session, actor.organization_id, row.project_id)
     if policy is None:
+        return True
+    if any(_names(policy(data), row.name) for data in reviewing):
         return True
     as_text = cast(Task.data, Text)
     names = [f'"{spelling}"' for spelling in json_spellings(row.name)]

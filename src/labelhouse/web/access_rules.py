@@ -25,11 +25,19 @@ Rule kinds (``RULE_KINDS`` holds the same text, for tools):
     Scoped to a project (by ``project_id``, or the project owning a file): outside the
     project (not a member, or another organization) → 404; a member whose project role is
     below this → 403. Organization owners and managers are in every project with their
-    organization role.
+    organization role. A vendor's person may be a project reviewer: the review queue then
+    holds only their own workforce's work.
+``project:lab-reviewer``
+    Project-wide views (quality, consensus, gold accuracy, review statistics, the overview,
+    the task browser, settings): as ``project:reviewer``, and a vendor's people get 403
+    whatever their project role (``Actor.require_lab_reviewer``).
 ``task:assigned-or-reviewer``
     Scoped to a task: as ``project:annotator``, and an annotator only reaches the tasks
     assigned to them (leased or submitted); any other task is a 404. Uploaded media follow
     the same rule: an annotator reaches only the files named by a task assigned to them.
+    A vendor's people, reviewers included, are annotators here (``sees_whole_project``):
+    besides their own tasks a vendor reviewer reaches only the task (and its files) they
+    hold a review lease on.
 ``task:reviewer`` / ``task:manager``
     Scoped to a task, found as for ``task:assigned-or-reviewer`` (else 404), then the
     project role must be at least this (else 403).
@@ -60,6 +68,7 @@ ORG_OWNER: Final = "org:owner"
 ORG_MANAGER: Final = "org:manager"
 PROJECT_ANNOTATOR: Final = "project:annotator"
 PROJECT_REVIEWER: Final = "project:reviewer"
+PROJECT_LAB_REVIEWER: Final = "project:lab-reviewer"
 PROJECT_MANAGER: Final = "project:manager"
 TASK_ASSIGNED: Final = "task:assigned-or-reviewer"
 TASK_REVIEWER: Final = "task:reviewer"
@@ -77,13 +86,14 @@ RULE_KINDS: Mapping[str, str] = MappingProxyType(
         ORG_MANAGER: "organization owners and managers",
         PROJECT_ANNOTATOR: "anyone in the project (outside: 404)",
         PROJECT_REVIEWER: "project reviewers and up (outside: 404, below: 403)",
+        PROJECT_LAB_REVIEWER: "project reviewers and up who are not a vendor's (else 403)",
         PROJECT_MANAGER: "project managers and up (outside: 404, below: 403)",
-        TASK_ASSIGNED: "reviewers and up in the task's project, annotators on their own tasks",
+        TASK_ASSIGNED: "the lab's reviewers and up in the project, others on their own tasks",
         TASK_REVIEWER: "project reviewers and up, on a task they can see",
         TASK_MANAGER: "project managers and up, on a task they can see",
         TASK_OWN_LEASE: "only the holder of the task's lease",
         WORKFORCE_MANAGER: "a workforce's own managers, on their own workforce only",
-        ANNOTATION_OWN: "reviewers and up in the project, annotators on their own annotations",
+        ANNOTATION_OWN: "the lab's reviewers and up, others on their own annotations",
     }
 )
 
@@ -149,7 +159,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/projects/{project_id}/schema"): PROJECT_ANNOTATOR,
         ("PUT", "/api/projects/{project_id}/schema"): PROJECT_MANAGER,
         ("GET", "/api/projects/{project_id}/schema/versions"): PROJECT_ANNOTATOR,
-        ("POST", "/api/projects/{project_id}/schema/sample"): PROJECT_REVIEWER,
+        ("POST", "/api/projects/{project_id}/schema/sample"): PROJECT_LAB_REVIEWER,
         ("GET", "/api/projects/{project_id}/members"): PROJECT_MANAGER,
         ("POST", "/api/projects/{project_id}/members"): PROJECT_MANAGER,
         ("PATCH", "/api/projects/{project_id}/members/{user_id}"): PROJECT_MANAGER,
@@ -183,9 +193,9 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/tasks/{task_id}/annotations"): TASK_ASSIGNED,
         ("GET", "/api/annotations/{annotation_id}/history"): ANNOTATION_OWN,
         # -- quality, gold, review ---------------------------------------------------------
-        ("GET", "/api/projects/{project_id}/quality"): PROJECT_REVIEWER,
-        ("GET", "/api/projects/{project_id}/consensus"): PROJECT_REVIEWER,
-        ("GET", "/api/projects/{project_id}/gold/accuracy"): PROJECT_REVIEWER,
+        ("GET", "/api/projects/{project_id}/quality"): PROJECT_LAB_REVIEWER,
+        ("GET", "/api/projects/{project_id}/consensus"): PROJECT_LAB_REVIEWER,
+        ("GET", "/api/projects/{project_id}/gold/accuracy"): PROJECT_LAB_REVIEWER,
         ("POST", "/api/projects/{project_id}/annotators/{user_id}/unpause"): PROJECT_MANAGER,
         ("PUT", "/api/tasks/{task_id}/gold"): TASK_MANAGER,
         ("DELETE", "/api/tasks/{task_id}/gold"): TASK_MANAGER,
@@ -195,7 +205,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("POST", "/api/projects/{project_id}/review/next"): PROJECT_REVIEWER,
         ("POST", "/api/tasks/{task_id}/review"): TASK_REVIEWER,
         ("GET", "/api/tasks/{task_id}/reviews"): TASK_REVIEWER,
-        ("GET", "/api/projects/{project_id}/review/stats"): PROJECT_REVIEWER,
+        ("GET", "/api/projects/{project_id}/review/stats"): PROJECT_LAB_REVIEWER,
         # -- HTML pages --------------------------------------------------------------------
         ("GET", "/login"): PUBLIC,
         ("POST", "/login"): PUBLIC,
@@ -205,13 +215,13 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/"): MEMBER,
         ("GET", "/people"): ORG_MANAGER,
         ("GET", "/audit"): ORG_OWNER,
-        ("GET", "/projects/{project_id}"): PROJECT_REVIEWER,
-        ("GET", "/projects/{project_id}/settings"): PROJECT_REVIEWER,
-        ("GET", "/projects/{project_id}/tasks"): PROJECT_REVIEWER,
+        ("GET", "/projects/{project_id}"): PROJECT_LAB_REVIEWER,
+        ("GET", "/projects/{project_id}/settings"): PROJECT_LAB_REVIEWER,
+        ("GET", "/projects/{project_id}/tasks"): PROJECT_LAB_REVIEWER,
         ("GET", "/projects/{project_id}/import"): PROJECT_MANAGER,
         ("GET", "/projects/{project_id}/export"): PROJECT_MANAGER,
         ("GET", "/projects/{project_id}/annotate"): PROJECT_ANNOTATOR,
-        ("GET", "/projects/{project_id}/quality"): PROJECT_REVIEWER,
+        ("GET", "/projects/{project_id}/quality"): PROJECT_LAB_REVIEWER,
         ("GET", "/projects/{project_id}/workforces"): PROJECT_MANAGER,
         ("GET", "/projects/{project_id}/review"): PROJECT_REVIEWER,
         ("GET", "/tasks/{task_id}"): TASK_REVIEWER,

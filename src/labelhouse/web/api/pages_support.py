@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from pydantic import Field
 
-from labelhouse.accounts.models import Role
 from labelhouse.errors import Problem, RateLimited, TooLarge
 from labelhouse.kinds.registry import parse_schema
 from labelhouse.markdown import COST_BUDGET, render_cost
@@ -136,7 +135,7 @@ def schema_sample(project_id: Id, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
     when its data fits the schema, else synthetic data built from the schema's data keys."""
     with ctx.read() as (s, actor):
         # the Settings page's preview: reviewers and up, like the page
-        actor.in_project(project_id).require(Role.reviewer, "preview label schemas")
+        actor.in_project(project_id).require_lab_reviewer("preview label schemas")
         schema = parse_schema(body.label_schema)
         project = get_project(s, actor, project_id)
         page = tasks.list_tasks(s, actor, project.id, limit=1)

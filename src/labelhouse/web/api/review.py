@@ -7,12 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
+from labelhouse.accounts.policy import Actor
 from labelhouse.projects.service import load_schema_and_document
 from labelhouse.review import gold as gold_scores
 from labelhouse.review import service as review
 from labelhouse.review.models import Review
 from labelhouse.review.service import ReviewItem
 from labelhouse.tasks import gold, gold_exposure
+from labelhouse.tasks.outside_policy import serving_for
 from labelhouse.web.api.schemas import GoldIn, GoldStateIn, ReviewIn
 from labelhouse.web.api.serializers import annotation_out, json_response, task_out
 from labelhouse.web.api.tasks import Rendering, render_after
@@ -34,14 +36,17 @@ def review_out(r: Review) -> dict[str, Any]:
     }
 
 
-def review_item_out(s: Session, item: ReviewItem) -> tuple[dict[str, Any], Rendering]:
+def review_item_out(s: Session, actor: Actor, item: ReviewItem) -> tuple[dict[str, Any], Rendering]:
     """The review payload, and its task's display HTML to render once the unit of work has
-    ended (see :class:`~labelhouse.web.api.tasks.Rendering`)."""
+    ended (see :class:`~labelhouse.web.api.tasks.Rendering`). A vendor's reviewer is shown
+    the task data and answers as the project's outside policy allows; the annotations are
+    their own workforce's only (``review/workforce_scope.py``)."""
     _, document = load_schema_and_document(s, item.project)
-    task = task_out(s, item.task, item.project)  # type: ignore[arg-type]
+    outside = serving_for(s, actor, item.project.id, item.schema, task_ids=[item.task.id])
+    task = task_out(s, item.task, item.project, outside=outside)  # type: ignore[arg-type]
     task["annotations"] = [
         {
-            **annotation_out(a),
+            **annotation_out(a, outside),
             "annotator_email": item.emails.get(a.user_id, ""),
             "differs": item.differs.get(a.id, []),
         }
@@ -49,14 +54,14 @@ def review_item_out(s: Session, item: ReviewItem) -> tuple[dict[str, Any], Rende
     ]
     body = {
         "task": task,
-        "majority": item.majority,
+        "majority": item.majority if outside is None else outside.answer(item.majority),
         "agreement": item.agreement,
         "schema": document,
         "schema_version": item.project.schema_version,
         "review_mode": item.project.review_mode,
         "lease_expires_at": item.lease_expires_at,
     }
-    return body, Rendering(item.schema, item.task.data, task)
+    return body, Rendering(item.schema, task["data"], task)
 
 
 @router.put("/tasks/{task_id}/gold")
@@ -134,7 +139,7 @@ def review_next(
         item = review.next_for_review(s, actor, project_id, after_id=after)
         body: dict[str, Any] = {"task": None}
         if item is not None:
-            body, rendering = review_item_out(s, item)
+            body, rendering = review_item_out(s, actor, item)
     render_after(rendering)  # Markdown outside the write transaction
     return json_response(body)
 

@@ -153,7 +153,7 @@ def list_tasks(
         # An annotator is shown gold tasks' counters disguised: filtering on the true ones
         # would list a gold task under a status it does not show (or leave a gap).
         shown_status = None
-        if status in tasks.TASK_STATUSES and not actor.in_project(project_id).sees_all_tasks:
+        if status in tasks.TASK_STATUSES and not actor.in_project(project_id).sees_whole_project:
             shown_status, status = status, None
         filters = TaskFilters(status, external_id, q, annotator, field, value, match)
         page = browse_tasks(s, actor, project_id, filters, after_id=cursor, limit=limit)
@@ -167,7 +167,7 @@ def list_tasks(
             )
         items = tasks_out(s, page.items, project, outside=outside)
         golds = [t.id for t in page.items if t.gold is not None]
-        if golds and not actor.in_project(project_id).sees_all_tasks:  # they look ordinary
+        if golds and not actor.in_project(project_id).sees_whole_project:  # they look ordinary
             mine = gold.submitted_by(s, actor.user_id, golds)
             for out, t in zip(items, page.items, strict=True):
                 if t.gold is not None:

@@ -134,16 +134,16 @@ class Tab:
     href: str
 
 
-# (key, label, path suffix, lowest role that may use it)
+# (key, label, path suffix, lowest role that may use it, project-wide: the lab's people only)
 PROJECT_TABS = (
-    ("overview", "Overview", "", Role.reviewer),
-    ("annotate", "Annotate", "/annotate", Role.annotator),
-    ("tasks", "Tasks", "/tasks", Role.reviewer),
-    ("review", "Review", "/review", Role.reviewer),
-    ("import", "Import", "/import", Role.manager),
-    ("export", "Export", "/export", Role.manager),
-    ("quality", "Quality", "/quality", Role.reviewer),
-    ("settings", "Settings", "/settings", Role.reviewer),
+    ("overview", "Overview", "", Role.reviewer, True),
+    ("annotate", "Annotate", "/annotate", Role.annotator, False),
+    ("tasks", "Tasks", "/tasks", Role.reviewer, True),
+    ("review", "Review", "/review", Role.reviewer, False),
+    ("import", "Import", "/import", Role.manager, True),
+    ("export", "Export", "/export", Role.manager, True),
+    ("quality", "Quality", "/quality", Role.reviewer, True),
+    ("settings", "Settings", "/settings", Role.reviewer, True),
 )
 
 
@@ -152,8 +152,8 @@ def project_tabs(actor: Actor, project_id: int) -> list[Tab]:
     actor = actor.in_project(project_id)
     return [
         Tab(key, label, f"/projects/{project_id}{suffix}")
-        for key, label, suffix, role in PROJECT_TABS
-        if actor.at_least(role)
+        for key, label, suffix, role, whole in PROJECT_TABS
+        if actor.at_least(role) and (actor.sees_whole_project or not whole)
     ]
 
 

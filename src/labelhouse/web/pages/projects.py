@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from labelhouse.accounts.models import Role
 from labelhouse.annotations.stats import project_overview
 from labelhouse.projects import service as projects
 from labelhouse.tasks.service import progress_by_project
@@ -40,7 +39,7 @@ def project_list(ctx: Ctx) -> HTMLResponse:
             projects=items,
             progress=progress,
             can_create=actor.sees_all_projects,
-            overview_ids={p.id for p in items if actor.in_project(p.id).at_least(Role.reviewer)},
+            overview_ids={p.id for p in items if actor.in_project(p.id).sees_whole_project},
             starter_schema=STARTER_SCHEMA,
         )
 

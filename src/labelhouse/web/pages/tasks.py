@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from labelhouse.accounts.models import Role
 from labelhouse.annotations.queries import MATCHES, TaskFilters, browse_view, task_detail
 from labelhouse.tasks.service import TASK_STATUSES, task_status
 from labelhouse.web.deps import Ctx
@@ -41,7 +40,7 @@ def task_browser(
         match=match,
     )
     with page_session(ctx) as (s, actor, csrf):
-        actor.in_project(project_id).require(Role.reviewer, "browse tasks")
+        actor.in_project(project_id).require_lab_reviewer("browse tasks")
         view = browse_view(s, actor, project_id, filters, after_id=cursor, limit=PAGE_SIZE)
         project, page = view.project, view.page
         params = {
@@ -84,8 +83,8 @@ def task_browser(
 def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         detail = task_detail(s, actor, task_id)
-        actor.in_project(detail.project.id).require(
-            Role.reviewer, "open tasks outside the annotate page"
+        actor.in_project(detail.project.id).require_lab_reviewer(
+            "open tasks outside the annotate page"
         )
         return render(
             ctx.request,

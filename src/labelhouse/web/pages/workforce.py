@@ -12,7 +12,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.people import my_workforce
 from labelhouse.web.deps import Ctx
@@ -27,7 +26,7 @@ def project_link(actor: Actor, project_id: int) -> str | None:
     role = actor.role_in(project_id)
     if role is None:
         return None
-    overview = actor.in_project(project_id).at_least(Role.reviewer)
+    overview = actor.in_project(project_id).sees_whole_project
     return f"/projects/{project_id}" + ("" if overview else "/annotate")
 
 
