@@ -55,7 +55,7 @@ from markdown_it.rules_inline.image import image as _image_rule
 from markdown_it.rules_inline.link import link as _link_rule
 from markdown_it.rules_inline.state_inline import StateInline
 
-COST_BUDGET = 200_000  # ≈ 0.1–0.3 s of CPU at worst (2-core host, bench_markdown.py)
+COST_BUDGET = 400_000  # ≈ 0.2–0.5 s of CPU at worst (2-core host, bench_markdown.py)
 # A character that may start an inline token (a parenthesis: a link destination, scanned
 # up to 32 levels deep), or becomes an entity that nh3 must parse again (nh3 is
 # super-linear in the entities of one text node: 200,000 took 7 s).
