@@ -3,6 +3,7 @@ other workforces, the lab's staff, gold answers, other projects, the audit log o
 
 from __future__ import annotations
 
+import orjson
 from fastapi.testclient import TestClient
 
 from labelhouse.accounts.models import Role
@@ -127,3 +128,90 @@ def test_the_lab_names_managers_of_workforces_only(app, db):
         .status_code
         == 403
     )
+
+
+def test_a_granted_workforce_exports_its_own_slice_only(app, db):
+    owner = make_org(db)
+    pid = make_project(db, owner, overlap=2)
+    rows = [{"text": f"item {i}", "secret": f"internal-{i}"} for i in range(6)]
+    add_tasks(db, owner, pid, rows)
+    a, (boss, a_worker) = _vendor(db, owner, pid, "A")
+    b, (b_boss, b_worker) = _vendor(db, owner, pid, "B")
+    with db.session() as s:
+        routing.route_tasks(
+            s,
+            owner.actor,
+            pid,
+            mode="each",
+            slots=[routing.Slot(a, quota=1), routing.Slot(b, quota=1)],
+            selection=routing.Selection(task_ids=(1, 2, 3, 4)),
+        )
+    lab = login(app, owner)
+    assert (
+        lab.put(f"/api/projects/{pid}/outside-policy", json={"hidden_keys": ["secret"]}).status_code
+        == 200
+    )
+    for team, person in ((a, boss), (b, b_boss)):
+        assert (
+            lab.put(
+                f"/api/teams/{team}/managers/{person.user_id}", json={"manager": True}
+            ).status_code
+            == 200
+        )
+    for worker in (a_worker, b_worker):
+        c = login(app, worker)
+        for _ in range(2):
+            task = c.post(f"/api/projects/{pid}/next").json()["task"]["id"]
+            r = c.post(f"/api/tasks/{task}/annotations", json={"value": {"label": "pos"}})
+            assert r.status_code in (200, 201), r.text
+
+    manager = login(app, boss)
+    url = f"/api/workforce/projects/{pid}/export"
+    r = manager.get(url)
+    assert r.status_code == 403 and "has not granted" in r.json()["error"]["message"]
+    grant = lab.put(f"/api/projects/{pid}/teams/{a}/export", json={"allowed": True})
+    assert grant.status_code == 200, grant.text
+    r = manager.get(url)
+    assert r.status_code == 200, r.text
+    records = [orjson.loads(line) for line in r.content.splitlines()]
+    assert [rec["id"] for rec in records] == [1, 2, 3, 4]  # routed to A; 5 and 6 are not
+    annotators = {ann["annotator_id"] for rec in records for ann in rec["annotations"]}
+    assert annotators == {a_worker.user_id}  # B's answers on the same tasks stay out
+    assert all("secret" not in rec["data"] and rec["review"] is None for rec in records)
+    assert all(rec["predictions"] == [] for rec in records)
+    assert "internal-" not in r.text
+    # B was not granted; the lab's owner manages no workforce
+    assert login(app, b_boss).get(url).status_code == 403
+    assert lab.get(url).status_code == 403
+    assert lab.get(f"/api/projects/{pid}/export").status_code == 200  # the lab's own export
+
+
+def test_a_vendor_manager_makes_own_people_reviewers_of_own_work(app, db):
+    owner = make_org(db)
+    pid = make_project(db, owner)
+    other_pid = make_project(db, owner)
+    a, (boss, worker) = _vendor(db, owner, pid, "A")
+    _, (rival, _) = _vendor(db, owner, pid, "B")
+    staff = add_member(db, owner, Role.annotator)
+    lab = login(app, owner)
+    assert (
+        lab.put(f"/api/teams/{a}/managers/{boss.user_id}", json={"manager": True}).status_code
+        == 200
+    )
+    c = login(app, boss)
+    url = f"/api/projects/{pid}"
+    r = c.put(f"/api/workforce/projects/{pid}/reviewers/{worker.user_id}", json={"reviewer": True})
+    assert r.status_code == 200, r.text
+    assert worker.actor.role_in(pid) == Role.reviewer
+    reviewer = login(app, worker)
+    assert reviewer.post(f"{url}/review/next").status_code in (200, 409)  # may review
+    assert reviewer.get(f"{url}/quality").status_code == 403  # never the whole project
+    for outsider in (rival.user_id, staff.user_id):
+        r = c.put(f"/api/workforce/projects/{pid}/reviewers/{outsider}", json={"reviewer": True})
+        assert r.status_code == 404
+    r = c.put(
+        f"/api/workforce/projects/{other_pid}/reviewers/{worker.user_id}", json={"reviewer": True}
+    )
+    assert r.status_code == 404  # not one of the workforce's projects
+    r = c.put(f"/api/workforce/projects/{pid}/reviewers/{worker.user_id}", json={"reviewer": False})
+    assert r.status_code == 200 and worker.actor.role_in(pid) == Role.annotator

@@ -164,6 +164,8 @@ def expected(rule: str, who: Who, scope: Scope | None, path: str = "") -> set[st
     if rule == "workforce:manager":
         if not who.workforce_manager:
             return {DENIED}  # refused before any lookup
+        if "{user_id}" in path:  # the scopes' people are none of theirs
+            return {HIDDEN}
         if scope is None or ("{project_id}" in path and scope.name == "project"):
             return {OK}  # their workforce; P is one of its projects
         return {HIDDEN}  # the lab's staff, another project, another organization
@@ -464,6 +466,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         my_workforce.set_manager(
             s, owner.actor, vendor_a, user_id=people["vendor manager"].user_id, manager=True
         )
+        # vendor A may export its (empty) slice of P
+        project_members.set_team_export(s, owner.actor, p, team_id=vendor_a, allowed=True)
     # Work: victim_p's annotation is on a task the project annotator never had.
     (p_other_task,), p_other_annotation, _ = _work(db, victim_p, p, submit=1)
     (p_done,), p_annotation, p_leased = _work(db, people[ANNOTATOR], p, submit=1)
@@ -585,6 +589,8 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/teams/{team_id}/members"): lambda w, _: {"json": {"emails": [w.spare_email]}},
     ("PUT", "/api/teams/{team_id}/workforce"): _json({"contact": "ops@example.com"}),
     ("PUT", "/api/teams/{team_id}/managers/{user_id}"): _json({"manager": True}),
+    ("PUT", "/api/projects/{project_id}/teams/{team_id}/export"): _json({"allowed": False}),
+    ("PUT", "/api/workforce/projects/{project_id}/reviewers/{user_id}"): _json({"reviewer": False}),
     ("POST", "/api/workforce/invitations"): _json({"emails": ["vendor-newcomer@example.com"]}),
     ("POST", "/api/projects/{project_id}/routing"): _json(
         {"mode": "share", "workforces": [{"id": 999_999, "share": 1}]}

@@ -148,6 +148,9 @@ class ProjectMember(Base):
     )
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # A workforce (team) granted exports of its own slice of the project: the tasks routed
+    # to it and its own people's annotations, as its people are shown them.
+    can_export: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ApiToken(Base):

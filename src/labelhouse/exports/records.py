@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import String, Text, cast, func, select, type_coerce
+from sqlalchemy import String, Text, cast, exists, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from labelhouse.annotations.models import Annotation
@@ -21,7 +21,7 @@ from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import load_schema
 from labelhouse.review.reviewed import ReviewedValue, reviewed_values
-from labelhouse.tasks.models import Prediction, Task
+from labelhouse.tasks.models import Assignment, Prediction, Task, TaskRoute
 
 BATCH = 5000
 
@@ -59,6 +59,9 @@ def iter_records(
     consensus: Mapping[int, dict[str, Any]] | None = None,
     annotations_included: bool = True,
     schema: LabelSchema | None = None,
+    workforce_id: int | None = None,
+    data_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    answer_view: Callable[[Any], Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per task. With ``raw_json`` JSON values are ``orjson.Fragment``s
     (re-emitted verbatim by JSON writers); otherwise they are decoded Python objects.
@@ -68,7 +71,12 @@ def iter_records(
     gains a ``consensus`` object (empty for tasks nobody annotated; for a reviewed task, the
     reviewed value — see :func:`reviewed_consensus`); without ``annotations_included`` the
     raw annotations are left out (and not even read). ``schema`` is the project's current
-    one (loaded when not given)."""
+    one (loaded when not given).
+
+    A workforce's slice (``workforce_id``): only the tasks routed to it, only annotations by
+    people served the task in it, no review (a lab decision over every workforce's work),
+    and ``data_view`` / ``answer_view`` applied to task data and answers (what its people
+    are shown)."""
     wrap = orjson.Fragment if raw_json else orjson.loads
     if schema is None:
         project = session.get(Project, project_id)
@@ -78,18 +86,31 @@ def iter_records(
     stamp = _utc_text(session)
     last_id = 0
     while True:
-        tasks = session.execute(
+        task_query = (
             select(Task.id, Task.external_id, cast(Task.data, Text), stamp(Task.created_at))
             .where(Task.project_id == project_id, Task.id > last_id)
             .order_by(Task.id)
             .limit(batch)
-        ).all()
+        )
+        if workforce_id is not None:
+            task_query = task_query.where(
+                exists().where(TaskRoute.task_id == Task.id, TaskRoute.workforce_id == workforce_id)
+            )
+        tasks = session.execute(task_query).all()
         if not tasks:
             return
         lo, hi = tasks[0][0], tasks[-1][0]
         last_id = hi
         annotations: dict[int, list[dict[str, Any]]] = defaultdict(list)
         query = _annotations_query(project_id, lo, hi, include_drafts, stamp)
+        if workforce_id is not None:
+            query = query.where(
+                exists().where(
+                    Assignment.task_id == Annotation.task_id,
+                    Assignment.user_id == Annotation.user_id,
+                    Assignment.workforce_id == workforce_id,
+                )
+            )
         rows = session.execute(query.order_by(Annotation.id)) if annotations_included else ()
         for (
             task_id,
@@ -109,7 +130,11 @@ def iter_records(
                     "id": aid,
                     "annotator_id": uid,
                     "status": status,
-                    "value": wrap(value),
+                    "value": wrap(
+                        value
+                        if answer_view is None
+                        else orjson.dumps(answer_view(orjson.loads(value))).decode()
+                    ),
                     "schema_version": version,
                     "revision": rev,
                     "lead_time_ms": lead,
@@ -119,26 +144,35 @@ def iter_records(
                 }
             )
         predictions: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for task_id, model_version, score, value in session.execute(
-            select(
-                Prediction.task_id,
-                Prediction.model_version,
-                Prediction.score,
-                cast(Prediction.value, Text),
+        prediction_rows = (
+            ()
+            if workforce_id is not None
+            else session.execute(
+                select(
+                    Prediction.task_id,
+                    Prediction.model_version,
+                    Prediction.score,
+                    cast(Prediction.value, Text),
+                )
+                .where(
+                    Prediction.project_id == project_id,
+                    Prediction.task_id >= lo,
+                    Prediction.task_id <= hi,
+                )
+                .order_by(Prediction.id)
             )
-            .where(
-                Prediction.project_id == project_id,
-                Prediction.task_id >= lo,
-                Prediction.task_id <= hi,
-            )
-            .order_by(Prediction.id)
-        ):
+        )
+        for task_id, model_version, score, value in prediction_rows:  # the lab's models only
             predictions[task_id].append(
                 {"model_version": model_version, "score": score, "value": wrap(value)}
             )
-        reviewed = reviewed_values(session, project_id, schema, lo, hi)
+        reviewed = (
+            reviewed_values(session, project_id, schema, lo, hi) if workforce_id is None else {}
+        )
         for task_id, external_id, data, created in tasks:
             settled = reviewed.get(task_id)
+            if data_view is not None:
+                data = orjson.dumps(data_view(orjson.loads(data))).decode()
             record = {
                 "id": task_id,
                 "external_id": external_id,

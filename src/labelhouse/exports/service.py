@@ -6,7 +6,7 @@ value (method ``review``, confidence 1), whatever the chosen method computed for
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,11 @@ class ExportPlan:
     consensus_method: str = "majority"
     csv_formulas: str = "escape"  # CSV only: neutralise cells a spreadsheet runs, or keep
     records_written: int = 0  # counted while streaming, for the audit log's finish event
+    # A workforce's own slice (see exports/records.iter_records): its routed tasks, its
+    # people's annotations, the data and answers as its people are shown them.
+    workforce_id: int | None = None
+    data_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    answer_view: Callable[[Any], Any] | None = None
 
     @property
     def filename(self) -> str:
@@ -61,6 +66,9 @@ class ExportPlan:
             consensus=consensus,
             annotations_included=self.content != "consensus",
             schema=self.schema,
+            workforce_id=self.workforce_id,
+            data_view=self.data_view,
+            answer_view=self.answer_view,
         )
         return self.fmt.write(
             self._counted(records),

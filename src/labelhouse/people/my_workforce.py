@@ -31,9 +31,13 @@ from labelhouse.annotations.models import Annotation
 from labelhouse.audit import service as audit
 from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
+from labelhouse.exports.service import ExportPlan
+from labelhouse.exports.writers import CSV_FORMULAS, FORMATS
 from labelhouse.people import organization
 from labelhouse.projects.models import Project
+from labelhouse.projects.service import load_schema
 from labelhouse.review import gold as gold_scores
+from labelhouse.tasks import outside_policy
 from labelhouse.tasks.models import Assignment, TaskRoute
 
 RECENT_DAYS = 7
@@ -294,6 +298,102 @@ def project_work(session: Session, actor: Actor, project_id: int) -> list[Person
         work[uid].gold_checked = score.checked
         work[uid].gold_correct = score.correct
     return list(work.values())
+
+
+def plan_slice_export(
+    session: Session, actor: Actor, project_id: int, *, format_name: str, csv_formulas: str
+) -> ExportPlan:
+    """An export of the workforce's own slice of a project, when the lab granted it
+    (``project_member.can_export`` on the workforce's team): the tasks routed to it and its
+    people's submitted annotations, with task data and answers as its people are shown them
+    (the outside policy); no other workforce's work, no review, no predictions, no
+    consensus. Recorded in the audit log like any export."""
+    team = own_workforce(session, actor)
+    grant = session.scalar(
+        select(ProjectMember.can_export).where(
+            ProjectMember.project_id == project_id, ProjectMember.team_id == team.id
+        )
+    )
+    project = session.get(Project, project_id)
+    if grant is None or project is None or project.organization_id != actor.organization_id:
+        raise NotFound(f"Project {project_id} does not exist.")
+    if not grant:
+        raise PermissionDenied(
+            "The lab has not granted your workforce exports of this project; ask its managers."
+        )
+    if format_name not in FORMATS:
+        raise InvalidInput(
+            f"Unknown export format '{format_name}'.",
+            [Problem("format", f"use one of: {', '.join(FORMATS)}")],
+        )
+    if csv_formulas not in CSV_FORMULAS:
+        raise InvalidInput(
+            f"Unknown csv_formulas '{csv_formulas}'.",
+            [Problem("csv_formulas", f"use one of: {', '.join(CSV_FORMULAS)}")],
+        )
+    schema = load_schema(session, project)
+    serving = outside_policy.serving_for(session, actor, project.id, schema)
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action="project.export",
+        object_type="project",
+        object_id=project.id,
+        details={"format": format_name, "workforce": team.name, "slice": True},
+    )
+    return ExportPlan(
+        project_id=project.id,
+        project_name=project.name,
+        fmt=FORMATS[format_name],
+        format_name=format_name,
+        field_names=[f.name for f in schema.fields],
+        data_keys=sorted(schema.data_keys()),
+        include_drafts=False,
+        schema=schema,
+        csv_formulas=csv_formulas,
+        workforce_id=team.id,
+        data_view=None if serving is None else (lambda data: serving.data(0, data)),
+        answer_view=None if serving is None else serving.answer,
+    )
+
+
+def set_reviewer(
+    session: Session, actor: Actor, project_id: int, *, user_id: int, reviewer: bool
+) -> None:
+    """Make one of the workforce's people a reviewer of its own work in one of its projects
+    (a direct project membership with the reviewer role), or an annotator again. Vendor
+    reviewers review only their own workforce's work (``review/workforce_scope.py``)."""
+    team = own_workforce(session, actor)
+    _, user = _own_person(session, actor, team, user_id)
+    in_project = session.scalar(
+        select(ProjectMember.id).where(
+            ProjectMember.project_id == project_id, ProjectMember.team_id == team.id
+        )
+    )
+    if in_project is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    direct = session.scalar(
+        select(ProjectMember).where(
+            ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
+        )
+    )
+    if reviewer and direct is None:
+        session.add(ProjectMember(project_id=project_id, user_id=user_id, role=Role.reviewer.value))
+    elif reviewer and direct is not None:
+        direct.role = Role.reviewer.value
+    elif direct is not None:
+        session.delete(direct)  # back to the workforce's own project role
+    session.flush()
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action="workforce.reviewer",
+        object_type="project",
+        object_id=project_id,
+        details={"email": user.email, "reviewer": reviewer, "workforce": team.name},
+    )
 
 
 def set_manager(

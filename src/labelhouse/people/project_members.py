@@ -26,7 +26,7 @@ from labelhouse.accounts.models import (
 )
 from labelhouse.accounts.policy import Actor
 from labelhouse.audit import service as audit
-from labelhouse.errors import InvalidInput, NotFound, Problem
+from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 from labelhouse.people import workforce_rules
 from labelhouse.people.access_changes import end_lost_leases
 from labelhouse.projects.service import get_project
@@ -294,6 +294,28 @@ def remove_team(session: Session, actor: Actor, project_id: int, *, team_id: int
     _audit(scoped, session, project_id, "project.team_remove", {"team": team.name})
     members = session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id))
     return end_lost_leases(session, project_id=project_id, user_ids=list(members))
+
+
+def set_team_export(
+    session: Session, actor: Actor, project_id: int, *, team_id: int, allowed: bool
+) -> None:
+    """Grant (or take back) a workforce's exports of its own slice of the project (see
+    ``people/my_workforce.plan_slice_export``)."""
+    scoped = _manager_in(session, actor, project_id)
+    team = _team(session, actor, team_id)
+    if not team.is_workforce:
+        raise Conflict(f"'{team.name}' is not a workforce: only a workforce exports its slice.")
+    pm = session.scalar(
+        select(ProjectMember).where(
+            ProjectMember.project_id == project_id, ProjectMember.team_id == team.id
+        )
+    )
+    if pm is None:
+        raise NotFound(f"Team '{team.name}' is not a member of this project.")
+    pm.can_export = allowed
+    _audit(
+        scoped, session, project_id, "project.team_export", {"team": team.name, "allowed": allowed}
+    )
 
 
 def _direct_entry(session: Session, project_id: int, user_id: int) -> ProjectMember:

@@ -54,6 +54,10 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
+    with op.batch_alter_table("project_member") as batch:
+        batch.add_column(
+            sa.Column("can_export", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     with op.batch_alter_table("invitation") as batch:
         batch.add_column(sa.Column("team_id", _ID, nullable=True))
         batch.create_foreign_key(
@@ -119,6 +123,8 @@ def downgrade() -> None:
     with op.batch_alter_table("invitation") as batch:
         batch.drop_constraint("fk_invitation_team_id_team", type_="foreignkey")
         batch.drop_column("team_id")
+    with op.batch_alter_table("project_member") as batch:
+        batch.drop_column("can_export")
     with op.batch_alter_table("membership") as batch:
         batch.drop_constraint("fk_membership_workforce_id_team", type_="foreignkey")
         batch.drop_column("workforce_id")

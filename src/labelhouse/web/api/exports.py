@@ -53,6 +53,11 @@ def export(
             consensus_method=consensus_method,
             csv_formulas=csv_formulas,
         )
+    return stream_export(ctx, plan, actor)
+
+
+def stream_export(ctx: Context, plan: ExportPlan, actor: Actor) -> StreamingResponse:
+    """The streamed download of a planned export, its finish recorded after the last byte."""
     return StreamingResponse(
         _stream(ctx, plan, actor),
         media_type=plan.fmt.media_type,

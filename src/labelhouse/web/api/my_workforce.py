@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 from pydantic import Field
 
-from labelhouse.people import my_workforce
+from labelhouse.people import my_workforce, project_members
+from labelhouse.web.api.exports import stream_export
 from labelhouse.web.api.people import _ended_out, _invitation_out
 from labelhouse.web.api.schemas import Body
 from labelhouse.web.deps import Ctx
@@ -112,6 +114,49 @@ def project_work(project_id: Id, ctx: Ctx) -> dict[str, Any]:
             for w in rows
         ]
     }
+
+
+@router.get("/workforce/projects/{project_id}/export")
+def export_slice(
+    project_id: Id,
+    ctx: Ctx,
+    format: str = Query(default="jsonl", description="jsonl, json or csv"),
+    csv_formulas: str = Query(default="escape", description="CSV only: escape or keep"),
+) -> StreamingResponse:
+    """Your workforce's own slice of a project, when the lab granted it: the tasks routed
+    to it and your people's submitted annotations, as your people are shown them (no other
+    workforce's work, review, predictions or consensus). Streamed."""
+    with ctx.write() as (s, actor):
+        plan = my_workforce.plan_slice_export(
+            s, actor, project_id, format_name=format, csv_formulas=csv_formulas
+        )
+    return stream_export(ctx, plan, actor)
+
+
+class ReviewerIn(Body):
+    reviewer: bool = True
+
+
+@router.put("/workforce/projects/{project_id}/reviewers/{user_id}")
+def set_reviewer(project_id: Id, user_id: Id, body: ReviewerIn, ctx: Ctx) -> dict[str, Any]:
+    """Make one of your people a reviewer of your workforce's work in one of its projects
+    (``reviewer: false``: an annotator again)."""
+    with ctx.write() as (s, actor):
+        my_workforce.set_reviewer(s, actor, project_id, user_id=user_id, reviewer=body.reviewer)
+    ctx.forget_identities()
+    return {"project_id": project_id, "user_id": user_id, "reviewer": body.reviewer}
+
+
+class ExportGrantIn(Body):
+    allowed: bool
+
+
+@router.put("/projects/{project_id}/teams/{team_id}/export")
+def grant_export(project_id: Id, team_id: Id, body: ExportGrantIn, ctx: Ctx) -> dict[str, Any]:
+    """Let a workforce export its own slice of the project (or stop it): project managers."""
+    with ctx.write() as (s, actor):
+        project_members.set_team_export(s, actor, project_id, team_id=team_id, allowed=body.allowed)
+    return {"project_id": project_id, "team_id": team_id, "export_allowed": body.allowed}
 
 
 @router.put("/teams/{team_id}/managers/{user_id}")
