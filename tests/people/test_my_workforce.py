@@ -74,6 +74,17 @@ def test_a_vendor_manager_sees_and_manages_only_their_own(app, db):
     for secret in ("secret-vendor-B", rival.email, staff.email, owner.email, "secret-project"):
         assert secret not in text
     work = c.get(f"/api/workforce/projects/{pid}").json()["items"]
+    routed = c.get(f"/api/workforce/projects/{pid}/tasks", params={"limit": 6}).json()
+    assert [r["task_id"] for r in routed["items"]] == [1, 2, 3, 4, 5, 6]
+    assert routed["next_cursor"] == 6
+    rest = c.get(f"/api/workforce/projects/{pid}/tasks", params={"cursor": 6}).json()
+    assert [r["task_id"] for r in rest["items"]] == [7, 8, 9, 10] and rest["next_cursor"] is None
+    done = [r for r in routed["items"] + rest["items"] if r["submitted_by"]]
+    assert [(r["task_id"], r["submitted_by"], r["quota"]) for r in done] == [
+        (task, [worker.email], 1)
+    ]
+    assert rival.email not in str(routed) + str(rest)
+    assert c.get(f"/api/workforce/projects/{other_pid}/tasks").status_code == 404
     assert {w["email"]: w["submitted"] for w in work} == {boss.email: 0, worker.email: 1}
 
     # invitations join the workforce

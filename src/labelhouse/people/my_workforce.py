@@ -358,6 +358,60 @@ def plan_slice_export(
     )
 
 
+@dataclass
+class RoutedTask:
+    task_id: int
+    quota: int  # annotations the workforce owes on it
+    taken: int  # leased or submitted by its people
+    submitted_by: list[str] = field(default_factory=list)  # its people's e-mails
+
+
+MAX_PAGE = 500
+
+
+def routed_tasks(
+    session: Session, actor: Actor, project_id: int, *, after_id: int = 0, limit: int = 100
+) -> list[RoutedTask]:
+    """The tasks routed to the workforce in one of its projects, in id order (a page after
+    ``after_id``): its quota and slots taken on each, and which of its people submitted.
+    No task data here (its people see it in their own work), and nothing of other
+    workforces' slots or answers on the same tasks."""
+    team = own_workforce(session, actor)
+    in_project = session.scalar(
+        select(ProjectMember.id).where(
+            ProjectMember.project_id == project_id, ProjectMember.team_id == team.id
+        )
+    )
+    if in_project is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    rows = {
+        task_id: RoutedTask(task_id, quota, taken)
+        for task_id, quota, taken in session.execute(
+            select(TaskRoute.task_id, TaskRoute.quota, TaskRoute.taken)
+            .where(
+                TaskRoute.project_id == project_id,
+                TaskRoute.workforce_id == team.id,
+                TaskRoute.task_id > after_id,
+            )
+            .order_by(TaskRoute.task_id)
+            .limit(max(1, min(limit, MAX_PAGE)))
+        )
+    }
+    if rows:
+        for task_id, email in session.execute(
+            select(Assignment.task_id, User.email)
+            .join(User, User.id == Assignment.user_id)
+            .where(
+                Assignment.task_id.in_(list(rows)),
+                Assignment.workforce_id == team.id,
+                Assignment.status == "submitted",
+            )
+            .order_by(Assignment.task_id, User.email)
+        ):
+            rows[task_id].submitted_by.append(email)
+    return list(rows.values())
+
+
 def set_reviewer(
     session: Session, actor: Actor, project_id: int, *, user_id: int, reviewer: bool
 ) -> None:

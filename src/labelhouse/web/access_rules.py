@@ -146,6 +146,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("POST", "/api/workforce/people/{user_id}/reactivate"): WORKFORCE_MANAGER,
         ("GET", "/api/workforce/projects/{project_id}"): WORKFORCE_MANAGER,
         ("GET", "/api/workforce/projects/{project_id}/export"): WORKFORCE_MANAGER,
+        ("GET", "/api/workforce/projects/{project_id}/tasks"): WORKFORCE_MANAGER,
         ("PUT", "/api/workforce/projects/{project_id}/reviewers/{user_id}"): WORKFORCE_MANAGER,
         ("GET", "/workforce"): WORKFORCE_MANAGER,
         ("GET", "/api/audit"): ORG_OWNER,

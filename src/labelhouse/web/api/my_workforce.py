@@ -16,7 +16,7 @@ from labelhouse.web.api.exports import stream_export
 from labelhouse.web.api.people import _ended_out, _invitation_out
 from labelhouse.web.api.schemas import Body
 from labelhouse.web.deps import Ctx
-from labelhouse.web.params import Id
+from labelhouse.web.params import ID_MAX, Id
 
 router = APIRouter(prefix="/api", tags=["workforces"])
 
@@ -131,6 +131,31 @@ def export_slice(
             s, actor, project_id, format_name=format, csv_formulas=csv_formulas
         )
     return stream_export(ctx, plan, actor)
+
+
+@router.get("/workforce/projects/{project_id}/tasks")
+def routed_tasks(
+    project_id: Id,
+    ctx: Ctx,
+    cursor: int = Query(default=0, ge=0, le=ID_MAX, description="after this task id"),
+    limit: int = Query(default=100, ge=1, le=my_workforce.MAX_PAGE),
+) -> dict[str, Any]:
+    """The tasks routed to your workforce in one of its projects: your quota and slots taken
+    on each, and which of your people submitted it (no task data; nothing of others)."""
+    with ctx.read() as (s, actor):
+        rows = my_workforce.routed_tasks(s, actor, project_id, after_id=cursor, limit=limit)
+    return {
+        "items": [
+            {
+                "task_id": r.task_id,
+                "quota": r.quota,
+                "taken": r.taken,
+                "submitted_by": r.submitted_by,
+            }
+            for r in rows
+        ],
+        "next_cursor": rows[-1].task_id if len(rows) == limit else None,
+    }
 
 
 class ReviewerIn(Body):
