@@ -64,7 +64,7 @@ def database(backend: str):
             url = f"sqlite:///{tmp}/bench.db"
             yield url
     else:
-        with scratch_pg_database() as url:
+        with scratch_pg_database("routing") as (url, _name):
             yield url
 
 

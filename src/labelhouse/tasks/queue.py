@@ -155,6 +155,18 @@ _TAKE_FIRST_OPEN = {
         (False, _FIRST_OPEN),
     )
 }
+# PostgreSQL's SKIP LOCKED also skips a row that another transaction has locked for a
+# moment without taking it (a submit updating its counters, a lease ending): when it finds
+# nothing, the claim asks again waiting for such locks, so that "nothing left" means it
+# (a locked row that is no longer open when its lock goes is passed over: the executor
+# re-checks it and reads on). Only on an empty answer: the common path never waits.
+_TAKE_FIRST_OPEN_WAITING = (
+    update(_T)
+    .where(_T.c.id == _FIRST_OPEN.with_for_update().scalar_subquery())
+    .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
+    .returning(*TASK_ROW_COLUMNS)
+)
+_CANDIDATE_PG_WAITING = _CANDIDATE.with_for_update(of=_T)
 _TASK_BY_ID = select(*TASK_ROW_COLUMNS).where(_T.c.id == bindparam("tid"))
 
 # -- routed projects ---------------------------------------------------------------------------
@@ -180,6 +192,10 @@ _CANDIDATES = {
     (is_pg, routed): query.with_for_update(skip_locked=True, of=_T) if is_pg else query
     for is_pg in (True, False)
     for routed, query in ((True, _ROUTED_CANDIDATE), (False, _UNROUTED_CANDIDATE))
+}
+_CANDIDATES_WAITING = {  # see _TAKE_FIRST_OPEN_WAITING
+    True: _ROUTED_CANDIDATE.with_for_update(of=_T),
+    False: _UNROUTED_CANDIDATE.with_for_update(of=_T),
 }
 _TAKE_ROUTE_SLOT = (
     update(_R)
@@ -316,8 +332,12 @@ def _take_slot(session: Session, project: ProjectRow, user_id: int, is_pg: bool)
     params = {"pid": project.id, "uid": user_id, "overlap": project.overlap}
     if project.gold_rate <= 0 and project.gold_first_n <= 0:
         row = conn.execute(_TAKE_FIRST_OPEN[is_pg], params).first()
+        if row is None and is_pg:
+            row = conn.execute(_TAKE_FIRST_OPEN_WAITING, params).first()
         return None if row is None else TaskRow(*row)
     row = conn.execute(_CANDIDATE_PG if is_pg else _CANDIDATE, params).first()
+    if row is None and is_pg:
+        row = conn.execute(_CANDIDATE_PG_WAITING, params).first()
     if row is None:
         return None  # gold tasks only while ordinary work remains (see tasks/gold.py)
     task = pick_gold(session, project, user_id) or TaskRow(*row)
@@ -337,10 +357,14 @@ def _take_routed_slot(
     route_id, task = None, None
     if actor.workforce_id is not None:
         row = conn.execute(_CANDIDATES[is_pg, True], params).first()
+        if row is None and is_pg:
+            row = conn.execute(_CANDIDATES_WAITING[True], params).first()
         if row is not None:
             route_id, task = row[0], TaskRow(*row[1:])
     if task is None and not actor.vendor and project.routed:
         row = conn.execute(_CANDIDATES[is_pg, False], params).first()
+        if row is None and is_pg:
+            row = conn.execute(_CANDIDATES_WAITING[False], params).first()
         task = None if row is None else TaskRow(*row)
     if task is None:
         return None
