@@ -16,26 +16,23 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import scratch_pg_database
+from common import migrated_database
 from labelhouse.accounts import passwords
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import ProjectMember, Role
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.models import Annotation
-from labelhouse.db import migrate
 from labelhouse.db.engine import open_database
 from labelhouse.projects.service import create_project
 from labelhouse.tasks import queue
@@ -53,16 +50,6 @@ SCHEMA = {
     ]
 }
 TASKS, OVERLAP, WORKERS = 120, 3, 16
-
-
-@contextmanager
-def database(backend: str):
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{tmp}/race.db"
-    else:
-        with scratch_pg_database("race") as (url, _name):
-            yield url
 
 
 def one_round(db, owner_actor, org_id: int, round_no: int) -> str | None:
@@ -133,10 +120,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     args = parser.parse_args()
     passwords.use_profile("cheapest")
-    with database(args.backend) as url:
-        engine = create_engine(url)
-        migrate.upgrade(engine)
-        engine.dispose()
+    with migrated_database(args.backend, "race") as url:
         db = open_database(url)
         with db.session() as s:
             owner, _ = accounts.bootstrap_owner(

@@ -19,14 +19,11 @@ import argparse
 import io
 import statistics
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,7 +31,6 @@ from labelhouse.accounts import passwords
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import Role
 from labelhouse.annotations import service as annotations
-from labelhouse.db import migrate
 from labelhouse.db.engine import open_database
 from labelhouse.people import project_members, teams, workforces
 from labelhouse.projects.service import create_project
@@ -42,7 +38,7 @@ from labelhouse.tasks import queue, routing
 from labelhouse.tasks.importer import import_tasks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import scratch_pg_database
+from common import migrated_database
 
 SCHEMA = {
     "fields": [
@@ -57,21 +53,7 @@ SCHEMA = {
 PAIRS = 300
 
 
-@contextmanager
-def database(backend: str):
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{tmp}/bench.db"
-            yield url
-    else:
-        with scratch_pg_database("routing") as (url, _name):
-            yield url
-
-
 def build(url: str, n_tasks: int) -> dict[str, Any]:
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
     db = open_database(url)
     passwords.use_profile("cheapest")
     with db.session() as s:
@@ -209,7 +191,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
-    with database(args.backend) as url:
+    with migrated_database(args.backend, "routing") as url:
         print(f"building {args.backend}: 4 projects of {args.tasks:,} tasks…", file=sys.stderr)
         world = build(url, args.tasks)
         db, boss = world["db"], world["boss"]

@@ -3,8 +3,10 @@ CLI, a scratch PostgreSQL database, and the results table."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,3 +77,21 @@ def print_table(rows: list[dict[str, object]]) -> None:
     print("".ljust(width) + "".join(str(r["backend"]).rjust(14) for r in rows))
     for k in keys[1:]:
         print(k.ljust(width) + "".join(str(r[k]).rjust(14) for r in rows))
+
+
+@contextmanager
+def migrated_database(backend: str, prefix: str) -> Iterator[str]:
+    """A private, migrated database for one in-process run: a temporary SQLite file or a
+    scratch PostgreSQL database (see :func:`scratch_pg_database`). Yields its URL."""
+    from labelhouse.db import migrate
+
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            tmp = stack.enter_context(tempfile.TemporaryDirectory())
+            url = f"sqlite:///{tmp}/{prefix}.db"
+        else:
+            url, _ = stack.enter_context(scratch_pg_database(prefix))
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url

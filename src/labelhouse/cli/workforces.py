@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from labelhouse.accounts.policy import Actor
     from labelhouse.people.teams import TeamView
-    from labelhouse.tasks.routing import RoutingSummary, Selection
+    from labelhouse.tasks.routing import Selection
 
 workforces_app = typer.Typer(
     help="Workforces: teams marked as the lab's own staff or as an outside vendor.",
@@ -268,35 +268,6 @@ def _as_arguments(exc: LabelhouseError, labels: list[str]) -> LabelhouseError:
     return exc
 
 
-def _summary_json(summary: RoutingSummary) -> dict[str, Any]:
-    names = {w.id: w.name for w in summary.workforces}
-    rule = summary.rule
-    return {
-        "workforces": [
-            {
-                "id": w.id,
-                "name": w.name,
-                "kind": w.kind,
-                "tasks": w.tasks,
-                "slots": w.slots,
-                "taken": w.taken,
-                "open_slots": w.open_slots,
-            }
-            for w in summary.workforces
-        ],
-        "unrouted_tasks": summary.unrouted_tasks,
-        "rule": None
-        if not rule
-        else {
-            "mode": rule.get("mode"),
-            "workforces": [
-                {**w, "name": names.get(w["id"], f"team {w['id']}")}
-                for w in rule.get("workforces", [])
-            ],
-        },
-    }
-
-
 def _rule_text(rule: dict[str, Any] | None) -> str:
     if not rule:
         return "not routed (no rule)"
@@ -476,7 +447,7 @@ def show_routing(
     try:
         with db.read_session() as s:
             proj, actor = project_and_actor(s, project)
-            summary = _summary_json(routing_summary(s, actor, proj.id))
+            summary = routing_summary(s, actor, proj.id).as_dict()
     except LabelhouseError as exc:
         raise fail(exc) from None
     finally:

@@ -116,21 +116,13 @@ def plan_export(
     spreadsheet would run as a formula; ``keep`` writes values exactly, for programs."""
     actor = actor.in_project(project_id)
     actor.require(Role.manager, "export data")
-    if format_name not in FORMATS:
-        raise InvalidInput(
-            f"Unknown export format '{format_name}'.",
-            [Problem("format", f"use one of: {', '.join(FORMATS)}")],
-        )
+    check_format(format_name)
     if content not in CONTENTS:
         raise InvalidInput(
             f"Unknown export content '{content}'.",
             [Problem("content", f"use one of: {', '.join(CONTENTS)}")],
         )
-    if csv_formulas not in CSV_FORMULAS:
-        raise InvalidInput(
-            f"Unknown csv_formulas '{csv_formulas}'.",
-            [Problem("csv_formulas", f"use one of: {', '.join(CSV_FORMULAS)}")],
-        )
+    check_csv_formulas(csv_formulas)
     check_method(consensus_method)
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
@@ -145,6 +137,36 @@ def plan_export(
         | ({"content": content, "method": consensus_method} if content != "raw" else {})
         | ({"csv_formulas": "keep"} if format_name == "csv" and csv_formulas == "keep" else {}),
     )
+    return plan_for(
+        project,
+        schema,
+        format_name,
+        include_drafts=include_drafts,
+        content=content,
+        consensus_method=consensus_method,
+        csv_formulas=csv_formulas,
+    )
+
+
+def check_format(format_name: str) -> None:
+    if format_name not in FORMATS:
+        raise InvalidInput(
+            f"Unknown export format '{format_name}'.",
+            [Problem("format", f"use one of: {', '.join(FORMATS)}")],
+        )
+
+
+def check_csv_formulas(csv_formulas: str) -> None:
+    if csv_formulas not in CSV_FORMULAS:
+        raise InvalidInput(
+            f"Unknown csv_formulas '{csv_formulas}'.",
+            [Problem("csv_formulas", f"use one of: {', '.join(CSV_FORMULAS)}")],
+        )
+
+
+def plan_for(project: Any, schema: LabelSchema, format_name: str, **options: Any) -> ExportPlan:
+    """The plan of an export whose access, format and options have been checked (by
+    :func:`plan_export`, or for a workforce's slice by ``people/my_workforce.py``)."""
     return ExportPlan(
         project_id=project.id,
         project_name=project.name,
@@ -152,9 +174,6 @@ def plan_export(
         format_name=format_name,
         field_names=[f.name for f in schema.fields],
         data_keys=sorted(schema.data_keys()),
-        include_drafts=include_drafts,
         schema=schema,
-        content=content,
-        consensus_method=consensus_method,
-        csv_formulas=csv_formulas,
+        **options,
     )

@@ -31,8 +31,7 @@ from labelhouse.annotations.models import Annotation
 from labelhouse.audit import service as audit
 from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
-from labelhouse.exports.service import ExportPlan
-from labelhouse.exports.writers import CSV_FORMULAS, FORMATS
+from labelhouse.exports.service import ExportPlan, check_csv_formulas, check_format, plan_for
 from labelhouse.people import organization
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import load_schema
@@ -321,16 +320,8 @@ def plan_slice_export(
         raise PermissionDenied(
             "The lab has not granted your workforce exports of this project; ask its managers."
         )
-    if format_name not in FORMATS:
-        raise InvalidInput(
-            f"Unknown export format '{format_name}'.",
-            [Problem("format", f"use one of: {', '.join(FORMATS)}")],
-        )
-    if csv_formulas not in CSV_FORMULAS:
-        raise InvalidInput(
-            f"Unknown csv_formulas '{csv_formulas}'.",
-            [Problem("csv_formulas", f"use one of: {', '.join(CSV_FORMULAS)}")],
-        )
+    check_format(format_name)
+    check_csv_formulas(csv_formulas)
     schema = load_schema(session, project)
     serving = outside_policy.serving_for(session, actor, project.id, schema)
     audit.record(
@@ -342,15 +333,11 @@ def plan_slice_export(
         object_id=project.id,
         details={"format": format_name, "workforce": team.name, "slice": True},
     )
-    return ExportPlan(
-        project_id=project.id,
-        project_name=project.name,
-        fmt=FORMATS[format_name],
-        format_name=format_name,
-        field_names=[f.name for f in schema.fields],
-        data_keys=sorted(schema.data_keys()),
+    return plan_for(
+        project,
+        schema,
+        format_name,
         include_drafts=False,
-        schema=schema,
         csv_formulas=csv_formulas,
         workforce_id=team.id,
         data_view=None if serving is None else (lambda data: serving.data(0, data)),

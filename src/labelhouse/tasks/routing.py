@@ -511,6 +511,36 @@ class RoutingSummary:
     unrouted_tasks: int
     rule: dict[str, Any] | None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as the API, the settings page and ``labelhouse route show --json``
+        give it (the remembered rule's workforces named)."""
+        names = {w.id: w.name for w in self.workforces}
+        rule = self.rule
+        return {
+            "workforces": [
+                {
+                    "id": w.id,
+                    "name": w.name,
+                    "kind": w.kind,
+                    "tasks": w.tasks,
+                    "slots": w.slots,
+                    "taken": w.taken,
+                    "open_slots": w.open_slots,
+                }
+                for w in self.workforces
+            ],
+            "unrouted_tasks": self.unrouted_tasks,
+            "rule": None
+            if not rule
+            else {
+                "mode": rule.get("mode"),
+                "workforces": [
+                    {**w, "name": names.get(w["id"], f"team {w['id']}")}
+                    for w in rule.get("workforces", [])
+                ],
+            },
+        }
+
 
 def routing_summary(session: Session, actor: Actor, project_id: int) -> RoutingSummary:
     actor = actor.in_project(project_id)

@@ -131,31 +131,12 @@ class UnrouteIn(Body):
     forget_rule: bool = Field(default=False, description="also stop routing new imports")
 
 
-def summary_out(summary: routing.RoutingSummary) -> dict[str, Any]:
-    return {
-        "workforces": [
-            {
-                "id": w.id,
-                "name": w.name,
-                "kind": w.kind,
-                "tasks": w.tasks,
-                "slots": w.slots,
-                "taken": w.taken,
-                "open_slots": w.open_slots,
-            }
-            for w in summary.workforces
-        ],
-        "unrouted_tasks": summary.unrouted_tasks,
-        "rule": summary.rule,
-    }
-
-
 @router.get("/projects/{project_id}/routing")
 def get_routing(project_id: Id, ctx: Ctx) -> dict[str, Any]:
     """Per workforce of the project: tasks routed, annotation slots, slots taken and open;
     tasks routed to nobody; the rule applied to new imports."""
     with ctx.read() as (s, actor):
-        return summary_out(routing.routing_summary(s, actor, project_id))
+        return routing.routing_summary(s, actor, project_id).as_dict()
 
 
 @router.post("/projects/{project_id}/routing")
@@ -175,7 +156,7 @@ def route(project_id: Id, body: RouteIn, ctx: Ctx) -> dict[str, Any]:
         summary = routing.routing_summary(s, actor, project_id)
         names = {w.id: w.name for w in summary.workforces}
         out = result.as_dict(names)
-        out["routing"] = summary_out(summary)
+        out["routing"] = summary.as_dict()
     return out
 
 
@@ -187,7 +168,7 @@ def move(project_id: Id, body: MoveIn, ctx: Ctx) -> dict[str, Any]:
         moved = routing.move_work(
             s, actor, project_id, from_id=body.from_workforce, to_id=body.to_workforce
         )
-        summary = summary_out(routing.routing_summary(s, actor, project_id))
+        summary = routing.routing_summary(s, actor, project_id).as_dict()
     return {"moved_slots": moved, "routing": summary}
 
 
@@ -199,5 +180,5 @@ def unroute(project_id: Id, ctx: Ctx, body: UnrouteIn | None = None) -> dict[str
         removed = routing.unroute_tasks(s, actor, project_id, body.tasks.selection())
         if body.forget_rule:
             routing.forget_rule(s, actor, project_id)
-        summary = summary_out(routing.routing_summary(s, actor, project_id))
+        summary = routing.routing_summary(s, actor, project_id).as_dict()
     return {"unrouted_tasks": removed, "routing": summary}

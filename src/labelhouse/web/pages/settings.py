@@ -23,7 +23,6 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.people import project_members, teams
 from labelhouse.projects.queries import settings_view
 from labelhouse.tasks import routing
-from labelhouse.web.api.workforces import summary_out
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import (
     page_session,
@@ -97,7 +96,7 @@ def routing_section(
 ) -> dict[str, Any]:
     """What ``routing.js`` needs: the project's workforces (with the form's starting values:
     the remembered rule's, else even shares) and how its work is routed now."""
-    summary = summary_out(routing.routing_summary(session, actor, project_id))
+    summary = routing.routing_summary(session, actor, project_id).as_dict()
     members = sorted(
         routing.workforces_of_project(session, project_id).values(), key=lambda t: t.name.lower()
     )
