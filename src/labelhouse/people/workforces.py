@@ -90,9 +90,9 @@ def update_workforce(
                 f"'{kind}' is not a kind of team: use group, staff or vendor.",
                 [Problem("kind", "group, staff or vendor")],
             )
-        _change_kind(session, team, kind)
         changes["kind"] = [team.kind, kind]
-        team.kind = kind
+        team.kind = kind  # the checks below apply the new kind's rules (a refusal rolls back)
+        _change_kind(session, team)
     if contact is not KEEP:
         if len(contact) > 500 or "\x00" in contact:
             raise InvalidInput(
@@ -125,16 +125,16 @@ def update_workforce(
     return team
 
 
-def _change_kind(session: Session, team: Team, kind: str) -> None:
+def _change_kind(session: Session, team: Team) -> None:
+    """Keep the team's people in step with its new ``kind`` (already set on ``team``)."""
     members = workforce_rules.team_user_ids(session, team.id)
-    if kind in WORKFORCE_KINDS:
-        probe = Team(id=team.id, organization_id=team.organization_id, name=team.name, kind=kind)
-        workforce_rules.check_can_join(session, probe, members)
-        if kind == VENDOR:
+    if team.kind in WORKFORCE_KINDS:
+        workforce_rules.check_can_join(session, team, members)
+        if team.kind == VENDOR:
             workforce_rules.check_vendor_team_projects(session, team)
-        if team.ended_at is not None and kind == VENDOR:
-            raise Conflict(f"The contract of '{team.name}' has ended.")
-        workforce_rules.joined(session, probe, members)
+            if team.ended_at is not None:
+                raise Conflict(f"The contract of '{team.name}' has ended.")
+        workforce_rules.joined(session, team, members)
         return
     routed = session.scalar(select(func.count()).where(TaskRoute.workforce_id == team.id)) or 0
     if routed:
