@@ -223,7 +223,7 @@ def run_cli(url: str, data_dir: str, *args: str) -> tuple[float, int, str]:
     )
     elapsed = time.perf_counter() - t0
     for line in out.stderr.splitlines():
-        if line.startswith("Checked"):
+        if line.startswith(("Checked", "Recomputed")):
             print(f"    {line}")
     return elapsed, out.returncode, out.stdout
 

@@ -4,6 +4,7 @@ damaged databases: results on stdout, exit status 1 while a problem remains, and
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -48,7 +49,7 @@ def worked(db):
 def test_deep_check_of_a_healthy_database_passes(db, cli, worked):
     result = cli("db", "check", "--deep")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("Storage: no damage found (")
+    assert result.stdout.startswith("Storage: no damage found in ")
     assert "No differences between models and database." in result.stdout
     assert "Work queue: 14 rules over 5 tasks: all hold." in result.stdout
     assert "Checked the work queue in" in result.stderr
@@ -120,3 +121,17 @@ def test_a_damaged_header_is_a_sentence_for_every_check(db, backend, tmp_path):
         assert result.exit_code == 1, args
         assert "is not a SQLite database" in result.stderr
         assert "restore the newest backup" in " ".join(result.stderr.split())
+
+
+def test_a_check_never_migrates_it_says_to_upgrade(backend, tmp_path):
+    sqlite_only(backend)
+    path = tmp_path / "new.db"
+    result = run(f"sqlite:///{path}", tmp_path, "db", "check", "--deep")
+    assert result.exit_code == 1
+    assert "Schema: the database is at revision none" in result.stdout
+    assert "run `labelhouse db upgrade`" in result.stdout
+    assert "Work queue: not checked" in result.stdout
+    with sqlite3.connect(path) as conn:  # still empty: the check created no table
+        assert conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+        ).fetchone() == (0,)

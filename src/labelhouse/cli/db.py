@@ -273,9 +273,15 @@ def _repair_project(db: Database, project_id: int) -> Repair:
     from labelhouse.tasks import invariants
 
     for attempt in range(1, REPAIR_ATTEMPTS + 1):
+        started = time.perf_counter()
         try:
             with db.session() as s:
-                return invariants.repair_counters(s, project_id)
+                repair = invariants.repair_counters(s, project_id)
+            console.print(
+                f"Recomputed project {project_id}'s counters in "
+                f"{time.perf_counter() - started:.1f} s (one transaction)."
+            )
+            return repair
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) != _SERIALIZATION_FAILURE:
                 raise
@@ -294,7 +300,8 @@ def _print_storage(report: StorageReport, say: Say) -> None:
     if report.intact and not report.checked:
         say(f"Storage: not checked ({report.method}).")
     elif report.intact:
-        say(f"Storage: no damage found ({report.method}).")
+        checked = ", ".join(f"{n:,} {what}" for what, n in report.checked.items())
+        say(f"Storage: no damage found in {checked} ({report.method}).")
     else:
         say(f"Storage: DAMAGED ({report.method}):")
         for problem in report.problems:

@@ -55,7 +55,7 @@ class StorageReport:
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     advice: str | None = None
-    checked: dict[str, int] = field(default_factory=dict)  # e.g. {"indexes": 41}
+    checked: dict[str, int] = field(default_factory=dict)  # e.g. {"indexes": 41, "tables": 24}
 
     def add(self, problem: str) -> None:
         self.intact = False
@@ -155,6 +155,7 @@ def _check_sqlite(engine: Engine, progress: Progress | None) -> StorageReport:
         progress("reading every page (PRAGMA integrity_check)", 0, 0)
     try:
         with engine.connect() as conn:
+            report.checked["pages"] = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
             _integrity_lines(conn, report)
             if progress:
                 progress("checking references (PRAGMA foreign_key_check)", 0, 0)
@@ -260,7 +261,6 @@ def _foreign_keys(conn: Connection, report: StorageReport) -> None:
         report.intact = False
         report.skipped.append("foreign keys: a damaged page stopped PRAGMA foreign_key_check")
         return
-    report.checked["dangling references"] = sum(counts.values())
     for (table, parent), n in sorted(counts.items()):
         report.add(
             f"{n} row{'s' if n != 1 else ''} of table {table} refer to missing rows of "
