@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from labelhouse.cli.common import DataDir, console, fail, open_db, settings_for
+from labelhouse.cli.common import (
+    DataDir,
+    console,
+    damaged_database,
+    fail,
+    open_db,
+    settings_for,
+)
 from labelhouse.errors import LabelhouseError
 
 if TYPE_CHECKING:
@@ -157,6 +164,8 @@ def verify(
             reading = checkpoints.read_file(checkpoints_file, verifying)
     except LabelhouseError as exc:
         raise fail(exc) from None
+    from sqlalchemy.exc import DBAPIError
+
     db = open_db(settings)
     failed = False
     try:
@@ -177,6 +186,8 @@ def verify(
                 typer.echo(f"organization {org}: {report.events} events{extra}, {status}")
                 for problem in report.problems:
                     typer.echo(f"  {problem}")
+    except DBAPIError as exc:
+        raise damaged_database(exc, settings) from None
     finally:
         db.dispose()
     if reading is not None:
@@ -191,6 +202,10 @@ def verify(
             "them. Pass --checkpoints FILE --public-key KEY to check against signed "
             "checkpoints (docs/audit.md)."
         )
+    console.print(
+        "This verifies the audit log only: `labelhouse db check --deep` looks for damaged "
+        "pages and checks the work queue's counters."
+    )
     if failed:
         raise typer.Exit(1)
 

@@ -46,13 +46,31 @@ def open_db(settings: Settings, *, upgrade: bool = True) -> Database:
 
     db = open_database(settings.resolved_database_url)
     if upgrade and not is_at_head(db):
+        from sqlalchemy.exc import DBAPIError
+
         from labelhouse.db import migrate
 
-        migrate.upgrade(db.engine)
+        try:
+            migrate.upgrade(db.engine)
+        except DBAPIError as exc:  # a damaged file is a sentence, not a traceback
+            db.dispose()
+            raise damaged_database(exc, settings) from None
     if not gc.isenabled():  # switched off for start-up by the console entry point (main.py)
         gc.freeze()  # start-up's objects stay: later collections need not walk them
         gc.enable()
     return db
+
+
+def damaged_database(exc: Exception, settings: Settings) -> Exception:
+    """The exception to raise for a database error: a sentence and exit status 1 when the
+    file is damaged (what to do included), else the error itself."""
+    from labelhouse.db.integrity import describe_database_error
+
+    sentence = describe_database_error(exc, settings.resolved_database_url)
+    if sentence is None:
+        return exc
+    console.print(f"[bold red]Error:[/] {sentence}", soft_wrap=True, highlight=False)
+    return typer.Exit(code=1)
 
 
 def owner_actor(session: Session, organization_id: int) -> Actor:

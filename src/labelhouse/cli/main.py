@@ -13,6 +13,7 @@ from labelhouse.accounts.models import Role
 from labelhouse.cli.audit import audit_app, start_checkpoints, verify
 from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
 from labelhouse.cli.data import export_command, import_command, imports_app
+from labelhouse.cli.db import db_app
 from labelhouse.cli.people import list_users, members_app, organization_id, reset_password
 from labelhouse.cli.trace import trace_command
 from labelhouse.cli.workforces import route_app, workforces_app
@@ -40,7 +41,6 @@ class _Labelhouse(typer.Typer):
 app = _Labelhouse(help="Labelhouse: self-hosted data labeling.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 projects_app = typer.Typer(help="Manage projects.", no_args_is_help=True)
-db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(projects_app, name="projects")
 app.add_typer(db_app, name="db")
@@ -265,25 +265,3 @@ def create_project(
         raise fail(exc) from None
     finally:
         db.dispose()
-
-
-@db_app.command("upgrade")
-def db_upgrade(data_dir: Path | None = DataDir) -> None:
-    db = open_db(settings_for(data_dir))
-    db.dispose()
-    console.print("Database is at the latest revision.")
-
-
-@db_app.command("check")
-def db_check(data_dir: Path | None = DataDir) -> None:
-    """Fail if the models and the migrated database differ (like `alembic check`)."""
-    from labelhouse.db import migrate
-    from labelhouse.tables import Base
-
-    db = open_db(settings_for(data_dir))
-    diffs = migrate.pending_differences(db.engine, Base.metadata)
-    db.dispose()
-    if diffs:
-        console.print(f"[red]{len(diffs)} differences[/]: {diffs}")
-        raise typer.Exit(1)
-    console.print("No differences between models and database.")
