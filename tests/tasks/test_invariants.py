@@ -14,7 +14,7 @@ from labelhouse.annotations import service as annotations
 from labelhouse.annotations.models import Annotation
 from labelhouse.db.base import utcnow
 from labelhouse.review import service as review
-from labelhouse.tasks import gold, invariants, queue, routing
+from labelhouse.tasks import gold, invariant_repair, invariants, queue, routing
 from labelhouse.tasks.models import Assignment, Task, TaskRoute
 from tests.factories import add_member, add_tasks, make_org, make_project, text_rows
 from tests.tasks.test_routing import route, workforce
@@ -51,7 +51,7 @@ def source_rows(db):
 
 def repair(db, project_id):
     with db.session() as s:
-        return invariants.repair_counters(s, project_id).changed
+        return invariant_repair.repair_counters(s, project_id).changed
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from labelhouse.errors import LabelhouseError
 if TYPE_CHECKING:
     from labelhouse.db.engine import Database
     from labelhouse.db.integrity import StorageReport
-    from labelhouse.tasks.invariants import QueueReport, Repair
+    from labelhouse.tasks.invariant_repair import Repair
+    from labelhouse.tasks.invariants import QueueReport
 
 db_app = typer.Typer(help="Database migrations and checks.", no_args_is_help=True)
 
@@ -270,13 +271,13 @@ def _repair_project(db: Database, project_id: int) -> Repair:
     """One transaction; on PostgreSQL retried when a claim moved a counter meanwhile."""
     from sqlalchemy.exc import DBAPIError
 
-    from labelhouse.tasks import invariants
+    from labelhouse.tasks import invariant_repair
 
     for attempt in range(1, REPAIR_ATTEMPTS + 1):
         started = time.perf_counter()
         try:
             with db.session() as s:
-                repair = invariants.repair_counters(s, project_id)
+                repair = invariant_repair.repair_counters(s, project_id)
             console.print(
                 f"Recomputed project {project_id}'s counters in "
                 f"{time.perf_counter() - started:.1f} s (one transaction)."
