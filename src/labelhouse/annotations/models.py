@@ -1,11 +1,12 @@
-"""Annotations (one per annotator per task), their full revision history."""
+"""Annotations (one per annotator per task), their full revision history, and the
+idempotency keys that make a retried write answer instead of writing twice."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labelhouse.db.base import Base, BigId, JsonDoc, UtcDateTime, utcnow
@@ -49,3 +50,29 @@ class AnnotationRevision(Base):
     schema_version: Mapped[int] = mapped_column(Integer)
     lead_time_ms: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """One write answered under a client's ``Idempotency-Key`` (``annotations/idempotency.py``):
+    a retry with the same key by the same person gets ``status`` and ``response`` back
+    instead of writing again. Stored in the write's own transaction, so a crash leaves
+    neither; ``expires_at`` bounds how long a retry is recognised (rows past it are removed
+    by later keyed writes)."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        Index("ix_idempotency_key_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the request (method, path, body): the same key for another request is refused.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)  # NULL only inside its transaction
+    # The JSON body as sent (text, not JSONB: a replay repeats it byte for byte, key order
+    # included); NULL for an answer without a body (204).
+    response: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -2,7 +2,9 @@
 
 A submission validates every field through its kind (all problems reported at once),
 ties the annotation to the schema version in force, records the time spent, marks the
-annotator's assignment submitted and counts the task's completion.
+annotator's assignment submitted and counts the task's completion. Saving again exactly
+what is already stored (a client retrying a request whose answer it lost) changes nothing:
+no revision, no lead time added.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -31,6 +34,7 @@ REJECTED = "rejected"  # review status (the review package owns the decisions)
 class SaveResult:
     annotation: Annotation
     created: bool
+    unchanged: bool = False  # the same value saved again: nothing was written
 
 
 def _lead_time(value: Any) -> int:
@@ -55,6 +59,9 @@ _TASK_AND_OWN = ScopedTaskQuery.build(
     _AN.c.lead_time_ms,
     _AN.c.created_at,
     _AN.c.review_status,
+    _AN.c.value,
+    _AN.c.schema_version,
+    _AN.c.updated_at,
     outerjoin=(_AN, and_(_AN.c.task_id == _TASK.c.id, _AN.c.user_id == bindparam("uid"))),
 )
 
@@ -67,6 +74,39 @@ class _Own:
     lead_time_ms: int
     created_at: Any
     review_status: str | None
+    value: Any
+    schema_version: int
+    updated_at: Any
+
+    def holds(self, status: str, value: Any, schema_version: int) -> bool:
+        """Whether saving this would store exactly what is stored already."""
+        return (
+            self.status == status
+            and self.schema_version == schema_version
+            and _canonical(self.value) == _canonical(value)
+        )
+
+    def as_annotation(self, project_id: int, task_id: int, user_id: int) -> Annotation:
+        return Annotation(
+            id=self.id,
+            project_id=project_id,
+            task_id=task_id,
+            user_id=user_id,
+            status=self.status,
+            review_status=self.review_status,
+            value=self.value,
+            schema_version=self.schema_version,
+            revision=self.revision,
+            lead_time_ms=self.lead_time_ms,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+
+def _canonical(value: Any) -> bytes:
+    """JSON with sorted keys: a stored value read back compares equal to the value it was
+    made from (tuples and lists alike), and ``True`` never equals ``1``."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 _COUNT_DONE = update(_TASK).where(_TASK.c.id == bindparam("tid")).values(done=_TASK.c.done + 1)
@@ -111,13 +151,18 @@ def save(
             "reviewer's reason is on the task page; the task went back to other annotators). "
             "Ask for your next task instead."
         )
+    status = DRAFT if draft else SUBMITTED
     if draft:
         if existing is not None and existing.status == SUBMITTED:
             raise Conflict("This annotation is already submitted; submit the change instead.")
         queue.extend(session, actor, task.id)  # a draft needs a live lease, and renews it
-    elif queue.mark_submitted(session, actor, project, task.id):
+    if existing is not None and existing.holds(status, clean, project.schema_version):
+        # A retry of a save whose answer was lost: it is stored already (and its lead time
+        # counted); a second revision would double both.
+        annotation = existing.as_annotation(project.id, task.id, actor.user_id)
+        return SaveResult(annotation=annotation, created=False, unchanged=True)
+    if not draft and queue.mark_submitted(session, actor, project, task.id):
         conn.execute(_COUNT_DONE, {"tid": task.id})
-    status = DRAFT if draft else SUBMITTED
     now = utcnow()
     values = {
         "status": status,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
+from labelhouse.annotations import idempotency
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.models import Annotation
 from labelhouse.annotations.queries import TaskFilters, browse_tasks
@@ -20,7 +21,7 @@ from labelhouse.review.gold import pause_gate
 from labelhouse.tasks import gold, queue
 from labelhouse.tasks import service as tasks
 from labelhouse.tasks.outside_policy import OutsideServing, serving_for
-from labelhouse.web.api.schemas import AnnotationIn, SkipIn
+from labelhouse.web.api.schemas import AnnotationIn, Body, SkipIn
 from labelhouse.web.api.serializers import (
     annotation_out,
     json_response,
@@ -28,13 +29,28 @@ from labelhouse.web.api.serializers import (
     task_out,
     tasks_out,
 )
-from labelhouse.web.deps import Ctx
+from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.params import ID_MAX, Cursor, Id
 
 router = APIRouter(prefix="/api", tags=["work"])
 
 
 RENDER_HELP = "add 'rendered': {field: {...}}, sanitized Markdown HTML the widgets show"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=idempotency.HEADER,
+        description="a new random value (a UUID) per request, the same one when retrying it: "
+        "a retry gets the first answer back (with 'Idempotent-Replayed: true') and nothing "
+        "is written twice; the same key with another request is a 422. Kept 24 hours.",
+    ),
+]
+REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+def _fingerprint(ctx: Context, body: Body | None) -> str:
+    sent = body.model_dump(mode="json") if body is not None else None
+    return idempotency.fingerprint(ctx.request.method, ctx.request.url.path, sent)
 
 
 def disguise_gold(out: dict[str, Any], task: Any, overlap: int, *, submitted: bool) -> None:
@@ -119,9 +135,19 @@ def next_task(
 
 
 @router.post("/tasks/{task_id}/skip", status_code=204)
-def skip_task(task_id: Id, ctx: Ctx, body: SkipIn | None = None) -> None:
+def skip_task(
+    task_id: Id, ctx: Ctx, body: SkipIn | None = None, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Give the task back for good (it will not come to you again); ``reason`` is kept."""
+    request = _fingerprint(ctx, body)
     with ctx.write() as (s, actor):
-        queue.skip(s, actor, task_id, reason=body.reason if body else None)
+
+        def write() -> idempotency.Reply:
+            queue.skip(s, actor, task_id, reason=body.reason if body else None)
+            return idempotency.Reply(204)
+
+        reply = idempotency.run_once(s, actor.user_id, idempotency_key, request, write)
+    return Response(status_code=204, headers=REPLAYED if reply.replayed else None)
 
 
 @router.delete("/tasks/{task_id}/lease", status_code=204)
@@ -208,31 +234,47 @@ def save_annotation(
         '{"annotation": ..., "next": <the /next body>} (one round trip per task)',
     ),
     render: bool = Query(default=False, description=RENDER_HELP + " (with next)"),
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Submit (or, with ``draft``, save) the caller's annotation; resubmitting updates it and
-    keeps the previous revision. Invalid values: 422 listing every field's problem.
+    keeps the previous revision. Saving again exactly what is stored changes nothing (no
+    revision, no lead time added). Invalid values: 422 listing every field's problem.
 
     With ``next=1`` the submission and the next lease share one transaction, so the browser
     shows the next task as soon as this answer arrives: the queue holds one lease per
-    annotator, so the next task cannot be leased ahead of the submit.
+    annotator, so the next task cannot be leased ahead of the submit. A replayed answer
+    (``Idempotency-Key``) carries the annotation as first answered and the lease held now.
     """
     if next and body.draft:
         raise InvalidInput(
             "A draft is not finished, so there is no next task to fetch with it.",
             [Problem("next", "send next=1 only with a submission (draft: false)")],
         )
+    request = _fingerprint(ctx, body)
     rendering: Rendering | None = None
+    project_ids: list[int] = []  # the write's, so the next lease needs no second lookup
     with ctx.write() as (s, actor):
-        result = annotations.save(
-            s, actor, task_id, value=body.value, draft=body.draft, lead_time_ms=body.lead_time_ms
-        )
-        shown = _answers_view(s, actor, result.annotation.project_id)
-        out: dict[str, Any] = {
-            **annotation_out(result.annotation, shown),
-            "created": result.created,
-        }
+
+        def write() -> idempotency.Reply:
+            result = annotations.save(
+                s,
+                actor,
+                task_id,
+                value=body.value,
+                draft=body.draft,
+                lead_time_ms=body.lead_time_ms,
+            )
+            project_ids.append(result.annotation.project_id)
+            shown = _answers_view(s, actor, result.annotation.project_id)
+            return idempotency.Reply(
+                200, {**annotation_out(result.annotation, shown), "created": result.created}
+            )
+
+        reply = idempotency.run_once(s, actor.user_id, idempotency_key, request, write)
+        out: dict[str, Any] = reply.body
         if next:
-            project_id = result.annotation.project_id
+            # a replay wrote nothing: the task's project, looked up (and scoped) now
+            project_id = project_ids[0] if project_ids else tasks.get_task(s, actor, task_id)[1].id
             following: dict[str, Any] | None
             try:
                 following, rendering = next_payload(s, actor, project_id, render=render)
@@ -242,7 +284,10 @@ def save_annotation(
                 following = None
             out = {"annotation": out, "next": following}
     render_after(rendering)  # committed: the write lock is free again
-    return json_response(out)
+    response = json_response(out, status_code=reply.status)
+    if reply.replayed:
+        response.headers.update(REPLAYED)
+    return response
 
 
 @router.get("/tasks/{task_id}/annotations")
