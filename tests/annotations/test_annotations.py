@@ -461,7 +461,7 @@ def test_a_draft_keeps_the_lease_alive(app, db, project, annotator):
         )
     assert submit(c, task["id"], {"label": "pos"}, draft=True).status_code == 200
     [assignment] = assignments(db, task["id"])
-    assert assignment.expires_at > soon + timedelta(minutes=20)  # renewed to a full lease (30 min)
+    assert assignment.expires_at > soon + timedelta(minutes=8)  # renewed to a full lease (10 min)
 
 
 def test_a_draft_without_a_lease_is_refused(app, db, owner, project):

@@ -112,7 +112,7 @@ def test_create_project_defaults(c):
     p = r.json()
     assert (p["overlap"], p["lease_seconds"], p["description"], p["instructions"]) == (
         1,
-        1800,
+        600,  # ten minutes: open pages renew their lease, closing pages give it back
         "",
         "",
     )
@@ -369,7 +369,7 @@ def test_settings_patch_validation(db, owner, c, patch, field):
     err = assert_error(c.patch(f"/api/projects/{pid}", json=patch), 422, "invalid_input")
     assert field in problems(err)
     p = c.get(f"/api/projects/{pid}").json()
-    assert (p["overlap"], p["lease_seconds"], p["schema_version"]) == (2, 1800, 1)
+    assert (p["overlap"], p["lease_seconds"], p["schema_version"]) == (2, 600, 1)
 
 
 def test_settings_patch_needs_manager(app, db, owner):

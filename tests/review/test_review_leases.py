@@ -13,13 +13,14 @@ from sqlalchemy import select
 from labelhouse.accounts.models import Role
 from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict
+from labelhouse.projects.models import DEFAULT_LEASE_SECONDS
 from labelhouse.review import service as review
 from labelhouse.review.models import Review, ReviewLease
 from labelhouse.tasks.models import Task
 from tests.factories import add_member, login
 from tests.review.test_review import annotate_all, project, team  # noqa: F401
 
-LEASE = 1800  # the projects' lease_seconds (make_project's default)
+LEASE = DEFAULT_LEASE_SECONDS  # the projects' lease_seconds (make_project's default)
 
 
 def next_id(db, reviewer, pid, *, after=0, now=None):

@@ -28,6 +28,12 @@ NullableJson = JSON(none_as_null=True).with_variant(
 )
 
 
+# How long a task stays reserved for whoever opened it, unless the project says otherwise.
+# Short, because an open annotate page renews its lease every minute (heartbeat) and gives
+# it back as it closes: only abandoned work waits this long.
+DEFAULT_LEASE_SECONDS = 600
+
+
 class Project(Base):
     __tablename__ = "project"
 
@@ -39,7 +45,7 @@ class Project(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     instructions: Mapped[str] = mapped_column(Text, default="")
     overlap: Mapped[int] = mapped_column(Integer, default=1)
-    lease_seconds: Mapped[int] = mapped_column(Integer, default=1800)
+    lease_seconds: Mapped[int] = mapped_column(Integer, default=DEFAULT_LEASE_SECONDS)
     schema_version: Mapped[int] = mapped_column(Integer, default=1)
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Quality control (see tasks/gold.py and review/): gold tasks mixed into the queue, the

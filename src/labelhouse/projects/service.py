@@ -19,7 +19,7 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.audit import service as audit
 from labelhouse.errors import InvalidInput, NotFound, Problem
 from labelhouse.kinds.registry import LabelSchema, parse_schema
-from labelhouse.projects.models import Project, SchemaVersion
+from labelhouse.projects.models import DEFAULT_LEASE_SECONDS, Project, SchemaVersion
 from labelhouse.storable import ID_MAX
 
 MAX_OVERLAP = 50
@@ -148,7 +148,7 @@ def create_project(
     description: str = "",
     instructions: str = "",
     overlap: int = 1,
-    lease_seconds: int = 1800,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
 ) -> Project:
     actor.require_org(Role.manager, "create projects")
     _check_settings(

@@ -42,8 +42,8 @@ Rule kinds (``RULE_KINDS`` holds the same text, for tools):
     Scoped to a task, found as for ``task:assigned-or-reviewer`` (else 404), then the
     project role must be at least this (else 403).
 ``task:own-lease``
-    Only whoever holds the lease on the task (skip, release); for anybody else the lease
-    does not exist (404).
+    Only whoever holds the lease on the task (skip, release, renew); for anybody else the
+    lease does not exist (404).
 ``workforce:manager``
     A workforce manager acting on their own workforce only: anybody else gets 403 before any
     object is looked up; a person or project outside their workforce is a 404.
@@ -193,6 +193,8 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/tasks/{task_id}"): TASK_ASSIGNED,
         ("POST", "/api/tasks/{task_id}/skip"): TASK_OWN_LEASE,
         ("DELETE", "/api/tasks/{task_id}/lease"): TASK_OWN_LEASE,
+        ("POST", "/api/tasks/{task_id}/lease/release"): TASK_OWN_LEASE,  # the page's beacon
+        ("POST", "/api/tasks/{task_id}/lease/renew"): TASK_OWN_LEASE,  # the page's heartbeat
         ("POST", "/api/tasks/{task_id}/annotations"): TASK_ASSIGNED,
         ("GET", "/api/tasks/{task_id}/annotations"): TASK_ASSIGNED,
         ("GET", "/api/annotations/{annotation_id}/history"): ANNOTATION_OWN,

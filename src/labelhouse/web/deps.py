@@ -61,8 +61,8 @@ class Context:
         """Call after logout, revocation, password or role changes (see IdentityCache)."""
         self.identities.clear()
 
-    def _actor(self, session: Session, *, writable: bool) -> Actor:
-        actor = self._identity(session, writable=writable)
+    def _actor(self, session: Session, *, writable: bool, csrf: str | None = None) -> Actor:
+        actor = self._identity(session, writable=writable, csrf=csrf)
         if actor.read_only and self.request.method not in SAFE_METHODS:
             raise ReadOnlyToken(
                 "This API token is read-only; use a token without the read-only scope to "
@@ -75,7 +75,7 @@ class Context:
             )
         return actor
 
-    def _identity(self, session: Session, *, writable: bool) -> Actor:
+    def _identity(self, session: Session, *, writable: bool, csrf: str | None = None) -> Actor:
         header = self.request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             secret = header[7:].strip()
@@ -100,7 +100,7 @@ class Context:
             self.identities.put(key, cached)
         actor, csrf_token = cached
         if self.request.method not in SAFE_METHODS:
-            sent = self.request.headers.get(CSRF_HEADER, "")
+            sent = self.request.headers.get(CSRF_HEADER, "") or (csrf or "")
             if not sent or not secrets.compare_digest(sent, csrf_token):
                 raise PermissionDenied(
                     "Missing or wrong CSRF token; send the X-CSRF-Token header from /api/me."
@@ -131,9 +131,11 @@ class Context:
         after_response(self.request, renew)
 
     @contextmanager
-    def write(self) -> Iterator[tuple[Session, Actor]]:
+    def write(self, *, csrf: str | None = None) -> Iterator[tuple[Session, Actor]]:
+        """``csrf``: the token as a form field, for the one request a page cannot give a
+        header (``navigator.sendBeacon`` as the page closes); the header still wins."""
         with denials_recorded(self.request) as seen, self.db.session() as session:
-            yield session, seen(self._actor(session, writable=True))
+            yield session, seen(self._actor(session, writable=True, csrf=csrf))
 
     @contextmanager
     def read(self) -> Iterator[tuple[Session, Actor]]:

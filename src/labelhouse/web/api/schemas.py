@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from labelhouse.accounts.models import Role
+from labelhouse.projects.models import DEFAULT_LEASE_SECONDS
 from labelhouse.storable import PROBLEM as NUL_PROBLEM
 from labelhouse.storable import find_nul
 from labelhouse.web.params import ID_MAX
@@ -64,7 +65,13 @@ class ProjectIn(Body):
     description: str = Field(default="", max_length=100_000)
     instructions: str = Field(default="", max_length=100_000)
     overlap: int = Field(default=1, ge=1, le=50)
-    lease_seconds: int = Field(default=1800, ge=30, le=7 * 24 * 3600)
+    lease_seconds: int = Field(
+        default=DEFAULT_LEASE_SECONDS,
+        ge=30,
+        le=7 * 24 * 3600,
+        description="how long a task stays reserved for whoever opened it; open annotate "
+        "pages renew it every minute and give it back as they close",
+    )
 
 
 class ProjectPatch(Body):

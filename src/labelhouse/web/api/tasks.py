@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Form, Header, Query, Response
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -18,7 +18,7 @@ from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.service import load_schema, load_schema_and_document, project_row
 from labelhouse.review.gold import pause_gate
-from labelhouse.tasks import gold, queue
+from labelhouse.tasks import gold, heartbeat, queue
 from labelhouse.tasks import service as tasks
 from labelhouse.tasks.outside_policy import OutsideServing, serving_for
 from labelhouse.web.api.schemas import AnnotationIn, Body, SkipIn
@@ -108,7 +108,11 @@ def next_payload(
         disguise_gold(task, lease.task, project.overlap, submitted=_submitted(own))
     body = {
         "task": task,
-        "lease": {"expires_at": lease.expires_at, "new": lease.created},
+        "lease": {
+            "expires_at": lease.expires_at,
+            "new": lease.created,
+            "seconds": project.lease_seconds,
+        },
         "schema_version": project.schema_version,
         "schema": document,
     }
@@ -152,8 +156,41 @@ def skip_task(
 
 @router.delete("/tasks/{task_id}/lease", status_code=204)
 def release_task(task_id: Id, ctx: Ctx) -> None:
+    """Give the task back at once, without a trace (another annotator may take it now)."""
     with ctx.write() as (s, actor):
         queue.release(s, actor, task_id)
+
+
+@router.post("/tasks/{task_id}/lease/release", status_code=204)
+def release_task_by_beacon(
+    task_id: Id,
+    ctx: Ctx,
+    csrf_token: str | None = Form(
+        default=None,
+        max_length=200,
+        description="for a browser session, when the X-CSRF-Token header cannot be sent",
+    ),
+) -> None:
+    """``DELETE /lease`` for ``navigator.sendBeacon``, which can only POST and cannot set
+    headers: the annotate page gives its task back as it closes, the CSRF token in a form
+    field. Cross-site requests are refused as for any other write."""
+    with ctx.write(csrf=csrf_token) as (s, actor):
+        queue.release(s, actor, task_id)
+
+
+@router.post("/tasks/{task_id}/lease/renew")
+def renew_lease(task_id: Id, ctx: Ctx) -> Response:
+    """Heartbeat of an open page: the lease runs the project's ``lease_seconds`` from now.
+    An ended lease (submitted, skipped, expired and taken back) is a 409 saying which."""
+    with ctx.write() as (s, actor):
+        renewal = heartbeat.renew(s, actor, task_id)
+    return json_response(
+        {
+            "task_id": task_id,
+            "expires_at": renewal.expires_at,
+            "lease_seconds": renewal.lease_seconds,
+        }
+    )
 
 
 @router.get("/projects/{project_id}/tasks")
