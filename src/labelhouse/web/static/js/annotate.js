@@ -1,13 +1,17 @@
 // The annotate page controller: leases tasks, mounts one widget per schema field, routes
 // keys, keeps undo and a local draft, submits (and gets the next task in the same round
-// trip), retries when offline, and opens earlier submissions for editing.
+// trip), retries when offline (one Idempotency-Key per submission, so a retry never saves
+// twice), keeps its lease alive while open and gives it back as the page goes away, and
+// opens earlier submissions for editing.
 // Widgets are ES modules under widgets/ (see widgets/README.md for their contract).
-import { api } from "./api.js";
+import { api, csrfToken } from "./api.js";
 import { clearDraft, loadDraft, pruneDrafts, saveDraft } from "./annotate/drafts.js";
 import { initialValues, showBanner } from "./annotate/initial.js";
 import { openHelp } from "./annotate/help.js";
 import { HistoryPanel } from "./annotate/history.js";
+import { LeaseKeeper } from "./annotate/lease.js";
 import { groupProblems, isTransient } from "./annotate/problems.js";
+import { newKey, submissionFor } from "./annotate/submission.js";
 import { UndoStack } from "./annotate/undo.js";
 import { mountContext } from "./widgets/lib/context.js";
 import { clone, h, isPlain, isTyping } from "./widgets/lib/dom.js";
@@ -41,6 +45,8 @@ const state = {
   sending: false,
   retry: { timer: 0, attempt: 0 },
   dirtyForServer: false,
+  pending: null, // the submission being sent or retried: {taskId, key, body}
+  skipKey: null, // {taskId, key}: a skip retried by hand is the same skip
 };
 window.__lhSwaps = [];
 
@@ -84,6 +90,7 @@ async function show(payload, mode) {
   teardown();
   state.task = payload.task;
   state.mode = mode;
+  if (mode === "queue") leases.hold(payload);
   historyPanel?.setCurrent(state.task ? state.task.id : null);
   const url = new URL(window.location.href);
   if (mode === "edit" && state.task) url.searchParams.set("task", String(state.task.id));
@@ -209,13 +216,18 @@ async function submit(startedAt = performance.now()) {
   const task = state.task;
   const value = collect();
   saveDraft(store, USER, task.id, value);
+  // A retry of this answer is the same submission (same key, body and lead time): if the
+  // first attempt was saved and only its answer lost, the server answers without saving.
+  const sending = submissionFor(state.pending, task.id, value, () => Math.round(performance.now() - state.shownAt));
+  state.pending = sending;
   state.sending = true;
   els.submit.disabled = true;
   say("Saving…");
-  const body = { value, lead_time_ms: Math.round(performance.now() - state.shownAt) };
   let result;
   try {
-    result = await api("POST", `/api/tasks/${task.id}/annotations?next=1&render=1`, body);
+    result = await api("POST", `/api/tasks/${task.id}/annotations?next=1&render=1`, sending.body, {
+      headers: { "Idempotency-Key": sending.key },
+    });
   } catch (error) {
     state.sending = false;
     els.submit.disabled = false;
@@ -227,6 +239,8 @@ async function submit(startedAt = performance.now()) {
     return say(`Not saved: ${error.message} Your work is kept in this browser.`, "error");
   }
   state.retry.attempt = 0;
+  if (state.pending === sending) state.pending = null;
+  if (leases.taskId === task.id) leases.drop(); // the submit ended it
   clearDraft(store, USER, task.id);
   state.sending = false;
   els.submit.disabled = false;
@@ -263,6 +277,7 @@ window.addEventListener("online", () => { if (state.retry.timer) submit(); });
 function showBlocked(message) {
   teardown();
   state.task = null;
+  leases.drop(); // refused a new lease: none is held
   historyPanel?.setCurrent(null);
   els.task.hidden = true;
   els.actions.hidden = true;
@@ -311,6 +326,39 @@ setInterval(async () => {
   } catch { /* invalid partial answers or offline: the browser draft still has it */ }
 }, SERVER_DRAFT_MS);
 
+// -- the lease: heartbeat while open, given back on leaving ----------------------------------
+/**
+ * The lease ended behind the page's back (it was hidden longer than the lease, or given back
+ * by a closing page). Ask for work again: the same task when it is still free, silently;
+ * otherwise the answer on screen stays (it is in the local draft, and submitting it still
+ * counts while the task needs annotators) and the next task is one click away.
+ */
+async function leaseLost(taskId, error) {
+  const onScreen = state.mode === "queue" && state.task?.id === taskId;
+  const next = await fetchNext();
+  if (!next) return;
+  leases.hold(next);
+  if (!onScreen || next.task?.id === taskId) return;
+  sayWithAction(`${error.message} Your answer is kept in this browser.`, "warn", "Get the next task", () => show(next, "queue"));
+}
+
+// Back from the back/forward cache: the task was given back on leaving; claim again.
+async function cameBack(released) {
+  const next = await fetchNext();
+  if (!next) return;
+  if (state.mode !== "queue" || (next.task?.id === released && state.task?.id === released)) { leases.hold(next); return; }
+  await show(next, "queue");
+  say(`Task #${released} was given back while you were away.${next.task ? ` Now task #${next.task.id}.` : ""}`);
+}
+
+const leases = new LeaseKeeper({
+  renew: (taskId) => api("POST", `/api/tasks/${taskId}/lease/renew`),
+  lost: leaseLost,
+  back: cameBack,
+  ending: (taskId) => state.sending && state.task?.id === taskId,
+  csrf: csrfToken,
+});
+
 // -- skipping -------------------------------------------------------------------------------
 function askSkip() {
   if (!state.task) return;
@@ -327,9 +375,11 @@ async function doSkip() {
   hideConfirm();
   const task = state.task;
   if (!task) return;
+  if (state.skipKey?.taskId !== task.id) state.skipKey = { taskId: task.id, key: newKey() };
   try {
-    await api("POST", `/api/tasks/${task.id}/skip`, {});
+    await api("POST", `/api/tasks/${task.id}/skip`, {}, { headers: { "Idempotency-Key": state.skipKey.key } });
     clearDraft(store, USER, task.id);
+    if (leases.taskId === task.id) leases.drop();
     await loadNext();
     say(`Skipped task #${task.id}.`);
   } catch (error) {

@@ -11,8 +11,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, url, body, { raw = false, signal } = {}) {
-  const headers = { "X-CSRF-Token": csrfToken(), Accept: "application/json" };
+export async function api(method, url, body, { raw = false, signal, headers: extra } = {}) {
+  const headers = { ...extra, "X-CSRF-Token": csrfToken(), Accept: "application/json" };
   let payload = body;
   if (body !== undefined && !(body instanceof FormData) && !(body instanceof Blob)) {
     headers["Content-Type"] = "application/json";
