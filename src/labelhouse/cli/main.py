@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import gc
-import os
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from labelhouse.accounts.models import Role
-from labelhouse.cli.audit import audit_app, start_checkpoints, verify
+from labelhouse.cli.audit import audit_app, verify
 from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
 from labelhouse.cli.data import export_command, import_command, imports_app
 from labelhouse.cli.db import db_app
 from labelhouse.cli.people import list_users, members_app, organization_id, reset_password
+from labelhouse.cli.serve import serve
 from labelhouse.cli.trace import trace_command
 from labelhouse.cli.workforces import route_app, workforces_app
 from labelhouse.errors import LabelhouseError
@@ -55,75 +55,7 @@ users_app.command("reset-password")(reset_password)
 app.command("import")(import_command)
 app.command("export")(export_command)
 app.command("trace")(trace_command)
-
-
-@app.command()
-def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
-    port: int = typer.Option(8080),
-    demo: bool = typer.Option(False, "--demo", help="Load one demo project per field kind"),
-    workers: int = typer.Option(
-        1, help="App processes; on SQLite their writes take turns at a lock file (see README)"
-    ),
-    owner_email: str = typer.Option("owner@example.com", envvar="LABELHOUSE_OWNER_EMAIL"),
-    data_dir: Path | None = DataDir,
-) -> None:
-    """Upgrade the database, create the first owner if needed, and serve the web app."""
-    import uvicorn
-    from sqlalchemy import select
-
-    from labelhouse.accounts import service as accounts
-    from labelhouse.accounts.models import Organization
-    from labelhouse.demo import load_demo
-    from labelhouse.storage import open_storage
-
-    settings = settings_for(data_dir)
-    try:
-        open_storage(settings).check()  # a wrong bucket or folder fails here, not per upload
-    except LabelhouseError as exc:
-        raise fail(exc) from None
-    db = open_db(settings)
-    try:
-        with db.session() as s:
-            if not accounts.has_any_user(s):
-                user, password = accounts.bootstrap_owner(
-                    s, email=owner_email, organization_name="My lab"
-                )
-                console.print(
-                    f"[bold green]Created the owner account[/] {user.email}\n"
-                    f"One-time password: [bold]{password}[/]\n"
-                    "Log in with it and choose your own password.",
-                    soft_wrap=True,
-                )
-            if demo:
-                org_id = s.scalar(select(Organization.id).order_by(Organization.id).limit(1))
-                actor = owner_actor(s, org_id)
-                made = load_demo(s, actor, open_storage(settings))
-                if made:
-                    console.print(f"Loaded {len(made)} demo projects.")
-    except LabelhouseError as exc:
-        raise fail(exc) from None
-    finally:
-        db.dispose()
-    os.environ["LABELHOUSE_DATA_DIR"] = str(settings.data_dir)
-    console.print(f"Labelhouse on [bold]http://{host}:{port}[/] (API docs at /api/docs)")
-    try:  # one checkpoint thread per `serve`, in the process that supervises the workers
-        checkpointer = start_checkpoints(settings)
-    except LabelhouseError as exc:
-        raise fail(exc) from None
-    try:
-        uvicorn.run(
-            "labelhouse.web.asgi:app",
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            access_log=False,
-            proxy_headers=False,
-        )
-    finally:
-        if checkpointer is not None:
-            checkpointer.stop()
+app.command()(serve)
 
 
 @users_app.command("create")
