@@ -44,6 +44,28 @@ class Settings(BaseSettings):
     audit_signing_key: Path | None = None
     audit_checkpoint_file: Path | None = None
     audit_checkpoint_minutes: float = Field(default=5.0, gt=0)
+    # -- The database: timeouts and the connection budget (docs/deployment.md) -------------
+    # Seconds allowed to open a PostgreSQL connection, and to wait for a free pooled one.
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    # Longest statement of a web request, in seconds (0: none). PostgreSQL cancels it; when
+    # the server does not answer at all, the app cuts the connection a little later.
+    db_statement_timeout: float = Field(default=15.0, ge=0)
+    # The same for CLI commands (imports, exports, checks) and other long work; 0: none.
+    db_long_statement_timeout: float = Field(default=0.0, ge=0)
+    # Longest wait for a lock another transaction holds, in seconds: PostgreSQL's
+    # lock_timeout, SQLite's busy timeout and its write gate. Web requests…
+    db_lock_timeout: float = Field(default=5.0, gt=0)
+    # …and CLI commands (an import may queue behind another).
+    db_long_lock_timeout: float = Field(default=60.0, gt=0)
+    # PostgreSQL connections that the app processes of one host may open together; each of
+    # `serve --workers N` gets 1/N. Keep (app hosts × this) + CLI commands below the
+    # server's max_connections (or PgBouncer's pool).
+    db_max_connections: int = Field(default=30, ge=1)
+    # App processes on this host; `serve --workers N` sets LABELHOUSE_WORKERS for them.
+    workers: int = Field(default=1, ge=1)
+    # Behind PgBouncer in transaction pooling mode: no server-side prepared statements, and
+    # the timeouts are set per transaction (session settings would not stick).
+    db_pgbouncer: bool = False
 
     @field_validator("public_url")
     @classmethod

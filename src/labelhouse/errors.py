@@ -76,9 +76,32 @@ class RateLimited(LabelhouseError):
 
 class Busy(RateLimited):
     """The server could not get to the database in time (e.g. a long write holds SQLite's
-    lock): nothing was done, and the same request can simply be sent again."""
+    lock): nothing was done, and the same request can simply be sent again. ``hint`` tells
+    an operator what happened (logs, the CLI); it is never sent to an HTTP client."""
 
     code = "busy"
+
+    def __init__(self, message: str, retry_after: int = 2, hint: str = "") -> None:
+        super().__init__(message, retry_after)
+        self.hint = hint
+
+
+class Unavailable(Busy):
+    """A part the server depends on cannot be used right now (connection lost or refused, a
+    timeout, a full disk): retrying later is the remedy (HTTP 503 with Retry-After)."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after: int = 5, hint: str = "") -> None:
+        super().__init__(message, retry_after, hint)
+
+
+class DatabaseUnavailable(Unavailable):
+    code = "database_unavailable"
+
+
+class StorageUnavailable(Unavailable):
+    code = "storage_unavailable"
 
 
 @dataclass

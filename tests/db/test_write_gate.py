@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from labelhouse.db.engine import WriteGate, _sqlite_path, open_database
+from labelhouse.errors import Busy
 
 
 def _hold(path: str, ready, release) -> None:  # runs in a child process
@@ -47,6 +48,54 @@ def test_a_writer_in_another_process_waits_for_the_gate(tmp_path):
         child.join(10)
 
 
+def test_a_writer_in_another_process_is_waited_for_only_until_the_timeout(tmp_path):
+    """The flock used to block without a timeout (one request waited 48.7 s behind an
+    import); now the wait ends with Busy, and a later writer still gets the gate."""
+    db_file = tmp_path / "x.db"
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_hold, args=(str(db_file), ready, release))
+    child.start()
+    gate = WriteGate(db_file, timeout=0.3)
+    outcome: list[object] = []
+
+    def enter() -> None:
+        started = time.monotonic()
+        try:
+            with gate.held():
+                outcome.append("entered")
+        except Busy as exc:
+            outcome.append((exc, time.monotonic() - started))
+
+    try:
+        assert ready.wait(10)
+        t = threading.Thread(target=enter, daemon=True)
+        t.start()
+        t.join(5)
+        assert not t.is_alive(), "the gate's wait has no bound"
+        [(exc, waited)] = outcome
+        assert 0.25 <= waited < 2 and "Try again" in exc.message
+        # a second writer that also gives up, then one that waits long enough
+        with pytest.raises(Busy), gate.held():
+            pass
+        gate.timeout = 10
+        got = threading.Event()
+
+        def enter_patiently() -> None:
+            with gate.held():
+                got.set()
+
+        t = threading.Thread(target=enter_patiently)
+        t.start()
+        assert not got.wait(0.3)  # the child still holds it
+        release.set()
+        assert got.wait(10)  # woken when the child lets go
+        t.join()
+    finally:
+        release.set()
+        child.join(10)
+
+
 def test_threads_take_turns_and_the_gate_outlasts_the_commit(tmp_path):
     db = open_database(f"sqlite:///{tmp_path / 'y.db'}")
     with db.session() as s:
@@ -76,16 +125,15 @@ def test_in_memory_databases_have_no_lock_file():
     assert _sqlite_path("sqlite:///data/x.db").name == "x.db"
 
 
-def test_a_writer_that_waits_too_long_gets_a_503_that_says_to_retry(app, db, owner, monkeypatch):
+def test_a_writer_that_waits_too_long_gets_a_503_that_says_to_retry(app, db, owner):
     if not db.is_sqlite:
         pytest.skip("the write gate is SQLite's")
-    from labelhouse.db import engine as engine_module
     from tests.factories import add_tasks, login, make_project, text_rows
 
     pid = make_project(db, owner)
     add_tasks(db, owner, pid, text_rows(1))
     client = login(app, owner)
-    monkeypatch.setattr(engine_module, "WRITE_LOCK_TIMEOUT", 0.2)
+    db._gate.timeout = 0.2
     held, done = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -102,7 +150,7 @@ def test_a_writer_that_waits_too_long_gets_a_503_that_says_to_retry(app, db, own
         done.set()
         t.join()
     assert r.status_code == 503
-    assert r.headers["retry-after"] == "5"
+    assert r.headers["retry-after"] == "2"
     error = r.json()["error"]
     assert error["code"] == "busy" and "Try again" in error["message"]
     assert client.post(f"/api/projects/{pid}/next").status_code == 200  # and it recovers

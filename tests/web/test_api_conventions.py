@@ -122,7 +122,12 @@ def test_interactive_docs_are_served(client):
 def test_health_needs_no_login(client):
     r = client.get("/api/health")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "version": __version__}
+    assert r.json() == {
+        "status": "ok",
+        "database": "ok",
+        "storage": "ok",
+        "version": __version__,
+    }
 
 
 # -- list envelopes and cursors -------------------------------------------------------------

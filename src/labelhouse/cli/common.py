@@ -41,10 +41,12 @@ def settings_for(data_dir: Path | None) -> Settings:
 
 
 def open_db(settings: Settings, *, upgrade: bool = True) -> Database:
-    from labelhouse.db.engine import open_database
+    """The database with the long kind of timeouts (a command may import millions of rows);
+    one that cannot be reached ends the command with a sentence, not a traceback."""
+    from labelhouse.db.engine import DatabaseOptions, open_database
     from labelhouse.db.heads import is_at_head
 
-    db = open_database(settings.resolved_database_url)
+    db = open_database(settings.resolved_database_url, DatabaseOptions.long(settings))
     if upgrade and not is_at_head(db):
         from sqlalchemy.exc import DBAPIError
 
@@ -52,6 +54,9 @@ def open_db(settings: Settings, *, upgrade: bool = True) -> Database:
 
         try:
             migrate.upgrade(db.engine)
+        except LabelhouseError as exc:
+            db.dispose()
+            raise fail(exc) from None
         except DBAPIError as exc:  # a damaged file is a sentence, not a traceback
             db.dispose()
             raise damaged_database(exc, settings) from None
@@ -99,10 +104,22 @@ def project_and_actor(session: Session, ref: str) -> tuple[Project, Actor]:
     return project, owner_actor(session, project.organization_id)
 
 
+# sysexits.h's EX_TEMPFAIL: the database was away or busy; the same command may work later.
+EXIT_TRY_AGAIN = 75
+
+
 def fail(exc: LabelhouseError) -> typer.Exit:
-    console.print(f"[bold red]Error:[/] {exc.message}")
+    from rich.markup import escape
+
+    from labelhouse.errors import Busy
+
+    console.print(f"[bold red]Error:[/] {exc.message}", soft_wrap=True)
     for d in exc.details[:50]:
         console.print(f"  [yellow]{d.field}[/]: {d.problem}")
     if len(exc.details) > 50:
         console.print(f"  … and {len(exc.details) - 50} more")
+    if isinstance(exc, Busy):  # the operator runs the CLI: say what the server saw
+        if exc.hint:
+            console.print(f"  [dim]{escape(exc.hint)}[/]", soft_wrap=True)
+        return typer.Exit(code=EXIT_TRY_AGAIN)
     return typer.Exit(code=1)

@@ -4,38 +4,61 @@ SQLite: WAL, foreign keys, busy timeout, and ``BEGIN IMMEDIATE`` for write trans
 read-then-write (the work queue's claim) cannot interleave with another writer; pysqlite's
 own deferred BEGIN silently double-assigns (see shared/ecosystem.md §4). Long reads such as
 exports use a second engine whose transactions are deferred, so they never hold the write lock.
+
+PostgreSQL: a pool sized from the host's connection budget, and every wait bounded —
+connecting, statements (server-side ``statement_timeout`` plus the client-side
+:mod:`~labelhouse.db.watchdog`), locks (``lock_timeout``) and a dead peer (TCP keepalives,
+``tcp_user_timeout``). On both, database faults reach callers as the domain errors of
+:mod:`~labelhouse.db.faults` (a 503 that says to try again, not a 500).
 """
 
 from __future__ import annotations
 
-import os
-import threading
+import logging
+import math
+import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # not on Windows: threads still queue on the mutex
-    fcntl = None  # type: ignore[assignment]
-
 import orjson
-from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from labelhouse.errors import Busy
+from labelhouse.db import faults
+from labelhouse.db.options import DatabaseOptions
+from labelhouse.db.watchdog import WATCHDOG, deadline_after, watch
+from labelhouse.db.write_gate import WriteGate
+
+__all__ = ["Database", "DatabaseOptions", "WriteGate", "bound_lock_waits", "open_database"]
+
+log = logging.getLogger("labelhouse.db")
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=30000",
     "PRAGMA cache_size=-16384",  # 16 MB per connection: RSS stays low with a pool
     "PRAGMA temp_store=MEMORY",
 )
+# TCP settings toward PostgreSQL, so that a peer that vanished (host down, network cut) is
+# noticed: a probe after 10 s of silence, 3 more 5 s apart; unacknowledged data for 20 s.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+# The health check's answer must come quickly: a load balancer polls it.
+HEALTH_TIMEOUT = 2.0
+# Less free space than this and the database counts as unavailable (SQLite: its disk).
+MIN_FREE_BYTES = 1 << 20
+# Connection info: this connection's lock waits are bounded already (see bound_lock_waits).
+_LOCKS_BOUNDED = "labelhouse_locks_bounded"
 
 
 def _json_dumps(value: Any) -> str:
@@ -46,56 +69,6 @@ def _json_dumps(value: Any) -> str:
 JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
-WRITE_LOCK_TIMEOUT = 30.0
-
-
-class WriteGate:
-    """Queues an SQLite file's writers before they ``BEGIN IMMEDIATE``: a mutex for this
-    process's threads, then an ``flock`` on ``<database>-writer.lock`` for other processes
-    (several ``serve`` workers, a CLI import). Without it, a writer that finds the database
-    locked falls into SQLite's busy handler, which sleeps in steps of 1, 2, 5, 10… ms: under
-    8 concurrent annotators that sleeping, not work, set the pace (62 → 133 pairs/s with
-    the mutex alone). The gate is held until the transaction has committed or rolled back;
-    the kernel drops the flock of a process that dies, and SQLite's own busy timeout stays
-    as the backstop for writers that don't use the gate.
-    """
-
-    def __init__(self, path: Path | None) -> None:
-        self._mutex = threading.Lock()
-        self._lock_path = None if path is None else path.with_name(path.name + "-writer.lock")
-        self._fd: int | None = None
-        self._fd_pid = 0
-
-    def _file(self) -> int | None:
-        if self._lock_path is None or fcntl is None:
-            return None
-        if self._fd is None or self._fd_pid != os.getpid():  # not inherited across fork
-            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._fd_pid = os.getpid()
-        return self._fd
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        if not self._mutex.acquire(timeout=WRITE_LOCK_TIMEOUT):
-            raise Busy(
-                f"The database stayed busy for {WRITE_LOCK_TIMEOUT:.0f} s (another write, such "
-                "as a large import, held it); nothing was changed. Try again in a moment.",
-                retry_after=5,
-            )
-        try:
-            fd = self._file()
-            if fd is None:
-                yield
-                return
-            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the GIL; woken by the kernel
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            self._mutex.release()
-
-
 def _sqlite_path(url: str) -> Path | None:
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
@@ -103,9 +76,25 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database).resolve()
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+def _translate_faults(engine: Engine) -> None:
+    """Database faults leave SQLAlchemy as domain errors (connection losses still invalidate
+    the connection and the pool: SQLAlchemy does that after this hook)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _fault(context: Any) -> BaseException | None:
+        return faults.classify(context.original_exception, disconnect=context.is_disconnect)
+
+
+def _sqlite_engine(url: str, options: DatabaseOptions, *, immediate: bool) -> Engine:
+    busy_ms = _ms(options.lock_timeout)
     engine = create_engine(
-        url, connect_args={"timeout": 30, "check_same_thread": False}, **JSON_OPTIONS
+        url,
+        connect_args={"timeout": options.lock_timeout, "check_same_thread": False},
+        **JSON_OPTIONS,
     )
 
     @event.listens_for(engine, "connect")
@@ -113,11 +102,61 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         for pragma in SQLITE_PRAGMAS:
             dbapi_conn.execute(pragma)
+        dbapi_conn.execute(f"PRAGMA busy_timeout={busy_ms}")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    _translate_faults(engine)
+    return engine
+
+
+def _pg_engine(url: str, options: DatabaseOptions) -> Engine:
+    statement_ms, lock_ms = _ms(options.statement_timeout), _ms(options.lock_timeout)
+    connect_args: dict[str, Any] = {
+        # libpq counts whole seconds, at least 2
+        "connect_timeout": max(2, math.ceil(options.connect_timeout)),
+        "application_name": options.application_name,
+        **KEEPALIVES,
+    }
+    if options.pgbouncer:
+        # PgBouncer (transaction pooling) hands each transaction to any server connection:
+        # a statement prepared on one is unknown to the next, and session settings do not
+        # stick, so the timeouts are set in every transaction (below).
+        connect_args["prepare_threshold"] = None
+    else:
+        # Sent with the connection request: no round trip, and they apply to every statement.
+        given = make_url(url).query.get("options")
+        ours = f"-c statement_timeout={statement_ms} -c lock_timeout={lock_ms}"
+        connect_args["options"] = f"{given} {ours}" if isinstance(given, str) else ours
+    engine = create_engine(
+        url,
+        pool_size=options.pool_size,
+        max_overflow=0,
+        pool_timeout=options.connect_timeout,
+        connect_args=connect_args,
+        **JSON_OPTIONS,
+    )
+    ping_when_idle(engine)
+    _translate_faults(engine)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_LOCKS_BOUNDED] = True
+
+    if options.pgbouncer:
+        set_timeouts = (
+            f"SELECT set_config('statement_timeout', '{statement_ms}', true), "
+            f"set_config('lock_timeout', '{lock_ms}', true)"
+        )
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(set_timeouts)
+
+    if options.statement_timeout > 0:
+        watch(engine, deadline_after(options.statement_timeout))
     return engine
 
 
@@ -128,6 +167,7 @@ class Database:
     url: str
     engine: Engine
     read_engine: Engine
+    options: DatabaseOptions = field(default_factory=DatabaseOptions)
 
     @property
     def dialect(self) -> str:
@@ -140,27 +180,72 @@ class Database:
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
-        self._gate = WriteGate(_sqlite_path(self.url)) if self.is_sqlite else None
+        path = _sqlite_path(self.url) if self.is_sqlite else None
+        self._path = path
+        self._gate = WriteGate(path, self.options.lock_timeout) if self.is_sqlite else None
+        self._answered = True  # the last health check's outcome
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, long_running: bool = False) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on any exception. On SQLite it
-        first waits its turn at the :class:`WriteGate` and keeps it until the end."""
-        if self._gate is None:
-            with self._sessions() as s, s.begin():
-                yield s
-            return
-        with self._gate.held(), self._sessions() as s, s.begin():
+        first waits its turn at the :class:`WriteGate` and keeps it until the end.
+        ``long_running``: work that may take minutes (a big import or export) gets the long
+        statement timeout instead of the interactive one."""
+        gate = self._gate.held() if self._gate else nullcontext()
+        with (
+            _faults_translated(),
+            gate,
+            self._sessions() as s,
+            s.begin(),
+            self._lengthened(s, long_running),
+        ):
             yield s
 
     @contextmanager
-    def read_session(self) -> Iterator[Session]:
+    def read_session(self, *, long_running: bool = False) -> Iterator[Session]:
         """A read-only session that never takes SQLite's write lock (rolled back at the end)."""
-        with self._read_sessions() as s:
+        with _faults_translated(), self._read_sessions() as s:
             try:
-                yield s
+                with self._lengthened(s, long_running):
+                    yield s
             finally:
                 s.rollback()
+
+    @contextmanager
+    def _lengthened(self, session: Session, long_running: bool) -> Iterator[None]:
+        if not long_running or self.is_sqlite:
+            yield
+            return
+        if self.options.long_statement_timeout == self.options.statement_timeout:
+            yield  # already the long kind (the CLI's engine)
+            return
+        conn = session.connection()
+        ms = _ms(self.options.long_statement_timeout)
+        conn.exec_driver_sql(f"SELECT set_config('statement_timeout', '{ms}', true)")
+        with WATCHDOG.exempt(conn.connection.dbapi_connection):
+            yield
+
+    def ping(self, timeout: float = HEALTH_TIMEOUT) -> bool:
+        """Whether the database answers within about ``timeout`` seconds (and, for SQLite,
+        its disk has room): the health check. Cheap: one pooled round trip."""
+        try:
+            if self._path is not None and shutil.disk_usage(self._path.parent).free < (
+                MIN_FREE_BYTES
+            ):
+                raise OSError(f"less than {MIN_FREE_BYTES} bytes free beside the database")
+            with WATCHDOG.capped(timeout), self.read_engine.connect() as conn:
+                conn.exec_driver_sql(
+                    "SELECT 1 FROM sqlite_master LIMIT 1" if self.is_sqlite else "SELECT 1"
+                )
+        except Exception as error:
+            if self._answered:  # once per outage: the check is polled
+                log.warning("health check: the database is unavailable (%s)", _hint(error))
+            self._answered = False
+            return False
+        if not self._answered:
+            log.warning("health check: the database answers again")
+        self._answered = True
+        return True
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -168,14 +253,49 @@ class Database:
             self.read_engine.dispose()
 
 
-def open_database(url: str) -> Database:
+def _hint(error: BaseException) -> str:
+    return getattr(error, "hint", "") or (str(error).splitlines() or [type(error).__name__])[0]
+
+
+@contextmanager
+def _faults_translated() -> Iterator[None]:
+    """Faults that bypassed SQLAlchemy's error hook, as domain errors too: the driver's own
+    errors from work done on the raw connection (an import's COPY), and pool timeouts."""
+    try:
+        yield
+    except Exception as error:
+        if isinstance(error, exc.TimeoutError) or type(error).__module__.startswith(
+            ("psycopg", "sqlite3")
+        ):
+            fault = faults.classify(error)
+            if fault is not None:
+                raise fault from error
+        raise
+
+
+def open_database(url: str, options: DatabaseOptions | None = None) -> Database:
+    """The database at ``url``; ``options`` default to an interactive web process's."""
+    options = options or DatabaseOptions()
     if url.startswith("sqlite"):
         return Database(
-            url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False)
+            url,
+            _sqlite_engine(url, options, immediate=True),
+            _sqlite_engine(url, options, immediate=False),
+            options,
         )
-    engine = create_engine(url, pool_size=10, max_overflow=20, **JSON_OPTIONS)
-    ping_when_idle(engine)
-    return Database(url, engine, engine)
+    engine = _pg_engine(url, options)
+    return Database(url, engine, engine, options)
+
+
+def bound_lock_waits(session: Session, seconds: float = DatabaseOptions.lock_timeout) -> None:
+    """Make sure this transaction's lock waits end (PostgreSQL): the engines of
+    :func:`open_database` bound them on every connection already; on any other connection
+    this sets ``lock_timeout`` for the transaction. A wait that runs out raises
+    :class:`~labelhouse.errors.Busy` ("try again"), through the engine's fault hook or here."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql" or conn.info.get(_LOCKS_BOUNDED):
+        return
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {_ms(seconds)}")
 
 
 # A pooled connection that sat unused this long is tested before use.

@@ -12,6 +12,9 @@ from typing import BinaryIO
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.storage.base import StorageKeyError, check_key
 
+# Less free space than this and the folder counts as unavailable.
+MIN_FREE_BYTES = 1 << 20
+
 
 class LocalStorage:
     def __init__(self, root: Path) -> None:
@@ -59,3 +62,13 @@ class LocalStorage:
                 f"The storage folder {self.root} is not writable.",
                 [Problem("LABELHOUSE_STORAGE_DIR", "not writable by this user")],
             )
+
+    def healthy(self) -> bool:
+        try:
+            return (
+                self.root.is_dir()
+                and os.access(self.root, os.W_OK | os.X_OK)
+                and shutil.disk_usage(self.root).free >= MIN_FREE_BYTES
+            )
+        except OSError:
+            return False

@@ -10,11 +10,18 @@ Labelhouse never stores them.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.storage.base import StorageKeyError, check_key
+
+# The health check asks the bucket at most this often (a load balancer polls every few
+# seconds) and gives it this long to answer.
+HEALTH_CACHE_SECONDS = 10.0
+HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 class S3Storage:
@@ -22,6 +29,9 @@ class S3Storage:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self._health_lock = threading.Lock()
+        self._health: tuple[float, bool] | None = None  # (when asked, answer)
+        self._health_client: Any = None
 
     @classmethod
     def from_url(
@@ -100,6 +110,36 @@ class S3Storage:
                 f"Cannot use the S3 bucket '{self.bucket}': {error}",
                 [Problem("LABELHOUSE_STORAGE_URL", "bucket missing, unreachable or forbidden")],
             ) from None
+
+    def healthy(self) -> bool:
+        with self._health_lock:  # one poll at a time asks; the others take its answer
+            now = time.monotonic()
+            if self._health is None or now - self._health[0] >= HEALTH_CACHE_SECONDS:
+                self._health = (now, self._ask_bucket())
+            return self._health[1]
+
+    def _ask_bucket(self) -> bool:
+        try:
+            if self._health_client is None:
+                import boto3
+                from botocore.config import Config
+
+                meta = self.client.meta
+                quick = Config(
+                    connect_timeout=HEALTH_TIMEOUT_SECONDS,
+                    read_timeout=HEALTH_TIMEOUT_SECONDS,
+                    retries={"max_attempts": 1},
+                )
+                self._health_client = boto3.client(
+                    "s3",
+                    endpoint_url=meta.endpoint_url,
+                    region_name=meta.region_name,
+                    config=meta.config.merge(quick),
+                )
+            self._health_client.head_bucket(Bucket=self.bucket)
+            return True
+        except Exception:  # unreachable, missing, forbidden: all the same to a balancer
+            return False
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:

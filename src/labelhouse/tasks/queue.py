@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from labelhouse.accounts.policy import Actor
 from labelhouse.db.base import utcnow
 from labelhouse.db.dialect import insert_ignoring_conflicts, relaxed_durability_column
+from labelhouse.db.engine import bound_lock_waits
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, update_settings
@@ -159,7 +160,9 @@ _TAKE_FIRST_OPEN = {
 # moment without taking it (a submit updating its counters, a lease ending): when it finds
 # nothing, the claim asks again waiting for such locks, so that "nothing left" means it
 # (a locked row that is no longer open when its lock goes is passed over: the executor
-# re-checks it and reads on). Only on an empty answer: the common path never waits.
+# re-checks it and reads on). Only on an empty answer: the common path never waits. The
+# wait is bounded by the lock timeout (``bound_lock_waits``); running out raises Busy, a
+# "busy, try again" (503), never a "nothing left".
 _TAKE_FIRST_OPEN_WAITING = (
     update(_T)
     .where(_T.c.id == _FIRST_OPEN.with_for_update().scalar_subquery())
@@ -333,10 +336,12 @@ def _take_slot(session: Session, project: ProjectRow, user_id: int, is_pg: bool)
     if project.gold_rate <= 0 and project.gold_first_n <= 0:
         row = conn.execute(_TAKE_FIRST_OPEN[is_pg], params).first()
         if row is None and is_pg:
+            bound_lock_waits(session)
             row = conn.execute(_TAKE_FIRST_OPEN_WAITING, params).first()
         return None if row is None else TaskRow(*row)
     row = conn.execute(_CANDIDATE_PG if is_pg else _CANDIDATE, params).first()
     if row is None and is_pg:
+        bound_lock_waits(session)
         row = conn.execute(_CANDIDATE_PG_WAITING, params).first()
     if row is None:
         return None  # gold tasks only while ordinary work remains (see tasks/gold.py)
@@ -358,12 +363,14 @@ def _take_routed_slot(
     if actor.workforce_id is not None:
         row = conn.execute(_CANDIDATES[is_pg, True], params).first()
         if row is None and is_pg:
+            bound_lock_waits(session)
             row = conn.execute(_CANDIDATES_WAITING[True], params).first()
         if row is not None:
             route_id, task = row[0], TaskRow(*row[1:])
     if task is None and not actor.vendor and project.routed:
         row = conn.execute(_CANDIDATES[is_pg, False], params).first()
         if row is None and is_pg:
+            bound_lock_waits(session)
             row = conn.execute(_CANDIDATES_WAITING[False], params).first()
         task = None if row is None else TaskRow(*row)
     if task is None:

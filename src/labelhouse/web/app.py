@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from labelhouse import __version__
 from labelhouse.accounts import passwords
 from labelhouse.accounts.identity_cache import IdentityCache
 from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
-from labelhouse.db.engine import Database, open_database
+from labelhouse.db.engine import Database, DatabaseOptions, open_database
 from labelhouse.storage import Storage, open_storage
 from labelhouse.web import errors, pages
 from labelhouse.web.api import (
@@ -63,7 +63,9 @@ def create_app(
     app.state.settings = settings
     app.state.login_throttle = LoginThrottle()
     app.state.identity_cache = IdentityCache(settings.identity_cache_seconds)
-    app.state.db = database or open_database(settings.resolved_database_url)
+    app.state.db = database or open_database(
+        settings.resolved_database_url, DatabaseOptions.interactive(settings)
+    )
     app.state.storage = storage or open_storage(settings)
     errors.install(app)
     # The annotator's hot endpoints first: routes are matched in order.
@@ -84,9 +86,23 @@ def create_app(
         app.include_router(router)
     pages.install(app)
 
-    @app.get("/api/health", tags=["meta"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    @app.get(
+        "/api/health",
+        tags=["meta"],
+        responses={503: {"description": "The database or the file storage is unavailable"}},
+    )
+    def health() -> JSONResponse:
+        """Whether this server can work now: its database answers (``SELECT 1``, within
+        2 s) and its file storage takes uploads. 503 names the part that is down, so a load
+        balancer takes the server out until it is back. Cheap enough to poll."""
+        parts = {"database": app.state.db.ping(), "storage": app.state.storage.healthy()}
+        up = all(parts.values())
+        body = {"status": "ok" if up else "unavailable"}
+        body |= {part: "ok" if ok else "unavailable" for part, ok in parts.items()}
+        response = JSONResponse({**body, "version": __version__}, status_code=200 if up else 503)
+        if not up:
+            response.headers["retry-after"] = "5"
+        return response
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs(request: Request) -> HTMLResponse:

@@ -1,18 +1,27 @@
 """Domain errors → HTTP responses, in one table, with one error shape everywhere:
-``{"error": {"code", "message", "details": [{"field", "problem"}]}}``."""
+``{"error": {"code", "message", "details": [{"field", "problem"}]}}``.
+
+Database and disk faults (:mod:`labelhouse.db.faults`) are 503s with ``Retry-After``: a
+sentence saying to try again, as JSON under ``/api`` and as an error page elsewhere. They
+are handled like any domain error, so the connection stays open for the client's next
+request (only an unexpected error, a 500, closes it).
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labelhouse import errors
+from labelhouse.db import faults
 
 log = logging.getLogger("labelhouse.web")
 
@@ -49,6 +58,13 @@ def error_response(
     return JSONResponse(error_body(code, message, details), status_code=status)
 
 
+DISK_FULL = (
+    "The server's disk is full, so nothing could be saved. Try again later; an administrator "
+    "has to free disk space first."
+)
+UNAVAILABLE_TITLE = "Temporarily unavailable"
+
+
 def _status_for(exc: errors.LabelhouseError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -80,7 +96,49 @@ def problems(exc: RequestValidationError) -> list[dict[str, Any]]:
     return details
 
 
+def busy_response(request: Request, exc: errors.Busy) -> Response:
+    """503 + Retry-After; the operator's hint goes to the log, never to the client."""
+    log.warning("%s %s: %s (%s)", request.method, request.url.path, exc.code, exc.hint or "-")
+    if request.url.path.startswith("/api/"):
+        response: Response = error_response(503, exc.code, exc.message)
+    else:
+        from labelhouse.web.pages.common import render  # pages import this module
+
+        response = render(
+            request,
+            "error.html",
+            status_code=503,
+            status=503,
+            title=UNAVAILABLE_TITLE,
+            message=f"{exc.message} (Reload this page to try again.)",
+        )
+    response.headers["retry-after"] = str(exc.retry_after)
+    return response
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.Busy)
+    async def _busy(request: Request, exc: errors.Busy) -> Response:
+        return busy_response(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_fault(request: Request, exc: Exception) -> Response:
+        """A fault the engine's hook could not translate (e.g. outside its sessions)."""
+        fault = faults.classify(exc)
+        if fault is None:
+            raise exc  # a bug: the 500 below
+        return busy_response(request, fault)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> Response:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise exc
+        return busy_response(
+            request,
+            errors.StorageUnavailable(DISK_FULL, retry_after=60, hint=f"disk full: {exc}"),
+        )
+
     @app.exception_handler(errors.LabelhouseError)
     async def _domain(_: Request, exc: errors.LabelhouseError) -> JSONResponse:
         response = error_response(

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
-from labelhouse.errors import LabelhouseError, NotAuthenticated, NotFound, PermissionDenied
+from labelhouse.errors import (
+    Busy,
+    LabelhouseError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
 from labelhouse.markdown import render as render_markdown
 from labelhouse.web.audit_trail import denials_recorded
 from labelhouse.web.deps import SESSION_COOKIE, Context
@@ -110,6 +116,8 @@ def page_session(ctx: Context, *, write: bool = False) -> Iterator[tuple[Session
             raise PageError(403, exc.message, actor, csrf) from exc
         except NotFound as exc:
             raise PageError(404, exc.message, actor, csrf) from exc
+        except Busy:
+            raise  # the database is away or busy: a 503 page that says to reload (web/errors)
         except LabelhouseError as exc:  # e.g. a bad filter in a query string
             raise PageError(400, exc.message, actor, csrf) from exc
 
