@@ -219,10 +219,11 @@ def start_checkpoints(settings: Settings) -> PeriodicCheckpoints | None:
     if settings.audit_signing_key is None or settings.audit_checkpoint_file is None:
         return None
     from labelhouse.audit import checkpoints, keys
-    from labelhouse.db.engine import open_database
+    from labelhouse.db.engine import DatabaseOptions, open_database
 
     key = keys.load_private_key(settings.audit_signing_key)
-    db = open_database(settings.resolved_database_url)
+    # reading the whole log may outlast a web request's statement timeout
+    db = open_database(settings.resolved_database_url, DatabaseOptions.long(settings))
     periodic = checkpoints.PeriodicCheckpoints(
         db.read_session, key, settings.audit_checkpoint_file, settings.audit_checkpoint_minutes * 60
     )

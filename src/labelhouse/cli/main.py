@@ -34,6 +34,9 @@ class _Labelhouse(typer.Typer):
         gc.disable()
         try:
             return super().__call__(*args, **kwargs)
+        except LabelhouseError as exc:  # one a command did not catch (e.g. the database
+            # went away between its steps): still a sentence and an exit status, no traceback
+            raise SystemExit(fail(exc).exit_code) from None
         finally:
             gc.enable()
 

@@ -50,6 +50,8 @@ def serve(
         try:
             _prepare(settings, owner_email=owner_email, demo=demo)
             os.environ["LABELHOUSE_DATA_DIR"] = str(settings.data_dir)
+            # Each worker's pool takes its share of LABELHOUSE_DB_MAX_CONNECTIONS.
+            os.environ["LABELHOUSE_WORKERS"] = str(workers)
             port = sockets[0].getsockname()[1]  # the one the system chose, for --port 0
             console.print(f"Labelhouse on [bold]http://{host}:{port}[/] (API docs at /api/docs)")
             # one checkpoint thread per `serve`, in the process that supervises the workers

@@ -66,7 +66,7 @@ def stream_export(ctx: Context, plan: ExportPlan, actor: Actor) -> StreamingResp
 
 
 def _stream(ctx: Context, plan: ExportPlan, actor: Actor) -> Iterator[bytes]:
-    with ctx.db.read_session() as session:
+    with ctx.db.read_session(long_running=True) as session:
         yield from plan.stream(session)
     # After the last byte went out (a download that stops half-way never gets here): the
     # export's second audit event, with the number of records, in its own transaction.
@@ -109,7 +109,7 @@ def audit_export(ctx: Ctx, filters: AuditFilters = Depends(audit_filters)) -> St
         audit_log.start_export(s, actor, filters)
 
     def lines() -> Iterator[bytes]:
-        with ctx.db.read_session() as session:
+        with ctx.db.read_session(long_running=True) as session:
             yield from audit_log.export_lines(session, actor, filters)
 
     return StreamingResponse(
