@@ -105,8 +105,36 @@ def pick_gold(session: Session, project: ProjectRow, user_id: int) -> TaskRow | 
         if draw(project.id, user_id, handed_out) >= project.gold_rate:
             return None
     if limit is not None:
-        gold_exposure.rotate_when_served(session, project, task.id, limit)
+        locked = _lock_in_use(session, params, task)
+        if locked is None:
+            return None
+        gold_exposure.rotate_when_served(session, project, locked.id, limit)
+        return locked
     return task
+
+
+_IN_USE_LOCKED = select(_T.c.gold_state).where(_T.c.id == bindparam("tid")).with_for_update()
+_RELOCK_ATTEMPTS = 5
+
+
+def _lock_in_use(session: Session, params: dict[str, int], task: TaskRow) -> TaskRow | None:
+    """On PostgreSQL, serves of one gold item take turns on its row, so each counts the
+    serves before it: without the lock, annotators claiming at once all counted the item's
+    earlier serves as none and served it past its exposure limit without rotating it. An
+    item the previous holder rotated out gives way to the next one in use. (SQLite's
+    writers already take turns.)"""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return task
+    for _ in range(_RELOCK_ATTEMPTS):
+        state = conn.execute(_IN_USE_LOCKED, {"tid": task.id}).first()
+        if state is not None and state[0] is None:
+            return task
+        row = conn.execute(_GOLD_CANDIDATE, params).first()  # a new snapshot after the wait
+        if row is None:
+            return None
+        task = TaskRow(*row[:_N_TASK])
+    return None
 
 
 _SUBMITTED_BY = select(_A.c.task_id).where(
