@@ -13,7 +13,7 @@ from labelhouse.accounts.models import Role
 from labelhouse.audit.models import AuditEvent
 from labelhouse.errors import InvalidInput, PermissionDenied
 from labelhouse.storage import LocalStorage
-from labelhouse.tasks.importer import BATCH_SIZE, MAX_REPORTED_PROBLEMS, import_tasks
+from labelhouse.tasks.importer import BATCH_SIZE, MAX_REPORTED_PROBLEMS, run_import
 from labelhouse.tasks.models import Prediction, StoredFile, TaskImport
 from labelhouse.tasks.service import safe_file_name, store_file
 from labelhouse.web.app import create_app
@@ -63,10 +63,8 @@ def api(app, db, owner):
 
 
 def service_import(db, owner, project_id, data: bytes, filename: str, **kwargs):
-    with db.session() as s:
-        return import_tasks(
-            s, owner.actor, project_id, io.BytesIO(data), filename=filename, **kwargs
-        )
+    """As the CLI and the API import: one transaction on PostgreSQL, staged on SQLite."""
+    return run_import(db, owner.actor, project_id, io.BytesIO(data), filename=filename, **kwargs)
 
 
 def post_raw(api, project_id, data: bytes, fmt: str | None = "jsonl", **params):

@@ -17,15 +17,25 @@ from pathlib import Path
 import orjson
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from labelhouse.errors import InvalidInput
 from labelhouse.tasks.bulk import copy_text
-from labelhouse.tasks.importer import BATCH_SIZE, FIRST_BATCH_SIZE, import_tasks
+from labelhouse.tasks.importer import BATCH_SIZE, FIRST_BATCH_SIZE, import_tasks, run_import
 from labelhouse.tasks.models import TaskImport
+from labelhouse.tasks.queries import recent_imports, transfer_view
 from labelhouse.tasks.readers import read_csv
+from labelhouse.tasks.service import list_tasks
+from labelhouse.tasks.staged_import import BATCH_ROWS
 from tests.factories import make_project, run_in_threads, text_rows
-from tests.helpers_data import count_rows, count_tasks, jsonl_bytes, predictions_of, tasks_of
+from tests.helpers_data import (
+    count_rows,
+    count_tasks,
+    detached,
+    jsonl_bytes,
+    predictions_of,
+    tasks_of,
+)
 
 THREAD = "labelhouse-import-copy"
 
@@ -36,10 +46,8 @@ def project(db, owner):
 
 
 def service_import(db, owner, project_id, data: bytes, **kwargs):
-    with db.session() as s:
-        return import_tasks(
-            s, owner.actor, project_id, io.BytesIO(data), filename="t.jsonl", **kwargs
-        )
+    """As the CLI and the API import: one transaction on PostgreSQL, staged on SQLite."""
+    return run_import(db, owner.actor, project_id, io.BytesIO(data), filename="t.jsonl", **kwargs)
 
 
 def copy_threads() -> list[threading.Thread]:
@@ -93,8 +101,10 @@ def test_an_exception_in_the_caller_while_batches_are_queued_stores_nothing(db, 
         service_import(
             db, owner, project, jsonl_bytes(text_rows(5 * BATCH_SIZE)), on_progress=on_progress
         )
-    # a small first batch, then full ones
-    assert calls == [FIRST_BATCH_SIZE + k * BATCH_SIZE for k in range(3)]
+    if db.is_sqlite:  # staged: every batch small, a short write transaction of its own
+        assert calls == [BATCH_ROWS * k for k in (1, 2, 3)]
+    else:  # a small first batch, then full ones
+        assert calls == [FIRST_BATCH_SIZE + k * BATCH_SIZE for k in range(3)]
     assert_nothing_stored(db, project)
 
 
@@ -265,7 +275,8 @@ def _task_inserts_in_progress(url: str) -> int:
 
 def test_a_killed_import_leaves_nothing(db, db_url, owner, project, tmp_path):
     """The CLI reads a pipe we never close: it is killed with batches already in the
-    database's (uncommitted) transaction."""
+    database: in its uncommitted transaction on PostgreSQL, staged on SQLite. Nothing of it
+    is visible, and the next import into the project clears the leftovers away first."""
     fifo = tmp_path / "tasks.jsonl"
     os.mkfifo(fifo)
     env = {**os.environ, "LABELHOUSE_DATABASE_URL": db_url, "LABELHOUSE_DATA_DIR": str(tmp_path)}
@@ -295,7 +306,7 @@ def test_a_killed_import_leaves_nothing(db, db_url, owner, project, tmp_path):
                     assert time.monotonic() < deadline, "no batch reached the database"
                     time.sleep(0.05)
             # SQLite writes each batch before reading on: once the pipe (64 KB) has taken
-            # four batches, at least three are in the transaction.
+            # the file, all but its last couple of thousand rows are staged.
             assert proc.poll() is None  # still waiting for the end of the file
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
@@ -310,8 +321,21 @@ def test_a_killed_import_leaves_nothing(db, db_url, owner, project, tmp_path):
         while _task_inserts_in_progress(db_url):
             assert time.monotonic() < deadline
             time.sleep(0.05)
-    assert count_tasks(db, project) == 0
-    assert count_rows(db, TaskImport) == 0
+    with db.read_session() as s:
+        assert transfer_view(s, owner.actor, project).tasks == 0
+        assert recent_imports(s, owner.actor, project) == []
+        assert list_tasks(s, owner.actor, project).items == []
+    leftovers = count_tasks(db, project)
+    if db.is_sqlite:  # whole batches, committed out of sight
+        assert leftovers >= BATCH_SIZE and leftovers % BATCH_ROWS == 0
+    else:
+        assert leftovers == 0
+    result = run_import(
+        db, owner.actor, project, io.BytesIO(jsonl_bytes(text_rows(10))), filename="next.jsonl"
+    )
+    assert (result.created, result.duplicates) == (10, 0)  # the dead import's keys are free
+    assert count_tasks(db, project) == 10
+    assert [i.state for i in detached(db, select(TaskImport))] == ["done"]
 
 
 def test_reading_a_csv_leaves_the_callers_stream_open():

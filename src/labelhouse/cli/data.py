@@ -87,9 +87,9 @@ def import_command(
         )
 
     try:
-        with db.session() as s:
-            proj, actor = project_and_actor(s, project)
-            if files is not None:
+        if files is not None:
+            with db.session() as s:
+                proj, actor = project_and_actor(s, project)
                 from labelhouse.storage import open_storage
                 from labelhouse.tasks.service import store_file
 
@@ -113,8 +113,10 @@ def import_command(
                                 max_bytes=settings.max_upload_bytes,
                             )
                         bar.update(t, advance=path.stat().st_size, rows=i)
-        with db.session() as s, _progress() as bar, file.open("rb") as raw:
+        with db.read_session() as s:
             proj, actor = project_and_actor(s, project)
+            project_id = proj.id
+        with _progress() as bar, file.open("rb") as raw:
             size = file.stat().st_size
             task = bar.add_task(f"Importing {file.name}", total=size, rows=0)
 
@@ -131,10 +133,11 @@ def import_command(
             thresholds = gc.get_threshold()
             gc.set_threshold(100_000, *thresholds[1:])
             try:
-                result = importer.import_tasks(
-                    s,
+                # Its own transactions: on SQLite short ones, so annotators keep working.
+                result = importer.run_import(
+                    db,
                     actor,
-                    proj.id,
+                    project_id,
                     raw,
                     filename=file.name,
                     file_format=format,

@@ -22,6 +22,7 @@ from labelhouse.projects.models import Project
 from labelhouse.projects.service import load_schema
 from labelhouse.review.reviewed import ReviewedValue, reviewed_values
 from labelhouse.tasks.models import Assignment, Prediction, Task, TaskRoute
+from labelhouse.tasks.visibility import visible_tasks
 
 BATCH = 5000
 
@@ -84,11 +85,12 @@ def iter_records(
             return
         schema = load_schema(session, project)
     stamp = _utc_text(session)
+    visible = visible_tasks(session, project_id)  # read once: the export is one transaction
     last_id = 0
     while True:
         task_query = (
             select(Task.id, Task.external_id, cast(Task.data, Text), stamp(Task.created_at))
-            .where(Task.project_id == project_id, Task.id > last_id)
+            .where(Task.project_id == project_id, Task.id > last_id, visible)
             .order_by(Task.id)
             .limit(batch)
         )

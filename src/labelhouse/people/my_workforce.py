@@ -38,6 +38,12 @@ from labelhouse.projects.service import load_schema
 from labelhouse.review import gold as gold_scores
 from labelhouse.tasks import outside_policy
 from labelhouse.tasks.models import Assignment, TaskRoute
+from labelhouse.tasks.visibility import (
+    routes_visible_in,
+    staging_of,
+    stagings_of,
+    visible_task_id,
+)
 
 RECENT_DAYS = 7
 MAX_INVITES = 200
@@ -139,7 +145,12 @@ def _projects(session: Session, team: Team, people: list[int]) -> list[Workforce
             func.coalesce(func.sum(TaskRoute.quota), 0),
             func.coalesce(func.sum(TaskRoute.taken), 0),
         )
-        .where(TaskRoute.workforce_id == team.id, TaskRoute.project_id.in_(list(projects)))
+        .where(
+            TaskRoute.workforce_id == team.id,
+            TaskRoute.project_id.in_(list(projects)),
+            # not the routes of an import still being staged
+            routes_visible_in(stagings_of(session, projects), TaskRoute.__table__),
+        )
         .group_by(TaskRoute.project_id)
     ):
         projects[pid].routed_tasks, projects[pid].slots, projects[pid].taken = tasks, slots, taken
@@ -379,6 +390,7 @@ def routed_tasks(
                 TaskRoute.project_id == project_id,
                 TaskRoute.workforce_id == team.id,
                 TaskRoute.task_id > after_id,
+                visible_task_id(staging_of(session, project_id), TaskRoute.task_id),
             )
             .order_by(TaskRoute.task_id)
             .limit(max(1, min(limit, MAX_PAGE)))

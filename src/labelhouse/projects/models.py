@@ -75,6 +75,10 @@ class Project(Base):
     # Gold items served more often than this are retired, and a reserve item (if any)
     # takes their place (tasks/gold_exposure.py); None: no limit.
     gold_exposure_limit: Mapped[int | None] = mapped_column(Integer)
+    # An import being staged (SQLite): its tasks are already in ``task`` but no reader may
+    # see them until it is published (tasks/visibility.py, tasks/staged_import.py). No
+    # foreign key: the field is cleared when the import is published or cleaned up.
+    staging_import_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class SchemaVersion(Base):

@@ -342,6 +342,7 @@ class ProjectRow(NamedTuple):
     gold_min_accuracy: float | None
     gold_min_answers: int
     routed: bool  # any task routed to a workforce (tasks/routing.py)
+    staging_import_id: int | None  # an import whose tasks are hidden (tasks/visibility.py)
 
 
 PROJECT_ROW_COLUMNS = (
@@ -358,6 +359,7 @@ PROJECT_ROW_COLUMNS = (
     Project.gold_min_accuracy,
     Project.gold_min_answers,
     Project.routed,
+    Project.staging_import_id,
 )
 _P: Table = Project.__table__  # type: ignore[assignment]
 # Table columns, not ORM attributes: a Core statement skips the ORM's compile and load steps.

@@ -18,6 +18,7 @@ from labelhouse.accounts.models import User
 from labelhouse.annotations.models import Annotation
 from labelhouse.quality.data import FloatArray, IntArray
 from labelhouse.tasks.models import Task
+from labelhouse.tasks.visibility import visible_tasks
 
 SUBMITTED = "submitted"
 REJECTED = "rejected"
@@ -133,6 +134,10 @@ def load_emails(session: Session, user_ids: list[int]) -> dict[int, str]:
 def load_gold(session: Session, project_id: int) -> dict[int, dict[str, Any]]:
     """``{task_id: expected value per field}`` of the project's gold tasks (one query)."""
     rows = session.execute(
-        select(Task.id, Task.gold).where(Task.project_id == project_id, Task.gold.is_not(None))
+        select(Task.id, Task.gold).where(
+            Task.project_id == project_id,
+            Task.gold.is_not(None),
+            visible_tasks(session, project_id),  # not those of an import being staged
+        )
     )
     return {task_id: gold for task_id, gold in rows if isinstance(gold, dict)}

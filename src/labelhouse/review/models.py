@@ -19,7 +19,12 @@ class Review(Base):
     rejected task is re-annotated and reviewed again)."""
 
     __tablename__ = "review"
-    __table_args__ = (Index("ix_review_project_task", "project_id", "task_id"),)
+    __table_args__ = (
+        Index("ix_review_project_task", "project_id", "task_id"),
+        # Deleting tasks (a failed import cleared away, an undo) makes SQLite look up each
+        # one's reviews by task id; without this index, a scan of every review per task.
+        Index("ix_review_task", "task_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))

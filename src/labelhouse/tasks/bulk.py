@@ -9,7 +9,7 @@ NOTHING``), so the first row of a key wins and re-imports add nothing.
 * PostgreSQL: ``COPY`` of pre-built text into a temporary table, then one
   ``INSERT … SELECT … ON CONFLICT DO NOTHING; TRUNCATE`` (``COPY`` itself cannot skip
   duplicates). While the importer knows no key can exist yet (``direct``: see
-  ``importer._Load``) it copies straight into ``task`` instead, which costs PostgreSQL
+  ``importer._InTransaction``) it copies straight into ``task`` instead, which costs PostgreSQL
   about a third less. This runs on a background thread so the server inserts one batch
   while Python parses and checks the next one: the thread holds the GIL only between
   network waits, and the queue in between holds at most two batches, so memory stays flat.

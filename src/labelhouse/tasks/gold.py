@@ -43,6 +43,7 @@ from labelhouse.tasks import gold_exposure
 from labelhouse.tasks.gold_exposure import RESERVE
 from labelhouse.tasks.models import Assignment, Task
 from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow, get_task
+from labelhouse.tasks.visibility import claim_params, hidden_by_params
 
 _T: Table = Task.__table__  # type: ignore[assignment]
 _A: Table = Assignment.__table__  # type: ignore[assignment]
@@ -66,6 +67,8 @@ _GOLD_CANDIDATE = (
     .limit(1)
 )
 _N_TASK = len(TASK_ROW_COLUMNS)
+# While an import is being staged (tasks/visibility.py): its gold tasks are not served.
+_VISIBLE_GOLD_CANDIDATE = _GOLD_CANDIDATE.where(hidden_by_params(_T))
 _GOLD_ANSWERED = (
     select(func.count())
     .select_from(_A)
@@ -96,7 +99,11 @@ def pick_gold(session: Session, project: ProjectRow, user_id: int) -> TaskRow | 
     if project.gold_rate <= 0 and project.gold_first_n <= 0:
         return None
     params = {"pid": project.id, "uid": user_id}
-    row = session.connection().execute(_GOLD_CANDIDATE, params).first()  # a partial index
+    hidden = claim_params(session, project)  # None unless an import is being staged
+    if hidden is None:
+        row = session.connection().execute(_GOLD_CANDIDATE, params).first()  # a partial index
+    else:
+        row = session.connection().execute(_VISIBLE_GOLD_CANDIDATE, params | hidden).first()
     if row is None:
         return None
     task, limit = TaskRow(*row[:_N_TASK]), row[_N_TASK]

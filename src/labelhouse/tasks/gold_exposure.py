@@ -33,6 +33,7 @@ from labelhouse.errors import Conflict, InvalidInput, Problem
 from labelhouse.projects.service import ProjectRow, get_project
 from labelhouse.tasks.models import Assignment, Task
 from labelhouse.tasks.service import get_task
+from labelhouse.tasks.visibility import visible_tasks
 
 ACTIVE, RESERVE, RETIRED = "active", "reserve", "retired"
 STATES = (ACTIVE, RESERVE, RETIRED)
@@ -125,7 +126,11 @@ def gold_exposure(session: Session, actor: Actor, project_id: int) -> list[GoldE
     rows = session.execute(
         select(_T.c.id, _T.c.external_id, _T.c.gold_state, _A.c.workforce_id, func.count(_A.c.id))
         .select_from(_T.outerjoin(_A, _A.c.task_id == _T.c.id))
-        .where(_T.c.project_id == project.id, _T.c.gold.is_not(None))
+        .where(
+            _T.c.project_id == project.id,
+            _T.c.gold.is_not(None),
+            visible_tasks(session, project.id),
+        )
         .group_by(_T.c.id, _T.c.external_id, _T.c.gold_state, _A.c.workforce_id)
         .order_by(_T.c.id)
     ).all()

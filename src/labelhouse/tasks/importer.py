@@ -1,26 +1,31 @@
 """Validated, atomic, idempotent task import.
 
-Rows stream from a reader, are checked against the keys the project's schema reads, and are
-bulk-inserted in batches inside the caller's transaction: one bad row (in strict mode) raises
-and the caller's rollback leaves nothing behind. Re-importing adds nothing because every task
-has a ``dedup_key`` (its external id, or a hash of its data) under a unique constraint.
+Rows stream from a reader, are checked against the keys the project's schema reads
+(:mod:`labelhouse.tasks.import_rows`), and are bulk-inserted in batches. One bad row (in
+strict mode) stores nothing. Re-importing adds nothing because every task has a
+``dedup_key`` (its external id, or a hash of its data) under a unique constraint.
 
-Each row's data is encoded to JSON once, by the check, and that text is what the bulk path
-(:mod:`labelhouse.tasks.bulk`) stores; on PostgreSQL the database inserts one batch while
-the next is being read and checked.
+Two ways to store, one outcome for the user (all or nothing):
+
+* :func:`import_tasks` writes inside the caller's transaction: the caller's rollback leaves
+  nothing behind. PostgreSQL always imports this way (its readers and the work queue's
+  ``SKIP LOCKED`` claim are not held up by an open import transaction); on PostgreSQL the
+  database inserts one batch while the next is being read and checked.
+* :func:`run_import` is what the CLI and the API call. On SQLite one transaction would hold
+  the only write lock for the whole file and freeze every annotator, so it stages the import
+  instead (:mod:`labelhouse.tasks.staged_import`): short transactions, invisible until one
+  more publishes them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-import orjson
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -29,15 +34,15 @@ from labelhouse.audit import service as audit
 from labelhouse.db.base import utcnow
 from labelhouse.db.dialect import insert_ignoring_conflicts
 from labelhouse.errors import InvalidInput, LabelhouseError, Problem
-from labelhouse.kinds.registry import LabelSchema
-from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project, load_schema
-from labelhouse.storable import NUL, encoded_json_has_nul, find_nul
-from labelhouse.storable import PROBLEM as NUL_PROBLEM
 from labelhouse.tasks import routing
 from labelhouse.tasks.bulk import TaskWriter, open_writer
-from labelhouse.tasks.models import Prediction, StoredFile, Task, TaskImport
+from labelhouse.tasks.import_rows import MAX_TASK_BYTES, Prepared, RowChecker
+from labelhouse.tasks.models import Prediction, Task, TaskImport
 from labelhouse.tasks.readers import RowError, detect_format, read_rows
+
+if TYPE_CHECKING:
+    from labelhouse.db.engine import Database
 
 BATCH_SIZE = 5000
 FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner
@@ -49,12 +54,11 @@ ANALYZE_AFTER = 5000  # imports this large refresh PostgreSQL's planner statisti
 # The direct bulk path tracks this many keys (a set of ints, ~30 MB at most); larger imports
 # go on with the duplicate-skipping path.
 TRACKED_KEYS = 500_000
-MAX_TASK_BYTES = 1024 * 1024
 MAX_REPORTED_PROBLEMS = 20
-STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold"}
 
 RejectHandler = Callable[[str, Any, list[str]], None]
 ProgressHandler = Callable[[int], None]
+Store = Callable[[list[Prepared]], None]
 
 
 @dataclass
@@ -81,160 +85,43 @@ class ImportResult:
         }
 
 
-@dataclass(slots=True)
-class _Prepared:
-    dedup_key: str
-    external_id: str | None
-    data: dict[str, Any]
-    encoded: bytes  # ``data`` as stored (orjson), for the bulk path
-    predictions: list[dict[str, Any]]
-    gold: dict[str, Any] | None = None
-    # Rows with predictions or gold take the slower path (see :meth:`_Load._store`).
-    needs_orm: bool = False
+def check_may_import(actor: Actor, project_id: int, filename: str, file_format: str | None) -> str:
+    """The checks before anything is read: the actor manages the project, the format is
+    known (returned)."""
+    actor.in_project(project_id).require(Role.manager, "import tasks")
+    try:
+        return detect_format(filename, file_format)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), [Problem("format", str(exc))]) from None
 
 
-class _RowChecker:
-    """Turns one decoded row into a task (or a list of problems), per the project's schema."""
+def run_import(
+    db: Database,
+    actor: Actor,
+    project_id: int,
+    stream: BinaryIO,
+    *,
+    filename: str,
+    file_format: str | None = None,
+    skip_invalid: bool = False,
+    on_rejected: RejectHandler | None = None,
+    on_progress: ProgressHandler | None = None,
+) -> ImportResult:
+    """Import every row of ``stream`` into the project, in transactions of its own: one on
+    PostgreSQL, short staged ones on SQLite (:mod:`labelhouse.tasks.staged_import`)."""
+    options: dict[str, Any] = {
+        "filename": filename,
+        "file_format": file_format,
+        "skip_invalid": skip_invalid,
+        "on_rejected": on_rejected,
+        "on_progress": on_progress,
+    }
+    if db.is_sqlite:
+        from labelhouse.tasks.staged_import import import_staged  # it builds on this module
 
-    def __init__(self, session: Session, project: Project, schema: LabelSchema) -> None:
-        self.schema = schema
-        self.media_keys = {k for f in schema.fields for k in f.media_keys()}
-        self.files: dict[str, tuple[int | None, int | None]] = {}
-        if self.media_keys:
-            rows = session.execute(
-                select(StoredFile.name, StoredFile.width, StoredFile.height).where(
-                    StoredFile.project_id == project.id
-                )
-            )
-            self.files = {name: (w, h) for name, w, h in rows}
-
-    def check(self, row: Any) -> _Prepared | list[str]:
-        if not isinstance(row, dict):
-            return [f"expected a JSON object per task, got {type(row).__name__}"]
-        external_id: Any
-        if isinstance(row.get("data"), dict):
-            unknown = set(row) - STRUCTURED_KEYS
-            if unknown:
-                return [
-                    f"unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}; "
-                    f"a task object may have: {', '.join(sorted(STRUCTURED_KEYS))}"
-                ]
-            data = row["data"]
-            external_id = row.get("external_id")
-            raw_predictions = row.get("predictions") or []
-            raw_gold = row.get("gold")
-        else:
-            data = dict(row)
-            external_id = data.pop("external_id", None)
-            raw_predictions = []
-            raw_gold = None
-        problems: list[str] = []
-        if external_id is not None:
-            if isinstance(external_id, bool) or not isinstance(external_id, str | int):
-                problems.append("external_id must be a string or an integer")
-            else:
-                external_id = str(external_id)
-                if not 1 <= len(external_id) <= 200:
-                    problems.append("external_id must be 1 to 200 characters")
-                elif NUL in external_id:
-                    problems.append(f"external_id {NUL_PROBLEM}")
-        # One encoding serves the size check and storage when no hash is needed and media
-        # lookups cannot add keys; otherwise the canonical form (sorted keys, before media
-        # sizes are filled in) is what is measured and hashed, as it always was.
-        canonical = stored = None
-        if external_id is None or self.media_keys:
-            canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-            size = len(canonical)
-        else:
-            stored = orjson.dumps(data)
-            size = len(stored)
-        if size > MAX_TASK_BYTES:
-            problems.append(f"task data is larger than {MAX_TASK_BYTES // 1024} KB")
-        elif encoded_json_has_nul(canonical or stored):  # type: ignore[arg-type]
-            problems.append(f"'{find_nul(data)}' {NUL_PROBLEM}")
-        for extra, name in ((raw_predictions, "predictions"), (raw_gold, "gold")):
-            where = find_nul(extra, name)
-            if where is not None:
-                problems.append(f"{where} {NUL_PROBLEM}")
-        problems.extend(self.schema.check_task_data(data))
-        for key in self.media_keys:
-            ref = data.get(key)
-            if isinstance(ref, str) and ref:
-                problems.extend(self._resolve_media(key, ref, data))
-        predictions: list[dict[str, Any]] = []
-        if raw_predictions:
-            if not isinstance(raw_predictions, list):
-                problems.append("predictions must be a list")
-            else:
-                for i, p in enumerate(raw_predictions):
-                    result = self._prediction(p, data)
-                    if isinstance(result, str):
-                        problems.append(f"predictions[{i}]: {result}")
-                    else:
-                        predictions.append(result)
-        gold = None
-        if raw_gold is not None:
-            from labelhouse.tasks.gold import validate_gold  # only gold rows need its imports
-
-            try:
-                gold = validate_gold(self.schema, raw_gold, data)
-            except InvalidInput as exc:
-                problems.extend(
-                    f"gold: {d.field}: {d.problem}" if d.field != "value" else f"gold: {d.problem}"
-                    for d in exc.details
-                )
-        if problems:
-            return problems
-        if external_id is not None:
-            dedup = f"x:{external_id}"
-        else:
-            dedup = "h:" + hashlib.sha256(canonical).hexdigest()[:48]  # type: ignore[arg-type]
-        if stored is None:
-            stored = orjson.dumps(data)
-        return _Prepared(
-            dedup,
-            external_id,
-            data,
-            stored,
-            predictions,
-            gold,
-            bool(predictions) or gold is not None,
-        )
-
-    def _resolve_media(self, key: str, ref: str, data: dict[str, Any]) -> list[str]:
-        if ref.startswith(("http://", "https://")):
-            return [
-                f"'{key}' is a URL; fetching media by URL is not supported yet, "
-                "upload the file to the project and refer to it by name"
-            ]
-        if ref not in self.files:
-            return [
-                f"'{key}' refers to '{ref}', which is not uploaded to this project; "
-                "upload it first (POST /api/projects/{id}/files or `labelhouse import --files DIR`)"
-            ]
-        width, height = self.files[ref]
-        if width and height:
-            data.setdefault("image_width", width)
-            data.setdefault("image_height", height)
-        return []
-
-    def _prediction(self, p: Any, data: dict[str, Any]) -> dict[str, Any] | str:
-        if not isinstance(p, dict) or not isinstance(p.get("value"), dict):
-            return 'expected {"value": {field: value}, "model_version": str, "score": number}'
-        unknown = set(p) - {"value", "model_version", "score"}
-        if unknown:
-            return f"unknown key(s) {', '.join(sorted(unknown))}"
-        score = p.get("score")
-        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
-            return "score must be a number"
-        model_version = p.get("model_version") or ""
-        if not isinstance(model_version, str) or len(model_version) > 200:
-            return "model_version must be a string of at most 200 characters"
-        try:
-            value = self.schema.validate_annotation(p["value"], data, draft=True)
-        except InvalidInput as exc:
-            return "; ".join(f"{d.field}: {d.problem}" for d in exc.details)
-        return {"value": value, "model_version": model_version, "score": score}
+        return import_staged(db, actor, project_id, stream, **options)
+    with db.session() as session:
+        return import_tasks(session, actor, project_id, stream, **options)
 
 
 def import_tasks(
@@ -250,45 +137,44 @@ def import_tasks(
     on_progress: ProgressHandler | None = None,
 ) -> ImportResult:
     """Import every row of ``stream`` into the project, inside the caller's transaction."""
+    fmt = check_may_import(actor, project_id, filename, file_format)
     actor = actor.in_project(project_id)
-    actor.require(Role.manager, "import tasks")
-    try:
-        fmt = detect_format(filename, file_format)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), [Problem("format", str(exc))]) from None
     project = get_project(session, actor, project_id)
-    checker = _RowChecker(session, project, load_schema(session, project))
+    checker = RowChecker(session, project, load_schema(session, project))
     record = TaskImport(
         project_id=project.id, user_id=actor.user_id, filename=filename[-500:], file_format=fmt
     )
     session.add(record)
     session.flush()
     result = ImportResult(import_id=record.id, file_format=fmt)
-    load = _Load(session, project, record.id, result, on_rejected)
+    sink = _InTransaction(session, project.id, record.id)
+    load = Batches(result, on_rejected, sink.store)
     try:
         load.run(read_rows(stream, fmt), checker.check, skip_invalid, on_progress)
+        if not load.problems:
+            sink.writer.drain()
     finally:
-        load.writer.close()  # before the caller's rollback or commit uses the connection
-    if load.problems:
-        first = load.problems[0]
-        more = len(load.problems) - 1
-        raise InvalidInput(
-            f"Nothing was imported: {filename}, {first.field}: {first.problem}"
-            + (f" (and {more} more problems)" if more else ""),
-            load.problems,
-        )
-    if on_progress:
-        on_progress(result.rows)
-    if result.rows == 0:
-        raise InvalidInput(
-            f"Nothing was imported: {filename} holds no tasks.", [Problem("file", "no rows")]
-        )
-    result.created = load.created + load.writer.inserted
+        sink.writer.close()  # before the caller's rollback or commit uses the connection
+    load.check_outcome(filename, on_progress)
+    result.created = sink.created + sink.writer.inserted
     if result.created >= ANALYZE_AFTER:
         refresh_queue_statistics(session)
     result.duplicates = result.rows - result.rejected - result.created
     if project.routing_rule and result.created:
         result.routed = routing.apply_rule_to_import(session, project, record.id).tasks
+    record_outcome(session, actor, project.id, record, result, filename)
+    return result
+
+
+def record_outcome(
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    record: TaskImport,
+    result: ImportResult,
+    filename: str,
+) -> None:
+    """The import's counts on its record, and its audit event."""
     record.rows, record.created = result.rows, result.created
     record.duplicates, record.rejected = result.duplicates, result.rejected
     audit.record(
@@ -297,11 +183,10 @@ def import_tasks(
         actor_id=actor.user_id,
         action="tasks.import",
         object_type="project",
-        object_id=project.id,
+        object_id=project_id,
         details={k: v for k, v in result.as_dict().items() if k != "rejected_sample"}
         | {"filename": filename[-200:]},
     )
-    return result
 
 
 _ANALYZE_QUEUE_COLUMNS = text("ANALYZE task (id, project_id, is_open, taken, done, gold)")
@@ -317,42 +202,35 @@ def refresh_queue_statistics(session: Session) -> None:
         session.execute(_ANALYZE_QUEUE_COLUMNS)
 
 
-class _Load:
-    """Checked rows → batches → the database, for one import."""
+class Batches:
+    """Checked rows → batches → ``store``, for one import."""
 
     def __init__(
         self,
-        session: Session,
-        project: Project,
-        import_id: int,
         result: ImportResult,
         on_rejected: RejectHandler | None,
+        store: Store,
+        *,
+        batch_rows: int | None = None,
     ) -> None:
-        self.session = session
-        self.project = project
-        self.import_id = import_id
         self.result = result
         self.on_rejected = on_rejected
+        self.store = store
+        self.batch_rows = batch_rows  # every batch this long (else a small first one)
         self.problems: list[Problem] = []
-        self.created = 0  # by the ORM path; the writer counts its own
-        direct = _first_tasks_of_project(session, project.id)
-        self.writer: TaskWriter = open_writer(session, project.id, import_id, direct=direct)
-        # While the writer is direct: hashes of every key so far, to notice the first batch
-        # that might repeat one (a hash collision only costs the direct path).
-        self.seen: set[int] | None = set() if direct else None
 
     def run(
         self,
         rows: Iterator[tuple[str, Any]],
-        check: Callable[[Any], _Prepared | list[str]],
+        check: Callable[[Any], Prepared | list[str]],
         skip_invalid: bool,
         on_progress: ProgressHandler | None,
     ) -> None:
         """Check every row and store good ones in batches. In strict mode the first problem
         stops the storing, but checking goes on to report more problems at once."""
         result, problems = self.result, self.problems
-        batch: list[_Prepared] = []
-        batch_size = FIRST_BATCH_SIZE
+        batch: list[Prepared] = []
+        batch_size = self.batch_rows or FIRST_BATCH_SIZE
         batch_bytes = 0
         for where, row in rows:
             result.rows += 1
@@ -376,15 +254,31 @@ class _Load:
             batch.append(outcome)
             batch_bytes += len(outcome.encoded)
             if len(batch) >= batch_size or batch_bytes >= BATCH_BYTES:
-                self._store(batch)
+                self.store(batch)
                 batch = []
                 batch_bytes = 0
-                batch_size = BATCH_SIZE
+                batch_size = self.batch_rows or BATCH_SIZE
                 if on_progress:
                     on_progress(result.rows)
-        if not problems:
-            self._store(batch)
-            self.writer.drain()
+        if not problems and batch:
+            self.store(batch)
+
+    def check_outcome(self, filename: str, on_progress: ProgressHandler | None) -> None:
+        """Raise what the user is told when nothing was imported; report the last progress."""
+        if self.problems:
+            first = self.problems[0]
+            more = len(self.problems) - 1
+            raise InvalidInput(
+                f"Nothing was imported: {filename}, {first.field}: {first.problem}"
+                + (f" (and {more} more problems)" if more else ""),
+                self.problems,
+            )
+        if on_progress:
+            on_progress(self.result.rows)
+        if self.result.rows == 0:
+            raise InvalidInput(
+                f"Nothing was imported: {filename} holds no tasks.", [Problem("file", "no rows")]
+            )
 
     def _reject(self, where: str, row: Any, reasons: list[str]) -> None:
         self.result.rejected += 1
@@ -393,28 +287,31 @@ class _Load:
         if self.on_rejected is not None:
             self.on_rejected(where, row, reasons)
 
-    def _store(self, batch: list[_Prepared]) -> None:
-        """One batch, in file order (task ids follow the file): runs of plain rows through the
-        bulk writer, runs of rows with predictions or gold through SQLAlchemy (they need the
-        new task ids) once the writer has caught up. Every statement skips existing keys
-        (the direct path only runs while none can exist), so the first row of a key wins."""
+
+class _InTransaction:
+    """Every batch into the caller's transaction through one writer (on PostgreSQL a COPY
+    thread that inserts one batch while the next is being checked)."""
+
+    def __init__(self, session: Session, project_id: int, import_id: int) -> None:
+        self.session = session
+        self.project_id = project_id
+        self.import_id = import_id
+        self.created = 0  # by the ORM path; the writer counts its own
+        direct = _first_tasks_of_project(session, project_id)
+        self.writer: TaskWriter = open_writer(session, project_id, import_id, direct=direct)
+        # While the writer is direct: hashes of every key so far, to notice the first batch
+        # that might repeat one (a hash collision only costs the direct path).
+        self.seen: set[int] | None = set() if direct else None
+
+    def store(self, batch: list[Prepared]) -> None:
         if self.seen is not None and self._may_repeat_a_key(batch):
             self.writer.direct = False
             self.seen = None
-        if not any(p.needs_orm for p in batch):
-            if batch:
-                self.writer.write(batch)
-            return
-        now = utcnow()
-        for needs_orm, run in itertools.groupby(batch, key=lambda p: p.needs_orm):
-            rows = list(run)
-            if needs_orm:
-                self.writer.drain()
-                self.created += _orm_insert(self.session, self.project, self.import_id, rows, now)
-            else:
-                self.writer.write(rows)
+        self.created += write_runs(
+            self.session, self.writer, self.project_id, self.import_id, batch
+        )
 
-    def _may_repeat_a_key(self, batch: list[_Prepared]) -> bool:
+    def _may_repeat_a_key(self, batch: list[Prepared]) -> bool:
         """True if a key of this batch may have come before, in it or in an earlier one, or
         if there are too many keys to keep track of."""
         seen = self.seen
@@ -425,6 +322,42 @@ class _Load:
                 return True
             seen.add(h)
         return len(seen) > TRACKED_KEYS
+
+
+def write_runs(
+    session: Session, writer: TaskWriter, project_id: int, import_id: int, batch: list[Prepared]
+) -> int:
+    """One batch, in file order (task ids follow the file): runs of plain rows through the
+    bulk writer, runs of rows with predictions or gold through SQLAlchemy (they need the new
+    task ids) once the writer has caught up. Every statement skips existing keys (the direct
+    path only runs while none can exist), so the first row of a key wins. Returns the tasks
+    the SQLAlchemy runs created (the writer counts its own)."""
+    if not any(p.needs_orm for p in batch):
+        if batch:
+            writer.write(batch)
+        return 0
+    now = utcnow()
+    created = 0
+    for needs_orm, run in itertools.groupby(batch, key=lambda p: p.needs_orm):
+        rows = list(run)
+        if needs_orm:
+            writer.drain()
+            created += _orm_insert(session, project_id, import_id, rows, now)
+        else:
+            writer.write(rows)
+    return created
+
+
+def write_batch(session: Session, project_id: int, import_id: int, batch: list[Prepared]) -> int:
+    """One batch in the session's transaction through a writer of its own (SQLite's staged
+    import commits every batch); returns the tasks created."""
+    writer = open_writer(session, project_id, import_id)
+    try:
+        created = write_runs(session, writer, project_id, import_id, batch)
+        writer.drain()
+        return created + writer.inserted
+    finally:
+        writer.close()
 
 
 def _first_tasks_of_project(session: Session, project_id: int) -> bool:
@@ -447,20 +380,20 @@ _HAS_TASKS = text("SELECT 1 FROM task WHERE project_id = :pid LIMIT 1")
 
 def _orm_insert(
     session: Session,
-    project: Project,
+    project_id: int,
     import_id: int,
-    batch: list[_Prepared],
+    batch: list[Prepared],
     now: datetime,
 ) -> int:
     """Rows with predictions or gold; returns how many tasks were created."""
-    first: dict[str, _Prepared] = {}
+    first: dict[str, Prepared] = {}
     for p in batch:
         first.setdefault(p.dedup_key, p)
     table = Task.__table__
     stmt = insert_ignoring_conflicts(session, table, ["project_id", "dedup_key"])  # type: ignore[arg-type]
     params = [
         {
-            "project_id": project.id,
+            "project_id": project_id,
             "external_id": p.external_id,
             "dedup_key": p.dedup_key,
             "data": p.data,
@@ -478,7 +411,7 @@ def _orm_insert(
     inserted = session.execute(stmt.returning(table.c.dedup_key, table.c.id), params).all()
     rows = [
         {
-            "project_id": project.id,
+            "project_id": project_id,
             "task_id": task_id,
             "model_version": pred["model_version"],
             "score": pred["score"],
@@ -493,4 +426,4 @@ def _orm_insert(
     return len(inserted)
 
 
-__all__ = ["ImportResult", "LabelhouseError", "import_tasks"]
+__all__ = ["MAX_TASK_BYTES", "ImportResult", "LabelhouseError", "import_tasks", "run_import"]

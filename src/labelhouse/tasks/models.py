@@ -74,7 +74,12 @@ class Task(Base):
 
 
 class TaskImport(Base):
-    """A record of one import run, for the UI and the audit trail."""
+    """A record of one import run, for the UI and the audit trail.
+
+    ``state`` is 'staging' while an import on SQLite is still writing its batches (its
+    tasks are hidden: tasks/visibility.py) and 'done' once published; only 'done' imports
+    are shown. ``first_task_id``: the lowest id of a staging import's tasks (set by the
+    first batch that stores any)."""
 
     __tablename__ = "task_import"
 
@@ -93,6 +98,8 @@ class TaskImport(Base):
     # Tasks of this import taken out again (``tasks.undo``), and when it last happened.
     removed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(10), default="done", server_default="done")
+    first_task_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class StoredFile(Base):

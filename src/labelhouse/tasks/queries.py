@@ -22,6 +22,7 @@ from labelhouse.projects.models import Project
 from labelhouse.projects.queries import sample_task_data
 from labelhouse.projects.service import get_project, load_schema
 from labelhouse.tasks.models import StoredFile, Task, TaskImport
+from labelhouse.tasks.visibility import DONE, visible_tasks
 
 MAX_SEARCH_LENGTH = 200
 
@@ -77,7 +78,9 @@ def transfer_view(session: Session, actor: Actor, project_id: int) -> TransferVi
         )
         or 0,
         tasks=session.scalar(
-            select(func.count()).select_from(Task).where(Task.project_id == project.id)
+            select(func.count())
+            .select_from(Task)
+            .where(Task.project_id == project.id, visible_tasks(session, project.id))
         )
         or 0,
     )
@@ -92,7 +95,9 @@ def recent_imports(
     actor = actor.in_project(project_id)
     actor.require(Role.manager, "see the project's imports")
     project = get_project(session, actor, project_id)
-    query = select(TaskImport).where(TaskImport.project_id == project.id)
+    query = select(TaskImport).where(
+        TaskImport.project_id == project.id, TaskImport.state == DONE
+    )  # an import still being staged is not one yet
     if before_id:
         query = query.where(TaskImport.id < before_id)
     return list(session.scalars(query.order_by(TaskImport.id.desc()).limit(limit)))

@@ -36,6 +36,7 @@ from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, u
 from labelhouse.tasks.gold import REOPEN_ALL, open_expr, pick_gold
 from labelhouse.tasks.models import Assignment, Task, TaskRoute
 from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow
+from labelhouse.tasks.visibility import claim_params, hidden_by_params
 
 LEASED, SUBMITTED, SKIPPED, EXPIRED = "leased", "submitted", "skipped", "expired"
 
@@ -171,6 +172,24 @@ _TAKE_FIRST_OPEN_WAITING = (
 )
 _CANDIDATE_PG_WAITING = _CANDIDATE.with_for_update(of=_T)
 _TASK_BY_ID = select(*TASK_ROW_COLUMNS).where(_T.c.id == bindparam("tid"))
+# While an import is being staged (SQLite: tasks/visibility.py), claims use these instead:
+# the same statements with the staged tasks left out (and the index walk stopped at them).
+# PostgreSQL never stages, so they need no waiting variant.
+_FIRST_VISIBLE = _FIRST_OPEN.where(hidden_by_params(_candidate))
+_TAKE_FIRST_VISIBLE = {
+    is_pg: update(_T)
+    .where(_T.c.id == first.scalar_subquery())
+    .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
+    .returning(*TASK_ROW_COLUMNS)
+    for is_pg, first in (
+        (True, _FIRST_VISIBLE.with_for_update(skip_locked=True)),
+        (False, _FIRST_VISIBLE),
+    )
+}
+_CANDIDATE_VISIBLE = {
+    True: _CANDIDATE_PG.where(hidden_by_params(_T)),
+    False: _CANDIDATE.where(hidden_by_params(_T)),
+}
 
 # -- routed projects ---------------------------------------------------------------------------
 _R: Table = TaskRoute.__table__  # type: ignore[assignment]
@@ -196,6 +215,14 @@ _CANDIDATES = {
     for is_pg in (True, False)
     for routed, query in ((True, _ROUTED_CANDIDATE), (False, _UNROUTED_CANDIDATE))
 }
+_CANDIDATES_VISIBLE = {  # see _TAKE_FIRST_VISIBLE
+    (is_pg, routed): query.where(hidden_by_params(_T))
+    for (is_pg, routed), query in _CANDIDATES.items()
+}
+for _is_pg in (True, False):  # the route index's walk stops at the staged tasks too
+    _CANDIDATES_VISIBLE[_is_pg, True] = _CANDIDATES_VISIBLE[_is_pg, True].where(
+        _R.c.task_id < bindparam("first_staged")
+    )
 _CANDIDATES_WAITING = {  # see _TAKE_FIRST_OPEN_WAITING
     True: _ROUTED_CANDIDATE.with_for_update(of=_T),
     False: _UNROUTED_CANDIDATE.with_for_update(of=_T),
@@ -333,14 +360,21 @@ def _take_slot(session: Session, project: ProjectRow, user_id: int, is_pg: bool)
     """Choose the caller's next task and count them on it (``taken`` + 1), or None."""
     conn = session.connection()
     params = {"pid": project.id, "uid": user_id, "overlap": project.overlap}
+    hidden = claim_params(session, project)  # None unless an import is being staged
     if project.gold_rate <= 0 and project.gold_first_n <= 0:
+        if hidden is not None:
+            row = conn.execute(_TAKE_FIRST_VISIBLE[is_pg], params | hidden).first()
+            return None if row is None else TaskRow(*row)
         row = conn.execute(_TAKE_FIRST_OPEN[is_pg], params).first()
         if row is None and is_pg:
             bound_lock_waits(session)
             row = conn.execute(_TAKE_FIRST_OPEN_WAITING, params).first()
         return None if row is None else TaskRow(*row)
-    row = conn.execute(_CANDIDATE_PG if is_pg else _CANDIDATE, params).first()
-    if row is None and is_pg:
+    if hidden is not None:
+        row = conn.execute(_CANDIDATE_VISIBLE[is_pg], params | hidden).first()
+    else:
+        row = conn.execute(_CANDIDATE_PG if is_pg else _CANDIDATE, params).first()
+    if row is None and is_pg and hidden is None:
         bound_lock_waits(session)
         row = conn.execute(_CANDIDATE_PG_WAITING, params).first()
     if row is None:
@@ -358,18 +392,22 @@ def _take_routed_slot(
     """:func:`_take_slot` for a routed project (or a vendor's person anywhere): a task
     routed to the caller's workforce, else (lab people only) one routed to nobody."""
     conn = session.connection()
-    params = {"pid": project.id, "uid": actor.user_id, "wf": actor.workforce_id}
+    params: dict[str, Any] = {"pid": project.id, "uid": actor.user_id, "wf": actor.workforce_id}
+    hidden = claim_params(session, project)  # None unless an import is being staged
+    candidates = _CANDIDATES if hidden is None else _CANDIDATES_VISIBLE
+    if hidden is not None:
+        params |= hidden
     route_id, task = None, None
     if actor.workforce_id is not None:
-        row = conn.execute(_CANDIDATES[is_pg, True], params).first()
-        if row is None and is_pg:
+        row = conn.execute(candidates[is_pg, True], params).first()
+        if row is None and is_pg and hidden is None:
             bound_lock_waits(session)
             row = conn.execute(_CANDIDATES_WAITING[True], params).first()
         if row is not None:
             route_id, task = row[0], TaskRow(*row[1:])
     if task is None and not actor.vendor and project.routed:
-        row = conn.execute(_CANDIDATES[is_pg, False], params).first()
-        if row is None and is_pg:
+        row = conn.execute(candidates[is_pg, False], params).first()
+        if row is None and is_pg and hidden is None:
             bound_lock_waits(session)
             row = conn.execute(_CANDIDATES_WAITING[False], params).first()
         task = None if row is None else TaskRow(*row)

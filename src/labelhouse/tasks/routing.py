@@ -47,6 +47,7 @@ from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project
 from labelhouse.tasks.models import Task, TaskImport, TaskRoute
+from labelhouse.tasks.visibility import DONE, staging_of, visible, visible_task_id
 
 WORKFORCE_KINDS = ("staff", "vendor")
 MODES = ("share", "each")
@@ -190,7 +191,9 @@ def _check_selection(session: Session, project: Project, selection: Selection) -
     if selection.import_id is not None:
         found = session.scalar(
             select(TaskImport.id).where(
-                TaskImport.id == selection.import_id, TaskImport.project_id == project.id
+                TaskImport.id == selection.import_id,
+                TaskImport.project_id == project.id,
+                TaskImport.state == DONE,  # one still being staged is not there yet
             )
         )
         if found is None:
@@ -216,8 +219,10 @@ def selected_task_ids(
     session: Session, project_id: int, selection: Selection
 ) -> Iterator[list[int]]:
     """The selected tasks' ids, in id order, a batch at a time (keyset pages: memory stays
-    flat at a million tasks, and no cursor stays open while routes are written)."""
+    flat at a million tasks, and no cursor stays open while routes are written). Never
+    the tasks of an import still being staged."""
     where = _unstarted(project_id)
+    where.append(visible(staging_of(session, project_id)))
     if selection.import_id is not None:
         where.append(_T.c.import_id == selection.import_id)
     data = _data_condition(selection)
@@ -304,34 +309,52 @@ def route_tasks(
     return result
 
 
+class Router:
+    """Routes tasks a batch of ids at a time, in id order: the share picker carries on from
+    one batch to the next, so batches written in separate transactions (an import staged on
+    SQLite) are routed exactly as one run would route them."""
+
+    def __init__(self, project: Project, mode: str, slots: Sequence[Slot]) -> None:
+        self.project_id, self.overlap = project.id, project.overlap
+        self.mode, self.slots = mode, list(slots)
+        self.picker = _share_picker(self.slots)
+        self.result = RoutingResult(per_workforce={s.workforce_id: 0 for s in slots})
+
+    def route(self, session: Session, ids: list[int]) -> None:
+        """Replace the routes of these tasks (none, for new ones)."""
+        if not ids:
+            return
+        conn = session.connection()
+        conn.execute(delete(_R).where(_R.c.task_id.in_(ids)))
+        rows: list[dict[str, Any]] = []
+        per_workforce = self.result.per_workforce
+        for task_id in ids:
+            if self.mode == "share":
+                wf = next(self.picker)
+                rows.append(_route_row(self.project_id, task_id, wf, self.overlap))
+                per_workforce[wf] += 1
+            else:
+                for s in self.slots:
+                    rows.append(_route_row(self.project_id, task_id, s.workforce_id, s.quota))
+                    per_workforce[s.workforce_id] += 1
+        conn.execute(insert(_R), rows)
+        self.result.tasks += len(ids)
+
+
 def _route(
     session: Session, project: Project, mode: str, slots: Sequence[Slot], selection: Selection
 ) -> RoutingResult:
-    result = RoutingResult(per_workforce={s.workforce_id: 0 for s in slots})
-    picker = _share_picker(slots)
-    conn = session.connection()
+    router = Router(project, mode, slots)
     for ids in selected_task_ids(session, project.id, selection):
-        conn.execute(delete(_R).where(_R.c.task_id.in_(ids)))
-        rows: list[dict[str, Any]] = []
-        for task_id in ids:
-            if mode == "share":
-                wf = next(picker)
-                rows.append(_route_row(project, task_id, wf, project.overlap))
-                result.per_workforce[wf] += 1
-            else:
-                for s in slots:
-                    rows.append(_route_row(project, task_id, s.workforce_id, s.quota))
-                    result.per_workforce[s.workforce_id] += 1
-        conn.execute(insert(_R), rows)
-        result.tasks += len(ids)
-    if result.tasks:
+        router.route(session, ids)
+    if router.result.tasks:
         project.routed = True
-    return result
+    return router.result
 
 
-def _route_row(project: Project, task_id: int, workforce_id: int, quota: int) -> dict[str, Any]:
+def _route_row(project_id: int, task_id: int, workforce_id: int, quota: int) -> dict[str, Any]:
     return {
-        "project_id": project.id,
+        "project_id": project_id,
         "task_id": task_id,
         "workforce_id": workforce_id,
         "quota": quota,
@@ -340,12 +363,12 @@ def _route_row(project: Project, task_id: int, workforce_id: int, quota: int) ->
     }
 
 
-def apply_rule_to_import(session: Session, project: Project, import_id: int) -> RoutingResult:
-    """Route an import's new tasks by the project's remembered rule (if any): the import's
-    caller has already been checked as a project manager."""
+def rule_router(session: Session, project: Project) -> Router | None:
+    """A router for the project's remembered rule (None without one), checked now: Conflict
+    if the rule no longer holds (the import's caller is already known to be a manager)."""
     rule = project.routing_rule
     if not rule:
-        return RoutingResult()
+        return None
     slots = [
         Slot(int(w["id"]), float(w.get("share") or 0), int(w.get("quota") or 0))
         for w in rule.get("workforces", [])
@@ -357,7 +380,20 @@ def apply_rule_to_import(session: Session, project: Project, import_id: int) -> 
             f"The project's routing rule no longer holds ({exc}); change it in Settings → "
             "Routing before importing."
         ) from None
-    return _route(session, project, rule["mode"], slots, Selection(import_id=import_id))
+    return Router(project, rule["mode"], slots)
+
+
+def apply_rule_to_import(session: Session, project: Project, import_id: int) -> RoutingResult:
+    """Route an import's new tasks by the project's remembered rule (if any), in the
+    import's own transaction (PostgreSQL; SQLite's staged import routes batch by batch)."""
+    router = rule_router(session, project)
+    if router is None:
+        return RoutingResult()
+    for ids in selected_task_ids(session, project.id, Selection(import_id=import_id)):
+        router.route(session, ids)
+    if router.result.tasks:
+        project.routed = True
+    return router.result
 
 
 def forget_rule(session: Session, actor: Actor, project_id: int) -> None:
@@ -426,7 +462,12 @@ def move_work(session: Session, actor: Actor, project_id: int, *, from_id: int, 
     conn = session.connection()
     spare = (_R.c.quota - _R.c.taken).label("spare")
     src = _R.alias("src")
-    mine = and_(src.c.project_id == project.id, src.c.workforce_id == from_id)
+    staged = staging_of(session, project.id)  # the routes of a staged import stay as they are
+    mine = and_(
+        src.c.project_id == project.id,
+        src.c.workforce_id == from_id,
+        visible_task_id(staged, src.c.task_id),
+    )
     moved = conn.execute(
         select(func.coalesce(func.sum(src.c.quota - src.c.taken), 0)).where(
             mine, src.c.quota > src.c.taken
@@ -468,7 +509,12 @@ def move_work(session: Session, actor: Actor, project_id: int, *, from_id: int, 
     # 3. the source keeps exactly what it has started
     conn.execute(
         update(_R)
-        .where(_R.c.project_id == project.id, _R.c.workforce_id == from_id, spare > 0)
+        .where(
+            _R.c.project_id == project.id,
+            _R.c.workforce_id == from_id,
+            spare > 0,
+            visible_task_id(staged, _R.c.task_id),
+        )
         .values(quota=_R.c.taken, is_open=False)
     )
     conn.execute(
@@ -547,6 +593,7 @@ def routing_summary(session: Session, actor: Actor, project_id: int) -> RoutingS
     actor.require(Role.manager, "see how work is routed")
     project = get_project(session, actor, project_id)
     members = workforces_of_project(session, project.id)
+    staged = staging_of(session, project.id)  # an import still being staged is left out
     counts = {
         wf: (tasks, slots, taken)
         for wf, tasks, slots, taken in session.execute(
@@ -556,7 +603,7 @@ def routing_summary(session: Session, actor: Actor, project_id: int) -> RoutingS
                 func.coalesce(func.sum(_R.c.quota), 0),
                 func.coalesce(func.sum(_R.c.taken), 0),
             )
-            .where(_R.c.project_id == project.id)
+            .where(_R.c.project_id == project.id, visible_task_id(staged, _R.c.task_id))
             .group_by(_R.c.workforce_id)
         )
     }
@@ -584,6 +631,7 @@ def routing_summary(session: Session, actor: Actor, project_id: int) -> RoutingS
             _T.c.project_id == project.id,
             _T.c.gold.is_(None),
             ~exists().where(_R.c.task_id == _T.c.id),
+            visible(staged),
         )
     )
     return RoutingSummary(rows, int(unrouted or 0), project.routing_rule)

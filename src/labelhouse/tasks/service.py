@@ -42,6 +42,7 @@ from labelhouse.storage import Storage
 from labelhouse.tasks.models import Assignment, Prediction, StoredFile, Task
 from labelhouse.tasks.outside_policy import hidden_keys_only
 from labelhouse.tasks.queries import MAX_SEARCH_LENGTH, json_spellings, json_text_contains
+from labelhouse.tasks.visibility import stagings_of, visible_in, visible_joined, visible_tasks
 
 TASK_STATUSES = ("new", "in_progress", "done")
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -57,7 +58,11 @@ _TASK_WITH_PROJECT = (
         .label("assigned"),
     )
     .join(Project, Project.id == Task.project_id)
-    .where(Task.id == bindparam("tid"), Project.organization_id == bindparam("org"))
+    .where(
+        Task.id == bindparam("tid"),
+        Project.organization_id == bindparam("org"),
+        visible_joined(),  # a task of an import still being staged is not there yet
+    )
 )
 
 
@@ -156,7 +161,11 @@ class ScopedTaskQuery:
         query = (
             select(*TASK_ROW_COLUMNS, *PROJECT_ROW_TABLE_COLUMNS, *extra)
             .select_from(source)
-            .where(_T.c.id == bindparam("tid"), _P.c.organization_id == bindparam("org"))
+            .where(
+                _T.c.id == bindparam("tid"),
+                _P.c.organization_id == bindparam("org"),
+                visible_joined(),  # a task of an import still being staged is not there yet
+            )
         )
         assigned = (
             exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid")).label("a")
@@ -219,7 +228,9 @@ def list_tasks(
     """
     actor = actor.in_project(project_id)
     project = get_project(session, actor, project_id)
-    query = select(Task).where(Task.project_id == project.id, Task.id > after_id)
+    query = select(Task).where(
+        Task.project_id == project.id, Task.id > after_id, visible_tasks(session, project.id)
+    )
     if not actor.sees_whole_project:
         query = query.where(
             exists().where(Assignment.task_id == Task.id, Assignment.user_id == actor.user_id)
@@ -482,7 +493,11 @@ def progress_by_project(session: Session, projects: list[Project]) -> dict[int, 
     overlap = {p.id: p.overlap for p in projects}
     rows = session.execute(
         select(Task.project_id, Task.done, Task.taken, func.count())
-        .where(Task.project_id.in_(list(out)), Task.gold.is_(None))
+        .where(
+            Task.project_id.in_(list(out)),
+            Task.gold.is_(None),
+            visible_in(stagings_of(session, out)),
+        )
         .group_by(Task.project_id, Task.done, Task.taken)
     )
     for project_id, done, taken, count in rows:

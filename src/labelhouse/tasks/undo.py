@@ -21,9 +21,10 @@ from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.audit import service as audit
 from labelhouse.db.base import utcnow
-from labelhouse.errors import NotFound
+from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.service import get_project
 from labelhouse.tasks.models import Task, TaskImport
+from labelhouse.tasks.visibility import DONE
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ def get_import(session: Session, actor: Actor, project_id: int, import_id: int) 
             f"Import {import_id} does not exist in this project. Its imports are listed on the "
             "project's import page, by GET /api/projects/{id}/imports and by "
             "`labelhouse imports list PROJECT`."
+        )
+    if record.state != DONE:
+        raise Conflict(
+            f"Import {import_id} has not finished: it is still running, or it stopped and "
+            "the next import into this project clears it away. There is nothing to undo."
         )
     return record
 

@@ -158,11 +158,14 @@ async def import_tasks(
 def _run_import(
     ctx: Context, project_id: int, stream: Any, name: str, fmt: str | None, skip_invalid: bool
 ) -> dict[str, Any]:
-    with ctx.write() as (s, actor):
-        result = importer.import_tasks(
-            s, actor, project_id, stream, filename=name, file_format=fmt, skip_invalid=skip_invalid
-        )
-        return result.as_dict()
+    # Who asks, and whether they may (a refusal is recorded as usual); the import then runs
+    # in transactions of its own (short ones on SQLite, so annotators keep working).
+    with ctx.write() as (_, actor):
+        importer.check_may_import(actor, project_id, name, fmt)
+    result = importer.run_import(
+        ctx.db, actor, project_id, stream, filename=name, file_format=fmt, skip_invalid=skip_invalid
+    )
+    return result.as_dict()
 
 
 @router.get("/projects/{project_id}/imports")

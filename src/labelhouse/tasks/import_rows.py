@@ -1,0 +1,183 @@
+"""Checking imported rows: one decoded row becomes a task to store, or a list of problems.
+
+The project's schema decides which keys a task must have; media references must name files
+uploaded to the project (their image size is filled in); structured rows may carry
+predictions and a gold value, each validated like an annotation. Each row's data is encoded
+to JSON once, here, and that text is what the bulk writer stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelhouse.errors import InvalidInput
+from labelhouse.kinds.registry import LabelSchema
+from labelhouse.projects.models import Project
+from labelhouse.storable import NUL, encoded_json_has_nul, find_nul
+from labelhouse.storable import PROBLEM as NUL_PROBLEM
+from labelhouse.tasks.models import StoredFile
+
+MAX_TASK_BYTES = 1024 * 1024
+STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold"}
+
+
+@dataclass(slots=True)
+class Prepared:
+    dedup_key: str
+    external_id: str | None
+    data: dict[str, Any]
+    encoded: bytes  # ``data`` as stored (orjson), for the bulk path
+    predictions: list[dict[str, Any]]
+    gold: dict[str, Any] | None = None
+    # Rows with predictions or gold take the slower path (see ``importer.write_runs``).
+    needs_orm: bool = False
+
+
+class RowChecker:
+    """Turns one decoded row into a task (or a list of problems), per the project's schema."""
+
+    def __init__(self, session: Session, project: Project, schema: LabelSchema) -> None:
+        self.schema = schema
+        self.media_keys = {k for f in schema.fields for k in f.media_keys()}
+        self.files: dict[str, tuple[int | None, int | None]] = {}
+        if self.media_keys:
+            rows = session.execute(
+                select(StoredFile.name, StoredFile.width, StoredFile.height).where(
+                    StoredFile.project_id == project.id
+                )
+            )
+            self.files = {name: (w, h) for name, w, h in rows}
+
+    def check(self, row: Any) -> Prepared | list[str]:
+        if not isinstance(row, dict):
+            return [f"expected a JSON object per task, got {type(row).__name__}"]
+        external_id: Any
+        if isinstance(row.get("data"), dict):
+            unknown = set(row) - STRUCTURED_KEYS
+            if unknown:
+                return [
+                    f"unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}; "
+                    f"a task object may have: {', '.join(sorted(STRUCTURED_KEYS))}"
+                ]
+            data = row["data"]
+            external_id = row.get("external_id")
+            raw_predictions = row.get("predictions") or []
+            raw_gold = row.get("gold")
+        else:
+            data = dict(row)
+            external_id = data.pop("external_id", None)
+            raw_predictions = []
+            raw_gold = None
+        problems: list[str] = []
+        if external_id is not None:
+            if isinstance(external_id, bool) or not isinstance(external_id, str | int):
+                problems.append("external_id must be a string or an integer")
+            else:
+                external_id = str(external_id)
+                if not 1 <= len(external_id) <= 200:
+                    problems.append("external_id must be 1 to 200 characters")
+                elif NUL in external_id:
+                    problems.append(f"external_id {NUL_PROBLEM}")
+        # One encoding serves the size check and storage when no hash is needed and media
+        # lookups cannot add keys; otherwise the canonical form (sorted keys, before media
+        # sizes are filled in) is what is measured and hashed, as it always was.
+        canonical = stored = None
+        if external_id is None or self.media_keys:
+            canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+            size = len(canonical)
+        else:
+            stored = orjson.dumps(data)
+            size = len(stored)
+        if size > MAX_TASK_BYTES:
+            problems.append(f"task data is larger than {MAX_TASK_BYTES // 1024} KB")
+        elif encoded_json_has_nul(canonical or stored):  # type: ignore[arg-type]
+            problems.append(f"'{find_nul(data)}' {NUL_PROBLEM}")
+        for extra, name in ((raw_predictions, "predictions"), (raw_gold, "gold")):
+            where = find_nul(extra, name)
+            if where is not None:
+                problems.append(f"{where} {NUL_PROBLEM}")
+        problems.extend(self.schema.check_task_data(data))
+        for key in self.media_keys:
+            ref = data.get(key)
+            if isinstance(ref, str) and ref:
+                problems.extend(self._resolve_media(key, ref, data))
+        predictions: list[dict[str, Any]] = []
+        if raw_predictions:
+            if not isinstance(raw_predictions, list):
+                problems.append("predictions must be a list")
+            else:
+                for i, p in enumerate(raw_predictions):
+                    result = self._prediction(p, data)
+                    if isinstance(result, str):
+                        problems.append(f"predictions[{i}]: {result}")
+                    else:
+                        predictions.append(result)
+        gold = None
+        if raw_gold is not None:
+            from labelhouse.tasks.gold import validate_gold  # only gold rows need its imports
+
+            try:
+                gold = validate_gold(self.schema, raw_gold, data)
+            except InvalidInput as exc:
+                problems.extend(
+                    f"gold: {d.field}: {d.problem}" if d.field != "value" else f"gold: {d.problem}"
+                    for d in exc.details
+                )
+        if problems:
+            return problems
+        if external_id is not None:
+            dedup = f"x:{external_id}"
+        else:
+            dedup = "h:" + hashlib.sha256(canonical).hexdigest()[:48]  # type: ignore[arg-type]
+        if stored is None:
+            stored = orjson.dumps(data)
+        return Prepared(
+            dedup,
+            external_id,
+            data,
+            stored,
+            predictions,
+            gold,
+            bool(predictions) or gold is not None,
+        )
+
+    def _resolve_media(self, key: str, ref: str, data: dict[str, Any]) -> list[str]:
+        if ref.startswith(("http://", "https://")):
+            return [
+                f"'{key}' is a URL; fetching media by URL is not supported yet, "
+                "upload the file to the project and refer to it by name"
+            ]
+        if ref not in self.files:
+            return [
+                f"'{key}' refers to '{ref}', which is not uploaded to this project; "
+                "upload it first (POST /api/projects/{id}/files or `labelhouse import --files DIR`)"
+            ]
+        width, height = self.files[ref]
+        if width and height:
+            data.setdefault("image_width", width)
+            data.setdefault("image_height", height)
+        return []
+
+    def _prediction(self, p: Any, data: dict[str, Any]) -> dict[str, Any] | str:
+        if not isinstance(p, dict) or not isinstance(p.get("value"), dict):
+            return 'expected {"value": {field: value}, "model_version": str, "score": number}'
+        unknown = set(p) - {"value", "model_version", "score"}
+        if unknown:
+            return f"unknown key(s) {', '.join(sorted(unknown))}"
+        score = p.get("score")
+        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+            return "score must be a number"
+        model_version = p.get("model_version") or ""
+        if not isinstance(model_version, str) or len(model_version) > 200:
+            return "model_version must be a string of at most 200 characters"
+        try:
+            value = self.schema.validate_annotation(p["value"], data, draft=True)
+        except InvalidInput as exc:
+            return "; ".join(f"{d.field}: {d.problem}" for d in exc.details)
+        return {"value": value, "model_version": model_version, "score": score}
