@@ -120,7 +120,7 @@ def run_import(
         from labelhouse.tasks.staged_import import import_staged  # it builds on this module
 
         return import_staged(db, actor, project_id, stream, **options)
-    with db.session() as session:
+    with db.session(long_running=True) as session:  # no web statement timeout
         return import_tasks(session, actor, project_id, stream, **options)
 
 
