@@ -79,6 +79,7 @@ def _prepare(settings: Settings, *, owner_email: str, demo: bool) -> None:
     from labelhouse.accounts.models import Organization
     from labelhouse.demo import load_demo
     from labelhouse.storage import open_storage
+    from labelhouse.tasks.staged_import import clear_stale_imports
 
     db = open_db(settings)
     try:
@@ -100,6 +101,10 @@ def _prepare(settings: Settings, *, owner_email: str, demo: bool) -> None:
                 made = load_demo(s, actor, open_storage(settings))
                 if made:
                     console.print(f"Loaded {len(made)} demo projects.")
+        # what an import killed part-way left out of sight on SQLite (running ones stay)
+        cleared = clear_stale_imports(db)
+        if cleared:
+            console.print(f"Cleared away {cleared} unfinished import(s) of a stopped process.")
     finally:
         db.dispose()
 
