@@ -23,6 +23,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,13 @@ def summarize(records: list[Record], start: float, end: float) -> dict[str, obje
 
 def run(name: str, url: str | None, args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"lh-bench-import-while-{name}-"))
+    try:
+        measure(name, url, args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # a million-row database
+
+
+def measure(name: str, url: str | None, args: argparse.Namespace, tmp: Path) -> None:
     env = {**os.environ, "LABELHOUSE_DATA_DIR": str(tmp), "LABELHOUSE_OWNER_EMAIL": "o@b.local"}
     if url:
         env["LABELHOUSE_DATABASE_URL"] = url
