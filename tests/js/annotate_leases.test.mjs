@@ -95,9 +95,15 @@ test("lease keeper: renews while visible, reports a lost lease, skips hidden pag
   k.drop();
 });
 
-test("lease keeper: gives the lease back on leaving, not while its submission is on its way", () => {
-  const { k, win, log, submitting } = keeper([]);
+test("lease keeper: leaving the page does not give the lease back (a reload could lose it)", () => {
+  const { k, win, log } = keeper([]);
   k.hold({ task: { id: 8 }, lease: { seconds: 600, new: true } });
+  win.fire("pagehide", { persisted: false });
+  win.fire("pagehide", { persisted: true });
+  assert.deepEqual(log.beacons, []);
+  assert.equal(k.taskId, 8);
+  k.drop();
+});
   submitting(8);
   win.fire("pagehide", { persisted: false });
   assert.deepEqual(log.beacons, []);

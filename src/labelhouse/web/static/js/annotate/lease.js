@@ -57,10 +57,10 @@ export class LeaseKeeper {
     this.timer = 0;
     this.last = 0; // when the last renewal was sent
     this.checked = false; // the first held lease of this page load was checked
-    this.released = null; // given back when the page went into the back/forward cache
     doc.addEventListener("visibilitychange", () => this.visible());
-    win.addEventListener("pagehide", (e) => this.leaving(e));
-    win.addEventListener("pageshow", (e) => this.shown(e));
+    // Not given back on `pagehide`: a reload's beacon could land after the reloaded page had
+    // taken the same lease again, and its submission then failed (seen in the browser tests).
+    // Until a release names the page's own hold on the lease, a closed page's lease runs out.
   }
 
   /** @returns {number|null} the task this page holds a lease on */
@@ -118,22 +118,5 @@ export class LeaseKeeper {
   visible() {
     if (this.doc.visibilityState !== "visible" || !this.lease || this.timer === 0) return;
     if (Date.now() - this.last >= heartbeatMs(this.lease.seconds)) this.beat();
-  }
-
-  // Leaving the page (closing the tab, following a link, reloading) gives the task back at
-  // once instead of after the lease.
-  leaving(event) {
-    const lease = this.lease;
-    if (!lease || this.ending(lease.taskId)) return;
-    if (!releaseByBeacon(lease.taskId, this.csrf(), this.nav)) return;
-    this.drop();
-    if (event.persisted) this.released = lease.taskId; // the page may come back (bfcache)
-  }
-
-  shown(event) {
-    if (!event.persisted || this.released === null) return;
-    const released = this.released;
-    this.released = null;
-    this.back(released);
   }
 }
