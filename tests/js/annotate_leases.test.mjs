@@ -45,12 +45,14 @@ test("heartbeat: once a minute, three times per term for short leases", () => {
   assert.equal(heartbeatMs(undefined), 60000);
 });
 
-test("the release beacon posts the CSRF token as a form field", () => {
+test("the release beacon posts the CSRF token and the page's hold as form fields", () => {
   const sent = [];
   const nav = { sendBeacon: (url, body) => { sent.push([url, body.toString()]); return true; } };
-  assert.equal(releaseByBeacon(12, "t&k=n", nav), true);
-  assert.deepEqual(sent, [["/api/tasks/12/lease/release", "csrf_token=t%26k%3Dn"]]);
-  assert.equal(releaseByBeacon(12, "t", {}), false); // no sendBeacon: nothing to do
+  assert.equal(releaseByBeacon(12, "t&k=n", "40.3", nav), true);
+  assert.deepEqual(sent, [["/api/tasks/12/lease/release", "csrf_token=t%26k%3Dn&hold=40.3"]]);
+  assert.equal(releaseByBeacon(12, "t", undefined, nav), true); // an older server: no hold
+  assert.deepEqual(sent[1], ["/api/tasks/12/lease/release", "csrf_token=t"]);
+  assert.equal(releaseByBeacon(12, "t", "1.0", {}), false); // no sendBeacon: nothing to do
 });
 
 class FakeTarget {
@@ -95,21 +97,15 @@ test("lease keeper: renews while visible, reports a lost lease, skips hidden pag
   k.drop();
 });
 
-test("lease keeper: leaving the page does not give the lease back (a reload could lose it)", () => {
-  const { k, win, log } = keeper([]);
-  k.hold({ task: { id: 8 }, lease: { seconds: 600, new: true } });
-  win.fire("pagehide", { persisted: false });
-  win.fire("pagehide", { persisted: true });
-  assert.deepEqual(log.beacons, []);
-  assert.equal(k.taskId, 8);
-  k.drop();
-});
+test("lease keeper: gives the lease back on leaving, naming its hold, not while its submission is on its way", () => {
+  const { k, win, log, submitting } = keeper([]);
+  k.hold({ task: { id: 8 }, lease: { seconds: 600, new: true, hold: "31.2" } });
   submitting(8);
   win.fire("pagehide", { persisted: false });
   assert.deepEqual(log.beacons, []);
   submitting(null);
   win.fire("pagehide", { persisted: true }); // into the back/forward cache
-  assert.deepEqual(log.beacons, [["/api/tasks/8/lease/release", "csrf_token=tok"]]);
+  assert.deepEqual(log.beacons, [["/api/tasks/8/lease/release", "csrf_token=tok&hold=31.2"]]);
   assert.equal(k.taskId, null);
   win.fire("pageshow", { persisted: true });
   assert.deepEqual(log.back, [8]); // shown again: the page claims work again

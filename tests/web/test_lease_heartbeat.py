@@ -45,14 +45,19 @@ def parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def beacon(client, task_id, csrf, headers=BEACON):
-    """``navigator.sendBeacon(url, new URLSearchParams({csrf_token}))``: cookies, no header."""
-    client.headers.pop("X-CSRF-Token", None)
-    return client.post(
-        f"/api/tasks/{task_id}/lease/release",
-        data={"csrf_token": csrf} if csrf is not None else None,
-        headers=headers,
-    )
+def beacon(client, task_id, csrf, headers=BEACON, hold=None):
+    """``navigator.sendBeacon(url, new URLSearchParams({csrf_token, hold}))``: cookies, no
+    header."""
+    header = client.headers.pop("X-CSRF-Token", None)
+    form = {"csrf_token": csrf} if csrf is not None else {}
+    if hold is not None:
+        form["hold"] = hold
+    try:
+        url = f"/api/tasks/{task_id}/lease/release"
+        return client.post(url, data=form or None, headers=headers)
+    finally:
+        if header is not None:
+            client.headers["X-CSRF-Token"] = header
 
 
 def test_new_projects_lease_for_ten_minutes_and_next_says_so(app, db, annotator, project):
@@ -80,6 +85,64 @@ def test_a_beacon_releases_the_lease_and_another_annotator_gets_the_task(
     assert lease_of(db, task["id"]) == []
     assert taken(db, task["id"]) == 0
     assert claim(other, project)["task"]["id"] == task["id"]  # at once, not in 10 minutes
+
+
+def test_a_late_beacon_from_before_a_reload_leaves_the_reloaded_pages_lease_alone(
+    app, db, annotator, project
+):
+    """The race the browser suite hit: a page reloads, the reloaded page is served the same
+    lease, and only then does the closing page's beacon arrive. It names the hold it was
+    served, which is no longer the lease's, so the lease stays and the submission counts."""
+    c = login(app, annotator)
+    csrf = c.headers["X-CSRF-Token"]
+    first = claim(c, project)
+    tid = first["task"]["id"]
+    again = claim(c, project)  # the reloaded page: the same lease, a new hold
+    assert again["task"]["id"] == tid and again["lease"]["new"] is False
+    assert again["lease"]["hold"] != first["lease"]["hold"]
+    r = beacon(c, tid, csrf, hold=first["lease"]["hold"])  # the closing page's, late
+    assert r.status_code == 409, r.text
+    assert "opened again" in error_of(r)["message"]
+    assert [a.status for a in lease_of(db, tid)] == ["leased"]
+    r = c.post(f"/api/tasks/{tid}/annotations", json={"value": {"label": "pos"}})
+    assert r.status_code in (200, 201), r.text
+    assert [a.status for a in lease_of(db, tid)] == ["submitted"]
+
+
+def test_a_beacon_naming_the_current_hold_releases(app, db, annotator, project):
+    c = login(app, annotator)
+    csrf = c.headers["X-CSRF-Token"]
+    claim(c, project)
+    held = claim(c, project)  # served twice: the second hold is the current one
+    tid = held["task"]["id"]
+    assert beacon(c, tid, csrf, hold=held["lease"]["hold"]).status_code == 204
+    assert lease_of(db, tid) == []
+    # Leased to the same person again later: the old token does not name the new lease.
+    again = claim(c, project)
+    assert again["task"]["id"] == tid and again["lease"]["new"] is True
+    assert beacon(c, tid, csrf, hold=held["lease"]["hold"]).status_code == 409
+    assert [a.status for a in lease_of(db, tid)] == ["leased"]
+
+
+@pytest.mark.parametrize("hold", ["", "abc", "1.2.3", "1;drop", "9" * 30 + ".1"])
+def test_a_malformed_hold_is_a_422_naming_the_field(app, db, annotator, project, hold):
+    c = login(app, annotator)
+    tid = claim(c, project)["task"]["id"]
+    r = c.delete(f"/api/tasks/{tid}/lease", params={"hold": hold})
+    assert r.status_code == 422, r.text
+    assert "hold" in r.text
+    assert [a.status for a in lease_of(db, tid)] == ["leased"]
+
+
+def test_delete_lease_takes_the_hold_as_a_query_parameter(app, db, annotator, project):
+    c = login(app, annotator)
+    first = claim(c, project)
+    tid = first["task"]["id"]
+    assert (
+        c.delete(f"/api/tasks/{tid}/lease", params={"hold": first["lease"]["hold"]}).status_code
+        == 204
+    )
+    assert lease_of(db, tid) == []
 
 
 def test_the_post_release_works_with_the_header_or_a_token_too(app, db, owner, annotator, project):

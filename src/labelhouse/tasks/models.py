@@ -151,6 +151,8 @@ class Assignment(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     skip_reason: Mapped[str | None] = mapped_column(Text)
+    # How often this lease was served again (reload, second tab): see LeaseHold.
+    hold: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The workforce the person was in when the task was served to them (exposure counts,
     # vendor comparison; which route slot to give back). No foreign key: history stays.
     workforce_id: Mapped[int | None] = mapped_column(BigId)

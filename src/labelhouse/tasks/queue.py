@@ -48,6 +48,20 @@ class Lease:
     assignment_id: int
     expires_at: datetime
     created: bool
+    hold: int = 0  # how often this lease was served again: see :func:`hold_token`
+
+    @property
+    def hold_token(self) -> str:
+        return hold_token(self.assignment_id, self.hold)
+
+
+def hold_token(assignment_id: int, hold: int) -> str:
+    """What names one page's hold on a lease: ``/next`` hands it out, and a release that
+    carries it gives the lease back only if no page was served the lease since. A reload's
+    closing beacon can land after the reloaded page took the same lease again; with the
+    token it no longer takes the lease from under the new page. The assignment id is part
+    of it because a released task may later be leased to the same person again."""
+    return f"{assignment_id}.{hold}"
 
 
 # Statements are built once: on the hot path, building SQLAlchemy expressions per call
@@ -113,6 +127,9 @@ _CURRENT_LEASE = select(_A.c.id, _A.c.task_id, _A.c.expires_at).where(
     _A.c.project_id == bindparam("pid"),
     _A.c.user_id == bindparam("uid"),
     _A.c.status == LEASED,
+)
+_SERVED_AGAIN = (
+    update(_A).where(_A.c.id == bindparam("aid")).values(hold=_A.c.hold + 1).returning(_A.c.hold)
 )
 _CANDIDATE = (
     select(*TASK_ROW_COLUMNS)
@@ -320,7 +337,8 @@ def claim_next(
         raise Conflict("This project is archived; it hands out no more work.")
     held_id, held_task, held_expires, any_expired = row[_N_PROJECT : _N_PROJECT + 4]
     if held_id is not None and held_expires > now:
-        return Lease(project, _task_row(session, held_task), held_id, held_expires, False)
+        hold = conn.execute(_SERVED_AGAIN, {"aid": held_id}).scalar_one()
+        return Lease(project, _task_row(session, held_task), held_id, held_expires, False, hold)
     if gate is not None:
         gate(session, actor, project)
     if any_expired:
@@ -352,7 +370,8 @@ def claim_next(
         if held is None:
             raise Conflict("Could not lease a task; try again.")
         won = _task_row(session, held.task_id)
-        return Lease(project, won, held.id, held.expires_at, created=False)
+        hold = conn.execute(_SERVED_AGAIN, {"aid": held.id}).scalar_one()
+        return Lease(project, won, held.id, held.expires_at, created=False, hold=hold)
     return Lease(project, task, assignment_id, expires_at, created=True)
 
 
@@ -451,9 +470,17 @@ def skip(session: Session, actor: Actor, task_id: int, *, reason: str | None = N
     give_back_route_slots(session, task_id, assignment.workforce_id)
 
 
-def release(session: Session, actor: Actor, task_id: int) -> None:
-    """Give the task back without a trace (e.g. the annotator closed the page)."""
+def release(session: Session, actor: Actor, task_id: int, *, hold: str | None = None) -> None:
+    """Give the task back without a trace (e.g. the annotator closed the page).
+
+    With ``hold`` (a :func:`hold_token`) only if the lease was not served again since that
+    token was handed out: otherwise a Conflict, and the lease stays with the newer page."""
     project, assignment = _own_lease(session, actor, task_id)
+    if hold is not None and hold != hold_token(assignment.id, assignment.hold):
+        raise Conflict(
+            f"Task {task_id} was opened again since this release was sent (another page or "
+            "a reload holds it now), so the lease stays."
+        )
     session.execute(delete(Assignment).where(Assignment.id == assignment.id))
     _adjust_taken(session, project, task_id, -1)
     give_back_route_slots(session, task_id, assignment.workforce_id)

@@ -111,6 +111,7 @@ def next_payload(
         "lease": {
             "expires_at": lease.expires_at,
             "new": lease.created,
+            "hold": lease.hold_token,
             "seconds": project.lease_seconds,
         },
         "schema_version": project.schema_version,
@@ -154,11 +155,22 @@ def skip_task(
     return Response(status_code=204, headers=REPLAYED if reply.replayed else None)
 
 
+_HOLD_HELP = (
+    "the `lease.hold` of the /next answer this client was served: the lease is given back "
+    "only if nobody was served it since (409 otherwise); without it, whoever holds it"
+)
+_HOLD_PATTERN = r"^[0-9]{1,19}\.[0-9]{1,10}$"
+
+
 @router.delete("/tasks/{task_id}/lease", status_code=204)
-def release_task(task_id: Id, ctx: Ctx) -> None:
+def release_task(
+    task_id: Id,
+    ctx: Ctx,
+    hold: str | None = Query(default=None, pattern=_HOLD_PATTERN, description=_HOLD_HELP),
+) -> None:
     """Give the task back at once, without a trace (another annotator may take it now)."""
     with ctx.write() as (s, actor):
-        queue.release(s, actor, task_id)
+        queue.release(s, actor, task_id, hold=hold)
 
 
 @router.post("/tasks/{task_id}/lease/release", status_code=204)
@@ -170,12 +182,14 @@ def release_task_by_beacon(
         max_length=200,
         description="for a browser session, when the X-CSRF-Token header cannot be sent",
     ),
+    hold: str | None = Form(default=None, pattern=_HOLD_PATTERN, description=_HOLD_HELP),
 ) -> None:
     """``DELETE /lease`` for ``navigator.sendBeacon``, which can only POST and cannot set
     headers: the annotate page gives its task back as it closes, the CSRF token in a form
-    field. Cross-site requests are refused as for any other write."""
+    field, and names its ``hold`` so that a reload's late beacon leaves the reloaded page's
+    lease alone. Cross-site requests are refused as for any other write."""
     with ctx.write(csrf=csrf_token) as (s, actor):
-        queue.release(s, actor, task_id)
+        queue.release(s, actor, task_id, hold=hold)
 
 
 @router.post("/tasks/{task_id}/lease/renew")

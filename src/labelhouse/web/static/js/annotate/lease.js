@@ -4,7 +4,6 @@
 
 export const HEARTBEAT_MAX_MS = 60000;
 export const HEARTBEAT_MIN_MS = 5000;
-export const FIRST_CHECK_MS = 2000;
 
 /**
  * How often to renew a lease of `seconds`: once a minute, and three times per term for
@@ -19,15 +18,19 @@ export function heartbeatMs(seconds) {
 
 /**
  * Give a lease back with `navigator.sendBeacon` (it outlives the page, but can only POST
- * and set no header: the CSRF token goes in the form body).
+ * and set no header: the CSRF token goes in the form body). `hold` names this page's hold
+ * on the lease: if the lease was served again since (a reload of this page, another tab),
+ * the server keeps it for that newer page.
  * @param {number} taskId
  * @param {string} csrf
+ * @param {string|undefined} hold the `lease.hold` of the /next answer this page showed
  * @param {Navigator} [nav]
  * @returns {boolean} whether the browser queued it
  */
-export function releaseByBeacon(taskId, csrf, nav = globalThis.navigator) {
+export function releaseByBeacon(taskId, csrf, hold, nav = globalThis.navigator) {
   const url = `/api/tasks/${taskId}/lease/release`;
   const body = new URLSearchParams({ csrf_token: csrf });
+  if (hold) body.set("hold", hold);
   return typeof nav?.sendBeacon === "function" && nav.sendBeacon(url, body);
 }
 
@@ -53,14 +56,13 @@ export class LeaseKeeper {
    */
   constructor({ renew, lost, back, ending, csrf, doc = document, win = window, nav = globalThis.navigator }) {
     Object.assign(this, { renew, lost, back, ending, csrf, doc, nav });
-    this.lease = null; // {taskId, seconds}
+    this.lease = null; // {taskId, seconds, hold}
     this.timer = 0;
     this.last = 0; // when the last renewal was sent
-    this.checked = false; // the first held lease of this page load was checked
+    this.released = null; // given back when the page went into the back/forward cache
     doc.addEventListener("visibilitychange", () => this.visible());
-    // Not given back on `pagehide`: a reload's beacon could land after the reloaded page had
-    // taken the same lease again, and its submission then failed (seen in the browser tests).
-    // Until a release names the page's own hold on the lease, a closed page's lease runs out.
+    win.addEventListener("pagehide", (e) => this.leaving(e));
+    win.addEventListener("pageshow", (e) => this.shown(e));
   }
 
   /** @returns {number|null} the task this page holds a lease on */
@@ -69,16 +71,13 @@ export class LeaseKeeper {
   }
 
   /**
-   * Hold the lease a /next answer carries (none when it has no task). The first one of a
-   * page load that was already held (a reload) is checked soon: the closing page's beacon
-   * may have given it back just after this page asked for it.
-   * @param {{task: object|null, lease?: {seconds?: number, new?: boolean}}} payload
+   * Hold the lease a /next answer carries (none when it has no task).
+   * @param {{task: object|null, lease?: {seconds?: number, hold?: string}}} payload
    */
   hold(payload) {
-    this.lease = payload.task ? { taskId: payload.task.id, seconds: payload.lease?.seconds } : null;
-    const early = !this.checked && payload.lease?.new === false;
-    if (this.lease) this.checked = true;
-    this.schedule(early ? FIRST_CHECK_MS : heartbeatMs(this.lease?.seconds));
+    const lease = payload.lease;
+    this.lease = payload.task ? { taskId: payload.task.id, seconds: lease?.seconds, hold: lease?.hold } : null;
+    this.schedule(heartbeatMs(this.lease?.seconds));
   }
 
   /** The lease ended (submitted, skipped, refused): nothing to renew or give back. */
@@ -118,5 +117,23 @@ export class LeaseKeeper {
   visible() {
     if (this.doc.visibilityState !== "visible" || !this.lease || this.timer === 0) return;
     if (Date.now() - this.last >= heartbeatMs(this.lease.seconds)) this.beat();
+  }
+
+  // Leaving the page (closing the tab, following a link, reloading) gives the task back at
+  // once instead of after the lease; the hold keeps a reload's late beacon from taking the
+  // lease the reloaded page was just served.
+  leaving(event) {
+    const lease = this.lease;
+    if (!lease || this.ending(lease.taskId)) return;
+    if (!releaseByBeacon(lease.taskId, this.csrf(), lease.hold, this.nav)) return;
+    this.drop();
+    if (event.persisted) this.released = lease.taskId; // the page may come back (bfcache)
+  }
+
+  shown(event) {
+    if (!event.persisted || this.released === null) return;
+    const released = this.released;
+    this.released = null;
+    this.back(released);
   }
 }
