@@ -453,7 +453,7 @@ function onKeyDown(event) {
 
 // -- wiring -------------------------------------------------------------------------------------
 const historyPanel = new HistoryPanel($("an-history"), {
-  projectId: PROJECT, userId: USER, onOpen: (id) => openTask(id),
+  projectId: PROJECT, userId: USER, onOpen: (id) => openTask(id), schema: () => state.schema,
 });
 document.addEventListener("keydown", onKeyDown);
 els.submit.addEventListener("click", (e) => submit(e.timeStamp));
