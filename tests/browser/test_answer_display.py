@@ -336,3 +336,24 @@ def test_my_submissions_show_my_answer_drawn(page: Page, live_server, answered, 
     )
     screenshot(page, "display-history")
     assert console_errors == []
+
+
+def test_quality_hot_spots_show_the_answers_side_by_side(
+    page: Page, live_server, answered, console_errors
+):
+    login(page, live_server.reviewer_email)
+    page.goto(f"/projects/{answered['pid']}/quality")
+    row = page.locator("#hotspot-table tbody tr").filter(has_text=f"task {answered['task_id']}")
+    row.get_by_role("button", name="Show answers").click()
+    cards = page.locator(".hotspot-answers .hotspot-answer")
+    expect(cards).to_have_count(3)
+    a = cards.filter(has_text=answered["a"])
+    b = cards.filter(has_text=answered["b"])
+    expect_final_answer(a)
+    expect(a.locator("dd.lh-differs")).to_have_count(0)
+    expect(b.locator("dd.lh-differs")).to_have_count(7)
+    expect(value_of(b, "entities").locator("mark.is-differs")).to_have_text("Babbage")
+    screenshot(page, "display-quality")
+    page.get_by_role("button", name="Hide answers").click()
+    expect(page.locator(".hotspot-answers")).to_have_count(0)
+    assert console_errors == []
