@@ -3,7 +3,7 @@
 // the field allows ties), Enter accepts the order as shown. The first order is shuffled per
 // task; nothing counts as answered until the annotator moved something or pressed Enter.
 import { clip } from "./lib/diff.js";
-import { displayRoot, notAnswered, replaced } from "./lib/display.js";
+import { displayRoot, notAnswered, replaced, undrawable } from "./lib/display.js";
 import { h, isPlain, kbd } from "./lib/dom.js";
 import { seededOrder } from "./lib/random.js";
 import { dropItem, flatten, groupsFromRanks, moveItem, ranksFromGroups, tieWithAbove } from "./lib/ranking.js";
@@ -179,7 +179,10 @@ const isRanks = (v, n) => Array.isArray(v) && v.length === n && v.every((r) => N
  */
 export function display(container, { field, task, rendered, value }) {
   const texts = responseTexts(field, task);
-  if (!isRanks(value, texts.length)) return displayRoot(container, "ranking", notAnswered());
+  if (value === null || value === undefined) return displayRoot(container, "ranking", notAnswered());
+  if (!isRanks(value, texts.length)) {
+    return displayRoot(container, "ranking", undrawable(`ranks that do not fit this task's ${texts.length} responses`, value));
+  }
   const groups = groupsFromRanks(value);
   return displayRoot(container, "ranking", h("ol", { class: "lh-rank-list", "aria-label": field.title || field.name },
     ...groups.map((group, g) => h("li", { class: `lh-rank-group${group.length > 1 ? " is-tied" : ""}`, dataset: { rank: String(g + 1) } },

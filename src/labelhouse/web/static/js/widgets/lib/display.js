@@ -24,6 +24,17 @@ export function optionStyle(options, palette = PALETTE) {
   };
 }
 
+/**
+ * A value this task cannot draw (e.g. ranks for more responses than it has now): said as
+ * such, with the stored value as text.
+ * @param {string} why
+ * @param {*} value
+ * @returns {HTMLElement}
+ */
+export function undrawable(why, value) {
+  return h("span", { class: "lh-d-raw", text: `${why}: ${JSON.stringify(value)}` });
+}
+
 /** The muted "not answered" mark of an empty value. */
 export function notAnswered() {
   return h("span", { class: "lh-d-none muted", text: "not answered" });

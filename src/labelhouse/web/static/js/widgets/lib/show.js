@@ -54,7 +54,6 @@ export function answerView(fields, modules, { task, rendered, value, differs = [
       dataset: { field: field.name, kind: field.kind },
       title: differ ? "differs from the most common answer" : null,
     });
-    if (differ) dd.append(h("span", { class: "sr-only", text: "Differs from the most common answer: " }));
     showValue(dd, modules.get(field.kind), {
       field, task, rendered: rendered?.[field.name], value: answer[field.name] ?? null,
       compare: differ && compare ? compare[field.name] ?? null : undefined,
