@@ -339,7 +339,7 @@ def test_a_backup_from_a_newer_version_is_refused(backend, tmp_path):
     no_leftovers(tmp_path)
 
 
-def test_a_folder_without_a_database_is_a_sentence(tmp_path):
+def test_a_missing_or_damaged_database_is_a_sentence(tmp_path):
     r = cli("backup", str(tmp_path / "backup"), "--data-dir", str(tmp_path / "nothing"))
     assert r.exit_code == 1
     assert f"There is no database at {tmp_path / 'nothing' / 'labelhouse.db'}" in (
@@ -349,6 +349,17 @@ def test_a_folder_without_a_database_is_a_sentence(tmp_path):
     r = cli("restore", str(tmp_path / "nothing"), "--data-dir", str(tmp_path / "new"))
     assert r.exit_code == 1
     assert "is not a folder: give the folder `labelhouse backup` wrote" in r.stderr
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "labelhouse.db").write_text("not a database, just text")
+    r = cli("backup", str(tmp_path / "backup"), "--data-dir", str(damaged))
+    assert r.exit_code == 1
+    message = " ".join(r.stderr.split())
+    assert f"{damaged / 'labelhouse.db'} is not a SQLite database" in message
+    assert "Nothing was backed up." in message
+    assert not (tmp_path / "backup").exists()
+    no_leftovers(tmp_path)
 
 
 def test_postgresql_installations_are_told_the_commands(tmp_path):

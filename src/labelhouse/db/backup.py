@@ -107,7 +107,7 @@ def back_up_sqlite(
         database_seconds = time.perf_counter() - started
         size, sha = hash_file(work / DATABASE_FILE)
         entries = [FileEntry(DATABASE_FILE, size, sha)]
-        entries += _copy_media(media, work / FILES_DIR, say)
+        entries += _copy_media(media, work / FILES_DIR, say, source)
         data = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -235,10 +235,16 @@ def _unreadable(exc: sqlite3.Error, source: Path, url: str) -> LabelhouseError:
     return LabelhouseError(f"Could not copy {source}: {exc}. Nothing was backed up.")
 
 
-def _copy_media(media: Path | None, into: Path, say: Progress) -> list[FileEntry]:
+def _copy_media(media: Path | None, into: Path, say: Progress, database: Path) -> list[FileEntry]:
+    """The media files; never the live database or its -wal, -shm and lock files, should
+    the media folder be the data folder itself (LABELHOUSE_STORAGE_DIR)."""
     if media is None:
         return []
-    found = list(media_files(media))
+    found = [
+        (path, relative)
+        for path, relative in media_files(media)
+        if not (path.parent == database.parent and path.name.startswith(database.name))
+    ]
     total = sum(path.stat().st_size for path, _ in found)
     done = 0
     say("media", 0, total)
