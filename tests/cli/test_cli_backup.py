@@ -362,6 +362,18 @@ def test_a_missing_or_damaged_database_is_a_sentence(tmp_path):
     no_leftovers(tmp_path)
 
 
+def test_a_folder_that_cannot_be_written_is_a_sentence(backed_up, settings, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    r = cli("backup", str(tmp_path / "a-file" / "b"), "--data-dir", str(settings.data_dir))
+    assert r.exit_code == 1
+    message = " ".join(r.stderr.split())
+    assert f"Could not write {tmp_path / 'a-file'}/" in message
+    assert "Not a directory. Nothing was kept at" in message
+    r = cli("restore", str(backed_up), "--data-dir", str(tmp_path / "a-file" / "r"))
+    assert r.exit_code == 1
+    assert "then run the restore again." in " ".join(r.stderr.split())
+
+
 def test_postgresql_installations_are_told_the_commands(tmp_path):
     env = {
         "LABELHOUSE_DATABASE_URL": "postgresql+psycopg://lab:s3cret@db.example.org:5433/lh",

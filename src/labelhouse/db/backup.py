@@ -147,7 +147,7 @@ def check_new_folder(path: Path, what: str, advice: str = "Choose another folder
 
 
 @contextlib.contextmanager
-def building(target: Path, kind: str) -> Iterator[Path]:
+def building(target: Path, kind: str, what: str = "backup") -> Iterator[Path]:
     """A hidden folder beside ``target``, renamed to it when the block succeeds and removed
     when it fails; disk errors become a sentence that names the path."""
     work = target.parent / f".{target.name}.{kind}-{os.getpid()}"
@@ -165,7 +165,7 @@ def building(target: Path, kind: str) -> Iterator[Path]:
         where = exc.filename or target
         raise LabelhouseError(
             f"Could not write {where}: {exc.strerror or exc}. Nothing was kept at {target}; "
-            "free some space or choose another folder, then run the backup again."
+            f"free some space or choose another folder, then run the {what} again."
         ) from None
 
 

@@ -62,7 +62,7 @@ def restore_sqlite(
         raise InvalidInput(f"{target} exists and is not a folder: restore into a folder.")
     replaced = target.is_dir() and any(target.iterdir())
     staged = _spare(target) if replaced else target
-    with building(staged, "restoring") as work:
+    with building(staged, "restoring", "restore") as work:
         _copy_checked(backup, work, manifest, progress)
         before = _revisions(work / DATABASE_FILE)
         _check_counts(work / DATABASE_FILE, manifest, backup)
