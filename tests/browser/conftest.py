@@ -37,7 +37,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+# Where screenshots go: artifacts/ by default; `LABELHOUSE_SCREENSHOTS=docs/images` makes the
+# README's pictures (see docs/quickstart.md, "Screenshots").
+ARTIFACTS = Path(
+    os.environ.get("LABELHOUSE_SCREENSHOTS")
+    or Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+).resolve()
 PASSWORD = "browser-test-password"
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it
