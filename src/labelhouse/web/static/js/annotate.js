@@ -10,6 +10,7 @@ import { initialValues, showBanner } from "./annotate/initial.js";
 import { openHelp } from "./annotate/help.js";
 import { HistoryPanel } from "./annotate/history.js";
 import { LeaseKeeper } from "./annotate/lease.js";
+import { PreAnnotationMarks } from "./annotate/preannotation.js";
 import { groupProblems, isTransient } from "./annotate/problems.js";
 import { newKey, submissionFor } from "./annotate/submission.js";
 import { UndoStack } from "./annotate/undo.js";
@@ -50,6 +51,8 @@ const state = {
 };
 window.__lhSwaps = [];
 
+const preAnnotation = new PreAnnotationMarks(els.banner);
+
 const fieldsOf = (schema) => (Array.isArray(schema) ? schema : schema?.fields || []);
 
 // -- status line ------------------------------------------------------------------------------
@@ -71,6 +74,7 @@ function teardown() {
   state.mounted = [];
   state.values = {};
   state.undo.clear();
+  preAnnotation.reset();
   els.fields.replaceChildren();
   els.general.replaceChildren();
   els.general.hidden = true;
@@ -117,10 +121,6 @@ async function show(payload, mode) {
   fields.forEach((field, i) => {
     const frame = fieldFrame(field, i);
     const start = init.values[field.name] ?? null;
-    if (init.source === "prediction" && start !== null) {
-      frame.root.classList.add("is-predicted");
-      frame.root.querySelector(".lh-field-head").append(h("span", { class: "an-predicted-badge", text: "pre-annotated" }));
-    }
     els.fields.append(frame.root);
     const widget = modules[i].mount(frame.body, {
       field, task, rendered: task.rendered?.[field.name], value: clone(start), readOnly: false,
@@ -130,6 +130,7 @@ async function show(payload, mode) {
     frame.root.addEventListener("focusin", () => activate(i, false));
     state.mounted.push({ field, module: modules[i], widget, frame });
     state.values[field.name] = clone(widget.getValue());
+    if (init.source === "prediction" && start !== null) preAnnotation.add(field.name, frame.root, state.values[field.name]);
   });
   state.shownAt = performance.now();
   state.dirtyForServer = false;
@@ -155,6 +156,7 @@ function changed(i, value) {
   const typing = isTyping(document.activeElement) && m.frame.root.contains(document.activeElement);
   state.undo.record(name, state.values[name], value, { coalesce: typing });
   state.values[name] = clone(value);
+  preAnnotation.update(name, state.values[name]);
   m.frame.setErrors([]);
   if (state.active !== i) activate(i, false);
   keepDraft();
@@ -178,6 +180,7 @@ function undoRedo(redo) {
   const value = clone(redo ? step.after : step.before);
   state.mounted[i].widget.setValue(clone(value));
   state.values[step.field] = value;
+  preAnnotation.update(step.field, value);
   keepDraft();
   updateUndo();
   activate(i, false);
