@@ -143,12 +143,15 @@ def next_task(
 def skip_task(
     task_id: Id, ctx: Ctx, body: SkipIn | None = None, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    """Give the task back for good (it will not come to you again); ``reason`` is kept."""
+    """Give the task back for good (it will not come to you again); ``reason`` and
+    ``note`` are kept (shown on the task page). A reason ending in "(write it)" needs a
+    ``note`` (422 without one)."""
     request = _fingerprint(ctx, body)
     with ctx.write() as (s, actor):
 
         def write() -> idempotency.Reply:
-            queue.skip(s, actor, task_id, reason=body.reason if body else None)
+            reason, note = (body.reason, body.note) if body else (None, None)
+            queue.skip(s, actor, task_id, reason=reason, note=note)
             return idempotency.Reply(204)
 
         reply = idempotency.run_once(s, actor.user_id, idempotency_key, request, write)

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from labelhouse.annotations.queries import MATCHES, TaskFilters, browse_view, task_detail
 from labelhouse.tasks.service import TASK_STATUSES, task_status
+from labelhouse.tasks.skips import skips_of_task
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render
 from labelhouse.web.pages.formatting import snippet
@@ -96,4 +97,5 @@ def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
             current_tab="tasks",
             detail=detail,
             media_keys={k for f in detail.schema.fields for k in f.media_keys()},
+            skips=skips_of_task(s, actor, detail.task.id, detail.project.id),
         )

@@ -12,7 +12,8 @@ import { HistoryPanel } from "./annotate/history.js";
 import { LeaseKeeper } from "./annotate/lease.js";
 import { PreAnnotationMarks } from "./annotate/preannotation.js";
 import { groupProblems, isTransient } from "./annotate/problems.js";
-import { newKey, submissionFor } from "./annotate/submission.js";
+import { SkipDialog } from "./annotate/skip.js";
+import { newKey, stableJson, submissionFor } from "./annotate/submission.js";
 import { UndoStack } from "./annotate/undo.js";
 import { mountContext } from "./widgets/lib/context.js";
 import { clone, h, isPlain, isTyping } from "./widgets/lib/dom.js";
@@ -47,11 +48,12 @@ const state = {
   retry: { timer: 0, attempt: 0 },
   dirtyForServer: false,
   pending: null, // the submission being sent or retried: {taskId, key, body}
-  skipKey: null, // {taskId, key}: a skip retried by hand is the same skip
+  skipKey: null, // {taskId, key, body}: a skip retried by hand is the same skip
 };
 window.__lhSwaps = [];
 
 const preAnnotation = new PreAnnotationMarks(els.banner);
+const skipDialog = new SkipDialog(els.confirm);
 
 const fieldsOf = (schema) => (Array.isArray(schema) ? schema : schema?.fields || []);
 
@@ -366,21 +368,23 @@ const leases = new LeaseKeeper({
 function askSkip() {
   if (!state.task) return;
   if (state.mode === "edit") { loadNext(); return; }
-  els.confirm.hidden = false;
-  els.confirm.querySelector("button.an-confirm-skip").focus();
+  skipDialog.show();
 }
 
 function hideConfirm() {
-  els.confirm.hidden = true;
+  skipDialog.hide();
 }
 
 async function doSkip() {
+  const body = skipDialog.body(); // the reason and note; null: a note is missing (said)
+  if (!body) return;
   hideConfirm();
   const task = state.task;
   if (!task) return;
-  if (state.skipKey?.taskId !== task.id) state.skipKey = { taskId: task.id, key: newKey() };
+  const same = state.skipKey?.taskId === task.id && state.skipKey.body === stableJson(body);
+  if (!same) state.skipKey = { taskId: task.id, key: newKey(), body: stableJson(body) };
   try {
-    await api("POST", `/api/tasks/${task.id}/skip`, {}, { headers: { "Idempotency-Key": state.skipKey.key } });
+    await api("POST", `/api/tasks/${task.id}/skip`, body, { headers: { "Idempotency-Key": state.skipKey.key } });
     clearDraft(store, USER, task.id);
     if (leases.taskId === task.id) leases.drop();
     await loadNext();
@@ -405,9 +409,11 @@ function onKeyDown(event) {
     if (key === "?" || key === "Escape") { event.preventDefault(); els.help.close(); }
     return;
   }
-  if (!els.confirm.hidden) {
-    if (key === "Escape") { hideConfirm(); event.preventDefault(); }
-    else if (key === "Enter" && !ctrl) { doSkip(); event.preventDefault(); }
+  if (skipDialog.open) {
+    const action = skipDialog.key(event);
+    if (action === "cancel") hideConfirm();
+    else if (action === "skip") doSkip();
+    if (action) event.preventDefault();
     return;
   }
   if (!state.task) {
