@@ -166,3 +166,31 @@ def test_skip_reasons_set_in_settings_and_shown_on_the_task_page(
     expect(row).to_contain_text("legal <question>")
     screenshot(page, "task-skips")
     assert console_errors == []
+
+
+def test_progress_counter_follows_submits_and_skips(page: Page, live_server, console_errors):
+    pid = make_project(
+        live_server, SCHEMA, [{"text": f"t{i}", "external_id": f"c{i}"} for i in range(3)]
+    )
+    open_annotate(page, live_server, pid)
+    counter = page.locator("#an-progress")
+    expect(counter).to_have_text("Today 0 · In this project 0 · Left for you 3")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/" in r.url else None)
+
+    page.keyboard.press("1")
+    submit_and_wait(page)
+    expect(counter).to_have_text("Today 1 · In this project 1 · Left for you 2")
+    # the counts came with the submit's answer: no request but the submit itself
+    assert len(asked) == 1 and "/annotations?next=1" in asked[0] and "progress=1" in asked[0]
+
+    page.keyboard.press("Control+s")
+    page.keyboard.press("Enter")
+    expect(page.locator("#an-status")).to_contain_text("Skipped task")
+    expect(counter).to_have_text("Today 1 · In this project 1 · Left for you 1")
+    page.keyboard.press("2")
+    submit_and_wait(page)
+    expect(page.locator("#an-done")).to_be_visible()
+    expect(counter).to_have_text("Today 2 · In this project 2 · Left for you 0")
+    screenshot(page, "annotate-progress-done")
+    assert console_errors == []

@@ -11,6 +11,7 @@ import { openHelp } from "./annotate/help.js";
 import { HistoryPanel } from "./annotate/history.js";
 import { LeaseKeeper } from "./annotate/lease.js";
 import { PreAnnotationMarks } from "./annotate/preannotation.js";
+import { progressQuery, showProgress } from "./annotate/progress.js";
 import { groupProblems, isTransient } from "./annotate/problems.js";
 import { SkipDialog } from "./annotate/skip.js";
 import { newKey, stableJson, submissionFor } from "./annotate/submission.js";
@@ -90,6 +91,7 @@ function teardown() {
  */
 async function show(payload, mode) {
   if (payload.schema) state.schema = payload.schema;
+  showProgress($("an-progress"), payload.progress);
   const fields = fieldsOf(state.schema);
   const modules = await Promise.all(fields.map((f) => loadWidget(f.kind)));
   const hadFocus = els.work.contains(document.activeElement) || document.activeElement === document.body;
@@ -230,7 +232,7 @@ async function submit(startedAt = performance.now()) {
   say("Saving…");
   let result;
   try {
-    result = await api("POST", `/api/tasks/${task.id}/annotations?next=1&render=1`, sending.body, {
+    result = await api("POST", `/api/tasks/${task.id}/annotations?next=1&render=1&${progressQuery()}`, sending.body, {
       headers: { "Idempotency-Key": sending.key },
     });
   } catch (error) {
@@ -297,7 +299,7 @@ function showBlocked(message) {
 
 async function fetchNext() {
   try {
-    return await api("POST", `/api/projects/${PROJECT}/next?render=1`);
+    return await api("POST", `/api/projects/${PROJECT}/next?render=1&${progressQuery()}`);
   } catch (error) {
     if (isTransient(error)) sayWithAction("Offline — could not fetch the next task.", "warn", "Try again", () => loadNext());
     else if (error.status === 403) { showBlocked(error.message); say(""); }
