@@ -1,6 +1,7 @@
 import math
 import re
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
@@ -20,15 +21,30 @@ def box(x=10, y=20, width=100, height=50, label="cat", **extra):
     return {"x": x, "y": y, "width": width, "height": height, "label": label, **extra}
 
 
-def test_boxes_are_normalised_to_rounded_floats_in_order():
+def test_boxes_are_normalised_to_rounded_pixels_in_order():
+    """Fractions (predictions, imports, API clients) are rounded to 1/100 px; whole numbers
+    (what the annotate page sends, issue 13 item 9d) are stored as integers."""
     out = make().validate_value(
-        [box(x=1.23456, y=0, width=3, height=4.999), box(label="dog")], DATA
+        [box(x=1.23456, y=0, width=3.0, height=4.999), box(label="dog")], DATA
     )
     assert out == [
-        {"x": 1.23, "y": 0.0, "width": 3.0, "height": 5.0, "label": "cat"},
-        {"x": 10.0, "y": 20.0, "width": 100.0, "height": 50.0, "label": "dog"},
+        {"x": 1.23, "y": 0, "width": 3, "height": 5, "label": "cat"},
+        {"x": 10, "y": 20, "width": 100, "height": 50, "label": "dog"},
     ]
-    assert all(type(v) is float for v in out[0].values() if v != "cat")
+    assert [type(out[0][k]) for k in ("x", "y", "width", "height")] == [float, int, int, int]
+    assert all(type(out[1][k]) is int for k in ("x", "y", "width", "height"))
+
+
+def test_whole_pixel_boxes_stay_integers_in_stored_json():
+    out = make().validate_value([box(x=10.0, y=20.004, width=100, height=49.999)], DATA)
+    assert orjson.dumps(out) == b'[{"x":10,"y":20,"width":100,"height":50,"label":"cat"}]'
+
+
+def test_huge_whole_numbers_stay_floats():
+    # no image size: any extent; an integer past 2**53 would not survive JSON writers
+    out = make().validate_value([box(x=1e300, width=3e20)], {"image": "a.png"})
+    assert (type(out[0]["x"]), type(out[0]["width"])) == (float, float)
+    assert orjson.dumps(out)
 
 
 def test_negative_zero_is_normalised():

@@ -1,10 +1,13 @@
 """Bounding boxes: labelled rectangles on an image (object detection).
 
 Coordinates are image pixels with the origin at the top-left corner, so the stored value
-does not depend on how large the browser drew the image. Numbers are rounded to 1/100 px —
-finer precision is noise from the mouse — which also makes equal boxes compare equal.
-When the task states the image size, boxes must lie inside it, with 0.5 px of slack for
-rounding in the widget.
+does not depend on how large the browser drew the image. The annotate page sends whole
+pixels (what a person draws, moves or resizes: ``widgets/lib/geometry.js`` ``pixelBox``);
+imports, predictions and API clients may send fractions (a model's output), accepted and
+rounded to 1/100 px — finer precision is noise — which also makes equal boxes compare
+equal. A whole number is stored as an integer (``10``, not ``10.0``), so exports carry
+integer pixels for drawn boxes. When the task states the image size, boxes must lie inside
+it, with 0.5 px of slack for rounding.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def as_boxes(value: Any) -> list[Box]:
 TOLERANCE = 0.5  # px a box may reach past the image edge (widget rounding)
 SIZE_KEYS = ("image_width", "image_height")
 NUMBER_KEYS = ("x", "y", "width", "height")
+SAFE_INTEGER = 2**53
 
 
 def _positive_int(value: Any) -> int | None:
@@ -184,5 +188,11 @@ class BoxesField(FieldKind):
                 f"≤ {image_h}",
                 where,
             )
-        # ``+ 0.0`` turns -0.0 into 0.0
-        return {**{key: round(n[key], 2) + 0.0 for key in NUMBER_KEYS}, "label": label}
+        return {**{key: _pixels(n[key]) for key in NUMBER_KEYS}, "label": label}
+
+
+def _pixels(number: float) -> int | float:
+    """A coordinate as stored: rounded to 1/100 px, whole numbers as integers (up to 2**53,
+    the integers a float and JavaScript hold exactly; JSON writers refuse huge ones)."""
+    rounded = round(number, 2) + 0.0  # ``+ 0.0`` turns -0.0 into 0.0
+    return int(rounded) if rounded.is_integer() and abs(rounded) <= SAFE_INTEGER else rounded

@@ -79,6 +79,9 @@ class Project(Base):
     # see them until it is published (tasks/visibility.py, tasks/staged_import.py). No
     # foreign key: the field is cleared when the import is published or cleaned up.
     staging_import_id: Mapped[int | None] = mapped_column(BigId)
+    # The reasons the annotate page offers for a skip (projects/skip_reasons.py); None: the
+    # defaults, []: only a written note.
+    skip_reasons: Mapped[list[str] | None] = mapped_column(NullableJson)
 
 
 class SchemaVersion(Base):

@@ -20,6 +20,7 @@ from labelhouse.audit import service as audit
 from labelhouse.errors import InvalidInput, NotFound, Problem
 from labelhouse.kinds.registry import LabelSchema, parse_schema
 from labelhouse.projects.models import DEFAULT_LEASE_SECONDS, Project, SchemaVersion
+from labelhouse.projects.skip_reasons import check_skip_reasons
 from labelhouse.storable import ID_MAX
 
 MAX_OVERLAP = 50
@@ -208,6 +209,7 @@ def update_settings(
         "overlap",
         "lease_seconds",
         "archived",
+        "skip_reasons",
         *QC_SETTINGS,
     }
     unknown = set(changes) - allowed
@@ -220,6 +222,8 @@ def update_settings(
             ],
         )
     _check_settings(changes)
+    if "skip_reasons" in changes and changes["skip_reasons"] is not None:
+        changes = {**changes, "skip_reasons": check_skip_reasons(changes["skip_reasons"])}
     project = get_project(session, actor, project_id, lock=True)
     for key, value in changes.items():
         if key in FRACTION_LIMITS and value is not None:

@@ -151,6 +151,7 @@ class Assignment(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     skip_reason: Mapped[str | None] = mapped_column(Text)
+    skip_note: Mapped[str | None] = mapped_column(Text)  # written beside the chosen reason
     # How often this lease was served again (reload, second tab): see LeaseHold.
     hold: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The workforce the person was in when the task was served to them (exposure counts,

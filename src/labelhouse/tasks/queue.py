@@ -33,6 +33,7 @@ from labelhouse.db.engine import bound_lock_waits
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, update_settings
+from labelhouse.projects.skip_reasons import clean_skip
 from labelhouse.tasks.gold import REOPEN_ALL, open_expr, pick_gold
 from labelhouse.tasks.models import Assignment, Task, TaskRoute
 from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow
@@ -460,12 +461,23 @@ def _own_lease(session: Session, actor: Actor, task_id: int) -> tuple[Project, A
     return row[1], row[0]
 
 
-def skip(session: Session, actor: Actor, task_id: int, *, reason: str | None = None) -> None:
-    """Give the task back and record the skip; the same annotator will not get it again."""
+def skip(
+    session: Session,
+    actor: Actor,
+    task_id: int,
+    *,
+    reason: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Give the task back and record the skip; the same annotator will not get it again.
+    ``reason``: usually one of the project's skip reasons; ``note``: what they wrote (a
+    reason such as "Other (write it)" needs one: see ``projects/skip_reasons.py``)."""
     project, assignment = _own_lease(session, actor, task_id)
+    reason, note = clean_skip(reason, note)
     assignment.status = SKIPPED
     assignment.finished_at = utcnow()
-    assignment.skip_reason = (reason or "")[:2000] or None
+    assignment.skip_reason = reason
+    assignment.skip_note = note
     _adjust_taken(session, project, task_id, -1)
     give_back_route_slots(session, task_id, assignment.workforce_id)
 

@@ -96,6 +96,13 @@ class ProjectPatch(Body):
     review_mode: Literal["off", "all", "sample", "disagreement"] | None = None
     review_sample_rate: float | None = Field(default=None, ge=0, le=1)
     review_agreement_threshold: float | None = Field(default=None, ge=0, le=1)
+    skip_reasons: list[str] | None = Field(
+        default=None,
+        max_length=50,
+        description="the reasons the annotate page offers for a skip (a reason ending in "
+        "'(write it)' asks for a written note); [] offers only the note, null restores the "
+        "defaults",
+    )
 
     def changes(self) -> dict[str, Any]:
         """The fields sent; null means "leave as is" except where null is a value."""
@@ -103,7 +110,7 @@ class ProjectPatch(Body):
         return {k: v for k, v in sent.items() if v is not None or k in NULLABLE_SETTINGS}
 
 
-NULLABLE_SETTINGS = {"gold_min_accuracy", "gold_exposure_limit"}
+NULLABLE_SETTINGS = {"gold_min_accuracy", "gold_exposure_limit", "skip_reasons"}
 
 
 class SchemaIn(Body):
@@ -117,7 +124,16 @@ class AnnotationIn(Body):
 
 
 class SkipIn(Body):
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="why: usually one of the project's skip_reasons (any text is kept)",
+    )
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="the annotator's own words; needed when the reason ends in '(write it)'",
+    )
 
 
 class GoldIn(Body):

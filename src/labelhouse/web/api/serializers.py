@@ -15,6 +15,7 @@ from labelhouse.annotations.models import Annotation, AnnotationRevision
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, load_schema
+from labelhouse.projects.skip_reasons import skip_reasons_of
 from labelhouse.tasks.models import StoredFile, Task, TaskImport
 from labelhouse.tasks.outside_policy import OutsideServing
 from labelhouse.tasks.service import media_urls, task_status
@@ -39,6 +40,7 @@ def project_out(project: Project) -> dict[str, Any]:
         "review_mode": project.review_mode,
         "review_sample_rate": project.review_sample_rate,
         "review_agreement_threshold": project.review_agreement_threshold,
+        "skip_reasons": skip_reasons_of(project),
     }
 
 

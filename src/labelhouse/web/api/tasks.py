@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Header, Query, Response
+from fastapi import APIRouter, Depends, Form, Header, Query, Response
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -21,6 +22,8 @@ from labelhouse.review.gold import pause_gate
 from labelhouse.tasks import gold, heartbeat, queue
 from labelhouse.tasks import service as tasks
 from labelhouse.tasks.outside_policy import OutsideServing, serving_for
+from labelhouse.tasks.progress import annotator_progress
+from labelhouse.tasks.progress import day_start as start_of_day
 from labelhouse.web.api.schemas import AnnotationIn, Body, SkipIn
 from labelhouse.web.api.serializers import (
     annotation_out,
@@ -46,6 +49,26 @@ IdempotencyKey = Annotated[
     ),
 ]
 REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+def progress_since(
+    progress: bool = Query(
+        default=False,
+        description="add 'progress': {done_today, done, remaining, remaining_capped}, the "
+        "caller's counts in this project (remaining includes the task served, and stops "
+        "counting at 1000: remaining_capped)",
+    ),
+    day_start: datetime | None = Query(
+        default=None,
+        description="with progress: when the caller's day began (e.g. local midnight as an "
+        "ISO time with its offset), for done_today; default: midnight UTC",
+    ),
+) -> datetime | None:
+    """When "today" began for the progress counts, or None when they were not asked for."""
+    return start_of_day(day_start) if progress else None
+
+
+ProgressSince = Annotated[datetime | None, Depends(progress_since)]
 
 
 def _fingerprint(ctx: Context, body: Body | None) -> str:
@@ -87,15 +110,26 @@ def render_after(rendering: Rendering | None) -> None:
 
 
 def next_payload(
-    s: Session, actor: Actor, project_id: int, *, render: bool, durable: bool = True
+    s: Session,
+    actor: Actor,
+    project_id: int,
+    *,
+    render: bool,
+    durable: bool = True,
+    since: datetime | None = None,
 ) -> tuple[dict[str, Any], Rendering | None]:
     """Lease (or re-read) the caller's current task: the body of ``/next`` (``durable``: see
     :func:`labelhouse.tasks.queue.claim_next`), and with ``render`` its display HTML to
-    render after the commit (``rendered``, filled in by :func:`render_after`)."""
+    render after the commit (``rendered``, filled in by :func:`render_after`). With
+    ``since`` (:func:`progress_since`) the caller's progress counts too (``progress``)."""
     lease = queue.claim_next(s, actor, project_id, gate=pause_gate, durable=durable)
     if lease is None:
-        version = project_row(s, actor, project_id).schema_version
-        return {"task": None, "lease": None, "schema_version": version}, None
+        row = project_row(s, actor, project_id)
+        body: dict[str, Any] = {"task": None, "lease": None, "schema_version": row.schema_version}
+        if since is not None:
+            progress = annotator_progress(s, actor, row, since=since, holding=False)
+            body["progress"] = progress.as_dict()
+        return body, None
     project = lease.project
     schema, document = load_schema_and_document(s, project)
     task_id = lease.task.id
@@ -117,13 +151,19 @@ def next_payload(
         "schema_version": project.schema_version,
         "schema": document,
     }
+    if since is not None:
+        progress = annotator_progress(s, actor, project, since=since, holding=True)
+        body["progress"] = progress.as_dict()
     # Rendered from what is shown: a vendor's Markdown from the redacted, marked data.
     return body, Rendering(schema, task["data"], task) if render else None
 
 
 @router.post("/projects/{project_id}/next")
 def next_task(
-    project_id: Id, ctx: Ctx, render: bool = Query(default=False, description=RENDER_HELP)
+    project_id: Id,
+    ctx: Ctx,
+    since: ProgressSince,
+    render: bool = Query(default=False, description=RENDER_HELP),
 ) -> Response:
     """Lease the next task for the caller (the same one again while the lease is held).
 
@@ -134,7 +174,9 @@ def next_task(
     with ctx.write() as (s, actor):
         # A lease lost in a database crash just returns to the queue: no need to wait for
         # the disk at commit.
-        body, rendering = next_payload(s, actor, project_id, render=render, durable=False)
+        body, rendering = next_payload(
+            s, actor, project_id, render=render, durable=False, since=since
+        )
     render_after(rendering)  # committed: the write lock is free again
     return json_response(body)
 
@@ -143,12 +185,15 @@ def next_task(
 def skip_task(
     task_id: Id, ctx: Ctx, body: SkipIn | None = None, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    """Give the task back for good (it will not come to you again); ``reason`` is kept."""
+    """Give the task back for good (it will not come to you again); ``reason`` and
+    ``note`` are kept (shown on the task page). A reason ending in "(write it)" needs a
+    ``note`` (422 without one)."""
     request = _fingerprint(ctx, body)
     with ctx.write() as (s, actor):
 
         def write() -> idempotency.Reply:
-            queue.skip(s, actor, task_id, reason=body.reason if body else None)
+            reason, note = (body.reason, body.note) if body else (None, None)
+            queue.skip(s, actor, task_id, reason=reason, note=note)
             return idempotency.Reply(204)
 
         reply = idempotency.run_once(s, actor.user_id, idempotency_key, request, write)
@@ -279,6 +324,7 @@ def save_annotation(
     task_id: Id,
     body: AnnotationIn,
     ctx: Ctx,
+    since: ProgressSince,
     next: bool = Query(
         default=False,
         description="also lease the caller's next task in this project and return "
@@ -328,7 +374,9 @@ def save_annotation(
             project_id = project_ids[0] if project_ids else tasks.get_task(s, actor, task_id)[1].id
             following: dict[str, Any] | None
             try:
-                following, rendering = next_payload(s, actor, project_id, render=render)
+                following, rendering = next_payload(
+                    s, actor, project_id, render=render, since=since
+                )
             except (Conflict, PermissionDenied):
                 # Archived meanwhile, or this answer paused the annotator (gold accuracy): the
                 # submission still counts; the client's plain /next then shows why.

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from labelhouse.projects import service as projects
+from labelhouse.projects.skip_reasons import skip_reasons_of
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, render
 from labelhouse.web.params import ID_MAX, Id
@@ -46,4 +47,5 @@ def annotate(
             csrf_token=csrf,
             project=project,
             config=config,
+            skip_reasons=skip_reasons_of(project),  # offered by the skip confirmation
         )

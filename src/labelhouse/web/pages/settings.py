@@ -22,6 +22,7 @@ from labelhouse.accounts.models import PROJECT_ROLES
 from labelhouse.accounts.policy import Actor
 from labelhouse.people import project_members, teams
 from labelhouse.projects.queries import settings_view
+from labelhouse.projects.skip_reasons import skip_reasons_of
 from labelhouse.tasks import routing
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import (
@@ -160,4 +161,5 @@ def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
             widget_css=widget_stylesheet(),
             members=members,
             routing=routes,
+            skip_reasons=skip_reasons_of(view.project),
         )

@@ -17,6 +17,7 @@ from labelhouse.annotations.queries import (
     task_detail,
 )
 from labelhouse.tasks.service import TASK_STATUSES, task_status
+from labelhouse.tasks.skips import skips_of_task
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render, widget_stylesheet
 from labelhouse.web.pages.formatting import snippet
@@ -140,4 +141,5 @@ def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
             can_gold=can_gold,
             answers=answers_config(detail, with_gold=can_gold),
             widget_css=widget_stylesheet(),
+            skips=skips_of_task(s, actor, detail.task.id, detail.project.id),
         )

@@ -7,7 +7,9 @@ import json
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from labelhouse.exports.service import CONTENTS
 from labelhouse.exports.writers import FORMATS
+from labelhouse.quality_report.fields import METHODS
 from labelhouse.tasks.queries import transfer_view
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render
@@ -20,6 +22,21 @@ FORMAT_HELP = {
     "json": "one JSON array of the same records",
     "csv": "one row per annotation (an empty one for unlabelled tasks), a column per data "
     "key and label field, structured values as JSON; safe to open in a spreadsheet",
+}
+# The page offers every ``content`` and consensus method the API takes (the browser test
+# compares the lists with exports.service.CONTENTS and quality_report.fields.METHODS).
+CONTENT_HELP = {
+    "raw": ("Annotations", "every annotator's answers, as submitted"),
+    "consensus": (
+        "Consensus only",
+        "one value per field and task, with its confidence, instead of the answers",
+    ),
+    "both": ("Annotations and consensus", "the answers and the consensus value per field"),
+}
+METHOD_HELP = {
+    "majority": "Majority vote",
+    "dawid_skene": "Dawid–Skene (weighs annotators by their estimated accuracy)",
+    "gold_weighted": "Gold-weighted vote (weighs annotators by their gold accuracy)",
 }
 
 
@@ -45,6 +62,8 @@ def export_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         view = transfer_view(s, actor, project_id)
         formats = [(name, FORMAT_HELP.get(name, "")) for name in FORMATS]
+        contents = [(name, *CONTENT_HELP.get(name, (name, ""))) for name in CONTENTS]
+        methods = [(name, METHOD_HELP.get(name, name)) for name in METHODS]
         return render(
             ctx.request,
             "export.html",
@@ -55,4 +74,6 @@ def export_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
             current_tab="export",
             view=view,
             formats=formats,
+            contents=contents,
+            methods=methods,
         )

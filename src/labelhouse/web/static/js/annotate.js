@@ -10,8 +10,11 @@ import { initialValues, showBanner } from "./annotate/initial.js";
 import { openHelp } from "./annotate/help.js";
 import { HistoryPanel } from "./annotate/history.js";
 import { LeaseKeeper } from "./annotate/lease.js";
+import { PreAnnotationMarks } from "./annotate/preannotation.js";
+import { progressQuery, showProgress } from "./annotate/progress.js";
 import { groupProblems, isTransient } from "./annotate/problems.js";
-import { newKey, submissionFor } from "./annotate/submission.js";
+import { SkipDialog } from "./annotate/skip.js";
+import { newKey, stableJson, submissionFor } from "./annotate/submission.js";
 import { UndoStack } from "./annotate/undo.js";
 import { mountContext } from "./widgets/lib/context.js";
 import { clone, h, isPlain, isTyping } from "./widgets/lib/dom.js";
@@ -46,9 +49,12 @@ const state = {
   retry: { timer: 0, attempt: 0 },
   dirtyForServer: false,
   pending: null, // the submission being sent or retried: {taskId, key, body}
-  skipKey: null, // {taskId, key}: a skip retried by hand is the same skip
+  skipKey: null, // {taskId, key, body}: a skip retried by hand is the same skip
 };
 window.__lhSwaps = [];
+
+const preAnnotation = new PreAnnotationMarks(els.banner);
+const skipDialog = new SkipDialog(els.confirm);
 
 const fieldsOf = (schema) => (Array.isArray(schema) ? schema : schema?.fields || []);
 
@@ -71,6 +77,7 @@ function teardown() {
   state.mounted = [];
   state.values = {};
   state.undo.clear();
+  preAnnotation.reset();
   els.fields.replaceChildren();
   els.general.replaceChildren();
   els.general.hidden = true;
@@ -84,6 +91,7 @@ function teardown() {
  */
 async function show(payload, mode) {
   if (payload.schema) state.schema = payload.schema;
+  showProgress($("an-progress"), payload.progress);
   const fields = fieldsOf(state.schema);
   const modules = await Promise.all(fields.map((f) => loadWidget(f.kind)));
   const hadFocus = els.work.contains(document.activeElement) || document.activeElement === document.body;
@@ -117,10 +125,6 @@ async function show(payload, mode) {
   fields.forEach((field, i) => {
     const frame = fieldFrame(field, i);
     const start = init.values[field.name] ?? null;
-    if (init.source === "prediction" && start !== null) {
-      frame.root.classList.add("is-predicted");
-      frame.root.querySelector(".lh-field-head").append(h("span", { class: "an-predicted-badge", text: "pre-annotated" }));
-    }
     els.fields.append(frame.root);
     const widget = modules[i].mount(frame.body, {
       field, task, rendered: task.rendered?.[field.name], value: clone(start), readOnly: false,
@@ -130,6 +134,7 @@ async function show(payload, mode) {
     frame.root.addEventListener("focusin", () => activate(i, false));
     state.mounted.push({ field, module: modules[i], widget, frame });
     state.values[field.name] = clone(widget.getValue());
+    if (init.source === "prediction" && start !== null) preAnnotation.add(field.name, frame.root, state.values[field.name]);
   });
   state.shownAt = performance.now();
   state.dirtyForServer = false;
@@ -155,6 +160,7 @@ function changed(i, value) {
   const typing = isTyping(document.activeElement) && m.frame.root.contains(document.activeElement);
   state.undo.record(name, state.values[name], value, { coalesce: typing });
   state.values[name] = clone(value);
+  preAnnotation.update(name, state.values[name]);
   m.frame.setErrors([]);
   if (state.active !== i) activate(i, false);
   keepDraft();
@@ -178,6 +184,7 @@ function undoRedo(redo) {
   const value = clone(redo ? step.after : step.before);
   state.mounted[i].widget.setValue(clone(value));
   state.values[step.field] = value;
+  preAnnotation.update(step.field, value);
   keepDraft();
   updateUndo();
   activate(i, false);
@@ -225,7 +232,7 @@ async function submit(startedAt = performance.now()) {
   say("Saving…");
   let result;
   try {
-    result = await api("POST", `/api/tasks/${task.id}/annotations?next=1&render=1`, sending.body, {
+    result = await api("POST", `/api/tasks/${task.id}/annotations?next=1&render=1&${progressQuery()}`, sending.body, {
       headers: { "Idempotency-Key": sending.key },
     });
   } catch (error) {
@@ -292,7 +299,7 @@ function showBlocked(message) {
 
 async function fetchNext() {
   try {
-    return await api("POST", `/api/projects/${PROJECT}/next?render=1`);
+    return await api("POST", `/api/projects/${PROJECT}/next?render=1&${progressQuery()}`);
   } catch (error) {
     if (isTransient(error)) sayWithAction("Offline — could not fetch the next task.", "warn", "Try again", () => loadNext());
     else if (error.status === 403) { showBlocked(error.message); say(""); }
@@ -363,21 +370,23 @@ const leases = new LeaseKeeper({
 function askSkip() {
   if (!state.task) return;
   if (state.mode === "edit") { loadNext(); return; }
-  els.confirm.hidden = false;
-  els.confirm.querySelector("button.an-confirm-skip").focus();
+  skipDialog.show();
 }
 
 function hideConfirm() {
-  els.confirm.hidden = true;
+  skipDialog.hide();
 }
 
 async function doSkip() {
+  const body = skipDialog.body(); // the reason and note; null: a note is missing (said)
+  if (!body) return;
   hideConfirm();
   const task = state.task;
   if (!task) return;
-  if (state.skipKey?.taskId !== task.id) state.skipKey = { taskId: task.id, key: newKey() };
+  const same = state.skipKey?.taskId === task.id && state.skipKey.body === stableJson(body);
+  if (!same) state.skipKey = { taskId: task.id, key: newKey(), body: stableJson(body) };
   try {
-    await api("POST", `/api/tasks/${task.id}/skip`, {}, { headers: { "Idempotency-Key": state.skipKey.key } });
+    await api("POST", `/api/tasks/${task.id}/skip`, body, { headers: { "Idempotency-Key": state.skipKey.key } });
     clearDraft(store, USER, task.id);
     if (leases.taskId === task.id) leases.drop();
     await loadNext();
@@ -402,9 +411,11 @@ function onKeyDown(event) {
     if (key === "?" || key === "Escape") { event.preventDefault(); els.help.close(); }
     return;
   }
-  if (!els.confirm.hidden) {
-    if (key === "Escape") { hideConfirm(); event.preventDefault(); }
-    else if (key === "Enter" && !ctrl) { doSkip(); event.preventDefault(); }
+  if (skipDialog.open) {
+    const action = skipDialog.key(event);
+    if (action === "cancel") hideConfirm();
+    else if (action === "skip") doSkip();
+    if (action) event.preventDefault();
     return;
   }
   if (!state.task) {

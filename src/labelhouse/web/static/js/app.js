@@ -6,6 +6,7 @@
 //                             answer's own "message" string, when it has one, is shown instead)
 //   data-list-field="emails"  (forms) send these fields (space-separated names) as lists of
 //                             strings: a textarea split on new lines, commas and semicolons
+//   data-lines-field="x"      (forms) the same, split on new lines only (items may hold commas)
 //   data-reload / data-redirect="/x/{id}"   what to do after success
 //   data-keep                 do not reset the form after success
 //   data-autosubmit           submit the form whenever one of its fields changes
@@ -18,13 +19,16 @@
 import { api, showError } from "./api.js";
 
 const splitList = (text) => text.split(/[\n,;]+/).map((s) => s.trim()).filter(Boolean);
+const splitLines = (text) => text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
 
 function formBody(form) {
   const body = {};
   const lists = (form.dataset.listField || "").split(/\s+/).filter(Boolean);
+  const lines = (form.dataset.linesField || "").split(/\s+/).filter(Boolean);
   for (const [k, v] of new FormData(form).entries()) {
     const input = form.elements[k];
     if (lists.includes(k)) body[k] = splitList(v);
+    else if (lines.includes(k)) body[k] = splitLines(v);
     else if (input && input.type === "number") body[k] = v === "" ? null : Number(v);
     else if (input && input.type === "checkbox") body[k] = input.checked;
     else body[k] = v;

@@ -4,7 +4,7 @@ import { h, keyName } from "../widgets/lib/dom.js";
 /** Keys of the page itself (the fields add their own). */
 export const PAGE_KEYS = [
   ["Ctrl+Enter", "submit and show the next task"],
-  ["Ctrl+S", "skip this task (asks first)"],
+  ["Ctrl+S", "skip this task (asks first: 1–9 pick a reason, Tab a note, Enter skips)"],
   ["Ctrl+Z", "undo (Ctrl+Shift+Z: redo)"],
   ["Tab", "next field (Shift+Tab: previous; also Alt+↓ / Alt+↑)"],
   ["?", "show or hide this list"],

@@ -6,13 +6,15 @@
 // ←/↑ shrink; Ctrl/⌘ with either: 10 px), [ / ] select the previous/next box,
 // + / − / 0 zoom in, out, to fit. (Alt is not used: Alt+↑/↓ belong to the page.)
 // Coordinates are image pixels (the stored value), whatever the zoom; see lib/geometry.js.
+// What the annotator draws, moves or resizes (mouse or keys) is kept in whole pixels
+// (pixelBox); a box they leave alone (e.g. a model's prediction) keeps its value.
 import { diffList, itemsNotIn } from "./lib/diff.js";
 import { displayRoot, notAnswered, optionStyle } from "./lib/display.js";
 import { h, hiddenKbd, kbd } from "./lib/dom.js";
 import { assignKeys, freeKey, optionForKey } from "./lib/keys.js";
 import {
-  HANDLES, fitView, growBox, handlePosition, hitBox, hitHandle, moveBox, newBoxIn, overlapRatio, rectFromPoints, resizeBox, roundBox,
-  toImage, visibleRect, zoomAt,
+  HANDLES, fitView, growBox, handlePosition, hitBox, hitHandle, moveBox, newBoxIn, overlapRatio, pixelBox, rectFromPoints, resizeBox,
+  roundBox, toImage, visibleRect, zoomAt,
 } from "./lib/geometry.js";
 
 const PALETTE = ["#e07a5f", "#3d85c6", "#81b29a", "#f2cc8f", "#9b5de5", "#f15bb5"];
@@ -72,8 +74,8 @@ function imageOf(field, task) {
 }
 
 /**
- * Mount a boxes widget. Value: [{x, y, width, height, label}] in image pixels (rounded to
- * 1/100 px); [] means "nothing to box".
+ * Mount a boxes widget. Value: [{x, y, width, height, label}] in image pixels (whole pixels
+ * for boxes drawn, moved or resized here; others rounded to 1/100 px); [] means "nothing to box".
  * @param {HTMLElement} container
  * @param {{field: object, task: object, value?: object[]|null, readOnly?: boolean, onChange?: Function}} options
  * @returns {{getValue: Function, setValue: Function, handleKey: Function, focus: Function, destroy: Function}}
@@ -209,9 +211,10 @@ export function mount(container, { field, task, value = null, readOnly = false, 
     emit(`Added a ${nameOf(current)} box; Shift+arrows resize it, arrows move it.`);
     return true;
   }
+  const whole = (box) => pixelBox(box, W, H, minSize);
   function growSelected(dw, dh) {
     const before = boxes[selected];
-    const after = growBox(before, dw, dh, W, H, minSize);
+    const after = whole(growBox(before, dw, dh, W, H, minSize));
     if (after.width === before.width && after.height === before.height) {
       status.textContent = dw > 0 || dh > 0 ? "The box already reaches the image edge." : `The box is at its minimum size (${minSize} px).`;
       return;
@@ -274,9 +277,11 @@ export function mount(container, { field, task, value = null, readOnly = false, 
       return;
     }
     if (!gesture.moved) return;
-    if (gesture.mode === "draw") gesture.box = rectFromPoints(gesture.pt, pt, W, H);
-    else if (gesture.mode === "move") boxes[selected] = moveBox(gesture.orig, pt.x - gesture.pt.x, pt.y - gesture.pt.y, W, H);
-    else if (gesture.mode === "resize") boxes[selected] = resizeBox(gesture.orig, gesture.handle, pt, W, H, minSize);
+    if (gesture.mode === "draw") {
+      gesture.raw = rectFromPoints(gesture.pt, pt, W, H); // its size decides whether it is a box
+      gesture.box = whole(gesture.raw);
+    } else if (gesture.mode === "move") boxes[selected] = whole(moveBox(gesture.orig, pt.x - gesture.pt.x, pt.y - gesture.pt.y, W, H));
+    else if (gesture.mode === "resize") boxes[selected] = whole(resizeBox(gesture.orig, gesture.handle, pt, W, H, minSize));
     paint();
   }
   function onPointerUp() {
@@ -286,7 +291,7 @@ export function mount(container, { field, task, value = null, readOnly = false, 
     viewport.classList.remove("is-pan", "is-draw", "is-move", "is-resize");
     if (g.mode === "pan") return;
     if (g.mode === "draw") {
-      if (g.moved && g.box && g.box.width >= minSize && g.box.height >= minSize) {
+      if (g.moved && g.box && g.raw.width >= minSize && g.raw.height >= minSize) {
         boxes = [...boxes, { ...g.box, label: current }];
         selected = boxes.length - 1;
         emit(`Added a ${nameOf(current)} box.`);
@@ -357,7 +362,7 @@ export function mount(container, { field, task, value = null, readOnly = false, 
         if (selected >= 0 && !readOnly && W && H) {
           if (event.shiftKey) growSelected(dx * step, dy * step);
           else {
-            boxes[selected] = moveBox(boxes[selected], dx * step, dy * step, W, H);
+            boxes[selected] = whole(moveBox(boxes[selected], dx * step, dy * step, W, H));
             emit("Moved.");
           }
         } else {

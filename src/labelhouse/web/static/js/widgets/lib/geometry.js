@@ -230,3 +230,32 @@ export function overlapRatio(a, b) {
   const inter = w * hgt;
   return inter / (a.width * a.height + b.width * b.height - inter);
 }
+
+/**
+ * A box in whole image pixels, as the annotate page stores what a person draws, moves or
+ * resizes: each edge rounded to the nearest pixel (so a moved box keeps its size), kept
+ * inside the image (`W`/`H` of 0: unknown, no far edge), at least `minSize` (and 1) pixels
+ * wide and high — pushed back from the far edge when the image allows no more.
+ * @template {{x: number, y: number, width: number, height: number}} B
+ * @param {B} box
+ * @param {number} W image width (0 when unknown)
+ * @param {number} H image height (0 when unknown)
+ * @param {number} [minSize] the field's min_size (may be fractional: 1.5 → 2 px)
+ * @returns {B}
+ */
+export function pixelBox(box, W, H, minSize = 1) {
+  const least = Math.max(1, Math.ceil(minSize - 1e-9));
+  const axis = (start, size, limit) => {
+    const end = limit > 0 ? limit : Infinity;
+    let a = clamp(Math.round(start), 0, end);
+    let b = clamp(Math.round(start + size), 0, end);
+    if (b - a < least) {
+      b = Math.min(end, a + least);
+      a = Math.max(0, b - least);
+    }
+    return [a + 0, b - a];
+  };
+  const [x, width] = axis(box.x, box.width, W);
+  const [y, height] = axis(box.y, box.height, H);
+  return { ...box, x, y, width, height };
+}
