@@ -116,7 +116,7 @@ wire(document.getElementById("import-form"), async (form, bar, label) => {
   const skip = form.elements.skip_invalid.checked;
   const { status, body } = await upload(`/api/projects/${projectId}/import?skip_invalid=${skip}`, data, bar, label);
   showImport(document.getElementById("import-result"), body || {}, status, projectId);
-  if (status >= 200 && status < 300) await refreshSide();
+  if (status >= 200 && status < 300) refreshSide(); // not awaited: the result shows at once
   return status >= 200 && status < 300;
 });
 

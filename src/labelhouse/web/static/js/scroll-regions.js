@@ -3,7 +3,7 @@
 // tabindex=0 (arrow keys then scroll it), role=region and a name; when everything fits it
 // is left as it was and adds no Tab stop. Boxes drawn later (widgets, htmx swaps) are
 // picked up too. Markup that makes a box focusable itself (tabindex) is never touched.
-const SELECTOR = "pre, .table-scroll, .lh-response-body, .long-text, .markdown.preview, .schema-preview, .scroll-region";
+const SELECTOR = "pre, .table-scroll, .lh-response-body, .long-text, .markdown.preview, .schema-preview, .an-side, .scroll-region";
 const MARK = "scrollRegion"; // data-scroll-region="on|off": this module manages the box
 
 function nameOf(box) {
@@ -26,7 +26,11 @@ function update(box) {
   if (overflows && managed !== "on") {
     box.dataset[MARK] = "on";
     box.tabIndex = 0;
-    if (!box.hasAttribute("role")) { box.setAttribute("role", "region"); box.dataset.scrollRole = "1"; }
+    // a plain box becomes a named region; an <aside> or <section> keeps its own role
+    if (!box.hasAttribute("role") && (box.tagName === "DIV" || box.tagName === "PRE")) {
+      box.setAttribute("role", "region");
+      box.dataset.scrollRole = "1";
+    }
     if (!box.hasAttribute("aria-label") && !box.hasAttribute("aria-labelledby")) {
       box.setAttribute("aria-label", nameOf(box));
       box.dataset.scrollNamed = "1";
