@@ -99,9 +99,9 @@ def test_undo_and_redo_within_the_task(page: Page, live_server, console_errors):
     label = field(page, "label")
     page.keyboard.press("1")  # a, and the spans field becomes active
     expect(field(page, "names")).to_have_class("lh-field lh-field-spans is-active")
-    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Alt+ArrowUp")  # back to the choice field
     page.keyboard.press("2")  # b
-    page.keyboard.press("Tab")
+    page.keyboard.press("Alt+ArrowDown")
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("Shift+ArrowRight")

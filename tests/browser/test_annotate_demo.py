@@ -144,7 +144,7 @@ def test_every_demo_project_works_in_the_annotate_page(page: Page, live_server, 
     expect(pref.locator(".lh-response-body pre, .lh-response-body code").first).to_be_attached()
     page.keyboard.press("b")  # the right-hand response …
     page.keyboard.press("3")  # … much better
-    page.keyboard.press("Tab")
+    page.keyboard.press("Alt+ArrowDown")  # the next field
     page.keyboard.press("5")  # rating, then into the rationale
     page.keyboard.type("Correct and complete.")
     expect(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts import service as accounts
@@ -51,6 +52,14 @@ def json_script(value: Any) -> Markup:
     return Markup(text)  # noqa: S704  (escaped above)
 
 
+def breakable(text: str) -> Markup:
+    """``text`` escaped, with a line-break chance (``<wbr>``) after each ``-``, ``_``, ``.``
+    and ``/``: a long file name wraps at its separators, never in the middle of a word."""
+    escaped = str(escape(text))
+    return Markup(re.sub(r"([-_./])(?=.)", r"\1<wbr>", escaped))  # noqa: S704  (escaped above)
+
+
+TEMPLATES.env.filters["breakable"] = breakable
 TEMPLATES.env.filters["json_script"] = json_script
 TEMPLATES.env.filters["markdown"] = lambda text: Markup(render_markdown(text or ""))  # noqa: S704
 TEMPLATES.env.filters["pretty_json"] = pretty_json

@@ -404,6 +404,10 @@ function moveField(step) {
   return true;
 }
 
+function inAnyField(target) {
+  return state.mounted.some((m) => m.frame.root.contains(target));
+}
+
 function onKeyDown(event) {
   const key = event.key;
   const ctrl = event.ctrlKey || event.metaKey;
@@ -437,13 +441,13 @@ function onKeyDown(event) {
     moveField(key === "ArrowDown" ? 1 : -1);
     return;
   }
-  if (key === "Tab" && !ctrl && !event.altKey) {
-    const inField = state.mounted.findIndex((m) => m.frame.root.contains(event.target));
-    const from = inField >= 0 ? inField : state.active;
-    if (inField < 0 && !event.shiftKey && event.target === document.body) { event.preventDefault(); activate(from, true); return; }
-    if (inField >= 0 && moveField(event.shiftKey ? -1 : 1)) event.preventDefault();
-    return;
-  }
+  // Tab is the browser's: it walks every control in page order (top bar, tools, the
+  // fields' controls, the submit bar, the side panel) and never loops inside the task.
+  if (key === "Tab") return;
+  // Enter or Space on a focused control outside the fields (a tool, Submit, a link) is
+  // that control's; the active field's keys must not take it.
+  if ((key === "Enter" || key === " ") && !inAnyField(event.target) && event.target instanceof Element &&
+      event.target.closest("a[href], button, summary, [role=button]")) return;
   if (typing) {
     if (key === "Escape") { event.target.blur(); activate(state.active, false); event.preventDefault(); }
     return;
@@ -467,6 +471,11 @@ const historyPanel = new HistoryPanel($("an-history"), {
   projectId: PROJECT, userId: USER, onOpen: (id) => openTask(id), schema: () => state.schema,
 });
 document.addEventListener("keydown", onKeyDown);
+// The sticky submit bar covers the bottom of the window: whatever the focus or the field
+// keys scroll into view stops above it (on a phone the bar is a good part of the screen).
+new ResizeObserver(() => {
+  document.documentElement.style.scrollPaddingBottom = `${els.actions.offsetHeight + 8}px`;
+}).observe(els.actions);
 els.submit.addEventListener("click", (e) => submit(e.timeStamp));
 els.skip.addEventListener("click", askSkip);
 els.undo.addEventListener("click", () => undoRedo(false));

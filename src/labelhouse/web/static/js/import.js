@@ -116,6 +116,7 @@ wire(document.getElementById("import-form"), async (form, bar, label) => {
   const skip = form.elements.skip_invalid.checked;
   const { status, body } = await upload(`/api/projects/${projectId}/import?skip_invalid=${skip}`, data, bar, label);
   showImport(document.getElementById("import-result"), body || {}, status, projectId);
+  if (status >= 200 && status < 300) refreshSide(); // not awaited: the result shows at once
   return status >= 200 && status < 300;
 });
 
@@ -141,27 +142,40 @@ wire(document.getElementById("images-form"), async (form, bar, label) => {
   }
 });
 
-// Undo an import: its tasks nobody has worked on go; the row shows how many were removed.
-const projectId = document.getElementById("import-form")?.dataset.project;
-for (const button of document.querySelectorAll("button.undo-import")) {
-  button.addEventListener("click", async () => {
-    const { import: importId, filename } = button.dataset;
-    const question = `Remove the tasks imported from ${filename} that nobody has worked on? ` +
-      "Tasks that were handed out or answered stay. This cannot be undone.";
-    if (!window.confirm(question)) return;
-    const out = document.getElementById("undo-result");
-    button.disabled = true;
-    try {
-      const body = await api("DELETE", `/api/projects/${projectId}/imports/${importId}/tasks`);
-      out.classList.remove("error");
-      out.textContent = `Removed ${body.removed} task${body.removed === 1 ? "" : "s"} of ${filename}` +
-        (body.kept ? `; kept ${body.kept} that someone worked on.` : ".");
-      const cell = document.querySelector(`tr[data-import="${importId}"] td.removed`);
-      if (cell) cell.textContent = String(Number(cell.textContent) + body.removed);
-      button.remove();
-    } catch (error) {
-      button.disabled = false;
-      showError(out, error);
-    }
-  });
+// The side panel (the project's task count, the recent imports) is drawn by the server:
+// after an import or an undo it is fetched again, so its counts are never stale.
+async function refreshSide() {
+  const side = document.getElementById("recent-imports");
+  if (!side) return;
+  try {
+    const response = await fetch(window.location.pathname, { headers: { Accept: "text/html" } });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("recent-imports");
+    if (fresh) side.replaceChildren(...fresh.childNodes);
+  } catch { /* the panel stays as it was; reloading the page shows the new counts */ }
 }
+
+// Undo an import: its tasks nobody has worked on go; the panel then shows how many were
+// removed and the project's new task count.
+const projectId = document.getElementById("import-form")?.dataset.project;
+document.getElementById("recent-imports")?.addEventListener("click", async (event) => {
+  const button = event.target.closest("button.undo-import");
+  if (!button) return;
+  const { import: importId, filename } = button.dataset;
+  const question = `Remove the tasks imported from ${filename} that nobody has worked on? ` +
+    "Tasks that were handed out or answered stay. This cannot be undone.";
+  if (!window.confirm(question)) return;
+  button.disabled = true;
+  try {
+    const body = await api("DELETE", `/api/projects/${projectId}/imports/${importId}/tasks`);
+    await refreshSide();
+    const out = document.getElementById("undo-result");
+    out.classList.remove("error");
+    out.textContent = `Removed ${body.removed} task${body.removed === 1 ? "" : "s"} of ${filename}` +
+      (body.kept ? `; kept ${body.kept} that someone worked on.` : ".");
+    if (!button.isConnected) out.focus(); // the button went with the old panel
+  } catch (error) {
+    button.disabled = false;
+    showError(document.getElementById("undo-result"), error);
+  }
+});

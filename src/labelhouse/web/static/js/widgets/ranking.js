@@ -55,10 +55,21 @@ export function mount(container, { field, task, rendered, value = null, readOnly
       handle, h("div", { class: "lh-rank-side" }, badge, position), responseBody(text, rendered?.responses?.[i]));
     el.addEventListener("click", (e) => { if (!readOnly && !e.target.closest("a")) select(i); });
     handle.addEventListener("pointerdown", (e) => startDrag(e, i));
-    return { el, badge, position };
+    return { el, badge, position, handle };
   });
 
+  // Re-appending the items (below) takes the focus away from a handle, and a focused
+  // "Keep this order" button is hidden once ranked: give the focus back (to the picked
+  // response when there is one), or the next Tab would start again at the page's top.
+  function refocus(had) {
+    if (!had) return;
+    const visible = had.isConnected && !had.closest("[hidden]");
+    const target = selected !== null ? items[selected].handle : visible ? had : list.querySelector(".lh-rank-handle");
+    if (target && document.activeElement !== target) target.focus({ preventScroll: true });
+  }
+
   function paint() {
+    const had = root.contains(document.activeElement) ? document.activeElement : null;
     const flat = flatten(groups);
     list.replaceChildren(...groups.map((group, g) => {
       const li = h("li", { class: `lh-rank-group${group.length > 1 ? " is-tied" : ""}`, dataset: { rank: String(g + 1) } });
@@ -66,6 +77,8 @@ export function mount(container, { field, task, rendered, value = null, readOnly
         const it = items[i];
         it.badge.textContent = touched ? `#${g + 1}${group.length > 1 ? " (tie)" : ""}` : "";
         it.position.textContent = flat.indexOf(i) < 9 ? String(flat.indexOf(i) + 1) : "";
+        it.handle.setAttribute("aria-label", `Response at position ${flat.indexOf(i) + 1}: pick, then ↑/↓ to move it`);
+        it.handle.setAttribute("aria-pressed", String(selected === i));
         it.el.classList.toggle("is-selected", selected === i);
         li.append(it.el);
       }
@@ -73,6 +86,7 @@ export function mount(container, { field, task, rendered, value = null, readOnly
     }));
     root.classList.toggle("is-untouched", !touched);
     accept.hidden = touched;
+    refocus(had);
   }
   function commit(next, message = "") {
     groups = next;
@@ -153,6 +167,9 @@ export function mount(container, { field, task, rendered, value = null, readOnly
         return true;
       }
       if (key === "Enter" && !touched) { commit(groups, "Order kept."); return true; }
+      // ↑/↓ on a focused handle move that response, picked or not
+      const onHandle = items.findIndex((it) => it.handle === event.target);
+      if (selected === null && onHandle >= 0 && (key === "ArrowUp" || key === "ArrowDown")) select(onHandle);
       if (selected === null) return false;
       if (key === "ArrowUp" || key === "ArrowDown") {
         commit(moveItem(groups, selected, key === "ArrowUp" ? -1 : 1), "Moved.");
