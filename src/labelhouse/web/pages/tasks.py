@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from labelhouse.annotations.queries import MATCHES, TaskFilters, browse_view, task_detail
+from labelhouse.review.task_state import rejected_tasks, task_review_state
 from labelhouse.tasks.service import TASK_STATUSES, task_status
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render
@@ -43,6 +44,7 @@ def task_browser(
         actor.in_project(project_id).require_lab_reviewer("browse tasks")
         view = browse_view(s, actor, project_id, filters, after_id=cursor, limit=PAGE_SIZE)
         project, page = view.project, view.page
+        rejected = rejected_tasks(s, page.items, project.overlap)  # not "new": see task_state
         params = {
             k: v
             for k, v in {
@@ -63,7 +65,14 @@ def task_browser(
             project=project,
             tabs=project_tabs(actor, project_id),
             current_tab="tasks",
-            rows=[(t, task_status(t, project.overlap), snippet(t.data)) for t in page.items],
+            rows=[
+                (
+                    t,
+                    "rejected" if t.id in rejected else task_status(t, project.overlap),
+                    snippet(t.data),
+                )
+                for t in page.items
+            ],
             filters=filters,
             statuses=TASK_STATUSES,
             matches=MATCHES,
@@ -86,6 +95,7 @@ def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
         actor.in_project(detail.project.id).require_lab_reviewer(
             "open tasks outside the annotate page"
         )
+        review_state = task_review_state(s, detail.task, detail.project.overlap)
         return render(
             ctx.request,
             "task.html",
@@ -95,5 +105,6 @@ def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
             tabs=project_tabs(actor, detail.project.id),
             current_tab="tasks",
             detail=detail,
+            review_state=review_state,
             media_keys={k for f in detail.schema.fields for k in f.media_keys()},
         )
