@@ -8,6 +8,7 @@ import { mountContext } from "./widgets/lib/context.js";
 import { h, isTyping } from "./widgets/lib/dom.js";
 import { fieldFrame } from "./widgets/lib/frame.js";
 import { loadWidget } from "./widgets/lib/load.js";
+import { ReviewFeedback } from "./review-feedback.js";
 
 const config = JSON.parse(document.getElementById("lh-review-config").textContent);
 const PROJECT = config.project.id;
@@ -19,6 +20,7 @@ const els = {
   correctFields: $("rv-correct-fields"), errors: $("rv-errors"),
 };
 const state = { item: null, after: 0, panel: null, widgets: [], busy: false };
+const feedback = new ReviewFeedback($("rv-feedback"));
 
 const fieldsOf = (schema) => (Array.isArray(schema) ? schema : schema?.fields || []);
 
@@ -89,6 +91,7 @@ function closePanel() {
 function show(item) {
   closePanel();
   state.item = item;
+  feedback.show(item);
   if (!item.task) {
     els.task.hidden = true;
     say("Nothing is waiting for your review. Finished tasks appear here as annotators submit them.", "ok");

@@ -14,9 +14,11 @@ function snippet(data) {
 export class HistoryPanel {
   /**
    * @param {HTMLElement} panel the panel element (holds an `ol` and a `.an-history-more` button)
-   * @param {{projectId: number, userId: number, onOpen: (id: number) => void}} options
+   * @param {{projectId: number, userId: number, onOpen: (id: number) => void,
+   *   decorate?: (list: HTMLElement, tasks: object[]) => void}} options `decorate` adds to
+   *   the rendered entries (review badges: annotate/feedback.js)
    */
-  constructor(panel, { projectId, userId, onOpen }) {
+  constructor(panel, { projectId, userId, onOpen, decorate }) {
     this.panel = panel;
     this.list = panel.querySelector("ol");
     this.more = panel.querySelector(".an-history-more");
@@ -24,6 +26,7 @@ export class HistoryPanel {
     // Tasks with a submission of mine (for every role: reviewers see all tasks otherwise).
     this.url = `/api/projects/${projectId}/tasks?limit=${PAGE}&annotator=${userId}`;
     this.onOpen = onOpen;
+    this.decorate = decorate;
     this.cursor = null;
     this.items = [];
     this.current = null;
@@ -69,5 +72,6 @@ export class HistoryPanel {
       return h("li", { dataset: { task: String(t.id) }, class: t.id === this.current ? "is-current" : "" }, open);
     }));
     this.more.hidden = !this.cursor;
+    this.decorate?.(this.list, newest);
   }
 }
