@@ -297,6 +297,7 @@ def test_vendors_never_see_another_workforces_threads_or_anyones_address(app, db
     # B's annotator cannot reach A's task at all.
     assert cb1.get(f"/api/tasks/{v['a_only']}/comments").status_code == 404
     assert cb1.post(f"/api/tasks/{v['a_only']}/comments", json={"body": "x"}).status_code == 404
+    assert cb1.post(f"/api/tasks/{v['a_only']}/comments/read").status_code == 404
 
 
 def test_a_vendor_reviewer_answers_their_own_workforce_only(app, db, vendors):

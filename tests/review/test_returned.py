@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from labelhouse.accounts.models import User
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.models import Annotation
 from labelhouse.db.base import utcnow
@@ -20,9 +21,18 @@ from labelhouse.review import returned
 from labelhouse.review import service as review
 from labelhouse.review.models import ReviewOutcome
 from labelhouse.tasks import invariants, queue
-from labelhouse.tasks.models import Assignment, Task
-from tests.factories import add_member, add_tasks, login, make_org, make_project, text_rows
+from labelhouse.tasks.models import Assignment, Task, TaskRoute
+from tests.factories import (
+    Member,
+    add_member,
+    add_tasks,
+    login,
+    make_org,
+    make_project,
+    text_rows,
+)
 from tests.review.test_review import annotate_all, next_id, project, team  # noqa: F401
+from tests.review.test_vendor_review import world  # noqa: F401
 
 REASON = "Sarcasm is negative: read the guideline <b>again</b>."
 
@@ -324,3 +334,39 @@ def test_task_status_text_and_browser_rows(app, db, team):  # noqa: F811
     assert (state["status"], state["text"]) == ("accepted", "2 of 2 submitted · accepted in review")
     page = co.get(f"/tasks/{tid}").text
     assert page.count('class="badge status-accepted">accepted</span>') >= 3  # head, 2 answers
+
+
+def test_a_vendors_annotator_is_returned_their_work_in_their_workforce(app, db, world):  # noqa: F811
+    """Routed work: the vendor reviewer's rejection reaches their workforce's annotator
+    without naming the reviewer; fixing takes the slot back from the workforce's route; the
+    other vendor sees nothing of it."""
+    pid, reviewer = world["pid"], world["a_reviewer"]
+    with db.session() as s:
+        item = review.next_for_review(s, reviewer.actor, pid)
+        tid, author = item.task.id, item.annotations[0].user_id
+        review.decide(s, reviewer.actor, tid, decision="reject", reason=REASON)
+    with db.read_session() as s:
+        email = s.scalar(select(User.email).where(User.id == author))
+        route = select(TaskRoute.taken).where(TaskRoute.task_id == tid)
+        assert s.scalar(route) == 0  # the slot went back to vendor A
+    annotator = Member(db, author, world["owner"].organization_id, email)
+    c = login(app, annotator)
+    body = c.get(f"/api/projects/{pid}/returned").json()
+    (returned_item,) = body["items"]
+    assert (returned_item["task_id"], returned_item["reviewer"]) == (tid, "a reviewer")
+    assert reviewer.email not in str(body) and world["owner"].email not in str(body)
+    assert c.post(f"/api/tasks/{tid}/fix").json()["task"]["id"] == tid
+    with db.read_session() as s:
+        assert s.scalar(route) == 1
+    assert c.post(f"/api/tasks/{tid}/annotations", json={"value": {"label": "neg"}}).is_success
+    no_violations(db)
+    with db.read_session() as s:  # B's annotator: nothing returned, the task missing
+        b_id = s.scalar(
+            select(Assignment.user_id).where(Assignment.task_id == world["done"]["B"][0])
+        )
+        b_email = s.scalar(select(User.email).where(User.id == b_id))
+    cb = login(app, Member(db, b_id, world["owner"].organization_id, b_email))
+    assert cb.get(f"/api/projects/{pid}/returned").json()["items"] == []
+    assert cb.get(f"/api/projects/{pid}/reviewed?tasks={tid}").json()["items"] == []
+    assert cb.post(f"/api/projects/{pid}/returned/seen").json()["marked"] == 0
+    assert cb.post(f"/api/tasks/{tid}/fix").status_code == 404

@@ -246,7 +246,7 @@ async function submit(startedAt = performance.now()) {
   clearDraft(store, USER, task.id);
   state.sending = false;
   els.submit.disabled = false;
-  feedback.submitted(); // a returned answer submitted again leaves the Returned list
+  feedback.submitted(task.id); // a returned answer submitted again leaves the Returned list
   const next = result.next ?? (await fetchNext());
   if (!next) {
     if (!els.blocked.hidden) say(`Saved task #${task.id}.`, "ok"); // saved, then paused

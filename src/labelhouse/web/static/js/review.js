@@ -128,7 +128,11 @@ async function decide(body) {
   try {
     await api("POST", `/api/tasks/${id}/review`, body);
     await loadNext(); // a decided task leaves the queue; skipped ones stay passed over
-    const done = { accept: "accepted", reject: "rejected, back in the queue", correct: "corrected" }[body.decision];
+    const done = {
+      accept: "accepted",
+      reject: "rejected, back in the queue; its annotators see your reason and may fix their answers",
+      correct: "corrected",
+    }[body.decision];
     const rest = state.item?.task ? "" : " Nothing else is waiting for your review.";
     say(`Task ${id} ${done}.${rest}`, "ok");
 

@@ -10,6 +10,7 @@ import { api } from "../api.js";
 import { CommentThreads } from "../comments.js";
 import { h } from "../widgets/lib/dom.js";
 
+const UNREAD_POLL_MS = 60000;
 const OUTCOME_TEXT = { accepted: "accepted", rejected: "rejected", corrected: "corrected", resubmitted: "resubmitted" };
 const STATE_TEXT = {
   to_fix: "You can fix it and submit it again: it goes back to review.",
@@ -59,6 +60,7 @@ export class Feedback {
     });
     this.items = [];
     this.task = null;
+    this.unread = new Map(); // task id -> unread answers (my threads), refreshed now and then
     this.notice = h("div", { id: "fb-notice", class: "fb-notice", role: "note", hidden: true });
     document.getElementById("an-banner").after(this.notice);
     this.returnedButton.addEventListener("click", () => this.toggleReturned());
@@ -69,6 +71,8 @@ export class Feedback {
     }
     this.loadReturned(showReturned);
     this.loadUnread();
+    // Answers arrive while the annotator works: a cheap poll, not a request per task.
+    setInterval(() => { if (document.visibilityState === "visible") this.loadUnread(); }, UNREAD_POLL_MS);
   }
 
   // -- Returned to you --------------------------------------------------------------------
@@ -148,14 +152,15 @@ export class Feedback {
   taskShown(task) {
     this.task = task;
     this.showNotice();
-    if (task) this.threads.load(task.id).then(() => { if (!this.questionsPanel.hidden) this.threads.markRead(); });
-    else this.showUnread(0);
+    // The thread is read from the server only when it is looked at (or has news): the
+    // annotator's next task must not wait for, or pay for, comments nobody opens.
+    if (task && !this.questionsPanel.hidden) this.openThread();
+    else this.showUnread(task ? this.unread.get(task.id) || 0 : 0);
   }
 
-  /** A submission was saved: what was returned may have changed. */
-  submitted() {
-    this.loadReturned();
-    this.loadUnread();
+  /** A submission was saved: a returned answer submitted again leaves the list. */
+  submitted(taskId) {
+    if (this.items.some((i) => i.task_id === taskId)) this.loadReturned();
   }
 
   showNotice() {
@@ -174,10 +179,20 @@ export class Feedback {
   // -- questions ----------------------------------------------------------------------------
   toggleQuestions(show = this.questionsPanel.hidden) {
     this.questionsPanel.hidden = !show;
-    if (show) {
-      this.questionsPanel.scrollIntoView({ block: "nearest" });
-      this.threads.markRead().then(() => this.loadUnread());
-    }
+    if (!show) return;
+    this.questionsPanel.scrollIntoView({ block: "nearest" });
+    this.openThread();
+  }
+
+  /** Show the task's thread; being on screen, it is read. */
+  async openThread() {
+    const task = this.task;
+    if (!task) { this.threads.root.replaceChildren(); return; }
+    await this.threads.load(task.id);
+    if (this.task !== task) return;
+    await this.threads.markRead();
+    this.unread.delete(task.id);
+    this.loadUnread();
   }
 
   showUnread(n) {
@@ -190,6 +205,8 @@ export class Feedback {
   async loadUnread() {
     try {
       const unread = await api("GET", `/api/projects/${this.projectId}/comments/unread`);
+      this.unread = new Map(unread.items.map((i) => [i.task_id, i.unread]));
+      if (this.task && this.questionsPanel.hidden) this.showUnread(this.unread.get(this.task.id) || 0);
       const others = unread.items.filter((i) => i.task_id !== this.task?.id);
       this.elsewhere.replaceChildren(...(others.length ? [
         h("p", { class: "small muted", text: "New answers on other tasks of yours:" }),
