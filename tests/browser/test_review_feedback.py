@@ -146,6 +146,8 @@ def test_reject_fix_resubmit_accept(page: Page, browser: Browser, live_server, c
 
 def test_a_question_is_answered_and_read(page: Page, browser: Browser, live_server, console_errors):
     pid = new_project(live_server, rows=text_rows(1), overlap=1)
+    with live_server.db.session() as s:
+        queue.update_project(s, live_server.owner, pid, {"review_mode": "all"})
     annotator, email = new_user(live_server)
 
     # The annotator asks about the task on screen.
@@ -209,5 +211,23 @@ def test_a_question_is_answered_and_read(page: Page, browser: Browser, live_serv
         assert marker is not None and marker.last_read_id == answer_id
     unread = ann.request.get(f"/api/projects/{pid}/comments/unread").json()
     assert unread["total"] == 0
+
+    # Submitted, the task reaches review: another of the lab's people reads the thread there.
+    ann.get_by_role("radiogroup", name="label").get_by_role("radio", name="neg").check()
+    ann.keyboard.press("Control+Enter")
+    expect(ann.locator("#an-status")).to_contain_text(f"Saved task #{tid}")
     ann.context.close()
+    owner = new_context(browser, live_server)
+    login(owner, live_server.owner_email)
+    owner.goto(f"/projects/{pid}/review")
+    expect(owner.locator("#rv-title")).to_contain_text(f"Task {tid}")
+    thread = owner.locator("details.fb-comments")
+    expect(thread.locator("summary .fb-count")).to_have_text("2 unread")
+    thread.locator("summary").click()
+    expect(thread.locator(".fb-comment-body")).to_have_text([asked, "Yes: sarcasm is negative."])
+    expect(thread.locator("summary .fb-count")).to_be_hidden()
+    with live_server.db.read_session() as s:
+        marker = s.get(TaskCommentRead, (live_server.owner.user_id, tid))
+        assert marker is not None and marker.last_read_id == answer_id
+    owner.context.close()
     assert console_errors == []

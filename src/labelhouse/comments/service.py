@@ -173,7 +173,9 @@ def _thread_label(viewer: Actor, user_id: int | None, email: str | None) -> str:
         return "Lab notes (only the lab's reviewers and managers see them)"
     if user_id == viewer.user_id:
         return "Your questions"
-    return email if not viewer.vendor else f"Annotator #{user_id}"
+    if viewer.vendor or not email:
+        return f"Annotator #{user_id}"
+    return email
 
 
 def _writable_threads(session: Session, actor: Actor, task_id: int) -> list[ThreadView]:

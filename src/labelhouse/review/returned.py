@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import User
@@ -142,7 +142,7 @@ def returned_to_me(
             external_id=external_id,
             annotation_id=a.id,
             revision=a.revision,
-            outcome=a.review_status,
+            outcome=str(a.review_status),  # one of RETURNING: the query asks for them
             decision=r.decision,
             reason=r.reason,
             your_value=a.value,
@@ -179,8 +179,17 @@ def needs_attention(
         .where(*_mine(actor), or_(_fixable(), ReviewOutcome.seen_at.is_(None)))
         .group_by(Annotation.project_id)
     )
-    if project_ids is not None:
-        query = query.where(Annotation.project_id.in_(project_ids) if project_ids else false())
+    if project_ids is None:  # named, so the (project, user) index finds my answers
+        visible = actor.visible_project_ids()
+        project_ids = list(
+            session.scalars(
+                select(Project.id).where(
+                    Project.organization_id == actor.organization_id,
+                    Project.id.in_(visible) if visible is not None else true(),
+                )
+            )
+        )
+    query = query.where(Annotation.project_id.in_(project_ids) if project_ids else false())
     return {pid: n for pid, n in session.execute(query)}
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
-from labelhouse.projects.service import load_schema, project_row
+from labelhouse.projects.service import get_project, load_schema
 from labelhouse.review import returned
 from labelhouse.review.returned import ReturnedItem
 from labelhouse.tasks.outside_policy import OutsideServing, serving_for
@@ -58,7 +58,7 @@ def returned_list(
         page = returned.returned_to_me(s, actor, project_id, after=cursor, limit=limit)
         outside = None
         if page.items and actor.vendor:
-            schema = load_schema(s, project_row(s, actor, project_id))
+            schema = load_schema(s, get_project(s, actor, project_id))
             ids = [i.task_id for i in page.items]
             outside = serving_for(s, actor, project_id, schema, task_ids=ids)
         body = {
