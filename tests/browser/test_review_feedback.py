@@ -80,6 +80,7 @@ def test_reject_fix_resubmit_accept(page: Page, browser: Browser, live_server, c
     expect(ann.locator("#an-task-ref")).to_contain_text(f"Task #{tid}")
     expect(ann.locator("#fb-notice")).to_contain_text(REASON)
     expect(ann.locator("#an-banner")).to_contain_text("Editing your submission")
+    screenshot(ann, "feedback-fixing")
     with live_server.db.read_session() as s:
         leases = dict(
             s.execute(
@@ -162,6 +163,7 @@ def test_a_question_is_answered_and_read(page: Page, browser: Browser, live_serv
     box.fill("Is <b>sarcasm</b> negative?\nIt reads positive.")
     box.press("1")  # a label key typed into the box is text, not a label
     ann.get_by_role("button", name="Ask").click()
+    screenshot(ann, "feedback-question")
     expect(ann.locator("#fb-questions .fb-comment-body")).to_have_text(
         "Is <b>sarcasm</b> negative?\nIt reads positive.1"
     )
