@@ -239,12 +239,20 @@ def test_task_detail_shows_annotations_and_history(page: Page, live_server, cons
     expect(mine).to_contain_text("revision 2")
     expect(cards.filter(has_text=other_email).locator(".answer")).to_contain_text("neg")
     mine.locator("summary").click()
-    revisions = mine.locator(".revisions li")
+    revisions = mine.locator(".revisions > li")
     expect(revisions).to_have_count(2)
     expect(revisions.nth(0)).to_contain_text("revision 2")
-    expect(revisions.nth(0)).to_contain_text('"note": "changed my mind"')
+    # revision 2 as what changed since revision 1 (issue 13), revision 1 in full
+    label = revisions.nth(0).locator('.lh-revision-field[data-field="label"]')
+    expect(label.locator("del")).to_have_text("pos")
+    expect(label.locator("ins")).to_have_text("neu")
+    note = revisions.nth(0).locator('.lh-revision-field[data-field="note"]')
+    expect(note.locator("del")).to_have_text("first")
+    expect(note.locator("ins")).to_have_text("changed my mind")
     expect(revisions.nth(1)).to_contain_text("revision 1")
-    expect(revisions.nth(1)).to_contain_text('"label": "pos"')
+    first = revisions.nth(1)
+    expect(first.locator('dd[data-field="label"] .lh-d-option')).to_have_text("pos")
+    expect(first.locator('dd[data-field="note"]')).to_have_text("first")
     box = cards.nth(0).bounding_box()
     assert box is not None and box["width"] < 700  # side by side at 1280 px
     assert abs(cards.nth(0).bounding_box()["y"] - cards.nth(1).bounding_box()["y"]) < 2

@@ -73,7 +73,12 @@ def test_reject_fix_resubmit_accept(page: Page, browser: Browser, live_server, c
     entry = ann.locator(f'#an-history li[data-task="{tid}"]')
     expect(entry.locator(".fb-review-badge")).to_have_text("rejected")
     with live_server.db.read_session() as s:  # seen now: only fixable items still count
-        assert s.scalars(select(ReviewOutcome.seen_at)).one() is not None
+        seen = s.scalars(
+            select(ReviewOutcome.seen_at)
+            .join(Annotation, Annotation.id == ReviewOutcome.annotation_id)
+            .where(Annotation.task_id == tid)
+        ).one()
+        assert seen is not None
 
     # Fix: the task comes back leased (the page's lease on item-1 is given back).
     item.get_by_role("button", name="Fix and resubmit").click()
@@ -189,7 +194,12 @@ def test_a_question_is_answered_and_read(page: Page, browser: Browser, live_serv
     comments.get_by_role("button", name="Send answer").click()
     expect(comments.locator(".fb-comment-body")).to_have_count(2)
     with live_server.db.read_session() as s:
-        answer = s.scalars(select(TaskComment).order_by(TaskComment.id.desc()).limit(1)).one()
+        answer = s.scalars(
+            select(TaskComment)
+            .where(TaskComment.task_id == tid)
+            .order_by(TaskComment.id.desc())
+            .limit(1)
+        ).one()
         assert (answer.thread_user_id, answer.author_id) == (
             annotator.user_id,
             live_server.reviewer.user_id,

@@ -30,7 +30,12 @@ from labelhouse.annotations.models import Annotation, AnnotationRevision
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
-from labelhouse.projects.service import ProjectRow, get_project, load_schema
+from labelhouse.projects.service import (
+    ProjectRow,
+    get_project,
+    load_schema,
+    load_schema_and_document,
+)
 from labelhouse.tasks import service as tasks
 from labelhouse.tasks.models import Task
 from labelhouse.tasks.queries import json_text_contains
@@ -198,6 +203,7 @@ class TaskDetail:
     predictions: list[Any]  # rows from tasks.service.predictions_of_task
     annotations: list[AnnotationView]
     media: dict[str, Any]
+    document: dict[str, Any] = field(default_factory=dict)  # the schema as the widgets read it
 
 
 def task_detail(session: Session, actor: Actor, task_id: int) -> TaskDetail:
@@ -205,7 +211,7 @@ def task_detail(session: Session, actor: Actor, task_id: int) -> TaskDetail:
     in three queries. Annotators only reach their own tasks and annotations."""
     task, project = tasks.get_task(session, actor, task_id)
     actor = actor.in_project(project.id)
-    schema = load_schema(session, project)
+    schema, document = load_schema_and_document(session, project)
     query = (
         select(Annotation, User.email)
         .join(User, User.id == Annotation.user_id)
@@ -236,4 +242,5 @@ def task_detail(session: Session, actor: Actor, task_id: int) -> TaskDetail:
         predictions=tasks.predictions_of_task(session, task.id),
         annotations=list(views.values()),
         media=tasks.media_urls(session, project.id, media_names),
+        document=document,
     )

@@ -10,6 +10,7 @@ import typer
 
 from labelhouse.accounts.models import Role
 from labelhouse.cli.audit import audit_app, verify
+from labelhouse.cli.backup import backup_app
 from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
 from labelhouse.cli.data import export_command, import_command, imports_app
 from labelhouse.cli.db import db_app
@@ -52,6 +53,7 @@ app.add_typer(members_app, name="members")
 app.add_typer(workforces_app, name="workforces")
 app.add_typer(route_app, name="route")
 app.add_typer(audit_app, name="audit")
+app.add_typer(backup_app)  # backup, restore
 app.command("audit-verify")(verify)
 users_app.command("list")(list_users)
 users_app.command("reset-password")(reset_password)

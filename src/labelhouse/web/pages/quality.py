@@ -12,7 +12,7 @@ from labelhouse.quality_report import service as quality
 from labelhouse.quality_report.fields import METHODS
 from labelhouse.web.charts import Bar, Point, bar_chart, scatter_chart
 from labelhouse.web.deps import Ctx
-from labelhouse.web.pages.common import page_session, project_tabs, render
+from labelhouse.web.pages.common import page_session, project_tabs, render, widget_stylesheet
 from labelhouse.web.params import Id
 
 router = APIRouter(include_in_schema=False)
@@ -107,4 +107,10 @@ def quality_page(project_id: Id, ctx: Ctx, method: str = "majority") -> HTMLResp
             metric_names=METRIC_NAMES,
             emails={c.user_id: c.email for c in report.scorecards},
             can_manage=actor.in_project(project_id).at_least(Role.manager),
+            widget_css=widget_stylesheet(),
+            # for static/js/quality-answers.js: a hot spot's answers, with their authors
+            answers_config={
+                "project": project_id,
+                "emails": {str(c.user_id): c.email for c in report.scorecards},
+            },
         )

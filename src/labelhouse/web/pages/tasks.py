@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from labelhouse.annotations.queries import MATCHES, TaskFilters, browse_view, task_detail
+from labelhouse.accounts.models import Role
+from labelhouse.annotations.queries import (
+    MATCHES,
+    TaskDetail,
+    TaskFilters,
+    browse_view,
+    task_detail,
+)
 from labelhouse.review.task_state import rejected_tasks, task_review_state
 from labelhouse.tasks.service import TASK_STATUSES, task_status
 from labelhouse.web.deps import Ctx
-from labelhouse.web.pages.common import page_session, project_tabs, render
+from labelhouse.web.pages.common import page_session, project_tabs, render, widget_stylesheet
 from labelhouse.web.pages.formatting import snippet
 from labelhouse.web.params import Cursor, Id
 
@@ -88,13 +96,46 @@ def task_browser(
         )
 
 
+def answers_config(detail: TaskDetail, *, with_gold: bool) -> dict[str, Any]:
+    """What static/js/task-detail.js draws the answers with (each field's widget in display
+    mode): the schema, the task's data, media and display HTML, every answer under the
+    ``data-answer`` key of the element that shows it, which of them are submitted (the
+    most common answer is theirs) and each annotation's revisions, newest first."""
+    task = detail.task
+    answers: dict[str, Any] = {f"prediction:{p.id}": p.value for p in detail.predictions}
+    answers.update(
+        {f"annotation:{v.annotation.id}": v.annotation.value for v in detail.annotations}
+    )
+    if with_gold and task.gold is not None:
+        answers["gold"] = task.gold
+    return {
+        "schema": detail.document,
+        "task": {
+            "id": task.id,
+            "data": task.data,
+            "media": detail.media,
+            "rendered": detail.schema.display(task.data),
+        },
+        "answers": answers,
+        "submitted": [
+            f"annotation:{v.annotation.id}"
+            for v in detail.annotations
+            if v.annotation.status == "submitted"
+        ],
+        "revisions": {
+            str(v.annotation.id): [{"revision": r.revision, "value": r.value} for r in v.revisions]
+            for v in detail.annotations
+        },
+    }
+
+
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         detail = task_detail(s, actor, task_id)
-        actor.in_project(detail.project.id).require_lab_reviewer(
-            "open tasks outside the annotate page"
-        )
+        in_project = actor.in_project(detail.project.id)
+        in_project.require_lab_reviewer("open tasks outside the annotate page")
+        can_gold = in_project.at_least(Role.manager)
         review_state = task_review_state(s, detail.task, detail.project.overlap)
         return render(
             ctx.request,
@@ -107,4 +148,7 @@ def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
             detail=detail,
             review_state=review_state,
             media_keys={k for f in detail.schema.fields for k in f.media_keys()},
+            can_gold=can_gold,
+            answers=answers_config(detail, with_gold=can_gold),
+            widget_css=widget_stylesheet(),
         )

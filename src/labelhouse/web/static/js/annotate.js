@@ -468,7 +468,7 @@ const feedback = new Feedback({
   },
 });
 const historyPanel = new HistoryPanel($("an-history"), {
-  projectId: PROJECT, userId: USER, onOpen: (id) => openTask(id),
+  projectId: PROJECT, userId: USER, onOpen: (id) => openTask(id), schema: () => state.schema,
   decorate: (list, tasks) => feedback.decorateHistory(list, tasks),
 });
 document.addEventListener("keydown", onKeyDown);

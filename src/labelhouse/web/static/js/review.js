@@ -8,6 +8,7 @@ import { mountContext } from "./widgets/lib/context.js";
 import { h, isTyping } from "./widgets/lib/dom.js";
 import { fieldFrame } from "./widgets/lib/frame.js";
 import { loadWidget } from "./widgets/lib/load.js";
+import { answerView, loadModules } from "./widgets/lib/show.js";
 import { ReviewFeedback } from "./review-feedback.js";
 
 const config = JSON.parse(document.getElementById("lh-review-config").textContent);
@@ -30,15 +31,8 @@ function say(text, tone = "") {
   els.status.hidden = !text;
 }
 
-/** A stored value as short text (choice values, lists, ratings; JSON for the rest). */
-export function valueText(value) {
-  if (value === null || value === undefined || value === "") return "—";
-  if (typeof value === "string" || typeof value === "number") return String(value);
-  if (Array.isArray(value) && value.every((v) => typeof v !== "object" || v === null)) return value.join(", ");
-  return JSON.stringify(value);
-}
-
-function renderAnnotations(item) {
+/** Every annotation side by side, each value drawn by its field's widget in display mode. */
+function renderAnnotations(item, modules) {
   const fields = fieldsOf(item.schema);
   els.annotations.replaceChildren(
     ...item.task.annotations.map((a) =>
@@ -46,22 +40,10 @@ function renderAnnotations(item) {
         "article",
         { class: "card rv-annotation", "aria-label": `Annotation by ${a.annotator_email}` },
         h("header", {}, h("strong", { text: a.annotator_email }), h("span", { class: "muted small", text: `#${a.id}` })),
-        h(
-          "dl",
-          {},
-          ...fields.flatMap((f) => {
-            const differs = a.differs.includes(f.name);
-            return [
-              h("dt", { text: f.title || f.name }),
-              h("dd", {
-                class: differs ? "rv-differs" : "",
-                dataset: { field: f.name },
-                title: differs ? "differs from the most common answer" : null,
-                text: valueText(a.value[f.name]),
-              }),
-            ];
-          }),
-        ),
+        answerView(fields, modules, {
+          task: item.task, rendered: item.task.rendered, value: a.value,
+          differs: a.differs, compare: item.majority, differsClass: "rv-differs",
+        }),
       ),
     ),
   );
@@ -72,8 +54,11 @@ function renderContext(item) {
   const shown = mountContext(els.context, { fields, task: item.task, rendered: item.task.rendered });
   if (shown) return;
   for (const [key, value] of Object.entries(item.task.data || {})) {
-    const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
-    els.context.append(h("div", { class: "lh-context-item" }, h("div", { class: "lh-context-key muted", text: key }), h("pre", { class: "lh-plain", text })));
+    const url = typeof value === "string" ? item.task.media?.[value] : null;
+    const body = url // an uploaded file (a boxes field's image): the image, not its name
+      ? h("img", { class: "rv-media", src: url, alt: `${key}: ${value}` })
+      : h("pre", { class: "lh-plain", text: typeof value === "string" ? value : JSON.stringify(value, null, 2) });
+    els.context.append(h("div", { class: "lh-context-item", dataset: { key } }, h("div", { class: "lh-context-key muted", text: key }), body));
   }
   els.context.hidden = false;
 }
@@ -88,7 +73,8 @@ function closePanel() {
   state.panel = null;
 }
 
-function show(item) {
+async function show(item) {
+  const modules = item.task ? await loadModules(fieldsOf(item.schema)) : null;
   closePanel();
   state.item = item;
   feedback.show(item);
@@ -109,12 +95,12 @@ function show(item) {
   els.agreement.textContent = `${t.annotations.length} annotations · agreement: ${shares.join(", ") || "—"}${until}`;
   els.open.href = `/tasks/${t.id}`;
   renderContext(item);
-  renderAnnotations(item);
+  renderAnnotations(item, modules);
 }
 
 async function loadNext() {
   try {
-    show(await api("POST", `/api/projects/${PROJECT}/review/next?after=${state.after}`));
+    await show(await api("POST", `/api/projects/${PROJECT}/review/next?after=${state.after}`));
   } catch (error) {
     els.task.hidden = true;
     say(error.message, "error");

@@ -2,6 +2,7 @@
 // opening in the annotate page for editing (a new submission keeps the old as a revision).
 import { api } from "../api.js";
 import { h } from "../widgets/lib/dom.js";
+import { showMyAnswer } from "./my-answer.js";
 
 const PAGE = 100;
 
@@ -14,11 +15,12 @@ function snippet(data) {
 export class HistoryPanel {
   /**
    * @param {HTMLElement} panel the panel element (holds an `ol` and a `.an-history-more` button)
-   * @param {{projectId: number, userId: number, onOpen: (id: number) => void,
-   *   decorate?: (list: HTMLElement, tasks: object[]) => void}} options `decorate` adds to
-   *   the rendered entries (review badges: annotate/feedback.js)
+   * @param {{projectId: number, userId: number, onOpen: (id: number) => void, schema?: () => object,
+   *   decorate?: (list: HTMLElement, tasks: object[]) => void}} options
+   *   `schema`: the project's current schema, to draw an entry's answer with; `decorate`
+   *   adds to the rendered entries (review badges: annotate/feedback.js)
    */
-  constructor(panel, { projectId, userId, onOpen, decorate }) {
+  constructor(panel, { projectId, userId, onOpen, schema = () => null, decorate }) {
     this.panel = panel;
     this.list = panel.querySelector("ol");
     this.more = panel.querySelector(".an-history-more");
@@ -26,6 +28,8 @@ export class HistoryPanel {
     // Tasks with a submission of mine (for every role: reviewers see all tasks otherwise).
     this.url = `/api/projects/${projectId}/tasks?limit=${PAGE}&annotator=${userId}`;
     this.onOpen = onOpen;
+    this.userId = userId;
+    this.schema = schema;
     this.decorate = decorate;
     this.cursor = null;
     this.items = [];
@@ -69,7 +73,11 @@ export class HistoryPanel {
         h("span", { class: "an-history-id", text: `#${t.id}${t.external_id ? ` · ${t.external_id}` : ""}` }),
         h("span", { class: "an-history-snippet muted", text: snippet(t.data) }));
       open.addEventListener("click", () => this.onOpen(t.id));
-      return h("li", { dataset: { task: String(t.id) }, class: t.id === this.current ? "is-current" : "" }, open);
+      const answer = h("details", { class: "an-history-answer" }, h("summary", { text: "My answer" }));
+      answer.addEventListener("toggle", () => {
+        if (answer.open) showMyAnswer(answer, t, { schema: this.schema(), userId: this.userId });
+      });
+      return h("li", { dataset: { task: String(t.id) }, class: t.id === this.current ? "is-current" : "" }, open, answer);
     }));
     this.more.hidden = !this.cursor;
     this.decorate?.(this.list, newest);

@@ -6,11 +6,13 @@
 // ←/↑ shrink; Ctrl/⌘ with either: 10 px), [ / ] select the previous/next box,
 // + / − / 0 zoom in, out, to fit. (Alt is not used: Alt+↑/↓ belong to the page.)
 // Coordinates are image pixels (the stored value), whatever the zoom; see lib/geometry.js.
+import { diffList, itemsNotIn } from "./lib/diff.js";
+import { displayRoot, notAnswered, optionStyle } from "./lib/display.js";
 import { h, hiddenKbd, kbd } from "./lib/dom.js";
 import { assignKeys, freeKey, optionForKey } from "./lib/keys.js";
 import {
-  HANDLES, fitView, growBox, handlePosition, hitBox, hitHandle, moveBox, newBoxIn, rectFromPoints, resizeBox, roundBox, toImage,
-  visibleRect, zoomAt,
+  HANDLES, fitView, growBox, handlePosition, hitBox, hitHandle, moveBox, newBoxIn, overlapRatio, rectFromPoints, resizeBox, roundBox,
+  toImage, visibleRect, zoomAt,
 } from "./lib/geometry.js";
 
 const PALETTE = ["#e07a5f", "#3d85c6", "#81b29a", "#f2cc8f", "#9b5de5", "#f15bb5"];
@@ -46,6 +48,30 @@ function svg(tag, attrs = {}) {
 }
 
 /**
+ * One box as SVG in image coordinates: its rectangle and its label's name.
+ * @param {{x: number, y: number, width: number, height: number, label: string}} b
+ * @param {{index: number, cls: string, unit: number, style: object}} opts `unit`: one
+ *   screen pixel in image pixels (the tag keeps its size whatever the zoom)
+ * @returns {SVGGElement}
+ */
+function boxShape(b, { index, cls, unit, style }) {
+  const g = svg("g", { class: cls, "data-index": index, "data-label": b.label });
+  g.style.setProperty("--mark", style.colorOf(b.label));
+  g.append(svg("rect", { x: b.x, y: b.y, width: b.width, height: b.height, class: "lh-box-rect" }));
+  const tag = svg("text", { x: b.x + 3 * unit, y: b.y + 13 * unit, class: "lh-box-tag", "font-size": 12 * unit });
+  tag.textContent = style.nameOf(b.label);
+  g.append(tag);
+  return g;
+}
+
+/** The task's image: its data reference and the URL to load (uploaded files only). */
+function imageOf(field, task) {
+  const ref = task?.data?.[field.image || "image"];
+  const src = task?.media?.[ref] || (typeof ref === "string" && /^(\/(?!\/)|data:|blob:)/.test(ref) ? ref : null);
+  return { ref, src };
+}
+
+/**
  * Mount a boxes widget. Value: [{x, y, width, height, label}] in image pixels (rounded to
  * 1/100 px); [] means "nothing to box".
  * @param {HTMLElement} container
@@ -57,13 +83,9 @@ export function mount(container, { field, task, value = null, readOnly = false, 
   const keys = assignKeys(labels);
   const addKey = newBoxKey(field);
   const minSize = field.min_size ?? 1;
-  const colorOf = (label) => {
-    const i = labels.findIndex((l) => l.value === label);
-    return labels[i]?.color || PALETTE[Math.max(0, i) % PALETTE.length];
-  };
-  const nameOf = (label) => labels.find((l) => l.value === label)?.label || label;
-  const ref = task.data?.[field.image || "image"];
-  const src = task.media?.[ref] || (typeof ref === "string" && /^(\/(?!\/)|data:|blob:)/.test(ref) ? ref : null);
+  const style = optionStyle(labels, PALETTE);
+  const { colorOf, nameOf } = style;
+  const { ref, src } = imageOf(field, task);
   let W = Number(task.data?.image_width) || 0;
   let H = Number(task.data?.image_height) || 0;
   let boxes = [];
@@ -136,15 +158,7 @@ export function mount(container, { field, task, value = null, readOnly = false, 
     layer.setAttribute("height", H || 1);
     const nodes = [];
     const unit = 1 / view.scale;
-    const drawBox = (b, i, cls) => {
-      const g = svg("g", { class: cls, "data-index": i });
-      g.style.setProperty("--mark", colorOf(b.label));
-      g.append(svg("rect", { x: b.x, y: b.y, width: b.width, height: b.height, class: "lh-box-rect" }));
-      const tag = svg("text", { x: b.x + 3 * unit, y: b.y + 13 * unit, class: "lh-box-tag", "font-size": 12 * unit });
-      tag.textContent = nameOf(b.label);
-      g.append(tag);
-      return g;
-    };
+    const drawBox = (b, index, cls) => boxShape(b, { index, cls, unit, style });
     boxes.forEach((b, i) => nodes.push(drawBox(b, i, `lh-box${i === selected ? " is-selected" : ""}`)));
     if (selected >= 0 && boxes[selected] && !readOnly) {
       for (const handle of HANDLES) {
@@ -156,9 +170,8 @@ export function mount(container, { field, task, value = null, readOnly = false, 
     if (gesture?.mode === "draw" && gesture.box) nodes.push(drawBox({ ...gesture.box, label: current }, -1, "lh-box is-drawing"));
     layer.replaceChildren(...nodes);
     list.replaceChildren(...boxes.map((b, i) => {
-      const r = roundBox(b);
       const pick = h("button", { type: "button", class: "lh-box-item", "aria-pressed": String(i === selected) },
-        h("span", { class: "lh-swatch" }), ` ${nameOf(b.label)} `, h("span", { class: "muted", text: `${r.x}, ${r.y} · ${r.width}×${r.height}` }));
+        h("span", { class: "lh-swatch" }), ` ${nameOf(b.label)} `, h("span", { class: "muted", text: boxPlace(b) }));
       pick.style.setProperty("--mark", colorOf(b.label));
       pick.addEventListener("click", () => select(i));
       const del = h("button", { type: "button", class: "lh-box-del", disabled: readOnly, "aria-label": `Remove box ${i + 1} (${nameOf(b.label)})`, text: "×" });
@@ -382,5 +395,102 @@ export function mount(container, { field, task, value = null, readOnly = false, 
       window.removeEventListener("keyup", onKeyUp);
       root.remove();
     },
+  };
+}
+
+const isBox = (b) => b && ["x", "y", "width", "height"].every((k) => Number.isFinite(b[k])) && typeof b.label === "string";
+const boxPlace = (b) => {
+  const r = roundBox(b);
+  return `${r.x}, ${r.y} · ${r.width}×${r.height}`;
+};
+
+/**
+ * Draw a stored answer read-only: the image scaled to fit `maxWidth` × `maxHeight` (never
+ * enlarged) with every box drawn on it and tagged with its label, and the boxes listed.
+ * With `compare` (e.g. the most common answer), boxes it lacks are marked.
+ * @param {HTMLElement} container
+ * @param {{field: object, task: object, value: object[]|null, compare?: object[]|null, maxWidth?: number, maxHeight?: number}} options
+ * @returns {{root: HTMLElement, destroy: Function}}
+ */
+export function display(container, { field, task, value, compare, maxWidth = 640, maxHeight = 480 }) {
+  if (!Array.isArray(value)) return displayRoot(container, "boxes", notAnswered());
+  const style = optionStyle(field.labels, PALETTE);
+  const extra = compare === undefined ? new Set() : itemsNotIn(value, compare);
+  const boxes = value.map((b, i) => ({ ...b, differs: extra.has(i) })).filter(isBox);
+  const { ref, src } = imageOf(field, task);
+  let W = Number(task?.data?.image_width) || 0;
+  let H = Number(task?.data?.image_height) || 0;
+  const img = h("img", { class: "lh-d-box-img", alt: `Image ${typeof ref === "string" ? ref : ""}`, draggable: "false" });
+  const layer = svg("svg", { class: "lh-box-svg lh-d-box-svg", preserveAspectRatio: "none", "aria-hidden": "true" });
+  const stage = h("div", { class: "lh-d-box-stage" }, img, layer);
+  const status = h("p", { class: "lh-box-status muted", hidden: true });
+  const say = (text) => { status.textContent = text; status.hidden = false; };
+  const list = h("ol", { class: "lh-d-box-list", "aria-label": "Boxes" }, ...boxes.map((b, i) => {
+    const item = h("li", { class: b.differs ? "is-differs" : "", dataset: { index: String(i), label: b.label } },
+      h("span", { class: "lh-swatch", "aria-hidden": "true" }), ` ${style.nameOf(b.label)} `, h("span", { class: "muted", text: boxPlace(b) }));
+    item.style.setProperty("--mark", style.colorOf(b.label));
+    return item;
+  }));
+  let shownWidth = 0; // on screen: the page's CSS may shrink the image further
+  function draw() {
+    if (!W || !H) return;
+    const { scale } = fitView(W, H, maxWidth, maxHeight, 1);
+    img.width = Math.round(W * scale);
+    img.height = Math.round(H * scale);
+    layer.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    layer.setAttribute("width", img.width);
+    layer.setAttribute("height", img.height);
+    const unit = W / (shownWidth || img.width); // one screen pixel, in image pixels
+    layer.replaceChildren(...boxes.map((b, i) => boxShape(b, { index: i, cls: `lh-box${b.differs ? " is-differs" : ""}`, unit, style })));
+  }
+  const resized = new ResizeObserver(() => {
+    const width = img.getBoundingClientRect().width;
+    if (width && Math.abs(width - shownWidth) > 0.5) {
+      shownWidth = width;
+      draw();
+    }
+  });
+  resized.observe(img);
+  img.addEventListener("load", () => {
+    W = W || img.naturalWidth;
+    H = H || img.naturalHeight;
+    draw();
+  });
+  img.addEventListener("error", () => say(`The image “${ref}” could not be loaded.`));
+  if (src) img.src = src;
+  else {
+    stage.hidden = true;
+    say(`No uploaded image under “${field.image || "image"}” to draw the boxes on.`);
+  }
+  draw();
+  const shown = displayRoot(container, "boxes", stage, status,
+    boxes.length ? list : h("p", { class: "lh-d-none muted", text: "no boxes" }));
+  return { root: shown.root, destroy() { resized.disconnect(); shown.destroy(); } };
+}
+
+/**
+ * Boxes added, removed, moved, resized or relabelled between two stored answers.
+ * @param {object} field
+ * @param {object[]|null} before
+ * @param {object[]|null} after
+ * @returns {{inline: boolean, items: Array<{op: string, text: string}>}}
+ */
+export function changes(field, before, after) {
+  const { nameOf } = optionStyle(field.labels, PALETTE);
+  const describe = (b) => `${nameOf(b.label)} at ${boxPlace(b)}`;
+  const d = diffList((before || []).filter(isBox), (after || []).filter(isBox), (a, b) => overlapRatio(a, b) >= 0.5);
+  return {
+    inline: false,
+    items: [
+      ...d.changed.map(({ from, to }) => {
+        let text;
+        if (boxPlace(from) === boxPlace(to)) text = `${nameOf(from.label)} → ${nameOf(to.label)} at ${boxPlace(to)}`;
+        else if (from.label === to.label) text = `${nameOf(to.label)}: ${boxPlace(from)} → ${boxPlace(to)}`;
+        else text = `${describe(from)} → ${describe(to)}`;
+        return { op: "changed", text };
+      }),
+      ...d.removed.map((b) => ({ op: "removed", text: describe(b) })),
+      ...d.added.map((b) => ({ op: "added", text: describe(b) })),
+    ],
   };
 }

@@ -1,5 +1,6 @@
 // Single choice: a radio group. Keys: each option's hotkey, else 1–9 in order; click works
 // too, and arrow keys move within the group as in any radio group (screen readers).
+import { displayRoot, notAnswered, optionChip, optionStyle, replaced } from "./lib/display.js";
 import { h, isPlain, optionInput, uid } from "./lib/dom.js";
 import { assignKeys, optionForKey } from "./lib/keys.js";
 
@@ -64,4 +65,25 @@ export function mount(container, { field, value = null, readOnly = false, onChan
     },
     destroy() { group.remove(); },
   };
+}
+
+/**
+ * Draw a stored answer read-only: the chosen option by its label (not its value).
+ * @param {HTMLElement} container
+ * @param {{field: object, value: string|null}} options
+ * @returns {{root: HTMLElement, destroy: Function}}
+ */
+export function display(container, { field, value }) {
+  return displayRoot(container, "choice", typeof value === "string" ? optionChip(field.options, value) : notAnswered());
+}
+
+/**
+ * What changed between two stored answers (a revision diff), by option label.
+ * @param {object} field
+ * @param {string|null} before
+ * @param {string|null} after
+ * @returns {{inline: boolean, items: Array<{op: string, text: string}>}}
+ */
+export function changes(field, before, after) {
+  return replaced(before, after, optionStyle(field.options).nameOf);
 }

@@ -1,5 +1,7 @@
 // Multiple choice: a group of checkboxes. Keys toggle options (hotkey, else 1–9); click
 // works too. The value lists chosen option values in schema order.
+import { diffList, itemsNotIn } from "./lib/diff.js";
+import { displayRoot, notAnswered, optionChip, optionStyle } from "./lib/display.js";
 import { h, isPlain, optionInput } from "./lib/dom.js";
 import { assignKeys, optionForKey } from "./lib/keys.js";
 
@@ -75,4 +77,39 @@ export function mount(container, { field, value = null, readOnly = false, onChan
     focus() { inputs[0]?.focus({ preventScroll: true }); },
     destroy() { group.remove(); hint?.remove(); },
   };
+}
+
+/**
+ * Draw a stored answer read-only: the chosen options by their labels, in schema order;
+ * with `compare` (e.g. the most common answer), options it lacks are marked.
+ * @param {HTMLElement} container
+ * @param {{field: object, value: string[]|null, compare?: string[]|null}} options
+ * @returns {{root: HTMLElement, destroy: Function}}
+ */
+export function display(container, { field, value, compare }) {
+  if (!Array.isArray(value)) return displayRoot(container, "choices", notAnswered());
+  if (!value.length) return displayRoot(container, "choices", h("span", { class: "lh-d-none muted", text: "none of these" }));
+  const extra = compare === undefined ? new Set() : itemsNotIn(value, compare);
+  return displayRoot(container, "choices", h("ul", { class: "lh-d-options", "aria-label": field.title || field.name },
+    ...value.map((v, i) => h("li", {}, optionChip(field.options, v, { differs: extra.has(i) })))));
+}
+
+/**
+ * Options ticked and unticked between two stored answers (a revision diff).
+ * @param {object} field
+ * @param {string[]|null} before
+ * @param {string[]|null} after
+ * @returns {{inline: boolean, items: Array<{op: string, text: string}>}}
+ */
+export function changes(field, before, after) {
+  const { nameOf } = optionStyle(field.options);
+  const d = diffList(before, after);
+  const none = (v) => Array.isArray(v) && v.length === 0; // "none of these" is an answer
+  const items = [
+    ...(none(before) && !none(after) ? [{ op: "removed", text: "none of these" }] : []),
+    ...d.removed.map((v) => ({ op: "removed", text: nameOf(v) })),
+    ...d.added.map((v) => ({ op: "added", text: nameOf(v) })),
+    ...(none(after) && !none(before) ? [{ op: "added", text: "none of these" }] : []),
+  ];
+  return { inline: false, items };
 }

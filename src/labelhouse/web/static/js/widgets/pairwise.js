@@ -2,6 +2,8 @@
 // Which response is drawn left is random per task (seeded by the task id, so stable on
 // reload) to fight position bias. The screen letters A (left) and B (right) are what the
 // annotator presses; the stored value always names the *response*: "A" = responses[0].
+import { clip } from "./lib/diff.js";
+import { displayRoot, notAnswered, replaced } from "./lib/display.js";
 import { h, isPlain, kbd } from "./lib/dom.js";
 import { seededOrder } from "./lib/random.js";
 import { promptBlock, responseBody, responseTexts } from "./lib/responses.js";
@@ -136,4 +138,68 @@ export function mount(container, { field, task, rendered, value = null, readOnly
     focus() { (cards.find((c) => c.stored === choice)?.pick || cards[0].pick).focus({ preventScroll: true }); },
     destroy() { root.remove(); },
   };
+}
+
+const isVerdict = (v) => Boolean(v) && typeof v === "object" && ["A", "B", "tie"].includes(v.choice);
+
+/**
+ * A stored preference in the words the annotator saw: the screen letter of the chosen
+ * side (sides are drawn per task, see {@link sides}) and the strength — "B is better
+ * (clearly)", "Tie". Pure.
+ * @param {object} field
+ * @param {object} task
+ * @param {{choice: string, strength?: string|null}|null} value
+ * @returns {string}
+ */
+export function verdict(field, task, value) {
+  if (!isVerdict(value)) return "not answered";
+  if (value.choice === "tie") return "Tie";
+  const side = sides(field, task).indexOf(STORED.indexOf(value.choice));
+  return `${STORED[side]} is better${value.strength ? ` (${value.strength})` : ""}`;
+}
+
+/**
+ * Draw a stored answer read-only: the two responses side by side as the annotator saw
+ * them, the chosen one marked with the strength (a tie marks both).
+ * @param {HTMLElement} container
+ * @param {{field: object, task: object, rendered?: object, value: object|null}} options
+ * @returns {{root: HTMLElement, destroy: Function}}
+ */
+export function display(container, { field, task, rendered, value }) {
+  if (!isVerdict(value)) return displayRoot(container, "pairwise", notAnswered());
+  const texts = responseTexts(field, task);
+  const cards = sides(field, task).map((responseIndex, side) => {
+    const chosen = value.choice === STORED[responseIndex];
+    const tie = value.choice === "tie";
+    const badge = chosen ? `Preferred${value.strength ? ` · ${value.strength}` : ""}` : tie ? "Tie" : "";
+    return h("article", {
+      class: `lh-response${chosen ? " is-chosen" : tie ? " is-tie" : " is-other"}`,
+      dataset: { side: side ? "right" : "left", responseIndex: String(responseIndex) },
+      "aria-label": `Response ${STORED[side]}${badge ? `: ${badge.toLowerCase()}` : ""}`,
+    },
+    h("header", { class: "lh-response-head" },
+      h("span", { class: "lh-response-letter", text: STORED[side] }),
+      h("span", { class: "muted", text: "Response" }),
+      badge ? h("span", { class: "lh-d-verdict", text: badge }) : null),
+    responseBody(texts[responseIndex] ?? "", rendered?.responses?.[responseIndex]));
+  });
+  return displayRoot(container, "pairwise",
+    h("div", { class: "lh-pair-cols" }, ...cards),
+    h("p", { class: "lh-pair-summary", text: verdict(field, task, value) }));
+}
+
+/**
+ * The old and the new verdict, each with the start of the response it prefers.
+ * @param {object} field
+ * @param {object|null} before
+ * @param {object|null} after
+ * @param {object} task
+ * @returns {{inline: boolean, items: Array<{op: string, text: string}>}}
+ */
+export function changes(field, before, after, task) {
+  const texts = responseTexts(field, task);
+  return replaced(isVerdict(before) ? before : null, isVerdict(after) ? after : null, (v) => {
+    const text = texts[STORED.indexOf(v.choice)];
+    return v.choice === "tie" || text === undefined ? verdict(field, task, v) : `${verdict(field, task, v)}: “${clip(text, 50)}”`;
+  });
 }

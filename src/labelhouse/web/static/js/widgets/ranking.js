@@ -2,6 +2,8 @@
 // number picks the item at that position, ↑/↓ move it, T ties it with the one above (when
 // the field allows ties), Enter accepts the order as shown. The first order is shuffled per
 // task; nothing counts as answered until the annotator moved something or pressed Enter.
+import { clip } from "./lib/diff.js";
+import { displayRoot, notAnswered, replaced, undrawable } from "./lib/display.js";
 import { h, isPlain, kbd } from "./lib/dom.js";
 import { seededOrder } from "./lib/random.js";
 import { dropItem, flatten, groupsFromRanks, moveItem, ranksFromGroups, tieWithAbove } from "./lib/ranking.js";
@@ -164,4 +166,50 @@ export function mount(container, { field, task, rendered, value = null, readOnly
     focus() { list.querySelector(".lh-rank-handle")?.focus({ preventScroll: true }); },
     destroy() { root.remove(); },
   };
+}
+
+const isRanks = (v, n) => Array.isArray(v) && v.length === n && v.every((r) => Number.isInteger(r) && r >= 1);
+
+/**
+ * Draw a stored answer read-only: the responses best first, each with its rank; tied
+ * responses share one rank.
+ * @param {HTMLElement} container
+ * @param {{field: object, task: object, rendered?: object, value: number[]|null}} options
+ * @returns {{root: HTMLElement, destroy: Function}}
+ */
+export function display(container, { field, task, rendered, value }) {
+  const texts = responseTexts(field, task);
+  if (value === null || value === undefined) return displayRoot(container, "ranking", notAnswered());
+  if (!isRanks(value, texts.length)) {
+    return displayRoot(container, "ranking", undrawable(`ranks that do not fit this task's ${texts.length} responses`, value));
+  }
+  const groups = groupsFromRanks(value);
+  return displayRoot(container, "ranking", h("ol", { class: "lh-rank-list", "aria-label": field.title || field.name },
+    ...groups.map((group, g) => h("li", { class: `lh-rank-group${group.length > 1 ? " is-tied" : ""}`, dataset: { rank: String(g + 1) } },
+      ...group.map((i) => h("div", { class: "lh-rank-item", dataset: { responseIndex: String(i) } },
+        h("div", { class: "lh-rank-side" }, h("span", { class: "lh-rank-badge", text: `#${g + 1}${group.length > 1 ? " (tie)" : ""}` })),
+        responseBody(texts[i] ?? "", rendered?.responses?.[i])))))));
+}
+
+/**
+ * How the order changed between two stored answers: each response whose rank moved.
+ * @param {object} field
+ * @param {number[]|null} before
+ * @param {number[]|null} after
+ * @param {object} task
+ * @returns {{inline: boolean, items: Array<{op: string, text: string}>}}
+ */
+export function changes(field, before, after, task) {
+  const texts = responseTexts(field, task);
+  const n = texts.length;
+  const ok = (v) => (isRanks(v, n) ? v : null);
+  const name = (i) => `“${clip(texts[i], 40)}”`;
+  if (!ok(before) || !ok(after)) {
+    return replaced(ok(before), ok(after), (v) => groupsFromRanks(v).map((g, k) => `#${k + 1} ${g.map(name).join(" = ")}`).join(", "));
+  }
+  const items = [];
+  groupsFromRanks(after).flat().forEach((i) => {
+    if (before[i] !== after[i]) items.push({ op: "changed", text: `${name(i)}: #${before[i]} → #${after[i]}` });
+  });
+  return { inline: false, items };
 }

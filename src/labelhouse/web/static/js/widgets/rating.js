@@ -1,6 +1,7 @@
 // Rating: a whole number on the field's scale, with the rubric text of every point visible.
 // Small scales are a radio group of cards; scales over 11 points are a slider. Keys: type
 // the number (several digits for 10 and up), ←/→ step down/up, click works too.
+import { displayRoot, notAnswered, replaced } from "./lib/display.js";
 import { h, isPlain, kbd, uid } from "./lib/dom.js";
 import { typeNumber } from "./lib/keys.js";
 
@@ -115,4 +116,51 @@ export function mount(container, { field, value = null, readOnly = false, onChan
     focus() { (root.querySelector("input:checked") || root.querySelector("input"))?.focus({ preventScroll: true }); },
     destroy() { clearTimeout(bufferTimer); root.remove(); },
   };
+}
+
+/**
+ * A rating as words: the point and its rubric text ("4 · Good"). Pure.
+ * @param {object} field
+ * @param {number} value
+ * @returns {string}
+ */
+export function ratingText(field, value) {
+  const text = (field.rubric || {})[String(value)];
+  return text ? `${value} · ${text}` : String(value);
+}
+
+/**
+ * Draw a stored answer read-only: the scale with the chosen point marked (scales up to
+ * 11 points), the point, the scale's range and the point's rubric text.
+ * @param {HTMLElement} container
+ * @param {{field: object, value: number|null}} options
+ * @returns {{root: HTMLElement, destroy: Function}}
+ */
+export function display(container, { field, value }) {
+  if (!Number.isInteger(value)) return displayRoot(container, "rating", notAnswered());
+  const min = field.min ?? 1;
+  const max = field.max ?? 5;
+  const text = (field.rubric || {})[String(value)];
+  const scale = max - min + 1 <= MAX_CARDS
+    ? h("ol", { class: "lh-d-scale", "aria-hidden": "true" }, ...Array.from({ length: max - min + 1 }, (_, i) => {
+      const n = min + i;
+      return h("li", { class: n === value ? "is-selected" : "", dataset: { point: String(n) }, text: String(n) });
+    }))
+    : null;
+  return displayRoot(container, "rating", scale,
+    h("p", { class: "lh-d-rating-value" },
+      h("strong", { class: "lh-d-point", text: String(value) }),
+      h("span", { class: "muted", text: ` on ${min}–${max}` }),
+      text ? h("span", { class: "lh-d-rubric", text: ` · ${text}` }) : null));
+}
+
+/**
+ * The old and the new rating with their rubric texts (a revision diff).
+ * @param {object} field
+ * @param {number|null} before
+ * @param {number|null} after
+ * @returns {{inline: boolean, items: Array<{op: string, text: string}>}}
+ */
+export function changes(field, before, after) {
+  return replaced(before, after, (v) => ratingText(field, v));
 }

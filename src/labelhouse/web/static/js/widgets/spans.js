@@ -3,11 +3,11 @@
 // Marks are coloured by label; click a mark (or its tag) to remove it. With no selection,
 // a label chosen first stays armed and labels every following mouse selection.
 // Offsets are stored as code points (the server's str indices); see lib/spans.js.
+import { clip, diffList, itemsNotIn } from "./lib/diff.js";
+import { PALETTE, displayRoot, notAnswered, optionStyle } from "./lib/display.js";
 import { h, isPlain, kbd } from "./lib/dom.js";
 import { assignKeys, optionForKey } from "./lib/keys.js";
 import { addSpan, charStep, cleanRange, offsetConverter, segments, sortSpans, spanAt, wordStep } from "./lib/spans.js";
-
-const PALETTE = ["#e07a5f", "#3d85c6", "#81b29a", "#f2cc8f", "#9b5de5", "#f15bb5", "#00bbf9", "#8d99ae"];
 
 /**
  * Keys this widget handles, for the `?` overlay.
@@ -36,14 +36,7 @@ export function mount(container, { field, task, value = null, readOnly = false, 
   const conv = offsetConverter(text);
   const labels = field.labels;
   const keys = assignKeys(labels);
-  const colorOf = (label) => {
-    const i = labels.findIndex((l) => l.value === label);
-    return labels[i]?.color || PALETTE[Math.max(0, i) % PALETTE.length];
-  };
-  const nameOf = (label) => {
-    const l = labels.find((x) => x.value === label);
-    return l ? l.label || l.value : label;
-  };
+  const { colorOf, nameOf } = optionStyle(labels, PALETTE);
   let spans = []; // UTF-16 offsets
   let pending = null;
   let caret = 0;
@@ -265,4 +258,98 @@ export function mount(container, { field, task, value = null, readOnly = false, 
     focus() { textEl.focus({ preventScroll: true }); },
     destroy() { document.removeEventListener("mouseup", onDocMouseUp); root.remove(); },
   };
+}
+
+const sourceText = (field, task) => {
+  const source = task?.data?.[field.source || "text"];
+  return typeof source === "string" ? source : null;
+};
+const isSpan = (s) => s && typeof s.label === "string" && Number.isInteger(s.start) && Number.isInteger(s.end) && s.start < s.end;
+
+/** A label's tag, drawn after the end of its span (as the annotate widget draws it). */
+function spanTag(style, label) {
+  const tag = h("span", { class: "lh-span-tag", text: style.nameOf(label) });
+  tag.style.setProperty("--mark", style.colorOf(label));
+  return tag;
+}
+
+/**
+ * Draw a stored answer read-only: the source text with each span highlighted in its
+ * label's colour and tagged with the label's name. With `compare` (e.g. the most common
+ * answer), spans it lacks are marked. Without the text (not shown to this person), the
+ * spans are listed with the text they store.
+ * @param {HTMLElement} container
+ * @param {{field: object, task: object, value: object[]|null, compare?: object[]|null}} options
+ * @returns {{root: HTMLElement, destroy: Function}}
+ */
+export function display(container, { field, task, value, compare }) {
+  if (!Array.isArray(value)) return displayRoot(container, "spans", notAnswered());
+  const style = optionStyle(field.labels, PALETTE);
+  const extra = compare === undefined ? new Set() : itemsNotIn(value, compare);
+  const text = sourceText(field, task);
+  const given = value.map((s, i) => ({ ...s, differs: extra.has(i) })).filter(isSpan);
+  const note = given.length ? null : h("p", { class: "lh-d-none muted", text: "nothing marked" });
+  if (text === null) {
+    return displayRoot(container, "spans", note, h("ul", { class: "lh-d-span-list" }, ...given.map((s) => {
+      const mark = h("mark", { class: `lh-d-mark${s.differs ? " is-differs" : ""}`, dataset: { label: s.label }, text: String(s.text ?? "") });
+      mark.style.setProperty("--mark", style.colorOf(s.label));
+      return h("li", {}, mark, spanTag(style, s.label));
+    })));
+  }
+  const conv = offsetConverter(text);
+  const spans = sortSpans(given.map((s) => ({ ...s, start: conv.toUtf16(s.start), end: conv.toUtf16(s.end) }))
+    .filter((s) => s.end <= text.length));
+  const parts = [];
+  for (const seg of segments(text.length, spans)) {
+    const piece = text.slice(seg.start, seg.end);
+    if (!seg.covers.length) parts.push(piece);
+    else {
+      const covering = seg.covers.map((i) => spans[i]);
+      const inner = covering[covering.length - 1];
+      const mark = h("mark", {
+        class: "lh-d-mark",
+        dataset: { label: inner.label, start: String(conv.toCodePoint(seg.start)), end: String(conv.toCodePoint(seg.end)) },
+        title: covering.map((s) => style.nameOf(s.label)).join(" in "),
+        text: piece,
+      });
+      mark.style.setProperty("--mark", style.colorOf(inner.label));
+      if (covering.length > 1) {
+        mark.classList.add("is-overlap");
+        mark.style.setProperty("--mark-outer", style.colorOf(covering[0].label));
+      }
+      if (covering.some((s) => s.differs)) mark.classList.add("is-differs");
+      parts.push(mark);
+    }
+    for (const s of spans) if (s.end === seg.end) parts.push(spanTag(style, s.label));
+  }
+  return displayRoot(container, "spans", note, h("div", { class: "lh-span-text lh-d-span-text" }, ...parts));
+}
+
+/**
+ * Spans added, removed, relabelled or resized between two stored answers (a revision
+ * diff), in text order.
+ * @param {object} field
+ * @param {object[]|null} before
+ * @param {object[]|null} after
+ * @param {object} [task] for the marked text of spans that do not store it
+ * @returns {{inline: boolean, items: Array<{op: string, text: string}>}}
+ */
+export function changes(field, before, after, task) {
+  const { nameOf } = optionStyle(field.labels, PALETTE);
+  const text = sourceText(field, task);
+  const marked = (s) => (typeof s.text === "string" ? s.text : text === null ? `${s.start}–${s.end}` : [...text].slice(s.start, s.end).join(""));
+  const describe = (s) => `“${clip(marked(s))}” (${nameOf(s.label)})`;
+  const d = diffList((before || []).filter(isSpan), (after || []).filter(isSpan), (a, b) => a.start < b.end && b.start < a.end);
+  const items = [
+    ...d.removed.map((s) => ({ at: s.start, op: "removed", text: describe(s) })),
+    ...d.added.map((s) => ({ at: s.start, op: "added", text: describe(s) })),
+    ...d.changed.map(({ from, to }) => ({
+      at: to.start,
+      op: "changed",
+      text: from.start === to.start && from.end === to.end
+        ? `“${clip(marked(to))}”: ${nameOf(from.label)} → ${nameOf(to.label)}`
+        : `${describe(from)} → ${describe(to)}`,
+    })),
+  ];
+  return { inline: false, items: items.sort((a, b) => a.at - b.at).map(({ op, text: t }) => ({ op, text: t })) };
 }

@@ -1,5 +1,7 @@
 // Free text: a labelled textarea with a live character count. While it has focus, keys
 // type text (hotkeys are off); Esc leaves it, Enter (when the field is active) enters it.
+import { wordDiff } from "./lib/diff.js";
+import { displayRoot, notAnswered } from "./lib/display.js";
 import { h, isPlain, uid } from "./lib/dom.js";
 
 const UNLIMITED = 100000; // the kind's default max_length: not worth showing
@@ -71,4 +73,27 @@ export function mount(container, { field, value = null, readOnly = false, onChan
     focus() { area.focus({ preventScroll: true }); },
     destroy() { area.remove(); foot.remove(); },
   };
+}
+
+/**
+ * Draw a stored answer read-only: the text as typed (line breaks kept, never as HTML).
+ * @param {HTMLElement} container
+ * @param {{value: string|null}} options
+ * @returns {{root: HTMLElement, destroy: Function}}
+ */
+export function display(container, { value }) {
+  return displayRoot(container, "text", typeof value === "string" && value !== ""
+    ? h("div", { class: "lh-d-text-body lh-plain", text: value })
+    : notAnswered());
+}
+
+/**
+ * A word-level diff of two stored answers, shown inline.
+ * @param {object} field
+ * @param {string|null} before
+ * @param {string|null} after
+ * @returns {{inline: boolean, items: Array<{op: string, text: string}>}}
+ */
+export function changes(field, before, after) {
+  return { inline: true, items: wordDiff(before, after) };
 }

@@ -215,3 +215,18 @@ export function roundBox(box) {
   const r = (v) => Math.round(v * 100) / 100 + 0;
   return { ...box, x: r(box.x), y: r(box.y), width: r(box.width), height: r(box.height) };
 }
+
+/**
+ * Intersection over union of two boxes: 1 for the same box, 0 for boxes apart (how much
+ * a box was moved or resized between two answers).
+ * @param {{x: number, y: number, width: number, height: number}} a
+ * @param {{x: number, y: number, width: number, height: number}} b
+ * @returns {number}
+ */
+export function overlapRatio(a, b) {
+  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+  const hgt = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+  if (w <= 0 || hgt <= 0) return 0;
+  const inter = w * hgt;
+  return inter / (a.width * a.height + b.width * b.height - inter);
+}
