@@ -3,6 +3,7 @@
 from labelhouse.accounts import models as accounts_models
 from labelhouse.annotations import models as annotations_models
 from labelhouse.audit import models as audit_models
+from labelhouse.comments import models as comments_models
 from labelhouse.db.base import Base
 from labelhouse.projects import models as projects_models
 from labelhouse.review import models as review_models
@@ -13,6 +14,7 @@ __all__ = [
     "accounts_models",
     "annotations_models",
     "audit_models",
+    "comments_models",
     "projects_models",
     "review_models",
     "tasks_models",

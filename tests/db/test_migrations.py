@@ -7,11 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
+from labelhouse.accounts.models import Role
 from labelhouse.db import migrate
+from labelhouse.review import service as review
+from labelhouse.review.models import ReviewOutcome
 from labelhouse.tables import Base
+from labelhouse.tasks import queue
+from tests.factories import add_member, add_tasks, make_org, make_project, text_rows
+from tests.review.test_review import annotate_all, next_id
 
 OUR_TABLES = set(Base.metadata.tables)
 HEAD = ScriptDirectory(str(migrate.MIGRATIONS_DIR)).get_current_head()
@@ -262,3 +268,50 @@ def test_membership_migration_keeps_everyone_in_every_existing_project(engine):
         for u, role in [("own", "manager"), ("ann", "annotator"), ("rev", "reviewer")]
     }
     assert set(map(tuple, rows)) == expected
+
+
+def test_0013_links_existing_decisions_to_the_revisions_they_judged(engine, db):
+    """Decisions made before 0013 get their review_outcome rows (the current revision of
+    each judged answer, counted as seen), so the annotators' Returned lists start right."""
+
+    owner = make_org(db)
+    a, b = add_member(db, owner), add_member(db, owner)
+    reviewer = add_member(db, owner, Role.reviewer)
+    pid = make_project(db, owner, overlap=2)
+    add_tasks(db, owner, pid, text_rows(2))
+    with db.session() as s:
+        queue.update_project(s, owner.actor, pid, {"review_mode": "all"})
+    annotate_all(db, [a, b], pid, [lambda t: "pos", lambda t: "neg"])
+    decided = {}
+    for decision in ("reject", "correct"):
+        tid = next_id(db, reviewer, pid)
+        with db.session() as s:
+            extra = {"reason": "no"} if decision == "reject" else {"value": {"label": "pos"}}
+            decided[tid] = review.decide(s, reviewer.actor, tid, decision=decision, **extra).id
+    with db.read_session() as s:
+        before = sorted(
+            s.execute(
+                select(
+                    ReviewOutcome.annotation_id,
+                    ReviewOutcome.revision,
+                    ReviewOutcome.review_id,
+                    ReviewOutcome.outcome,
+                )
+            ).all()
+        )
+    assert [o for *_, o in before].count("rejected") == 2 and len(before) == 4
+    db.dispose()
+    migrate.downgrade(engine, "0012")
+    assert "review_outcome" not in tables(engine)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        after = sorted(
+            conn.execute(
+                text("SELECT annotation_id, revision, review_id, outcome FROM review_outcome")
+            ).all()
+        )
+        unseen = conn.execute(
+            text("SELECT count(*) FROM review_outcome WHERE seen_at IS NULL")
+        ).scalar()
+    assert [tuple(r) for r in after] == [tuple(r) for r in before]
+    assert unseen == 0

@@ -103,8 +103,11 @@ def test_reject_sends_task_back_to_other_annotators(db, team):
         assert stats[a.actor.user_id].rejected == 1 and stats[a.actor.user_id].acceptance_rate == 0
 
 
-def test_edits_after_review_accepted_goes_back_to_review_rejected_is_frozen(db, team):
-    owner, (a, b, _), reviewer = team
+def test_edits_after_review_accepted_goes_back_to_review_rejected_only_while_needed(db, team):
+    """A rejected answer was frozen until issue 13: now it is returned to its annotator, who
+    may submit it again while the task still needs answers (tests/review/test_returned.py),
+    but not once others have filled the task: then nothing changes."""
+    owner, (a, b, c), reviewer = team
     pid = project(db, owner, n=2)
     annotate_all(db, [a, b], pid, [lambda t: "pos", lambda t: "neg"])
     first = next_id(db, reviewer, pid)
@@ -123,17 +126,18 @@ def test_edits_after_review_accepted_goes_back_to_review_rejected_is_frozen(db, 
         )
         assert status is None
     assert next_id(db, reviewer, pid) == first
-    with db.session() as s, pytest.raises(Conflict, match="rejected"):
-        annotations.save(s, a.actor, second, value={"label": "pos"})
+    annotate_all(db, [c, add_member(db, owner)], pid, [lambda t: "neu", lambda t: "neu"])
+    with db.session() as s, pytest.raises(Conflict, match="needs no more answers"):
+        annotations.save(s, a.actor, second, value={"label": "neg"})
     with db.session() as s:  # nothing changed, counters untouched
         task = s.get(Task, second)
-        assert (task.done, task.taken) == (0, 0)
-        value = s.scalar(
-            select(Annotation.value).where(
+        assert (task.done, task.taken) == (2, 2)
+        row = s.execute(
+            select(Annotation.value, Annotation.review_status, Annotation.revision).where(
                 Annotation.task_id == second, Annotation.user_id == a.actor.user_id
             )
-        )
-        assert value == {"label": "pos"}
+        ).one()
+        assert tuple(row) == ({"label": "pos"}, "rejected", 1)
 
 
 def test_correct_validates_and_keeps_originals(db, team):

@@ -623,6 +623,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("PUT", "/api/tasks/{task_id}/gold"): _json({"value": {"label": "neg"}}),
     ("PUT", "/api/tasks/{task_id}/gold/state"): _json({"state": "reserve"}),
     ("POST", "/api/tasks/{task_id}/review"): _json({"decision": "accept"}),
+    ("POST", "/api/tasks/{task_id}/comments"): _json({"body": "a question from the matrix"}),
     ("POST", "/login"): lambda w, _: {"data": {"email": w.spare_email, "password": PASSWORD}},
     ("POST", "/logout"): lambda w, a: {
         "data": {"csrf_token": w.sessions[a.name][1] if a.name in w.sessions else ""}

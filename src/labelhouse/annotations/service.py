@@ -4,7 +4,9 @@ A submission validates every field through its kind (all problems reported at on
 ties the annotation to the schema version in force, records the time spent, marks the
 annotator's assignment submitted and counts the task's completion. Saving again exactly
 what is already stored (a client retrying a request whose answer it lost) changes nothing:
-no revision, no lead time added.
+no revision, no lead time added. An answer review rejected may be submitted again (fixed,
+or even unchanged): a new revision that takes a slot on the task again and waits for
+review, refused when others have filled the task since.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from labelhouse.annotations.models import Annotation, AnnotationRevision
 from labelhouse.db.base import utcnow
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 from labelhouse.projects.service import load_schema
-from labelhouse.tasks import queue
+from labelhouse.tasks import queue, rework
 from labelhouse.tasks.models import Task
 from labelhouse.tasks.service import ScopedTaskQuery, get_task
 
@@ -143,25 +145,27 @@ def save(
     schema = load_schema(session, project)
     clean = schema.validate_annotation(value, task.data, draft=draft)
     conn = session.connection()
-    if existing is not None and existing.review_status == REJECTED:
-        # Rejection gave this annotation's slot back to the queue; reviving it would count
-        # the task twice.
-        raise Conflict(
-            "This annotation was rejected in review and can no longer be changed (the "
-            "reviewer's reason is on the task page; the task went back to other annotators). "
-            "Ask for your next task instead."
-        )
+    # Review rejected it and gave its slot back: submitting it again (fixed, or as it was)
+    # is a resubmission, which needs a slot again (tasks/rework.py) and a new review.
+    returned = existing is not None and existing.review_status == REJECTED
     status = DRAFT if draft else SUBMITTED
     if draft:
         if existing is not None and existing.status == SUBMITTED:
             raise Conflict("This annotation is already submitted; submit the change instead.")
         queue.extend(session, actor, task.id)  # a draft needs a live lease, and renews it
-    if existing is not None and existing.holds(status, clean, project.schema_version):
+    if (
+        not returned
+        and existing is not None
+        and existing.holds(status, clean, project.schema_version)
+    ):
         # A retry of a save whose answer was lost: it is stored already (and its lead time
         # counted); a second revision would double both.
         annotation = existing.as_annotation(project.id, task.id, actor.user_id)
         return SaveResult(annotation=annotation, created=False, unchanged=True)
-    if not draft and queue.mark_submitted(session, actor, project, task.id):
+    if returned:
+        rework.take_slot_again(session, actor, project, task.id)  # Conflict when it is full
+        conn.execute(_COUNT_DONE, {"tid": task.id})
+    elif not draft and queue.mark_submitted(session, actor, project, task.id):
         conn.execute(_COUNT_DONE, {"tid": task.id})
     now = utcnow()
     values = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labelhouse.db.base import Base, BigId, UtcDateTime, utcnow
@@ -36,6 +36,27 @@ class Review(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     value: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ReviewOutcome(Base):
+    """What one review decided about one revision of one annotation: ``accepted``,
+    ``rejected`` or ``corrected`` (a correction marks the answers that already equalled it
+    ``accepted``). ``annotation.review_status`` only tells the current revision's fate; these
+    rows keep which revision a decision judged, so the annotator is shown the decision and
+    reason on their answer, a resubmission after a rejection is recognised as one, and the
+    annotator's "Returned to you" list can tell what they have already seen (``seen_at``)."""
+
+    __tablename__ = "review_outcome"
+    __table_args__ = (Index("ix_review_outcome_review", "review_id"),)
+
+    annotation_id: Mapped[int] = mapped_column(
+        ForeignKey("annotation.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"))
+    outcome: Mapped[str] = mapped_column(String(20))
+    # When the annotator was shown it (their "Returned to you" list); NULL = not yet.
+    seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class GoldPauseLift(Base):

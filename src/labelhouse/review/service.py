@@ -46,7 +46,7 @@ from labelhouse.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import get_project, load_schema
-from labelhouse.review import leases
+from labelhouse.review import leases, outcomes
 from labelhouse.review.models import Review
 from labelhouse.review.workforce_scope import PENDING, in_review_scope, review_scope
 from labelhouse.tasks import queue
@@ -76,6 +76,8 @@ class ReviewItem:
     differs: dict[int, list[str]] = field(default_factory=dict)
     agreement: dict[str, float] = field(default_factory=dict)
     lease_expires_at: datetime | None = None
+    # Answers resubmitted after an earlier revision was rejected: annotation id -> that.
+    resubmitted: dict[int, outcomes.EarlierRejection] = field(default_factory=dict)
 
 
 def _key(value: Any) -> bytes:
@@ -147,6 +149,16 @@ def _item(session: Session, project: Project, schema: LabelSchema, task: Task) -
     return ReviewItem(task, project, schema, anns, emails, majority, differs, share)
 
 
+def _shown(session: Session, item: ReviewItem, expires_at: datetime) -> ReviewItem:
+    """The item as the reviewer is shown it: leased until ``expires_at``, resubmissions
+    after a rejection marked (read only for the item shown, not for every candidate)."""
+    item.lease_expires_at = expires_at
+    item.resubmitted = outcomes.earlier_rejections(
+        session, {a.id: a.revision for a in item.annotations}
+    )
+    return item
+
+
 def next_for_review(
     session: Session,
     actor: Actor,
@@ -175,9 +187,7 @@ def next_for_review(
         for task_id, expires_at in leases.held(session, project.id, actor.user_id, now):
             task = session.scalars(_candidates(project, actor, 0).where(Task.id == task_id)).first()
             if task is not None:  # else: decided or changed since; the lease is moot
-                item = _item(session, project, schema, task)
-                item.lease_expires_at = expires_at
-                return item
+                return _shown(session, _item(session, project, schema, task), expires_at)
     leases.release_own(session, project.id, actor.user_id)
     query = _candidates(project, actor, after_id).where(~leases.leased_by_other(actor.user_id, now))
     disagreement = project.review_mode == "disagreement"
@@ -214,8 +224,7 @@ def next_for_review(
             if not wanted(item) or not in_review_scope(session, actor, task.id):
                 leases.release_own(session, project.id, actor.user_id)
                 continue
-            item.lease_expires_at = expires_at
-            return item
+            return _shown(session, item, expires_at)
         cursor = batch[-1].id
 
 
@@ -293,13 +302,14 @@ def decide(
         update(Annotation)
         .where(Annotation.task_id == task.id, *_PENDING)
         .values(review_status=status)
-        .returning(Annotation.id, Annotation.value)
+        .returning(Annotation.id, Annotation.value, Annotation.revision)
         .execution_options(synchronize_session=False)
     ).all()
     if not marked:
         raise Conflict(f"Task {task.id} was already reviewed; ask for the next one.")
+    agree: list[int] = []
     if decision == CORRECT:
-        agree = [aid for aid, v in marked if _key(v) == _key(clean)]
+        agree = [aid for aid, v, _ in marked if _key(v) == _key(clean)]
         if agree:
             session.execute(
                 update(Annotation)
@@ -309,7 +319,7 @@ def decide(
             )
     if decision == REJECT:
         n = len(marked)
-        _give_back_route_slots(session, task.id, [aid for aid, _ in marked])
+        _give_back_route_slots(session, task.id, [aid for aid, _, _ in marked])
         session.execute(
             update(Task)
             .where(Task.id == task.id)
@@ -330,6 +340,12 @@ def decide(
         value=clean,
     )
     session.add(review)
+    session.flush()  # its id, for the outcomes
+    outcomes.record(
+        session,
+        review.id,
+        [(aid, revision, ACCEPTED if aid in agree else status) for aid, _, revision in marked],
+    )
     audit.record(
         session,
         organization_id=actor.organization_id,

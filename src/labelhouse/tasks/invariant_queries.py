@@ -241,7 +241,10 @@ def _assignment_group() -> Found:
 def _annotation_group() -> Found:
     """One pass over the annotations, each looked up in its task and its assignment."""
     a, n, t = _A.alias("a"), _N.alias("n"), _T.alias("t")
-    lonely = and_(n.c.status == SUBMITTED, a.c.status.is_distinct_from(SUBMITTED))
+    # An answer review rejected gave its slot back; its annotator may lease the task again
+    # to fix it (tasks/rework.py), so their assignment may be leased, expired or skipped.
+    reworked = and_(n.c.review_status == REJECTED, a.c.status.in_([LEASED, EXPIRED, SKIPPED]))
+    lonely = and_(n.c.status == SUBMITTED, a.c.status.is_distinct_from(SUBMITTED), ~reworked)
     bad = (
         select(
             t.c.project_id,

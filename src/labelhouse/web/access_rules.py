@@ -212,6 +212,16 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("POST", "/api/tasks/{task_id}/review"): TASK_REVIEWER,
         ("GET", "/api/tasks/{task_id}/reviews"): TASK_REVIEWER,
         ("GET", "/api/projects/{project_id}/review/stats"): PROJECT_LAB_REVIEWER,
+        # -- review feedback to annotators, comments on tasks (their own work only) -------
+        ("GET", "/api/projects/{project_id}/returned"): PROJECT_ANNOTATOR,
+        ("POST", "/api/projects/{project_id}/returned/seen"): PROJECT_ANNOTATOR,
+        ("GET", "/api/projects/{project_id}/reviewed"): PROJECT_ANNOTATOR,
+        ("GET", "/api/me/returned"): SELF,
+        ("POST", "/api/tasks/{task_id}/fix"): TASK_ASSIGNED,  # 409 unless theirs was rejected
+        ("GET", "/api/tasks/{task_id}/comments"): TASK_ASSIGNED,
+        ("POST", "/api/tasks/{task_id}/comments"): TASK_ASSIGNED,
+        ("POST", "/api/tasks/{task_id}/comments/read"): TASK_ASSIGNED,
+        ("GET", "/api/projects/{project_id}/comments/unread"): PROJECT_ANNOTATOR,
         # -- HTML pages --------------------------------------------------------------------
         ("GET", "/login"): PUBLIC,
         ("POST", "/login"): PUBLIC,

@@ -17,7 +17,9 @@ from labelhouse.storage import Storage, open_storage
 from labelhouse.web import errors, pages
 from labelhouse.web.api import (
     auth,
+    comments,
     exports,
+    feedback,
     my_workforce,
     outside_policy,
     pages_support,
@@ -82,6 +84,8 @@ def create_app(
         my_workforce.router,
         workforce_comparison.router,
         outside_policy.router,
+        feedback.router,
+        comments.router,
     ):
         app.include_router(router)
     pages.install(app)

@@ -1,7 +1,7 @@
 """skip reasons: the choices a project offers, and the note an annotator writes
 
 Revision ID: 0014
-Revises: 0013 (on merge; this branch has no 0013 yet and chains to 0012 until then)
+Revises: 0013
 Create Date: 2026-12-05 10:00:00
 
 ``project.skip_reasons`` is the list of reasons the annotate page offers when a task is
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 revision: str = "0014"
 # MERGE NOTE: must be "0013" once 0013 (made on another branch at the same time) is
 # merged; "0012" only so that this branch migrates and its tests run on their own.
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -49,6 +49,10 @@ def review_item_out(s: Session, actor: Actor, item: ReviewItem) -> tuple[dict[st
             **annotation_out(a, outside),
             "annotator_email": item.emails.get(a.user_id, ""),
             "differs": item.differs.get(a.id, []),
+            # Submitted again after an earlier revision was rejected (and why it was).
+            "resubmitted_after": (
+                item.resubmitted[a.id].as_dict() if a.id in item.resubmitted else None
+            ),
         }
         for a in item.annotations
     ]
@@ -146,8 +150,9 @@ def review_next(
 
 @router.post("/tasks/{task_id}/review", status_code=201)
 def review_task(task_id: Id, body: ReviewIn, ctx: Ctx) -> Response:
-    """accept; reject (``reason`` required: the task goes back to the queue for other
-    annotators); correct (``value`` validated like an annotation, kept as the reviewed
+    """accept; reject (``reason`` required: the task goes back to the queue, and the answers
+    are returned to their annotators, who see the reason and may fix and resubmit them while
+    the task needs answers); correct (``value`` validated like an annotation, kept as the reviewed
     value; the originals stay)."""
     with ctx.write() as (s, actor):
         r = review.decide(

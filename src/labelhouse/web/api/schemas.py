@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -202,3 +202,28 @@ class TeamIn(Body):
 class TeamPatchIn(Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
+
+
+class CommentIn(Body):
+    body: str = Field(
+        max_length=8000, description="plain text, at most 4000 characters once line ends are \\n"
+    )
+    thread: int | None = Field(
+        default=None,
+        ge=1,
+        le=ID_MAX,
+        description="whose questions this answers (their user id); left out: your own "
+        "questions, or for the lab's reviewers and managers a lab note",
+    )
+
+
+class CommentsReadIn(Body):
+    up_to: int | None = Field(
+        default=None, ge=1, le=ID_MAX, description="the last comment id read (default: all)"
+    )
+
+
+class ReturnedSeenIn(Body):
+    annotation_ids: list[Annotated[int, Field(ge=1, le=ID_MAX)]] | None = Field(
+        default=None, max_length=500, description="default: every returned answer of yours"
+    )

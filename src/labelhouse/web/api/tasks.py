@@ -19,6 +19,7 @@ from labelhouse.errors import Conflict, InvalidInput, PermissionDenied, Problem
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.service import load_schema, load_schema_and_document, project_row
 from labelhouse.review.gold import pause_gate
+from labelhouse.review.task_state import task_review_state
 from labelhouse.tasks import gold, heartbeat, queue
 from labelhouse.tasks import service as tasks
 from labelhouse.tasks.outside_policy import OutsideServing, serving_for
@@ -310,6 +311,8 @@ def get_task(
         schema = load_schema(s, project)
         outside = serving_for(s, actor, project.id, schema, task_ids=[task.id])
         out = task_out(s, task, project, predictions=preds, annotations=anns, outside=outside)
+        if actor.in_project(project.id).sees_whole_project:  # review speaks of every answer
+            out["review_state"] = task_review_state(s, task, project.overlap).as_dict()
         if actor.in_project(project.id).at_least(Role.manager):
             out["gold"] = task.gold  # only managers see expected values
         elif task.gold is not None:

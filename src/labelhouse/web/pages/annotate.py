@@ -28,6 +28,7 @@ def annotate(
     task: int | None = Query(
         default=None, ge=1, le=ID_MAX, description="open this task to edit it"
     ),
+    returned: bool = Query(default=False, description="open the Returned to you panel"),
 ) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         project = projects.get_project(s, actor, project_id)
@@ -39,6 +40,7 @@ def annotate(
             "schema": document,
             "schema_version": project.schema_version,
             "open_task": task,
+            "show_returned": returned,
         }
         return render(
             ctx.request,

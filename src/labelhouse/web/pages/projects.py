@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from labelhouse.annotations.stats import project_overview
 from labelhouse.projects import service as projects
+from labelhouse.review.returned import needs_attention
 from labelhouse.tasks.service import progress_by_project
 from labelhouse.web.charts import bar_chart, daily_bars
 from labelhouse.web.deps import Ctx
@@ -31,6 +32,7 @@ def project_list(ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         items = projects.list_projects(s, actor)
         progress = progress_by_project(s, items)
+        returned = needs_attention(s, actor, project_ids=[p.id for p in items])
         return render(
             ctx.request,
             "projects.html",
@@ -38,6 +40,7 @@ def project_list(ctx: Ctx) -> HTMLResponse:
             csrf_token=csrf,
             projects=items,
             progress=progress,
+            returned=returned,
             can_create=actor.sees_all_projects,
             overview_ids={p.id for p in items if actor.in_project(p.id).sees_whole_project},
             starter_schema=STARTER_SCHEMA,

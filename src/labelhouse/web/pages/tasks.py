@@ -16,6 +16,7 @@ from labelhouse.annotations.queries import (
     browse_view,
     task_detail,
 )
+from labelhouse.review.task_state import rejected_tasks, task_review_state
 from labelhouse.tasks.service import TASK_STATUSES, task_status
 from labelhouse.tasks.skips import skips_of_task
 from labelhouse.web.deps import Ctx
@@ -52,6 +53,7 @@ def task_browser(
         actor.in_project(project_id).require_lab_reviewer("browse tasks")
         view = browse_view(s, actor, project_id, filters, after_id=cursor, limit=PAGE_SIZE)
         project, page = view.project, view.page
+        rejected = rejected_tasks(s, page.items, project.overlap)  # not "new": see task_state
         params = {
             k: v
             for k, v in {
@@ -72,7 +74,14 @@ def task_browser(
             project=project,
             tabs=project_tabs(actor, project_id),
             current_tab="tasks",
-            rows=[(t, task_status(t, project.overlap), snippet(t.data)) for t in page.items],
+            rows=[
+                (
+                    t,
+                    "rejected" if t.id in rejected else task_status(t, project.overlap),
+                    snippet(t.data),
+                )
+                for t in page.items
+            ],
             filters=filters,
             statuses=TASK_STATUSES,
             matches=MATCHES,
@@ -128,6 +137,7 @@ def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
         in_project = actor.in_project(detail.project.id)
         in_project.require_lab_reviewer("open tasks outside the annotate page")
         can_gold = in_project.at_least(Role.manager)
+        review_state = task_review_state(s, detail.task, detail.project.overlap)
         return render(
             ctx.request,
             "task.html",
@@ -137,6 +147,7 @@ def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
             tabs=project_tabs(actor, detail.project.id),
             current_tab="tasks",
             detail=detail,
+            review_state=review_state,
             media_keys={k for f in detail.schema.fields for k in f.media_keys()},
             can_gold=can_gold,
             answers=answers_config(detail, with_gold=can_gold),

@@ -8,6 +8,7 @@ import { api, csrfToken } from "./api.js";
 import { clearDraft, loadDraft, pruneDrafts, saveDraft } from "./annotate/drafts.js";
 import { initialValues, showBanner } from "./annotate/initial.js";
 import { openHelp } from "./annotate/help.js";
+import { Feedback } from "./annotate/feedback.js";
 import { HistoryPanel } from "./annotate/history.js";
 import { LeaseKeeper } from "./annotate/lease.js";
 import { PreAnnotationMarks } from "./annotate/preannotation.js";
@@ -100,6 +101,7 @@ async function show(payload, mode) {
   state.mode = mode;
   if (mode === "queue") leases.hold(payload);
   historyPanel?.setCurrent(state.task ? state.task.id : null);
+  feedback?.taskShown(state.task);
   const url = new URL(window.location.href);
   if (mode === "edit" && state.task) url.searchParams.set("task", String(state.task.id));
   else url.searchParams.delete("task");
@@ -251,6 +253,7 @@ async function submit(startedAt = performance.now()) {
   clearDraft(store, USER, task.id);
   state.sending = false;
   els.submit.disabled = false;
+  feedback.submitted(task.id); // a returned answer submitted again leaves the Returned list
   const next = result.next ?? (await fetchNext());
   if (!next) {
     if (!els.blocked.hidden) say(`Saved task #${task.id}.`, "ok"); // saved, then paused
@@ -467,8 +470,21 @@ function onKeyDown(event) {
 }
 
 // -- wiring -------------------------------------------------------------------------------------
+const feedback = new Feedback({
+  projectId: PROJECT,
+  fields: () => fieldsOf(state.schema),
+  openTask: (id) => openTask(id),
+  showReturned: Boolean(config.show_returned),
+  // A returned task leased again to fix it: the server gave back the page's lease.
+  fixing: async (payload) => {
+    leases.drop();
+    await show(payload, "queue");
+    say(`Fixing task #${payload.task.id}: change your answer and submit it again.`);
+  },
+});
 const historyPanel = new HistoryPanel($("an-history"), {
   projectId: PROJECT, userId: USER, onOpen: (id) => openTask(id), schema: () => state.schema,
+  decorate: (list, tasks) => feedback.decorateHistory(list, tasks),
 });
 document.addEventListener("keydown", onKeyDown);
 // The sticky submit bar covers the bottom of the window: whatever the focus or the field

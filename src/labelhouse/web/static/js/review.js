@@ -9,6 +9,7 @@ import { h, isTyping } from "./widgets/lib/dom.js";
 import { fieldFrame } from "./widgets/lib/frame.js";
 import { loadWidget } from "./widgets/lib/load.js";
 import { answerView, loadModules } from "./widgets/lib/show.js";
+import { ReviewFeedback } from "./review-feedback.js";
 
 const config = JSON.parse(document.getElementById("lh-review-config").textContent);
 const PROJECT = config.project.id;
@@ -20,6 +21,7 @@ const els = {
   correctFields: $("rv-correct-fields"), errors: $("rv-errors"),
 };
 const state = { item: null, after: 0, panel: null, widgets: [], busy: false };
+const feedback = new ReviewFeedback($("rv-feedback"));
 
 const fieldsOf = (schema) => (Array.isArray(schema) ? schema : schema?.fields || []);
 
@@ -75,6 +77,7 @@ async function show(item) {
   const modules = item.task ? await loadModules(fieldsOf(item.schema)) : null;
   closePanel();
   state.item = item;
+  feedback.show(item);
   if (!item.task) {
     els.task.hidden = true;
     say("Nothing is waiting for your review. Finished tasks appear here as annotators submit them.", "ok");
@@ -111,7 +114,11 @@ async function decide(body) {
   try {
     await api("POST", `/api/tasks/${id}/review`, body);
     await loadNext(); // a decided task leaves the queue; skipped ones stay passed over
-    const done = { accept: "accepted", reject: "rejected, back in the queue", correct: "corrected" }[body.decision];
+    const done = {
+      accept: "accepted",
+      reject: "rejected, back in the queue; its annotators see your reason and may fix their answers",
+      correct: "corrected",
+    }[body.decision];
     const rest = state.item?.task ? "" : " Nothing else is waiting for your review.";
     say(`Task ${id} ${done}.${rest}`, "ok");
 

@@ -15,10 +15,12 @@ function snippet(data) {
 export class HistoryPanel {
   /**
    * @param {HTMLElement} panel the panel element (holds an `ol` and a `.an-history-more` button)
-   * @param {{projectId: number, userId: number, onOpen: (id: number) => void, schema?: () => object}} options
-   *   `schema`: the project's current schema, to draw an entry's answer with
+   * @param {{projectId: number, userId: number, onOpen: (id: number) => void, schema?: () => object,
+   *   decorate?: (list: HTMLElement, tasks: object[]) => void}} options
+   *   `schema`: the project's current schema, to draw an entry's answer with; `decorate`
+   *   adds to the rendered entries (review badges: annotate/feedback.js)
    */
-  constructor(panel, { projectId, userId, onOpen, schema = () => null }) {
+  constructor(panel, { projectId, userId, onOpen, schema = () => null, decorate }) {
     this.panel = panel;
     this.list = panel.querySelector("ol");
     this.more = panel.querySelector(".an-history-more");
@@ -28,6 +30,7 @@ export class HistoryPanel {
     this.onOpen = onOpen;
     this.userId = userId;
     this.schema = schema;
+    this.decorate = decorate;
     this.cursor = null;
     this.items = [];
     this.current = null;
@@ -77,5 +80,6 @@ export class HistoryPanel {
       return h("li", { dataset: { task: String(t.id) }, class: t.id === this.current ? "is-current" : "" }, open, answer);
     }));
     this.more.hidden = !this.cursor;
+    this.decorate?.(this.list, newest);
   }
 }
