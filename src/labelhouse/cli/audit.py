@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from labelhouse.cli.app import App
 from labelhouse.cli.common import (
     DataDir,
     console,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from labelhouse.audit.checkpoints import PeriodicCheckpoints
     from labelhouse.config import Settings
 
-audit_app = typer.Typer(
+audit_app = App(
     help="Signed checkpoints of the audit log (see docs/audit.md).", no_args_is_help=True
 )
 
@@ -149,6 +150,12 @@ def verify(
 
     settings = settings_for(data_dir)
     reading = None
+    if public_key and checkpoints_file is None:
+        console.print(
+            "[bold red]Error:[/] --public-key checks the signatures of --checkpoints FILE: give "
+            "the checkpoint file too, or leave the key out."
+        )
+        raise typer.Exit(2)
     try:
         if checkpoints_file is not None:
             verifying = [keys.load_public_key(p) for p in public_key]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from labelhouse.cli.common import DataDir, console, fail, open_db, settings_for
+from labelhouse.cli.common import DataDir, console, fail, open_db, organization_id, settings_for
 from labelhouse.errors import LabelhouseError
 from labelhouse.storable import ID_MAX
 
@@ -47,6 +47,8 @@ def trace_command(
     db = open_db(settings)
     try:
         with db.read_session() as s:
+            if organization is not None:
+                organization_id(s, organization)  # one nobody has is a mistake, not "no marker"
             result = trace_markers(s, text, organization_id=organization)
     except LabelhouseError as exc:
         raise fail(exc) from None
