@@ -39,8 +39,10 @@ def keygen(
         ..., help="Where to write the new Ed25519 private key (PEM, mode 0600; never overwritten)"
     ),
 ) -> None:
-    """Make a signing key pair: the private key goes to the file, the public key (PEM) to
-    standard output — keep it apart from the server, verification needs only it."""
+    """Make a key pair for signing audit checkpoints.
+
+    The private key goes to the file, the public key (PEM) to standard output — keep it
+    apart from the server, verification needs only it."""
     from labelhouse.audit import keys
 
     try:
@@ -81,9 +83,11 @@ def checkpoint(
     ),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Sign the head of every organization's audit chain (run it from cron). Appending to a
-    file skips organizations whose head has not moved since their last checkpoint there;
-    with ``-o -`` every head is written to standard output, for any log shipper."""
+    """Sign the head of every organization's audit chain (run it from cron).
+
+    Appending to a file skips organizations whose head has not moved since their last
+    checkpoint there; with ``-o -`` every head is written to standard output, for any log
+    shipper."""
     from labelhouse.audit import checkpoints, keys
 
     settings = settings_for(data_dir)
@@ -140,7 +144,9 @@ def verify(
     ),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Check every organization's audit hash chain; with --checkpoints, also that each
+    """Check every organization's audit hash chain (and signed checkpoints).
+
+    Checks every organization's audit hash chain; with --checkpoints, also that each
     signed checkpoint's head is still there, unchanged, after the same number of events
     (which catches deleted tails and recomputed chains up to the newest checkpoint)."""
     from sqlalchemy import select

@@ -302,8 +302,9 @@ def undo_import(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Remove an import's tasks that nobody has worked on (with their predictions); tasks
-    someone was given or answered stay."""
+    """Remove an import's tasks that nobody has worked on yet.
+
+    Their predictions go with them; tasks someone was given or answered stay."""
     from labelhouse.tasks.undo import get_import
     from labelhouse.tasks.undo import undo_import as undo
 

@@ -58,8 +58,10 @@ def db_check(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on standard output"),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Check the database: its schema against the models (like `alembic check`); with --deep
-    also its pages and the work queue. Exit status 1 when a problem is found."""
+    """Check the database's schema; with --deep also its pages and the work queue.
+
+    The schema is compared with the models (like `alembic check`). Exit status 1 when a
+    problem is found."""
     from sqlalchemy.exc import DBAPIError
 
     from labelhouse.db import integrity

@@ -53,8 +53,9 @@ class _Labelhouse(App):
 
 app = _Labelhouse(
     cls=RootGroup,
-    help="Labelhouse: self-hosted data labeling. Results go to standard output; progress, "
-    "notes and errors to standard error.",
+    help="Labelhouse: self-hosted data labeling.\n\nResults go to standard output; "
+    "progress, notes and errors to standard error. LABELHOUSE_DEBUG=1 shows the traceback "
+    "of an unexpected error.",
 )
 users_app = App(help="Manage users: create, list, reset a password.")
 projects_app = App(help="Manage projects: list and create them.")
@@ -112,8 +113,9 @@ def create_user(
     password: str | None = typer.Option(None, help="Default: generate one and print it"),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Create a user (or add an existing one to the organization). A generated one-time
-    password is printed alone on standard output."""
+    """Create a user (or add an existing one to the organization).
+
+    A generated one-time password is printed alone on standard output."""
     from labelhouse.accounts import service as accounts
     from labelhouse.audit import service as audit
     from labelhouse.errors import InvalidInput, NotFound

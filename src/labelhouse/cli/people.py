@@ -255,8 +255,10 @@ def _via(entry: MemberEntry) -> str:
 def list_members(
     project: str = Project, as_json: bool = AsJson, data_dir: Path | None = DataDir
 ) -> None:
-    """Everyone with access to the project: directly, through a team, or as an organization
-    owner or manager (who see every project)."""
+    """Everyone with access to the project, and how they have it.
+
+    Directly, through a team, or as an organization owner or manager (who see every
+    project)."""
     from labelhouse.people import project_members as members
 
     db = open_db(settings_for(data_dir))
@@ -356,8 +358,10 @@ def reset_password(
     organization: int | None = Organization,
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Give a member a new one-time password (printed alone on standard output); their
-    sessions and API tokens end, and they must choose a new password at their next login."""
+    """Give a member a new one-time password, printed alone on standard output.
+
+    Their sessions and API tokens end, and they must choose a new password at their next
+    login."""
     from labelhouse.people import organization as org
 
     db = open_db(settings_for(data_dir))

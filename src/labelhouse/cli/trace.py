@@ -32,7 +32,9 @@ def trace_command(
     ),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Name the servings (lease, workforce, person, project, task, time) whose invisible
+    """Name who was served the text leaked in FILE, from its canary markers.
+
+    Names the servings (lease, workforce, person, project, task, time) whose invisible
     canary markers are in FILE. Markers are only in text served to vendors of projects
     with the canary on; retyping, ASCII-only conversion or stripping invisible characters
     removes them."""
