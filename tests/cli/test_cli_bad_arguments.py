@@ -176,39 +176,42 @@ def _args(param: Any, value: str) -> list[str]:
     return [value] if param.param_type_name == "argument" else [param.opts[0], value]
 
 
-def variants(
-    words: tuple[str, ...], command: Any, files: Files
-) -> Iterator[tuple[str, list[str], str | None]]:
-    """(what is wrong, arguments, database URL or None for the test database)."""
-    params = [p for p in command.params if p.expose_value]
-
-    def with_(spoiled: Any = None, value: str = "") -> list[str]:
-        out = [*words]
-        out += [
+def command_line(
+    words: tuple[str, ...], command: Any, files: Files, spoiled: Any = None, value: str = ""
+) -> list[str]:
+    """The command with plausible values for what it needs, and ``value`` for ``spoiled``."""
+    out = [*words]
+    for a in BASE_OPTIONS.get(words, []):
+        out.append(
             a.format(
                 fresh=files.fresh(),
                 empty=files.empty,
                 private_key=files.private_key,
                 public_key=files.public_key,
             )
-            for a in BASE_OPTIONS.get(words, [])
-        ]
-        for p in params:
-            if p is spoiled:
-                out += _args(p, value)
-            elif p.required:
-                out += _args(p, plausible(p, files))
-        return out + BASE_ARGUMENTS.get(words, [])
+        )
+    for p in command.params:
+        if p is spoiled:
+            out += _args(p, value)
+        elif p.expose_value and p.required:
+            out += _args(p, plausible(p, files))
+    return out + BASE_ARGUMENTS.get(words, [])
 
-    for p in params:
-        for what, value in spoils(p, files):
-            yield f"{p.name} is {what}", with_(p, value), None
-    if any(p.name == "data_dir" for p in params):
-        for what, url in BAD_URLS.items():
-            yield f"the database URL names {what}", with_(), url
+
+def variants(words: tuple[str, ...], command: Any, files: Files) -> Iterator[tuple[str, list[str]]]:
+    """(what is wrong, arguments) for each bad value of each parameter."""
+    for p in command.params:
+        if p.expose_value:
+            for what, value in spoils(p, files):
+                yield f"{p.name} is {what}", command_line(words, command, files, p, value)
 
 
 CASES = [pytest.param(words, id=" ".join(words)) for words, _ in leaf_commands()]
+URL_CASES = [
+    pytest.param(words, id=" ".join(words))
+    for words, command in leaf_commands()
+    if any(p.name == "data_dir" for p in command.params)
+]
 
 
 @pytest.fixture
@@ -219,41 +222,63 @@ def data(db, owner, tmp_path):
     return tmp_path / "cli-data"
 
 
+def attempt(words: tuple[str, ...], args: list[str], url: str) -> str | None:
+    """What went wrong when running the command, if anything."""
+    # A `serve` that got past a bad argument would serve forever: stop it (status 0).
+    guard = threading.Timer(STARTED_AFTER, os.kill, (os.getpid(), signal.SIGINT))
+    if words == ("serve",):
+        guard.start()
+    try:
+        result = CliRunner().invoke(
+            cli_app, args, env={"LABELHOUSE_DATABASE_URL": url, "COLUMNS": "200"}
+        )
+    finally:
+        guard.cancel()
+    said = (result.stdout + result.stderr).strip()
+    wrong = []
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        wrong.append(f"raised {type(result.exception).__name__}: {result.exception}")
+    if "Traceback" in result.output:
+        wrong.append("printed a traceback")
+    if result.exit_code == 0:
+        wrong.append("exited with status 0")
+    if not said:
+        wrong.append("said nothing")
+    if BUG_SENTENCE in said:
+        wrong.append("reached the last-resort handler")
+    if not wrong:
+        return None
+    last = said.splitlines()[-1] if said else ""
+    return f"({' '.join(args)}): {', '.join(wrong)}; last line: {last}"
+
+
+def _with_data_dir(command: Any, args: list[str], data: Path) -> list[str]:
+    if "--data-dir" in args or not any(p.name == "data_dir" for p in command.params):
+        return args
+    return [*args, "--data-dir", str(data)]
+
+
 @pytest.mark.parametrize("words", CASES)
 def test_bad_arguments_end_in_a_sentence(words, db_url, data, files):
     command = dict(leaf_commands())[words]
-    problems = []
-    ran = 0
-    for what, args, url in variants(words, command, files):
+    problems, ran = [], 0
+    for what, args in variants(words, command, files):
         ran += 1
-        if "--data-dir" not in args and any(p.name == "data_dir" for p in command.params):
-            args = [*args, "--data-dir", str(data)]
-        # A `serve` that got past a bad argument would serve forever: stop it (status 0).
-        guard = threading.Timer(STARTED_AFTER, os.kill, (os.getpid(), signal.SIGINT))
-        if words == ("serve",):
-            guard.start()
-        try:
-            result = CliRunner().invoke(
-                cli_app,
-                args,
-                env={"LABELHOUSE_DATABASE_URL": url or db_url, "COLUMNS": "200"},
-            )
-        finally:
-            guard.cancel()
-        said = (result.stdout + result.stderr).strip()
-        wrong = []
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            wrong.append(f"raised {type(result.exception).__name__}: {result.exception}")
-        if "Traceback" in result.output:
-            wrong.append("printed a traceback")
-        if result.exit_code == 0:
-            wrong.append("exited with status 0")
-        if not said:
-            wrong.append("said nothing")
-        if BUG_SENTENCE in said:
-            wrong.append("reached the last-resort handler")
+        wrong = attempt(words, _with_data_dir(command, args, data), db_url)
         if wrong:
-            last = said.splitlines()[-1] if said else ""
-            problems.append(f"{what} ({' '.join(args)}): {', '.join(wrong)}; last line: {last}")
+            problems.append(f"{what} {wrong}")
     assert ran > 0, "no bad argument for this command"
+    assert not problems, "\n".join(problems).replace(str(files.root.parent), "TMP")
+
+
+@pytest.mark.parametrize("words", URL_CASES)
+def test_a_database_url_that_cannot_work_ends_in_a_sentence(words, tmp_path, files):
+    """Nothing is read from a database here, so once is enough (no backend parameter)."""
+    command = dict(leaf_commands())[words]
+    problems = []
+    for what, url in BAD_URLS.items():
+        args = _with_data_dir(command, command_line(words, command, files), tmp_path / "cli-data")
+        wrong = attempt(words, args, url)
+        if wrong:
+            problems.append(f"the database URL names {what} {wrong}")
     assert not problems, "\n".join(problems).replace(str(files.root.parent), "TMP")
