@@ -255,7 +255,7 @@ def list_imports(
     try:
         with db.read_session() as s:
             proj, actor = project_and_actor(s, project)
-            found = [
+            found: list[dict[str, Any]] = [
                 {  # the API's keys (GET /api/projects/{id}/imports)
                     "id": i.id,
                     "project_id": proj.id,
@@ -284,7 +284,7 @@ def list_imports(
         echo_table(
             ["ID", "WHEN (UTC)", "FILE", "ROWS", "NEW", "DUP.", "REJ.", "REMOVED"],
             [
-                [str(i["id"]), i["created_at"].replace("T", " ")[:16], i["filename"]]
+                [str(i["id"]), str(i["created_at"]).replace("T", " ")[:16], i["filename"]]
                 + [f"{i[k]:,}" for k in counts]
                 for i in found
             ],
