@@ -240,15 +240,16 @@ def _demo_image(seed: int) -> bytes:
 
 
 def load_demo(session: Session, actor: Actor, storage: Storage) -> list[Project]:
-    """Create the demo projects once (idempotent by name)."""
-    existing = set(
-        session.scalars(
+    """Create the demo projects once (idempotent by name, ignoring case)."""
+    existing = {  # as project names are compared (projects.service.check_unique_name)
+        name.strip().casefold()
+        for name in session.scalars(
             select(Project.name).where(Project.organization_id == actor.organization_id)
         )
-    )
+    }
     created: list[Project] = []
     for spec in [*DEMO_PROJECTS, BOXES_PROJECT]:
-        if spec["name"] in existing:
+        if spec["name"].casefold() in existing:
             continue
         project = create_project(
             session,

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
 
 from labelhouse.projects.models import Project
 from tests.browser.conftest import login, screenshot
@@ -56,6 +57,24 @@ def test_projects_list_and_create_project(page: Page, live_server, console_error
     page.goto("/")
     expect(page.get_by_role("link", name=name)).to_be_visible()
     assert unexpected(console_errors, 422) == []  # the bad schema's answer
+
+
+def test_a_taken_project_name_is_reported_next_to_the_form(page: Page, live_server, console_errors):
+    """Names are unique within an organization, ignoring case: the 409 names the project."""
+    name = unique("Taken")
+    pid = new_project(live_server, name=name)
+    login(page, live_server.owner_email)
+    form = page.locator("form[data-api='POST /api/projects']")
+    form.get_by_label("Name", exact=True).fill(f"  {name.upper()} ")
+    form.get_by_role("button", name="Create project").click()
+    expect(form.locator(".form-result")).to_have_text(
+        f"Project {pid} is already named '{name}' (names are compared ignoring case): choose "
+        f"another name, or rename project {pid} first."
+    )
+    expect(page).to_have_url(re.compile(r"/$|/projects$"))  # no new project to go to
+    with live_server.db.read_session() as s:
+        assert s.scalar(select(func.count()).where(func.lower(Project.name) == name.lower())) == 1
+    assert unexpected(console_errors, 409) == []
 
 
 def test_overview_progress_chart_and_activity(page: Page, live_server, console_errors):

@@ -72,9 +72,12 @@ def streamed(body: bytes, size: int = 16 * 1024) -> Iterator[bytes]:
         yield body[i : i + size]
 
 
-def big_valid_project(total: int) -> bytes:
-    """A valid project body of ``total`` bytes (description and instructions fill it)."""
-    head = b'{"name": "big", "schema": [{"name": "t", "kind": "text"}], "description": "'
+def big_valid_project(total: int, name: str = "big") -> bytes:
+    """A valid project body of ``total`` bytes (description and instructions fill it); a
+    project's name is unique in its organization."""
+    head = b'{"name": "%s", "schema": [{"name": "t", "kind": "text"}], "description": "' % (
+        name.encode()
+    )
     middle = b'", "instructions": "'
     room = total - len(head) - len(middle) - 2
     body = head + b"d" * (room // 2) + middle + b"i" * (room - room // 2) + b'"}'
@@ -481,6 +484,7 @@ def test_body_up_to_the_limit_is_accepted(app, db):
     r = c.post("/api/projects", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 201, r.text
     # and streamed, too
+    body = big_valid_project(200_000, name="big, streamed")
     r = c.post(
         "/api/projects", content=streamed(body), headers={"content-type": "application/json"}
     )

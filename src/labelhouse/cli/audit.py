@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from labelhouse.cli.app import App
 from labelhouse.cli.common import (
     DataDir,
     console,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from labelhouse.audit.checkpoints import PeriodicCheckpoints
     from labelhouse.config import Settings
 
-audit_app = typer.Typer(
+audit_app = App(
     help="Signed checkpoints of the audit log (see docs/audit.md).", no_args_is_help=True
 )
 
@@ -38,8 +39,10 @@ def keygen(
         ..., help="Where to write the new Ed25519 private key (PEM, mode 0600; never overwritten)"
     ),
 ) -> None:
-    """Make a signing key pair: the private key goes to the file, the public key (PEM) to
-    standard output — keep it apart from the server, verification needs only it."""
+    """Make a key pair for signing audit checkpoints.
+
+    The private key goes to the file, the public key (PEM) to standard output — keep it
+    apart from the server, verification needs only it."""
     from labelhouse.audit import keys
 
     try:
@@ -80,9 +83,11 @@ def checkpoint(
     ),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Sign the head of every organization's audit chain (run it from cron). Appending to a
-    file skips organizations whose head has not moved since their last checkpoint there;
-    with ``-o -`` every head is written to standard output, for any log shipper."""
+    """Sign the head of every organization's audit chain (run it from cron).
+
+    Appending to a file skips organizations whose head has not moved since their last
+    checkpoint there; with ``-o -`` every head is written to standard output, for any log
+    shipper."""
     from labelhouse.audit import checkpoints, keys
 
     settings = settings_for(data_dir)
@@ -139,7 +144,9 @@ def verify(
     ),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Check every organization's audit hash chain; with --checkpoints, also that each
+    """Check every organization's audit hash chain (and signed checkpoints).
+
+    Checks every organization's audit hash chain; with --checkpoints, also that each
     signed checkpoint's head is still there, unchanged, after the same number of events
     (which catches deleted tails and recomputed chains up to the newest checkpoint)."""
     from sqlalchemy import select
@@ -149,6 +156,12 @@ def verify(
 
     settings = settings_for(data_dir)
     reading = None
+    if public_key and checkpoints_file is None:
+        console.print(
+            "[bold red]Error:[/] --public-key checks the signatures of --checkpoints FILE: give "
+            "the checkpoint file too, or leave the key out."
+        )
+        raise typer.Exit(2)
     try:
         if checkpoints_file is not None:
             verifying = [keys.load_public_key(p) for p in public_key]

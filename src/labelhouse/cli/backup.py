@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from labelhouse.cli.app import App
 from labelhouse.cli.common import DataDir, console, fail
 from labelhouse.errors import LabelhouseError
 
 if TYPE_CHECKING:
     from labelhouse.config import Settings
 
-backup_app = typer.Typer()
+backup_app = App()
 
 MB = 1_000_000
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import typer
 from rich.console import Console
@@ -26,17 +26,47 @@ if TYPE_CHECKING:
 
 console = Console(stderr=True)
 DataDir = typer.Option(
-    None, "--data-dir", envvar="LABELHOUSE_DATA_DIR", help="Folder for the SQLite file and uploads"
+    None,
+    "--data-dir",
+    envvar="LABELHOUSE_DATA_DIR",
+    file_okay=False,
+    help="Folder for the SQLite file and uploads (created if missing). With "
+    "LABELHOUSE_DATABASE_URL set, the database is there instead; uploads stay here.",
 )
 
 
 def settings_for(data_dir: Path | None) -> Settings:
-    from labelhouse.config import Settings
+    """The settings from ``LABELHOUSE_*`` with ``--data-dir``; a bad value of either is a
+    sentence naming it."""
+    from pydantic import ValidationError
 
-    settings = Settings()
+    from labelhouse.config import Settings
+    from labelhouse.errors import InvalidInput, Problem
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise InvalidInput(
+            "Some LABELHOUSE_* environment variables have values Labelhouse cannot use.",
+            [
+                Problem("LABELHOUSE_" + "_".join(map(str, e["loc"])).upper(), e["msg"])
+                for e in exc.errors()
+            ],
+        ) from None
     if data_dir is not None:
         settings.data_dir = data_dir
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file, or a link to one, on the way
+        raise InvalidInput(
+            f"The data folder {settings.data_dir} is a file (or a file is on its way): give "
+            "--data-dir (or LABELHOUSE_DATA_DIR) a folder; it is created if missing."
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot create the data folder {settings.data_dir}: {exc.strerror}. Give "
+            "--data-dir (or LABELHOUSE_DATA_DIR) a folder you may write to."
+        ) from None
     return settings
 
 
@@ -46,7 +76,10 @@ def open_db(settings: Settings, *, upgrade: bool = True) -> Database:
     from labelhouse.db.engine import DatabaseOptions, open_database
     from labelhouse.db.heads import is_at_head
 
-    db = open_database(settings.resolved_database_url, DatabaseOptions.long(settings))
+    try:
+        db = open_database(settings.resolved_database_url, DatabaseOptions.long(settings))
+    except LabelhouseError as exc:  # a URL that cannot work
+        raise fail(exc) from None
     if upgrade and not is_at_head(db):
         from sqlalchemy.exc import DBAPIError
 
@@ -104,6 +137,81 @@ def project_and_actor(session: Session, ref: str) -> tuple[Project, Actor]:
     return project, owner_actor(session, project.organization_id)
 
 
+def organization_id(session: Session, requested: int | None) -> int:
+    """The organization a command acts in: the one asked for (NotFound if there is none),
+    or the first."""
+    from sqlalchemy import select
+
+    from labelhouse.accounts.models import Organization
+    from labelhouse.errors import NotFound
+
+    if requested is not None:
+        if session.get(Organization, requested) is None:
+            raise NotFound(
+                f"No such organization: {requested}. Leave out --organization to use the first."
+            )
+        return requested
+    first = session.scalar(select(Organization.id).order_by(Organization.id).limit(1))
+    if first is None:
+        raise NotFound("No organization yet: run `labelhouse users create EMAIL` first.")
+    return first
+
+
+def org_actor(session: Session, requested: int | None) -> Actor:
+    """The owner of the organization a command acts in (see :func:`organization_id`)."""
+    return owner_actor(session, organization_id(session, requested))
+
+
+# -- files the user names ----------------------------------------------------------------------
+
+
+def read_text(path: Path, what: str) -> str:
+    """A text file named on the command line (UTF-8, a byte-order mark allowed), or
+    InvalidInput saying why it cannot be read; ``what`` names it ("the schema file")."""
+    from labelhouse.errors import InvalidInput
+
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidInput(f"{what.capitalize()} {path} does not exist.") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{what.capitalize()} {path} is a folder, not a file.") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{what.capitalize()} {path} is not UTF-8 text (byte {exc.start:,} is "
+            f"0x{exc.object[exc.start]:02x}): is it the right file?"
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {what} {path}: {exc.strerror}.") from None
+
+
+def writable_path(path: Path, option: str) -> Path:
+    """``path`` if a file can be created there, checked before any work is done, else
+    InvalidInput naming ``option`` (a folder in its place, or a missing folder above it)."""
+    from labelhouse.errors import InvalidInput
+
+    if path.is_dir():
+        raise InvalidInput(f"{option} {path} is a folder: name a file (in it, perhaps).")
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise InvalidInput(
+            f"{option} {path}: the folder {folder} does not exist; create it first, or name "
+            "a file in a folder that does."
+        )
+    return path
+
+
+def open_for_writing(path: Path, option: str) -> BinaryIO:
+    """``path`` opened for writing (binary), or InvalidInput with the system's reason."""
+    from labelhouse.errors import InvalidInput
+
+    writable_path(path, option)
+    try:
+        return path.open("wb")
+    except OSError as exc:
+        raise InvalidInput(f"Cannot write {option} {path}: {exc.strerror}.") from None
+
+
 # sysexits.h's EX_TEMPFAIL: the database was away or busy; the same command may work later.
 EXIT_TRY_AGAIN = 75
 
@@ -113,9 +221,9 @@ def fail(exc: LabelhouseError) -> typer.Exit:
 
     from labelhouse.errors import Busy
 
-    console.print(f"[bold red]Error:[/] {exc.message}", soft_wrap=True)
+    console.print(f"[bold red]Error:[/] {escape(exc.message)}", soft_wrap=True)
     for d in exc.details[:50]:
-        console.print(f"  [yellow]{d.field}[/]: {d.problem}")
+        console.print(f"  [yellow]{escape(d.field)}[/]: {escape(d.problem)}")
     if len(exc.details) > 50:
         console.print(f"  … and {len(exc.details) - 50} more")
     if isinstance(exc, Busy):  # the operator runs the CLI: say what the server saw

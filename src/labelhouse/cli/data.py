@@ -10,8 +10,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
-from labelhouse.cli.common import DataDir, console, fail, open_db, project_and_actor, settings_for
+from labelhouse.cli.app import App
+from labelhouse.cli.common import (
+    DataDir,
+    console,
+    fail,
+    open_db,
+    open_for_writing,
+    project_and_actor,
+    settings_for,
+    writable_path,
+)
+from labelhouse.cli.output import AsJson, echo_json, echo_table, iso
 from labelhouse.errors import LabelhouseError
 from labelhouse.storable import ID_MAX
 
@@ -70,8 +82,10 @@ def import_command(
     from labelhouse.tasks import importer
 
     settings = settings_for(data_dir)
+    rejected_path = writable_path(
+        rejected or file.with_name(file.name + ".rejected.jsonl"), "--rejected"
+    )
     db = open_db(settings)
-    rejected_path = rejected or file.with_name(file.name + ".rejected.jsonl")
     rejected_out: Any = None
 
     def on_rejected(where: str, row: Any, reasons: list[str]) -> None:
@@ -155,12 +169,12 @@ def import_command(
         if rejected_out is not None:
             rejected_out.close()
         db.dispose()
-    console.print(
-        f"[green]Imported[/] {result.created:,} new tasks from {result.rows:,} rows "
+    typer.echo(
+        f"Imported {result.created:,} new tasks from {result.rows:,} rows "
         f"({result.duplicates:,} already present, {result.rejected:,} rejected)."
     )
     if result.rejected:
-        console.print(f"Rejected rows with reasons: {rejected_path}")
+        typer.echo(f"Rejected rows with reasons: {rejected_path}")
 
 
 def export_command(
@@ -188,6 +202,8 @@ def export_command(
     from labelhouse.exports.service import plan_export
 
     settings = settings_for(data_dir)
+    if output is not None:
+        writable_path(output, "--output")  # before the work, not after it
     db = open_db(settings)
     try:
         with db.session() as s:
@@ -202,7 +218,7 @@ def export_command(
                 consensus_method=consensus_method,
                 csv_formulas="keep" if csv_keep_formulas else "escape",
             )
-        target = output.open("wb") if output else sys.stdout.buffer
+        target = open_for_writing(output, "--output") if output else sys.stdout.buffer
         written = 0
         try:
             with db.read_session() as s, _progress() as bar:
@@ -218,41 +234,63 @@ def export_command(
         raise fail(exc) from None
     finally:
         db.dispose()
-    if output:
-        console.print(f"[green]Wrote[/] {written:,} bytes to {output}")
+    if output:  # the file is the result
+        console.print(f"[green]Wrote[/] {written:,} bytes to {escape(str(output))}")
 
 
-imports_app = typer.Typer(help="A project's imports; undo one.", no_args_is_help=True)
+imports_app = App(help="A project's imports; undo one.", no_args_is_help=True)
 
 
 @imports_app.command("list")
 def list_imports(
     project: str = typer.Argument(..., help="Project id or exact name"),
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    as_json: bool = AsJson,
     data_dir: Path | None = DataDir,
 ) -> None:
     """The project's latest imports, newest first."""
-    from rich.table import Table
-
     from labelhouse.tasks.queries import recent_imports
 
-    table = Table("id", "when (UTC)", "file", "rows", "new", "dup.", "rej.", "removed")
     db = open_db(settings_for(data_dir))
     try:
         with db.read_session() as s:
             proj, actor = project_and_actor(s, project)
-            for i in recent_imports(s, actor, proj.id, limit=limit):
-                counts = (i.rows, i.created, i.duplicates, i.rejected, i.removed)
-                when = i.created_at.strftime("%Y-%m-%d %H:%M")
-                table.add_row(str(i.id), when, i.filename, *(f"{n:,}" for n in counts))
+            found: list[dict[str, Any]] = [
+                {  # the API's keys (GET /api/projects/{id}/imports)
+                    "id": i.id,
+                    "project_id": proj.id,
+                    "filename": i.filename,
+                    "format": i.file_format,
+                    "user_id": i.user_id,
+                    "rows": i.rows,
+                    "created": i.created,
+                    "duplicates": i.duplicates,
+                    "rejected": i.rejected,
+                    "removed": i.removed,
+                    "removed_at": iso(i.removed_at),
+                    "created_at": iso(i.created_at),
+                }
+                for i in recent_imports(s, actor, proj.id, limit=limit)
+            ]
+            name = proj.name
     except LabelhouseError as exc:
         raise fail(exc) from None
     finally:
         db.dispose()
-    if table.row_count:
-        console.print(table)
+    counts = ("rows", "created", "duplicates", "rejected", "removed")
+    if as_json:
+        echo_json(found)
+    elif found:
+        echo_table(
+            ["ID", "WHEN (UTC)", "FILE", "ROWS", "NEW", "DUP.", "REJ.", "REMOVED"],
+            [
+                [str(i["id"]), str(i["created_at"]).replace("T", " ")[:16], i["filename"]]
+                + [f"{i[k]:,}" for k in counts]
+                for i in found
+            ],
+        )
     else:
-        console.print(f"No imports into {project} yet.")
+        console.print(f"No imports into project '{escape(name)}' yet.", soft_wrap=True)
 
 
 @imports_app.command("undo")
@@ -264,8 +302,9 @@ def undo_import(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Remove an import's tasks that nobody has worked on (with their predictions); tasks
-    someone was given or answered stay."""
+    """Remove an import's tasks that nobody has worked on yet.
+
+    Their predictions go with them; tasks someone was given or answered stay."""
     from labelhouse.tasks.undo import get_import
     from labelhouse.tasks.undo import undo_import as undo
 
@@ -289,7 +328,7 @@ def undo_import(
         raise fail(exc) from None
     finally:
         db.dispose()
-    console.print(
+    typer.echo(
         f"Removed {result.removed:,} tasks of import {import_id}"
         + (f"; kept {result.kept:,} that someone worked on." if result.kept else ".")
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from labelhouse.cli.app import App
 from labelhouse.cli.common import DataDir, console, fail, open_db, settings_for
 from labelhouse.errors import LabelhouseError
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from labelhouse.tasks.invariant_repair import Repair
     from labelhouse.tasks.invariants import QueueReport
 
-db_app = typer.Typer(help="Database migrations and checks.", no_args_is_help=True)
+db_app = App(help="Database migrations and checks.", no_args_is_help=True)
 
 REPAIR_ATTEMPTS = 3
 _SERIALIZATION_FAILURE = "40001"
@@ -37,7 +38,7 @@ def db_upgrade(data_dir: Path | None = DataDir) -> None:
     """Bring the database to the newest migration (``serve`` does this on start)."""
     db = open_db(settings_for(data_dir))
     db.dispose()
-    console.print("Database is at the latest revision.")
+    typer.echo("The database is at the latest revision.")
 
 
 @db_app.command("check")
@@ -57,8 +58,10 @@ def db_check(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on standard output"),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Check the database: its schema against the models (like `alembic check`); with --deep
-    also its pages and the work queue. Exit status 1 when a problem is found."""
+    """Check the database's schema; with --deep also its pages and the work queue.
+
+    The schema is compared with the models (like `alembic check`). Exit status 1 when a
+    problem is found."""
     from sqlalchemy.exc import DBAPIError
 
     from labelhouse.db import integrity

@@ -7,14 +7,26 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from labelhouse.accounts.models import Role
+from labelhouse.cli.app import App, RootGroup
 from labelhouse.cli.audit import audit_app, verify
 from labelhouse.cli.backup import backup_app
-from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
+from labelhouse.cli.common import (
+    DataDir,
+    console,
+    fail,
+    open_db,
+    organization_id,
+    owner_actor,
+    read_text,
+    settings_for,
+)
 from labelhouse.cli.data import export_command, import_command, imports_app
 from labelhouse.cli.db import db_app
-from labelhouse.cli.people import list_users, members_app, organization_id, reset_password
+from labelhouse.cli.output import AsJson, echo_json, iso
+from labelhouse.cli.people import Organization, list_users, members_app, reset_password
 from labelhouse.cli.serve import serve
 from labelhouse.cli.trace import trace_command
 from labelhouse.cli.workforces import route_app, workforces_app
@@ -22,29 +34,32 @@ from labelhouse.errors import LabelhouseError
 from labelhouse.storable import ID_MAX
 
 
-class _Labelhouse(typer.Typer):
+class _Labelhouse(App):
     """The console entry point (``labelhouse = labelhouse.cli.main:app``).
 
     A command's start-up imports build a few hundred thousand long-lived objects and no
     garbage cycles, so the cyclic collector only costs time (a tenth of the imports, then
     again in every collection of a long import) until :func:`common.open_db` freezes what
     start-up built and turns it back on. Tests invoke the commands without this call.
+    Errors no command caught are turned into a sentence by :class:`app.RootGroup`.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         gc.disable()
         try:
             return super().__call__(*args, **kwargs)
-        except LabelhouseError as exc:  # one a command did not catch (e.g. the database
-            # went away between its steps): still a sentence and an exit status, no traceback
-            raise SystemExit(fail(exc).exit_code) from None
         finally:
             gc.enable()
 
 
-app = _Labelhouse(help="Labelhouse: self-hosted data labeling.", no_args_is_help=True)
-users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
-projects_app = typer.Typer(help="Manage projects.", no_args_is_help=True)
+app = _Labelhouse(
+    cls=RootGroup,
+    help="Labelhouse: self-hosted data labeling.\n\nResults go to standard output; "
+    "progress, notes and errors to standard error. LABELHOUSE_DEBUG=1 shows the traceback "
+    "of an unexpected error.",
+)
+users_app = App(help="Manage users: create, list, reset a password.")
+projects_app = App(help="Manage projects: list and create them.")
 app.add_typer(users_app, name="users")
 app.add_typer(projects_app, name="projects")
 app.add_typer(db_app, name="db")
@@ -63,6 +78,28 @@ app.command("trace")(trace_command)
 app.command()(serve)
 
 
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("labelhouse")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from labelhouse import __version__ as number
+    typer.echo(f"labelhouse {number}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit"
+    ),
+) -> None:
+    """Labelhouse: self-hosted data labeling."""
+
+
 @users_app.command("create")
 def create_user(
     email: str,
@@ -78,8 +115,9 @@ def create_user(
     password: str | None = typer.Option(None, help="Default: generate one and print it"),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Create a user (or add an existing one to the organization). A generated one-time
-    password is printed alone on standard output."""
+    """Create a user (or add an existing one to the organization).
+
+    A generated one-time password is printed alone on standard output."""
     from labelhouse.accounts import service as accounts
     from labelhouse.audit import service as audit
     from labelhouse.errors import InvalidInput, NotFound
@@ -152,20 +190,56 @@ def create_user(
 
 
 @projects_app.command("list")
-def list_projects(data_dir: Path | None = DataDir) -> None:
+def list_projects(
+    organization: int | None = typer.Option(
+        None, "--organization", min=1, max=ID_MAX, help="Only this organization's (default: all)"
+    ),
+    as_json: bool = AsJson,
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Every project, archived ones included: id, name, overlap, schema version."""
     from sqlalchemy import select
 
-    from labelhouse.accounts.models import Organization
+    from labelhouse.accounts.models import Organization as Org
     from labelhouse.projects import service as projects
 
     settings = settings_for(data_dir)
     db = open_db(settings)
-    with db.read_session() as s:
-        for org_id in s.scalars(select(Organization.id)):
-            actor = owner_actor(s, org_id)
-            for p in projects.list_projects(s, actor, include_archived=True):
-                typer.echo(f"{p.id}\t{p.name}\toverlap={p.overlap}\tschema v{p.schema_version}")
-    db.dispose()
+    found: list[dict[str, Any]] = []
+    try:
+        with db.read_session() as s:
+            orgs = (
+                [organization_id(s, organization)]
+                if organization is not None
+                else list(s.scalars(select(Org.id).order_by(Org.id)))
+            )
+            for org_id in orgs:
+                actor = owner_actor(s, org_id)
+                found += [
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "organization_id": p.organization_id,
+                        "overlap": p.overlap,
+                        "schema_version": p.schema_version,
+                        "archived": p.archived,
+                        "created_at": iso(p.created_at),
+                    }
+                    for p in projects.list_projects(s, actor, include_archived=True)
+                ]
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+    if as_json:
+        echo_json(found)
+        return
+    for p in found:
+        typer.echo(f"{p['id']}\t{p['name']}\toverlap={p['overlap']}\tschema v{p['schema_version']}")
+    if not found:
+        console.print(
+            "No projects yet: create one with `labelhouse projects create NAME --schema FILE`."
+        )
 
 
 @projects_app.command("create")
@@ -175,30 +249,32 @@ def create_project(
         ..., exists=True, dir_okay=False, help="Label schema, JSON or YAML"
     ),
     overlap: int = typer.Option(1, help="Distinct annotators per task"),
-    organization: int | None = typer.Option(None),
+    organization: int | None = Organization,
     data_dir: Path | None = DataDir,
 ) -> None:
-    from sqlalchemy import select
-
-    from labelhouse.accounts.models import Organization
+    """Create a project with a label schema; its id is printed on standard output."""
     from labelhouse.projects import service as projects
 
     settings = settings_for(data_dir)
     db = open_db(settings)
     try:
+        text = read_text(schema, "the schema file")
         with db.session() as s:
-            org_id = organization or s.scalar(
-                select(Organization.id).order_by(Organization.id).limit(1)
-            )
-            if org_id is None:
+            try:
+                org_id = organization_id(s, organization)
+            except LabelhouseError as exc:
+                if organization is not None:
+                    raise
                 raise typer.BadParameter(
                     "no organization yet: run `labelhouse users create EMAIL` first"
-                )
+                ) from exc
             p = projects.create_project(
-                s, owner_actor(s, org_id), name=name, schema=schema.read_text(), overlap=overlap
+                s, owner_actor(s, org_id), name=name, schema=text, overlap=overlap
             )
-            typer.echo(p.id)
+            project_id, project_name = p.id, p.name
     except LabelhouseError as exc:
         raise fail(exc) from None
     finally:
         db.dispose()
+    typer.echo(project_id)
+    console.print(f"Created project '{escape(project_name)}'.", soft_wrap=True)

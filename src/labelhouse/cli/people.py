@@ -7,16 +7,24 @@ new password, so ``PW=$(labelhouse users reset-password a@b.c)`` works.
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
-from labelhouse.cli.common import DataDir, console, fail, open_db, project_and_actor, settings_for
+from labelhouse.cli.app import App
+from labelhouse.cli.common import (
+    DataDir,
+    console,
+    fail,
+    open_db,
+    org_actor,
+    project_and_actor,
+    settings_for,
+)
+from labelhouse.cli.output import AsJson, echo_json, echo_table, iso
 from labelhouse.errors import LabelhouseError
 from labelhouse.storable import ID_MAX
 
@@ -27,7 +35,7 @@ if TYPE_CHECKING:
     from labelhouse.people.project_members import MemberEntry
     from labelhouse.people.teams import TeamView
 
-members_app = typer.Typer(help="Who is in a project, with which role.", no_args_is_help=True)
+members_app = App(help="Who is in a project, with which role.", no_args_is_help=True)
 
 
 class ProjectRole(StrEnum):
@@ -40,35 +48,9 @@ Project = typer.Argument(..., help="Project id or exact name")
 Organization = typer.Option(
     None, "--organization", min=1, max=ID_MAX, help="Organization id (default: the first)"
 )
-AsJson = typer.Option(False, "--json", help="Print JSON (for scripts) instead of a table")
 
 
 # -- shared helpers ----------------------------------------------------------------------------
-
-
-def organization_id(session: Session, requested: int | None) -> int:
-    """The organization a command acts in: the one asked for, or the first."""
-    from sqlalchemy import select
-
-    from labelhouse.accounts.models import Organization as Org
-    from labelhouse.errors import NotFound
-
-    if requested is not None:
-        if session.get(Org, requested) is None:
-            raise NotFound(
-                f"No such organization: {requested}. Leave out --organization to use the first."
-            )
-        return requested
-    first = session.scalar(select(Org.id).order_by(Org.id).limit(1))
-    if first is None:
-        raise NotFound("No organization yet: run `labelhouse users create EMAIL` first.")
-    return first
-
-
-def _org_actor(session: Session, requested: int | None) -> Actor:
-    from labelhouse.cli.common import owner_actor
-
-    return owner_actor(session, organization_id(session, requested))
 
 
 def _user_id(session: Session, actor: Actor, email: str) -> int:
@@ -93,25 +75,6 @@ def _team(session: Session, actor: Actor, name: str) -> TeamView:
             return team
     known = ", ".join(f"'{t.name}'" for t in teams) or "none yet"
     raise NotFound(f"No team named '{name}' (the organization's teams: {known}).")
-
-
-def _echo_table(headers: list[str], rows: list[list[str]]) -> None:
-    """Aligned plain columns: no wrapping or box drawing, so `grep` and `cut` work on them."""
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    for line in [headers, *rows]:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-
-
-def _echo_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def _when(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.isoformat(timespec="seconds")
 
 
 def _read_emails(path: Path) -> list[tuple[str, str]]:
@@ -292,8 +255,10 @@ def _via(entry: MemberEntry) -> str:
 def list_members(
     project: str = Project, as_json: bool = AsJson, data_dir: Path | None = DataDir
 ) -> None:
-    """Everyone with access to the project: directly, through a team, or as an organization
-    owner or manager (who see every project)."""
+    """Everyone with access to the project, and how they have it.
+
+    Directly, through a team, or as an organization owner or manager (who see every
+    project)."""
     from labelhouse.people import project_members as members
 
     db = open_db(settings_for(data_dir))
@@ -307,7 +272,7 @@ def list_members(
     finally:
         db.dispose()
     if as_json:
-        _echo_json(
+        echo_json(
             [
                 {
                     "user_id": p.user_id,
@@ -318,13 +283,13 @@ def list_members(
                     "teams": p.teams,
                     "organization_role": p.org_role,
                     "active": p.active,
-                    "added_at": _when(p.added_at),
+                    "added_at": iso(p.added_at),
                 }
                 for p in listing.people
             ]
         )
         return
-    _echo_table(
+    echo_table(
         ["EMAIL", "ROLE", "VIA"],
         [
             [p.email, p.role if p.active else f"{p.role} (deactivated)", _via(p)]
@@ -348,13 +313,13 @@ def list_users(
     db = open_db(settings_for(data_dir))
     try:
         with db.read_session() as s:
-            everyone = people(s, _org_actor(s, organization))
+            everyone = people(s, org_actor(s, organization))
     except LabelhouseError as exc:
         raise fail(exc) from None
     finally:
         db.dispose()
     if as_json:
-        _echo_json(
+        echo_json(
             [
                 {
                     "user_id": p.user_id,
@@ -365,14 +330,14 @@ def list_users(
                     "teams": p.teams,
                     "all_projects": p.all_projects,
                     "projects": [{"id": i, "name": n, "role": r} for i, n, r in p.projects],
-                    "last_active": _when(p.last_active),
+                    "last_active": iso(p.last_active),
                     "recent_annotations": p.recent_annotations,
                 }
                 for p in everyone
             ]
         )
         return
-    _echo_table(
+    echo_table(
         ["EMAIL", "ROLE", "STATUS", "TEAMS", "PROJECTS", "LAST ACTIVE (UTC)"],
         [
             [
@@ -381,7 +346,7 @@ def list_users(
                 "active" if p.active else "deactivated",
                 ", ".join(p.teams) or "-",
                 "all" if p.all_projects else str(len(p.projects)),
-                (_when(p.last_active) or "never").replace("T", " ")[:16],
+                (iso(p.last_active) or "never").replace("T", " ")[:16],
             ]
             for p in everyone
         ],
@@ -393,14 +358,16 @@ def reset_password(
     organization: int | None = Organization,
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Give a member a new one-time password (printed alone on standard output); their
-    sessions and API tokens end, and they must choose a new password at their next login."""
+    """Give a member a new one-time password, printed alone on standard output.
+
+    Their sessions and API tokens end, and they must choose a new password at their next
+    login."""
     from labelhouse.people import organization as org
 
     db = open_db(settings_for(data_dir))
     try:
         with db.session() as s:
-            actor = _org_actor(s, organization)
+            actor = org_actor(s, organization)
             reset = org.reset_password(s, actor, user_id=_user_id(s, actor, email))
     except LabelhouseError as exc:
         raise fail(exc) from None

@@ -11,6 +11,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from labelhouse.cli.audit import start_checkpoints
 from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
@@ -21,18 +22,31 @@ if TYPE_CHECKING:
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
-    port: int = typer.Option(8080),
+    host: str = typer.Option(
+        "127.0.0.1",
+        help="Interface to listen on. The default takes connections from this machine only; "
+        "--host 0.0.0.0 (or :: for IPv6) listens on every interface. Labelhouse speaks plain "
+        "HTTP: do that only behind a TLS proxy (then set LABELHOUSE_SECURE_COOKIES=true) or "
+        "on a network you trust, since passwords and session cookies cross it unencrypted",
+    ),
+    port: int = typer.Option(8080, min=0, max=65535, help="TCP port (0: any free one)"),
     demo: bool = typer.Option(False, "--demo", help="Load one demo project per field kind"),
     workers: int = typer.Option(
         1,
         min=1,
         help="App processes; on SQLite their writes take turns at a lock file (see README)",
     ),
-    owner_email: str = typer.Option("owner@example.com", envvar="LABELHOUSE_OWNER_EMAIL"),
+    owner_email: str = typer.Option(
+        "owner@example.com",
+        envvar="LABELHOUSE_OWNER_EMAIL",
+        help="The first owner's e-mail address, when the database has no account yet",
+    ),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Upgrade the database, create the first owner if needed, and serve the web app."""
+    """Upgrade the database, create the first owner if needed, and serve the web app.
+
+    The first start prints the owner's one-time password on standard output (everything
+    else goes to standard error). It listens on 127.0.0.1 unless --host says otherwise."""
     from labelhouse.cli import supervisor
     from labelhouse.storage import open_storage
 
@@ -89,11 +103,12 @@ def _prepare(settings: Settings, *, owner_email: str, demo: bool) -> None:
                     s, email=owner_email, organization_name="My lab"
                 )
                 console.print(
-                    f"[bold green]Created the owner account[/] {user.email}\n"
-                    f"One-time password: [bold]{password}[/]\n"
-                    "Log in with it and choose your own password.",
+                    f"[bold green]Created the owner account[/] {escape(user.email)}; its "
+                    "one-time password follows (on standard output). Log in with it and "
+                    "choose your own password.",
                     soft_wrap=True,
                 )
+                typer.echo(password)
             if demo:
                 org_id = s.scalars(select(Organization.id).order_by(Organization.id)).first()
                 assert org_id is not None  # the owner above made one

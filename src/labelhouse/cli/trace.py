@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from labelhouse.cli.common import DataDir, console, fail, open_db, settings_for
+from labelhouse.cli.common import DataDir, console, fail, open_db, organization_id, settings_for
 from labelhouse.errors import LabelhouseError
 from labelhouse.storable import ID_MAX
 
@@ -32,7 +32,9 @@ def trace_command(
     ),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Name the servings (lease, workforce, person, project, task, time) whose invisible
+    """Name who was served the text leaked in FILE, from its canary markers.
+
+    Names the servings (lease, workforce, person, project, task, time) whose invisible
     canary markers are in FILE. Markers are only in text served to vendors of projects
     with the canary on; retyping, ASCII-only conversion or stripping invisible characters
     removes them."""
@@ -47,6 +49,8 @@ def trace_command(
     db = open_db(settings)
     try:
         with db.read_session() as s:
+            if organization is not None:
+                organization_id(s, organization)  # one nobody has is a mistake, not "no marker"
             result = trace_markers(s, text, organization_id=organization)
     except LabelhouseError as exc:
         raise fail(exc) from None

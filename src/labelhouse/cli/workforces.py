@@ -19,24 +19,18 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
+from labelhouse.cli.app import App
 from labelhouse.cli.common import (
     DataDir,
     console,
     fail,
     open_db,
-    owner_actor,
+    org_actor,
     project_and_actor,
     settings_for,
 )
-from labelhouse.cli.people import (
-    AsJson,
-    Organization,
-    Project,
-    _echo_json,
-    _echo_table,
-    _when,
-    organization_id,
-)
+from labelhouse.cli.output import AsJson, echo_json, echo_table, iso
+from labelhouse.cli.people import Organization, Project
 from labelhouse.errors import InvalidInput, LabelhouseError
 from labelhouse.storable import ID_MAX
 
@@ -47,11 +41,11 @@ if TYPE_CHECKING:
     from labelhouse.people.teams import TeamView
     from labelhouse.tasks.routing import Selection
 
-workforces_app = typer.Typer(
+workforces_app = App(
     help="Workforces: teams marked as the lab's own staff or as an outside vendor.",
     no_args_is_help=True,
 )
-route_app = typer.Typer(help="Route a project's work to its workforces.", no_args_is_help=True)
+route_app = App(help="Route a project's work to its workforces.", no_args_is_help=True)
 
 
 class TeamKind(StrEnum):
@@ -89,10 +83,6 @@ Workforces = typer.Argument(
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _org_actor(session: Session, requested: int | None) -> Actor:
-    return owner_actor(session, organization_id(session, requested))
 
 
 def _find_team(
@@ -152,7 +142,7 @@ def _team_json(view: TeamView) -> dict[str, Any]:
         "price_per_hour": t.price_per_hour,
         "currency": t.currency,
         "contract": _contract(view),
-        "contract_ended_at": _when(t.ended_at),
+        "contract_ended_at": iso(t.ended_at),
     }
 
 
@@ -172,7 +162,7 @@ TEAM_HEADERS = [
 def _team_row(view: TeamView) -> list[str]:
     t, contract = view.team, _contract(view)
     if contract == "ended":
-        contract = f"ended {(_when(t.ended_at) or '')[:10]}"
+        contract = f"ended {(iso(t.ended_at) or '')[:10]}"
     return [
         str(view.id),
         view.name,
@@ -294,7 +284,7 @@ def list_workforces(
     db = open_db(settings_for(data_dir))
     try:
         with db.read_session() as s:
-            views = list_teams(s, _org_actor(s, organization))
+            views = list_teams(s, org_actor(s, organization))
             found = [_team_json(v) for v in views]
             rows = [_team_row(v) for v in views]
     except LabelhouseError as exc:
@@ -302,9 +292,9 @@ def list_workforces(
     finally:
         db.dispose()
     if as_json:
-        _echo_json(found)
+        echo_json(found)
     elif rows:
-        _echo_table(TEAM_HEADERS, rows)
+        echo_table(TEAM_HEADERS, rows)
     else:
         console.print("No teams yet: create them on the People page (or with the API).")
 
@@ -354,7 +344,7 @@ def set_workforce(
             "currency": KEEP if currency is None else currency,
         }
         with db.session() as s:
-            actor = _org_actor(s, organization)
+            actor = org_actor(s, organization)
             found = _find_team(s, actor, team)
             update_workforce(s, actor, found.id, **changes)
             row, name, new_kind = _team_row(found), found.name, found.team.kind
@@ -362,7 +352,7 @@ def set_workforce(
         raise fail(exc) from None
     finally:
         db.dispose()
-    _echo_table(TEAM_HEADERS, [row])
+    echo_table(TEAM_HEADERS, [row])
     console.print(f"Updated team '{escape(name)}'.")
     if kind is not None and new_kind == TeamKind.vendor:
         console.print(
@@ -391,7 +381,7 @@ def end_contract(
     try:
         # Ask outside the write transaction: SQLite's writers would wait for the answer.
         with db.read_session() as s:
-            found = _find_team(s, _org_actor(s, organization), team)
+            found = _find_team(s, org_actor(s, organization), team)
             if found.team.kind != TeamKind.vendor:
                 raise Conflict(f"'{found.name}' is not a vendor; only a vendor's contract can end.")
             if found.team.ended_at is not None:
@@ -405,7 +395,7 @@ def end_contract(
                 err=True,
             )
         with db.session() as s:
-            ended = end(s, _org_actor(s, organization), found.id)
+            ended = end(s, org_actor(s, organization), found.id)
     except LabelhouseError as exc:
         raise fail(exc) from None
     finally:
@@ -453,11 +443,11 @@ def show_routing(
     finally:
         db.dispose()
     if as_json:
-        _echo_json(summary)
+        echo_json(summary)
         return
     keys = ["name", "kind", "tasks", "slots", "taken", "open_slots"]
     if summary["workforces"]:
-        _echo_table(
+        echo_table(
             ["WORKFORCE", "KIND", "TASKS", "SLOTS", "TAKEN", "OPEN"],
             [[str(w[k]) for k in keys] for w in summary["workforces"]],
         )
@@ -503,7 +493,7 @@ def _route(
         raise fail(exc) from None
     finally:
         db.dispose()
-    _echo_table(
+    echo_table(
         ["WORKFORCE", "TASKS"], [[names[wf], str(n)] for wf, n in result.per_workforce.items()]
     )
     how = "by share" if mode == "share" else "to each workforce"

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labelhouse.db import faults
 from labelhouse.db.options import DatabaseOptions
+from labelhouse.db.urls import check_database_url
 from labelhouse.db.watchdog import WATCHDOG, deadline_after, watch
 from labelhouse.db.write_gate import WriteGate
 
@@ -274,7 +275,9 @@ def _faults_translated() -> Iterator[None]:
 
 
 def open_database(url: str, options: DatabaseOptions | None = None) -> Database:
-    """The database at ``url``; ``options`` default to an interactive web process's."""
+    """The database at ``url``; ``options`` default to an interactive web process's. A URL
+    that cannot work (see :mod:`labelhouse.db.urls`) raises InvalidInput first."""
+    check_database_url(url)
     options = options or DatabaseOptions()
     if url.startswith("sqlite"):
         return Database(

@@ -11,19 +11,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.audit import service as audit
-from labelhouse.errors import InvalidInput, NotFound, Problem
+from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 from labelhouse.kinds.registry import LabelSchema, parse_schema
 from labelhouse.projects.models import DEFAULT_LEASE_SECONDS, Project, SchemaVersion
 from labelhouse.projects.skip_reasons import check_skip_reasons
 from labelhouse.storable import ID_MAX
 
 MAX_OVERLAP = 50
+# Projects listed when a name is ambiguous (older databases may hold duplicates).
+MAX_CANDIDATES = 10
+# Project creations and renames of one organization take turns on PostgreSQL at this
+# advisory lock (the key is the organization id plus a constant, clear of the import lock's
+# keys in tasks/importer.py and of the audit chain's two-key lock).
+NAME_LOCK_BASE = 0x4C4E << 48
+_NAME_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 SETTINGS_LIMITS = {
     "overlap": (1, MAX_OVERLAP),
     "lease_seconds": (30, 7 * 24 * 3600),
@@ -87,18 +94,63 @@ def list_projects(
 
 def find_project(session: Session, organization_id: int | None, ref: str) -> Project:
     """Resolve a CLI reference: a numeric id or an exact name (a number too large for an id
-    can only be a name)."""
+    can only be a name). Names are unique within an organization since
+    :func:`check_unique_name`, but older databases (and other organizations) may share one:
+    then the candidates' ids are listed, so the next command can use one."""
     query = select(Project)
     if organization_id is not None:
         query = query.where(Project.organization_id == organization_id)
     is_id = ref.isascii() and ref.isdigit() and 0 < int(ref) <= ID_MAX
     query = query.where(Project.id == int(ref)) if is_id else query.where(Project.name == ref)
-    matches = list(session.scalars(query.limit(2)))
+    matches = list(session.scalars(query.order_by(Project.id).limit(MAX_CANDIDATES + 1)))
     if not matches:
         raise NotFound(f"No project with id or name '{ref}'.")
     if len(matches) > 1:
-        raise InvalidInput(f"Several projects are named '{ref}'; use the id.")
+        ids = ", ".join(str(p.id) for p in matches[:MAX_CANDIDATES])
+        more = ", …" if len(matches) > MAX_CANDIDATES else ""
+        raise InvalidInput(
+            f"Several projects are named '{ref}' (ids {ids}{more}): name the one you mean by "
+            f"its id, e.g. {matches[0].id}."
+        )
     return matches[0]
+
+
+def check_unique_name(
+    session: Session, actor: Actor, name: str, *, except_id: int | None = None
+) -> None:
+    """Conflict when another project of the actor's organization has this name, ignoring
+    case and surrounding spaces (archived projects included: name lookups find them too).
+
+    Call it in the write transaction that stores the name. SQLite's writers take turns
+    (BEGIN IMMEDIATE), so nobody can store the same name between this check and the
+    commit. On PostgreSQL two transactions could both pass the check, so the check first
+    takes a transaction-level advisory lock keyed by the organization: project creations
+    and renames of one organization take turns for the rest of their transaction (a few
+    milliseconds; other organizations never wait). No unique index backs the rule, so a
+    database that already holds duplicates keeps working (see :func:`find_project`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_NAME_LOCK, {"key": NAME_LOCK_BASE + actor.organization_id})
+    wanted = name.strip().casefold()
+    query = select(Project.id, Project.name, Project.archived).where(
+        Project.organization_id == actor.organization_id
+    )
+    if except_id is not None:
+        query = query.where(Project.id != except_id)
+    # Compared here, not in SQL: SQLite's lower() folds ASCII letters only.
+    for project_id, existing, archived in session.execute(query):
+        if existing.strip().casefold() != wanted:
+            continue
+        visible = actor.visible_project_ids()
+        if visible is not None and project_id not in visible:  # do not reveal it
+            raise Conflict(
+                f"Another project of the organization is already named '{existing}' "
+                "(names are compared ignoring case): choose another name."
+            )
+        raise Conflict(
+            f"Project {project_id}{' (archived)' if archived else ''} is already named "
+            f"'{existing}' (names are compared ignoring case): choose another name, or "
+            f"rename project {project_id} first."
+        )
 
 
 def _check_settings(values: dict[str, Any]) -> None:
@@ -162,6 +214,7 @@ def create_project(
         }
     )
     parsed = parse_schema(schema)
+    check_unique_name(session, actor, name)
     project = Project(
         organization_id=actor.organization_id,
         name=name.strip(),
@@ -225,6 +278,8 @@ def update_settings(
     if "skip_reasons" in changes and changes["skip_reasons"] is not None:
         changes = {**changes, "skip_reasons": check_skip_reasons(changes["skip_reasons"])}
     project = get_project(session, actor, project_id, lock=True)
+    if "name" in changes and changes["name"].strip() != project.name:
+        check_unique_name(session, actor, changes["name"], except_id=project.id)
     for key, value in changes.items():
         if key in FRACTION_LIMITS and value is not None:
             value = float(value)
