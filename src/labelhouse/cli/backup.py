@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from labelhouse.cli.app import App
-from labelhouse.cli.common import DataDir, console, fail
+from labelhouse.cli.common import DataDir, console, fail, load_settings
 from labelhouse.errors import LabelhouseError
 
 if TYPE_CHECKING:
@@ -28,12 +28,15 @@ MB = 1_000_000
 
 def _settings(data_dir: Path | None) -> Settings:
     """The installation's settings, creating no folder (a restore's target must stay
-    missing or empty until the restore is complete)."""
-    from labelhouse.config import Settings
+    missing or empty until the restore is complete); a bad setting or database URL is a
+    sentence."""
+    from labelhouse.db.urls import check_database_url
 
-    settings = Settings()
-    if data_dir is not None:
-        settings.data_dir = data_dir
+    try:
+        settings = load_settings(data_dir)
+        check_database_url(settings.resolved_database_url, folder_exists=False)
+    except LabelhouseError as exc:
+        raise fail(exc) from None
     return settings
 
 
@@ -80,15 +83,24 @@ def backup(
     path: Path = typer.Argument(..., help="A new or empty folder to write the backup into"),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Back up a running installation: on SQLite the database (an online copy; annotators
-    keep working), the uploaded media, and a manifest with row counts and SHA-256 checksums.
-    On PostgreSQL: prints the pg_dump and bucket commands to run instead."""
+    """Back up a running installation: database, media, manifest with checksums.
+
+    On SQLite the database is an online copy (annotators keep working), then the uploaded
+    media, and a manifest with row counts and SHA-256 checksums. On PostgreSQL: prints the
+    pg_dump and bucket commands to run instead."""
     from labelhouse import __version__
     from labelhouse.db.backup import back_up_sqlite
     from labelhouse.tables import Base
 
     settings = _settings(data_dir)
     url = settings.resolved_database_url
+    if not path.parent.exists():  # (a file there: the writer's own sentence says so)
+        raise fail(
+            LabelhouseError(
+                f"The folder {path.parent} does not exist: create it first, or give the "
+                "backup a path in a folder that exists."
+            )
+        )
     if not url.startswith("sqlite"):
         _postgres_way(settings, path)
         raise typer.Exit(1)
@@ -141,9 +153,11 @@ def restore(
     ),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Restore a SQLite backup into the data folder (new or empty unless --force): every
-    checksum is checked against the manifest, then the database is upgraded if the backup is
-    from an older version. Stop the server that uses the folder first."""
+    """Restore a SQLite backup into a new or empty data folder, checksums checked first.
+
+    The data folder must be new or empty unless --force. Every checksum is checked against
+    the manifest, then the database is upgraded if the backup is from an older version.
+    Stop the server that uses the folder first."""
     from labelhouse.db.restore import restore_sqlite
 
     settings = _settings(data_dir)

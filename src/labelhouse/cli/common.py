@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from labelhouse.db.engine import Database
     from labelhouse.projects.models import Project
 
-console = Console(stderr=True)
+# soft_wrap: a message is never broken mid-path for a pipe or a log (rich wraps at 80 columns
+# when stderr is not a terminal); the terminal wraps it where it must.
+console = Console(stderr=True, soft_wrap=True)
 DataDir = typer.Option(
     None,
     "--data-dir",
@@ -35,9 +37,9 @@ DataDir = typer.Option(
 )
 
 
-def settings_for(data_dir: Path | None) -> Settings:
-    """The settings from ``LABELHOUSE_*`` with ``--data-dir``; a bad value of either is a
-    sentence naming it."""
+def load_settings(data_dir: Path | None) -> Settings:
+    """The settings from ``LABELHOUSE_*`` with ``--data-dir``, creating nothing; a bad value
+    of either is a sentence naming it."""
     from pydantic import ValidationError
 
     from labelhouse.config import Settings
@@ -55,6 +57,14 @@ def settings_for(data_dir: Path | None) -> Settings:
         ) from None
     if data_dir is not None:
         settings.data_dir = data_dir
+    return settings
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    """:func:`load_settings`, with the data folder created if missing."""
+    from labelhouse.errors import InvalidInput
+
+    settings = load_settings(data_dir)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # a file, or a link to one, on the way

@@ -17,9 +17,10 @@ FORMS = "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE
 DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
 
 
-def check_database_url(url: str) -> URL:
+def check_database_url(url: str, *, folder_exists: bool = True) -> URL:
     """The parsed URL, or :class:`InvalidInput` saying what is wrong with it (the password
-    never appears in the sentence)."""
+    never appears in the sentence). ``folder_exists=False``: a SQLite file's folder may
+    still be missing (a restore creates it)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -55,7 +56,7 @@ def check_database_url(url: str) -> URL:
             f"This Python cannot open SQLite databases ({exc}): reinstall Python with its "
             "sqlite3 module."
         ) from None
-    if backend == "sqlite":
+    if backend == "sqlite" and folder_exists:
         _check_sqlite_folder(parsed, shown)
     return parsed
 
