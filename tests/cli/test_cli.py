@@ -193,6 +193,32 @@ def test_skip_invalid_without_rejections_writes_no_file(db, cli, tmp_path, proje
     assert not (tmp_path / "fine.jsonl.rejected.jsonl").exists()
 
 
+def test_a_repeated_external_id_fails_or_goes_to_the_rejected_file(db, cli, tmp_path, project):
+    rows = [
+        {"external_id": "a1", "text": "first"},
+        {"external_id": "b", "text": "b"},
+        {"external_id": "a1", "text": "again"},
+    ]
+    f = write(tmp_path / "dups.jsonl", jsonl_bytes(rows))
+    result = cli("import", str(project), str(f))
+    assert result.exit_code == 1
+    assert "line 3: external_id 'a1' already appears on line 1 of this file" in flat(result.output)
+    assert count_tasks(db, project) == 0
+    result = cli("import", str(project), str(f), "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 new tasks from 3 rows (0 already present, 1 rejected)." in flat(
+        result.output
+    )
+    [line] = (tmp_path / "dups.jsonl.rejected.jsonl").read_bytes().splitlines()
+    assert orjson.loads(line) == {
+        "where": "line 3",
+        "problems": ["external_id 'a1' already appears on line 1 of this file"],
+        "row": rows[2],
+    }
+    again = cli("import", str(project), str(f), "--skip-invalid")  # idempotent
+    assert "Imported 0 new tasks from 3 rows (2 already present, 1 rejected)." in flat(again.output)
+
+
 def test_import_into_an_unknown_project_fails(db, cli, tmp_path, owner):
     f = write(tmp_path / "t.jsonl", jsonl_bytes(text_rows(1)))
     result = cli("import", "Nope", str(f))

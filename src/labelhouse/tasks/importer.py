@@ -40,6 +40,7 @@ from labelhouse.tasks.bulk import TaskWriter, open_writer
 from labelhouse.tasks.import_rows import MAX_TASK_BYTES, Prepared, RowChecker
 from labelhouse.tasks.models import Prediction, Task, TaskImport
 from labelhouse.tasks.readers import RowError, detect_format, read_rows
+from labelhouse.tasks.seen_ids import SeenIds
 
 if TYPE_CHECKING:
     from labelhouse.db.engine import Database
@@ -51,8 +52,8 @@ FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner
 # long string decodes to exactly that.
 BATCH_BYTES = 16 * 1024 * 1024
 ANALYZE_AFTER = 5000  # imports this large refresh PostgreSQL's planner statistics
-# The direct bulk path tracks this many keys (a set of ints, ~30 MB at most); larger imports
-# go on with the duplicate-skipping path.
+# The direct bulk path tracks this many keys of rows without an external id (a set of ints,
+# ~30 MB at most); larger imports go on with the duplicate-skipping path.
 TRACKED_KEYS = 500_000
 MAX_REPORTED_PROBLEMS = 20
 
@@ -218,6 +219,7 @@ class Batches:
         self.store = store
         self.batch_rows = batch_rows  # every batch this long (else a small first one)
         self.problems: list[Problem] = []
+        self.seen_ids = SeenIds()  # of the rows let through so far, with their places
 
     def run(
         self,
@@ -235,6 +237,8 @@ class Batches:
         for where, row in rows:
             result.rows += 1
             outcome = check(row) if not isinstance(row, RowError) else [row.problem]
+            if not isinstance(outcome, list) and outcome.external_id is not None:
+                outcome = self._first_of_its_id(where, outcome)
             if isinstance(outcome, list):
                 fatal = isinstance(row, RowError) and row.fatal
                 if skip_invalid:
@@ -262,6 +266,20 @@ class Batches:
                     on_progress(result.rows)
         if not problems and batch:
             self.store(batch)
+
+    def _first_of_its_id(self, where: str, row: Prepared) -> Prepared | list[str]:
+        """The row, or its problem if an earlier row of the file has its external id (the
+        first row keeps the id; ids already in the project are duplicates, as ever)."""
+        unit, _, number = where.rpartition(" ")
+        external_id = row.external_id
+        assert external_id is not None
+        first = self.seen_ids.add(external_id, int(number))
+        if first is None:
+            return row
+        return [
+            f"external_id '{external_id}' already appears "
+            f"{'on' if unit == 'line' else 'in'} {unit} {first} of this file"
+        ]
 
     def check_outcome(self, filename: str, on_progress: ProgressHandler | None) -> None:
         """Raise what the user is told when nothing was imported; report the last progress."""
@@ -313,10 +331,13 @@ class _InTransaction:
 
     def _may_repeat_a_key(self, batch: list[Prepared]) -> bool:
         """True if a key of this batch may have come before, in it or in an earlier one, or
-        if there are too many keys to keep track of."""
+        if there are too many keys to keep track of. Only keys of data hashes count: a
+        row repeating an earlier row's external id never gets here (:class:`Batches`)."""
         seen = self.seen
         assert seen is not None
         for p in batch:
+            if p.external_id is not None:
+                continue
             h = hash(p.dedup_key)
             if h in seen:
                 return True
