@@ -654,6 +654,25 @@ def test_an_empty_parquet_file_is_an_error(db, api, project):
         ("csv", b"text,m:json\na,{x\n", "line 2", "column 'm:json' is not valid JSON"),
         ("csv", b"text\nok\ncaf\xe9\n", "line 3", "UTF-8"),
         ("parquet", b"PAR1 but not really", "file", "not a Parquet file"),
+        # one nesting limit for every format: 64 levels, the task object included
+        (
+            "jsonl",
+            b'{"text": "a"}\n{"text": "b", "d": ' + b"[" * 64 + b"]" * 64 + b"}\n",
+            "line 2",
+            "nested deeper than 64 levels",
+        ),
+        (
+            "json",
+            b'[{"text": "b", "d": ' + b"[" * 64 + b"]" * 64 + b"}]",
+            "item 1",
+            "nested deeper than 64 levels",
+        ),
+        (
+            "csv",
+            b"text,d:json\nb," + b"[" * 64 + b"]" * 64 + b"\n",
+            "line 2",
+            "column 'd:json' makes the task nested deeper than 64 levels",
+        ),
     ],
 )
 def test_malformed_files_are_rejected_naming_the_place(db, api, project, fmt, data, where, problem):

@@ -55,6 +55,26 @@ def detect_format(filename: str | None, explicit: str | None = None) -> str:
     )
 
 
+MAX_JSON_DEPTH = 64  # levels of objects and arrays in one task, the task object included
+TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` (decoded JSON) nests objects and arrays more than ``limit`` deep
+    (a scalar is 0 deep, ``{}`` and ``[]`` are 1). Iterative: no recursion limit to meet."""
+    stack = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if type(container) is dict:
+            container = container.values()
+        elif type(container) is not list:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in container if type(child) in (dict, list))
+    return False
+
+
 def read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
     number = 0
     # readline with a limit: iterating the file would read a line of any length (a whole
@@ -70,12 +90,16 @@ def read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         if not stripped:
             continue
         try:
-            yield f"line {number}", orjson.loads(stripped)
+            row = orjson.loads(stripped)
         except orjson.JSONDecodeError as exc:
             yield f"line {number}", RowError(f"not valid JSON: {exc}")
-
-
-MAX_JSON_DEPTH = 64  # nesting levels inside one task of a JSON array file
+            continue
+        # orjson nests up to 1,024 levels: the limit of JSON arrays holds here too. Opening
+        # brackets (counted in C, those in strings too) bound the depth: most lines have few.
+        brackets = stripped.count(b"{") + stripped.count(b"[")
+        if brackets > MAX_JSON_DEPTH and deeper_than(row, MAX_JSON_DEPTH):
+            row = RowError(TOO_DEEP)
+        yield f"line {number}", row
 
 
 class _TooDeep(Exception):
@@ -166,10 +190,7 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         for number, item in enumerate(_array_items(stream), start=1):
             yield f"item {number}", item
     except _TooDeep:
-        yield (
-            f"item {number + 1}",
-            RowError(f"nested deeper than {MAX_JSON_DEPTH} levels", fatal=True),
-        )
+        yield f"item {number + 1}", RowError(TOO_DEEP, fatal=True)
     except _ItemTooLarge:
         yield f"item {number + 1}", RowError(f"larger than {MAX_LINE_BYTES} bytes", fatal=True)
     except _NotAnArray:
@@ -261,9 +282,13 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
         for (name, is_json), cell in zip(columns, cells, strict=True):
             if is_json:
                 try:
-                    row[name] = orjson.loads(cell) if cell != "" else None
+                    row[name] = value = orjson.loads(cell) if cell != "" else None
                 except orjson.JSONDecodeError as exc:
                     bad = f"column '{name}:json' is not valid JSON: {exc}"
+                    break
+                brackets = cell.count("{") + cell.count("[")  # a bound of its depth
+                if brackets >= MAX_JSON_DEPTH and deeper_than(value, MAX_JSON_DEPTH - 1):
+                    bad = f"column '{name}:json' makes the task {TOO_DEEP}"
                     break
             else:
                 row[name] = cell
@@ -295,6 +320,9 @@ def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         yield "file", RowError(f"cannot read the Parquet file: {exc}", fatal=True)
         return
     decoded = number = 0
+    # Nested types can nest deeper than a task may (Parquet allows ~100 levels of struct):
+    # rows are then measured one by one (a null keeps a row shallow).
+    may_be_too_deep = 1 + _json_depth(dense or parquet.schema_arrow) > MAX_JSON_DEPTH
     for plan in plans:
         where = f"row group {plan.index + 1} of {len(plans)}"
         batches = parquet.iter_batches(batch_size=plan.batch_rows, row_groups=[plan.index])
@@ -325,7 +353,31 @@ def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
                         item: Any = orjson.loads(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS))
                     except orjson.JSONEncodeError as exc:
                         item = RowError(f"holds a value that JSON cannot represent: {exc}")
+                    if may_be_too_deep and deeper_than(item, MAX_JSON_DEPTH):
+                        item = RowError(TOO_DEEP)
                     yield f"row {number}", item
+
+
+def _json_depth(arrow: Any) -> int:
+    """How deep the JSON of a value of this Arrow type can nest (for a schema: its deepest
+    column): structs and lists one level each, maps two (a list of [key, value] pairs)."""
+    import pyarrow as pa
+
+    t = pa.types
+    if isinstance(arrow, pa.Schema):
+        return max((_json_depth(f.type) for f in arrow), default=0)
+    if t.is_dictionary(arrow):
+        return _json_depth(arrow.value_type)
+    if t.is_map(arrow):
+        return 2 + max(_json_depth(arrow.key_type), _json_depth(arrow.item_type))
+    if t.is_struct(arrow):
+        return 1 + max(
+            (_json_depth(arrow.field(i).type) for i in range(arrow.num_fields)), default=0
+        )
+    lists = (t.is_list, t.is_large_list, t.is_fixed_size_list, t.is_list_view, t.is_large_list_view)
+    if any(is_list(arrow) for is_list in lists):
+        return 1 + _json_depth(arrow.value_type)
+    return 0
 
 
 READERS = {"jsonl": read_jsonl, "json": read_json_array, "csv": read_csv, "parquet": read_parquet}
