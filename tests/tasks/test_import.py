@@ -653,6 +653,7 @@ def test_an_empty_parquet_file_is_an_error(db, api, project):
         ("csv", b"text,lang\na\n", "line 2", "has 1 cells but the header has 2"),
         ("csv", b"text,m:json\na,{x\n", "line 2", "column 'm:json' is not valid JSON"),
         ("csv", b"text\nok\ncaf\xe9\n", "line 3", "UTF-8"),
+        ("csv", b'text\nok\n"open\nthe rest\nof the file\n', "line 3", "is never closed"),
         ("parquet", b"PAR1 but not really", "file", "not a Parquet file"),
         # one nesting limit for every format: 64 levels, the task object included
         (

@@ -584,3 +584,53 @@ def test_parquet_maps_nest_two_levels_each():
     [(where, error)] = rows(read_parquet, parquet_bytes(table))
     assert where == "row 1" and isinstance(error, RowError)
     assert error.problem == f"nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+# -- an unterminated quote in a CSV (issue 14 item 10) ------------------------------------------
+
+UNTERMINATED = 'a quote (") that opens a cell on this line is never closed'
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b'text,lang\nok,en\n"never closed,en\nmore,fr\nrows,de\n', "line 3"),
+        (b'text,lang\nok,en\n"never closed,en', "line 3"),  # no final newline
+        (b'text,lang\nok,en\nfine,"open\r\nmore\r\n', "line 3"),
+        # the record starts on line 2 with a closed multi-line cell; the bad quote is on line 3
+        (b'text,lang\n"two\nlines","open\nmore\n', "line 3"),
+        (b'text\n"', "line 2"),
+    ],
+)
+def test_csv_unterminated_quote_is_fatal_naming_the_line_where_it_opened(data, where):
+    result = rows(read_csv, data)
+    good, (last_where, error) = result[:-1], result[-1]
+    assert all(not isinstance(r, RowError) for _, r in good)
+    assert last_where == where
+    assert isinstance(error, RowError) and error.fatal
+    assert error.problem.startswith(UNTERMINATED)
+
+
+def test_csv_unterminated_quote_in_a_long_file_is_named_once_the_record_is_too_long(
+    monkeypatch,
+):
+    """Past the record limit the reader stops before the end of the file: the record's
+    first line is named, with the likely cause."""
+    import labelhouse.tasks.readers as readers
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1_000)
+    data = b'text\nok\n"open\n' + b"a row\n" * 1_000
+    result = rows(read_csv, data)
+    assert result[0] == ("line 2", {"text": "ok"})
+    where, error = result[1]
+    assert where == "line 3" and error.fatal
+    assert 'is a quote (") on this line never closed?' in error.problem
+    assert len(result) == 2
+
+
+def test_csv_quoted_cells_closed_at_the_end_of_the_file_are_fine():
+    data = b'text,lang\n"multi\nline",en\n"last ""quoted"" cell","x"'
+    assert rows(read_csv, data) == [
+        ("line 3", {"text": "multi\nline", "lang": "en"}),
+        ("line 4", {"text": 'last "quoted" cell', "lang": "x"}),
+    ]

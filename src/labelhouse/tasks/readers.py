@@ -220,30 +220,53 @@ class _LineTooLong(csv.Error):
     pass
 
 
-def _bounded_lines(text: io.TextIOWrapper, taken: list[int]) -> Iterator[str]:
-    """The text's lines, refusing one longer than MAX_LINE_BYTES characters before it is
-    all in memory, and a record whose quoted line breaks make it longer than that in all
-    (``taken[0]``: its characters so far; one 100 MB record of short cells took 1.3 GB)."""
-    while line := text.readline(MAX_LINE_BYTES + 1):
-        if len(line) > MAX_LINE_BYTES:
-            raise _LineTooLong(f"a line is longer than {MAX_LINE_BYTES} characters")
-        taken[0] += len(line)
-        if taken[0] > MAX_LINE_BYTES:
-            raise _LineTooLong(
-                f"a record (with quoted line breaks) is longer than {MAX_LINE_BYTES} characters"
-            )
-        yield line
+class _Lines:
+    """The text's lines for the csv module, refusing one longer than MAX_LINE_BYTES
+    characters before it is all in memory, and a record whose quoted line breaks make it
+    longer than that in all (``taken``: its characters so far; one 100 MB record of short
+    cells took 1.3 GB). ``ended`` tells that the csv module asked for a line past the last:
+    it only does so inside a quoted cell, so the record it then returns is cut short by an
+    unterminated quote (Python's csv module gives it back as if it were fine)."""
+
+    def __init__(self, text: io.TextIOWrapper) -> None:
+        self.text = text
+        self.taken = 0
+        self.ended = False
+
+    def __iter__(self) -> Iterator[str]:
+        while line := self.text.readline(MAX_LINE_BYTES + 1):
+            if len(line) > MAX_LINE_BYTES:
+                raise _LineTooLong(f"a line is longer than {MAX_LINE_BYTES} characters")
+            self.taken += len(line)
+            if self.taken > MAX_LINE_BYTES:
+                raise _LineTooLong(
+                    f"a record (with quoted line breaks) is longer than {MAX_LINE_BYTES} "
+                    'characters; is a quote (") on this line never closed?'
+                )
+            yield line
+        self.ended = True
+
+
+# What ends a line for ``readline`` with ``newline=""``, as the csv module saw them.
+LINE_BREAK = re.compile("\r\n|\r|\n")
+UNTERMINATED_QUOTE = (
+    'a quote (") that opens a cell on this line is never closed, so the rest of the file '
+    'would be one cell; close it, or write a quote inside a quoted cell twice ("")'
+)
 
 
 def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
-    taken = [0]
-    reader = csv.reader(_bounded_lines(text, taken))
+    lines = _Lines(text)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
         return
     except (UnicodeDecodeError, csv.Error) as exc:
         yield "line 1", RowError(f"cannot read the header: {exc}", fatal=True)
+        return
+    if lines.ended:
+        yield _unterminated(reader.line_num, header)
         return
     if UNDECODABLE.search("".join(header)):
         yield "line 1", RowError(f"the header {NOT_UTF8}", fatal=True)
@@ -257,7 +280,7 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
         return
     while True:
         first_line = reader.line_num + 1
-        taken[0] = 0
+        lines.taken = 0
         try:
             cells = next(reader)
         except StopIteration:
@@ -267,6 +290,9 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
             return
         except (UnicodeDecodeError, csv.Error) as exc:
             yield f"line {reader.line_num}", RowError(f"malformed CSV: {exc}", fatal=True)
+            return
+        if lines.ended:
+            yield _unterminated(reader.line_num, cells)
             return
         where = f"line {reader.line_num}"
         if not cells:
@@ -293,6 +319,14 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
             else:
                 row[name] = cell
         yield where, RowError(bad) if bad else row
+
+
+def _unterminated(last_line: int, cells: list[str]) -> tuple[str, RowError]:
+    """The place of an unterminated quote: its cell is the record's last, and holds the line
+    break of every line from the quote's to the last (that one's only if it has one)."""
+    cell = cells[-1] if cells else ""
+    opened = last_line - len(LINE_BREAK.findall(cell)) + cell.endswith(("\n", "\r"))
+    return f"line {opened}", RowError(UNTERMINATED_QUOTE, fatal=True)
 
 
 def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
