@@ -97,20 +97,21 @@ class RowChecker:
                     f"a task object may have: {', '.join(sorted(STRUCTURED_KEYS))}"
                 ]
             data = row["data"]
+            external_id = row.get("external_id")
+            raw_predictions = row.get("predictions") or []
+            raw_gold = row.get("gold")
         else:
             data = dict(row)
-            if "external_id" in data or "predictions" in data or "gold" in data:
-                for key in ("external_id", "predictions", "gold"):
-                    data.pop(key, None)
+            external_id = data.pop("external_id", None)
+            raw_predictions = data.pop("predictions", None) or []
+            raw_gold = data.pop("gold", None)
+            if self.reserved_reads:
                 problems.extend(
                     f"'{key}' is task data this project's schema reads, but "
                     + _reserved_at_the_top(key)
                     for key in self.reserved_reads
                     if key in row
                 )
-        external_id = row.get("external_id")
-        raw_predictions = row.get("predictions") or []
-        raw_gold = row.get("gold")
         if external_id is not None:
             if isinstance(external_id, bool) or not isinstance(external_id, str | int):
                 problems.append("external_id must be a string or an integer")
@@ -144,8 +145,8 @@ class RowChecker:
             if isinstance(ref, str) and ref:
                 problems.extend(self._resolve_media(key, ref, data))
         predictions: list[dict[str, Any]] = []
-        checked = len(problems)
         if raw_predictions:
+            checked = len(problems)
             if not isinstance(raw_predictions, list):
                 problems.append("predictions must be a list")
             else:
@@ -155,10 +156,9 @@ class RowChecker:
                         problems.append(f"predictions[{i}]: {result}")
                     else:
                         predictions.append(result)
-        if flat and len(problems) > checked:
-            problems.append("A" + _reserved_at_the_top("predictions")[1:])
+            if flat and len(problems) > checked:
+                problems.append("A" + _reserved_at_the_top("predictions")[1:])
         gold = None
-        checked = len(problems)
         if raw_gold is not None:
             from labelhouse.tasks.gold import validate_gold  # only gold rows need its imports
 
@@ -169,8 +169,8 @@ class RowChecker:
                     f"gold: {d.field}: {d.problem}" if d.field != "value" else f"gold: {d.problem}"
                     for d in exc.details
                 )
-        if flat and len(problems) > checked:
-            problems.append("A" + _reserved_at_the_top("gold")[1:])
+                if flat:
+                    problems.append("A" + _reserved_at_the_top("gold")[1:])
         if problems:
             return problems
         if external_id is not None:

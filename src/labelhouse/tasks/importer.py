@@ -3,7 +3,9 @@
 Rows stream from a reader, are checked against the keys the project's schema reads
 (:mod:`labelhouse.tasks.import_rows`), and are bulk-inserted in batches. One bad row (in
 strict mode) stores nothing. Re-importing adds nothing because every task has a
-``dedup_key`` (its external id, or a hash of its data) under a unique constraint.
+``dedup_key`` (its external id, or a hash of its data) under a unique constraint. An external
+id repeated within the file is a bad row naming the first (:mod:`labelhouse.tasks.seen_ids`
+remembers them), so only keys of earlier imports, and data hashes, meet the constraint.
 
 Two ways to store, one outcome for the user (all or nothing):
 
@@ -234,11 +236,18 @@ class Batches:
         batch: list[Prepared] = []
         batch_size = self.batch_rows or FIRST_BATCH_SIZE
         batch_bytes = 0
+        first_of = self.seen_ids.add
+        cut = 0  # where the number starts in ``where`` ("line 12": 5), the same for every row
         for where, row in rows:
             result.rows += 1
             outcome = check(row) if not isinstance(row, RowError) else [row.problem]
-            if not isinstance(outcome, list) and outcome.external_id is not None:
-                outcome = self._first_of_its_id(where, outcome)
+            # An id may come once per file: the first row keeps it (ids already in the
+            # project are duplicates, as ever). ``where`` is "line 12", "item 3", "row 7".
+            if type(outcome) is Prepared and outcome.external_id is not None:
+                cut = cut or where.rindex(" ") + 1
+                first = first_of(outcome.external_id, outcome.dedup_key, int(where[cut:]))
+                if first is not None:
+                    outcome = [_repeated(outcome.external_id, where, first)]
             if isinstance(outcome, list):
                 fatal = isinstance(row, RowError) and row.fatal
                 if skip_invalid:
@@ -267,20 +276,6 @@ class Batches:
         if not problems and batch:
             self.store(batch)
 
-    def _first_of_its_id(self, where: str, row: Prepared) -> Prepared | list[str]:
-        """The row, or its problem if an earlier row of the file has its external id (the
-        first row keeps the id; ids already in the project are duplicates, as ever)."""
-        unit, _, number = where.rpartition(" ")
-        external_id = row.external_id
-        assert external_id is not None
-        first = self.seen_ids.add(external_id, int(number))
-        if first is None:
-            return row
-        return [
-            f"external_id '{external_id}' already appears "
-            f"{'on' if unit == 'line' else 'in'} {unit} {first} of this file"
-        ]
-
     def check_outcome(self, filename: str, on_progress: ProgressHandler | None) -> None:
         """Raise what the user is told when nothing was imported; report the last progress."""
         if self.problems:
@@ -304,6 +299,12 @@ class Batches:
             self.result.rejected_sample.append({"where": where, "problems": reasons})
         if self.on_rejected is not None:
             self.on_rejected(where, row, reasons)
+
+
+def _repeated(external_id: str, where: str, first: int) -> str:
+    unit = where[: where.rindex(" ")]
+    preposition = "on" if unit == "line" else "in"
+    return f"external_id '{external_id}' already appears {preposition} {unit} {first} of this file"
 
 
 class _InTransaction:
