@@ -600,6 +600,7 @@ UNTERMINATED = 'a quote (") that opens a cell on this line is never closed'
         # the record starts on line 2 with a closed multi-line cell; the bad quote is on line 3
         (b'text,lang\n"two\nlines","open\nmore\n', "line 3"),
         (b'text\n"', "line 2"),
+        (b'"text,lang\nok,en\n', "line 1"),  # in the header
     ],
 )
 def test_csv_unterminated_quote_is_fatal_naming_the_line_where_it_opened(data, where):
