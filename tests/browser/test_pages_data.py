@@ -51,7 +51,7 @@ def test_import_good_file_shows_counts(page: Page, live_server, console_errors):
     pid = new_project(live_server)
     login(page, live_server.owner_email)
     page.goto(f"/projects/{pid}/import")
-    rows = [*text_rows(3), {"external_id": "item-0", "text": "again"}]  # one duplicate
+    rows = [*text_rows(2), {"text": "same"}, {"text": "same"}]  # the same task twice
     upload(page, "tasks.jsonl", jsonl(rows))
     expect(page.locator("#import-result h3")).to_have_text("Import finished")
     assert counts(page) == {
@@ -67,12 +67,24 @@ def test_import_good_file_shows_counts(page: Page, live_server, console_errors):
     screenshot(page, "import")
     assert task_count(live_server, pid) == 3
 
+    # An external id repeated within the file is an error naming both lines.
+    upload(page, "repeat.jsonl", jsonl([*text_rows(1, "r"), *text_rows(1, "r")]))
+    result = page.locator("#import-result")
+    expect(result.locator("h3")).to_have_text("Nothing was imported")
+    problem = result.locator("table.problems tbody tr")
+    expect(problem).to_have_count(1)
+    expect(problem.locator("td").nth(0)).to_have_text("line 2")
+    expect(problem.locator("td").nth(1)).to_have_text(
+        "external_id 'r-0' already appears on line 1 of this file"
+    )
+    assert task_count(live_server, pid) == 3
+
     # CSV works the same way; re-importing the same rows creates nothing.
     upload(page, "tasks.csv", b"external_id,text\nitem-0,x\nitem-9,new one\n")
     expect(page.locator("#import-result .count-created dd")).to_have_text("1")
     expect(page.locator("#import-result .count-duplicates dd")).to_have_text("1")
     assert task_count(live_server, pid) == 4
-    assert console_errors == []
+    assert unexpected(console_errors, 422) == []  # the repeated id's answer
 
 
 def test_import_bad_row_reports_line_and_reason(page: Page, live_server, console_errors):

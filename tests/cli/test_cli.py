@@ -193,6 +193,32 @@ def test_skip_invalid_without_rejections_writes_no_file(db, cli, tmp_path, proje
     assert not (tmp_path / "fine.jsonl.rejected.jsonl").exists()
 
 
+def test_a_repeated_external_id_fails_or_goes_to_the_rejected_file(db, cli, tmp_path, project):
+    rows = [
+        {"external_id": "a1", "text": "first"},
+        {"external_id": "b", "text": "b"},
+        {"external_id": "a1", "text": "again"},
+    ]
+    f = write(tmp_path / "dups.jsonl", jsonl_bytes(rows))
+    result = cli("import", str(project), str(f))
+    assert result.exit_code == 1
+    assert "line 3: external_id 'a1' already appears on line 1 of this file" in flat(result.output)
+    assert count_tasks(db, project) == 0
+    result = cli("import", str(project), str(f), "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 new tasks from 3 rows (0 already present, 1 rejected)." in flat(
+        result.output
+    )
+    [line] = (tmp_path / "dups.jsonl.rejected.jsonl").read_bytes().splitlines()
+    assert orjson.loads(line) == {
+        "where": "line 3",
+        "problems": ["external_id 'a1' already appears on line 1 of this file"],
+        "row": rows[2],
+    }
+    again = cli("import", str(project), str(f), "--skip-invalid")  # idempotent
+    assert "Imported 0 new tasks from 3 rows (2 already present, 1 rejected)." in flat(again.output)
+
+
 def test_import_into_an_unknown_project_fails(db, cli, tmp_path, owner):
     f = write(tmp_path / "t.jsonl", jsonl_bytes(text_rows(1)))
     result = cli("import", "Nope", str(f))
@@ -237,18 +263,66 @@ def test_import_files_uploads_images_for_a_boxes_project(db, cli, tmp_path, owne
     assert count_rows(db, StoredFile) == 2 and count_tasks(db, pid) == 2
 
 
-def test_import_files_with_a_non_image_fails(db, cli, tmp_path, owner):
+def test_import_files_uploads_only_the_files_rows_refer_to(db, cli, tmp_path, owner):
+    """An unreferenced file in the folder (an image or not) is named on stderr, not uploaded:
+    it used to abort the whole import when it was not an image."""
+    pid = make_project(db, owner, schema=BOXES_SCHEMA)
+    images = tmp_path / "images"
+    images.mkdir()
+    write(images / "a.png", png_bytes())
+    write(images / "b.png", png_bytes())
+    write(images / "notes.txt", b"not an image")
+    rows = [{"image": "a.png"}, {"data": {"image": "a.png"}, "external_id": "again"}]
+    f = write(tmp_path / "t.jsonl", jsonl_bytes(rows))
+    result = cli("import", str(pid), str(f), "--files", str(images))
+    assert result.exit_code == 0, result.output
+    assert squash(
+        f"2 files in {images} are not uploaded: no row refers to them: b.png, notes.txt"
+    ) in squash(result.stderr)
+    assert [s.name for s in detached(db, select(StoredFile))] == ["a.png"]
+    assert count_tasks(db, pid) == 2
+
+
+def test_import_files_with_a_referenced_non_image_fails(db, cli, tmp_path, owner):
     pid = make_project(db, owner, schema=BOXES_SCHEMA)
     images = tmp_path / "images"
     images.mkdir()
     write(images / "a.png", png_bytes())
     write(images / "notes.txt", b"not an image")
-    f = write(tmp_path / "t.jsonl", jsonl_bytes([{"image": "a.png"}]))
+    f = write(tmp_path / "t.jsonl", jsonl_bytes([{"image": "a.png"}, {"image": "notes.txt"}]))
     result = cli("import", str(pid), str(f), "--files", str(images))
     assert result.exit_code == 1
     assert "'notes.txt' is not a readable image" in flat(result.output)
     assert count_rows(db, StoredFile) == 0
     assert count_tasks(db, pid) == 0
+
+
+def test_import_files_into_a_project_without_media_names_every_file(db, cli, tmp_path, project):
+    images = tmp_path / "images"
+    images.mkdir()
+    write(images / "a.png", png_bytes())
+    f = write(tmp_path / "t.jsonl", jsonl_bytes(text_rows(2)))
+    result = cli("import", str(project), str(f), "--files", str(images))
+    assert result.exit_code == 0, result.output
+    assert squash(f"1 file in {images} is not uploaded: no row refers to it: a.png") in squash(
+        result.stderr
+    )
+    assert "Uploading images" not in result.stderr
+    assert count_rows(db, StoredFile) == 0
+    assert count_tasks(db, project) == 2
+
+
+def test_import_files_needs_a_task_file_it_can_read_twice(db, cli, tmp_path, owner):
+    import os
+
+    pid = make_project(db, owner, schema=BOXES_SCHEMA)
+    images = tmp_path / "images"
+    images.mkdir()
+    pipe = tmp_path / "tasks.jsonl"
+    os.mkfifo(pipe)
+    result = cli("import", str(pid), str(pipe), "--files", str(images))
+    assert result.exit_code == 1
+    assert "must be a regular file: it is read twice" in flat(result.output)
 
 
 def test_a_boxes_import_without_the_files_fails_clearly(db, cli, tmp_path, owner):

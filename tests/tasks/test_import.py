@@ -450,22 +450,32 @@ def test_external_id_match_wins_even_when_the_data_changed(db, api, project):
     assert stored_data(db, project) == [("e", {"text": "v1"})]
 
 
-def test_duplicates_within_one_file_keep_the_first(db, api, project):
+def test_a_repeated_external_id_in_one_file_is_a_422_naming_both_lines(db, api, project):
     rows = [
         {"text": "first", "external_id": "dup"},
         {"text": "plain"},
         {"text": "second", "external_id": "dup"},
         {"text": "plain"},
     ]
-    body = post_raw(api, project, jsonl_bytes(rows)).json()
-    assert (body["rows"], body["created"], body["duplicates"]) == (4, 2, 2)
+    r = post_raw(api, project, jsonl_bytes(rows))
+    assert r.status_code == 422
+    assert error_of(r)["details"] == [
+        {"field": "line 3", "problem": "external_id 'dup' already appears on line 1 of this file"}
+    ]
+    assert count_tasks(db, project) == 0
+    body = post_raw(api, project, jsonl_bytes(rows), skip_invalid="true").json()
+    # the repeated id is rejected; the same data without an id is the same task (duplicate)
+    assert (body["rows"], body["created"], body["duplicates"], body["rejected"]) == (4, 2, 1, 1)
     assert stored_data(db, project) == [("dup", {"text": "first"}), (None, {"text": "plain"})]
 
 
-def test_duplicates_across_batches_of_one_file(db, owner, project):
+def test_repeated_external_ids_across_batches_of_one_file_are_rejected(db, owner, project):
     rows = text_rows(BATCH_SIZE + 5) + text_rows(3)  # the last three repeat t0..t2
-    result = service_import(db, owner, project, jsonl_bytes(rows), "t.jsonl")
-    assert (result.created, result.duplicates) == (BATCH_SIZE + 5, 3)
+    result = service_import(db, owner, project, jsonl_bytes(rows), "t.jsonl", skip_invalid=True)
+    assert (result.created, result.duplicates, result.rejected) == (BATCH_SIZE + 5, 0, 3)
+    assert [s["where"] for s in result.rejected_sample] == [
+        f"line {BATCH_SIZE + 6 + i}" for i in range(3)
+    ]
     assert count_tasks(db, project) == BATCH_SIZE + 5
 
 
@@ -526,27 +536,27 @@ def test_reimporting_structured_rows_does_not_duplicate_predictions(db, api, pro
     assert count_rows(db, Prediction) == 1
 
 
-def test_within_file_duplicates_keep_the_first_rows_predictions(db, api, project):
+def test_within_file_repeats_keep_the_first_rows_predictions(db, api, project):
     rows = [
         structured("d", "first", {"value": {"label": "pos"}}),
         structured("d", "second", {"value": {"label": "neg"}}),
         structured("e", "no preds first"),
         structured("e", "later with preds", {"value": {"label": "neu"}}),
     ]
-    body = post_raw(api, project, jsonl_bytes(rows)).json()
-    assert (body["created"], body["duplicates"]) == (2, 2)
+    body = post_raw(api, project, jsonl_bytes(rows), skip_invalid="true").json()
+    assert (body["created"], body["duplicates"], body["rejected"]) == (2, 0, 2)
     d, e = tasks_of(db, project)
     assert d.data == {"text": "first"}
     assert [p.value for p in predictions_of(db, d.id)] == [{"label": "pos"}]
     assert predictions_of(db, e.id) == []
 
 
-def test_cross_batch_duplicates_do_not_add_predictions(db, owner, project):
+def test_cross_batch_repeats_do_not_add_predictions(db, owner, project):
     rows = [structured("p0", "x", {"value": {"label": "pos"}})]
     rows += text_rows(BATCH_SIZE)
     rows += [structured("p0", "x", {"value": {"label": "neg"}})]
-    result = service_import(db, owner, project, jsonl_bytes(rows), "t.jsonl")
-    assert (result.created, result.duplicates) == (BATCH_SIZE + 1, 1)
+    result = service_import(db, owner, project, jsonl_bytes(rows), "t.jsonl", skip_invalid=True)
+    assert (result.created, result.duplicates, result.rejected) == (BATCH_SIZE + 1, 0, 1)
     first = tasks_of(db, project)[0]
     assert [p.value for p in predictions_of(db, first.id)] == [{"label": "pos"}]
 
@@ -643,7 +653,27 @@ def test_an_empty_parquet_file_is_an_error(db, api, project):
         ("csv", b"text,lang\na\n", "line 2", "has 1 cells but the header has 2"),
         ("csv", b"text,m:json\na,{x\n", "line 2", "column 'm:json' is not valid JSON"),
         ("csv", b"text\nok\ncaf\xe9\n", "line 3", "UTF-8"),
+        ("csv", b'text\nok\n"open\nthe rest\nof the file\n', "line 3", "is never closed"),
         ("parquet", b"PAR1 but not really", "file", "not a Parquet file"),
+        # one nesting limit for every format: 64 levels, the task object included
+        (
+            "jsonl",
+            b'{"text": "a"}\n{"text": "b", "d": ' + b"[" * 64 + b"]" * 64 + b"}\n",
+            "line 2",
+            "nested deeper than 64 levels",
+        ),
+        (
+            "json",
+            b'[{"text": "b", "d": ' + b"[" * 64 + b"]" * 64 + b"}]",
+            "item 1",
+            "nested deeper than 64 levels",
+        ),
+        (
+            "csv",
+            b"text,d:json\nb," + b"[" * 64 + b"]" * 64 + b"\n",
+            "line 2",
+            "column 'd:json' makes the task nested deeper than 64 levels",
+        ),
     ],
 )
 def test_malformed_files_are_rejected_naming_the_place(db, api, project, fmt, data, where, problem):

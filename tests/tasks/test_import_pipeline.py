@@ -27,7 +27,7 @@ from labelhouse.tasks.queries import recent_imports, transfer_view
 from labelhouse.tasks.readers import read_csv
 from labelhouse.tasks.service import list_tasks
 from labelhouse.tasks.staged_import import BATCH_ROWS
-from tests.factories import make_project, run_in_threads, text_rows
+from tests.factories import add_tasks, make_project, run_in_threads, text_rows
 from tests.helpers_data import (
     count_rows,
     count_tasks,
@@ -66,15 +66,16 @@ def assert_nothing_stored(db, project_id):
 def test_many_batches_are_stored_in_file_order_and_counted(db, owner, project):
     interval = sys.getswitchinterval()
     rows = text_rows(3 * BATCH_SIZE + 7)
-    result = service_import(db, owner, project, jsonl_bytes(rows + rows[:5]))
+    add_tasks(db, owner, project, rows[-5:])  # already in the project: duplicates
+    result = service_import(db, owner, project, jsonl_bytes(rows))
     assert (result.rows, result.created, result.duplicates) == (
-        3 * BATCH_SIZE + 12,
         3 * BATCH_SIZE + 7,
+        3 * BATCH_SIZE + 2,
         5,
     )
     tasks = tasks_of(db, project)
-    assert [t.external_id for t in tasks] == [r["external_id"] for r in rows]
-    assert [t.data for t in tasks[:2]] == [{"text": "item 0"}, {"text": "item 1"}]
+    assert [t.external_id for t in tasks] == [r["external_id"] for r in rows[-5:] + rows[:-5]]
+    assert [t.data for t in tasks[5:7]] == [{"text": "item 0"}, {"text": "item 1"}]
     assert copy_threads() == []
     assert sys.getswitchinterval() == interval
 
@@ -146,27 +147,31 @@ def test_a_database_error_inside_the_copy_thread_stores_nothing(db, owner, proje
 
 def test_rows_with_predictions_wait_for_the_queued_batches_before_them(db, owner, project):
     """File order decides which row of a key wins, across the bulk path (queued on a thread on
-    PostgreSQL) and the ORM path (rows with predictions)."""
+    PostgreSQL) and the ORM path (rows with predictions). Rows without an external id are
+    known by their data, so the same data twice is one task: the first row's."""
     pred = {"value": {"label": "pos"}}
     rows = [
         *text_rows(2 * BATCH_SIZE + 1),
-        {"data": {"text": "late copy"}, "external_id": "t5", "predictions": [pred]},
+        {"text": "shared"},  # bulk path, queued
+        {"data": {"text": "shared"}, "predictions": [pred]},  # ORM path: the same task
         {"data": {"text": "new"}, "external_id": "p1", "predictions": [pred]},
         *text_rows(BATCH_SIZE, start=2 * BATCH_SIZE + 1),
-        {"text": "plain copy", "external_id": "p1"},
+        {"data": {"text": "mine"}, "predictions": [pred]},
+        {"text": "mine"},  # bulk path after the ORM row: the same task
     ]
     result = service_import(db, owner, project, jsonl_bytes(rows))
-    assert (result.created, result.duplicates) == (3 * BATCH_SIZE + 2, 2)
+    assert (result.created, result.duplicates) == (3 * BATCH_SIZE + 4, 2)
     tasks = tasks_of(db, project)
-    assert [t.external_id for t in tasks][2 * BATCH_SIZE : 2 * BATCH_SIZE + 3] == [
+    assert [t.external_id for t in tasks][2 * BATCH_SIZE : 2 * BATCH_SIZE + 4] == [
         f"t{2 * BATCH_SIZE}",
+        None,
         "p1",
         f"t{2 * BATCH_SIZE + 1}",
     ]
-    by_id = {t.external_id: t for t in tasks}
-    assert by_id["t5"].data == {"text": "item 5"}
-    assert [p.value for p in predictions_of(db, by_id["t5"].id)] == []
-    assert [p.value for p in predictions_of(db, by_id["p1"].id)] == [{"label": "pos"}]
+    by_text = {t.data["text"]: t for t in tasks}
+    assert [p.value for p in predictions_of(db, by_text["shared"].id)] == []
+    assert [p.value for p in predictions_of(db, by_text["new"].id)] == [{"label": "pos"}]
+    assert [p.value for p in predictions_of(db, by_text["mine"].id)] == [{"label": "pos"}]
 
 
 def test_the_session_is_usable_after_a_bulk_import(db, owner, project):
@@ -419,17 +424,29 @@ def test_first_import_of_unique_keys_stays_direct(db, owner, project, writers):
 def test_a_key_repeated_batches_later_switches_to_skipping_duplicates(db, owner, project, writers):
     rows = [
         *text_rows(BATCH_SIZE),
-        {"text": "second t3, ignored", "external_id": "t3"},
-        *text_rows(BATCH_SIZE, start=BATCH_SIZE),
         {"text": "no id"},
-        {"text": "no id"},  # the same content hash
+        *text_rows(BATCH_SIZE, start=BATCH_SIZE),
+        {"text": "no id"},  # the same content hash, batches later
     ]
     result = service_import(db, owner, project, jsonl_bytes(rows))
-    assert (result.created, result.duplicates) == (2 * BATCH_SIZE + 1, 2)
+    assert (result.created, result.duplicates) == (2 * BATCH_SIZE + 1, 1)
     assert writers[0].direct is False
-    texts = {t.external_id: t.data["text"] for t in tasks_of(db, project)}
-    assert texts["t3"] == "item 3"  # the first row of a key wins
     assert count_tasks(db, project) == 2 * BATCH_SIZE + 1
+
+
+def test_a_rejected_repeat_of_an_external_id_keeps_the_direct_path(db, owner, project, writers):
+    """A repeated external id is rejected before it is written, so the writer never meets a
+    key twice and may go on copying straight into the table."""
+    rows = [
+        *text_rows(BATCH_SIZE),
+        {"text": "second t3, rejected", "external_id": "t3"},
+        *text_rows(BATCH_SIZE, start=BATCH_SIZE),
+    ]
+    result = service_import(db, owner, project, jsonl_bytes(rows), skip_invalid=True)
+    assert (result.created, result.duplicates, result.rejected) == (2 * BATCH_SIZE, 0, 1)
+    assert writers[0].direct is (not db.is_sqlite)
+    texts = {t.external_id: t.data["text"] for t in tasks_of(db, project)}
+    assert texts["t3"] == "item 3"  # the first row of an id keeps it
 
 
 def test_a_project_with_tasks_is_never_written_directly(db, owner, project, writers):

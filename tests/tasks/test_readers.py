@@ -8,6 +8,7 @@ import inspect
 import io
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -482,3 +483,155 @@ def test_csv_cells_may_hold_a_task_sized_text():
     big = "z" * (512 * 1024)  # over the csv module's default 128 KB field limit
     result = rows(read_csv, b"text\n" + big.encode() + b"\n")
     assert result == [("line 2", {"text": big})]
+
+
+# -- one nesting limit for every format (issue 14 item 8) ---------------------------------------
+
+
+def nested(levels: int) -> Any:
+    """A value of ``levels`` nested objects and arrays (alternating), innermost holding 1."""
+    value: Any = 1
+    for i in range(levels):
+        value = [value] if i % 2 else {"k": value}
+    return value
+
+
+def depth_of(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((depth_of(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth_of(v) for v in value), default=0)
+    return 0
+
+
+def test_nested_builds_what_it_says():
+    assert depth_of({"text": "a", "deep": nested(63)}) == 64
+
+
+def test_jsonl_nesting_past_the_limit_is_a_row_error_naming_the_line():
+    from labelhouse.tasks.readers import MAX_JSON_DEPTH
+
+    lines = [{"text": "a"}, {"text": "b", "deep": nested(MAX_JSON_DEPTH)}, {"text": "c"}]
+    data = b"\n".join(orjson.dumps(line) for line in lines) + b"\n"
+    result = rows(read_jsonl, data)
+    assert [w for w, _ in result] == ["line 1", "line 2", "line 3"]
+    [(where, error)] = errors(result)
+    assert where == "line 2" and not error.fatal
+    assert error.problem == f"nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+def test_jsonl_nesting_up_to_the_limit_is_read():
+    from labelhouse.tasks.readers import MAX_JSON_DEPTH
+
+    row = {"text": "a", "deep": nested(MAX_JSON_DEPTH - 1)}
+    assert rows(read_jsonl, orjson.dumps(row)) == [("line 1", row)]
+
+
+def test_jsonl_brackets_inside_strings_are_not_nesting():
+    row = {"text": "[{" * 500, "list": [[["x"]]]}
+    assert rows(read_jsonl, orjson.dumps(row)) == [("line 1", row)]
+
+
+def test_csv_json_cells_count_towards_the_nesting_limit():
+    from labelhouse.tasks.readers import MAX_JSON_DEPTH
+
+    def line(value: Any) -> bytes:
+        cell = orjson.dumps(value).decode().replace('"', '""')
+        return b'a,"' + cell.encode() + b'"\n'
+
+    data = b"text,deep:json\n" + line(nested(MAX_JSON_DEPTH - 1)) + line(nested(MAX_JSON_DEPTH))
+    result = rows(read_csv, data)
+    assert result[0] == ("line 2", {"text": "a", "deep": nested(MAX_JSON_DEPTH - 1)})
+    [(where, error)] = errors(result)
+    assert where == "line 3" and not error.fatal
+    assert error.problem == (
+        f"column 'deep:json' makes the task nested deeper than {MAX_JSON_DEPTH} levels"
+    )
+
+
+def test_parquet_nested_types_count_towards_the_nesting_limit():
+    from labelhouse.tasks.readers import MAX_JSON_DEPTH
+
+    def deep_struct(levels: int) -> tuple[Any, Any]:
+        value: Any = 1
+        arrow: Any = pa.int64()
+        for _ in range(levels):
+            value, arrow = {"a": value}, pa.struct([("a", arrow)])
+        return value, arrow
+
+    value, arrow = deep_struct(MAX_JSON_DEPTH)  # the row object makes it one level more
+    table = pa.table({"text": ["a", "b"], "deep": pa.array([value, None], type=arrow)})
+    result = rows(read_parquet, parquet_bytes(table))
+    [(where, error)] = errors(result)
+    assert where == "row 1" and not error.fatal
+    assert error.problem == f"nested deeper than {MAX_JSON_DEPTH} levels"
+    assert result[1] == ("row 2", {"text": "b", "deep": None})
+
+    value, arrow = deep_struct(MAX_JSON_DEPTH - 1)
+    table = pa.table({"text": ["a"], "deep": pa.array([value], type=arrow)})
+    assert rows(read_parquet, parquet_bytes(table)) == [("row 1", {"text": "a", "deep": value})]
+
+
+def test_parquet_maps_nest_two_levels_each():
+    """A map becomes a list of [key, value] pairs: two levels of JSON per level of map."""
+    from labelhouse.tasks.readers import MAX_JSON_DEPTH
+
+    arrow: Any = pa.int64()
+    value: Any = 1
+    for _ in range(MAX_JSON_DEPTH // 2):
+        arrow, value = pa.map_(pa.string(), arrow), [("k", value)]
+    table = pa.table({"deep": pa.array([value], type=arrow)})
+    [(where, error)] = rows(read_parquet, parquet_bytes(table))
+    assert where == "row 1" and isinstance(error, RowError)
+    assert error.problem == f"nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+# -- an unterminated quote in a CSV (issue 14 item 10) ------------------------------------------
+
+UNTERMINATED = 'a quote (") that opens a cell on this line is never closed'
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b'text,lang\nok,en\n"never closed,en\nmore,fr\nrows,de\n', "line 3"),
+        (b'text,lang\nok,en\n"never closed,en', "line 3"),  # no final newline
+        (b'text,lang\nok,en\nfine,"open\r\nmore\r\n', "line 3"),
+        # the record starts on line 2 with a closed multi-line cell; the bad quote is on line 3
+        (b'text,lang\n"two\nlines","open\nmore\n', "line 3"),
+        (b'text\n"', "line 2"),
+        (b'"text,lang\nok,en\n', "line 1"),  # in the header
+    ],
+)
+def test_csv_unterminated_quote_is_fatal_naming_the_line_where_it_opened(data, where):
+    result = rows(read_csv, data)
+    good, (last_where, error) = result[:-1], result[-1]
+    assert all(not isinstance(r, RowError) for _, r in good)
+    assert last_where == where
+    assert isinstance(error, RowError) and error.fatal
+    assert error.problem.startswith(UNTERMINATED)
+
+
+def test_csv_unterminated_quote_in_a_long_file_is_named_once_the_record_is_too_long(
+    monkeypatch,
+):
+    """Past the record limit the reader stops before the end of the file: the record's
+    first line is named, with the likely cause."""
+    import labelhouse.tasks.readers as readers
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1_000)
+    data = b'text\nok\n"open\n' + b"a row\n" * 1_000
+    result = rows(read_csv, data)
+    assert result[0] == ("line 2", {"text": "ok"})
+    where, error = result[1]
+    assert where == "line 3" and error.fatal
+    assert 'is a quote (") on this line never closed?' in error.problem
+    assert len(result) == 2
+
+
+def test_csv_quoted_cells_closed_at_the_end_of_the_file_are_fine():
+    data = b'text,lang\n"multi\nline",en\n"last ""quoted"" cell","x"'
+    assert rows(read_csv, data) == [
+        ("line 3", {"text": "multi\nline", "lang": "en"}),
+        ("line 4", {"text": 'last "quoted" cell', "lang": "x"}),
+    ]

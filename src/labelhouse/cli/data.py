@@ -24,7 +24,7 @@ from labelhouse.cli.common import (
     writable_path,
 )
 from labelhouse.cli.output import AsJson, echo_json, echo_table, iso
-from labelhouse.errors import LabelhouseError
+from labelhouse.errors import InvalidInput, LabelhouseError, Problem
 from labelhouse.storable import ID_MAX
 
 if TYPE_CHECKING:
@@ -68,7 +68,11 @@ def import_command(
         None, "--rejected", help="Where rejected rows go (default: FILE.rejected.jsonl)"
     ),
     files: Path | None = typer.Option(
-        None, "--files", exists=True, file_okay=False, help="Upload the images in this folder first"
+        None,
+        "--files",
+        exists=True,
+        file_okay=False,
+        help="Upload the images in this folder that rows refer to, first (the others are named)",
     ),
     data_dir: Path | None = DataDir,
 ) -> None:
@@ -102,31 +106,7 @@ def import_command(
 
     try:
         if files is not None:
-            with db.session() as s:
-                proj, actor = project_and_actor(s, project)
-                from labelhouse.storage import open_storage
-                from labelhouse.tasks.service import store_file
-
-                storage = open_storage(settings)
-                images = sorted(
-                    p for p in files.iterdir() if p.is_file() and not p.name.startswith(".")
-                )
-                with _progress() as bar:
-                    t = bar.add_task(
-                        "Uploading images", total=sum(p.stat().st_size for p in images), rows=0
-                    )
-                    for i, path in enumerate(images, 1):
-                        with path.open("rb") as fh:
-                            store_file(
-                                s,
-                                actor,
-                                proj.id,
-                                name=path.name,
-                                source=fh,
-                                storage=storage,
-                                max_bytes=settings.max_upload_bytes,
-                            )
-                        bar.update(t, advance=path.stat().st_size, rows=i)
+            _upload_referenced_files(db, settings, project, file, format, files)
         with db.read_session() as s:
             proj, actor = project_and_actor(s, project)
             project_id = proj.id
@@ -175,6 +155,58 @@ def import_command(
     )
     if result.rejected:
         typer.echo(f"Rejected rows with reasons: {rejected_path}")
+
+
+def _upload_referenced_files(
+    db: Any, settings: Any, project: str, file: Path, file_format: str | None, folder: Path
+) -> None:
+    """Upload the files of ``folder`` that rows of ``file`` refer to (with a progress bar),
+    and name the others on stderr: they are not needed, whatever they are."""
+    from labelhouse.storage import open_storage
+    from labelhouse.tasks.import_files import plan_media, unreferenced_sentence
+    from labelhouse.tasks.importer import check_may_import
+
+    if not file.is_file():
+        raise InvalidInput(
+            f"With --files, {file} must be a regular file: it is read twice (first for the "
+            "files its rows refer to).",
+            [Problem("file", "not a regular file")],
+        )
+    offered = {p.name: p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+    # Reading the task file takes a while: in a read session, not holding SQLite's write lock.
+    with db.read_session() as s:
+        proj, actor = project_and_actor(s, project)
+        fmt = check_may_import(actor, proj.id, file.name, file_format)
+        with (
+            console.status(f"Finding the files that rows of {file.name} refer to…"),
+            file.open("rb") as stream,
+        ):
+            plan = plan_media(s, actor, proj.id, offered, stream, fmt)
+    if plan.upload:
+        with db.session() as s:
+            proj, actor = project_and_actor(s, project)
+            storage = open_storage(settings)
+            _store_files(s, actor, proj.id, plan.upload, storage, settings.max_upload_bytes)
+    if plan.unreferenced:
+        sentence = unreferenced_sentence(plan.unreferenced, str(folder))
+        console.print(sentence, soft_wrap=True, highlight=False, markup=False)
+
+
+def _store_files(
+    s: Any, actor: Any, project_id: int, files: list[tuple[str, Path]], storage: Any, limit: int
+) -> None:
+    from labelhouse.tasks.service import store_file
+
+    with _progress() as bar:
+        t = bar.add_task(
+            "Uploading images", total=sum(path.stat().st_size for _, path in files), rows=0
+        )
+        for i, (name, path) in enumerate(files, 1):
+            with path.open("rb") as fh:
+                store_file(
+                    s, actor, project_id, name=name, source=fh, storage=storage, max_bytes=limit
+                )
+            bar.update(t, advance=path.stat().st_size, rows=i)
 
 
 def export_command(

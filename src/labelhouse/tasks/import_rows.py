@@ -1,9 +1,16 @@
 """Checking imported rows: one decoded row becomes a task to store, or a list of problems.
 
 The project's schema decides which keys a task must have; media references must name files
-uploaded to the project (their image size is filled in); structured rows may carry
-predictions and a gold value, each validated like an annotation. Each row's data is encoded
-to JSON once, here, and that text is what the bulk writer stores.
+uploaded to the project (their image size is filled in); rows may carry predictions and a
+gold value, each validated like an annotation. Each row's data is encoded to JSON once,
+here, and that text is what the bulk writer stores.
+
+A row is *structured* (``{"data": {...}, "external_id": ..., "predictions": [...], "gold":
+{...}}``) or *flat* (the task's data keys at the top level). The reserved keys mean the same
+in both: ``external_id``, ``predictions`` and ``gold`` at the top of a flat row are never
+task data (they were once silently stored as such), and ``data`` at the top of a row is
+always the structured form's object. A schema that reads a key with one of those names gets
+it from the structured form. docs/import.md is the user's account of this.
 """
 
 from __future__ import annotations
@@ -25,6 +32,17 @@ from labelhouse.tasks.models import StoredFile
 
 MAX_TASK_BYTES = 1024 * 1024
 STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold"}
+# What each reserved key is, for the sentence that refuses a flat row's use of it.
+RESERVED_MEANING = {
+    "external_id": "the task's id",
+    "predictions": "the task's predictions",
+    "gold": "the task's expected answer",
+}
+DATA_NOT_AN_OBJECT = (
+    "'data' must be an object holding the task's data, as in "
+    '{"data": {"text": "…"}, "external_id": "…", "predictions": […], "gold": {…}}; '
+    "a task key named 'data' goes inside it"
+)
 
 
 @dataclass(slots=True)
@@ -39,12 +57,21 @@ class Prepared:
     needs_orm: bool = False
 
 
+def _reserved_at_the_top(key: str) -> str:
+    return (
+        f"at the top level of a row '{key}' is {RESERVED_MEANING[key]}; put the task's data "
+        f'under "data" to have a task key named \'{key}\': {{"data": {{"{key}": …}}}}'
+    )
+
+
 class RowChecker:
     """Turns one decoded row into a task (or a list of problems), per the project's schema."""
 
     def __init__(self, session: Session, project: Project, schema: LabelSchema) -> None:
         self.schema = schema
         self.media_keys = {k for f in schema.fields for k in f.media_keys()}
+        # Data keys this schema reads that a flat row cannot hold (sorted: stable messages)
+        self.reserved_reads = sorted(schema.data_keys() & RESERVED_MEANING.keys())
         self.files: dict[str, tuple[int | None, int | None]] = {}
         if self.media_keys:
             rows = session.execute(
@@ -58,7 +85,11 @@ class RowChecker:
         if not isinstance(row, dict):
             return [f"expected a JSON object per task, got {type(row).__name__}"]
         external_id: Any
-        if isinstance(row.get("data"), dict):
+        problems: list[str] = []
+        flat = "data" not in row
+        if not flat:
+            if not isinstance(row["data"], dict):
+                return [DATA_NOT_AN_OBJECT]
             unknown = set(row) - STRUCTURED_KEYS
             if unknown:
                 return [
@@ -72,9 +103,15 @@ class RowChecker:
         else:
             data = dict(row)
             external_id = data.pop("external_id", None)
-            raw_predictions = []
-            raw_gold = None
-        problems: list[str] = []
+            raw_predictions = data.pop("predictions", None) or []
+            raw_gold = data.pop("gold", None)
+            if self.reserved_reads:
+                problems.extend(
+                    f"'{key}' is task data this project's schema reads, but "
+                    + _reserved_at_the_top(key)
+                    for key in self.reserved_reads
+                    if key in row
+                )
         if external_id is not None:
             if isinstance(external_id, bool) or not isinstance(external_id, str | int):
                 problems.append("external_id must be a string or an integer")
@@ -109,6 +146,7 @@ class RowChecker:
                 problems.extend(self._resolve_media(key, ref, data))
         predictions: list[dict[str, Any]] = []
         if raw_predictions:
+            checked = len(problems)
             if not isinstance(raw_predictions, list):
                 problems.append("predictions must be a list")
             else:
@@ -118,6 +156,8 @@ class RowChecker:
                         problems.append(f"predictions[{i}]: {result}")
                     else:
                         predictions.append(result)
+            if flat and len(problems) > checked:
+                problems.append("A" + _reserved_at_the_top("predictions")[1:])
         gold = None
         if raw_gold is not None:
             from labelhouse.tasks.gold import validate_gold  # only gold rows need its imports
@@ -129,6 +169,8 @@ class RowChecker:
                     f"gold: {d.field}: {d.problem}" if d.field != "value" else f"gold: {d.problem}"
                     for d in exc.details
                 )
+                if flat:
+                    problems.append("A" + _reserved_at_the_top("gold")[1:])
         if problems:
             return problems
         if external_id is not None:

@@ -3,7 +3,9 @@
 Rows stream from a reader, are checked against the keys the project's schema reads
 (:mod:`labelhouse.tasks.import_rows`), and are bulk-inserted in batches. One bad row (in
 strict mode) stores nothing. Re-importing adds nothing because every task has a
-``dedup_key`` (its external id, or a hash of its data) under a unique constraint.
+``dedup_key`` (its external id, or a hash of its data) under a unique constraint. An external
+id repeated within the file is a bad row naming the first (:mod:`labelhouse.tasks.seen_ids`
+remembers them), so only keys of earlier imports, and data hashes, meet the constraint.
 
 Two ways to store, one outcome for the user (all or nothing):
 
@@ -40,6 +42,7 @@ from labelhouse.tasks.bulk import TaskWriter, open_writer
 from labelhouse.tasks.import_rows import MAX_TASK_BYTES, Prepared, RowChecker
 from labelhouse.tasks.models import Prediction, Task, TaskImport
 from labelhouse.tasks.readers import RowError, detect_format, read_rows
+from labelhouse.tasks.seen_ids import SeenIds
 
 if TYPE_CHECKING:
     from labelhouse.db.engine import Database
@@ -51,8 +54,8 @@ FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner
 # long string decodes to exactly that.
 BATCH_BYTES = 16 * 1024 * 1024
 ANALYZE_AFTER = 5000  # imports this large refresh PostgreSQL's planner statistics
-# The direct bulk path tracks this many keys (a set of ints, ~30 MB at most); larger imports
-# go on with the duplicate-skipping path.
+# The direct bulk path tracks this many keys of rows without an external id (a set of ints,
+# ~30 MB at most); larger imports go on with the duplicate-skipping path.
 TRACKED_KEYS = 500_000
 MAX_REPORTED_PROBLEMS = 20
 
@@ -218,6 +221,7 @@ class Batches:
         self.store = store
         self.batch_rows = batch_rows  # every batch this long (else a small first one)
         self.problems: list[Problem] = []
+        self.seen_ids = SeenIds()  # of the rows let through so far, with their places
 
     def run(
         self,
@@ -232,9 +236,18 @@ class Batches:
         batch: list[Prepared] = []
         batch_size = self.batch_rows or FIRST_BATCH_SIZE
         batch_bytes = 0
+        first_of = self.seen_ids.add
+        cut = 0  # where the number starts in ``where`` ("line 12": 5), the same for every row
         for where, row in rows:
             result.rows += 1
             outcome = check(row) if not isinstance(row, RowError) else [row.problem]
+            # An id may come once per file: the first row keeps it (ids already in the
+            # project are duplicates, as ever). ``where`` is "line 12", "item 3", "row 7".
+            if type(outcome) is Prepared and outcome.external_id is not None:
+                cut = cut or where.rindex(" ") + 1
+                first = first_of(outcome.external_id, outcome.dedup_key, int(where[cut:]))
+                if first is not None:
+                    outcome = [_repeated(outcome.external_id, where, first)]
             if isinstance(outcome, list):
                 fatal = isinstance(row, RowError) and row.fatal
                 if skip_invalid:
@@ -288,6 +301,12 @@ class Batches:
             self.on_rejected(where, row, reasons)
 
 
+def _repeated(external_id: str, where: str, first: int) -> str:
+    unit = where[: where.rindex(" ")]
+    preposition = "on" if unit == "line" else "in"
+    return f"external_id '{external_id}' already appears {preposition} {unit} {first} of this file"
+
+
 class _InTransaction:
     """Every batch into the caller's transaction through one writer (on PostgreSQL a COPY
     thread that inserts one batch while the next is being checked)."""
@@ -313,10 +332,13 @@ class _InTransaction:
 
     def _may_repeat_a_key(self, batch: list[Prepared]) -> bool:
         """True if a key of this batch may have come before, in it or in an earlier one, or
-        if there are too many keys to keep track of."""
+        if there are too many keys to keep track of. Only keys of data hashes count: a
+        row repeating an earlier row's external id never gets here (:class:`Batches`)."""
         seen = self.seen
         assert seen is not None
         for p in batch:
+            if p.external_id is not None:
+                continue
             h = hash(p.dedup_key)
             if h in seen:
                 return True

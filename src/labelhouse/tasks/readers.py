@@ -55,6 +55,26 @@ def detect_format(filename: str | None, explicit: str | None = None) -> str:
     )
 
 
+MAX_JSON_DEPTH = 64  # levels of objects and arrays in one task, the task object included
+TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` (decoded JSON) nests objects and arrays more than ``limit`` deep
+    (a scalar is 0 deep, ``{}`` and ``[]`` are 1). Iterative: no recursion limit to meet."""
+    stack = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if type(container) is dict:
+            container = container.values()
+        elif type(container) is not list:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in container if type(child) in (dict, list))
+    return False
+
+
 def read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
     number = 0
     # readline with a limit: iterating the file would read a line of any length (a whole
@@ -70,12 +90,20 @@ def read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         if not stripped:
             continue
         try:
-            yield f"line {number}", orjson.loads(stripped)
+            row = orjson.loads(stripped)
         except orjson.JSONDecodeError as exc:
             yield f"line {number}", RowError(f"not valid JSON: {exc}")
-
-
-MAX_JSON_DEPTH = 64  # nesting levels inside one task of a JSON array file
+            continue
+        # orjson nests up to 1,024 levels: the limit of JSON arrays holds here too. A line
+        # nests at most half its length deep, and at most as deep as it has opening brackets
+        # (counted in C, those in strings too): most lines are let through by one or the other.
+        if (
+            len(stripped) > 2 * MAX_JSON_DEPTH
+            and stripped.count(b"{") + stripped.count(b"[") > MAX_JSON_DEPTH
+            and deeper_than(row, MAX_JSON_DEPTH)
+        ):
+            row = RowError(TOO_DEEP)
+        yield f"line {number}", row
 
 
 class _TooDeep(Exception):
@@ -166,10 +194,7 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         for number, item in enumerate(_array_items(stream), start=1):
             yield f"item {number}", item
     except _TooDeep:
-        yield (
-            f"item {number + 1}",
-            RowError(f"nested deeper than {MAX_JSON_DEPTH} levels", fatal=True),
-        )
+        yield f"item {number + 1}", RowError(TOO_DEEP, fatal=True)
     except _ItemTooLarge:
         yield f"item {number + 1}", RowError(f"larger than {MAX_LINE_BYTES} bytes", fatal=True)
     except _NotAnArray:
@@ -199,30 +224,53 @@ class _LineTooLong(csv.Error):
     pass
 
 
-def _bounded_lines(text: io.TextIOWrapper, taken: list[int]) -> Iterator[str]:
-    """The text's lines, refusing one longer than MAX_LINE_BYTES characters before it is
-    all in memory, and a record whose quoted line breaks make it longer than that in all
-    (``taken[0]``: its characters so far; one 100 MB record of short cells took 1.3 GB)."""
-    while line := text.readline(MAX_LINE_BYTES + 1):
-        if len(line) > MAX_LINE_BYTES:
-            raise _LineTooLong(f"a line is longer than {MAX_LINE_BYTES} characters")
-        taken[0] += len(line)
-        if taken[0] > MAX_LINE_BYTES:
-            raise _LineTooLong(
-                f"a record (with quoted line breaks) is longer than {MAX_LINE_BYTES} characters"
-            )
-        yield line
+class _Lines:
+    """The text's lines for the csv module, refusing one longer than MAX_LINE_BYTES
+    characters before it is all in memory, and a record whose quoted line breaks make it
+    longer than that in all (``taken``: its characters so far; one 100 MB record of short
+    cells took 1.3 GB). ``ended`` tells that the csv module asked for a line past the last:
+    it only does so inside a quoted cell, so the record it then returns is cut short by an
+    unterminated quote (Python's csv module gives it back as if it were fine)."""
+
+    def __init__(self, text: io.TextIOWrapper) -> None:
+        self.text = text
+        self.taken = 0
+        self.ended = False
+
+    def __iter__(self) -> Iterator[str]:
+        while line := self.text.readline(MAX_LINE_BYTES + 1):
+            if len(line) > MAX_LINE_BYTES:
+                raise _LineTooLong(f"a line is longer than {MAX_LINE_BYTES} characters")
+            self.taken += len(line)
+            if self.taken > MAX_LINE_BYTES:
+                raise _LineTooLong(
+                    f"a record (with quoted line breaks) is longer than {MAX_LINE_BYTES} "
+                    'characters; is a quote (") on this line never closed?'
+                )
+            yield line
+        self.ended = True
+
+
+# What ends a line for ``readline`` with ``newline=""``, as the csv module saw them.
+LINE_BREAK = re.compile("\r\n|\r|\n")
+UNTERMINATED_QUOTE = (
+    'a quote (") that opens a cell on this line is never closed, so the rest of the file '
+    'would be one cell; close it, or write a quote inside a quoted cell twice ("")'
+)
 
 
 def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
-    taken = [0]
-    reader = csv.reader(_bounded_lines(text, taken))
+    lines = _Lines(text)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
         return
     except (UnicodeDecodeError, csv.Error) as exc:
         yield "line 1", RowError(f"cannot read the header: {exc}", fatal=True)
+        return
+    if lines.ended:
+        yield _unterminated(reader.line_num, header)
         return
     if UNDECODABLE.search("".join(header)):
         yield "line 1", RowError(f"the header {NOT_UTF8}", fatal=True)
@@ -236,7 +284,7 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
         return
     while True:
         first_line = reader.line_num + 1
-        taken[0] = 0
+        lines.taken = 0
         try:
             cells = next(reader)
         except StopIteration:
@@ -246,6 +294,9 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
             return
         except (UnicodeDecodeError, csv.Error) as exc:
             yield f"line {reader.line_num}", RowError(f"malformed CSV: {exc}", fatal=True)
+            return
+        if lines.ended:
+            yield _unterminated(reader.line_num, cells)
             return
         where = f"line {reader.line_num}"
         if not cells:
@@ -261,13 +312,25 @@ def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
         for (name, is_json), cell in zip(columns, cells, strict=True):
             if is_json:
                 try:
-                    row[name] = orjson.loads(cell) if cell != "" else None
+                    row[name] = value = orjson.loads(cell) if cell != "" else None
                 except orjson.JSONDecodeError as exc:
                     bad = f"column '{name}:json' is not valid JSON: {exc}"
+                    break
+                brackets = cell.count("{") + cell.count("[")  # a bound of its depth
+                if brackets >= MAX_JSON_DEPTH and deeper_than(value, MAX_JSON_DEPTH - 1):
+                    bad = f"column '{name}:json' makes the task {TOO_DEEP}"
                     break
             else:
                 row[name] = cell
         yield where, RowError(bad) if bad else row
+
+
+def _unterminated(last_line: int, cells: list[str]) -> tuple[str, RowError]:
+    """The place of an unterminated quote: its cell is the record's last, and holds the line
+    break of every line from the quote's to the last (that one's only if it has one)."""
+    cell = cells[-1] if cells else ""
+    opened = last_line - len(LINE_BREAK.findall(cell)) + cell.endswith(("\n", "\r"))
+    return f"line {opened}", RowError(UNTERMINATED_QUOTE, fatal=True)
 
 
 def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
@@ -295,6 +358,9 @@ def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         yield "file", RowError(f"cannot read the Parquet file: {exc}", fatal=True)
         return
     decoded = number = 0
+    # Nested types can nest deeper than a task may (Parquet allows ~100 levels of struct):
+    # rows are then measured one by one (a null keeps a row shallow).
+    may_be_too_deep = 1 + _json_depth(dense or parquet.schema_arrow) > MAX_JSON_DEPTH
     for plan in plans:
         where = f"row group {plan.index + 1} of {len(plans)}"
         batches = parquet.iter_batches(batch_size=plan.batch_rows, row_groups=[plan.index])
@@ -325,7 +391,31 @@ def read_parquet(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
                         item: Any = orjson.loads(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS))
                     except orjson.JSONEncodeError as exc:
                         item = RowError(f"holds a value that JSON cannot represent: {exc}")
+                    if may_be_too_deep and deeper_than(item, MAX_JSON_DEPTH):
+                        item = RowError(TOO_DEEP)
                     yield f"row {number}", item
+
+
+def _json_depth(arrow: Any) -> int:
+    """How deep the JSON of a value of this Arrow type can nest (for a schema: its deepest
+    column): structs and lists one level each, maps two (a list of [key, value] pairs)."""
+    import pyarrow as pa
+
+    t = pa.types
+    if isinstance(arrow, pa.Schema):
+        return max((_json_depth(f.type) for f in arrow), default=0)
+    if t.is_dictionary(arrow):
+        return _json_depth(arrow.value_type)
+    if t.is_map(arrow):
+        return 2 + max(_json_depth(arrow.key_type), _json_depth(arrow.item_type))
+    if t.is_struct(arrow):
+        return 1 + max(
+            (_json_depth(arrow.field(i).type) for i in range(arrow.num_fields)), default=0
+        )
+    lists = (t.is_list, t.is_large_list, t.is_fixed_size_list, t.is_list_view, t.is_large_list_view)
+    if any(is_list(arrow) for is_list in lists):
+        return 1 + _json_depth(arrow.value_type)
+    return 0
 
 
 READERS = {"jsonl": read_jsonl, "json": read_json_array, "csv": read_csv, "parquet": read_parquet}

@@ -15,6 +15,7 @@ from labelhouse.kinds.registry import parse_schema
 from labelhouse.projects import service as projects
 from labelhouse.tasks import importer, queue, undo
 from labelhouse.tasks import service as tasks
+from labelhouse.tasks.import_files import plan_media
 from labelhouse.tasks.queries import recent_imports
 from labelhouse.web.api.schemas import ProjectIn, ProjectPatch, SchemaIn
 from labelhouse.web.api.serializers import file_out, import_out, keyset_page, project_out
@@ -119,6 +120,9 @@ async def _spool_body(request: Request, limit: int) -> tempfile.SpooledTemporary
     return spool
 
 
+MAX_IMPORT_FILES = 1000  # images sent along with one task file
+
+
 @router.post("/projects/{project_id}/import")
 async def import_tasks(
     project_id: Id,
@@ -132,10 +136,15 @@ async def import_tasks(
 
     The body is spooled to disk while it arrives, then read row by row; nothing is stored
     unless every row is valid (or ``skip_invalid`` is set, which reports rejected rows).
+    A multipart request may also send images as ``files`` parts: those some row refers to
+    are uploaded first (``uploaded_files``), the others are not (``unreferenced_files``).
     """
     content_type = request.headers.get("content-type", "")
+    images: dict[str, Any] = {}
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_part_size=ctx.settings.max_upload_bytes)
+        form = await request.form(
+            max_files=MAX_IMPORT_FILES + 1, max_part_size=ctx.settings.max_upload_bytes
+        )
         upload = form.get("file")
         # request.form() gives Starlette's UploadFile, a base class of FastAPI's
         if not isinstance(upload, FormFile):
@@ -144,28 +153,55 @@ async def import_tasks(
             )
         name = filename or upload.filename or "upload"
         stream: Any = upload.file
+        for image in form.getlist("files"):
+            if isinstance(image, FormFile):
+                images.setdefault(image.filename or "", image.file)
     else:
         stream = await _spool_body(request, ctx.settings.max_upload_bytes)
         name = filename or ("upload." + (format or "jsonl"))
     try:
         return await run_in_threadpool(
-            _run_import, ctx, project_id, stream, name, format, skip_invalid
+            _run_import, ctx, project_id, stream, name, format, skip_invalid, images
         )
     finally:
         stream.close()
 
 
 def _run_import(
-    ctx: Context, project_id: int, stream: Any, name: str, fmt: str | None, skip_invalid: bool
+    ctx: Context,
+    project_id: int,
+    stream: Any,
+    name: str,
+    fmt: str | None,
+    skip_invalid: bool,
+    images: dict[str, Any],
 ) -> dict[str, Any]:
     # Who asks, and whether they may (a refusal is recorded as usual); the import then runs
     # in transactions of its own (short ones on SQLite, so annotators keep working).
     with ctx.write() as (_, actor):
-        importer.check_may_import(actor, project_id, name, fmt)
+        file_format = importer.check_may_import(actor, project_id, name, fmt)
+    uploaded: list[str] = []
+    unreferenced: list[str] = []
+    if images:
+        with ctx.read() as (s, actor):
+            plan = plan_media(s, actor, project_id, images, stream, file_format)
+        if plan.upload:
+            with ctx.write() as (s, actor):
+                for stored, source in plan.upload:
+                    tasks.store_file(
+                        s,
+                        actor,
+                        project_id,
+                        name=stored,
+                        source=source,
+                        storage=ctx.storage,
+                        max_bytes=ctx.settings.max_upload_bytes,
+                    )
+        uploaded, unreferenced = [n for n, _ in plan.upload], plan.unreferenced
     result = importer.run_import(
         ctx.db, actor, project_id, stream, filename=name, file_format=fmt, skip_invalid=skip_invalid
     )
-    return result.as_dict()
+    return result.as_dict() | {"uploaded_files": uploaded, "unreferenced_files": unreferenced}
 
 
 @router.get("/projects/{project_id}/imports")
