@@ -112,26 +112,22 @@ OTHER = {  # B disagrees on every field but the ranking
 }
 
 
+ROW = {  # the one task: data for every field (the image is uploaded as shapes.png)
+    "external_id": "every-kind",
+    "data": {
+        "text": TEXT,
+        "prompt": "Which answer is better?",
+        "pair": ["First response", "Second response"],
+        "candidates": ["alpha", "beta", "gamma"],
+        "image": "shapes.png",
+    },
+}
+
+
 @pytest.fixture(scope="module")
 def answered(live_server: LiveServer) -> dict[str, Any]:
     """The project, its one task and the three annotators (A revised their answer)."""
-    pid = make_project(
-        live_server,
-        SCHEMA,
-        [
-            {
-                "external_id": "every-kind",
-                "data": {
-                    "text": TEXT,
-                    "prompt": "Which answer is better?",
-                    "pair": ["First response", "Second response"],
-                    "candidates": ["alpha", "beta", "gamma"],
-                    "image": "shapes.png",
-                },
-            }
-        ],
-        images={"shapes.png": png(W, H)},
-    )
+    pid = make_project(live_server, SCHEMA, [ROW], images={"shapes.png": png(W, H)})
     with live_server.db.session() as s:
         queue.update_project(s, live_server.owner, pid, {"overlap": 3, "review_mode": "all"})
     (a, a_email), (b, b_email), (c, _) = (new_user(live_server) for _ in range(3))
