@@ -312,6 +312,19 @@ def test_every_kind_rejected_fixed_with_the_keyboard_and_accepted(
     item = ann.locator(f'#fb-returned li[data-task="{tid}"]')
     expect(item.locator(".badge")).to_have_text("rejected")
     expect(item.locator(".fb-reason")).to_have_text(REASON)
+    # The returned answer is drawn as on the review page, not as JSON.
+    yours = item.locator(".fb-value-slot").first
+    expect(value_of(yours, "sentiment").locator(".lh-d-option")).to_have_text("Positive")
+    expect(value_of(yours, "entities").locator("mark.lh-d-mark")).to_have_text(
+        ["Ada Lovelace", "London"]
+    )
+    chosen = value_of(yours, "preference").locator(".lh-response.is-chosen .lh-response-body")
+    expect(chosen).to_have_text("First response")
+    expect(value_of(yours, "order").locator(".lh-rank-item .lh-response-body")).to_have_text(
+        ["beta", "alpha", "gamma"]
+    )
+    expect(value_of(yours, "objects").locator("g.lh-box text")).to_have_text("circle")
+    expect(yours).not_to_contain_text('{"')
     ann.locator("[data-action=history]").click()
     expect(ann.locator(f'#an-history li[data-task="{tid}"] .fb-review-badge')).to_have_text(
         "rejected"

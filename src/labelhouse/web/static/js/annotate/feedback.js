@@ -9,6 +9,7 @@
 import { api } from "../api.js";
 import { CommentThreads } from "../comments.js";
 import { h } from "../widgets/lib/dom.js";
+import { answerView, loadModules } from "../widgets/lib/show.js";
 
 const UNREAD_POLL_MS = 60000;
 const OUTCOME_TEXT = { accepted: "accepted", rejected: "rejected", corrected: "corrected", resubmitted: "resubmitted" };
@@ -33,6 +34,24 @@ function valueList(value, fields) {
   return h("dl", { class: "fb-value" }, ...names.flatMap((name) => [
     h("dt", { text: title(name) }), h("dd", { text: valueText(value?.[name]) }),
   ]));
+}
+
+/**
+ * Replace the text of each value with the field widgets' display (spans marked in the text,
+ * boxes on the image, pairwise sides, ranking order): the task as this person may see it
+ * comes from GET /api/tasks/{id} (a vendor's copy is masked there). On failure the text
+ * stays.
+ * @param {number} taskId
+ * @param {Array<object>} fields
+ * @param {Array<[HTMLElement, object]>} slots an element and the value to draw in it
+ */
+export async function drawValues(taskId, fields, slots) {
+  try {
+    const [task, modules] = await Promise.all([api("GET", `/api/tasks/${taskId}?render=1`), loadModules(fields)]);
+    for (const [el, value] of slots) {
+      el.replaceChildren(answerView(fields, modules, { task, rendered: task.rendered, value, className: "fb-value-view" }));
+    }
+  } catch { /* the text version stays */ }
 }
 
 export class Feedback {
@@ -118,17 +137,20 @@ export class Feedback {
         ? h("button", { type: "button", class: "primary fb-fix", text: item.fixing ? "Continue fixing" : "Fix and resubmit" })
         : null;
       fix?.addEventListener("click", () => this.fix(item.task_id, fix));
+      const yours = h("div", { class: "fb-value-slot" }, valueList(item.your_value, fields));
+      const corrected = item.corrected_value ? h("div", { class: "fb-value-slot" }, valueList(item.corrected_value, fields)) : null;
+      const values = h("div", { class: "fb-values" },
+        h("div", {}, h("p", { class: "small muted", text: `Your answer (revision ${item.revision})` }), yours),
+        corrected ? h("div", {}, h("p", { class: "small muted", text: "Corrected value" }), corrected) : null);
+      // Drawn as on the review page once the task is here (the text shows meanwhile).
+      drawValues(item.task_id, fields, [[yours, item.your_value], ...(corrected ? [[corrected, item.corrected_value]] : [])]);
       return h("li", { class: `fb-returned-item is-${item.state}`, dataset: { task: String(item.task_id) } },
         h("p", { class: "fb-returned-head" },
           h("strong", { text: `#${item.task_id}${item.external_id ? ` · ${item.external_id}` : ""}` }), " ",
           h("span", { class: `badge status-${item.outcome}`, text: OUTCOME_TEXT[item.outcome] || item.outcome }),
           h("span", { class: "muted small", text: ` by ${item.reviewer}` })),
         item.reason ? h("blockquote", { class: "fb-reason", text: item.reason }) : null,
-        h("div", { class: "fb-values" },
-          h("div", {}, h("p", { class: "small muted", text: `Your answer (revision ${item.revision})` }), valueList(item.your_value, fields)),
-          item.corrected_value
-            ? h("div", {}, h("p", { class: "small muted", text: "Corrected value" }), valueList(item.corrected_value, fields))
-            : null),
+        values,
         h("p", { class: "small muted fb-state", text: STATE_TEXT[item.state] || "" }),
         fix);
     }));
