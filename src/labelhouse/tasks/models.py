@@ -45,6 +45,9 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "dedup_key"),
         Index("ix_task_queue", "project_id", "is_open", "id"),
+        # The task browser's keyset pages (project_id = ? AND id > ? ORDER BY id) in index
+        # order: without it SQLite sorted the whole project for every page.
+        Index("ix_task_browse", "project_id", "id"),
         Index(
             "ix_task_gold",
             "project_id",
