@@ -26,6 +26,7 @@ from labelhouse.cli.common import (
 from labelhouse.cli.output import AsJson, echo_json, echo_table, iso
 from labelhouse.errors import InvalidInput, LabelhouseError, Problem
 from labelhouse.storable import ID_MAX
+from labelhouse.web.api.serializers import import_out
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -288,17 +289,10 @@ def list_imports(
         with db.read_session() as s:
             proj, actor = project_and_actor(s, project)
             found: list[dict[str, Any]] = [
-                {  # the API's keys (GET /api/projects/{id}/imports)
+                {  # the API's record (GET /api/projects/{id}/imports), times as ISO text
                     "id": i.id,
                     "project_id": proj.id,
-                    "filename": i.filename,
-                    "format": i.file_format,
-                    "user_id": i.user_id,
-                    "rows": i.rows,
-                    "created": i.created,
-                    "duplicates": i.duplicates,
-                    "rejected": i.rejected,
-                    "removed": i.removed,
+                    **import_out(i),
                     "removed_at": iso(i.removed_at),
                     "created_at": iso(i.created_at),
                 }

@@ -561,21 +561,10 @@ def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id:
     )
     if taken.first() is None:
         raise full
-    if project.routed and not _take_route_slot_again(session, task_id, workforce_id):
+    if project.routed and not take_route_slot_again(session, task_id, workforce_id):
         raise full
     if status is None:
-        session.execute(
-            insert(_A).values(
-                project_id=project.id,
-                task_id=task_id,
-                user_id=actor.user_id,
-                status=SUBMITTED,
-                leased_at=now,
-                expires_at=now,
-                finished_at=now,
-                workforce_id=actor.workforce_id,
-            )
-        )
+        insert_submitted(session, actor, project.id, task_id, now)
     else:
         session.execute(_MARK_SUBMITTED, {**params, "now": now})
     return True
@@ -587,7 +576,26 @@ _ROUTE_OF = select(_R.c.id).where(
 _ANY_ROUTE = select(_R.c.id).where(_R.c.task_id == bindparam("tid")).limit(1)
 
 
-def _take_route_slot_again(session: Session, task_id: int, workforce_id: int | None) -> bool:
+def insert_submitted(
+    session: Session, actor: Actor, project_id: int, task_id: int, now: datetime
+) -> None:
+    """The assignment of an answer that came without one (a late submit whose lease was
+    taken back and deleted): submitted now, served in the actor's workforce."""
+    session.execute(
+        insert(_A).values(
+            project_id=project_id,
+            task_id=task_id,
+            user_id=actor.user_id,
+            status=SUBMITTED,
+            leased_at=now,
+            expires_at=now,
+            finished_at=now,
+            workforce_id=actor.workforce_id,
+        )
+    )
+
+
+def take_route_slot_again(session: Session, task_id: int, workforce_id: int | None) -> bool:
     """A late submission in a routed project takes its slot back from its workforce's
     route (False when that is full, or when the task is routed elsewhere only)."""
     conn = session.connection()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
@@ -29,11 +29,10 @@ from labelhouse.errors import Conflict
 from labelhouse.projects.service import ProjectRow
 from labelhouse.tasks import queue
 from labelhouse.tasks.gold import open_expr
-from labelhouse.tasks.models import Assignment, Task, TaskRoute
+from labelhouse.tasks.models import Assignment, Task
 
 _T: Table = Task.__table__  # type: ignore[assignment]
 _A: Table = Assignment.__table__  # type: ignore[assignment]
-_R: Table = TaskRoute.__table__  # type: ignore[assignment]
 LEASED, SUBMITTED = queue.LEASED, queue.SUBMITTED
 
 _MINE = select(_A.c.id, _A.c.status, _A.c.workforce_id).where(
@@ -51,16 +50,6 @@ _TAKE_FREE_SLOT = (
     .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
     .returning(_T.c.id)
 )
-_ROUTE_OF = select(_R.c.id).where(
-    _R.c.task_id == bindparam("tid"), _R.c.workforce_id == bindparam("wf")
-)
-_TAKE_ROUTE_SLOT = (
-    update(_R)
-    .where(_R.c.id == bindparam("rid"), _R.c.taken < _R.c.quota)
-    .values(taken=_R.c.taken + 1, is_open=_R.c.taken + 1 < _R.c.quota)
-    .returning(_R.c.id)
-)
-_ANY_ROUTE = select(_R.c.id).where(_R.c.task_id == bindparam("tid")).limit(1)
 _LEASE = (
     update(_A)
     .where(_A.c.id == bindparam("aid"))
@@ -100,16 +89,8 @@ def _take_free_slot(
     full = Conflict(FULL.format(task=task_id))
     if conn.execute(_TAKE_FREE_SLOT, {"tid": task_id, "overlap": project.overlap}).first() is None:
         raise full
-    if project.routed:
-        route_id = None
-        if workforce_id is not None:
-            route_id = conn.execute(_ROUTE_OF, {"tid": task_id, "wf": workforce_id}).scalar()
-        if route_id is not None:
-            took = conn.execute(_TAKE_ROUTE_SLOT, {"rid": route_id}).first() is not None
-        else:  # not routed to their workforce: only a task routed nowhere is open to them
-            took = conn.execute(_ANY_ROUTE, {"tid": task_id}).first() is None
-        if not took:
-            raise full  # the transaction rolls back the task's slot too
+    if project.routed and not queue.take_route_slot_again(session, task_id, workforce_id):
+        raise full  # the transaction rolls back the task's slot too
 
 
 def lease_again(
@@ -151,17 +132,6 @@ def take_slot_again(session: Session, actor: Actor, project: ProjectRow, task_id
     mine = conn.execute(_MINE, params).first()
     _take_free_slot(session, project, task_id, None if mine is None else mine[2])
     if mine is None:  # (an answer always has its assignment; kept whole if not)
-        conn.execute(
-            insert(_A).values(
-                project_id=project.id,
-                task_id=task_id,
-                user_id=actor.user_id,
-                status=SUBMITTED,
-                leased_at=now,
-                expires_at=now,
-                finished_at=now,
-                workforce_id=actor.workforce_id,
-            )
-        )
+        queue.insert_submitted(session, actor, project.id, task_id, now)
     else:
         conn.execute(_SUBMITTED, {"aid": mine[0], "now": now})
