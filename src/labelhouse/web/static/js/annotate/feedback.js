@@ -54,6 +54,24 @@ export async function drawValues(taskId, fields, slots) {
   } catch { /* the text version stays */ }
 }
 
+const pending = new WeakMap();
+let seen = null;
+
+/** Run `draw` once `el` is on screen (at once where IntersectionObserver is missing). */
+function whenSeen(el, draw) {
+  if (typeof IntersectionObserver !== "function") { draw(); return; }
+  seen ??= new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      seen.unobserve(entry.target);
+      pending.get(entry.target)?.();
+      pending.delete(entry.target);
+    }
+  });
+  pending.set(el, draw);
+  seen.observe(el);
+}
+
 export class Feedback {
   /**
    * @param {object} o
@@ -142,8 +160,9 @@ export class Feedback {
       const values = h("div", { class: "fb-values" },
         h("div", {}, h("p", { class: "small muted", text: `Your answer (revision ${item.revision})` }), yours),
         corrected ? h("div", {}, h("p", { class: "small muted", text: "Corrected value" }), corrected) : null);
-      // Drawn as on the review page once the task is here (the text shows meanwhile).
-      drawValues(item.task_id, fields, [[yours, item.your_value], ...(corrected ? [[corrected, item.corrected_value]] : [])]);
+      // Drawn as on the review page once the item is in view (one task fetched per item, not
+      // up to 50 at once); the text shows meanwhile.
+      whenSeen(values, () => drawValues(item.task_id, fields, [[yours, item.your_value], ...(corrected ? [[corrected, item.corrected_value]] : [])]));
       return h("li", { class: `fb-returned-item is-${item.state}`, dataset: { task: String(item.task_id) } },
         h("p", { class: "fb-returned-head" },
           h("strong", { text: `#${item.task_id}${item.external_id ? ` · ${item.external_id}` : ""}` }), " ",
