@@ -529,7 +529,8 @@ _TAKE_FREE_SLOT = (
 )
 
 
-_CLOSE_LEASE = (
+# Close the caller's live lease on a task as submitted (also used by review rework).
+CLOSE_LEASE = (
     update(_A)
     .where(
         _A.c.task_id == bindparam("tid"), _A.c.user_id == bindparam("uid"), _A.c.status == LEASED
@@ -549,7 +550,7 @@ def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id:
     now = utcnow()
     params = {"tid": task_id, "uid": actor.user_id}
     conn = session.connection()
-    if conn.execute(_CLOSE_LEASE, {**params, "now": now}).first() is not None:
+    if conn.execute(CLOSE_LEASE, {**params, "now": now}).first() is not None:
         return True  # the common case: one statement
     status, workforce_id = conn.execute(_ASSIGNMENT_STATUS, params).first() or (None, None)
     if status == SUBMITTED:

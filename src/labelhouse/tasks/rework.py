@@ -60,14 +60,6 @@ _LEASE = (
         finished_at=None,
     )
 )
-_CLOSE_LEASE = (
-    update(_A)
-    .where(
-        _A.c.task_id == bindparam("tid"), _A.c.user_id == bindparam("uid"), _A.c.status == LEASED
-    )
-    .values(status=SUBMITTED, finished_at=bindparam("now"))
-    .returning(_A.c.id)
-)
 _SUBMITTED = (
     update(_A)
     .where(_A.c.id == bindparam("aid"))
@@ -127,7 +119,7 @@ def take_slot_again(session: Session, actor: Actor, project: ProjectRow, task_id
     now = utcnow()
     conn = session.connection()
     params = {"tid": task_id, "uid": actor.user_id}
-    if conn.execute(_CLOSE_LEASE, {**params, "now": now}).first() is not None:
+    if conn.execute(queue.CLOSE_LEASE, {**params, "now": now}).first() is not None:
         return
     mine = conn.execute(_MINE, params).first()
     _take_free_slot(session, project, task_id, None if mine is None else mine[2])
