@@ -26,7 +26,6 @@ from labelhouse.cli.common import (
 from labelhouse.cli.output import AsJson, echo_json, echo_table, iso
 from labelhouse.errors import InvalidInput, LabelhouseError, Problem
 from labelhouse.storable import ID_MAX
-from labelhouse.web.api.serializers import import_out
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -288,6 +287,8 @@ def list_imports(
     try:
         with db.read_session() as s:
             proj, actor = project_and_actor(s, project)
+            from labelhouse.web.api.serializers import import_out  # (the import command stays lean)
+
             found: list[dict[str, Any]] = [
                 {  # the API's record (GET /api/projects/{id}/imports), times as ISO text
                     "id": i.id,
