@@ -228,6 +228,11 @@ def export_command(
         help="CSV: write cells starting with = + - @ exactly (for programs); by default they "
         "get a ' in front so that spreadsheets do not run them as formulas",
     ),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        help="A format option as name=value (repeatable), e.g. --option ties=keep",
+    ),
     data_dir: Path | None = DataDir,
 ) -> None:
     """Export every task with its annotations and predictions (streamed)."""
@@ -249,6 +254,7 @@ def export_command(
                 content=content,
                 consensus_method=consensus_method,
                 csv_formulas="keep" if csv_keep_formulas else "escape",
+                options=_options(option),
             )
         target = open_for_writing(output, "--output") if output else sys.stdout.buffer
         written = 0
@@ -268,6 +274,17 @@ def export_command(
         db.dispose()
     if output:  # the file is the result
         console.print(f"[green]Wrote[/] {written:,} bytes to {escape(str(output))}")
+
+
+def _options(pairs: list[str]) -> dict[str, str]:
+    """``--option name=value`` pairs as a dict; a pair without ``=`` is a usage error."""
+    options: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"'{pair}' is not name=value", param_hint="--option")
+        options[name.strip()] = value
+    return options
 
 
 imports_app = App(help="A project's imports; undo one.", no_args_is_help=True)

@@ -6,8 +6,8 @@ value (method ``review``, confidence 1), whatever the chosen method computed for
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -38,6 +38,7 @@ class ExportPlan:
     content: str = "raw"  # raw annotations, consensus per field, or both
     consensus_method: str = "majority"
     csv_formulas: str = "escape"  # CSV only: neutralise cells a spreadsheet runs, or keep
+    options: dict[str, Any] = field(default_factory=dict)  # the format's own, parsed
     records_written: int = 0  # counted while streaming, for the audit log's finish event
     # A workforce's own slice (see exports/records.iter_records): its routed tasks, its
     # people's annotations, the data and answers as its people are shown them.
@@ -76,6 +77,8 @@ class ExportPlan:
             data_keys=self.data_keys,
             consensus=consensus is not None,
             csv_formulas=self.csv_formulas,
+            schema=self.schema,
+            options=self.options,
         )
 
     def _counted(self, records: Iterator[Any]) -> Iterator[Any]:
@@ -109,8 +112,12 @@ def plan_export(
     content: str = "raw",
     consensus_method: str = "majority",
     csv_formulas: str = "escape",
+    options: Mapping[str, str] | None = None,
 ) -> ExportPlan:
     """Check access and format, record the export in the audit log; streaming comes after.
+
+    ``options`` are the format's own (e.g. ``ties=keep`` for preference pairs), checked by
+    its parser against the project's schema.
 
     ``csv_formulas`` (CSV only): ``escape`` puts a ``'`` before every text cell a
     spreadsheet would run as a formula; ``keep`` writes values exactly, for programs."""
@@ -126,6 +133,7 @@ def plan_export(
     check_method(consensus_method)
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
+    parsed = FORMATS[format_name].parse_options(schema, dict(options or {}))
     audit.record(
         session,
         organization_id=actor.organization_id,
@@ -135,7 +143,8 @@ def plan_export(
         object_id=project.id,
         details={"format": format_name}
         | ({"content": content, "method": consensus_method} if content != "raw" else {})
-        | ({"csv_formulas": "keep"} if format_name == "csv" and csv_formulas == "keep" else {}),
+        | ({"csv_formulas": "keep"} if format_name == "csv" and csv_formulas == "keep" else {})
+        | ({"options": dict(options)} if options else {}),
     )
     return plan_for(
         project,
@@ -145,6 +154,7 @@ def plan_export(
         content=content,
         consensus_method=consensus_method,
         csv_formulas=csv_formulas,
+        options=parsed,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,14 +200,37 @@ def write_csv(
 
 
 Writer = Callable[..., Iterator[bytes]]
+# Checks a format's own options (and whether the project's schema suits the format) and
+# returns them typed; raises InvalidInput naming the option or field. Options arrive as
+# text (query parameters, CLI ``--option name=value``).
+OptionParser = Callable[[Any, Mapping[str, str]], dict[str, Any]]
+
+
+def no_options(schema: Any, options: Mapping[str, str]) -> dict[str, Any]:
+    """The option parser of formats that take none: any option is an error."""
+    if options:
+        from labelhouse.errors import InvalidInput, Problem
+
+        raise InvalidInput(
+            "This export format takes no options.",
+            [Problem(name, "not an option of this format") for name in sorted(options)],
+        )
+    return {}
 
 
 @dataclass(frozen=True)
 class Format:
+    """An export format. ``write(records, *, field_names, data_keys, consensus,
+    csv_formulas, schema, options)`` returns the file's bytes as an iterator (a format
+    of several files streams a zip archive, ``exports/archive.py``); ``options`` is what
+    ``parse_options`` returned."""
+
     write: Writer
     media_type: str
     extension: str
     raw_json: bool  # whether the writer takes JSON values as pre-encoded orjson.Fragments
+    parse_options: OptionParser = no_options
+    description: str = ""
 
 
 FORMATS: dict[str, Format] = {

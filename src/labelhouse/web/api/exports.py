@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from labelhouse.accounts import audit_log
@@ -24,6 +24,7 @@ router = APIRouter(prefix="/api", tags=["export"])
 def export(
     project_id: Id,
     ctx: Ctx,
+    request: Request,
     format: str = Query(default="jsonl", description="jsonl, json or csv"),
     include_drafts: bool = False,
     content: str = Query(default="raw", description="raw, consensus or both"),
@@ -41,7 +42,10 @@ def export(
     ``content=consensus`` replaces the raw annotations by one consensus value per field
     (``"consensus": {field: {"value", "confidence", "method"}}``); ``both`` keeps both.
     In CSV, a text cell starting with ``= + - @``, a tab or a carriage return gets a ``'``
-    in front (spreadsheets would run it as a formula) unless ``csv_formulas=keep``."""
+    in front (spreadsheets would run it as a formula) unless ``csv_formulas=keep``.
+
+    Any other query parameter is an option of the format (e.g. ``ties=keep``), checked by
+    the format: an unknown one is a 422 naming it."""
     with ctx.write() as (s, actor):
         plan = plan_export(
             s,
@@ -52,8 +56,19 @@ def export(
             content=content,
             consensus_method=consensus_method,
             csv_formulas=csv_formulas,
+            options=format_options(request),
         )
     return stream_export(ctx, plan, actor)
+
+
+COMMON_PARAMETERS = frozenset(
+    {"format", "include_drafts", "content", "consensus_method", "csv_formulas"}
+)
+
+
+def format_options(request: Request) -> dict[str, str]:
+    """The query parameters that are the format's own options (the last value of each)."""
+    return {k: v for k, v in request.query_params.items() if k not in COMMON_PARAMETERS}
 
 
 def stream_export(ctx: Context, plan: ExportPlan, actor: Actor) -> StreamingResponse:
