@@ -53,7 +53,8 @@ class ExportPlan:
 
     def stream(self, session: Session) -> Iterator[bytes]:
         consensus = None
-        if self.content != "raw" and self.schema is not None:
+        wants_consensus = self.content != "raw" or self.options.get("values") == "consensus"
+        if wants_consensus and self.schema is not None:
             # Consensus (e.g. Dawid–Skene) needs every annotation at once; it is computed
             # before streaming starts, from the same read session.
             consensus = consensus_by_task(
