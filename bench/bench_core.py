@@ -209,18 +209,24 @@ def annotate_loop_one_trip(base: str, token: str, pid: int, limit: int) -> int:
     return done
 
 
-def _proc_loop(args: tuple[str, str, int, int, object, bool]) -> int:
+def _proc_loop(args: tuple[str, str, int, int, object, bool]) -> tuple[int, float]:
+    """One annotator: (pairs done, this client process's CPU seconds for them)."""
     base, token, pid, limit, start, one_trip = args
     start.wait()  # type: ignore[attr-defined]
+    cpu0 = time.process_time()
     if one_trip:
-        return annotate_loop_one_trip(base, token, pid, limit)
-    return annotate_loop(base, token, pid, limit, None)
+        done = annotate_loop_one_trip(base, token, pid, limit)
+    else:
+        done = annotate_loop(base, token, pid, limit, None)
+    return done, time.process_time() - cpu0
 
 
 def run_annotators(
     base: str, tokens: list[str], pid: int, per: int, *, one_trip: bool
-) -> tuple[int, float]:
-    """One process per annotator, all released at once; returns (pairs done, seconds)."""
+) -> tuple[int, float, float]:
+    """One process per annotator, all released at once; returns (pairs done, seconds, the
+    load generator's own CPU seconds) — the clients share the cores with the server, so
+    their cost is reported beside the server's."""
     ctx = multiprocessing.get_context("fork")
     start = ctx.Manager().Event()
     with ctx.Pool(len(tokens)) as pool:
@@ -228,8 +234,9 @@ def run_annotators(
         time.sleep(0.5)
         t0 = time.perf_counter()
         start.set()
-        counts = pending.get(timeout=600)
-        return sum(counts), time.perf_counter() - t0
+        done = pending.get(timeout=600)
+        seconds = time.perf_counter() - t0
+        return sum(d for d, _ in done), seconds, sum(c for _, c in done)
 
 
 def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str, object]:
@@ -290,11 +297,14 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
         per = 500
         cpu_before = server.cpu_seconds()
         machine_before = psutil.cpu_times()
-        pairs, seconds = run_annotators(server.base, tokens[1:], api_pid, per, one_trip=False)
+        pairs, seconds, client_cpu = run_annotators(
+            server.base, tokens[1:], api_pid, per, one_trip=False
+        )
         results["concurrent8_pairs_per_s"] = round(pairs / seconds)
         results["server_cpu_ms_per_pair"] = round(
             (server.cpu_seconds() - cpu_before) / pairs * 1000, 2
         )
+        results["client_cpu_ms_per_pair"] = round(client_cpu / pairs * 1000, 2)
         machine_after = psutil.cpu_times()
         busy = sum(
             getattr(machine_after, f) - getattr(machine_before, f)
@@ -306,7 +316,7 @@ def bench_backend(name: str, url: str | None, n: int, workers: int) -> dict[str,
         results["machine_cpu_busy_pct"] = round(100 * busy / (busy + idle))
         results["concurrent8_pairs"] = pairs
         # The same with the annotate page's one-round-trip protocol (submit returns the next).
-        pairs, seconds = run_annotators(server.base, tokens[1:], api_pid, per, one_trip=True)
+        pairs, seconds, _ = run_annotators(server.base, tokens[1:], api_pid, per, one_trip=True)
         results["concurrent8_one_trip_pairs_per_s"] = round(pairs / seconds)
 
         server.reset_peak()
@@ -359,6 +369,13 @@ def main() -> None:
     if args.backend in ("postgresql", "both"):
         with scratch_pg_database("labelhouse_bench") as (url, _):
             rows.append(bench_backend("postgresql", url, args.tasks, args.workers))
+    from conditions import ratio
+
+    for row in rows:  # the headline figures in units of this run's calibration
+        row["server_cpu_per_pair_x_bare_request"] = ratio(
+            float(row["server_cpu_ms_per_pair"]), "http_cpu_ms"
+        )
+        row["p50_x_bare_round_trip"] = ratio(float(row["next_submit_p50_ms"]), "http_rt_ms")
     print(f"\nworkers={args.workers}  cores={os.cpu_count()}")
     print_table(rows)
     print(json.dumps(rows), file=sys.stderr)
@@ -366,4 +383,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from conditions import with_conditions
+
+    with_conditions(main, http=True)

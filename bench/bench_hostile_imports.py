@@ -268,4 +268,6 @@ def print_table(rows: list[dict[str, object]]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from conditions import with_conditions
+
+    with_conditions(main)

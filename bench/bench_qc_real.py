@@ -187,4 +187,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from conditions import with_conditions
+
+    sys.exit(with_conditions(main))

@@ -332,4 +332,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from conditions import with_conditions
+
+    raise SystemExit(with_conditions(main))
