@@ -44,7 +44,10 @@ def test_projects_and_schemas(lh: Client):
     assert project.overlap == 2 and project.description == "d" and project.schema_version == 1
     got = lh.get_project(project)
     assert got.schema is not None
-    assert [(f.name, f.kind) for f in got.schema.fields] == [("sentiment", "choice"), ("note", "text")]
+    assert [(f.name, f.kind) for f in got.schema.fields] == [
+        ("sentiment", "choice"),
+        ("note", "text"),
+    ]
     assert project.id in [p.id for p in lh.list_projects()]
 
     changed = {"fields": [*SCHEMA["fields"], {"name": "stars", "kind": "rating", "max": 5}]}
@@ -133,29 +136,30 @@ def _queue_project(lh: Client, live: LiveServer):
 
 def test_annotate_skip_review_quality_and_export(lh: Client, live: LiveServer, tmp_path: Path):
     project = _queue_project(lh, live)
-    with login(live, "ann1@client.test") as ann1, login(live, "ann2@client.test") as session:
+    with login(live, "ann2@client.test") as session:
         # the second annotator works with a token made through its password session
-        with Client(live.url, token=session.create_token("work").token) as ann2:
-            for annotator, skip_last in ((ann1, False), (ann2, True)):
-                for i in range(3):
-                    got = annotator.next_task(project)
-                    assert got.task is not None and got.lease is not None
-                    assert got.schema is not None and got.schema.fields[0].name == "sentiment"
-                    assert annotator.next_task(project).task.id == got.task.id  # same lease
-                    if skip_last and i == 2:
-                        key = str(uuid.uuid4())
-                        assert annotator.skip(got.task, reason="unclear", idempotency_key=key) is False
-                        assert annotator.skip(got.task, reason="unclear", idempotency_key=key) is True
-                        continue
+        token = session.create_token("work").token
+    with login(live, "ann1@client.test") as ann1, Client(live.url, token=token) as ann2:
+        for annotator, skip_last in ((ann1, False), (ann2, True)):
+            for i in range(3):
+                got = annotator.next_task(project)
+                assert got.task is not None and got.lease is not None
+                assert got.schema is not None and got.schema.fields[0].name == "sentiment"
+                assert annotator.next_task(project).task.id == got.task.id  # same lease
+                if skip_last and i == 2:
                     key = str(uuid.uuid4())
-                    value = {"sentiment": "pos" if i else "neg"}
-                    first = annotator.submit(got.task, value, idempotency_key=key)
-                    assert first.created and not first.replayed
-                    assert first.annotation.status == "submitted"
-                    again = annotator.submit(got.task, value, idempotency_key=key)
-                    assert again.replayed and again.annotation.id == first.annotation.id
-                    assert again.annotation.revision == first.annotation.revision == 1
-                assert annotator.next_task(project).task is None
+                    assert annotator.skip(got.task, reason="unclear", idempotency_key=key) is False
+                    assert annotator.skip(got.task, reason="unclear", idempotency_key=key) is True
+                    continue
+                key = str(uuid.uuid4())
+                value = {"sentiment": "pos" if i else "neg"}
+                first = annotator.submit(got.task, value, idempotency_key=key)
+                assert first.created and not first.replayed
+                assert first.annotation.status == "submitted"
+                again = annotator.submit(got.task, value, idempotency_key=key)
+                assert again.replayed and again.annotation.id == first.annotation.id
+                assert again.annotation.revision == first.annotation.revision == 1
+            assert annotator.next_task(project).task is None
 
     with login(live, "rev@client.test") as reviewer:
         item = reviewer.next_review(project)
@@ -192,7 +196,8 @@ def test_annotate_skip_review_quality_and_export(lh: Client, live: LiveServer, t
     first = json.loads(Path(both.path).read_text().splitlines()[0])
     assert first["consensus"]["sentiment"]["value"] == "neg"
     table = lh.export(project, tmp_path / "labels.csv", format="csv")
-    rows = list(csv.DictReader(Path(table.path).open()))  # one row per answer
+    with Path(table.path).open() as f:
+        rows = list(csv.DictReader(f))  # one row per answer
     assert len(rows) == 5 and {r["external_id"] for r in rows} == {"q0", "q1", "q2"}
     with pytest.raises(InvalidInput) as caught:
         lh.export(project, tmp_path / "x.jsonl", no_such_option="1")
@@ -244,7 +249,10 @@ def test_an_invalid_answer_names_its_field(lh: Client):
 
 
 def test_authentication_and_permission_errors(lh: Client, live: LiveServer):
-    with Client(live.url, token="lh_not-a-real-token") as stranger, pytest.raises(AuthenticationError):
+    with (
+        Client(live.url, token="lh_not-a-real-token") as stranger,
+        pytest.raises(AuthenticationError),
+    ):
         stranger.list_projects()
     with pytest.raises(AuthenticationError):
         Client.login(live.url, "ann1@client.test", "wrong password!")

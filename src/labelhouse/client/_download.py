@@ -13,7 +13,6 @@ import httpx
 from labelhouse.client.errors import LabelhouseError
 from labelhouse.client.types import ExportResult
 
-CHUNK = 1 << 16
 _FILENAME = re.compile(r'filename="?([^";]+)"?')
 
 Progress = Callable[[int, int | None], None]  # bytes written so far, total if known
@@ -38,7 +37,7 @@ def save_stream(
     written = part.stat().st_size if append and part.exists() else 0
     total = _total(response, written)
     with part.open("ab" if append else "wb") as out:
-        for chunk in response.iter_bytes(CHUNK):
+        for chunk in response.iter_bytes():  # as it arrives: nothing held back if it breaks
             out.write(chunk)
             written += len(chunk)
             if progress is not None:

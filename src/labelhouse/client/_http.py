@@ -169,7 +169,7 @@ class Http:
         if after is not None:
             delay = after
         else:
-            delay = self.backoff * (2**attempt) * (0.5 + random.random() / 2)  # noqa: S311
+            delay = self.backoff * (2**attempt) * (0.5 + random.random() / 2)
         self.sleep(min(delay, self.max_wait))
 
     def _read(self, response: httpx.Response) -> None:

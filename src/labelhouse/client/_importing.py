@@ -82,9 +82,7 @@ class ImportMixin(ClientBase):
 
         params = {"format": fmt, "filename": path.name, "skip_invalid": skip_invalid}
         result = ImportResult()
-        result.add(
-            self._post_import(project, params, chunks, retry=True, content_type=OCTETS)
-        )
+        result.add(self._post_import(project, params, chunks, retry=True, content_type=OCTETS))
         if progress is not None:
             progress(ImportProgress(result.rows, total, result.created, total))
         return result

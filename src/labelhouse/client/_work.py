@@ -11,6 +11,7 @@ from typing import Any, Literal
 from labelhouse.client._base import ClientBase, IdLike, id_of
 from labelhouse.client._download import save_stream
 from labelhouse.client.types import (
+    Annotation,
     ConsensusRow,
     ExportResult,
     NextTask,
@@ -21,7 +22,6 @@ from labelhouse.client.types import (
     Schema,
     Submission,
     Task,
-    Annotation,
 )
 
 Decision = Literal["accept", "reject", "correct"]
@@ -221,9 +221,7 @@ class WorkMixin(ClientBase):
         """Agreement per field, annotator scorecards and the rest of the report; ``method``:
         majority, dawid_skene or gold_weighted."""
         params = {"method": method, "hotspots": hotspots}
-        return QualityReport.from_json(
-            self._get(f"/api/projects/{id_of(project)}/quality", params)
-        )
+        return QualityReport.from_json(self._get(f"/api/projects/{id_of(project)}/quality", params))
 
     def iter_consensus(
         self, project: IdLike, *, method: str = "majority", page_size: int = 1000

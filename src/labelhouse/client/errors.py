@@ -182,6 +182,7 @@ def connection_failed(base_url: str, exc: httpx.TransportError) -> ConnectionFai
     else:
         what = "the connection broke"
     return ConnectionFailed(
-        f"Could not reach the Labelhouse server at {base_url}: {what} ({exc or type(exc).__name__})."
-        " Check the address and that the server is running, then try again."
+        f"Could not reach the Labelhouse server at {base_url}: {what} "
+        f"({exc or type(exc).__name__}). Check the address and that the server is running, "
+        "then try again."
     )

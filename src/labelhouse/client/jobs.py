@@ -86,7 +86,9 @@ class SnapshotFile:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SnapshotFile:
         digest = d.get("sha256") or d.get("hash") or d.get("content_hash")
-        return cls(name=str(d.get("name") or d.get("path")), size=_int(d.get("size")), sha256=digest)
+        return cls(
+            name=str(d.get("name") or d.get("path")), size=_int(d.get("size")), sha256=digest
+        )
 
 
 @dataclass(frozen=True)
