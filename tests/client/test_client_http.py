@@ -159,3 +159,20 @@ def test_invalid_input_carries_every_problem():
         "The schema is invalid. fields[0].options: must list at least one option; "
         "fields[1].kind: unknown kind 'x'"
     )
+
+
+def test_a_redirect_or_an_answer_that_is_not_json_says_what_came_instead():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/me":
+            return httpx.Response(308, headers={"location": "https://lh.test/api/me"})
+        return httpx.Response(
+            200, text="<html>a captive portal</html>", headers={"content-type": "text/html"}
+        )
+
+    with client_with(handler) as c:
+        with pytest.raises(LabelhouseError) as moved:
+            c.me()
+        assert "https://lh.test/api/me" in str(moved.value) and moved.value.status == 308
+        with pytest.raises(LabelhouseError) as portal:
+            c.get_project(1)
+    assert "Expected JSON" in str(portal.value) and "text/html" in str(portal.value)

@@ -33,10 +33,10 @@ from labelhouse.client.errors import (
     Unavailable,
 )
 from labelhouse.client.jobs import Job, JobsMixin, Snapshot, SnapshotFile
+from labelhouse.client.reports import ConsensusRow, FieldAgreement, QualityReport, Scorecard
 from labelhouse.client.types import (
     Annotation,
     ApiToken,
-    ConsensusRow,
     ExportResult,
     Field,
     ImportProgress,
@@ -45,11 +45,9 @@ from labelhouse.client.types import (
     Me,
     NextTask,
     Project,
-    QualityReport,
     Review,
     ReviewItem,
     Schema,
-    Scorecard,
     Submission,
     Task,
 )
@@ -71,6 +69,7 @@ __all__ = [
     "ConsensusRow",
     "ExportResult",
     "Field",
+    "FieldAgreement",
     "ImportProgress",
     "ImportResult",
     "InvalidInput",

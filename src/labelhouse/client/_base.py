@@ -4,15 +4,23 @@ login, closing it, who am I, API tokens and password changes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 
-from labelhouse.client._http import SESSION_COOKIE, Http
+from labelhouse.client._http import SESSION_COOKIE, Http, parse_json
 from labelhouse.client.errors import AuthenticationError
 from labelhouse.client.types import ApiToken, Me
 
-IdLike = int | Any  # an id, or an object with an ``id`` (Project, Task, Job, ...)
+
+class HasId(Protocol):
+    """Any result object of this client with an id (Project, Task, Job, ...)."""
+
+    @property
+    def id(self) -> int: ...
+
+
+IdLike = int | HasId
 
 
 def id_of(obj: IdLike) -> int:
@@ -82,7 +90,7 @@ class ClientBase:
                 "/api/auth/login",
                 json={"email": email, "password": password, "organization_id": organization_id},
             )
-            body = response.json()
+            body = parse_json(response)
             secret = _session_cookie(response)
             if secret is None:
                 raise AuthenticationError(
@@ -121,7 +129,7 @@ class ClientBase:
     # -- account ----------------------------------------------------------------------------
 
     def me(self) -> Me:
-        return Me.from_json(self._http.request("GET", "/api/me").json())
+        return Me.from_json(self._http.call("GET", "/api/me"))
 
     def change_password(self, current: str, new: str) -> None:
         """Change the signed-in account's password. This session stays signed in; other
@@ -137,10 +145,10 @@ class ClientBase:
         """A new API token of the signed-in account; its secret (``.token``) is in this
         answer only."""
         body = {"name": name, "expires_in_days": expires_in_days, "read_only": read_only}
-        return ApiToken.from_json(self._http.request("POST", "/api/me/tokens", json=body).json())
+        return ApiToken.from_json(self._http.call("POST", "/api/me/tokens", json=body))
 
     def list_tokens(self) -> list[ApiToken]:
-        items = self._http.request("GET", "/api/me/tokens").json()["items"]
+        items = self._http.call("GET", "/api/me/tokens")["items"]
         return [ApiToken.from_json(t) for t in items]
 
     def revoke_token(self, token: IdLike) -> None:

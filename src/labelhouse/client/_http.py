@@ -82,6 +82,18 @@ class Http:
 
     # -- requests ---------------------------------------------------------------------------
 
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        retry: bool = False,
+    ) -> Any:
+        """:meth:`request`, and its JSON answer."""
+        return parse_json(self.request(method, path, params=params, json=json, retry=retry))
+
     def request(
         self,
         method: str,
@@ -153,8 +165,17 @@ class Http:
                     attempt += 1
                     continue
                 raise connection_failed(self.base_url, exc) from None
-            if response.status_code < 400:
+            if response.status_code < 300:
                 return response
+            if response.status_code < 400:
+                response.close()
+                where = response.headers.get("location", "elsewhere")
+                raise LabelhouseError(
+                    f"The server at {self.base_url} redirected {path} to {where}: give the "
+                    "client the address it redirects to (e.g. https://) as base_url.",
+                    status=response.status_code,
+                    code="redirect",
+                )
             self._read(response)
             response.close()
             if response.status_code == 503 and attempt < self.max_retries:
@@ -177,6 +198,20 @@ class Http:
             response.read()
         except httpx.TransportError as exc:
             raise connection_failed(self.base_url, exc) from None
+
+
+def parse_json(response: httpx.Response) -> Any:
+    """The answer's JSON; an answer that is not JSON (a proxy's error page, a wrong
+    address) is a :class:`LabelhouseError` naming what came instead."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type")
+        raise LabelhouseError(
+            f"Expected JSON from {response.request.url} but got {kind} (status "
+            f"{response.status_code}); is the address a Labelhouse server?",
+            status=response.status_code,
+        ) from None
 
 
 def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:

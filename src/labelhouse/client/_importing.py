@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from labelhouse.client._base import ClientBase, IdLike, id_of
+from labelhouse.client._http import parse_json
 from labelhouse.client.types import ImportProgress, ImportResult
 
 BATCH_BYTES = 8 * 1024 * 1024
@@ -164,7 +165,7 @@ class ImportMixin(ClientBase):
             headers={"Content-Type": content_type},
             retry=retry,
         )
-        return response.json()  # type: ignore[no-any-return]
+        return parse_json(response)  # type: ignore[no-any-return]
 
 
 def _line(row: Any, index: int) -> bytes:

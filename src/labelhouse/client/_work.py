@@ -10,13 +10,13 @@ from typing import Any, Literal
 
 from labelhouse.client._base import ClientBase, IdLike, id_of
 from labelhouse.client._download import save_stream
+from labelhouse.client._http import parse_json
+from labelhouse.client.reports import ConsensusRow, QualityReport
 from labelhouse.client.types import (
     Annotation,
-    ConsensusRow,
     ExportResult,
     NextTask,
     Project,
-    QualityReport,
     Review,
     ReviewItem,
     Schema,
@@ -64,13 +64,13 @@ class WorkMixin(ClientBase):
         }
         if lease_seconds is not None:
             body["lease_seconds"] = lease_seconds
-        return Project.from_json(self._http.request("POST", "/api/projects", json=body).json())
+        return Project.from_json(self._http.call("POST", "/api/projects", json=body))
 
     def update_project(self, project: IdLike, **changes: Any) -> Project:
         """Change settings: ``name``, ``overlap``, ``review_mode`` ("off", "all", "sample",
         "disagreement"), ``archived``, ``gold_rate``, … (see the API's PATCH /projects)."""
         path = f"/api/projects/{id_of(project)}"
-        return Project.from_json(self._http.request("PATCH", path, json=changes).json())
+        return Project.from_json(self._http.call("PATCH", path, json=changes))
 
     def add_members(
         self, project: IdLike, emails: list[str], role: str = "annotator"
@@ -78,7 +78,7 @@ class WorkMixin(ClientBase):
         """Give organization members a project role ("annotator", "reviewer", "manager")."""
         path = f"/api/projects/{id_of(project)}/members"
         body = {"emails": emails, "role": role}
-        return self._http.request("POST", path, json=body).json()  # type: ignore[no-any-return]
+        return self._http.call("POST", path, json=body)
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -92,11 +92,11 @@ class WorkMixin(ClientBase):
     def update_schema(self, project: IdLike, schema: dict[str, Any] | str) -> Schema:
         """Store a new schema version (annotations keep the version they were made under)."""
         path = f"/api/projects/{id_of(project)}/schema"
-        return Schema.from_json(self._http.request("PUT", path, json={"schema": schema}).json())
+        return Schema.from_json(self._http.call("PUT", path, json={"schema": schema}))
 
     def validate_schema(self, schema: dict[str, Any] | str) -> Schema:
         """Check a schema without storing it: the normalised schema, or InvalidInput."""
-        body = self._http.request("POST", "/api/schemas/validate", json={"schema": schema}).json()
+        body = self._http.call("POST", "/api/schemas/validate", json={"schema": schema})
         return Schema.from_document(body.get("schema"))
 
     # -- tasks ------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ class WorkMixin(ClientBase):
         """Lease the caller's next task (``.task`` is None when none is left). Asking again
         while the lease is held returns the same task, so this is retried safely."""
         path = f"/api/projects/{id_of(project)}/next"
-        return NextTask.from_json(self._http.request("POST", path, retry=True).json())
+        return NextTask.from_json(self._http.call("POST", path, retry=True))
 
     def submit(
         self,
@@ -151,7 +151,7 @@ class WorkMixin(ClientBase):
             headers={"Idempotency-Key": key},
             retry=True,
         )
-        out = response.json()
+        out = parse_json(response)
         return Submission(
             annotation=Annotation.from_json(out),
             created=bool(out.get("created")),
@@ -192,7 +192,7 @@ class WorkMixin(ClientBase):
         """The next finished task waiting for the caller's review (leased to them), or None;
         ``after``: pass over tasks up to this id (give up the current one)."""
         path = f"/api/projects/{id_of(project)}/review/next"
-        body = self._http.request("POST", path, params={"after": after}, retry=True).json()
+        body = self._http.call("POST", path, params={"after": after}, retry=True)
         return ReviewItem.from_json(body) if body.get("task") else None
 
     def decide(
@@ -207,7 +207,7 @@ class WorkMixin(ClientBase):
         to their annotators); ``correct`` (``value``: the reviewed value, validated)."""
         body = {"decision": decision, "reason": reason, "value": value}
         path = f"/api/tasks/{id_of(task)}/review"
-        return Review.from_json(self._http.request("POST", path, json=body).json())
+        return Review.from_json(self._http.call("POST", path, json=body))
 
     def reviews(self, task: IdLike) -> list[Review]:
         items = self._get(f"/api/tasks/{id_of(task)}/reviews")["items"]
@@ -262,7 +262,7 @@ class WorkMixin(ClientBase):
     # -- helpers ----------------------------------------------------------------------------
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self._http.request("GET", path, params=params).json()
+        return self._http.call("GET", path, params=params)
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The items of a cursor-paginated list, fetching the next page as they are used."""

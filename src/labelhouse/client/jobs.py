@@ -136,14 +136,14 @@ class JobsMixin(ClientBase):
         own, as for :meth:`export`."""
         params = _export_params(format, content, include_drafts, consensus_method, options)
         path = f"/api/projects/{id_of(project)}/exports"
-        return Job.from_json(self._http.request("POST", path, params=params).json())
+        return Job.from_json(self._http.call("POST", path, params=params))
 
     def get_job(self, job: IdLike) -> Job:
-        return Job.from_json(self._http.request("GET", f"/api/jobs/{id_of(job)}").json())
+        return Job.from_json(self._http.call("GET", f"/api/jobs/{id_of(job)}"))
 
     def cancel_job(self, job: IdLike) -> Job:
         path = f"/api/jobs/{id_of(job)}/cancel"
-        return Job.from_json(self._http.request("POST", path, retry=True).json())
+        return Job.from_json(self._http.call("POST", path, retry=True))
 
     def wait_for_job(
         self,
@@ -218,7 +218,7 @@ class JobsMixin(ClientBase):
         otherwise the job is returned."""
         params = _export_params(format, None, None, None, options)
         path = f"/api/projects/{id_of(project)}/snapshots"
-        body = self._http.request("POST", path, params=params).json()
+        body = self._http.call("POST", path, params=params)
         if "job" not in body and "status" not in body:
             return Snapshot.from_json(body)
         job = Job.from_json(body)
@@ -231,14 +231,12 @@ class JobsMixin(ClientBase):
         return self.get_snapshot(int(snapshot_id))
 
     def list_snapshots(self, project: IdLike) -> list[Snapshot]:
-        body = self._http.request("GET", f"/api/projects/{id_of(project)}/snapshots").json()
+        body = self._http.call("GET", f"/api/projects/{id_of(project)}/snapshots")
         items = body["items"] if isinstance(body, dict) else body
         return [Snapshot.from_json(s) for s in items]
 
     def get_snapshot(self, snapshot: IdLike) -> Snapshot:
-        return Snapshot.from_json(
-            self._http.request("GET", f"/api/snapshots/{id_of(snapshot)}").json()
-        )
+        return Snapshot.from_json(self._http.call("GET", f"/api/snapshots/{id_of(snapshot)}"))
 
     def download_snapshot(
         self,
