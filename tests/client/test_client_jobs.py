@@ -12,7 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from labelhouse.client import Client, ConnectionFailed, Job, JobFailed, Snapshot
+from labelhouse.client import (
+    Client,
+    Conflict,
+    ConnectionFailed,
+    Job,
+    JobFailed,
+    LabelhouseError,
+    Snapshot,
+)
 from tests.client.conftest import LiveServer
 from tests.client.test_client_live import SCHEMA
 
@@ -26,10 +34,25 @@ class RangeServer:
     def __init__(self, cut_after: int | None = None) -> None:
         self.cut_after = cut_after
         self.ranges: list[str | None] = []
+        self.if_ranges: list[str | None] = []
+        self.sha256 = hashlib.sha256(PAYLOAD).hexdigest()
+        self.job = {
+            "id": 1,
+            "state": "succeeded",
+            "result": {
+                "name": "export.jsonl",
+                "size": len(PAYLOAD),
+                "sha256": self.sha256,
+                "download_url": "/api/jobs/1/download",
+            },
+        }
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/jobs/1":
+            return httpx.Response(200, json=self.job)
         header = request.headers.get("range")
         self.ranges.append(header)
+        self.if_ranges.append(request.headers.get("if-range"))
         if header:
             start = int(header.removeprefix("bytes=").rstrip("-"))
             body = PAYLOAD[start:]
@@ -63,9 +86,20 @@ def test_a_broken_download_resumes_with_a_range_request(tmp_path: Path):
         seen: list[tuple[int, int | None]] = []
         done = c.download_job(1, target, progress=lambda n, total: seen.append((n, total)))
     assert server.ranges == [None, "bytes=100000-"]
+    assert server.if_ranges == [None, f'"{server.sha256}"']  # only the same file is resumed
     assert target.read_bytes() == PAYLOAD and done.bytes == len(PAYLOAD)
     assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
     assert not (tmp_path / "export.jsonl.part").exists()
+
+
+def test_a_download_that_does_not_match_its_sha256_is_removed(tmp_path: Path):
+    server = RangeServer()
+    server.job["result"]["sha256"] = "0" * 64
+    client = Client("http://lh.test", token="t", transport=httpx.MockTransport(server))
+    with client as c, pytest.raises(LabelhouseError) as caught:
+        c.download_job(1, tmp_path / "x.jsonl")
+    assert "SHA-256" in str(caught.value)
+    assert not (tmp_path / "x.jsonl").exists()
 
 
 def test_job_and_snapshot_json_are_read_leniently():
@@ -96,7 +130,7 @@ def test_wait_for_job_reports_progress_and_raises_when_it_fails():
     states = iter(["queued", "running", "failed"])
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"id": 1, "status": next(states), "error": "no space"})
+        return httpx.Response(200, json={"id": 1, "state": next(states), "error": "no space"})
 
     seen: list[str] = []
     with (
@@ -108,9 +142,9 @@ def test_wait_for_job_reports_progress_and_raises_when_it_fails():
         ) as c,
         pytest.raises(JobFailed) as caught,
     ):
-        c.wait_for_job(1, progress=lambda j: seen.append(j.status))
+        c.wait_for_job(1, progress=lambda j: seen.append(j.state))
     assert seen == ["queued", "running", "failed"]
-    assert caught.value.job.status == "failed" and "no space" in str(caught.value)
+    assert caught.value.job.state == "failed" and "no space" in str(caught.value)
 
 
 # -- against the real server, once it has the jobs API ------------------------------------------
@@ -143,7 +177,9 @@ def test_export_as_a_job_waits_downloads_and_resumes(jobs_api, lh: Client, proje
     job = lh.start_export(project, "jsonl")
     seen: list[Job] = []
     done = lh.wait_for_job(job, poll=0.2, timeout=120, progress=seen.append)
-    assert done.succeeded and seen[-1].id == job.id
+    assert done.succeeded and seen[-1].id == job.id and done.result.sha256
+    with pytest.raises(Conflict):
+        lh.cancel_job(done)  # it has finished
     full = lh.download_job(done, tmp_path / "all.jsonl")
     lines = Path(full.path).read_text().splitlines()
     assert [json.loads(x)["external_id"] for x in lines][:2] == ["j0", "j1"] and len(lines) == 200
@@ -157,10 +193,11 @@ def test_export_as_a_job_waits_downloads_and_resumes(jobs_api, lh: Client, proje
 def test_snapshots_are_listed_and_downloaded_with_their_hashes(
     jobs_api, lh: Client, project, tmp_path
 ):
-    snap = lh.create_snapshot(project, "jsonl")
-    assert isinstance(snap, Snapshot) and snap.files
+    snap = lh.create_snapshot(project, ["jsonl", "csv"], name="v1")
+    assert isinstance(snap, Snapshot) and snap.name == "v1" and snap.manifest
+    assert {"manifest.json"} < {f.name for f in snap.files}
     assert snap.id in [s.id for s in lh.list_snapshots(project)]
     files = lh.download_snapshot(snap.id, tmp_path / "snap")
     for f, got in zip(snap.files, files, strict=True):
-        if f.sha256:
-            assert hashlib.sha256(Path(got.path).read_bytes()).hexdigest() == f.sha256
+        assert Path(got.path).name == f.name
+        assert hashlib.sha256(Path(got.path).read_bytes()).hexdigest() == f.sha256

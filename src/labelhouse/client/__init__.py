@@ -32,7 +32,8 @@ from labelhouse.client.errors import (
     TooLarge,
     Unavailable,
 )
-from labelhouse.client.jobs import Job, JobsMixin, Snapshot, SnapshotFile
+from labelhouse.client.job_types import Job, JobResult, Snapshot, SnapshotFile
+from labelhouse.client.jobs import JobsMixin
 from labelhouse.client.reports import ConsensusRow, FieldAgreement, QualityReport, Scorecard
 from labelhouse.client.types import (
     Annotation,
@@ -75,6 +76,7 @@ __all__ = [
     "InvalidInput",
     "Job",
     "JobFailed",
+    "JobResult",
     "LabelhouseError",
     "Lease",
     "Me",
