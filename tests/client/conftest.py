@@ -113,6 +113,9 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         "LABELHOUSE_DATA_DIR": str(data_dir),
         "LABELHOUSE_PASSWORD_HASH_PROFILE": "cheapest",
         "LABELHOUSE_OWNER_EMAIL": OWNER,
+        # A lock held by another program makes a write a 503 after 1 s (not 5 s), so the
+        # retry test is quick; the client's retries absorb a rare slow lock elsewhere.
+        "LABELHOUSE_DB_LOCK_TIMEOUT": "1",
     }
     pg = None
     if backend == "postgresql":

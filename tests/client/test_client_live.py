@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
+import threading
 import uuid
 from pathlib import Path
 
@@ -277,3 +279,27 @@ def test_login_sessions_send_csrf_and_log_out(live: LiveServer):
         c.logout()
         with pytest.raises(AuthenticationError):
             c.me()
+
+
+def test_a_write_refused_with_503_while_the_database_is_locked_is_retried(live: LiveServer):
+    """Another program holds SQLite's write lock for 2.5 s: the server answers 503 with
+    Retry-After after its 1 s lock timeout, and the client sends the request again until it
+    goes through; the project is created once."""
+    if live.backend != "sqlite":
+        pytest.skip("holds SQLite's file lock")
+    other = sqlite3.connect(
+        live.data_dir / "labelhouse.db", isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(2.5, lambda: other.execute("ROLLBACK"))
+    release.start()
+    name = f"locked-{uuid.uuid4().hex[:8]}"
+    try:
+        with live.client(max_wait=1.0) as c:
+            project = c.create_project(name, SCHEMA)
+            assert c.retries >= 1
+    finally:
+        release.join()
+        other.close()
+    with live.client() as c:
+        assert [p.id for p in c.list_projects() if p.name == name] == [project.id]
