@@ -8,8 +8,8 @@ name in the dataset, ``<stem><suffix>``), ``path`` (its reference in Labelhouse)
 box touches the image edge), ``difficult`` 0 and ``bndbox``.
 
 Coordinates follow the VOC devkit: 1-based pixel indices, ``xmax``/``ymax`` inclusive. A
-stored box covers pixels ``[x, x + width)`` counted from 0, so ``xmin = round(x) + 1`` and
-``xmax = round(x + width)`` (and the same for y), at least one pixel wide. XML is built with
+stored box covers pixels ``[x, x + width)`` counted from 0, so it is written as the pixels it
+touches: ``xmin = floor(x) + 1`` and ``xmax = ceil(x + width)`` (and the same for y). XML is built with
 ``xml.etree``, which escapes every name and reference; control characters XML 1.0 cannot
 hold are replaced by U+FFFD. ``labelhouse.yaml`` comes last: the field, its labels and
 what could not be written (``labelhouse.not_written``, see ``_vision.py``).
@@ -17,6 +17,7 @@ what could not be written (``labelhouse.not_written``, see ``_vision.py``).
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -47,10 +48,10 @@ def _text(value: Any) -> str:
 
 def bndbox(box: Box, image: Image) -> tuple[int, int, int, int]:
     """(xmin, ymin, xmax, ymax): 1-based, inclusive, inside the image, at least 1 px."""
-    xmin = min(max(round(box.x) + 1, 1), image.width)
-    ymin = min(max(round(box.y) + 1, 1), image.height)
-    xmax = min(max(round(box.x + box.width), xmin), image.width)
-    ymax = min(max(round(box.y + box.height), ymin), image.height)
+    xmin = min(max(math.floor(box.x) + 1, 1), image.width)
+    ymin = min(max(math.floor(box.y) + 1, 1), image.height)
+    xmax = min(max(math.ceil(box.x + box.width), xmin), image.width)
+    ymax = min(max(math.ceil(box.y + box.height), ymin), image.height)
     return xmin, ymin, xmax, ymax
 
 
