@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.exports.formats.worlds import CAT, DOG, boxes_world
+from tests.exports.formats.worlds import BOXES, CAT, DOG, boxes_world
 from tests.factories import login, make_project
 from tests.helpers_data import error_of
 
@@ -67,7 +67,13 @@ def test_raw_boxes_load_in_pycocotools_with_their_annotators(app, world, tmp_pat
     names = {c["id"]: c["name"] for c in doc["categories"]}
     for annotator, given in world.answers.items():
         want = sorted(
-            (b["label"], b["x"], b["y"], min(b["width"], 40 - b["x"]), min(b["height"], 30 - b["y"]))
+            (
+                b["label"],
+                b["x"],
+                b["y"],
+                min(b["width"], 40 - b["x"]),
+                min(b["height"], 30 - b["y"]),
+            )
             for b in given["i0"]
         )
         got = sorted((names[a["category_id"]], *a["bbox"]) for a in by_annotator[annotator])
@@ -115,3 +121,46 @@ def test_unknown_option_and_unknown_field_are_named(app, world):
     assert r.status_code == 422
     assert "use one of: objects" in error_of(r)["details"][0]["problem"]
     assert c.get(url, params={"format": "coco", "field": "objects"}).status_code == 200
+
+
+def record(task_id, data, *values):
+    return {
+        "id": task_id,
+        "external_id": None,
+        "data": data,
+        "annotations": [
+            {"id": 100 + i, "annotator_id": 7, "value": {"objects": v}}
+            for i, v in enumerate(values)
+        ],
+    }
+
+
+def test_what_cannot_be_written_is_counted_not_dropped_unseen():
+    """The writer alone (pure): tasks without an image or a size, a label the schema no
+    longer has, a box wholly outside the image."""
+    from labelhouse.exports.formats import coco
+    from labelhouse.kinds.registry import parse_schema
+
+    schema = parse_schema(BOXES)
+    options = coco.parse_options(schema, {})
+    box = {"x": 1, "y": 1, "width": 2, "height": 2, "label": CAT}
+    size = {"image_width": 10, "image_height": 10}
+    records = [
+        record(1, {"image": "a.png", **size}, [box, {**box, "label": "horse"}]),
+        record(2, {"image": "b.png"}, [box]),  # no size
+        record(3, {**size}, [box]),  # no image
+        record(4, {"image": "c.png", **size}, [{**box, "x": 10}]),  # outside
+        record(5, {"image": "d.png", **size}),  # nobody answered: not an image of the set
+    ]
+    doc = orjson.loads(b"".join(coco.write_coco(records, schema=schema, options=options)))
+    check_references(doc)
+    assert [i["id"] for i in doc["images"]] == [1, 4]
+    assert [a["bbox"] for a in doc["annotations"]] == [[1, 1, 2, 2]]
+    expected = {
+        "boxes_outside_image": 1,
+        "boxes_with_unknown_label": 1,
+        "images_without_size": 1,
+        "tasks_without_image": 1,
+    }
+    assert doc["info"]["labelhouse"]["not_written"] == expected
+    assert options["counts"] == expected

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from labelhouse.accounts.models import Role
 from labelhouse.audit.models import AuditEvent
-from tests.exports.formats.worlds import SPAN_FIRST, SPAN_SECOND, TEXTS, spans_world
-from tests.factories import login, make_project
+from labelhouse.cli.main import app as cli_app
+from labelhouse.review import service as review
+from tests.exports.formats.worlds import SPAN_FIRST, SPAN_SECOND, TEXTS, spans_value, spans_world
+from tests.factories import add_member, login, make_project
 from tests.helpers_data import error_of
 
 DOCSTART = "-DOCSTART- -X- -X- O"
@@ -115,6 +119,15 @@ def test_consensus_documents_one_per_task(app, world):
     )
 
 
+def test_reviewed_values_are_the_reviewer_s_correction_only(app, db, world):
+    reviewer = add_member(db, world.owner, Role.reviewer)
+    correction = spans_value([(0, 3, "PER"), (13, 22, "ORG")])
+    with db.session() as s:
+        review.decide(s, reviewer.actor, world.task_ids["s1"], decision="correct", value=correction)
+    (doc,) = documents(export(app, world, values="reviewed", tokenizer="regex"))
+    assert entities(doc, TEXTS["s1"]) == [(0, 3, "PER"), (13, 22, "ORG")]
+
+
 def test_bad_options_and_a_schema_without_spans_are_422(app, db, world):
     c = login(app, world.owner)
     r = c.get(f"/api/projects/{world.pid}/export", params={"format": "conll", "tokenizer": "ws"})
@@ -124,3 +137,28 @@ def test_bad_options_and_a_schema_without_spans_are_422(app, db, world):
     r = c.get(f"/api/projects/{pid}/export", params={"format": "conll"})
     assert r.status_code == 422
     assert error_of(r)["details"][0]["field"] == "field"
+
+
+def test_cli_writes_the_file_and_says_what_it_could_not_write(db, db_url, tmp_path, world):
+    out = tmp_path / "train.conll"
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "export",
+            str(world.pid),
+            "--format",
+            "conll",
+            "--option",
+            "tokenizer=regex",
+            "-o",
+            str(out),
+            "--data-dir",
+            str(tmp_path / "cli-data"),
+        ],
+        env={"LABELHOUSE_DATABASE_URL": db_url},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert len(documents(out.read_text())) == 6
+    assert "2 overlapping spans dropped" in " ".join(result.stderr.split())
+    assert result.stdout == ""

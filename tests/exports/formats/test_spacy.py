@@ -38,8 +38,10 @@ def chars(spans):
 def test_raw_docs_carry_every_answer_with_ents_and_spans(app, world):
     docs = export(app, world)
     assert len(docs) == 6  # s0..s2 by two annotators; s3 has no answer
-    by_key = {(d.user_data["labelhouse"]["task_id"], d.user_data["labelhouse"]["annotator_id"]): d
-              for d in docs}
+    by_key = {
+        (d.user_data["labelhouse"]["task_id"], d.user_data["labelhouse"]["annotator_id"]): d
+        for d in docs
+    }
     for annotator, given in world.answers.items():
         for ext, spans in given.items():
             doc = by_key[world.task_ids[ext], annotator]
@@ -99,8 +101,6 @@ def test_bad_options_and_a_schema_without_spans_are_422(app, db, world):
 
 def test_without_spacy_the_format_is_refused_with_the_install_line(app, world, monkeypatch):
     monkeypatch.setitem(sys.modules, "spacy", None)  # as if the ml extra were not installed
-    r = login(app, world.owner).get(
-        f"/api/projects/{world.pid}/export", params={"format": "spacy"}
-    )
+    r = login(app, world.owner).get(f"/api/projects/{world.pid}/export", params={"format": "spacy"})
     assert r.status_code == 422
     assert "pip install 'labelhouse[ml]'" in error_of(r)["message"]

@@ -83,7 +83,9 @@ def test_raw_boxes_parse_back_to_the_stored_ones(app, world):
             continue
         size = SIZES[images[ext]]
         assert {(v[1], v[2]) for v in files} == {(size, images[ext])}
-        want = sorted(sorted(voc_box(b, size) for b in given[ext]) for given in world.answers.values())
+        want = sorted(
+            sorted(voc_box(b, size) for b in given[ext]) for given in world.answers.values()
+        )
         assert sorted(v[3] for v in files) == want
     names = {o[0] for v in found.values() for o in v[3]}
     assert names == {CAT, DOG}  # '&' and quotes came back through the XML escaping

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from labelhouse.tasks import queue
 from labelhouse.tasks.models import Task
 from tests.factories import Member, add_member, add_tasks, make_project, token_client
 from tests.helpers_data import jsonl_bytes, png_bytes
@@ -20,8 +21,13 @@ BOXES = {
             "image": "image",
             "labels": [{"value": "cat"}, {"value": 'dog & "friend"'}],
         },
-        {"name": "quality", "kind": "choice", "reads": ["image"], "required": False,
-         "options": [{"value": "ok"}, {"value": "blurry"}]},
+        {
+            "name": "quality",
+            "kind": "choice",
+            "reads": ["image"],
+            "required": False,
+            "options": [{"value": "ok"}, {"value": "blurry"}],
+        },
     ]
 }
 SIZES = {"a.png": (40, 30), "b.png": (20, 10)}
@@ -103,8 +109,11 @@ def spans_value(spans: list[tuple[int, int, str]]) -> dict[str, Any]:
 
 
 def spans_world(db: Any, owner: Member) -> World:
+    """Every answer goes to review (``review_mode=all``); nothing is reviewed yet."""
     pid = make_project(db, owner, schema=SPANS, overlap=2)
     add_tasks(db, owner, pid, [{"text": t, "external_id": k} for k, t in TEXTS.items()])
+    with db.session() as s:
+        queue.update_project(s, owner.actor, pid, {"review_mode": "all"})
     answers = {}
     for given in (SPAN_FIRST, SPAN_SECOND):
         person = add_member(db, owner)
@@ -115,6 +124,4 @@ def spans_world(db: Any, owner: Member) -> World:
 
 def _task_ids(db: Any, pid: int) -> dict[str, int]:
     with db.read_session() as s:
-        return {
-            t.external_id: t.id for t in s.query(Task).filter(Task.project_id == pid).all()
-        }
+        return {t.external_id: t.id for t in s.query(Task).filter(Task.project_id == pid).all()}

@@ -116,7 +116,7 @@ def _clipped(
         if not isinstance(item, dict):
             continue
         label = item.get("label")
-        if label not in classes:
+        if not isinstance(label, str) or label not in classes:
             counts["boxes_with_unknown_label"] += 1
             continue
         x0, y0 = max(0.0, float(item["x"])), max(0.0, float(item["y"]))
@@ -125,9 +125,7 @@ def _clipped(
         if x1 <= x0 or y1 <= y0:
             counts["boxes_outside_image"] += 1
             continue
-        yield Box(
-            _round(x0), _round(y0), _round(x1 - x0), _round(y1 - y0), label, classes[label]
-        )
+        yield Box(_round(x0), _round(y0), _round(x1 - x0), _round(y1 - y0), label, classes[label])
 
 
 def label_names(field: Any) -> list[str]:

@@ -132,4 +132,3 @@ def _answer_keys(record: Mapping[str, Any], answer: Any, field_name: str) -> dic
             "method": merged.get("method", answer.method),
         }
     return {"method": answer.method}
-

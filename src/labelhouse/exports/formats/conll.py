@@ -77,9 +77,7 @@ def spacy_tokenizer(lang: str) -> Callable[[str], list[Token]]:
     nlp = spacy.blank(lang)
 
     def tokens(text: str) -> list[Token]:
-        return [
-            (t.text, t.idx, t.idx + len(t.text)) for t in nlp.make_doc(text) if t.text.strip()
-        ]
+        return [(t.text, t.idx, t.idx + len(t.text)) for t in nlp.make_doc(text) if t.text.strip()]
 
     return tokens
 

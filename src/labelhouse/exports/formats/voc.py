@@ -8,10 +8,10 @@ name in the dataset, ``<stem><suffix>``), ``path`` (its reference in Labelhouse)
 box touches the image edge), ``difficult`` 0 and ``bndbox``.
 
 Coordinates follow the VOC devkit: 1-based pixel indices, ``xmax``/``ymax`` inclusive. A
-stored box covers pixels ``[x, x + width)`` counted from 0, so it is written as the pixels it
-touches: ``xmin = floor(x) + 1`` and ``xmax = ceil(x + width)`` (and the same for y). XML is built with
-``xml.etree``, which escapes every name and reference; control characters XML 1.0 cannot
-hold are replaced by U+FFFD. ``labelhouse.yaml`` comes last: the field, its labels and
+stored box covers pixels ``[x, x + width)`` counted from 0, so it is written as the pixels
+it touches: ``xmin = floor(x) + 1`` and ``xmax = ceil(x + width)`` (the same for y). XML is
+built with ``xml.etree``, which escapes every name and reference; control characters XML
+1.0 cannot hold are replaced by U+FFFD. ``labelhouse.yaml`` comes last: the field, its labels and
 what could not be written (``labelhouse.not_written``, see ``_vision.py``).
 """
 
@@ -85,7 +85,9 @@ def annotation_xml(image: Image, stem: str, boxes: list[Box]) -> bytes:
         child(obj, "truncated", int(touches))
         child(obj, "difficult", 0)
         corners = child(obj, "bndbox")
-        for tag, number in zip(("xmin", "ymin", "xmax", "ymax"), (xmin, ymin, xmax, ymax)):
+        for tag, number in zip(
+            ("xmin", "ymin", "xmax", "ymax"), (xmin, ymin, xmax, ymax), strict=True
+        ):
             child(corners, tag, number)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -60,8 +60,11 @@ def line(box: Box, image: Image) -> str:
 
 
 def _escaped(reference: str) -> str:
-    return reference.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace(
-        "\r", "\\r"
+    return (
+        reference.replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
     )
 
 
@@ -89,9 +92,7 @@ def write_yolo(
                 if wants_list:
                     where = f"images/{stem}{image.suffix}\t{_escaped(image.reference)}\n"
                     listed.write(where.encode())
-                yield f"labels/{stem}.txt", [
-                    "".join(line(box, image) for box in boxes).encode()
-                ]
+                yield f"labels/{stem}.txt", ["".join(line(box, image) for box in boxes).encode()]
         if wants_list:
             listed.seek(0)
             yield "images.txt", iter(lambda: listed.read(256 * 1024), b"")
