@@ -74,7 +74,10 @@ def regex_tokens(text: str) -> list[Token]:
 def spacy_tokenizer(lang: str) -> Callable[[str], list[Token]]:
     import spacy
 
+    from labelhouse.exports.formats.spacy_docbin import NO_LIMIT
+
     nlp = spacy.blank(lang)
+    nlp.max_length = NO_LIMIT
 
     def tokens(text: str) -> list[Token]:
         return [(t.text, t.idx, t.idx + len(t.text)) for t in nlp.make_doc(text) if t.text.strip()]

@@ -41,6 +41,9 @@ DESCRIPTION = (
 )
 ALIGNMENT_MODES = ("expand", "contract", "strict")
 SPAN_KEY = "sc"
+# spaCy refuses texts over a million characters (E088) for the memory its parser and NER
+# would take; a blank pipeline only tokenises, and an error mid-download would cut the file.
+NO_LIMIT = 2**62
 OPTION_HELP: tuple[tuple[str, str], ...] = (
     ("field", FIELD_HELP),
     ("values", VALUES_HELP),
@@ -125,6 +128,7 @@ def write_spacy(
         from spacy.tokens import DocBin
 
         nlp = spacy.blank(options.get("lang", "en"))
+        nlp.max_length = NO_LIMIT
         doc_bin = DocBin(store_user_data=True)
         for doc in docs(records, schema, options, nlp):
             doc_bin.add(doc)
