@@ -164,3 +164,17 @@ def test_what_cannot_be_written_is_counted_not_dropped_unseen():
     }
     assert doc["info"]["labelhouse"]["not_written"] == expected
     assert options["counts"] == expected
+
+
+def test_two_boxes_fields_need_the_field_option():
+    from labelhouse.errors import InvalidInput
+    from labelhouse.exports.formats import coco
+    from labelhouse.kinds.registry import parse_schema
+
+    second = {**BOXES["fields"][0], "name": "faces", "image": "image"}
+    schema = parse_schema({"fields": [BOXES["fields"][0], second]})
+    with pytest.raises(InvalidInput) as caught:
+        coco.parse_options(schema, {})
+    assert caught.value.details[0].field == "field"
+    assert "objects, faces" in caught.value.details[0].problem
+    assert coco.parse_options(schema, {"field": "faces"})["field"] == "faces"
