@@ -274,6 +274,14 @@ def export_command(
         db.dispose()
     if output:  # the file is the result
         console.print(f"[green]Wrote[/] {written:,} bytes to {escape(str(output))}")
+    counts = plan.options.get("counts")  # what the format could not write as asked
+    if counts:
+        listed = ", ".join(
+            f"{n:,} {escape(what.replace('_', ' '))}" for what, n in sorted(counts.items())
+        )
+        console.print(
+            f"[yellow]Noted by the {plan.format_name} format:[/] {listed} (docs/export.md)"
+        )
 
 
 def _options(pairs: list[str]) -> dict[str, str]:

@@ -91,7 +91,10 @@ class ExportPlan:
 
 def finish_export(session: Session, actor: Actor, plan: ExportPlan) -> None:
     """The second audit event of an export, after its last byte: how many records went
-    out. An export without it did not complete (the client left, or it failed)."""
+    out. An export without it did not complete (the client left, or it failed). A format
+    that counts what it could not write as asked (``options["counts"]``, e.g. CoNLL's
+    overlapping spans) has those counts here too."""
+    counts = plan.options.get("counts")
     audit.record(
         session,
         organization_id=actor.organization_id,
@@ -99,7 +102,8 @@ def finish_export(session: Session, actor: Actor, plan: ExportPlan) -> None:
         action="project.export_finished",
         object_type="project",
         object_id=plan.project_id,
-        details={"format": plan.format_name, "records": plan.records_written},
+        details={"format": plan.format_name, "records": plan.records_written}
+        | ({"counts": dict(sorted(counts.items()))} if counts else {}),
     )
 
 

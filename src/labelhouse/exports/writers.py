@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from labelhouse.exports.formats import coco, conll, spacy_docbin, voc, yolo
+
 CHUNK = 256 * 1024
 
 
@@ -237,4 +239,45 @@ FORMATS: dict[str, Format] = {
     "jsonl": Format(write_jsonl, "application/x-ndjson", "jsonl", raw_json=True),
     "json": Format(write_json, "application/json", "json", raw_json=True),
     "csv": Format(write_csv, "text/csv; charset=utf-8", "csv", raw_json=False),
+    # vision and NLP formats (exports/formats)
+    "coco": Format(
+        coco.write_coco,
+        "application/json",
+        "coco.json",
+        raw_json=False,
+        parse_options=coco.parse_options,
+        description=coco.DESCRIPTION,
+    ),
+    "yolo": Format(
+        yolo.write_yolo,
+        "application/zip",
+        "yolo.zip",
+        raw_json=False,
+        parse_options=yolo.parse_options,
+        description=yolo.DESCRIPTION,
+    ),
+    "voc": Format(
+        voc.write_voc,
+        "application/zip",
+        "voc.zip",
+        raw_json=False,
+        parse_options=voc.parse_options,
+        description=voc.DESCRIPTION,
+    ),
+    "spacy": Format(
+        spacy_docbin.write_spacy,
+        "application/octet-stream",
+        "spacy",
+        raw_json=False,
+        parse_options=spacy_docbin.parse_options,
+        description=spacy_docbin.DESCRIPTION,
+    ),
+    "conll": Format(
+        conll.write_conll,
+        "text/plain; charset=utf-8",
+        "conll",
+        raw_json=False,
+        parse_options=conll.parse_options,
+        description=conll.DESCRIPTION,
+    ),
 }

@@ -1,0 +1,139 @@
+"""spaCy training data (``.spacy``, a serialised ``DocBin``) from a spans field.
+
+One ``Doc`` per answer (raw values: each annotator's; consensus or reviewed: one per task),
+tokenised by ``spacy.blank(lang)`` (no model download). Spans are character offsets; a
+``Doc`` holds token spans, so each is aligned with ``doc.char_span(start, end,
+alignment_mode=...)``: ``expand`` (the default) widens it to the tokens it touches,
+``contract`` narrows it to the tokens fully inside, ``strict`` keeps only spans already on
+token boundaries. A span that cannot be aligned is never dropped unseen: the doc lists it
+in ``doc.user_data["labelhouse"]["unaligned_spans"]`` as ``(start, end, label)``, its tokens
+are marked *missing* in ``doc.ents`` (not "outside"), and the export counts it
+(``unaligned_spans``).
+
+Every aligned span is in ``doc.spans["sc"]`` (spancat's default key). ``doc.ents`` holds the
+spans that overlap no other span; tokens of overlapping spans are marked missing there, so
+an NER model learns neither "entity" nor "outside" from them (count: ``overlapping_spans``).
+
+``doc.user_data["labelhouse"]`` also says where the doc comes from (task id, external id,
+and annotation and annotator ids, or the consensus method and confidence).
+
+Memory: a ``DocBin`` is one compressed message, so the docs are collected before the bytes
+are written; it keeps a few integers per token and each distinct string once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common, pick_choice
+from labelhouse.exports.formats._text import (
+    check_language,
+    labelled_texts,
+    provenance,
+    require_spacy,
+)
+
+DESCRIPTION = (
+    "spaCy DocBin (.spacy) for NER and span categorisation: doc.ents and doc.spans['sc'] "
+    "from a spans field (needs the ml extra)"
+)
+ALIGNMENT_MODES = ("expand", "contract", "strict")
+SPAN_KEY = "sc"
+# spaCy refuses texts over a million characters (E088) for the memory its parser and NER
+# would take; a blank pipeline only tokenises, and an error mid-download would cut the file.
+NO_LIMIT = 2**62
+OPTION_HELP: tuple[tuple[str, str], ...] = (
+    ("field", FIELD_HELP),
+    ("values", VALUES_HELP),
+    ("lang", "the spaCy language whose blank tokenizer splits the text (default en)"),
+    ("alignment_mode", "how spans snap to tokens: expand (default), contract or strict"),
+)
+
+
+def parse_options(schema: Any, options: Mapping[str, str]) -> dict[str, Any]:
+    parsed = common(schema, options, "spans", "spaCy", ("lang", "alignment_mode"))
+    parsed["alignment_mode"] = pick_choice(options, "alignment_mode", ALIGNMENT_MODES)
+    require_spacy("spaCy")
+    parsed["lang"] = options.get("lang", "en")
+    check_language(parsed["lang"])
+    return parsed
+
+
+def _token_ranges(indices: set[int]) -> list[tuple[int, int]]:
+    """Sorted token indices as contiguous ``[start, end)`` ranges."""
+    ranges: list[tuple[int, int]] = []
+    for i in sorted(indices):
+        if ranges and ranges[-1][1] == i:
+            ranges[-1] = (ranges[-1][0], i + 1)
+        else:
+            ranges.append((i, i + 1))
+    return ranges
+
+
+def make_doc(
+    nlp: Any, text: str, spans: list[tuple[int, int, str]], mode: str, counts: Counter[str]
+) -> tuple[Any, list[tuple[int, int, str]]]:
+    """The doc of one answer, and the spans that could not be aligned."""
+    from spacy.tokens import Span
+
+    doc = nlp.make_doc(text)
+    aligned: dict[tuple[int, int, str], Any] = {}
+    unaligned: list[tuple[int, int, str]] = []
+    undecided: set[int] = set()  # token indices that are neither entity nor outside
+    for start, end, label in spans:
+        span = doc.char_span(start, end, label=label, alignment_mode=mode)
+        if span is None or len(span) == 0:
+            unaligned.append((start, end, label))
+            wide = doc.char_span(start, end, alignment_mode="expand")
+            if wide is not None:
+                undecided.update(range(wide.start, wide.end))
+            continue
+        aligned.setdefault((span.start, span.end, label), span)
+    ordered = [aligned[key] for key in sorted(aligned)]
+    doc.spans[SPAN_KEY] = ordered
+    covered = Counter(i for span in ordered for i in range(span.start, span.end))
+    ents = [s for s in ordered if all(covered[i] == 1 for i in range(s.start, s.end))]
+    entity_tokens = {i for s in ents for i in range(s.start, s.end)}
+    overlapping = [s for s in ordered if any(covered[i] > 1 for i in range(s.start, s.end))]
+    counts["overlapping_spans"] += len(overlapping)
+    counts["unaligned_spans"] += len(unaligned)
+    undecided.update(i for s in overlapping for i in range(s.start, s.end))
+    missing = [Span(doc, a, b) for a, b in _token_ranges(undecided - entity_tokens)]
+    doc.set_ents(ents, missing=missing, default="outside")
+    return doc, unaligned
+
+
+def docs(
+    records: Iterable[dict[str, Any]], schema: Any, options: Mapping[str, Any], nlp: Any
+) -> Iterator[Any]:
+    """The docs of the export, in record order."""
+    field = schema.field(options["field"])
+    counts: Counter[str] = options.get("counts", Counter())
+    for record in records:
+        for text, answer, spans in labelled_texts(record, field, options["values"], counts):
+            doc, unaligned = make_doc(nlp, text, spans, options["alignment_mode"], counts)
+            about = provenance(record, answer, field.name)
+            about["unaligned_spans"] = [list(s) for s in unaligned]
+            doc.user_data["labelhouse"] = about
+            yield doc
+
+
+def write_spacy(
+    records: Iterable[dict[str, Any]], *, schema: Any, options: Mapping[str, Any], **_: Any
+) -> Iterator[bytes]:
+    def pieces() -> Iterator[bytes]:
+        import spacy
+        from spacy.tokens import DocBin
+
+        nlp = spacy.blank(options.get("lang", "en"))
+        nlp.max_length = NO_LIMIT
+        doc_bin = DocBin(store_user_data=True)
+        for doc in docs(records, schema, options, nlp):
+            doc_bin.add(doc)
+        data = doc_bin.to_bytes()
+        for at in range(0, len(data), 256 * 1024):
+            yield data[at : at + 256 * 1024]
+
+    return pieces()

@@ -1,0 +1,106 @@
+"""spaCy export loaded back with ``spacy.blank("en")``: ``doc.spans["sc"]`` holds every
+stored span, ``doc.ents`` the ones that overlap no other, unaligned spans are listed and
+counted; raw and consensus values. Without spaCy the format is refused in one sentence."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.exports.formats.worlds import SPAN_FIRST, TEXTS, spans_world
+from tests.factories import login, make_project
+from tests.helpers_data import error_of
+
+spacy = pytest.importorskip("spacy")
+from spacy.tokens import DocBin  # noqa: E402
+
+
+@pytest.fixture
+def world(db, owner):
+    return spans_world(db, owner)
+
+
+def export(app, world, **params):
+    r = login(app, world.owner).get(
+        f"/api/projects/{world.pid}/export", params={"format": "spacy", **params}
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"].endswith('.spacy"')
+    nlp = spacy.blank("en")
+    return list(DocBin().from_bytes(r.content).get_docs(nlp.vocab))
+
+
+def chars(spans):
+    return sorted((s.start_char, s.end_char, s.label_) for s in spans)
+
+
+def test_raw_docs_carry_every_answer_with_ents_and_spans(app, world):
+    docs = export(app, world)
+    assert len(docs) == 6  # s0..s2 by two annotators; s3 has no answer
+    by_key = {
+        (d.user_data["labelhouse"]["task_id"], d.user_data["labelhouse"]["annotator_id"]): d
+        for d in docs
+    }
+    for annotator, given in world.answers.items():
+        for ext, spans in given.items():
+            doc = by_key[world.task_ids[ext], annotator]
+            assert doc.text == TEXTS[ext]
+            about = doc.user_data["labelhouse"]
+            assert about["external_id"] == ext
+            assert list(about["unaligned_spans"]) == []  # msgpack gives tuples
+            # every span is on token boundaries except (1, 5) "lice", expanded to "Alice"
+            aligned = sorted({(0, 5, s[2]) if s[:2] == (1, 5) else s for s in spans})
+            assert chars(doc.spans["sc"]) == aligned
+    first = next(a for a, g in world.answers.items() if g is SPAN_FIRST)
+    doc = by_key[world.task_ids["s0"], first]
+    # "New York" (LOC) and "New" (ORG) overlap: spans only, and their tokens are missing
+    assert chars(doc.ents) == [(0, 5, "PER")]
+    assert [t.ent_iob_ for t in doc[3:5]] == ["", ""]
+    assert doc[2].ent_iob_ == "O"
+    other = by_key[world.task_ids["s0"], next(a for a in world.answers if a != first)]
+    assert chars(other.ents) == [(0, 5, "PER"), (15, 23, "LOC")]
+    s1 = by_key[world.task_ids["s1"], first]
+    assert chars(s1.ents) == [(0, 3, "PER"), (13, 22, "ORG"), (26, 31, "LOC")]
+    assert by_key[world.task_ids["s2"], first].ents == ()
+
+
+def test_strict_alignment_lists_and_counts_the_spans_it_cannot_place(app, world):
+    for mode in ("strict", "contract"):  # no token lies inside "lice" of "Alice"
+        docs = export(app, world, alignment_mode=mode)
+        unaligned = [list(u) for d in docs for u in d.user_data["labelhouse"]["unaligned_spans"]]
+        assert unaligned == [[1, 5, "PER"]]
+        (doc,) = [d for d in docs if d.user_data["labelhouse"]["unaligned_spans"]]
+        assert (0, 5, "PER") in chars(doc.spans["sc"])  # the other "Alice" span stays
+
+
+def test_consensus_one_doc_per_task(app, world):
+    docs = export(app, world, values="consensus")
+    by_task = {d.user_data["labelhouse"]["task_id"]: d for d in docs}
+    assert set(by_task) == {world.task_ids[k] for k in ("s0", "s1", "s2")}
+    s1 = by_task[world.task_ids["s1"]]
+    assert s1.user_data["labelhouse"]["method"] == "overlap_vote"
+    assert "annotator_id" not in s1.user_data["labelhouse"]
+    assert (0, 3, "PER") in chars(s1.ents) and (26, 31, "LOC") in chars(s1.ents)
+    assert chars(s1.ents) == chars(s1.spans["sc"])
+
+
+def test_bad_options_and_a_schema_without_spans_are_422(app, db, world):
+    c = login(app, world.owner)
+    url = f"/api/projects/{world.pid}/export"
+    r = c.get(url, params={"format": "spacy", "lang": "klingon"})
+    assert r.status_code == 422
+    assert error_of(r)["details"][0]["field"] == "lang"
+    r = c.get(url, params={"format": "spacy", "alignment_mode": "snap"})
+    assert error_of(r)["details"][0]["field"] == "alignment_mode"
+    pid = make_project(db, world.owner)
+    r = c.get(f"/api/projects/{pid}/export", params={"format": "spacy"})
+    assert r.status_code == 422
+    assert "needs a spans field" in error_of(r)["message"]
+
+
+def test_without_spacy_the_format_is_refused_with_the_install_line(app, world, monkeypatch):
+    monkeypatch.setitem(sys.modules, "spacy", None)  # as if the ml extra were not installed
+    r = login(app, world.owner).get(f"/api/projects/{world.pid}/export", params={"format": "spacy"})
+    assert r.status_code == 422
+    assert "pip install 'labelhouse[ml]'" in error_of(r)["message"]
