@@ -14,6 +14,11 @@ from typing import Any
 
 import orjson
 
+# The training formats import only exports/formats/ modules (never this one: it imports
+# them for its registry).
+from labelhouse.exports.formats import hf_dataset, parquet, trl_kto, trl_preference, trl_sft
+from labelhouse.exports.formats.options import OptionHelp
+
 CHUNK = 256 * 1024
 
 
@@ -231,10 +236,28 @@ class Format:
     raw_json: bool  # whether the writer takes JSON values as pre-encoded orjson.Fragments
     parse_options: OptionParser = no_options
     description: str = ""
+    # The options ``parse_options`` accepts, declared for the export page (it offers each
+    # format's options generically) and the docs.
+    option_help: tuple[OptionHelp, ...] = ()
+    # When an option changes the file's kind (e.g. ``layout=parquet``): the media type and
+    # extension for the parsed options; None keeps ``media_type`` and ``extension``.
+    file_kind: Callable[[Mapping[str, Any]], tuple[str, str]] | None = None
+
+    def media_type_for(self, options: Mapping[str, Any]) -> str:
+        return self.file_kind(options)[0] if self.file_kind else self.media_type
+
+    def extension_for(self, options: Mapping[str, Any]) -> str:
+        return self.file_kind(options)[1] if self.file_kind else self.extension
 
 
 FORMATS: dict[str, Format] = {
     "jsonl": Format(write_jsonl, "application/x-ndjson", "jsonl", raw_json=True),
     "json": Format(write_json, "application/json", "json", raw_json=True),
     "csv": Format(write_csv, "text/csv; charset=utf-8", "csv", raw_json=False),
+    # training formats (exports/formats)
+    "parquet": Format(**parquet.SPEC),
+    "hf_dataset": Format(**hf_dataset.SPEC),
+    "trl_preference": Format(**trl_preference.SPEC),
+    "trl_kto": Format(**trl_kto.SPEC),
+    "trl_sft": Format(**trl_sft.SPEC),
 }

@@ -75,7 +75,7 @@ def stream_export(ctx: Context, plan: ExportPlan, actor: Actor) -> StreamingResp
     """The streamed download of a planned export, its finish recorded after the last byte."""
     return StreamingResponse(
         _stream(ctx, plan, actor),
-        media_type=plan.fmt.media_type,
+        media_type=plan.media_type,
         headers={"content-disposition": f'attachment; filename="{plan.filename}"'},
     )
 
