@@ -25,7 +25,11 @@ def export(
     project_id: Id,
     ctx: Ctx,
     request: Request,
-    format: str = Query(default="jsonl", description="jsonl, json or csv"),
+    format: str = Query(
+        default="jsonl",
+        description="jsonl, json, csv, or a training format (parquet, hf_dataset, "
+        "trl_preference, trl_kto, trl_sft, …: docs/export.md)",
+    ),
     include_drafts: bool = False,
     content: str = Query(default="raw", description="raw, consensus or both"),
     consensus_method: str = Query(
