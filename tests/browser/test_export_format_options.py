@@ -54,8 +54,14 @@ def test_each_formats_options_are_offered_and_only_the_chosen_ones_sent(
         from_page = f.read()
     api = page.request.get(
         f"/api/projects/{pid}/export",
-        params={"format": "parquet", "values": "consensus", "provenance": "none",
-                "annotators": "pseudonyms", "content": "raw", "csv_formulas": "escape"},
+        params={
+            "format": "parquet",
+            "values": "consensus",
+            "provenance": "none",
+            "annotators": "pseudonyms",
+            "content": "raw",
+            "csv_formulas": "escape",
+        },
     )
     assert api.ok
     table = pq.read_table(io.BytesIO(from_page))

@@ -24,16 +24,34 @@ def test_cli_exports_parquet_and_trl_with_options(db, db_url, owner, tmp_path):
     pid = build(db, owner)["pid"]
     out = tmp_path / "labels.parquet"
     result = run(
-        db_url, tmp_path, "export", str(pid), "--format", "parquet",
-        "--option", "values=consensus", "--option", "provenance=none", "-o", str(out),
+        db_url,
+        tmp_path,
+        "export",
+        str(pid),
+        "--format",
+        "parquet",
+        "--option",
+        "values=consensus",
+        "--option",
+        "provenance=none",
+        "-o",
+        str(out),
     )
     assert result.exit_code == 0, result.output
     table = pq.read_table(out)
     assert table.num_rows == 3 and "provenance" not in table.schema.names
 
     result = run(
-        db_url, tmp_path, "export", str(pid), "--format", "trl_kto", "--option", "threshold=5",
-        "--option", "provenance=none",
+        db_url,
+        tmp_path,
+        "export",
+        str(pid),
+        "--format",
+        "trl_kto",
+        "--option",
+        "threshold=5",
+        "--option",
+        "provenance=none",
     )
     assert result.exit_code == 0, result.output
     rows = jsonl(result.stdout_bytes)
@@ -42,7 +60,9 @@ def test_cli_exports_parquet_and_trl_with_options(db, db_url, owner, tmp_path):
 
 def test_cli_names_a_bad_option(db, db_url, owner, tmp_path):
     pid = build(db, owner)["pid"]
-    result = run(db_url, tmp_path, "export", str(pid), "--format", "parquet", "--option", "colour=red")
+    result = run(
+        db_url, tmp_path, "export", str(pid), "--format", "parquet", "--option", "colour=red"
+    )
     assert result.exit_code == 1
     assert "Unknown option for this export format: colour" in flat(result.output)
     assert "Traceback" not in result.output

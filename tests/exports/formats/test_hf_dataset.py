@@ -67,6 +67,8 @@ def test_the_format_is_refused_without_datasets(app, owner, world, monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "datasets" else real(name, *a)
     )
-    r = login(app, owner).get(f"/api/projects/{world['pid']}/export", params={"format": "hf_dataset"})
+    r = login(app, owner).get(
+        f"/api/projects/{world['pid']}/export", params={"format": "hf_dataset"}
+    )
     assert r.status_code == 422
     assert "pip install 'labelhouse[ml]'" in r.json()["error"]["message"]

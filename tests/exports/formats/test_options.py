@@ -26,7 +26,9 @@ OURS = ["parquet", "hf_dataset", "trl_preference", "trl_kto", "trl_sft"]
 @pytest.mark.parametrize("fmt", OURS)
 def test_an_unknown_option_is_a_422_naming_it(app, db, owner, fmt):
     pid = make_project(db, owner, schema=SCHEMA)
-    r = login(app, owner).get(f"/api/projects/{pid}/export", params={"format": fmt, "colour": "red"})
+    r = login(app, owner).get(
+        f"/api/projects/{pid}/export", params={"format": fmt, "colour": "red"}
+    )
     assert r.status_code == 422, r.text
     error = r.json()["error"]
     assert "colour" in error["message"]
@@ -85,9 +87,13 @@ def box_records():
             "external_id": None,
             "data": {"image": f"img{i}.png"},
             "annotations": [
-                {"id": i, "annotator_id": 1, "value": {"objects": [
-                    {"x": 1, "y": 2.5, "width": 10, "height": 20, "label": "cat"}
-                ]}}
+                {
+                    "id": i,
+                    "annotator_id": 1,
+                    "value": {
+                        "objects": [{"x": 1, "y": 2.5, "width": 10, "height": 20, "label": "cat"}]
+                    },
+                }
             ],
             "predictions": [],
             "review": None,
@@ -107,7 +113,9 @@ def test_boxes_are_a_list_of_typed_structs_and_rows_stream():
     body = b"".join(chunks)
     table = pq.read_table(io.BytesIO(body))
     assert table.schema.field("objects").type == pa.list_(
-        pa.struct([(k, pa.float64()) for k in ("x", "y", "width", "height")] + [("label", pa.string())])
+        pa.struct(
+            [(k, pa.float64()) for k in ("x", "y", "width", "height")] + [("label", pa.string())]
+        )
     )
     assert table.num_rows == 20_000
     assert table.column("objects")[0].as_py() == [

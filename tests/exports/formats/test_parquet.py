@@ -36,7 +36,12 @@ def test_raw_rows_have_a_typed_column_per_field_kind(app, owner, world):
     assert s.field("score").type == pa.int64()
     assert s.field("ents").type == pa.list_(
         pa.struct(
-            [("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()), ("text", pa.string())]
+            [
+                ("start", pa.int64()),
+                ("end", pa.int64()),
+                ("label", pa.string()),
+                ("text", pa.string()),
+            ]
         )
     )
     assert s.field("pref").type == pa.struct(
@@ -78,8 +83,13 @@ def test_provenance_is_pseudonymous_and_says_whether_the_prediction_was_kept(app
     t1 = [r["provenance"] for r in rows if r["external_id"] == "t1"]
     assert {p["review_status"] for p in t1} == {"corrected"}
     assert set(rows[0]["provenance"]) == {
-        "annotator", "schema_version", "review_status", "consensus_method", "confidence",
-        "pre_annotated", "kept",
+        "annotator",
+        "schema_version",
+        "review_status",
+        "consensus_method",
+        "confidence",
+        "pre_annotated",
+        "kept",
     }
     # a new export: new pseudonyms
     again = {r["provenance"]["annotator"] for r in read(app, owner, world["pid"]).to_pylist()}
@@ -118,7 +128,9 @@ def test_full_provenance_names_the_workforce_an_answer_was_served_through(app, d
 
     with db.session() as s:
         s.execute(
-            update(Assignment).where(Assignment.user_id == world["people"][0]).values(workforce_id=7)
+            update(Assignment)
+            .where(Assignment.user_id == world["people"][0])
+            .values(workforce_id=7)
         )
     rows = read(app, owner, world["pid"], provenance="full").to_pylist()
     by_person = {}
@@ -132,9 +144,8 @@ def test_full_provenance_names_the_workforce_an_answer_was_served_through(app, d
 
 
 def test_an_empty_project_is_a_valid_parquet_file(app, db, owner):
-    from tests.factories import make_project
-
     from tests.exports.formats.world import SCHEMA
+    from tests.factories import make_project
 
     pid = make_project(db, owner, schema=SCHEMA)
     table = read(app, owner, pid)

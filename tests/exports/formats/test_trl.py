@@ -48,14 +48,18 @@ def test_preference_pairs_from_a_pairwise_field(app, owner, world):
     ]
     kept = rows(app, owner, world["pid"], "trl_preference", field="pref", ties="keep")
     assert len(kept) == 6 and sum(p["tie"] for p in kept) == 2
-    assert all(set(p) == {"prompt", "chosen", "rejected", "tie", "task_id", "provenance"} for p in kept)
+    assert all(
+        set(p) == {"prompt", "chosen", "rejected", "tie", "task_id", "provenance"} for p in kept
+    )
 
 
 def test_preference_pairs_from_consensus(app, owner, world):
-    pairs = rows(
-        app, owner, world["pid"], "trl_preference", field="pref", values="consensus"
-    )
-    assert [(p["chosen"], p["rejected"]) for p in pairs] == [("B0", "A0"), ("A1", "B1"), ("B2", "A2")]
+    pairs = rows(app, owner, world["pid"], "trl_preference", field="pref", values="consensus")
+    assert [(p["chosen"], p["rejected"]) for p in pairs] == [
+        ("B0", "A0"),
+        ("A1", "B1"),
+        ("B2", "A2"),
+    ]
     assert pairs[1]["provenance"]["consensus_method"] == "review"
 
 
@@ -66,10 +70,9 @@ def test_preference_pairs_from_a_ranking(app, owner, world):
     assert t0 == [("C0-1", "C0-0"), ("C0-1", "C0-2"), ("C0-1", "C0-0"), ("C0-1", "C0-2")]
     every = rows(app, owner, world["pid"], "trl_preference", field="order", pairs="all")
     t0 = [(p["chosen"], p["rejected"]) for p in every if p["prompt"] == "Question 0?"]
-    assert sorted(t0) == sorted(
-        [("C0-1", "C0-0"), ("C0-1", "C0-2"), ("C0-0", "C0-2")]
-        + [("C0-1", "C0-0"), ("C0-1", "C0-2"), ("C0-2", "C0-0")]
-    )
+    first = [("C0-1", "C0-0"), ("C0-1", "C0-2"), ("C0-0", "C0-2")]  # ranks 2, 1, 3
+    second = [("C0-1", "C0-0"), ("C0-1", "C0-2"), ("C0-2", "C0-0")]  # ranks 3, 1, 2
+    assert sorted(t0) == sorted([*first, *second])
 
 
 def test_preference_needs_the_field_named_when_there_are_several(app, owner, world):
@@ -77,7 +80,9 @@ def test_preference_needs_the_field_named_when_there_are_several(app, owner, wor
         f"/api/projects/{world['pid']}/export", params={"format": "trl_preference"}
     )
     assert r.status_code == 422
-    assert r.json()["error"]["details"] == [{"field": "field", "problem": "use one of: pref, order"}]
+    assert r.json()["error"]["details"] == [
+        {"field": "field", "problem": "use one of: pref, order"}
+    ]
 
 
 def test_chat_prompts_make_conversational_pairs(app, db, owner):
@@ -104,7 +109,9 @@ def test_a_field_without_a_prompt_gives_implicit_prompt_rows():
         "data": {"responses": ["Blue.", "Green."]},
         "annotations": [{"value": {"pref": {"choice": "B", "strength": None}}}],
     }
-    body = b"".join(trl_preference.write([record], schema=schema, field_names=["pref"], options=options))
+    body = b"".join(
+        trl_preference.write([record], schema=schema, field_names=["pref"], options=options)
+    )
     assert jsonl(body) == [{"chosen": "Green.", "rejected": "Blue."}]
 
 

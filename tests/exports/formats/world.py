@@ -70,8 +70,11 @@ def answer(i: int, who: int) -> dict[str, Any]:
         "label": "neg" if agree or who == 0 else "neu",
         "tags": ["a", "c"] if who == 0 else ["b"],
         "score": 4 if agree else (5 if who == 0 else 2),
-        "ents": [{"start": 0, "end": 3, "label": "PER"}] + ([{"start": 12, "end": 17, "label": "LOC"}] if who == 0 else []),
-        "pref": {"choice": "B", "strength": "much"} if agree or who == 0 else {"choice": "tie", "strength": None},
+        "ents": [{"start": 0, "end": 3, "label": "PER"}]
+        + ([{"start": 12, "end": 17, "label": "LOC"}] if who == 0 else []),
+        "pref": {"choice": "B", "strength": "much"}
+        if agree or who == 0
+        else {"choice": "tie", "strength": None},
         "order": [2, 1, 3] if who == 0 else [3, 1, 2],
         "note": f"A demonstration {i} by {who}" if who == 0 or agree else "",
     }

@@ -101,7 +101,9 @@ def kind_columns() -> dict[str, KindColumn]:
         "rating": KindColumn(pa.int64(), as_int),
         "spans": KindColumn(pa.list_(span), _spans),
         "boxes": KindColumn(pa.list_(box), _boxes),
-        "pairwise": KindColumn(pa.struct([("choice", label), ("strength", pa.string())]), _pairwise),
+        "pairwise": KindColumn(
+            pa.struct([("choice", label), ("strength", pa.string())]), _pairwise
+        ),
         "ranking": KindColumn(pa.list_(pa.int64()), _ints),
         "text": KindColumn(pa.string(), _text),
         "": KindColumn(pa.string(), _json),  # any other kind: JSON text

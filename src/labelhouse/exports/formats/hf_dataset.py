@@ -109,9 +109,10 @@ def write_hf_dataset(
         work = Path(tempfile.mkdtemp(prefix="labelhouse-hf-"))
         try:
             rows_file = work / "rows.arrow"
-            with pa.OSFile(str(rows_file), "wb") as sink, pa.ipc.new_stream(
-                sink, arrow_schema
-            ) as writer:
+            with (
+                pa.OSFile(str(rows_file), "wb") as sink,
+                pa.ipc.new_stream(sink, arrow_schema) as writer,
+            ):
                 for batch in shape.batches(records, arrow_schema, convert):
                     writer.write_batch(batch)
             saved = work / FOLDER

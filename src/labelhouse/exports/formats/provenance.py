@@ -79,6 +79,8 @@ def parse(options: Mapping[str, str]) -> dict[str, str]:
 def shown_prediction(predictions: list[dict[str, Any]] | None) -> dict[str, Any] | None:
     """The prediction the annotate page pre-fills (``annotate/initial.js``): the highest
     score (a missing score lowest), the first of equals."""
+    if not predictions:
+        return None
     best: dict[str, Any] | None = None
     best_score = float("-inf")
     for p in predictions or ():
@@ -106,6 +108,7 @@ class Provenance:
         self.real_ids = annotators == "ids"
         self._key = salt if salt is not None else secrets.token_bytes(16)
         self._names: dict[int, str] = {}
+        self._last: tuple[Mapping[str, Any], tuple[Any, ...]] | None = None
 
     @classmethod
     def from_options(cls, field_names: list[str], options: Mapping[str, Any]) -> Provenance:
@@ -140,15 +143,11 @@ class Provenance:
         if not self.enabled:
             return None
         a = answer.annotation
-        review = record.get("review")
-        prediction = shown_prediction(record.get("predictions"))
-        predicted = (prediction or {}).get("value") or {}
+        prediction, predicted, task_version, task_review = self._task(record)
         if a is not None:
             version, review_status = a.get("schema_version"), a.get("review_status")
         else:
-            versions = [x.get("schema_version") or 0 for x in record.get("annotations") or ()]
-            version = max(versions) if versions else None
-            review_status = review.get("decision") if review else None
+            version, review_status = task_version, task_review
         out: dict[str, Any] = {
             "annotator": self.annotator(a.get("annotator_id")) if a else None,
             "schema_version": version,
@@ -180,6 +179,24 @@ class Provenance:
                 "model_version": prediction.get("model_version") if prediction else None,
             }
         return out
+
+    def _task(self, record: Mapping[str, Any]) -> tuple[Any, dict[str, Any], Any, Any]:
+        """What every answer of a task shares (computed once per task, not per answer):
+        the pre-filled prediction and its value, the latest schema version of the task's
+        answers and the task's review decision."""
+        if self._last is not None and self._last[0] is record:
+            return self._last[1]
+        prediction = shown_prediction(record.get("predictions"))
+        versions = [x.get("schema_version") or 0 for x in record.get("annotations") or ()]
+        review = record.get("review")
+        shared = (
+            prediction,
+            (prediction or {}).get("value") or {},
+            max(versions) if versions else None,
+            review.get("decision") if review else None,
+        )
+        self._last = (record, shared)
+        return shared
 
     # -- typed columns (Parquet, Hugging Face) ------------------------------------------------
     def arrow_type(self) -> Any:

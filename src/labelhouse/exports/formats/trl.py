@@ -70,7 +70,9 @@ def is_messages(value: Any) -> bool:
         isinstance(value, list)
         and bool(value)
         and all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
             for m in value
         )
     )
