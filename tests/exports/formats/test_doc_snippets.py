@@ -40,7 +40,9 @@ def test_snippet_loads_the_export(app, db, owner, tmp_path, monkeypatch, fmt):
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     pid = build(db, owner)["pid"]
-    (tmp_path / FILES[fmt]).write_bytes(export(app, owner, pid, fmt, **OPTIONS.get(fmt, {})).content)
+    (tmp_path / FILES[fmt]).write_bytes(
+        export(app, owner, pid, fmt, **OPTIONS.get(fmt, {})).content
+    )
     monkeypatch.chdir(tmp_path)
     scope: dict[str, object] = {}
     exec(compile(snippets()[fmt], f"docs/export.md ({fmt})", "exec"), scope)

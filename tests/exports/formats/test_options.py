@@ -127,3 +127,13 @@ def test_boxes_are_a_list_of_typed_structs_and_rows_stream():
         box_records(), schema=schema, data_keys=["image"], field_names=["objects"], options=options
     )
     assert len(next(endless)) > 0
+
+
+def test_a_data_key_named_like_a_column_gets_a_prefix():
+    from labelhouse.exports.formats.columns import data_columns
+
+    assert data_columns(["label", "provenance", "text"], ["label"]) == {
+        "data.label": "label",
+        "data.provenance": "provenance",
+        "text": "text",
+    }
