@@ -201,7 +201,7 @@ def iter_records(
 
 def _served_through(
     session: Session, project_id: int, lo: int, hi: int
-) -> dict[tuple[int, int], int]:
+) -> dict[tuple[int, int], int | None]:
     """``{(task id, user id): workforce id}`` for the tasks ``lo``..``hi`` served through a
     workforce."""
     rows = session.execute(

@@ -43,6 +43,25 @@ def _class_index(names: list[str]) -> Callable[[Any], int | None]:
     return lambda value: index.get(value) if isinstance(value, str) else None
 
 
+def _class_indices(to_index: Callable[[Any], int | None]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> list[int] | None:
+        if not isinstance(value, list):
+            return None
+        return [i for i in map(to_index, value) if i is not None]
+
+    return convert
+
+
+SIDES = ("A", "B", "tie")
+_side = _class_index(list(SIDES))
+
+
+def _pairwise(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    return {"choice": _side(value.get("choice")), "strength": value.get("strength")}
+
+
 def _features(shape: TableShape) -> tuple[Any, dict[str, Callable[[Any], Any]]]:
     """The ``datasets`` features of the export and the converters the ClassLabel columns
     need (option value → index; a value no longer in the schema becomes null)."""
@@ -61,20 +80,13 @@ def _features(shape: TableShape) -> tuple[Any, dict[str, Callable[[Any], Any]]]:
                 convert[field.name] = to_index
             else:
                 features[field.name] = List(ClassLabel(names=names))
-                convert[field.name] = lambda v, f=to_index: (
-                    [i for i in map(f, v) if i is not None] if isinstance(v, list) else None
-                )
+                convert[field.name] = _class_indices(to_index)
         elif field.kind == "pairwise":
-            sides = _class_index(["A", "B", "tie"])
             features[field.name] = {
-                "choice": ClassLabel(names=["A", "B", "tie"]),
+                "choice": ClassLabel(names=list(SIDES)),
                 "strength": Value("string"),
             }
-            convert[field.name] = lambda v, f=sides: (
-                {"choice": f(v.get("choice")), "strength": v.get("strength")}
-                if isinstance(v, dict)
-                else None
-            )
+            convert[field.name] = _pairwise
         else:
             features[field.name] = generate_from_arrow_type(column_of(field).arrow)
     if shape.provenance.enabled:

@@ -10,7 +10,7 @@ its prompt is such a list in the task data; the answers then become assistant me
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -64,7 +64,7 @@ def file_kind(stem: str) -> Any:
     return kind
 
 
-def is_messages(value: Any) -> bool:
+def is_messages(value: Any) -> TypeGuard[list[dict[str, Any]]]:
     """A chat: a non-empty list of ``{"role": str, "content": str}``."""
     return (
         isinstance(value, list)

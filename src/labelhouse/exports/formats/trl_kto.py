@@ -42,8 +42,8 @@ COMPLETION_KEYS = ("completion", "response", "answer", "output")
 
 def _keys(field: Any, options: Mapping[str, str]) -> tuple[str, str]:
     reads = list(field.reads)
-    prompt = opts.data_key(
-        options, "prompt", "prompt" if "prompt" in reads or not reads else reads[0]
+    prompt = opts.given(options, "prompt") or (
+        "prompt" if "prompt" in reads or not reads else reads[0]
     )
     others = [k for k in reads if k != prompt]
     named = [k for k in others if k in COMPLETION_KEYS]
