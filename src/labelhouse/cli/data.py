@@ -211,7 +211,13 @@ def _store_files(
 
 def export_command(
     project: str = typer.Argument(..., help="Project id or exact name"),
-    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl, json or csv"),
+    format: str = typer.Option(
+        "jsonl",
+        "--format",
+        "-f",
+        help="jsonl, json, csv, or a training format: parquet, hf_dataset, trl_preference, "
+        "trl_kto, trl_sft… (docs/export.md lists them all with their options)",
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="File to write (default: standard output)"
     ),
@@ -231,7 +237,7 @@ def export_command(
     option: list[str] = typer.Option(
         [],
         "--option",
-        help="A format option as name=value (repeatable), e.g. --option ties=keep",
+        help="A format option as name=value (repeatable), e.g. --option values=consensus",
     ),
     data_dir: Path | None = DataDir,
 ) -> None:

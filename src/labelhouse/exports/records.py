@@ -63,6 +63,7 @@ def iter_records(
     workforce_id: int | None = None,
     data_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     answer_view: Callable[[Any], Any] | None = None,
+    workforces: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per task. With ``raw_json`` JSON values are ``orjson.Fragment``s
     (re-emitted verbatim by JSON writers); otherwise they are decoded Python objects.
@@ -77,7 +78,11 @@ def iter_records(
     A workforce's slice (``workforce_id``): only the tasks routed to it, only annotations by
     people served the task in it, no review (a lab decision over every workforce's work),
     and ``data_view`` / ``answer_view`` applied to task data and answers (what its people
-    are shown)."""
+    are shown).
+
+    With ``workforces`` each annotation also has ``workforce_id``: the workforce its task
+    was served to the annotator through (``Assignment.workforce_id``), or null (one more
+    statement per batch, so only provenance asks for it)."""
     wrap = orjson.Fragment if raw_json else orjson.loads
     if schema is None:
         project = session.get(Project, project_id)
@@ -114,6 +119,7 @@ def iter_records(
                 )
             )
         rows = session.execute(query.order_by(Annotation.id)) if annotations_included else ()
+        served = _served_through(session, project_id, lo, hi) if workforces else None
         for (
             task_id,
             aid,
@@ -145,6 +151,8 @@ def iter_records(
                     "review_status": review_status,
                 }
             )
+            if served is not None:
+                annotations[task_id][-1]["workforce_id"] = served.get((task_id, uid))
         predictions: dict[int, list[dict[str, Any]]] = defaultdict(list)
         prediction_rows = (
             ()
@@ -189,6 +197,22 @@ def iter_records(
             if consensus is not None:
                 record["consensus"] = reviewed_consensus(settled, consensus.get(task_id, {}))
             yield record
+
+
+def _served_through(
+    session: Session, project_id: int, lo: int, hi: int
+) -> dict[tuple[int, int], int | None]:
+    """``{(task id, user id): workforce id}`` for the tasks ``lo``..``hi`` served through a
+    workforce."""
+    rows = session.execute(
+        select(Assignment.task_id, Assignment.user_id, Assignment.workforce_id).where(
+            Assignment.project_id == project_id,
+            Assignment.task_id >= lo,
+            Assignment.task_id <= hi,
+            Assignment.workforce_id.is_not(None),
+        )
+    )
+    return {(task_id, user_id): workforce for task_id, user_id, workforce in rows}
 
 
 def reviewed_consensus(settled: ReviewedValue | None, computed: dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,11 @@ class ExportPlan:
     @property
     def filename(self) -> str:
         safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in self.project_name)[:60]
-        return f"{safe or 'project'}-{self.project_id}.{self.fmt.extension}"
+        return f"{safe or 'project'}-{self.project_id}.{self.fmt.extension_for(self.options)}"
+
+    @property
+    def media_type(self) -> str:
+        return self.fmt.media_type_for(self.options)
 
     def stream(self, session: Session) -> Iterator[bytes]:
         consensus = None
@@ -71,6 +75,8 @@ class ExportPlan:
             workforce_id=self.workforce_id,
             data_view=self.data_view,
             answer_view=self.answer_view,
+            # provenance=full (exports/formats/provenance.py) names the workforce of each answer
+            workforces=self.options.get("provenance") == "full" and self.workforce_id is None,
         )
         return self.fmt.write(
             self._counted(records),

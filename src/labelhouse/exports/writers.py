@@ -14,7 +14,21 @@ from typing import Any
 
 import orjson
 
-from labelhouse.exports.formats import coco, conll, spacy_docbin, voc, yolo
+# Format modules import only exports/formats/ modules (never this one: it imports them
+# for its registry).
+from labelhouse.exports.formats import (
+    coco,
+    conll,
+    hf_dataset,
+    parquet,
+    spacy_docbin,
+    trl_kto,
+    trl_preference,
+    trl_sft,
+    voc,
+    yolo,
+)
+from labelhouse.exports.formats.options import OptionHelp
 
 CHUNK = 256 * 1024
 
@@ -233,12 +247,30 @@ class Format:
     raw_json: bool  # whether the writer takes JSON values as pre-encoded orjson.Fragments
     parse_options: OptionParser = no_options
     description: str = ""
+    # The options ``parse_options`` accepts, declared for the export page (it offers each
+    # format's options generically) and the docs.
+    option_help: tuple[OptionHelp, ...] = ()
+    # When an option changes the file's kind (e.g. ``layout=parquet``): the media type and
+    # extension for the parsed options; None keeps ``media_type`` and ``extension``.
+    file_kind: Callable[[Mapping[str, Any]], tuple[str, str]] | None = None
+
+    def media_type_for(self, options: Mapping[str, Any]) -> str:
+        return self.file_kind(options)[0] if self.file_kind else self.media_type
+
+    def extension_for(self, options: Mapping[str, Any]) -> str:
+        return self.file_kind(options)[1] if self.file_kind else self.extension
 
 
 FORMATS: dict[str, Format] = {
     "jsonl": Format(write_jsonl, "application/x-ndjson", "jsonl", raw_json=True),
     "json": Format(write_json, "application/json", "json", raw_json=True),
     "csv": Format(write_csv, "text/csv; charset=utf-8", "csv", raw_json=False),
+    # training formats (exports/formats)
+    "parquet": Format(**parquet.SPEC),
+    "hf_dataset": Format(**hf_dataset.SPEC),
+    "trl_preference": Format(**trl_preference.SPEC),
+    "trl_kto": Format(**trl_kto.SPEC),
+    "trl_sft": Format(**trl_sft.SPEC),
     # vision and NLP formats (exports/formats)
     "coco": Format(
         coco.write_coco,
@@ -247,6 +279,7 @@ FORMATS: dict[str, Format] = {
         raw_json=False,
         parse_options=coco.parse_options,
         description=coco.DESCRIPTION,
+        option_help=coco.OPTION_HELP,
     ),
     "yolo": Format(
         yolo.write_yolo,
@@ -255,6 +288,7 @@ FORMATS: dict[str, Format] = {
         raw_json=False,
         parse_options=yolo.parse_options,
         description=yolo.DESCRIPTION,
+        option_help=yolo.OPTION_HELP,
     ),
     "voc": Format(
         voc.write_voc,
@@ -263,6 +297,7 @@ FORMATS: dict[str, Format] = {
         raw_json=False,
         parse_options=voc.parse_options,
         description=voc.DESCRIPTION,
+        option_help=voc.OPTION_HELP,
     ),
     "spacy": Format(
         spacy_docbin.write_spacy,
@@ -271,6 +306,7 @@ FORMATS: dict[str, Format] = {
         raw_json=False,
         parse_options=spacy_docbin.parse_options,
         description=spacy_docbin.DESCRIPTION,
+        option_help=spacy_docbin.OPTION_HELP,
     ),
     "conll": Format(
         conll.write_conll,
@@ -279,5 +315,6 @@ FORMATS: dict[str, Format] = {
         raw_json=False,
         parse_options=conll.parse_options,
         description=conll.DESCRIPTION,
+        option_help=conll.OPTION_HELP,
     ),
 }

@@ -28,14 +28,16 @@ import orjson
 
 from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common
 from labelhouse.exports.formats._vision import label_names, labelled
+from labelhouse.exports.formats.options import OptionHelp
+from labelhouse.exports.formats.values import VALUE_SOURCES
 
 DESCRIPTION = (
     "COCO object detection JSON (pycocotools): images, boxes in pixels, categories from "
     "the boxes field's labels"
 )
-OPTION_HELP: tuple[tuple[str, str], ...] = (
-    ("field", FIELD_HELP),
-    ("values", VALUES_HELP),
+OPTION_HELP: tuple[OptionHelp, ...] = (
+    OptionHelp("field", FIELD_HELP),
+    OptionHelp("values", VALUES_HELP, choices=VALUE_SOURCES),
 )
 SPOOL_BYTES = 16 * 1024 * 1024
 

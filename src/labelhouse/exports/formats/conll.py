@@ -37,14 +37,20 @@ from labelhouse.exports.formats._text import (
     require_spacy,
     spacy_installed,
 )
+from labelhouse.exports.formats.options import OptionHelp
+from labelhouse.exports.formats.values import VALUE_SOURCES
 
 DESCRIPTION = "CoNLL-2003 NER text with IOB2 tags (TOKEN _ _ TAG) from a spans field"
 TOKENIZERS = ("auto", "spacy", "regex")
-OPTION_HELP: tuple[tuple[str, str], ...] = (
-    ("field", FIELD_HELP),
-    ("values", VALUES_HELP),
-    ("tokenizer", "auto (spaCy's when installed, else regex), spacy or regex"),
-    ("lang", "the spaCy language whose blank tokenizer is used (default en)"),
+OPTION_HELP: tuple[OptionHelp, ...] = (
+    OptionHelp("field", FIELD_HELP),
+    OptionHelp("values", VALUES_HELP, choices=VALUE_SOURCES),
+    OptionHelp(
+        "tokenizer",
+        "auto (spaCy's when installed, else regex), spacy or regex",
+        choices=("auto", "spacy", "regex"),
+    ),
+    OptionHelp("lang", "the spaCy language whose blank tokenizer is used (default en)"),
 )
 TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
 SENTENCE_END = frozenset({".", "!", "?", "…"})

@@ -35,6 +35,8 @@ from labelhouse.exports.formats._text import (
     provenance,
     require_spacy,
 )
+from labelhouse.exports.formats.options import OptionHelp
+from labelhouse.exports.formats.values import VALUE_SOURCES
 
 DESCRIPTION = (
     "spaCy DocBin (.spacy) for NER and span categorisation: doc.ents and doc.spans['sc'] "
@@ -45,11 +47,15 @@ SPAN_KEY = "sc"
 # spaCy refuses texts over a million characters (E088) for the memory its parser and NER
 # would take; a blank pipeline only tokenises, and an error mid-download would cut the file.
 NO_LIMIT = 2**62
-OPTION_HELP: tuple[tuple[str, str], ...] = (
-    ("field", FIELD_HELP),
-    ("values", VALUES_HELP),
-    ("lang", "the spaCy language whose blank tokenizer splits the text (default en)"),
-    ("alignment_mode", "how spans snap to tokens: expand (default), contract or strict"),
+OPTION_HELP: tuple[OptionHelp, ...] = (
+    OptionHelp("field", FIELD_HELP),
+    OptionHelp("values", VALUES_HELP, choices=VALUE_SOURCES),
+    OptionHelp("lang", "the spaCy language whose blank tokenizer splits the text (default en)"),
+    OptionHelp(
+        "alignment_mode",
+        "how spans snap to tokens: expand (default), contract or strict",
+        choices=("expand", "contract", "strict"),
+    ),
 )
 
 

@@ -29,11 +29,13 @@ import yaml
 from labelhouse.exports.archive import zip_stream
 from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common
 from labelhouse.exports.formats._vision import Box, Image, label_names, labelled
+from labelhouse.exports.formats.options import OptionHelp
+from labelhouse.exports.formats.values import VALUE_SOURCES
 
 DESCRIPTION = "Pascal VOC XML: a zip of one annotation file per image, boxes in 1-based pixels"
-OPTION_HELP: tuple[tuple[str, str], ...] = (
-    ("field", FIELD_HELP),
-    ("values", VALUES_HELP),
+OPTION_HELP: tuple[OptionHelp, ...] = (
+    OptionHelp("field", FIELD_HELP),
+    OptionHelp("values", VALUES_HELP, choices=VALUE_SOURCES),
 )
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

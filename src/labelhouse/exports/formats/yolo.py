@@ -31,6 +31,8 @@ import yaml
 from labelhouse.exports.archive import zip_stream
 from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common, pick_choice
 from labelhouse.exports.formats._vision import Box, Image, label_names, labelled
+from labelhouse.exports.formats.options import OptionHelp
+from labelhouse.exports.formats.values import VALUE_SOURCES
 
 DESCRIPTION = (
     "YOLO (Ultralytics) detection labels: a zip of labels/<image>.txt with normalised "
@@ -38,10 +40,14 @@ DESCRIPTION = (
 )
 IMAGES = ("none", "list")
 SPOOL_BYTES = 4 * 1024 * 1024
-OPTION_HELP: tuple[tuple[str, str], ...] = (
-    ("field", FIELD_HELP),
-    ("values", VALUES_HELP),
-    ("images", "list: add images.txt, where each image goes and its reference (default none)"),
+OPTION_HELP: tuple[OptionHelp, ...] = (
+    OptionHelp("field", FIELD_HELP),
+    OptionHelp("values", VALUES_HELP, choices=VALUE_SOURCES),
+    OptionHelp(
+        "images",
+        "list: add images.txt, where each image goes and its reference (default none)",
+        choices=("none", "list"),
+    ),
 )
 
 

@@ -25,7 +25,11 @@ def export(
     project_id: Id,
     ctx: Ctx,
     request: Request,
-    format: str = Query(default="jsonl", description="jsonl, json or csv"),
+    format: str = Query(
+        default="jsonl",
+        description="jsonl, json, csv, or a training format (parquet, hf_dataset, "
+        "trl_preference, trl_kto, trl_sft, …: docs/export.md)",
+    ),
     include_drafts: bool = False,
     content: str = Query(default="raw", description="raw, consensus or both"),
     consensus_method: str = Query(
@@ -75,7 +79,7 @@ def stream_export(ctx: Context, plan: ExportPlan, actor: Actor) -> StreamingResp
     """The streamed download of a planned export, its finish recorded after the last byte."""
     return StreamingResponse(
         _stream(ctx, plan, actor),
-        media_type=plan.fmt.media_type,
+        media_type=plan.media_type,
         headers={"content-disposition": f'attachment; filename="{plan.filename}"'},
     )
 

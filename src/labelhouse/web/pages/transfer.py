@@ -17,6 +17,8 @@ from labelhouse.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
+# Formats without their own ``Format.description``; every format's options come from its
+# ``Format.option_help``, so a new format shows up here without a change to this page.
 FORMAT_HELP = {
     "jsonl": "one JSON object per line: task data, annotations, predictions (streams well)",
     "json": "one JSON array of the same records",
@@ -61,7 +63,10 @@ def import_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
 def export_page(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
         view = transfer_view(s, actor, project_id)
-        formats = [(name, FORMAT_HELP.get(name, "")) for name in FORMATS]
+        formats = [
+            (name, fmt.description or FORMAT_HELP.get(name, ""), fmt.option_help, fmt.extension)
+            for name, fmt in FORMATS.items()
+        ]
         contents = [(name, *CONTENT_HELP.get(name, (name, ""))) for name in CONTENTS]
         methods = [(name, METHOD_HELP.get(name, name)) for name in METHODS]
         return render(
