@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.helpers_data import png_bytes
@@ -65,10 +65,8 @@ def chunked(size: int, content_type: str = "image/png", pause: float = 0.0) -> R
 def silent(seconds: float) -> Route:
     def route(h: BaseHTTPRequestHandler) -> None:
         time.sleep(seconds)
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):
             send(h, 200, PNG, content_type="image/png")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     return route
 
@@ -82,7 +80,7 @@ class MediaServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server.hosts_seen.append(self.headers.get("Host", ""))
                 route = server.routes.get(self.path.split("?")[0])
                 if route is None:

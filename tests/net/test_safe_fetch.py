@@ -17,9 +17,7 @@ from tests.media_server import PNG, chunked, redirect, send, silent
 
 
 def fetcher(allow: str = "", resolver=None, **limits) -> SafeFetcher:
-    policy = FetchPolicy(
-        addresses=AddressPolicy(parse_networks(allow)), allow_http=True, **limits
-    )
+    policy = FetchPolicy(addresses=AddressPolicy(parse_networks(allow)), allow_http=True, **limits)
     return SafeFetcher(policy, resolver=resolver)
 
 
@@ -84,7 +82,7 @@ def test_a_name_resolving_to_loopback_is_refused_and_named():
 
 def test_a_name_resolving_to_a_public_and_a_private_address_is_refused(server):
     names = Names({"mixed.example": ["93.184.216.34", "10.0.0.5"]})
-    with pytest.raises(FetchRefused, match="10.0.0.5 is a private address"):
+    with pytest.raises(FetchRefused, match=r"10\.0\.0\.5 is a private address"):
         fetcher(resolver=names).read("http://mixed.example/img.png", accept=IMAGE_TYPES)
 
 
@@ -134,7 +132,7 @@ def test_a_redirect_to_the_metadata_address_is_refused(front):
 def test_a_redirect_to_a_name_that_resolves_inside_is_refused_at_its_connection(front):
     front.routes["/to-name"] = redirect("http://internal.example/secret")
     names = Names({"internal.example": ["192.168.0.10"]})
-    with pytest.raises(FetchRefused, match="192.168.0.10 is a private address"):
+    with pytest.raises(FetchRefused, match=r"192\.168\.0\.10 is a private address"):
         fetcher("127.0.0.2/32", resolver=names).read(front.url("/to-name"), accept=IMAGE_TYPES)
 
 
@@ -165,7 +163,7 @@ def test_a_declared_size_over_the_limit_is_refused_before_reading(server):
 
 def test_an_undeclared_size_stops_at_the_limit(server):
     server.routes["/endless"] = chunked(10 << 20)
-    with pytest.raises(FetchFailed, match="larger than 64 KB|larger than 65536 bytes"):
+    with pytest.raises(FetchFailed, match=r"larger than 65536 bytes"):
         fetcher("127.0.0.1/32", max_bytes=65536).read(server.url("/endless"), accept=IMAGE_TYPES)
 
 
@@ -203,7 +201,10 @@ def test_error_statuses_and_unknown_names_are_one_sentence(server):
         fetcher("127.0.0.1/32").read(server.url("/missing"), accept=IMAGE_TYPES)
     with pytest.raises(FetchFailed) as failed:
         fetcher(resolver=Names({})).read("https://nowhere.example/x.png", accept=IMAGE_TYPES)
-    assert str(failed.value) == "Could not fetch media from nowhere.example: its name does not resolve."
+    assert (
+        str(failed.value)
+        == "Could not fetch media from nowhere.example: its name does not resolve."
+    )
 
 
 def test_proxies_from_the_environment_are_not_used(server, monkeypatch):

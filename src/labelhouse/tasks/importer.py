@@ -45,8 +45,8 @@ from labelhouse.tasks.readers import RowError, detect_format, read_rows
 from labelhouse.tasks.seen_ids import SeenIds
 
 if TYPE_CHECKING:
-    from labelhouse.media.sources import MediaSources
     from labelhouse.db.engine import Database
+    from labelhouse.media.sources import MediaSources
 
 BATCH_SIZE = 5000
 FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner

@@ -287,7 +287,9 @@ def import_staged(
         sink = _Staged(db, project_id, import_id, router)
         try:
             load = Batches(result, on_rejected, sink.store, batch_rows=BATCH_ROWS)
-            load.run(checker.prefetch(read_rows(stream, fmt)), checker.check, skip_invalid, on_progress)
+            load.run(
+                checker.prefetch(read_rows(stream, fmt)), checker.check, skip_invalid, on_progress
+            )
             load.check_outcome(filename, on_progress)
             result.created = sink.created
             result.duplicates = result.rows - result.rejected - result.created

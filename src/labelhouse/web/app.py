@@ -21,7 +21,6 @@ from labelhouse.web.api import (
     comments,
     exports,
     feedback,
-    media,
     my_workforce,
     outside_policy,
     pages_support,
@@ -33,6 +32,7 @@ from labelhouse.web.api import (
     workforce_comparison,
     workforces,
 )
+from labelhouse.web.api import media as media_api
 from labelhouse.web.middleware import (
     AfterResponseMiddleware,
     BodyLimitMiddleware,
@@ -90,7 +90,7 @@ def create_app(
         outside_policy.router,
         feedback.router,
         comments.router,
-        media.router,
+        media_api.router,
     ):
         app.include_router(router)
     pages.install(app)

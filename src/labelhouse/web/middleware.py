@@ -124,7 +124,9 @@ def csp_with_images(origins: list[str]) -> bytes:
     if not origins:
         return DEFAULT_CSP
     extra = " ".join(o for o in origins if o.isascii() and not any(c in o for c in " ;,'"))
-    return DEFAULT_CSP.replace(b"img-src 'self' data: blob:", f"img-src 'self' data: blob: {extra}".encode())
+    return DEFAULT_CSP.replace(
+        b"img-src 'self' data: blob:", f"img-src 'self' data: blob: {extra}".encode()
+    )
 
 
 class SecurityHeadersMiddleware:

@@ -16,9 +16,9 @@ from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, load_schema
 from labelhouse.projects.skip_reasons import skip_reasons_of
+from labelhouse.tasks.media_access import remote_media_urls
 from labelhouse.tasks.models import StoredFile, Task, TaskImport
 from labelhouse.tasks.outside_policy import OutsideServing
-from labelhouse.tasks.media_access import remote_media_urls
 from labelhouse.tasks.service import media_urls, task_status
 
 
