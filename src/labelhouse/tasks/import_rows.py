@@ -203,7 +203,7 @@ class RowChecker:
             bool(predictions) or gold is not None,
         )
 
-    def prefetch(self, rows: Iterable[Any]) -> Iterator[Any]:
+    def prefetch(self, rows: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
         """The rows to check, with the image sizes of media URLs read a few rows ahead."""
         return self.remote.prefetch(rows)
 

@@ -23,9 +23,9 @@ def remote_media_of(session: Session, actor: Actor, task_id: int, key: str) -> R
     for a task the actor may not open, a key that is not media or holds no URL, and a value
     the outside policy hides or redacts for them."""
     task, project = get_task(session, actor, task_id)
-    schema = load_schema(session, project)
+    schema = load_schema(session, project)  # type: ignore[arg-type]  # as web/api/tasks.py
     value = task.data.get(key) if key in media_keys(schema) else None
-    ref = parse_ref(value) if is_url(value) else None
+    ref = parse_ref(value) if isinstance(value, str) and is_url(value) else None
     if isinstance(ref, RemoteRef):
         outside = serving_for(session, actor, project.id, schema, task_ids=[task.id])
         if outside is None or outside.data(task.id, task.data).get(key) == value:

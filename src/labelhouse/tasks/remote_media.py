@@ -65,16 +65,17 @@ class RemoteSizes:
         data.setdefault("image_height", height)
         return []
 
-    def prefetch(self, rows: Iterable[Any]) -> Iterator[Any]:
-        """``rows`` unchanged, with the sizes of URLs in the next rows already asked for."""
+    def prefetch(self, rows: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+        """``rows`` (where, row) unchanged, with the sizes of URLs in the next rows already
+        asked for."""
         if not self.media_keys:
             yield from rows
             return
         window: list[Any] = []
         try:
-            for row in rows:
-                self._ask(row)
-                window.append(row)
+            for item in rows:
+                self._ask(item[1])
+                window.append(item)
                 if len(window) >= LOOKAHEAD_ROWS:
                     yield window.pop(0)
             yield from window
@@ -91,7 +92,7 @@ class RemoteSizes:
             return
         for key in self.media_keys:
             value = data.get(key)
-            if is_url(value) and value not in self._sizes:
+            if isinstance(value, str) and is_url(value) and value not in self._sizes:
                 ref = self.sources().check(value)
                 if isinstance(ref, RemoteRef):
                     self._size(ref)
