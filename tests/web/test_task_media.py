@@ -186,3 +186,36 @@ def test_rows_that_give_their_size_are_not_fetched_at_import(media_app, db, web)
     *_, r = imported(media_app, db, rows)
     assert r.status_code == 200, r.text
     assert len(web.hosts_seen) == before
+
+
+def test_a_url_under_a_key_hidden_from_vendors_stays_hidden(media_app, db, web):
+    """The outside policy holds for media by URL as for uploaded files: a vendor's person
+    gets the image their task shows, and a 404 for one under a hidden key."""
+    from labelhouse.accounts.models import Role
+    from tests.web.test_outside_policy import make_vendor
+
+    schema = {
+        "fields": [
+            {"name": "objects", "kind": "boxes", "image": "image", "labels": [{"value": "a"}]},
+            {"name": "parts", "kind": "boxes", "image": "closeup", "labels": [{"value": "b"}]},
+        ]
+    }
+    owner = make_org(db)
+    pid = make_project(db, owner, schema=schema, overlap=1)
+    lab = login(media_app, owner)
+    row = {"image": web.url("/img.png"), "closeup": web.url("/img.png?closeup")}
+    row |= {"image_width": 37, "image_height": 21}
+    r = lab.post(f"/api/projects/{pid}/import", params={"format": "jsonl"}, content=jsonl([row]))
+    assert r.status_code == 200, r.text
+    vendor = add_member(db, owner, Role.annotator, join_projects=False)
+    make_vendor(db, owner, pid, "Vendor", vendor)
+    policy = lab.put(f"/api/projects/{pid}/outside-policy", json={"hidden_keys": ["closeup"]})
+    assert policy.status_code == 200, policy.text
+
+    v = login(media_app, vendor)
+    task = v.post(f"/api/projects/{pid}/next").json()["task"]
+    assert "closeup" not in task["data"]
+    assert list(task["media"].values()) == [f"/api/tasks/{task['id']}/media/image"]
+    assert v.get(f"/api/tasks/{task['id']}/media/image").status_code == 200
+    assert v.get(f"/api/tasks/{task['id']}/media/closeup").status_code == 404
+    assert lab.get(f"/api/tasks/{task['id']}/media/closeup").status_code == 200

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -131,11 +132,11 @@ class _CheckedTransport(httpx.HTTPTransport):
     """httpx's transport with its connection pool built on the checked backend (httpx does
     not take a network backend as an argument; the pool is the documented httpcore one)."""
 
-    def __init__(self, backend: _CheckedBackend) -> None:
+    def __init__(self, backend: _CheckedBackend, ssl_context: ssl.SSLContext | None) -> None:
         super().__init__(trust_env=False)
         self._pool.close()
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=20,
             max_keepalive_connections=10,
             keepalive_expiry=30.0,
@@ -196,11 +197,19 @@ class Fetched:
 class SafeFetcher:
     """GET a user's URL under the policy. Thread-safe (one pooled client per fetcher)."""
 
-    def __init__(self, policy: FetchPolicy | None = None, *, resolver: Resolver | None = None):
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``resolver`` and ``ssl_context`` (the trusted CAs) are for tests: the defaults
+        are the system resolver and the usual certificate store."""
         self.policy = policy or FetchPolicy()
         backend = _CheckedBackend(self.policy.addresses, resolver or system_resolver)
         self._client = httpx.Client(
-            transport=_CheckedTransport(backend),
+            transport=_CheckedTransport(backend, ssl_context),
             follow_redirects=False,  # each hop is checked here
             trust_env=False,
             timeout=httpx.Timeout(
@@ -288,6 +297,8 @@ class SafeFetcher:
         except httpx.TimeoutException:
             raise FetchFailed(host, "it did not answer within the time allowed") from None
         except httpx.HTTPError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise FetchFailed(host, "its TLS certificate could not be verified") from None
             raise FetchFailed(host, f"the connection failed ({type(exc).__name__})") from None
 
     def _accept(
