@@ -67,6 +67,36 @@ class Settings(BaseSettings):
     # the timeouts are set per transaction (session settings would not stick).
     db_pgbouncer: bool = False
 
+    # -- Media by URL (docs/import.md, docs/deployment.md) ---------------------------------
+    # Addresses the server may fetch from although they are loopback, private, link-local…
+    # (comma-separated CIDRs, e.g. 10.20.0.0/16,fd12::/64); empty: only public addresses.
+    fetch_allow: str = ""
+    fetch_allow_http: bool = False  # plain http:// media URLs (https only by default)
+    fetch_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    fetch_connect_timeout: float = Field(default=5.0, gt=0)
+    fetch_read_timeout: float = Field(default=10.0, gt=0)  # longest silence while reading
+    fetch_total_timeout: float = Field(default=60.0, gt=0)  # one whole fetch, redirects included
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    # s3:// buckets the lab owns besides the storage's own (comma-separated names): their
+    # objects are shown through short-lived presigned URLs, reached with the S3 settings above.
+    media_buckets: str = ""
+    media_url_seconds: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+
+    @field_validator("fetch_allow")
+    @classmethod
+    def _fetch_allow_is_cidrs(cls, value: str) -> str:
+        import ipaddress
+
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"LABELHOUSE_FETCH_ALLOW: {item!r} is not an address or network; "
+                    "write CIDRs separated by commas, e.g. 10.20.0.0/16,127.0.0.1/32"
+                ) from None
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _public_url_is_an_origin(cls, value: str | None) -> str | None:

@@ -104,6 +104,31 @@ class StorageUnavailable(Unavailable):
     code = "storage_unavailable"
 
 
+class FetchFailed(LabelhouseError):
+    """Something outside could not be fetched (media by URL): the server answered with an
+    error, too slowly, too much, or the wrong type. The message is one sentence naming the
+    host and the reason; ``host`` and ``reason`` are the same two parts, for row problems."""
+
+    code = "fetch_failed"
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"Could not fetch media from {host}: {reason}.")
+        self.host = host
+        self.reason = reason
+
+
+class FetchRefused(FetchFailed):
+    """The fetch was not attempted (or was stopped before a connection): the URL's scheme,
+    or an address its host resolves to, is not one Labelhouse may reach (SSRF guard)."""
+
+    code = "fetch_refused"
+
+    def __init__(self, host: str, reason: str) -> None:
+        LabelhouseError.__init__(self, f"Refused to fetch media from {host}: {reason}.")
+        self.host = host
+        self.reason = reason
+
+
 @dataclass
 class ProblemCollector:
     """Collects problems so validators can report all of them at once."""

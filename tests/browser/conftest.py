@@ -107,6 +107,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         **os.environ,
         "LABELHOUSE_DATA_DIR": str(data_dir),
         "LABELHOUSE_PASSWORD_HASH_PROFILE": "cheapest",
+        # test_annotate_media_url.py's image server: a plain-http server on loopback,
+        # which the administrator's allow-list must name for the app to fetch from it.
+        "LABELHOUSE_FETCH_ALLOW": "127.0.0.1/32",
+        "LABELHOUSE_FETCH_ALLOW_HTTP": "true",
     }
     proc = subprocess.Popen(
         [

@@ -36,7 +36,11 @@ from labelhouse.accounts.models import ROLE_RANK, Membership, Role, User
 from labelhouse.annotations import service as annotations
 from labelhouse.config import Settings
 from labelhouse.db.engine import open_database
+from labelhouse.media.sources import MediaSources
+from labelhouse.net.addresses import AddressPolicy, parse_networks
+from labelhouse.net.safe_fetch import FetchPolicy, SafeFetcher
 from labelhouse.people import my_workforce, project_members, teams, workforces
+from labelhouse.projects.service import set_schema
 from labelhouse.storage import LocalStorage
 from labelhouse.tasks import queue
 from labelhouse.tasks import service as tasks
@@ -55,6 +59,7 @@ from tests.factories import (
     make_project,
     text_rows,
 )
+from tests.media_server import media_server
 
 MISSING = 987_654_321
 SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -330,6 +335,14 @@ def _add_people(db: Any, owner: Member, project_id: int, role: str, *people: Mem
         )
 
 
+PHOTO_SCHEMA = {
+    "fields": [
+        *CHOICE_SCHEMA["fields"],
+        {"name": "objects", "kind": "boxes", "image": "photo", "labels": [{"value": "cat"}]},
+    ]
+}
+
+
 def marked_rows(project: str, n: int) -> list[dict[str, Any]]:
     return [
         {
@@ -420,7 +433,16 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         max_upload_bytes=20 * 1024 * 1024,
     )
     db = open_database(settings.resolved_database_url)
-    app = create_app(settings, database=db, storage=LocalStorage(settings.resolved_storage_dir))
+    # Media by URL: the tasks' "photo" comes from a server on loopback (allow-listed).
+    web = media_server("127.0.0.1")
+    photo = web.__enter__().url("/img.png")
+    fetch = FetchPolicy(addresses=AddressPolicy(parse_networks("127.0.0.1/32")), allow_http=True)
+    app = create_app(
+        settings,
+        database=db,
+        storage=LocalStorage(settings.resolved_storage_dir),
+        media=MediaSources(SafeFetcher(fetch)),
+    )
 
     # Organization A: P (the actors' project) and Q (another project of theirs).
     owner = make_org(db, "marker-org-A")
@@ -522,6 +544,17 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             "token_id": _token(db, victim_b),
         },
     }
+    # The tasks in the path also show an image by URL (the media route's "photo" key).
+    for project_id, its_owner in ((p, owner), (q, owner), (r, owner_b)):
+        with db.session() as s:
+            set_schema(s, its_owner.actor, project_id, PHOTO_SCHEMA)
+    with db.session() as s:
+        for task_id in (p_leased, p_free, q_leased, r_leased):
+            task = s.get(Task, task_id)
+            assert task is not None
+            task.data = {**task.data, "photo": photo, "image_width": 37, "image_height": 21}
+    for scope_ids in ids.values():
+        scope_ids["key"] = "photo"  # type: ignore[assignment]
     ids["unassigned"] = {
         **ids["project"],
         "task_id": p_free,
@@ -558,6 +591,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         )
     snapshot.close()
     db.dispose()
+    web.__exit__(None, None, None)
 
 
 # -- what each route is sent -----------------------------------------------------------------

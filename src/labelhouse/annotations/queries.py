@@ -37,6 +37,7 @@ from labelhouse.projects.service import (
     load_schema_and_document,
 )
 from labelhouse.tasks import service as tasks
+from labelhouse.tasks.media_access import remote_media_urls
 from labelhouse.tasks.models import Task
 from labelhouse.tasks.queries import json_text_contains
 
@@ -241,6 +242,7 @@ def task_detail(session: Session, actor: Actor, task_id: int) -> TaskDetail:
         status=tasks.task_status(task, project.overlap),
         predictions=tasks.predictions_of_task(session, task.id),
         annotations=list(views.values()),
-        media=tasks.media_urls(session, project.id, media_names),
+        media=tasks.media_urls(session, project.id, media_names)
+        | remote_media_urls(schema, task.id, task.data),
         document=document,
     )

@@ -83,6 +83,7 @@ def import_command(
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import orjson
 
+    from labelhouse.media.sources import MediaSources
     from labelhouse.tasks import importer
 
     settings = settings_for(data_dir)
@@ -138,6 +139,7 @@ def import_command(
                     skip_invalid=skip_invalid,
                     on_rejected=on_rejected,
                     on_progress=on_progress,
+                    media=MediaSources.from_settings(settings),
                 )
             finally:
                 gc.set_threshold(*thresholds)

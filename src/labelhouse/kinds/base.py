@@ -59,7 +59,8 @@ class FieldKind(BaseModel):
         return ()
 
     def media_keys(self) -> tuple[str, ...]:
-        """Task data keys holding references to uploaded media (resolved at import)."""
+        """Task data keys holding references to media: uploaded files' names or URLs
+        (resolved at import; served under the task's access rule)."""
         return ()
 
     def check_data(self, data: dict[str, Any]) -> list[str]:

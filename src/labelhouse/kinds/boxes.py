@@ -72,7 +72,8 @@ class BoxesField(FieldKind):
         return (self.image,)
 
     def media_keys(self) -> tuple[str, ...]:
-        """The image key refers to an uploaded file, resolved (and sized) at import."""
+        """The image key names an uploaded file, or an https:// or s3:// URL (docs/import.md);
+        either is resolved (and sized) at import."""
         return (self.image,)
 
     def check_data(self, data: dict[str, Any]) -> list[str]:

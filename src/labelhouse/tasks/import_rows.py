@@ -16,8 +16,9 @@ it from the structured form. docs/import.md is the user's account of this.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select
@@ -25,10 +26,15 @@ from sqlalchemy.orm import Session
 
 from labelhouse.errors import InvalidInput
 from labelhouse.kinds.registry import LabelSchema
+from labelhouse.media.refs import is_url
 from labelhouse.projects.models import Project
 from labelhouse.storable import NUL, encoded_json_has_nul, find_nul
 from labelhouse.storable import PROBLEM as NUL_PROBLEM
 from labelhouse.tasks.models import StoredFile
+from labelhouse.tasks.remote_media import RemoteSizes
+
+if TYPE_CHECKING:
+    from labelhouse.media.sources import MediaSources
 
 MAX_TASK_BYTES = 1024 * 1024
 STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold"}
@@ -67,9 +73,17 @@ def _reserved_at_the_top(key: str) -> str:
 class RowChecker:
     """Turns one decoded row into a task (or a list of problems), per the project's schema."""
 
-    def __init__(self, session: Session, project: Project, schema: LabelSchema) -> None:
+    def __init__(
+        self,
+        session: Session,
+        project: Project,
+        schema: LabelSchema,
+        media: MediaSources | None = None,
+    ) -> None:
         self.schema = schema
         self.media_keys = {k for f in schema.fields for k in f.media_keys()}
+        # Media by URL (``media``: the server's configuration; None: public https only).
+        self.remote = RemoteSizes(media, self.media_keys)
         # Data keys this schema reads that a flat row cannot hold (sorted: stable messages)
         self.reserved_reads = sorted(schema.data_keys() & RESERVED_MEANING.keys())
         self.files: dict[str, tuple[int | None, int | None]] = {}
@@ -189,12 +203,13 @@ class RowChecker:
             bool(predictions) or gold is not None,
         )
 
+    def prefetch(self, rows: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+        """The rows to check, with the image sizes of media URLs read a few rows ahead."""
+        return self.remote.prefetch(rows)
+
     def _resolve_media(self, key: str, ref: str, data: dict[str, Any]) -> list[str]:
-        if ref.startswith(("http://", "https://")):
-            return [
-                f"'{key}' is a URL; fetching media by URL is not supported yet, "
-                "upload the file to the project and refer to it by name"
-            ]
+        if is_url(ref):
+            return self.remote.resolve(key, ref, data)
         if ref not in self.files:
             return [
                 f"'{key}' refers to '{ref}', which is not uploaded to this project; "

@@ -46,6 +46,7 @@ from labelhouse.tasks.seen_ids import SeenIds
 
 if TYPE_CHECKING:
     from labelhouse.db.engine import Database
+    from labelhouse.media.sources import MediaSources
 
 BATCH_SIZE = 5000
 FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner
@@ -109,6 +110,7 @@ def run_import(
     skip_invalid: bool = False,
     on_rejected: RejectHandler | None = None,
     on_progress: ProgressHandler | None = None,
+    media: MediaSources | None = None,
 ) -> ImportResult:
     """Import every row of ``stream`` into the project, in transactions of its own: one on
     PostgreSQL, short staged ones on SQLite (:mod:`labelhouse.tasks.staged_import`)."""
@@ -118,6 +120,7 @@ def run_import(
         "skip_invalid": skip_invalid,
         "on_rejected": on_rejected,
         "on_progress": on_progress,
+        "media": media,
     }
     if db.is_sqlite:
         from labelhouse.tasks.staged_import import import_staged  # it builds on this module
@@ -138,12 +141,13 @@ def import_tasks(
     skip_invalid: bool = False,
     on_rejected: RejectHandler | None = None,
     on_progress: ProgressHandler | None = None,
+    media: MediaSources | None = None,
 ) -> ImportResult:
     """Import every row of ``stream`` into the project, inside the caller's transaction."""
     fmt = check_may_import(actor, project_id, filename, file_format)
     actor = actor.in_project(project_id)
     project = get_project(session, actor, project_id)
-    checker = RowChecker(session, project, load_schema(session, project))
+    checker = RowChecker(session, project, load_schema(session, project), media)
     record = TaskImport(
         project_id=project.id, user_id=actor.user_id, filename=filename[-500:], file_format=fmt
     )
@@ -153,7 +157,7 @@ def import_tasks(
     sink = _InTransaction(session, project.id, record.id)
     load = Batches(result, on_rejected, sink.store)
     try:
-        load.run(read_rows(stream, fmt), checker.check, skip_invalid, on_progress)
+        load.run(checker.prefetch(read_rows(stream, fmt)), checker.check, skip_invalid, on_progress)
         if not load.problems:
             sink.writer.drain()
     finally:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import make_url
@@ -53,6 +53,9 @@ from labelhouse.tasks.importer import (
 from labelhouse.tasks.models import Task, TaskImport
 from labelhouse.tasks.readers import read_rows
 from labelhouse.tasks.visibility import DONE, STAGING
+
+if TYPE_CHECKING:
+    from labelhouse.media.sources import MediaSources
 
 try:
     import fcntl
@@ -257,6 +260,7 @@ def import_staged(
     skip_invalid: bool = False,
     on_rejected: RejectHandler | None = None,
     on_progress: ProgressHandler | None = None,
+    media: MediaSources | None = None,
 ) -> ImportResult:
     """:func:`labelhouse.tasks.importer.import_tasks` for SQLite, in short transactions."""
     fmt = check_may_import(actor, project_id, filename, file_format)
@@ -267,7 +271,7 @@ def import_staged(
         _clear_if_stale(db, project_id)
         with db.session() as s:
             project = get_project(s, actor, project_id)
-            checker = RowChecker(s, project, load_schema(s, project))
+            checker = RowChecker(s, project, load_schema(s, project), media)
             router = routing.rule_router(s, project)
             record = TaskImport(
                 project_id=project.id,
@@ -283,7 +287,9 @@ def import_staged(
         sink = _Staged(db, project_id, import_id, router)
         try:
             load = Batches(result, on_rejected, sink.store, batch_rows=BATCH_ROWS)
-            load.run(read_rows(stream, fmt), checker.check, skip_invalid, on_progress)
+            load.run(
+                checker.prefetch(read_rows(stream, fmt)), checker.check, skip_invalid, on_progress
+            )
             load.check_outcome(filename, on_progress)
             result.created = sink.created
             result.duplicates = result.rows - result.rejected - result.created

@@ -34,7 +34,8 @@ Rule kinds (``RULE_KINDS`` holds the same text, for tools):
 ``task:assigned-or-reviewer``
     Scoped to a task: as ``project:annotator``, and an annotator only reaches the tasks
     assigned to them (leased or submitted); any other task is a 404. Uploaded media follow
-    the same rule: an annotator reaches only the files named by a task assigned to them.
+    the same rule: an annotator reaches only the files named by a task assigned to them,
+    and media a task names by URL (``/api/tasks/{task_id}/media/{key}``) follow the task.
     A vendor's people, reviewers included, are annotators here (``sees_whole_project``):
     besides their own tasks a vendor reviewer reaches only the task (and its files) they
     hold a review lease on.
@@ -186,6 +187,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("DELETE", "/api/projects/{project_id}/imports/{import_id}/tasks"): PROJECT_MANAGER,
         ("POST", "/api/projects/{project_id}/files"): PROJECT_MANAGER,
         ("GET", "/api/files/{file_id}"): TASK_ASSIGNED,  # media follow their tasks
+        ("GET", "/api/tasks/{task_id}/media/{key}"): TASK_ASSIGNED,  # media by URL too
         ("GET", "/api/projects/{project_id}/export"): PROJECT_MANAGER,
         # -- the work queue, tasks, annotations --------------------------------------------
         ("POST", "/api/projects/{project_id}/next"): PROJECT_ANNOTATOR,

@@ -13,6 +13,7 @@ from labelhouse.accounts.identity_cache import IdentityCache
 from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database, DatabaseOptions, open_database
+from labelhouse.media.sources import MediaSources
 from labelhouse.storage import Storage, open_storage
 from labelhouse.web import errors, pages
 from labelhouse.web.api import (
@@ -31,6 +32,7 @@ from labelhouse.web.api import (
     workforce_comparison,
     workforces,
 )
+from labelhouse.web.api import media as media_api
 from labelhouse.web.middleware import (
     AfterResponseMiddleware,
     BodyLimitMiddleware,
@@ -51,6 +53,7 @@ def create_app(
     *,
     database: Database | None = None,
     storage: Storage | None = None,
+    media: MediaSources | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     passwords.use_profile(settings.password_hash_profile)
@@ -69,6 +72,7 @@ def create_app(
         settings.resolved_database_url, DatabaseOptions.interactive(settings)
     )
     app.state.storage = storage or open_storage(settings)
+    app.state.media = media or MediaSources.from_settings(settings)
     errors.install(app)
     # The annotator's hot endpoints first: routes are matched in order.
     for router in (
@@ -86,6 +90,7 @@ def create_app(
         outside_policy.router,
         feedback.router,
         comments.router,
+        media_api.router,
     ):
         app.include_router(router)
     pages.install(app)
@@ -123,5 +128,6 @@ def create_app(
         is_upload=lambda path: bool(UPLOAD_PATHS.match(path)),
     )
     app.add_middleware(CrossSiteWriteMiddleware, public_url=settings.public_url)
-    app.add_middleware(SecurityHeadersMiddleware)
+    # Pages may show images from the lab's buckets (presigned URLs), and from nowhere else.
+    app.add_middleware(SecurityHeadersMiddleware, img_sources=app.state.media.image_origins())
     return app

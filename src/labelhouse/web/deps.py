@@ -35,6 +35,7 @@ from labelhouse.errors import (
     RateLimited,
     ReadOnlyToken,
 )
+from labelhouse.media.sources import MediaSources
 from labelhouse.storage import Storage
 from labelhouse.web.audit_trail import denials_recorded, request_source
 from labelhouse.web.middleware import after_response
@@ -52,6 +53,11 @@ class Context:
     db: Database
     settings: Settings
     storage: Storage
+
+    @property
+    def media(self) -> MediaSources:
+        """Media by URL: the lab's buckets and the SSRF-safe fetcher (one per app)."""
+        return self.request.app.state.media  # type: ignore[no-any-return]
 
     @property
     def identities(self) -> IdentityCache:

@@ -34,6 +34,7 @@ STATUS = {
     errors.TooLarge: 413,
     errors.RateLimited: 429,
     errors.Busy: 503,
+    errors.FetchFailed: 502,  # media by URL: the other server, or our refusal to reach it
 }
 HTTP_CODES = {
     400: "bad_request",

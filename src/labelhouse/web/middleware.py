@@ -118,9 +118,21 @@ DEFAULT_CSP = (
 )
 
 
+def csp_with_images(origins: list[str]) -> bytes:
+    """The default policy, with images also allowed from ``origins`` (the lab's buckets,
+    whose presigned URLs the media route redirects to)."""
+    if not origins:
+        return DEFAULT_CSP
+    extra = " ".join(o for o in origins if o.isascii() and not any(c in o for c in " ;,'"))
+    return DEFAULT_CSP.replace(
+        b"img-src 'self' data: blob:", f"img-src 'self' data: blob: {extra}".encode()
+    )
+
+
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, img_sources: list[str] | None = None) -> None:
         self.app = app
+        self.csp = csp_with_images(img_sources or [])
 
     async def __call__(
         self, scope: Scope, receive: Callable[..., Any], send: Callable[..., Any]
@@ -135,7 +147,7 @@ class SecurityHeadersMiddleware:
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 if b"content-security-policy" not in present:  # the API docs too (vendored)
-                    headers.append((b"content-security-policy", DEFAULT_CSP))
+                    headers.append((b"content-security-policy", self.csp))
                 message["headers"] = headers
             await send(message)
 

@@ -20,6 +20,7 @@ from labelhouse.markdown import render as render_markdown
 from labelhouse.projects.queries import sample_task_data
 from labelhouse.projects.service import get_project
 from labelhouse.tasks import service as tasks
+from labelhouse.tasks.media_access import remote_media_urls
 from labelhouse.web.api.schemas import Body, SchemaIn
 from labelhouse.web.deps import Ctx
 from labelhouse.web.params import Id
@@ -145,6 +146,7 @@ def schema_sample(project_id: Id, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
             task_id, data, source = first.id, first.data, f"task {first.id}"
             names = [first.data[k] for f in schema.fields for k in f.media_keys()]
             media = tasks.media_urls(s, project.id, [n for n in names if isinstance(n, str)])
+            media |= remote_media_urls(schema, task_id, data)
         else:
             task_id, data, source = 0, sample_task_data(schema, media=SAMPLE_IMAGE), "synthetic"
             media = {SAMPLE_IMAGE: SAMPLE_IMAGE} if has_media else {}

@@ -199,7 +199,14 @@ def _run_import(
                     )
         uploaded, unreferenced = [n for n, _ in plan.upload], plan.unreferenced
     result = importer.run_import(
-        ctx.db, actor, project_id, stream, filename=name, file_format=fmt, skip_invalid=skip_invalid
+        ctx.db,
+        actor,
+        project_id,
+        stream,
+        filename=name,
+        file_format=fmt,
+        skip_invalid=skip_invalid,
+        media=ctx.media,
     )
     return result.as_dict() | {"uploaded_files": uploaded, "unreferenced_files": unreferenced}
 

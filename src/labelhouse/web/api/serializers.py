@@ -16,6 +16,7 @@ from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, load_schema
 from labelhouse.projects.skip_reasons import skip_reasons_of
+from labelhouse.tasks.media_access import remote_media_urls
 from labelhouse.tasks.models import StoredFile, Task, TaskImport
 from labelhouse.tasks.outside_policy import OutsideServing
 from labelhouse.tasks.service import media_urls, task_status
@@ -129,15 +130,13 @@ def task_out(
     shown to a vendor's person (data, media, predictions and answers as the project's
     outside policy allows; see :mod:`labelhouse.tasks.outside_policy`)."""
     data = task.data if outside is None else outside.data(task.id, task.data)
+    schema = load_schema(session, project)
     if media is None:
-        names = media_names(load_schema(session, project), task, data)
+        names = media_names(schema, task, data)
         media = media_urls(session, project.id, names) if names else {}
     else:
-        media = {
-            n: media[n]
-            for n in media_names(load_schema(session, project), task, data)
-            if n in media
-        }
+        media = {n: media[n] for n in media_names(schema, task, data) if n in media}
+    media |= remote_media_urls(schema, task.id, data)  # media by URL: through our route
     out: dict[str, Any] = {
         "id": task.id,
         "project_id": task.project_id,
