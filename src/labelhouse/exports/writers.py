@@ -238,3 +238,8 @@ FORMATS: dict[str, Format] = {
     "json": Format(write_json, "application/json", "json", raw_json=True),
     "csv": Format(write_csv, "text/csv; charset=utf-8", "csv", raw_json=False),
 }
+
+# Label Studio (interop)
+from labelhouse.interop.label_studio.writer import write_label_studio  # noqa: E402
+
+FORMATS["label_studio"] = Format(write_label_studio, "application/json", "json", raw_json=False)
