@@ -240,6 +240,6 @@ FORMATS: dict[str, Format] = {
 }
 
 # Label Studio (interop)
-from labelhouse.interop.label_studio.writer import write_label_studio  # noqa: E402
+from labelhouse.interop.label_studio import writer as _ls  # noqa: E402
 
-FORMATS["label_studio"] = Format(write_label_studio, "application/json", "json", raw_json=False)
+FORMATS["label_studio"] = Format(_ls.write_label_studio, "application/json", "json", False, _ls.parse_options)

@@ -140,3 +140,40 @@ def test_what_label_studio_cannot_hold_is_left_out() -> None:
     }
     [task] = orjson.loads(b"".join(FORMATS["label_studio"].write(iter([record]), schema=schema)))
     assert [r["type"] for r in task["annotations"][0]["result"]] == ["rating"]  # no tie
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_label_studio_itself_accepts_what_labelhouse_writes_and_gives_it_back(name: str) -> None:
+    """``NAME.roundtrip.*``: Labelhouse's config and export of each fixture
+    (``labelhouse_side.py``) loaded into Label Studio 1.23 and exported by it again
+    (``generate.py --reimport``): the config parses to the same schema, and the tasks,
+    predictions and answers read back the same."""
+    from tests.interop.label_studio.fixtures import FIXTURES, config_text
+
+    config = parse_config((FIXTURES / f"{name}.roundtrip.config.xml").read_text())
+    assert config.document == parse_config(config_text(name)).document
+    report = ReadReport()
+    with (FIXTURES / f"{name}.roundtrip.export.json").open("rb") as stream:
+        again = list(read_export(stream, config, report))
+    original, _ = read(name)
+    assert [t.task["external_id"] for t in again] == [t.task["external_id"] for t in original]
+    for before, after in zip(original, again, strict=True):
+        assert after.task.get("predictions") == before.task.get("predictions")
+        assert [a["value"] for a in after.annotations] == [a["value"] for a in before.annotations]
+    assert report.summary() == []
+
+
+def test_the_format_takes_an_annotators_option() -> None:
+    from labelhouse.errors import InvalidInput
+
+    schema = conversion("ner").schema
+    parse = FORMATS["label_studio"].parse_options
+    assert parse(schema, {}) == {"annotators": "keep"}
+    assert parse(schema, {"annotators": "omit"}) == {"annotators": "omit"}
+    with pytest.raises(InvalidInput) as caught:
+        parse(schema, {"annotators": "emails", "ties": "keep"})
+    assert {p.field for p in caught.value.details} == {"annotators", "ties"}
+    written = b"".join(
+        FORMATS["label_studio"].write(iter(records("ner")), schema=schema, options={"annotators": "omit"})
+    )
+    assert all("completed_by" not in a for t in orjson.loads(written) for a in t["annotations"])

@@ -4,11 +4,15 @@ plus the labeling config it goes with (``layout.write_config``).
 One task per record: ``data`` is the task's data plus what the config's objects show
 (``<field>_a``/``<field>_b`` for a pairwise field, ``<field>_items`` for a ranking field);
 ``meta.labelhouse`` keeps the task's Labelhouse id and external id, so importing the file
-back gives the tasks their own ids again. Answers become ``annotations`` with
-``completed_by: {"id", "email"}`` — the annotator's Labelhouse id and an address under the
-reserved ``.invalid`` domain, because Label Studio refuses an import naming a user id it
-does not have but accepts an unknown e-mail (the answer then counts as the importer's);
-exports carry ids, not people's addresses. Predictions keep their model version and score.
+back gives the tasks their own ids again. Answers become ``annotations``; the
+option ``annotators`` says what their ``completed_by`` is:
+
+* ``keep`` (the default): ``{"id", "email"}`` — the annotator's Labelhouse id and an address
+  under the reserved ``.invalid`` domain (exports carry ids, not people's addresses), which
+  reads back as that annotator. Label Studio imports it when started with
+  ``ALLOW_IMPORT_TASKS_WITH_UNKNOWN_EMAILS=true`` (the answers then count as the importer's);
+  otherwise it refuses unknown addresses.
+* ``omit``: no ``completed_by``; stock Label Studio gives the answers to whoever imports. Predictions keep their model version and score.
 
 What Label Studio cannot hold is left out of the results: a pairwise tie, a box of a task
 whose image size is unknown. A rating scale not starting at 1 is shifted to start at 1.
@@ -62,8 +66,9 @@ def _id(response: Any, index: int) -> str:
 class TaskWriter:
     """Labelhouse records → Label Studio tasks, for one schema."""
 
-    def __init__(self, schema: LabelSchema) -> None:
+    def __init__(self, schema: LabelSchema, *, keep_annotators: bool = True) -> None:
         self.schema = schema
+        self.keep_annotators = keep_annotators
         self.controls, _, _ = layout(schema)
         self.shift = {
             f.name: 1 - f.min  # type: ignore[attr-defined]
@@ -90,10 +95,13 @@ class TaskWriter:
         annotations = []
         for a in record.get("annotations") or []:
             lead = a.get("lead_time_ms")
+            annotation: dict[str, Any] = {"id": a["id"]}
+            if self.keep_annotators:
+                uid = a["annotator_id"]
+                annotation["completed_by"] = {"id": uid, "email": annotator_email(uid)}
             annotations.append(
-                {
-                    "id": a["id"],
-                    "completed_by": {"id": a["annotator_id"], "email": annotator_email(a["annotator_id"])},
+                annotation
+                | {
                     "result": self.results(a["value"], data, f"a{a['id']}"),
                     "was_cancelled": False,
                     "ground_truth": False,
@@ -120,11 +128,32 @@ class TaskWriter:
         }
 
 
+ANNOTATORS = ("keep", "omit")
+
+
+def parse_options(schema: Any, options: Mapping[str, str]) -> dict[str, Any]:
+    """The format's one option, ``annotators`` (``keep`` or ``omit``, see above)."""
+    from labelhouse.errors import InvalidInput, Problem
+
+    unknown = sorted(set(options) - {"annotators"})
+    problems = [Problem(name, "not an option of this format; it takes annotators") for name in unknown]
+    annotators = options.get("annotators", "keep")
+    if annotators not in ANNOTATORS:
+        problems.append(Problem("annotators", f"use one of: {', '.join(ANNOTATORS)}"))
+    if problems:
+        raise InvalidInput("Invalid options for the label_studio format.", problems)
+    return {"annotators": annotators}
+
+
 def write_label_studio(
-    records: Iterable[dict[str, Any]], *, schema: LabelSchema, **_: Any
+    records: Iterable[dict[str, Any]],
+    *,
+    schema: LabelSchema,
+    options: Mapping[str, Any] | None = None,
+    **_: Any,
 ) -> Iterator[bytes]:
     """The export format's writer: a JSON array of Label Studio tasks, streamed."""
-    writer = TaskWriter(schema)
+    writer = TaskWriter(schema, keep_annotators=(options or {}).get("annotators") != "omit")
 
     buffer = bytearray(b"[")
     first = True
