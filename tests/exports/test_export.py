@@ -20,7 +20,7 @@ from labelhouse.annotations.models import Annotation
 from labelhouse.audit.models import AuditEvent
 from labelhouse.cli.main import app as cli_app
 from labelhouse.exports.records import BATCH, iter_records
-from labelhouse.exports.writers import CHUNK, write_csv, write_json, write_jsonl
+from labelhouse.exports.writers import CHUNK, FORMATS, write_csv, write_json, write_jsonl
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import load_schema
 from labelhouse.tasks.importer import import_tasks
@@ -263,7 +263,10 @@ def test_unknown_format_is_422(db, world):
     assert r.status_code == 422
     err = error_of(r)
     assert err["code"] == "invalid_input"
-    assert err["details"] == [{"field": "format", "problem": "use one of: jsonl, json, csv"}]
+    # every registered format is named (others are registered at the end of FORMATS)
+    listed = ", ".join(FORMATS)
+    assert listed.startswith("jsonl, json, csv")
+    assert err["details"] == [{"field": "format", "problem": f"use one of: {listed}"}]
 
 
 def test_exports_are_audited(db, world):

@@ -242,4 +242,6 @@ FORMATS: dict[str, Format] = {
 # Label Studio (interop)
 from labelhouse.interop.label_studio import writer as _ls  # noqa: E402
 
-FORMATS["label_studio"] = Format(_ls.write_label_studio, "application/json", "json", False, _ls.parse_options)
+FORMATS["label_studio"] = Format(
+    _ls.write_label_studio, "application/json", "json", False, _ls.parse_options
+)

@@ -114,14 +114,16 @@ def test_tags_without_a_field_kind_are_skipped_with_a_warning_naming_them() -> N
         </View>"""
     )
     assert [f.name for f in result.schema.fields] == ["ok"]
-    assert any("<PolygonLabels name=\"poly\">" in w and "no field kind" in w for w in result.warnings)
+    assert any('<PolygonLabels name="poly">' in w and "no field kind" in w for w in result.warnings)
     assert any("per_box" in w and "region" in w for w in result.warnings)
     assert any("dyn" in w and "task data" in w for w in result.warnings)
 
 
 def test_a_config_with_nothing_to_carry_over_is_refused() -> None:
     with pytest.raises(InvalidInput) as caught:
-        parse_config('<View><Image name="i" value="$i"/><KeyPointLabels name="k" toName="i"/></View>')
+        parse_config(
+            '<View><Image name="i" value="$i"/><KeyPointLabels name="k" toName="i"/></View>'
+        )
     assert "no control Labelhouse can carry over" in caught.value.message
     assert "KeyPointLabels" in caught.value.details[0].problem
 

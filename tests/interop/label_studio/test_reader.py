@@ -46,7 +46,11 @@ def test_classification_choices_rating_and_text() -> None:
     # B's skipped answer is not an answer
     assert len(rows[1].annotations) == 1 and report.cancelled == 1
     assert rows[0].task["predictions"] == [
-        {"value": {"sentiment": "Positive", "stars": 4}, "model_version": "sentiment-v1", "score": 0.93}
+        {
+            "value": {"sentiment": "Positive", "stars": 4},
+            "model_version": "sentiment-v1",
+            "score": 0.93,
+        }
     ]
     assert "predictions" not in rows[2].task
     assert report.tasks == 3 and report.annotations == 4 and report.predictions == 2
@@ -71,7 +75,12 @@ def test_ner_spans_keep_offsets_and_count_characters_not_utf16_units() -> None:
     emoji = {s["text"]: s for s in rows[1].annotations[0]["value"]["entities"]}
     ls = {r["value"]["text"]: r["value"] for r in results(source[1], "entities")[0]}
     assert ls["Hopper"]["start"] == 12 and emoji["Hopper"]["start"] == 10
-    assert emoji["Remington Rand"] == {"start": 24, "end": 38, "label": "ORG", "text": "Remington Rand"}
+    assert emoji["Remington Rand"] == {
+        "start": 24,
+        "end": 38,
+        "label": "ORG",
+        "text": "Remington Rand",
+    }
     assert rows[1].task["predictions"][0]["value"]["entities"][0]["start"] == 24
     assert report.summary() == []
 
@@ -106,11 +115,16 @@ def test_pairwise_left_right_become_a_b_over_a_built_responses_list() -> None:
     rows, _ = read("pairwise")
     source = export_json("pairwise")
     data = rows[1].task["data"]
-    assert data["preference_responses"] == [source[1]["data"]["answer_a"], source[1]["data"]["answer_b"]]
+    assert data["preference_responses"] == [
+        source[1]["data"]["answer_a"],
+        source[1]["data"]["answer_b"],
+    ]
     assert data["prompt"] == "Capital of France?"  # the original keys stay
     assert [a["value"]["preference"]["choice"] for a in rows[1].annotations] == ["A", "B"]
     assert [a["value"]["preference"]["choice"] for a in rows[0].annotations] == ["B", "B"]
-    assert rows[1].task["predictions"][0]["value"] == {"preference": {"choice": "A", "strength": None}}
+    assert rows[1].task["predictions"][0]["value"] == {
+        "preference": {"choice": "A", "strength": None}
+    }
 
 
 def test_ranker_order_becomes_one_rank_per_item() -> None:
@@ -150,7 +164,9 @@ def test_results_that_cannot_be_carried_over_are_dropped_with_a_warning() -> Non
     )
     assert rows[0].annotations[0]["value"] == {"stars": 4}
     summary = report.summary()
-    assert any(s.startswith("task 7, annotation 1: sentiment: unknown option 'Angry'") for s in summary)
+    assert any(
+        s.startswith("task 7, annotation 1: sentiment: unknown option 'Angry'") for s in summary
+    )
     assert "1 results of the control 'gone' were dropped: it was not carried over" in summary
 
 

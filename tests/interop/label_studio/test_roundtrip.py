@@ -174,6 +174,8 @@ def test_the_format_takes_an_annotators_option() -> None:
         parse(schema, {"annotators": "emails", "ties": "keep"})
     assert {p.field for p in caught.value.details} == {"annotators", "ties"}
     written = b"".join(
-        FORMATS["label_studio"].write(iter(records("ner")), schema=schema, options={"annotators": "omit"})
+        FORMATS["label_studio"].write(
+            iter(records("ner")), schema=schema, options={"annotators": "omit"}
+        )
     )
     assert all("completed_by" not in a for t in orjson.loads(written) for a in t["annotations"])

@@ -75,7 +75,8 @@ def test_a_fixture_becomes_a_project_with_its_tasks_and_predictions(
                 .order_by(Prediction.id)
             ).all()
             assert [
-                {"value": p.value, "model_version": p.model_version, "score": p.score} for p in stored
+                {"value": p.value, "model_version": p.model_version, "score": p.score}
+                for p in stored
             ] == row.task.get("predictions", [])
         # the most answers a task had is the project's overlap
         assert project.overlap == max(len(r.annotations) for r in rows)
@@ -125,15 +126,14 @@ def test_strict_mode_refuses_what_would_be_dropped(db: Any, owner: Member, tmp_p
 
 
 def test_images_must_come_along_for_boxes(db: Any, owner: Member) -> None:
-    with export_path("boxes").open("rb") as stream:
-        with pytest.raises(InvalidInput) as caught:
-            migrate(
-                db,
-                owner.actor,
-                export=stream,
-                config=config_text("boxes"),
-                project_name="no images",
-            )
+    with export_path("boxes").open("rb") as stream, pytest.raises(InvalidInput) as caught:
+        migrate(
+            db,
+            owner.actor,
+            export=stream,
+            config=config_text("boxes"),
+            project_name="no images",
+        )
     assert "not uploaded to this project" in str(caught.value.details)
 
 
@@ -169,7 +169,9 @@ def test_answers_are_imported_with_their_annotators(db: Any, owner: Member, tmp_
             .where(Annotation.project_id == result.project_id)
             .order_by(Task.id, Annotation.created_at)
         ).all()
-    expected = [(a["external_id"], a["value"], a["lead_time_ms"]) for r in rows for a in r.annotations]
+    expected = [
+        (a["external_id"], a["value"], a["lead_time_ms"]) for r in rows for a in r.annotations
+    ]
     assert sorted(map(str, stored)) == sorted(map(str, expected))
     with db.read_session() as s:
         plan = plan_export(s, owner.actor, result.project_id, format_name="label_studio")

@@ -15,7 +15,7 @@ would leave the user with nothing. Every warning names the tag, and the importer
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET  # noqa: S405 (types only; parsing goes through defusedxml)
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +102,7 @@ def parse_config(text: str | bytes) -> Conversion:
         document, control = made
         if control.field in {f["name"] for f in fields}:
             warnings.append(
-                f"<{tag} name=\"{name}\"> has the same field name as an earlier control "
+                f'<{tag} name="{name}"> has the same field name as an earlier control '
                 f"('{control.field}'); it was skipped"
             )
             continue
@@ -126,7 +126,9 @@ def parse_config(text: str | bytes) -> Conversion:
     return Conversion(schema, document, controls, warnings)
 
 
-def _name_tag(problem: Problem, fields: list[dict[str, Any]], controls: dict[str, Control]) -> Problem:
+def _name_tag(
+    problem: Problem, fields: list[dict[str, Any]], controls: dict[str, Control]
+) -> Problem:
     """``fields[2].options`` → ``<Choices name="x">.options``: the user knows tags."""
     match = re.match(r"fields\[(\d+)\](.*)", problem.field)
     if not match or int(match.group(1)) >= len(fields):

@@ -11,7 +11,7 @@ Studio; docs/label-studio.md lists what a Labelhouse-only setting becomes.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 (building XML only, never parsing it)
+import xml.etree.ElementTree as ET
 from typing import Any
 
 from labelhouse.interop.label_studio.controls import TAG_OF_KIND, Control
@@ -51,7 +51,7 @@ def layout(schema: LabelSchema) -> tuple[dict[str, Control], _Objects, list[str]
     controls: dict[str, Control] = {}
     prompts: list[str] = []
     for f in schema.fields:
-        tag, result_type = TAG_OF_KIND[f.kind_name]  # type: ignore[attr-defined]
+        result_type = TAG_OF_KIND[f.kind_name][1]  # type: ignore[attr-defined]
         kind = f.kind_name
         doc: dict[str, Any] = f.model_dump()
         if kind == "spans":

@@ -83,7 +83,9 @@ class Converted:
     annotations: list[dict[str, Any]]
 
 
-def read_export(stream: BinaryIO, conversion: Conversion, report: ReadReport) -> Iterator[Converted]:
+def read_export(
+    stream: BinaryIO, conversion: Conversion, report: ReadReport
+) -> Iterator[Converted]:
     """Each task of the export, converted; a malformed export stops with ``InvalidInput``
     naming the item."""
     for where, item in read_json_array(stream):
@@ -96,7 +98,7 @@ def read_export(stream: BinaryIO, conversion: Conversion, report: ReadReport) ->
             raise InvalidInput(
                 f"The Label Studio export's {where} is not a task with a 'data' object; is this "
                 "a Label Studio JSON export?",
-                [Problem(where, "expected {\"data\": {…}, \"annotations\": […], …}")],
+                [Problem(where, 'expected {"data": {…}, "annotations": […], …}')],
             )
         report.tasks += 1
         yield convert_task(item, conversion, report)
@@ -157,7 +159,9 @@ def _external_id(task: dict[str, Any]) -> str | None:
     if isinstance(mine, dict) and isinstance(mine.get("external_id"), str | int):
         return str(mine["external_id"])
     task_id = task.get("id")
-    return str(task_id) if isinstance(task_id, str | int) and not isinstance(task_id, bool) else None
+    return (
+        str(task_id) if isinstance(task_id, str | int) and not isinstance(task_id, bool) else None
+    )
 
 
 def _prepare_data(

@@ -72,9 +72,7 @@ def span_of(value: dict[str, Any], offsets: Offsets | None) -> tuple[int, int]:
 # -- Label Studio → Labelhouse ---------------------------------------------------------------
 
 
-def read_result(
-    control: Control, item: dict[str, Any], data: dict[str, Any], previous: Any
-) -> Any:
+def read_result(control: Control, item: dict[str, Any], data: dict[str, Any], previous: Any) -> Any:
     """The field value after adding one result ``item`` to ``previous`` (``None`` at first)."""
     value = item.get("value")
     if not isinstance(value, dict):

@@ -112,8 +112,7 @@ def spool_export(export: BinaryIO, conversion: Conversion, *, strict: bool = Fal
         tasks.close()
         answers.close()
         raise InvalidInput(
-            "Some of the export cannot be carried over (leave out strict mode to import the "
-            "rest).",
+            "Some of the export cannot be carried over (leave out strict mode to import the rest).",
             [Problem("export", w) for w in report.summary()],
         )
     tasks.seek(0)
@@ -240,7 +239,6 @@ def import_answers(
         return import_annotations(
             session, actor, project_id, answer_rows(answers), source=SOURCE, filename=filename
         )
-
 
 
 def project_config(session: Any, actor: Actor, project_id: int) -> str:

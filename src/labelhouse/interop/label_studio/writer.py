@@ -12,7 +12,9 @@ option ``annotators`` says what their ``completed_by`` is:
   reads back as that annotator. Label Studio imports it when started with
   ``ALLOW_IMPORT_TASKS_WITH_UNKNOWN_EMAILS=true`` (the answers then count as the importer's);
   otherwise it refuses unknown addresses.
-* ``omit``: no ``completed_by``; stock Label Studio gives the answers to whoever imports. Predictions keep their model version and score.
+* ``omit``: no ``completed_by``; stock Label Studio gives the answers to whoever imports.
+
+Predictions keep their model version and score.
 
 What Label Studio cannot hold is left out of the results: a pairwise tie, a box of a task
 whose image size is unknown. A rating scale not starting at 1 is shifted to start at 1.
@@ -136,7 +138,9 @@ def parse_options(schema: Any, options: Mapping[str, str]) -> dict[str, Any]:
     from labelhouse.errors import InvalidInput, Problem
 
     unknown = sorted(set(options) - {"annotators"})
-    problems = [Problem(name, "not an option of this format; it takes annotators") for name in unknown]
+    problems = [
+        Problem(name, "not an option of this format; it takes annotators") for name in unknown
+    ]
     annotators = options.get("annotators", "keep")
     if annotators not in ANNOTATORS:
         problems.append(Problem("annotators", f"use one of: {', '.join(ANNOTATORS)}"))

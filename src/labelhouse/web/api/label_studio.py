@@ -48,7 +48,14 @@ async def import_label_studio(request: Request, ctx: Ctx) -> dict[str, Any]:
     }
     strict = str(form.get("strict", "")).lower() in ("1", "true", "on", "yes")
     return await run_in_threadpool(
-        _migrate, ctx, actor, export, config_text, str(name), strict, images  # type: ignore[arg-type]
+        _migrate,
+        ctx,
+        actor,
+        export,
+        config_text,
+        str(name),
+        strict,
+        images,  # type: ignore[arg-type]
     )
 
 
