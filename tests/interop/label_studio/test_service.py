@@ -125,16 +125,46 @@ def test_strict_mode_refuses_what_would_be_dropped(db: Any, owner: Member, tmp_p
     assert "cancelled" in caught.value.details[0].problem
 
 
-def test_images_must_come_along_for_boxes(db: Any, owner: Member) -> None:
-    with export_path("boxes").open("rb") as stream, pytest.raises(InvalidInput) as caught:
-        migrate(
-            db,
-            owner.actor,
-            export=stream,
-            config=config_text("boxes"),
-            project_name="no images",
-        )
-    assert "not uploaded to this project" in str(caught.value.details)
+def test_images_must_come_along_for_boxes(db: Any, owner: Member, tmp_path: Path) -> None:
+    def attempt(name: str, media: Any) -> InvalidInput:
+        with export_path("boxes").open("rb") as stream, pytest.raises(InvalidInput) as caught:
+            migrate(
+                db,
+                owner.actor,
+                export=stream,
+                config=config_text("boxes"),
+                project_name=name,
+                media=media,
+                storage=LocalStorage(tmp_path / "media"),
+            )
+        return caught.value
+
+    # no images at all: refused before anything is written
+    refused = attempt("no images", None)
+    assert "send Label Studio's folder of them along" in refused.message
+    with db.read_session() as s:
+        assert s.scalar(select(Project.id).where(Project.name == "no images")) is None
+    # one missing: the task import refuses, and the message says the project exists
+    park = next((FIXTURES / "media").glob("*-park.png"))
+    partial = attempt("half the images", {park.name: lambda: park.open("rb")})
+    assert "was created, but its tasks were not imported" in partial.message
+    assert "not uploaded to this project" in str(partial.details)
+
+
+def test_a_task_the_schema_cannot_read_is_left_out_with_a_warning(
+    db: Any, owner: Member, tmp_path: Path
+) -> None:
+    export = io.BytesIO(
+        b'[{"id": 1, "data": {"text": "fine"}}, {"id": 2, "data": {"other": "no text"}}]'
+    )
+    result = migrate(
+        db, owner.actor, export=export, config=config_text("ner"), project_name="partial"
+    )
+    assert result.tasks.created == 1
+    assert any(
+        w.startswith("task 2 was left out with its answers: missing key 'text'")
+        for w in result.warnings()
+    )
 
 
 def test_only_managers_migrate_and_names_stay_unique(

@@ -50,6 +50,7 @@ class ReadReport:
     drafts: int = 0
     prediction_ids: int = 0  # predictions the export lists by id only
     dropped: int = 0  # results (or whole values) that could not be carried over
+    left_out: int = 0  # tasks whose data the schema cannot read
     unknown_controls: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
 
@@ -101,7 +102,15 @@ def read_export(
                 [Problem(where, 'expected {"data": {…}, "annotations": […], …}')],
             )
         report.tasks += 1
-        yield convert_task(item, conversion, report)
+        converted = convert_task(item, conversion, report)
+        problems = conversion.schema.check_task_data(converted.task["data"])
+        if problems:  # checked here, before a project exists, rather than by the importer
+            report.left_out += 1
+            report.warn(
+                f"task {item.get('id')} was left out with its answers: {'; '.join(problems)}"
+            )
+            continue
+        yield converted
 
 
 def convert_task(task: dict[str, Any], conversion: Conversion, report: ReadReport) -> Converted:

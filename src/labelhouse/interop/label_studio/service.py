@@ -22,7 +22,7 @@ import orjson
 
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
-from labelhouse.errors import InvalidInput, Problem
+from labelhouse.errors import InvalidInput, LabelhouseError, Problem
 from labelhouse.interop.label_studio.config import Conversion, parse_config
 from labelhouse.interop.label_studio.reader import ReadReport, read_export
 from labelhouse.projects.service import MAX_OVERLAP, create_project
@@ -89,6 +89,7 @@ class Spooled:
     answers: IO[bytes]
     report: ReadReport
     overlap: int = 1  # the most answers a task has
+    media_names: list[str] = field(default_factory=list)  # a few image names tasks refer to
 
 
 def spool_export(export: BinaryIO, conversion: Conversion, *, strict: bool = False) -> Spooled:
@@ -98,12 +99,15 @@ def spool_export(export: BinaryIO, conversion: Conversion, *, strict: bool = Fal
     answers = tempfile.TemporaryFile()  # noqa: SIM115
     spooled = Spooled(tasks, answers, report)
     line = orjson.OPT_APPEND_NEWLINE
+    media_keys = sorted({k for f in conversion.schema.fields for k in f.media_keys()})
     try:
         for converted in read_export(export, conversion, report):
             tasks.write(orjson.dumps(converted.task, option=line))
             for answer in converted.annotations:
                 answers.write(orjson.dumps(answer, option=line))
             spooled.overlap = max(spooled.overlap, len(converted.annotations))
+            if len(spooled.media_names) < 3:
+                spooled.media_names.extend(_media_names(converted.task["data"], media_keys))
     except BaseException:
         tasks.close()
         answers.close()
@@ -118,6 +122,12 @@ def spool_export(export: BinaryIO, conversion: Conversion, *, strict: bool = Fal
     tasks.seek(0)
     answers.seek(0)
     return spooled
+
+
+def _media_names(data: dict[str, Any], keys: list[str]) -> list[str]:
+    """The uploaded-file names (not URLs) a task's media keys hold."""
+    refs = (data.get(key) for key in keys)
+    return [r for r in refs if isinstance(r, str) and r and "://" not in r]
 
 
 def migrate(
@@ -139,6 +149,13 @@ def migrate(
     conversion = convert_config(config, strict=strict)
     spooled = spool_export(export, conversion, strict=strict)
     with spooled.tasks, spooled.answers:
+        if spooled.media_names and not media:
+            example = spooled.media_names[0]
+            raise InvalidInput(
+                f"The tasks refer to uploaded images (e.g. '{example}'); send Label Studio's "
+                "folder of them along (media/upload/<project id>, or --files).",
+                [Problem("files", "missing")],
+            )
         with db.session() as session:
             project = create_project(
                 session,
@@ -156,15 +173,22 @@ def migrate(
             )
         from labelhouse.tasks.importer import run_import
 
-        tasks = run_import(
-            db,
-            actor,
-            project_id,
-            spooled.tasks,
-            filename=filename,
-            file_format="jsonl",
-            on_progress=on_progress,
-        )
+        try:
+            tasks = run_import(
+                db,
+                actor,
+                project_id,
+                spooled.tasks,
+                filename=filename,
+                file_format="jsonl",
+                on_progress=on_progress,
+            )
+        except LabelhouseError as exc:
+            exc.message = (
+                f"The project '{name}' (id {project_id}) was created, but its tasks were not "
+                f"imported: {exc.message}"
+            )
+            raise
         result = Migration(
             project_id, name, conversion.warnings, spooled.report, tasks, uploaded, unreferenced
         )
