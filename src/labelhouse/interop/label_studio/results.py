@@ -40,7 +40,9 @@ class Offsets:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.wide = [i for i, ch in enumerate(text) if ord(ch) > 0xFFFF]
+        # most texts have no character outside the BMP: found at C speed, not per character
+        bmp = text.isascii() or max(text, default="\0") <= "\uffff"
+        self.wide = [] if bmp else [i for i, ch in enumerate(text) if ord(ch) > 0xFFFF]
 
     def to_index(self, unit: int) -> int:
         # each wide character before the index takes two units: walk them in order
