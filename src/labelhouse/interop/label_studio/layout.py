@@ -51,7 +51,7 @@ def layout(schema: LabelSchema) -> tuple[dict[str, Control], _Objects, list[str]
     controls: dict[str, Control] = {}
     prompts: list[str] = []
     for f in schema.fields:
-        result_type = TAG_OF_KIND[f.kind_name][1]  # type: ignore[attr-defined]
+        result_type = TAG_OF_KIND[f.kind_name][1]
         kind = f.kind_name
         doc: dict[str, Any] = f.model_dump()
         if kind == "spans":
@@ -98,7 +98,7 @@ def write_config(schema: LabelSchema) -> str:
 
 
 def _control(view: ET.Element, f: FieldKind, control: Control, objects: _Objects) -> None:
-    tag = TAG_OF_KIND[f.kind_name][0]  # type: ignore[attr-defined]
+    tag = TAG_OF_KIND[f.kind_name][0]
     to_name = control.to_name
     if control.kind == "pairwise":
         to_name = ",".join(objects.tags[key][1] for key in control.sources)
@@ -106,13 +106,13 @@ def _control(view: ET.Element, f: FieldKind, control: Control, objects: _Objects
     if f.required:
         attrs["required"] = "true"
     doc = f.model_dump()
-    if f.kind_name == "choice":  # type: ignore[attr-defined]
+    if f.kind_name == "choice":
         attrs["choice"] = "single"
-    elif f.kind_name == "choices":  # type: ignore[attr-defined]
+    elif f.kind_name == "choices":
         attrs["choice"] = "multiple"
-    elif f.kind_name == "rating":  # type: ignore[attr-defined]
+    elif f.kind_name == "rating":
         attrs["maxRating"] = str(doc["max"] - doc["min"] + 1)  # Label Studio counts from 1
-    elif f.kind_name == "text" and doc.get("placeholder"):  # type: ignore[attr-defined]
+    elif f.kind_name == "text" and doc.get("placeholder"):
         attrs["placeholder"] = doc["placeholder"]
     element = ET.SubElement(view, tag, attrs)
     child = "Choice" if tag == "Choices" else "Label"

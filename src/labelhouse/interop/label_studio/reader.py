@@ -241,14 +241,14 @@ def _value(
     for item in result if isinstance(result, list) else []:
         if not isinstance(item, dict):
             continue
-        control = controls.get(item.get("from_name"))  # type: ignore[arg-type]
-        if control is None:
+        found = controls.get(str(item.get("from_name")))
+        if found is None:
             report.unknown_controls[str(item.get("from_name"))] += 1
             continue
         try:
-            raw[control.field] = read_result(control, item, data, raw.get(control.field))
+            raw[found.field] = read_result(found, item, data, raw.get(found.field))
         except Skip as exc:
-            report.warn(f"{where}: {control.name}: {exc} was dropped")
+            report.warn(f"{where}: {found.name}: {exc} was dropped")
     value = {}
     for name, given in raw.items():
         kind = conversion.schema.field(name)

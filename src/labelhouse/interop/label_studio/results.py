@@ -187,7 +187,7 @@ def write_results(control: Control, value: Any, data: dict[str, Any], prefix: st
     if kind == "text":
         return [base | {"value": {"text": [value]}}]
     if kind == "pairwise":
-        side = {"A": "left", "B": "right"}.get((value or {}).get("choice"))
+        side = {"A": "left", "B": "right"}.get(str((value or {}).get("choice")))
         return [base | {"value": {"selected": side}}] if side else []  # a tie is not written
     if kind == "ranking":
         responses = data.get(control.derived_key or "") or []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 import orjson
 
@@ -85,8 +85,8 @@ def convert_config(config: str | bytes, *, strict: bool = False) -> Conversion:
 class Spooled:
     """The export read and converted into two temporary JSONL files."""
 
-    tasks: IO[bytes]
-    answers: IO[bytes]
+    tasks: BinaryIO
+    answers: BinaryIO
     report: ReadReport
     overlap: int = 1  # the most answers a task has
     media_names: list[str] = field(default_factory=list)  # a few image names tasks refer to
@@ -95,8 +95,8 @@ class Spooled:
 def spool_export(export: BinaryIO, conversion: Conversion, *, strict: bool = False) -> Spooled:
     """Read the whole export before anything is written; ``strict``: nothing may be dropped."""
     report = ReadReport()
-    tasks = tempfile.TemporaryFile()  # noqa: SIM115 (closed by migrate)
-    answers = tempfile.TemporaryFile()  # noqa: SIM115
+    tasks = cast(BinaryIO, tempfile.TemporaryFile())  # noqa: SIM115 (closed by migrate)
+    answers = cast(BinaryIO, tempfile.TemporaryFile())  # noqa: SIM115
     spooled = Spooled(tasks, answers, report)
     line = orjson.OPT_APPEND_NEWLINE
     media_keys = sorted({k for f in conversion.schema.fields for k in f.media_keys()})
@@ -166,7 +166,7 @@ def migrate(
                 overlap=min(spooled.overlap, MAX_OVERLAP),
             )
             project_id, name = project.id, project.name
-        uploaded, unreferenced = 0, []
+        uploaded, unreferenced = 0, list[str]()
         if media:
             uploaded, unreferenced = upload_media(
                 db, actor, project_id, media, spooled.tasks, storage, max_upload_bytes

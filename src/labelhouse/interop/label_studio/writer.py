@@ -30,6 +30,7 @@ import orjson
 from labelhouse.interop.label_studio.controls import Control
 from labelhouse.interop.label_studio.layout import items_key, layout, pair_keys
 from labelhouse.interop.label_studio.results import write_results
+from labelhouse.kinds.rating import RatingField
 from labelhouse.kinds.registry import LabelSchema
 
 INVALID_DOMAIN = "labelhouse.invalid"
@@ -72,11 +73,7 @@ class TaskWriter:
         self.schema = schema
         self.keep_annotators = keep_annotators
         self.controls, _, _ = layout(schema)
-        self.shift = {
-            f.name: 1 - f.min  # type: ignore[attr-defined]
-            for f in schema.fields
-            if f.kind_name == "rating"  # type: ignore[attr-defined]
-        }
+        self.shift = {f.name: 1 - f.min for f in schema.fields if isinstance(f, RatingField)}
 
     def results(self, value: Any, data: dict[str, Any], prefix: str) -> list[Any]:
         if not isinstance(value, dict):

@@ -38,7 +38,7 @@ async def import_label_studio(request: Request, ctx: Ctx) -> dict[str, Any]:
         problems.append(Problem("config", "send the labeling config (XML) as 'config'"))
     if not isinstance(name, str) or not name.strip():
         problems.append(Problem("project", "name the project to create"))
-    if problems:
+    if problems or not isinstance(export, FormFile):
         raise InvalidInput("The form is incomplete.", problems)
     config_text = await config.read() if isinstance(config, FormFile) else str(config)
     images = {
@@ -55,7 +55,7 @@ async def import_label_studio(request: Request, ctx: Ctx) -> dict[str, Any]:
         config_text,
         str(name),
         strict,
-        images,  # type: ignore[arg-type]
+        images,
     )
 
 
