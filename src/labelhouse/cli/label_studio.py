@@ -109,6 +109,7 @@ def import_export(
         f"({t.rejected:,} rejected), {result.read.predictions:,} predictions, "
         f"{result.read.annotations:,} answers read.",
         soft_wrap=True,
+        highlight=False,
     )
     if result.annotations is not None:
         console.print(f"Answers imported: {escape(str(_counts(result.annotations)))}")

@@ -52,6 +52,19 @@ class Migration:
     def warnings(self) -> list[str]:
         return [*self.config_warnings, *self.read.summary(), *self.notes]
 
+    def summary(self) -> str:
+        """One paragraph for a person: what came in, and what did not."""
+        t = self.tasks
+        text = (
+            f"Created project '{self.project_name}' (id {self.project_id}): {t.created:,} "
+            f"tasks ({t.rejected:,} rejected), {self.read.predictions:,} predictions, "
+            f"{self.read.annotations:,} answers read."
+        )
+        notes = self.warnings()
+        if notes:
+            text += " Notes: " + "; ".join(notes[:10]) + ("; …" if len(notes) > 10 else ".")
+        return text
+
     def as_dict(self) -> dict[str, Any]:
         answers = self.annotations
         if answers is not None and hasattr(answers, "as_dict"):
@@ -66,6 +79,7 @@ class Migration:
             "media_uploaded": self.media_uploaded,
             "media_unreferenced": self.media_unreferenced,
             "warnings": self.warnings(),
+            "message": self.summary(),
         }
 
 
