@@ -81,7 +81,7 @@ def parse_config(text: str | bytes) -> Conversion:
         key = _data_key(element.get("value"))
         if element.tag in OBJECT_TAGS and element.get("name"):
             objects[element.get("name", "")] = (element.tag, key)
-        if key is not None:
+        if key is not None and (element.tag in OBJECT_TAGS or element.tag == "Header"):
             shown_keys.append((element.get("name") or "", key))
     warnings: list[str] = []
     fields: list[dict[str, Any]] = []
