@@ -25,6 +25,7 @@ from labelhouse.cli.common import (
 )
 from labelhouse.cli.data import export_command, import_command, imports_app
 from labelhouse.cli.db import db_app
+from labelhouse.cli.label_studio import label_studio_app
 from labelhouse.cli.output import AsJson, echo_json, iso
 from labelhouse.cli.people import Organization, list_users, members_app, reset_password
 from labelhouse.cli.serve import serve
@@ -68,6 +69,7 @@ app.add_typer(members_app, name="members")
 app.add_typer(workforces_app, name="workforces")
 app.add_typer(route_app, name="route")
 app.add_typer(audit_app, name="audit")
+app.add_typer(label_studio_app, name="label-studio")
 app.add_typer(backup_app)  # backup, restore
 app.command("audit-verify")(verify)
 users_app.command("list")(list_users)

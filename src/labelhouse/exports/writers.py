@@ -318,3 +318,10 @@ FORMATS: dict[str, Format] = {
         option_help=conll.OPTION_HELP,
     ),
 }
+
+# Label Studio (interop)
+from labelhouse.interop.label_studio import writer as _ls  # noqa: E402
+
+FORMATS["label_studio"] = Format(
+    _ls.write_label_studio, "application/json", "json", False, _ls.parse_options
+)

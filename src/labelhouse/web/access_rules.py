@@ -189,6 +189,8 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/files/{file_id}"): TASK_ASSIGNED,  # media follow their tasks
         ("GET", "/api/tasks/{task_id}/media/{key}"): TASK_ASSIGNED,  # media by URL too
         ("GET", "/api/projects/{project_id}/export"): PROJECT_MANAGER,
+        ("POST", "/api/label-studio/import"): ORG_MANAGER,  # creates a project
+        ("GET", "/api/projects/{project_id}/label-studio/config"): PROJECT_MANAGER,
         # -- the work queue, tasks, annotations --------------------------------------------
         ("POST", "/api/projects/{project_id}/next"): PROJECT_ANNOTATOR,
         ("GET", "/api/projects/{project_id}/tasks"): PROJECT_ANNOTATOR,

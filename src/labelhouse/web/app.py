@@ -21,6 +21,7 @@ from labelhouse.web.api import (
     comments,
     exports,
     feedback,
+    label_studio,
     my_workforce,
     outside_policy,
     pages_support,
@@ -42,7 +43,7 @@ from labelhouse.web.middleware import (
 from labelhouse.web.pages.common import render
 from labelhouse.web.params import storable_parameters
 
-UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|files)$")
+UPLOAD_PATHS = re.compile(r"^/api/(projects/\d+/(import|files)|label-studio/import)$")
 # Vendored under static/vendor/ (see its README); the API docs page loads nothing from outside.
 SWAGGER_UI = "/static/vendor/swagger-ui-5.35.0"
 OPENAPI_URL = "/api/openapi.json"
@@ -91,6 +92,7 @@ def create_app(
         feedback.router,
         comments.router,
         media_api.router,
+        label_studio.router,
     ):
         app.include_router(router)
     pages.install(app)

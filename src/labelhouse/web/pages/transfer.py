@@ -24,6 +24,8 @@ FORMAT_HELP = {
     "json": "one JSON array of the same records",
     "csv": "one row per annotation (an empty one for unlabelled tasks), a column per data "
     "key and label field, structured values as JSON; safe to open in a spreadsheet",
+    "label_studio": "a Label Studio JSON export (tasks, annotations, predictions); import it "
+    "into Label Studio with the labeling config below",
 }
 # The page offers every ``content`` and consensus method the API takes (the browser test
 # compares the lists with exports.service.CONTENTS and quality_report.fields.METHODS).

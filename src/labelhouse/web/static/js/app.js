@@ -2,6 +2,7 @@
 // (with the CSRF header) instead of a full page post; no inline scripts anywhere (CSP).
 //
 //   data-api="PATCH /api/x"   call the API with the form's fields as JSON
+//   data-multipart            (forms) send the form as multipart/form-data instead (files)
 //   data-success="…"          message shown in the form's .form-result on success (a JSON
 //                             answer's own "message" string, when it has one, is shown instead)
 //   data-list-field="emails"  (forms) send these fields (space-separated names) as lists of
@@ -74,7 +75,8 @@ async function run(el, event) {
   const button = el.tagName === "FORM" ? el.querySelector("button[type=submit]") : el;
   if (button) button.disabled = true;
   try {
-    const body = el.tagName === "FORM" ? formBody(el) : el.dataset.body ? JSON.parse(el.dataset.body) : undefined;
+    const body = el.tagName !== "FORM" ? (el.dataset.body ? JSON.parse(el.dataset.body) : undefined)
+      : el.dataset.multipart !== undefined ? new FormData(el) : formBody(el);
     const data = await api(method, url, body);
     if (el.dataset.reload !== undefined) return window.location.reload();
     if (el.dataset.redirect) return window.location.assign(el.dataset.redirect.replace("{id}", data && data.id));

@@ -1,0 +1,1 @@
+"""Moving data between Labelhouse and other labeling tools (one subpackage per tool)."""
