@@ -126,6 +126,7 @@ def iter_records(
             created,
             updated,
             review_status,
+            import_id,
         ) in rows:
             annotations[task_id].append(
                 {
@@ -143,6 +144,8 @@ def iter_records(
                     "created_at": _iso(created),
                     "updated_at": _iso(updated),
                     "review_status": review_status,
+                    # Imported from a file (annotations/imports.py), not submitted here.
+                    "imported": import_id is not None,
                 }
             )
         predictions: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -223,6 +226,7 @@ def _annotations_query(
         stamp(Annotation.created_at),
         stamp(Annotation.updated_at),
         Annotation.review_status,
+        Annotation.import_id,
     ).where(
         Annotation.project_id == project_id,
         Annotation.task_id >= lo,

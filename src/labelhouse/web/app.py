@@ -16,6 +16,7 @@ from labelhouse.db.engine import Database, DatabaseOptions, open_database
 from labelhouse.storage import Storage, open_storage
 from labelhouse.web import errors, pages
 from labelhouse.web.api import (
+    annotation_imports,
     auth,
     comments,
     exports,
@@ -40,7 +41,7 @@ from labelhouse.web.middleware import (
 from labelhouse.web.pages.common import render
 from labelhouse.web.params import storable_parameters
 
-UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|files)$")
+UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|files|annotations/import)$")
 # Vendored under static/vendor/ (see its README); the API docs page loads nothing from outside.
 SWAGGER_UI = "/static/vendor/swagger-ui-5.35.0"
 OPENAPI_URL = "/api/openapi.json"
@@ -86,6 +87,7 @@ def create_app(
         outside_policy.router,
         feedback.router,
         comments.router,
+        annotation_imports.router,
     ):
         app.include_router(router)
     pages.install(app)
