@@ -18,6 +18,7 @@ from labelhouse.annotations import service as annotations
 from labelhouse.annotations.imports import import_annotations, import_file
 from labelhouse.cli.main import app as cli_app
 from labelhouse.exports.records import iter_records
+from labelhouse.projects.service import get_project, load_schema
 from labelhouse.quality_report import service as quality
 from labelhouse.tasks import queue
 from tests.factories import add_member, add_tasks, make_org, make_project, text_rows
@@ -65,7 +66,7 @@ def test_quality_report_and_consensus_count_imported_answers(db, mixed):
 
 
 def test_exports_mark_imported_answers(db, mixed):
-    owner, pid, alice = mixed
+    _owner, pid, alice = mixed
     with db.read_session() as s:
         records = list(iter_records(s, pid, raw_json=False))
     marks = Counter(
@@ -124,9 +125,6 @@ def test_a_real_crowd_set_round_trips_to_the_majority_consensus(db):
         assert not rest or rest[0][1] < n  # no ties in this set
         expected[q] = top
     with db.read_session() as s:
-        schema_obj = None
-        from labelhouse.projects.service import get_project, load_schema
-
         schema_obj = load_schema(s, get_project(s, owner.actor, pid))
         merged = quality.consensus_by_task(s, pid, schema_obj)
         records = list(iter_records(s, pid, raw_json=False, consensus=merged))
