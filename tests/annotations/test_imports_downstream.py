@@ -20,7 +20,7 @@ from labelhouse.cli.main import app as cli_app
 from labelhouse.exports.records import iter_records
 from labelhouse.projects.service import get_project, load_schema
 from labelhouse.quality_report import service as quality
-from labelhouse.tasks import queue
+from labelhouse.tasks import invariants, queue
 from tests.factories import add_member, add_tasks, make_org, make_project, text_rows
 
 QC_REAL = Path(__file__).resolve().parents[3] / "shared" / "qc-real"
@@ -148,3 +148,26 @@ def test_the_long_format_reads_tab_separated_crowd_files(db):
         records = list(iter_records(s, pid, raw_json=False))
     assert sorted(a["value"]["stars"] for r in records for a in r["annotations"]) == [2, 4, 5]
     assert orjson.dumps(records[0]["annotations"][0]["value"]) == b'{"stars":5}'
+
+
+def test_gold_accuracy_counts_imported_answers_and_gold_has_no_overlap_limit(db):
+    owner = make_org(db)
+    pid = make_project(db, owner, overlap=1)
+    gold = [
+        {"text": "a", "external_id": "g0", "gold": {"label": "pos"}},
+        {"text": "b", "external_id": "g1", "gold": {"label": "neg"}},
+    ]
+    add_tasks(db, owner, pid, gold)
+    rows = [
+        {"external_id": "g0", "annotator": f"w{i}", "value": {"label": "pos"}} for i in range(3)
+    ] + [{"external_id": "g1", "annotator": "w0", "value": {"label": "pos"}}]
+    with db.session() as s:
+        assert import_annotations(s, owner.actor, pid, rows).imported == 4
+    with db.read_session() as s:
+        report = quality.project_report(s, owner.actor, pid)
+    org = owner.organization_id
+    cards = {c.email: (c.gold_accuracy, c.gold_answers) for c in report.scorecards}
+    assert cards[f"w0 [external {org}]"] == (0.5, 2)
+    assert cards[f"w1 [external {org}]"] == (1.0, 1)
+    with db.read_session() as s:
+        assert invariants.find_violations(s).problems == []
