@@ -348,3 +348,57 @@ def test_jsonl_file_with_a_workforce_for_new_external_annotators(db, lab):
     with db.session() as s, pytest.raises(InvalidInput, match="no workforce 'Nobody'"):
         import_file(s, owner.actor, pid, io.BytesIO(data), filename="d.jsonl", workforce="Nobody")
     clean_queue(db)
+
+
+def test_a_workforce_route_quota_holds_for_imported_answers(db):
+    from labelhouse.tasks.routing import Slot
+    from tests.tasks.test_routing import route, routes, workforce
+
+    owner = make_org(db)
+    pid = make_project(db, owner, overlap=2)
+    add_tasks(db, owner, pid, text_rows(2))
+    team_id, _ = workforce(db, owner, pid, "Acme", people=1)
+    other, _ = workforce(db, owner, pid, "Beta", people=1)
+    route(db, owner, pid, "each", [Slot(team_id, quota=1), Slot(other, quota=1)])
+    two = [
+        {"external_id": "t0", "annotator": f"acme-{i}", "value": {"label": "pos"}} for i in (1, 2)
+    ]
+    with db.session() as s:
+        from labelhouse.annotations.imports import import_located
+
+        refused = import_located(
+            s,
+            owner.actor,
+            pid,
+            [(f"line {i}", r) for i, r in enumerate(two, 1)],
+            source="test",
+            filename=None,
+            workforce="Acme",
+        )
+    assert [p.field for p in refused.problems] == ["line 1"]
+    assert f"routed to workforce {team_id} with a quota of 1" in refused.problems[0].problem
+    with db.session() as s:
+        done = import_located(
+            s,
+            owner.actor,
+            pid,
+            [("line 1", two[0])],
+            source="test",
+            filename=None,
+            workforce="Acme",
+        )
+    assert done.imported == 1
+    assert (team_id, 1, 1) in {(wf, quota, taken) for _, wf, quota, taken in routes(db, pid)}
+    clean_queue(db)
+
+
+def test_a_draft_is_never_replaced_by_an_import(db, lab):
+    owner, pid, alice = lab
+    from labelhouse.annotations import service as annotations
+
+    with db.session() as s:
+        task = queue.claim_next(s, alice.actor, pid).task
+        annotations.save(s, alice.actor, task.id, value={"label": "pos"}, draft=True)
+    row = {"task_id": task.id, "annotator": alice.email, "value": {"label": "pos"}}
+    result = run(db, owner, pid, [row])
+    assert "has a draft" in result.problems[0].problem

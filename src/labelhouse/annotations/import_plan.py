@@ -223,22 +223,26 @@ class Planner:
         return stored, assigned
 
     def _check_existing(self, row: Row, existing: _Stored, clean: dict[str, Any]) -> None:
-        if _canonical(existing.value) == _canonical(clean) and existing.status == SUBMITTED:
-            self.unchanged += 1
-            return
-        if not self.update:
+        if existing.status != SUBMITTED:
+            self.problem(
+                row.where,
+                f"value: {row.annotator} has a draft for task {row.task_ref} (annotation "
+                f"{existing.id}); an import cannot replace a draft: leave the row out",
+            )
+        elif _canonical(existing.value) == _canonical(clean):
+            self.unchanged += 1  # stored already: a file imported again
+        elif not self.update:
             self.problem(
                 row.where,
                 f"value: {row.annotator} already has a different answer to task {row.task_ref} "
                 f"(annotation {existing.id}); import with update to store this one as its "
                 "new revision, or leave the row out",
             )
-        elif existing.status != SUBMITTED or existing.review_status == REJECTED:
-            what = "a draft" if existing.status != SUBMITTED else "rejected in review"
+        elif existing.review_status == REJECTED:
             self.problem(
                 row.where,
-                f"value: {row.annotator}'s answer to task {row.task_ref} is {what}; an import "
-                "cannot replace it",
+                f"value: {row.annotator}'s answer to task {row.task_ref} was rejected in review "
+                "and gave its slot back; an import cannot replace it",
             )
         else:
             self.updates.append((row, existing, clean))
