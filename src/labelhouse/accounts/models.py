@@ -64,6 +64,26 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class ExternalAnnotator(Base):
+    """Someone whose answers were imported but who is not a user here (a crowd worker, a
+    vendor's annotator): a ``user_account`` row that can never sign in (no password, not
+    active, no membership), so every annotation keeps a real, attributable author. Scoped
+    to one organization by ``identity`` (as the file named them); ``workforce_id`` optionally
+    attaches them to a workforce, so vendor comparisons count their answers."""
+
+    __tablename__ = "external_annotator"
+    __table_args__ = (UniqueConstraint("organization_id", "identity"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), unique=True
+    )
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    identity: Mapped[str] = mapped_column(String(200))
+    workforce_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Membership(Base):
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("organization_id", "user_id"),)

@@ -1,5 +1,6 @@
-"""Annotations (one per annotator per task), their full revision history, and the
-idempotency keys that make a retried write answer instead of writing twice."""
+"""Annotations (one per annotator per task), their full revision history, the records of
+annotation imports, and the idempotency keys that make a retried write answer instead of
+writing twice."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ class Annotation(Base):
     lead_time_ms: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The annotation import (``annotation_import``) whose row wrote the current value; NULL
+    # for an answer submitted here. Provenance only (no foreign key, like task.import_id):
+    # everything downstream treats imported answers like native ones and marks them.
+    import_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class AnnotationRevision(Base):
@@ -49,6 +54,29 @@ class AnnotationRevision(Base):
     value: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     schema_version: Mapped[int] = mapped_column(Integer)
     lead_time_ms: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    import_id: Mapped[int | None] = mapped_column(BigId)  # the import that wrote it, if any
+
+
+class AnnotationImport(Base):
+    """One run of an annotation import (``annotations/imports.py``): who, from what, and
+    what it did. ``unchanged``: rows whose answer was stored already (a file imported
+    again); ``updated``: rows that replaced an answer (``update=True``) with a revision."""
+
+    __tablename__ = "annotation_import"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(500), default="")
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    externals_created: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from labelhouse.accounts.models import Role
+from labelhouse.cli.annotations import annotations_app
 from labelhouse.cli.app import App, RootGroup
 from labelhouse.cli.audit import audit_app, verify
 from labelhouse.cli.backup import backup_app
@@ -65,6 +66,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(projects_app, name="projects")
 app.add_typer(db_app, name="db")
 app.add_typer(imports_app, name="imports")
+app.add_typer(annotations_app, name="annotations")
 app.add_typer(members_app, name="members")
 app.add_typer(workforces_app, name="workforces")
 app.add_typer(route_app, name="route")

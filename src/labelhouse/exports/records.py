@@ -132,6 +132,7 @@ def iter_records(
             created,
             updated,
             review_status,
+            import_id,
         ) in rows:
             annotations[task_id].append(
                 {
@@ -149,6 +150,8 @@ def iter_records(
                     "created_at": _iso(created),
                     "updated_at": _iso(updated),
                     "review_status": review_status,
+                    # Imported from a file (annotations/imports.py), not submitted here.
+                    "imported": import_id is not None,
                 }
             )
             if served is not None:
@@ -247,6 +250,7 @@ def _annotations_query(
         stamp(Annotation.created_at),
         stamp(Annotation.updated_at),
         Annotation.review_status,
+        Annotation.import_id,
     ).where(
         Annotation.project_id == project_id,
         Annotation.task_id >= lo,

@@ -211,11 +211,12 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
         )
 
 
-def read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
-    """CSV: the header names data keys; a column ``key:json`` is parsed as JSON into ``key``."""
+def read_csv(stream: BinaryIO, delimiter: str = ",") -> Iterator[tuple[str, Any]]:
+    """CSV: the header names data keys; a column ``key:json`` is parsed as JSON into ``key``.
+    (``delimiter``: tab for the tab-separated files crowd datasets come in.)"""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
-        yield from _read_csv_text(text)
+        yield from _read_csv_text(text, delimiter)
     finally:
         text.detach()  # the caller's stream stays open (a collected wrapper would close it)
 
@@ -259,9 +260,9 @@ UNTERMINATED_QUOTE = (
 )
 
 
-def _read_csv_text(text: io.TextIOWrapper) -> Iterator[tuple[str, Any]]:
+def _read_csv_text(text: io.TextIOWrapper, delimiter: str = ",") -> Iterator[tuple[str, Any]]:
     lines = _Lines(text)
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

@@ -183,6 +183,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/workforces/comparison.csv"): ORG_MANAGER,
         # -- import, files, export ---------------------------------------------------------
         ("POST", "/api/projects/{project_id}/import"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/annotations/import"): PROJECT_MANAGER,
         ("GET", "/api/projects/{project_id}/imports"): PROJECT_MANAGER,
         ("DELETE", "/api/projects/{project_id}/imports/{import_id}/tasks"): PROJECT_MANAGER,
         ("POST", "/api/projects/{project_id}/files"): PROJECT_MANAGER,

@@ -17,6 +17,7 @@ from labelhouse.media.sources import MediaSources
 from labelhouse.storage import Storage, open_storage
 from labelhouse.web import errors, pages
 from labelhouse.web.api import (
+    annotation_imports,
     auth,
     comments,
     exports,
@@ -43,7 +44,9 @@ from labelhouse.web.middleware import (
 from labelhouse.web.pages.common import render
 from labelhouse.web.params import storable_parameters
 
-UPLOAD_PATHS = re.compile(r"^/api/(projects/\d+/(import|files)|label-studio/import)$")
+UPLOAD_PATHS = re.compile(
+    r"^/api/(projects/\d+/(import|files|annotations/import)|label-studio/import)$"
+)
 # Vendored under static/vendor/ (see its README); the API docs page loads nothing from outside.
 SWAGGER_UI = "/static/vendor/swagger-ui-5.35.0"
 OPENAPI_URL = "/api/openapi.json"
@@ -93,6 +96,7 @@ def create_app(
         comments.router,
         media_api.router,
         label_studio.router,
+        annotation_imports.router,
     ):
         app.include_router(router)
     pages.install(app)

@@ -185,8 +185,9 @@ def test_only_managers_migrate_and_names_stay_unique(
 
 
 def test_answers_are_imported_with_their_annotators(db: Any, owner: Member, tmp_path: Path) -> None:
-    """Runs once ``annotations.imports`` exists (built in parallel; the lead merges both)."""
-    pytest.importorskip("labelhouse.annotations.imports")
+    """Label Studio's answers come in through the annotation import, their annotators as
+    external annotators, and go out again in the Label Studio export."""
+    from labelhouse.accounts.models import ExternalAnnotator
     from labelhouse.annotations.models import Annotation
 
     result = run(db, owner, "classification", tmp_path)
@@ -203,6 +204,10 @@ def test_answers_are_imported_with_their_annotators(db: Any, owner: Member, tmp_
         (a["external_id"], a["value"], a["lead_time_ms"]) for r in rows for a in r.annotations
     ]
     assert sorted(map(str, stored)) == sorted(map(str, expected))
+    with db.read_session() as s:
+        identities = set(s.scalars(select(ExternalAnnotator.identity)))
+    assert identities == {a["annotator"] for r in rows for a in r.annotations}
+    assert result.annotations.external_annotators_created == len(identities) > 0
     with db.read_session() as s:
         plan = plan_export(s, owner.actor, result.project_id, format_name="label_studio")
         written = b"".join(plan.stream(s))

@@ -257,26 +257,28 @@ def import_answers(
     filename: str,
     notes: list[str],
 ) -> Any:
-    """The answers through the annotation import; without it (an older build) they are
-    counted in a note instead."""
+    """The answers through the annotation import (annotators who are not users of the
+    organization become external annotators). Its problems, if any, become notes: the
+    annotation import writes nothing when a row is wrong, and the project with its tasks
+    stays, so the answers can be imported again once fixed (``labelhouse annotations
+    import``)."""
+    from labelhouse.annotations.imports import import_annotations
+
     answers.seek(0)
     if not answers.read(1):
         return None
     answers.seek(0)
-    try:
-        from labelhouse.annotations.imports import import_annotations
-    except ModuleNotFoundError as exc:
-        if exc.name != "labelhouse.annotations.imports":
-            raise
-        notes.append(
-            "This Labelhouse cannot import annotations yet; the answers were not imported "
-            "(the tasks and predictions were)."
-        )
-        return None
     with db.session(long_running=True) as session:
-        return import_annotations(
+        result = import_annotations(
             session, actor, project_id, answer_rows(answers), source=SOURCE, filename=filename
         )
+    if result.problems:
+        shown = "; ".join(f"{p.field}: {p.problem}" for p in result.problems[:5])
+        notes.append(
+            f"The answers were not imported ({len(result.problems):,} problems, e.g. {shown}); "
+            "the tasks and predictions were."
+        )
+    return result
 
 
 def project_config(session: Any, actor: Actor, project_id: int) -> str:

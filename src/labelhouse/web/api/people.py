@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from labelhouse.accounts import invitations
+from labelhouse.accounts import externals, invitations
 from labelhouse.accounts.models import Invitation, Team
 from labelhouse.people import organization, project_members, teams
 from labelhouse.web.api.schemas import (
@@ -73,7 +73,18 @@ def list_people(ctx: Ctx) -> dict[str, Any]:
             }
             for p in organization.people(s, actor)
         ]
-    return {"items": items, "next_cursor": None}
+        # Authors of imported answers who are not members: they never sign in.
+        external = [
+            {
+                "user_id": e.user_id,
+                "identity": e.identity,
+                "role": "external",
+                "workforce": e.workforce,
+                "created_at": e.created_at,
+            }
+            for e in externals.list_externals(s, actor)
+        ]
+    return {"items": items, "next_cursor": None, "external_annotators": external}
 
 
 @router.post("/people/{user_id}/deactivate")

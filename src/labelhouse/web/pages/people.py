@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from labelhouse.accounts import invitations
+from labelhouse.accounts import externals, invitations
 from labelhouse.accounts.models import Role
 from labelhouse.people import organization, teams
 from labelhouse.web.deps import Ctx
@@ -34,6 +34,7 @@ def people_page(ctx: Ctx) -> HTMLResponse:
             actor=actor,
             csrf_token=csrf,
             people=organization.people(s, actor),
+            externals=externals.list_externals(s, actor),
             pending=invitations.pending_invitations(s, actor),
             teams=teams.list_teams(s, actor),
             roles=assignable_roles(actor.org_role),
