@@ -1,0 +1,101 @@
+"""One process's jobs: the huey instance for the deployment's database, enqueueing, and
+the consumer (threads inside ``labelhouse serve``, or ``labelhouse jobs worker``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from labelhouse.config import Settings
+from labelhouse.db.engine import Database, DatabaseOptions, open_database
+from labelhouse.jobs import queue, runner, service
+from labelhouse.jobs.exports import HANDLERS
+from labelhouse.storage import Storage, open_storage
+
+log = logging.getLogger("labelhouse.jobs")
+
+
+class Jobs:
+    """Enqueue jobs (any process) and run them (a consumer). The database and storage are
+    the app's when given, else opened on first use by the consumer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        database: Database | None = None,
+        storage: Storage | None = None,
+        heartbeat_seconds: float = runner.HEARTBEAT_SECONDS,
+    ) -> None:
+        self.settings = settings
+        self.huey = queue.open_huey(settings.resolved_database_url)
+        self._db = database
+        self._storage = storage
+        self.heartbeat_seconds = heartbeat_seconds
+        self._task = queue.register(self.huey, self.run, self.recover)
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            url = self.settings.resolved_database_url
+            self._db = open_database(url, DatabaseOptions.interactive(self.settings))
+        return self._db
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            self._storage = open_storage(self.settings)
+        return self._storage
+
+    @property
+    def work_dir(self) -> Path:
+        return self.settings.data_dir / "tmp" / "jobs"
+
+    def enqueue(self, job_id: int) -> None:
+        """Call after the transaction that created (or re-queued) the job has committed."""
+        self._task(job_id)
+
+    def run(self, job_id: int, **kwargs: Any) -> str:
+        """Run one job in this thread (what a consumer does with a message)."""
+        return runner.execute(
+            self.db,
+            self.storage,
+            job_id,
+            work_dir=self.work_dir,
+            handlers=HANDLERS,
+            heartbeat_seconds=self.heartbeat_seconds,
+            **kwargs,
+        )
+
+    def recover(self, **kwargs: Any) -> service.Recovery:
+        """Re-queue or fail jobs whose worker died (see service.recover_stale)."""
+        with self.db.session() as s:
+            found = service.recover_stale(s, **kwargs)
+        for job_id in found.to_enqueue():
+            self.enqueue(job_id)
+        if found.requeued or found.failed:
+            log.warning("jobs: re-queued %s, failed %s", found.requeued, found.failed)
+        return found
+
+    def consumer(self, threads: int = 1) -> Any:
+        return queue.make_consumer(self.huey, threads=threads)
+
+
+class ConsumerThread:
+    """A consumer running on threads of this process (``serve``'s default, and tests)."""
+
+    def __init__(self, jobs: Jobs, threads: int = 1) -> None:
+        self.jobs = jobs
+        self.consumer = jobs.consumer(threads)
+
+    def start(self) -> ConsumerThread:
+        try:
+            self.jobs.recover()
+        except Exception:
+            log.warning("jobs: recovery at start failed", exc_info=True)
+        self.consumer.start()
+        return self
+
+    def stop(self) -> None:
+        self.consumer.stop(graceful=True)
