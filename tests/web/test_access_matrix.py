@@ -36,6 +36,7 @@ from labelhouse.accounts.models import ROLE_RANK, Membership, Role, User
 from labelhouse.annotations import service as annotations
 from labelhouse.config import Settings
 from labelhouse.db.engine import open_database
+from labelhouse.jobs.exports import request_snapshot
 from labelhouse.people import my_workforce, project_members, teams, workforces
 from labelhouse.storage import LocalStorage
 from labelhouse.tasks import queue
@@ -292,7 +293,16 @@ def _project_objects(
         )
         import_id = s.scalar(select(TaskImport.id).where(TaskImport.project_id == project_id))
         assert import_id is not None
-        return {"project_id": project_id, "file_id": row.id, "import_id": import_id}
+        # A finished snapshot (its job a finished export job too), run here in this thread.
+        snapshot, job = request_snapshot(s, actor, project_id, formats=["jsonl"])
+    assert app.state.jobs.run(job.id) == "succeeded"
+    return {
+        "project_id": project_id,
+        "file_id": row.id,
+        "import_id": import_id,
+        "job_id": job.id,
+        "snapshot_id": snapshot.id,
+    }
 
 
 def _team(db: Any, owner: Member, name: str, project_id: int, role: str, emails: list[str]) -> int:
@@ -602,6 +612,8 @@ BODIES: dict[tuple[str, str], Body] = {
         {"hidden_keys": ["secret"], "redact": ["email"], "canary": True}
     ),
     ("POST", "/api/trace"): _json({"text": "no marker here"}),
+    ("POST", "/api/projects/{project_id}/exports"): _json({"format": "csv"}),
+    ("POST", "/api/projects/{project_id}/snapshots"): _json({"formats": ["jsonl"]}),
     ("POST", "/api/projects/{project_id}/members"): lambda w, _: {
         "json": {"emails": [w.spare_email], "role": "annotator"}
     },
@@ -645,6 +657,8 @@ def url_for(world: World, path: str, scope: str | None, who: Who) -> str:
     def fill(m: re.Match[str]) -> str:
         if m[1] == "path":
             return STATIC_FILE
+        if m[1] == "name":  # a snapshot's file: every snapshot has its manifest
+            return "manifest.json"
         assert scope is not None
         return str(world.object_id(m[1], scope, who))
 

@@ -4,6 +4,7 @@ the consumer (threads inside ``labelhouse serve``, or ``labelhouse jobs worker``
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,22 @@ class Jobs:
         heartbeat_seconds: float = runner.HEARTBEAT_SECONDS,
     ) -> None:
         self.settings = settings
-        self.huey = queue.open_huey(settings.resolved_database_url)
         self._db = database
         self._storage = storage
         self.heartbeat_seconds = heartbeat_seconds
-        self._task = queue.register(self.huey, self.run, self.recover)
+        self._huey: Any = None
+        self._task: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def huey(self) -> Any:
+        """Opened on first use: an app that never starts a job never creates the jobs file."""
+        with self._lock:
+            if self._huey is None:
+                huey = queue.open_huey(self.settings.resolved_database_url)
+                self._task = queue.register(huey, self.run, self.recover)
+                self._huey = huey
+            return self._huey
 
     @property
     def db(self) -> Database:
@@ -54,6 +66,7 @@ class Jobs:
 
     def enqueue(self, job_id: int) -> None:
         """Call after the transaction that created (or re-queued) the job has committed."""
+        self.huey  # noqa: B018  (opens the queue and registers the task)
         self._task(job_id)
 
     def run(self, job_id: int, **kwargs: Any) -> str:

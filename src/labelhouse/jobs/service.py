@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.db.base import utcnow
+from labelhouse.projects.service import get_project
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.jobs.models import (
     CANCELLED,
@@ -68,16 +69,20 @@ def get_job(session: Session, actor: Actor, job_id: int) -> Job:
     job = session.scalar(
         select(Job).where(Job.id == job_id, Job.organization_id == actor.organization_id)
     )
+    missing = NotFound(f"Job {job_id} does not exist.")
     if job is None:
-        raise NotFound(f"Job {job_id} does not exist.")
-    scoped = actor.in_project(job.project_id)
+        raise missing
+    try:
+        scoped = actor.in_project(job.project_id)
+    except NotFound:  # a project they do not see: the same answer as no such job
+        raise missing from None
     scoped.require(Role.manager, "see export jobs")
     return job
 
 
 def list_jobs(session: Session, actor: Actor, project_id: int, *, limit: int = 50) -> list[Job]:
-    scoped = actor.in_project(project_id)
-    scoped.require(Role.manager, "see export jobs")
+    get_project(session, actor, project_id)  # 404 unless the actor sees it, in their org
+    actor.in_project(project_id).require(Role.manager, "see export jobs")
     query = (
         select(Job)
         .where(Job.project_id == project_id, Job.organization_id == actor.organization_id)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
+from labelhouse.projects.service import get_project
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.exports.manifest import MANIFEST_NAME
 from labelhouse.jobs.models import Job, Snapshot
@@ -17,6 +18,7 @@ from labelhouse.jobs.models import Job, Snapshot
 def list_snapshots(
     session: Session, actor: Actor, project_id: int, *, limit: int = 100
 ) -> list[tuple[Snapshot, Job]]:
+    get_project(session, actor, project_id)  # 404 unless the actor sees it, in their org
     actor.in_project(project_id).require(Role.manager, "see snapshots")
     query = (
         select(Snapshot, Job)
@@ -37,10 +39,15 @@ def get_snapshot(session: Session, actor: Actor, snapshot_id: int) -> tuple[Snap
         .join(Job, Job.id == Snapshot.job_id)
         .where(Snapshot.id == snapshot_id, Snapshot.organization_id == actor.organization_id)
     ).first()
+    missing = NotFound(f"Snapshot {snapshot_id} does not exist.")
     if row is None:
-        raise NotFound(f"Snapshot {snapshot_id} does not exist.")
+        raise missing
     snapshot, job = row
-    actor.in_project(snapshot.project_id).require(Role.manager, "see snapshots")
+    try:
+        scoped = actor.in_project(snapshot.project_id)
+    except NotFound:  # a project they do not see: the same answer as no such snapshot
+        raise missing from None
+    scoped.require(Role.manager, "see snapshots")
     return snapshot, job
 
 

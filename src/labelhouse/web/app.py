@@ -13,6 +13,7 @@ from labelhouse.accounts.identity_cache import IdentityCache
 from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database, DatabaseOptions, open_database
+from labelhouse.jobs.runtime import Jobs
 from labelhouse.storage import Storage, open_storage
 from labelhouse.web import errors, pages
 from labelhouse.web.api import (
@@ -20,6 +21,7 @@ from labelhouse.web.api import (
     comments,
     exports,
     feedback,
+    jobs,
     my_workforce,
     outside_policy,
     pages_support,
@@ -69,6 +71,7 @@ def create_app(
         settings.resolved_database_url, DatabaseOptions.interactive(settings)
     )
     app.state.storage = storage or open_storage(settings)
+    app.state.jobs = Jobs(settings, database=app.state.db, storage=app.state.storage)
     errors.install(app)
     # The annotator's hot endpoints first: routes are matched in order.
     for router in (
@@ -77,6 +80,7 @@ def create_app(
         people.router,
         projects.router,
         exports.router,
+        jobs.router,
         quality.router,
         review.router,
         pages_support.router,
