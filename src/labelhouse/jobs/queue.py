@@ -80,11 +80,14 @@ def open_huey(database_url: str) -> Huey:
 
 
 class _Consumer(Consumer):  # type: ignore[misc]
-    """huey's consumer, also runnable on a thread that is not the main one (inside
-    ``serve``, or a test): signal handlers can only be set from the main thread."""
+    """huey's consumer, also runnable beside other work (inside ``serve``, or a test):
+    then it leaves the process's signal handlers alone (``serve`` has its own, and they
+    can only be set from the main thread anyway)."""
+
+    signals = True
 
     def _set_signal_handlers(self) -> None:
-        if threading.current_thread() is threading.main_thread():
+        if self.signals and threading.current_thread() is threading.main_thread():
             super()._set_signal_handlers()
 
 
@@ -97,9 +100,10 @@ def register(
     return task  # type: ignore[no-any-return]
 
 
-def make_consumer(huey: Huey, *, threads: int) -> Consumer:
+def make_consumer(huey: Huey, *, threads: int, signals: bool = True) -> Consumer:
+    """``signals``: whether ``SIGINT``/``SIGTERM`` stop it (the ``jobs worker`` command)."""
     logging.getLogger("huey").setLevel(logging.WARNING)
-    return _Consumer(
+    consumer = _Consumer(
         huey,
         workers=threads,
         worker_type="thread",
@@ -109,3 +113,5 @@ def make_consumer(huey: Huey, *, threads: int) -> Consumer:
         backoff=1.15,
         check_worker_health=True,
     )
+    consumer.signals = signals
+    return consumer

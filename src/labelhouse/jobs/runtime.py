@@ -31,6 +31,7 @@ class Jobs:
     ) -> None:
         self.settings = settings
         self._db = database
+        self._owns_db = False
         self._storage = storage
         self.heartbeat_seconds = heartbeat_seconds
         self._huey: Any = None
@@ -50,9 +51,17 @@ class Jobs:
     @property
     def db(self) -> Database:
         if self._db is None:
+            # the long timeouts of a command: an export reads for as long as it takes
             url = self.settings.resolved_database_url
-            self._db = open_database(url, DatabaseOptions.interactive(self.settings))
+            self._db = open_database(url, DatabaseOptions.long(self.settings))
+            self._owns_db = True
         return self._db
+
+    def close(self) -> None:
+        """Close the database this object opened itself (not one it was given)."""
+        if self._owns_db and self._db is not None:
+            self._db.dispose()
+            self._db = None
 
     @property
     def storage(self) -> Storage:
@@ -91,8 +100,8 @@ class Jobs:
             log.warning("jobs: re-queued %s, failed %s", found.requeued, found.failed)
         return found
 
-    def consumer(self, threads: int = 1) -> Any:
-        return queue.make_consumer(self.huey, threads=threads)
+    def consumer(self, threads: int = 1, *, signals: bool = True) -> Any:
+        return queue.make_consumer(self.huey, threads=threads, signals=signals)
 
 
 class ConsumerThread:
@@ -100,7 +109,7 @@ class ConsumerThread:
 
     def __init__(self, jobs: Jobs, threads: int = 1) -> None:
         self.jobs = jobs
-        self.consumer = jobs.consumer(threads)
+        self.consumer = jobs.consumer(threads, signals=False)
 
     def start(self) -> ConsumerThread:
         try:
@@ -111,4 +120,7 @@ class ConsumerThread:
         return self
 
     def stop(self) -> None:
+        """Finish the running jobs, then stop (a job cut short by a harder stop is retried
+        by the next consumer's recovery)."""
         self.consumer.stop(graceful=True)
+        self.jobs.close()
