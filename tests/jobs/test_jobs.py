@@ -172,3 +172,18 @@ def test_jobs_and_their_files_are_only_for_the_projects_managers(app, db, owner,
     assert a.get(f"/api/jobs/{job_id}").status_code == 403
     assert a.post(f"/api/projects/{project}/exports", json={}).status_code == 403
     assert a.get(f"/api/jobs/{job_id + 1000}").status_code == 404
+
+
+def test_recovery_deletes_the_complete_files_a_dead_attempt_stored(app, db, owner, project):
+    import io
+
+    c = login(app, owner)
+    job_id = c.post(f"/api/projects/{project}/exports", json={"format": "csv"}).json()["id"]
+    with db.session() as s:
+        service.claim(s, job_id)
+    storage = app.state.storage
+    # The attempt stored its file, then died before the transaction that names it.
+    storage.put(f"jobs/{job_id}/1/export.csv", io.BytesIO(b"a,b\n"))
+    found = app.state.jobs.recover(now=utcnow() + timedelta(minutes=5))
+    assert found.requeued == [job_id]
+    assert not storage.exists(f"jobs/{job_id}/1/export.csv")

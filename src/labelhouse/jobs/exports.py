@@ -19,7 +19,7 @@ from labelhouse.exports.service import ExportPlan, plan_export, plan_for
 from labelhouse.exports.writers import FORMATS
 from labelhouse.jobs.models import Job, Snapshot
 from labelhouse.jobs.runner import JobRun
-from labelhouse.jobs.service import Result, create_job
+from labelhouse.jobs.service import DeadAttempt, Result, create_job
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import load_schema
@@ -255,3 +255,19 @@ def run_snapshot(run: JobRun) -> Result:
 
 
 HANDLERS = {"export": run_export, "snapshot": run_snapshot}
+
+
+def attempt_keys(session: Session, dead: DeadAttempt) -> list[str]:
+    """The storage keys an attempt of a job may have written (complete files only: the
+    storage stores atomically), for clearing up after a worker that died."""
+    if dead.kind == "export":
+        fmt = FORMATS.get(dead.params.get("format", ""))
+        return [f"jobs/{dead.id}/{dead.attempt}/export.{fmt.extension}"] if fmt else []
+    if dead.kind == "snapshot":
+        snapshot = session.get(Snapshot, dead.params.get("snapshot_id"))
+        if snapshot is None:
+            return []
+        prefix = f"snapshots/{snapshot.id}/{dead.attempt}"
+        names = [file_name(f, FORMATS[f].extension) for f in snapshot.settings["formats"] if f in FORMATS]
+        return [f"{prefix}/{n}" for n in [*names, MANIFEST_NAME]]
+    return []

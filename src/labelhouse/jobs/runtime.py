@@ -11,7 +11,7 @@ from typing import Any
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database, DatabaseOptions, open_database
 from labelhouse.jobs import queue, runner, service
-from labelhouse.jobs.exports import HANDLERS
+from labelhouse.jobs.exports import HANDLERS, attempt_keys
 from labelhouse.storage import Storage, open_storage
 
 log = logging.getLogger("labelhouse.jobs")
@@ -94,6 +94,15 @@ class Jobs:
         """Re-queue or fail jobs whose worker died (see service.recover_stale)."""
         with self.db.session() as s:
             found = service.recover_stale(s, **kwargs)
+            leftovers = [key for dead in found.dead for key in attempt_keys(s, dead)]
+        for dead in found.dead:  # before the job can run again: its temporary files
+            for path in self.work_dir.glob(f"job-{dead.id}-*"):
+                path.unlink(missing_ok=True)
+        for key in leftovers:  # complete files of a dead attempt, never referenced
+            try:
+                self.storage.delete(key)
+            except Exception:
+                log.warning("jobs: could not delete %s", key, exc_info=True)
         for job_id in found.to_enqueue():
             self.enqueue(job_id)
         if found.requeued or found.failed:

@@ -214,10 +214,21 @@ def fail(session: Session, job: Claimed, error: str) -> bool:
 
 
 @dataclass(frozen=True)
+class DeadAttempt:
+    """An attempt whose worker stopped: what it may have left behind is its to clear."""
+
+    id: int
+    attempt: int
+    kind: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Recovery:
     requeued: list[int]
     failed: list[int]
     reenqueued: list[int]
+    dead: list[DeadAttempt]
 
     def to_enqueue(self) -> list[int]:
         return self.requeued + self.reenqueued
@@ -237,17 +248,20 @@ def recover_stale(
     was lost."""
     now = now or utcnow()
     stale = (Job.state == RUNNING) & (Job.heartbeat_at < now - stale_after)
-    requeued = list(
-        session.scalars(
+    dead_columns = (Job.id, Job.attempts, Job.kind, Job.params)
+    requeued = [
+        DeadAttempt(*row)
+        for row in session.execute(
             update(Job)
             .where(stale, Job.attempts < max_attempts)
             .values(state=QUEUED, enqueued_at=now, heartbeat_at=None)
-            .returning(Job.id)
+            .returning(*dead_columns)
             .execution_options(synchronize_session=False)
         )
-    )
-    failed = list(
-        session.scalars(
+    ]
+    failed = [
+        DeadAttempt(*row)
+        for row in session.execute(
             update(Job)
             .where(stale)
             .values(
@@ -256,10 +270,10 @@ def recover_stale(
                 error=f"The worker running this job stopped {max_attempts} times; it was "
                 "given up. Start it again, and check the worker's log if it keeps failing.",
             )
-            .returning(Job.id)
+            .returning(*dead_columns)
             .execution_options(synchronize_session=False)
         )
-    )
+    ]
     reenqueued = list(
         session.scalars(
             update(Job)
@@ -269,7 +283,9 @@ def recover_stale(
             .execution_options(synchronize_session=False)
         )
     )
-    return Recovery(requeued, failed, reenqueued)
+    return Recovery(
+        [d.id for d in requeued], [d.id for d in failed], reenqueued, requeued + failed
+    )
 
 
 def is_finished(job: Job) -> bool:
