@@ -114,18 +114,14 @@ def test_a_failing_job_is_failed_with_a_sentence(app, db, owner, project, tmp_pa
     def broken(run: JobRun) -> Result:
         raise OSError(28, "No space left on device")
 
-    state = execute(
-        db, app.state.storage, job_id, work_dir=tmp_path, handlers={"export": broken}
-    )
+    state = execute(db, app.state.storage, job_id, work_dir=tmp_path, handlers={"export": broken})
     assert state == "failed"
     shown = c.get(f"/api/jobs/{job_id}").json()
     assert shown["state"] == "failed"
     assert "No space left on device" in shown["error"]
 
 
-def test_a_job_whose_worker_stopped_beating_is_retried_once_then_failed(
-    app, db, owner, project
-):
+def test_a_job_whose_worker_stopped_beating_is_retried_once_then_failed(app, db, owner, project):
     c = login(app, owner)
     job_id = c.post(f"/api/projects/{project}/exports", json={}).json()["id"]
     later = utcnow() + timedelta(minutes=5)

@@ -18,9 +18,9 @@ def test_iter_range_reads_only_the_bytes_asked_for(storage):  # noqa: F811
     data = os.urandom(200_000)
     storage.put("jobs/1/1/export.bin", io.BytesIO(data))
     assert b"".join(storage.iter_range("jobs/1/1/export.bin", 0, 0)) == data[:1]
-    assert b"".join(storage.iter_range("jobs/1/1/export.bin", 70_000, 150_000)) == data[
-        70_000:150_001
-    ]
+    assert (
+        b"".join(storage.iter_range("jobs/1/1/export.bin", 70_000, 150_000)) == data[70_000:150_001]
+    )
     assert b"".join(storage.iter_range("jobs/1/1/export.bin", 199_990, 199_999)) == data[-10:]
 
 

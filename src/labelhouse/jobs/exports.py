@@ -64,7 +64,9 @@ def request_export(
     return create_job(session, actor, project_id=project_id, kind="export", params=params)
 
 
-def plan_from(project: Project, schema: LabelSchema, settings: dict[str, Any], fmt: str) -> ExportPlan:
+def plan_from(
+    project: Project, schema: LabelSchema, settings: dict[str, Any], fmt: str
+) -> ExportPlan:
     """The plan of an export from stored settings (a job's, or a snapshot's for ``fmt``):
     the same settings and data always give the same plan, hence the same bytes."""
     options = settings.get("options") or {}
@@ -83,7 +85,9 @@ def plan_from(project: Project, schema: LabelSchema, settings: dict[str, Any], f
 
 
 def _task_count(session: Session, project_id: int) -> int:
-    return int(session.scalar(select(func.count(Task.id)).where(Task.project_id == project_id)))
+    return int(
+        session.scalar(select(func.count(Task.id)).where(Task.project_id == project_id)) or 0
+    )
 
 
 def _stream(run: JobRun, session: Session, plan: ExportPlan, before: int) -> Any:
@@ -184,11 +188,14 @@ def _counts(session: Session, project_id: int, include_drafts: bool) -> dict[str
     statuses = ["submitted", "draft"] if include_drafts else ["submitted"]
     where = (Annotation.project_id == project_id) & Annotation.status.in_(statuses)
     versions = session.scalars(
-        select(Annotation.schema_version).where(where).distinct().order_by(Annotation.schema_version)
+        select(Annotation.schema_version)
+        .where(where)
+        .distinct()
+        .order_by(Annotation.schema_version)
     )
     return {
         "tasks": _task_count(session, project_id),
-        "annotations": int(session.scalar(select(func.count(Annotation.id)).where(where))),
+        "annotations": int(session.scalar(select(func.count(Annotation.id)).where(where)) or 0),
         "annotation_schema_versions": list(versions),
     }
 
@@ -268,6 +275,8 @@ def attempt_keys(session: Session, dead: DeadAttempt) -> list[str]:
         if snapshot is None:
             return []
         prefix = f"snapshots/{snapshot.id}/{dead.attempt}"
-        names = [file_name(f, FORMATS[f].extension) for f in snapshot.settings["formats"] if f in FORMATS]
+        names = [
+            file_name(f, FORMATS[f].extension) for f in snapshot.settings["formats"] if f in FORMATS
+        ]
         return [f"{prefix}/{n}" for n in [*names, MANIFEST_NAME]]
     return []

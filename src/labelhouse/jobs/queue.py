@@ -92,11 +92,21 @@ class _Consumer(Consumer):  # type: ignore[misc]
 
 
 def register(
-    huey: Huey, run: Callable[[int], None], recover: Callable[[], None]
+    huey: Huey, run: Callable[[int], Any], recover: Callable[[], Any]
 ) -> Callable[[int], Any]:
-    """Register the two tasks on ``huey``: running one job, and the periodic recovery."""
-    task = huey.task(name="run_job")(run)
-    huey.periodic_task(crontab(minute="*"), name="recover_jobs")(recover)
+    """Register the two tasks on ``huey``: running one job, and the periodic recovery.
+
+    A message names its task by module and name; these wrappers are defined here, so the
+    names are the same in every process whatever ``run`` and ``recover`` are bound to."""
+
+    def run_job(job_id: int) -> None:
+        run(job_id)
+
+    def recover_jobs() -> None:
+        recover()
+
+    task = huey.task(name="run_job")(run_job)
+    huey.periodic_task(crontab(minute="*"), name="recover_jobs")(recover_jobs)
     return task  # type: ignore[no-any-return]
 
 

@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +125,7 @@ def execute(
     job_id: int,
     *,
     work_dir: Path,
-    handlers: dict[str, Handler],
+    handlers: Mapping[str, Handler],
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> str:

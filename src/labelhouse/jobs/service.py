@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.db.base import utcnow
-from labelhouse.projects.service import get_project
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.jobs.models import (
     CANCELLED,
@@ -29,6 +28,7 @@ from labelhouse.jobs.models import (
     SUCCEEDED,
     Job,
 )
+from labelhouse.projects.service import get_project
 
 # A running job whose heartbeat is older than this was lost (its worker died); it is run
 # once more, then failed. Workers beat every few seconds (runner.HEARTBEAT_SECONDS).
@@ -195,9 +195,10 @@ def finish(session: Session, job: Claimed, result: Result | None, *, done: int) 
         }
     return bool(
         session.execute(
-            update(Job).where(_mine(job)).values(**values).execution_options(
-                synchronize_session=False
-            )
+            update(Job)
+            .where(_mine(job))
+            .values(**values)
+            .execution_options(synchronize_session=False)
         ).rowcount
     )
 
@@ -283,9 +284,7 @@ def recover_stale(
             .execution_options(synchronize_session=False)
         )
     )
-    return Recovery(
-        [d.id for d in requeued], [d.id for d in failed], reenqueued, requeued + failed
-    )
+    return Recovery([d.id for d in requeued], [d.id for d in failed], reenqueued, requeued + failed)
 
 
 def is_finished(job: Job) -> bool:

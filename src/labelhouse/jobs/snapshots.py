@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
-from labelhouse.projects.service import get_project
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.exports.manifest import MANIFEST_NAME
 from labelhouse.jobs.models import Job, Snapshot
+from labelhouse.projects.service import get_project
 
 
 def list_snapshots(

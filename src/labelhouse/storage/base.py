@@ -28,7 +28,9 @@ class Storage(Protocol):
 
     def iter_bytes(self, key: str, chunk_size: int = 65536) -> Iterator[bytes]: ...
 
-    def iter_range(self, key: str, start: int, end: int, chunk_size: int = 65536) -> Iterator[bytes]:
+    def iter_range(
+        self, key: str, start: int, end: int, chunk_size: int = 65536
+    ) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` inclusive (HTTP Range downloads)."""
         ...
 

@@ -50,7 +50,9 @@ class LocalStorage:
         which answers Range requests itself)."""
         return self._path(key)
 
-    def iter_range(self, key: str, start: int, end: int, chunk_size: int = 65536) -> Iterator[bytes]:
+    def iter_range(
+        self, key: str, start: int, end: int, chunk_size: int = 65536
+    ) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` inclusive."""
         with self.open(key) as f:
             f.seek(start)

@@ -86,7 +86,9 @@ class S3Storage:
         finally:
             body.close()
 
-    def iter_range(self, key: str, start: int, end: int, chunk_size: int = 65536) -> Iterator[bytes]:
+    def iter_range(
+        self, key: str, start: int, end: int, chunk_size: int = 65536
+    ) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` inclusive, asked of S3 as a ranged GET (a resumed
         download of a large file reads only what is missing)."""
         try:

@@ -24,9 +24,9 @@ Rule kinds (``RULE_KINDS`` holds the same text, for tools):
 ``project:annotator`` / ``project:reviewer`` / ``project:manager``
     Scoped to a project (by ``project_id``, or the project owning a file, a job or a
     snapshot): outside the project (not a member, or another organization) → 404; a
-    member whose project role is below this → 403. Organization owners and managers are in every project with their
-    organization role. A vendor's person may be a project reviewer: the review queue then
-    holds only their own workforce's work.
+    member whose project role is below this → 403. Organization owners and managers are in
+    every project with their organization role. A vendor's person may be a project
+    reviewer: the review queue then holds only their own workforce's work.
 ``project:lab-reviewer``
     Project-wide views (quality, consensus, gold accuracy, review statistics, the overview,
     the task browser, settings): as ``project:reviewer``, and a vendor's people get 403

@@ -48,7 +48,9 @@ def stored_file(
     return _streamed(request, storage, key, media_type, size, headers)
 
 
-def byte_range(header: str | None, if_range: str | None, etag: str, size: int) -> tuple[int, int] | None:
+def byte_range(
+    header: str | None, if_range: str | None, etag: str, size: int
+) -> tuple[int, int] | None:
     """The one range to send (first, last inclusive), or None for the whole file. Several
     ranges, a malformed header, or an ``If-Range`` that is not our ETag: the whole file
     (RFC 9110 lets a server ignore Range). Raises ``ValueError`` for an unsatisfiable one."""
