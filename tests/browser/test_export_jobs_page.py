@@ -4,6 +4,8 @@ the file it offers is the API's export; a snapshot started there lists its files
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
@@ -56,7 +58,7 @@ def test_a_background_export_fills_its_progress_bar_and_downloads(
     screenshot(page, "export-jobs")
     with page.expect_download() as info:
         row.get_by_role("link", name="Download").click()
-    body = open(info.value.path(), "rb").read()
+    body = Path(info.value.path()).read_bytes()
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     api = httpx.get(f"{live_server.base_url}/api/projects/{pid}/export?format=csv", cookies=cookies)
     assert body == api.content
