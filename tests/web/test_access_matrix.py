@@ -628,6 +628,10 @@ BODIES: dict[tuple[str, str], Body] = {
         "content": jsonl(text_rows(1, start=1000)),
         "headers": {"content-type": "application/x-ndjson"},
     },
+    ("POST", "/api/projects/{project_id}/import/jobs"): lambda _w, _a: {
+        "content": jsonl(text_rows(1, start=2000)),
+        "headers": {"content-type": "application/x-ndjson"},
+    },
     ("POST", "/api/projects/{project_id}/files"): lambda _w, _a: {
         "files": {"files": ("dog.png", png_bytes(), "image/png")}
     },

@@ -17,6 +17,7 @@ from labelhouse.errors import InvalidInput, Problem
 from labelhouse.exports.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_name, manifest_bytes
 from labelhouse.exports.service import ExportPlan, plan_export, plan_for
 from labelhouse.exports.writers import FORMATS
+from labelhouse.jobs.imports import run_import_job
 from labelhouse.jobs.models import Job, Snapshot
 from labelhouse.jobs.runner import JobRun
 from labelhouse.jobs.service import DeadAttempt, Result, create_job
@@ -261,7 +262,7 @@ def run_snapshot(run: JobRun) -> Result:
     return Result(f"{prefix}/{MANIFEST_NAME}", MANIFEST_NAME, "application/json", size, sha256)
 
 
-HANDLERS = {"export": run_export, "snapshot": run_snapshot}
+HANDLERS = {"export": run_export, "snapshot": run_snapshot, "import": run_import_job}
 
 
 def attempt_keys(session: Session, dead: DeadAttempt) -> list[str]:

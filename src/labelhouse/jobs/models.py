@@ -63,6 +63,8 @@ class Job(Base):
     result_media_type: Mapped[str | None] = mapped_column(String(100))
     result_size: Mapped[int | None] = mapped_column(BigInteger)
     result_sha256: Mapped[str | None] = mapped_column(String(64))
+    # What a job without a file reports (an import's counts of rows, created, rejected…).
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelhouse.db.engine import Database
 from labelhouse.errors import LabelhouseError
 from labelhouse.jobs import service
+from labelhouse.jobs.models import FINISHED, Job
 from labelhouse.jobs.service import Claimed, Result
 from labelhouse.storage import Storage
 
@@ -145,6 +147,14 @@ def execute(
 
         control.progress = progress  # type: ignore[method-assign]
     run = JobRun(db, storage, job, control, work_dir)
+    try:
+        return _execute(run, handlers, heartbeat_seconds)
+    finally:
+        _drop_upload(run)
+
+
+def _execute(run: JobRun, handlers: Mapping[str, Handler], heartbeat_seconds: float) -> str:
+    db, job, control = run.db, run.job, run.control
     beater = _Beater(db, job, control, heartbeat_seconds)
     beater.start()
     error: str | None = None
@@ -182,6 +192,21 @@ def execute(
     with db.session() as s:
         service.fail(s, job, error or "Failed.")
     return "failed"
+
+
+def _drop_upload(run: JobRun) -> None:
+    """A job's input staged in the storage (an import's upload) is deleted once the job has
+    ended, whatever the outcome; a crash keeps it for the retry."""
+    key = run.job.params.get("upload_key")
+    if not key:
+        return
+    with run.db.read_session() as s:
+        state = s.scalar(select(Job.state).where(Job.id == run.job.id))
+    if state in FINISHED:  # not while another attempt may still read it
+        try:
+            run.storage.delete(key)
+        except Exception:
+            log.warning("job %s: could not delete its upload %s", run.job.id, key, exc_info=True)
 
 
 def _cleanup(run: JobRun) -> None:

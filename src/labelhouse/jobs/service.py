@@ -168,11 +168,14 @@ def beat(session: Session, job: Claimed, *, done: int, total: int | None) -> boo
 
 @dataclass(frozen=True)
 class Result:
+    """A job's stored file; or, with ``key`` empty, only an ``outcome`` to report."""
+
     key: str
     name: str
     media_type: str
     size: int
     sha256: str
+    outcome: dict[str, Any] | None = None
 
 
 def finish(session: Session, job: Claimed, result: Result | None, *, done: int) -> bool:
@@ -185,7 +188,9 @@ def finish(session: Session, job: Claimed, result: Result | None, *, done: int) 
         "progress_done": done,
         "progress_total": done,
     }
-    if result is not None:
+    if result is not None and result.outcome is not None:
+        values["outcome"] = result.outcome
+    if result is not None and result.key:
         values |= {
             "result_key": result.key,
             "result_name": result.name,

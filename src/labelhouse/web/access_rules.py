@@ -189,6 +189,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/projects/{project_id}/export"): PROJECT_MANAGER,
         # -- background jobs and snapshots (the project of the job or snapshot) -----------
         ("POST", "/api/projects/{project_id}/exports"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/import/jobs"): PROJECT_MANAGER,
         ("GET", "/api/projects/{project_id}/jobs"): PROJECT_MANAGER,
         ("GET", "/api/jobs/{job_id}"): PROJECT_MANAGER,
         ("POST", "/api/jobs/{job_id}/cancel"): PROJECT_MANAGER,

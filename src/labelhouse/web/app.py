@@ -42,7 +42,7 @@ from labelhouse.web.middleware import (
 from labelhouse.web.pages.common import render
 from labelhouse.web.params import storable_parameters
 
-UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|files)$")
+UPLOAD_PATHS = re.compile(r"^/api/projects/\d+/(import|import/jobs|files)$")
 # Vendored under static/vendor/ (see its README); the API docs page loads nothing from outside.
 SWAGGER_UI = "/static/vendor/swagger-ui-5.35.0"
 OPENAPI_URL = "/api/openapi.json"

@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("result_media_type", sa.String(length=100), nullable=True),
         sa.Column("result_size", sa.BigInteger(), nullable=True),
         sa.Column("result_sha256", sa.String(length=64), nullable=True),
+        sa.Column("outcome", _JSON, nullable=True),
         sa.Column("created_at", _WHEN, nullable=False),
         sa.Column("enqueued_at", _WHEN, nullable=False),
         sa.Column("started_at", _WHEN, nullable=True),

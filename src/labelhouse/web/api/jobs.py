@@ -1,22 +1,26 @@
-"""Background exports and snapshots: start one (202 and the job), follow it, cancel it,
+"""Background exports, snapshots and imports: start one (202 and the job), follow it, cancel it,
 download its result with HTTP Range; snapshots listed per project, their manifests and
 files."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelhouse.errors import Conflict
 from labelhouse.jobs import service as jobs
 from labelhouse.jobs.exports import request_export, request_snapshot
+from labelhouse.jobs.imports import check_import, request_import
 from labelhouse.jobs.models import SUCCEEDED, Job, Snapshot
 from labelhouse.jobs.snapshots import get_snapshot, list_snapshots, snapshot_file
 from labelhouse.web.api.exports import COMMON_PARAMETERS
+from labelhouse.web.api.projects import _spool_body
 from labelhouse.web.api.serializers import json_response
 from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.downloads import stored_file
@@ -78,6 +82,7 @@ def job_out(job: Job) -> dict[str, Any]:
         "attempts": job.attempts,
         "error": job.error,
         "result": result,
+        "outcome": job.outcome,
         "created_at": job.created_at,
         "started_at": job.started_at,
         "heartbeat_at": job.heartbeat_at,
@@ -155,6 +160,64 @@ def start_export(
     return json_response(out, status_code=202)
 
 
+@router.post("/projects/{project_id}/import/jobs", status_code=202)
+async def start_import(
+    project_id: Id,
+    request: Request,
+    ctx: Ctx,
+    format: str | None = Query(default=None, description="jsonl, json, csv or parquet"),
+    filename: str | None = Query(default=None, description="used to guess the format"),
+    skip_invalid: bool = False,
+) -> Response:
+    """Import a task file (the raw request body) in the background: 202 with the job, whose
+    ``outcome`` holds the import's counts once it has succeeded. The upload is staged in
+    the file storage first; nothing is imported unless every row is valid (or
+    ``skip_invalid``), as with ``POST …/import``."""
+    name = filename or ("upload." + (format or "jsonl"))
+    await run_in_threadpool(_may_import, ctx, project_id, name, format)  # before the upload
+    spool = await _spool_body(request, ctx.settings.max_upload_bytes)
+    try:
+        out = await run_in_threadpool(
+            _stage_import, ctx, project_id, spool, name, format, skip_invalid
+        )
+    finally:
+        spool.close()
+    _enqueue(ctx, out["id"])
+    return json_response(out, status_code=202)
+
+
+def _may_import(ctx: Context, project_id: int, name: str, fmt: str | None) -> None:
+    with ctx.write() as (s, actor):
+        check_import(s, actor, project_id, name, fmt)
+
+
+def _stage_import(
+    ctx: Context,
+    project_id: int,
+    spool: Any,
+    name: str,
+    fmt: str | None,
+    skip_invalid: bool,
+) -> dict[str, Any]:
+    key = f"uploads/{uuid.uuid4().hex}"
+    ctx.storage.put(key, spool)
+    try:
+        with ctx.write() as (s, actor):
+            job = request_import(
+                s,
+                actor,
+                project_id,
+                upload_key=key,
+                filename=name,
+                file_format=fmt,
+                skip_invalid=skip_invalid,
+            )
+            return job_out(job)
+    except BaseException:
+        ctx.storage.delete(key)
+        raise
+
+
 @router.get("/projects/{project_id}/jobs")
 def project_jobs(
     project_id: Id, ctx: Ctx, limit: int = Query(default=50, ge=1, le=200)
@@ -176,7 +239,12 @@ def get_job(job_id: Id, ctx: Ctx) -> Response:
 def cancel_job(job_id: Id, ctx: Ctx) -> Response:
     """Cancel a queued or running job (409 once it has finished); nothing is stored."""
     with ctx.write() as (s, actor):
-        return json_response(job_out(jobs.cancel_job(s, actor, job_id)))
+        job = jobs.cancel_job(s, actor, job_id)
+        out = job_out(job)
+    upload = job.params.get("upload_key")
+    if upload and job.attempts == 0:  # it never ran: its staged upload goes now
+        ctx.storage.delete(upload)
+    return json_response(out)
 
 
 @router.get("/jobs/{job_id}/download")
