@@ -110,8 +110,12 @@ def register(
     return task  # type: ignore[no-any-return]
 
 
-def make_consumer(huey: Huey, *, threads: int, signals: bool = True) -> Consumer:
-    """``signals``: whether ``SIGINT``/``SIGTERM`` stop it (the ``jobs worker`` command)."""
+def make_consumer(
+    huey: Huey, *, threads: int, signals: bool = True, shutdown_timeout: float | None = None
+) -> Consumer:
+    """``signals``: whether ``SIGINT``/``SIGTERM`` stop it (the ``jobs worker`` command).
+    ``shutdown_timeout``: how long a graceful stop waits for running jobs (None: until they
+    end); a job cut short (its threads are daemons) is run again by recovery."""
     logging.getLogger("huey").setLevel(logging.WARNING)
     consumer = _Consumer(
         huey,
@@ -122,6 +126,7 @@ def make_consumer(huey: Huey, *, threads: int, signals: bool = True) -> Consumer
         max_delay=1.0,
         backoff=1.15,
         check_worker_health=True,
+        shutdown_timeout=shutdown_timeout,
     )
     consumer.signals = signals
     return consumer

@@ -77,6 +77,10 @@ class Jobs:
         """Call after the transaction that created (or re-queued) the job has committed."""
         self.huey  # noqa: B018  (opens the queue and registers the task)
         self._task(job_id)
+        if not self.settings.resolved_database_url.startswith("sqlite"):
+            # huey's SQL storage keeps one connection per thread: an app's request threads
+            # would each hold one to PostgreSQL for good. A consumer's thread reconnects.
+            self.huey.storage.close()
 
     def run(self, job_id: int, **kwargs: Any) -> str:
         """Run one job in this thread (what a consumer does with a message)."""
@@ -109,16 +113,22 @@ class Jobs:
             log.warning("jobs: re-queued %s, failed %s", found.requeued, found.failed)
         return found
 
-    def consumer(self, threads: int = 1, *, signals: bool = True) -> Any:
-        return queue.make_consumer(self.huey, threads=threads, signals=signals)
+    def consumer(
+        self, threads: int = 1, *, signals: bool = True, shutdown_timeout: float | None = None
+    ) -> Any:
+        return queue.make_consumer(
+            self.huey, threads=threads, signals=signals, shutdown_timeout=shutdown_timeout
+        )
 
 
 class ConsumerThread:
-    """A consumer running on threads of this process (``serve``'s default, and tests)."""
+    """A consumer running on threads of this process (``serve``'s default, and tests). When
+    stopped it waits ``shutdown_timeout`` seconds for running jobs, so a server stops
+    promptly; a job cut short is run again by the next consumer's recovery."""
 
-    def __init__(self, jobs: Jobs, threads: int = 1) -> None:
+    def __init__(self, jobs: Jobs, threads: int = 1, shutdown_timeout: float = 10.0) -> None:
         self.jobs = jobs
-        self.consumer = jobs.consumer(threads, signals=False)
+        self.consumer = jobs.consumer(threads, signals=False, shutdown_timeout=shutdown_timeout)
 
     def start(self) -> ConsumerThread:
         try:
