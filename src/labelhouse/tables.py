@@ -5,6 +5,7 @@ from labelhouse.annotations import models as annotations_models
 from labelhouse.audit import models as audit_models
 from labelhouse.comments import models as comments_models
 from labelhouse.db.base import Base
+from labelhouse.jobs import models as jobs_models
 from labelhouse.projects import models as projects_models
 from labelhouse.review import models as review_models
 from labelhouse.tasks import models as tasks_models
@@ -15,6 +16,7 @@ __all__ = [
     "annotations_models",
     "audit_models",
     "comments_models",
+    "jobs_models",
     "projects_models",
     "review_models",
     "tasks_models",

@@ -36,6 +36,7 @@ from labelhouse.accounts.models import ROLE_RANK, Membership, Role, User
 from labelhouse.annotations import service as annotations
 from labelhouse.config import Settings
 from labelhouse.db.engine import open_database
+from labelhouse.jobs.exports import request_snapshot
 from labelhouse.media.sources import MediaSources
 from labelhouse.net.addresses import AddressPolicy, parse_networks
 from labelhouse.net.safe_fetch import FetchPolicy, SafeFetcher
@@ -297,7 +298,16 @@ def _project_objects(
         )
         import_id = s.scalar(select(TaskImport.id).where(TaskImport.project_id == project_id))
         assert import_id is not None
-        return {"project_id": project_id, "file_id": row.id, "import_id": import_id}
+        # A finished snapshot (its job a finished export job too), run here in this thread.
+        snapshot, job = request_snapshot(s, actor, project_id, formats=["jsonl"])
+    assert app.state.jobs.run(job.id) == "succeeded"
+    return {
+        "project_id": project_id,
+        "file_id": row.id,
+        "import_id": import_id,
+        "job_id": job.id,
+        "snapshot_id": snapshot.id,
+    }
 
 
 def _team(db: Any, owner: Member, name: str, project_id: int, role: str, emails: list[str]) -> int:
@@ -636,6 +646,8 @@ BODIES: dict[tuple[str, str], Body] = {
         {"hidden_keys": ["secret"], "redact": ["email"], "canary": True}
     ),
     ("POST", "/api/trace"): _json({"text": "no marker here"}),
+    ("POST", "/api/projects/{project_id}/exports"): _json({"format": "csv"}),
+    ("POST", "/api/projects/{project_id}/snapshots"): _json({"formats": ["jsonl"]}),
     ("POST", "/api/projects/{project_id}/members"): lambda w, _: {
         "json": {"emails": [w.spare_email], "role": "annotator"}
     },
@@ -648,6 +660,10 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/markdown/preview"): _json({"text": "*hello*"}),
     ("POST", "/api/projects/{project_id}/import"): lambda _w, _a: {
         "content": jsonl(text_rows(1, start=1000)),
+        "headers": {"content-type": "application/x-ndjson"},
+    },
+    ("POST", "/api/projects/{project_id}/import/jobs"): lambda _w, _a: {
+        "content": jsonl(text_rows(1, start=2000)),
         "headers": {"content-type": "application/x-ndjson"},
     },
     ("POST", "/api/projects/{project_id}/files"): lambda _w, _a: {
@@ -679,6 +695,8 @@ def url_for(world: World, path: str, scope: str | None, who: Who) -> str:
     def fill(m: re.Match[str]) -> str:
         if m[1] == "path":
             return STATIC_FILE
+        if m[1] == "name":  # a snapshot's file: every snapshot has its manifest
+            return "manifest.json"
         assert scope is not None
         return str(world.object_id(m[1], scope, who))
 

@@ -19,6 +19,7 @@ from labelhouse.errors import LabelhouseError
 
 if TYPE_CHECKING:
     from labelhouse.config import Settings
+    from labelhouse.jobs.runtime import ConsumerThread
 
 
 def serve(
@@ -35,6 +36,14 @@ def serve(
         1,
         min=1,
         help="App processes; on SQLite their writes take turns at a lock file (see README)",
+    ),
+    job_threads: int = typer.Option(
+        1,
+        "--job-threads",
+        min=0,
+        max=64,
+        help="Background jobs (exports, snapshots) this server runs at once; 0 leaves them "
+        "to `labelhouse jobs worker` processes",
     ),
     owner_email: str = typer.Option(
         "owner@example.com",
@@ -70,6 +79,8 @@ def serve(
             console.print(f"Labelhouse on [bold]http://{host}:{port}[/] (API docs at /api/docs)")
             # one checkpoint thread per `serve`, in the process that supervises the workers
             checkpointer = start_checkpoints(settings)
+            # one job consumer per `serve` too, on threads of this process
+            job_consumer = start_job_consumer(settings, job_threads)
         except LabelhouseError as exc:
             raise fail(exc) from None
         try:
@@ -78,11 +89,22 @@ def serve(
             elif supervisor.Supervisor(sockets, say=console.print).run() != 0:
                 raise typer.Exit(1)
         finally:
+            if job_consumer is not None:
+                job_consumer.stop()
             if checkpointer is not None:
                 checkpointer.stop()
     finally:
         for s in sockets:
             s.close()
+
+
+def start_job_consumer(settings: Settings, threads: int) -> ConsumerThread | None:
+    """The job consumer ``serve`` runs on ``threads`` threads (none for 0)."""
+    if threads == 0:
+        return None
+    from labelhouse.jobs.runtime import ConsumerThread, Jobs
+
+    return ConsumerThread(Jobs(settings), threads).start()
 
 
 def _prepare(settings: Settings, *, owner_email: str, demo: bool) -> None:

@@ -45,6 +45,22 @@ class LocalStorage:
     def open(self, key: str) -> BinaryIO:
         return self._path(key).open("rb")
 
+    def path(self, key: str) -> Path:
+        """The file behind ``key`` (downloads hand it to the web server's file response,
+        which answers Range requests itself)."""
+        return self._path(key)
+
+    def iter_range(
+        self, key: str, start: int, end: int, chunk_size: int = 65536
+    ) -> Iterator[bytes]:
+        """Bytes ``start`` to ``end`` inclusive."""
+        with self.open(key) as f:
+            f.seek(start)
+            left = end - start + 1
+            while left > 0 and (chunk := f.read(min(chunk_size, left))):
+                left -= len(chunk)
+                yield chunk
+
     def iter_bytes(self, key: str, chunk_size: int = 65536) -> Iterator[bytes]:
         with self.open(key) as f:
             while chunk := f.read(chunk_size):

@@ -86,6 +86,23 @@ class S3Storage:
         finally:
             body.close()
 
+    def iter_range(
+        self, key: str, start: int, end: int, chunk_size: int = 65536
+    ) -> Iterator[bytes]:
+        """Bytes ``start`` to ``end`` inclusive, asked of S3 as a ranged GET (a resumed
+        download of a large file reads only what is missing)."""
+        try:
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=self._key(key), Range=f"bytes={start}-{end}"
+            )
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(key) from None
+        body = response["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size)
+        finally:
+            body.close()
+
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 

@@ -22,11 +22,11 @@ Rule kinds (``RULE_KINDS`` holds the same text, for tools):
     someone below the role gets a 403 (or the 404, for another organization's object: a
     missing id would get the same answer).
 ``project:annotator`` / ``project:reviewer`` / ``project:manager``
-    Scoped to a project (by ``project_id``, or the project owning a file): outside the
-    project (not a member, or another organization) → 404; a member whose project role is
-    below this → 403. Organization owners and managers are in every project with their
-    organization role. A vendor's person may be a project reviewer: the review queue then
-    holds only their own workforce's work.
+    Scoped to a project (by ``project_id``, or the project owning a file, a job or a
+    snapshot): outside the project (not a member, or another organization) → 404; a
+    member whose project role is below this → 403. Organization owners and managers are in
+    every project with their organization role. A vendor's person may be a project
+    reviewer: the review queue then holds only their own workforce's work.
 ``project:lab-reviewer``
     Project-wide views (quality, consensus, gold accuracy, review statistics, the overview,
     the task browser, settings): as ``project:reviewer``, and a vendor's people get 403
@@ -192,6 +192,17 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/projects/{project_id}/export"): PROJECT_MANAGER,
         ("POST", "/api/label-studio/import"): ORG_MANAGER,  # creates a project
         ("GET", "/api/projects/{project_id}/label-studio/config"): PROJECT_MANAGER,
+        # -- background jobs and snapshots (the project of the job or snapshot) -----------
+        ("POST", "/api/projects/{project_id}/exports"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/import/jobs"): PROJECT_MANAGER,
+        ("GET", "/api/projects/{project_id}/jobs"): PROJECT_MANAGER,
+        ("GET", "/api/jobs/{job_id}"): PROJECT_MANAGER,
+        ("POST", "/api/jobs/{job_id}/cancel"): PROJECT_MANAGER,
+        ("GET", "/api/jobs/{job_id}/download"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/snapshots"): PROJECT_MANAGER,
+        ("GET", "/api/projects/{project_id}/snapshots"): PROJECT_MANAGER,
+        ("GET", "/api/snapshots/{snapshot_id}"): PROJECT_MANAGER,
+        ("GET", "/api/snapshots/{snapshot_id}/files/{name}"): PROJECT_MANAGER,
         # -- the work queue, tasks, annotations --------------------------------------------
         ("POST", "/api/projects/{project_id}/next"): PROJECT_ANNOTATOR,
         ("GET", "/api/projects/{project_id}/tasks"): PROJECT_ANNOTATOR,

@@ -13,6 +13,7 @@ from labelhouse.accounts.identity_cache import IdentityCache
 from labelhouse.accounts.throttle import LoginThrottle
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database, DatabaseOptions, open_database
+from labelhouse.jobs.runtime import Jobs
 from labelhouse.media.sources import MediaSources
 from labelhouse.storage import Storage, open_storage
 from labelhouse.web import errors, pages
@@ -22,6 +23,7 @@ from labelhouse.web.api import (
     comments,
     exports,
     feedback,
+    jobs,
     label_studio,
     my_workforce,
     outside_policy,
@@ -45,7 +47,7 @@ from labelhouse.web.pages.common import render
 from labelhouse.web.params import storable_parameters
 
 UPLOAD_PATHS = re.compile(
-    r"^/api/(projects/\d+/(import|files|annotations/import)|label-studio/import)$"
+    r"^/api/(projects/\d+/(import|import/jobs|files|annotations/import)|label-studio/import)$"
 )
 # Vendored under static/vendor/ (see its README); the API docs page loads nothing from outside.
 SWAGGER_UI = "/static/vendor/swagger-ui-5.35.0"
@@ -77,6 +79,7 @@ def create_app(
     )
     app.state.storage = storage or open_storage(settings)
     app.state.media = media or MediaSources.from_settings(settings)
+    app.state.jobs = Jobs(settings, database=app.state.db, storage=app.state.storage)
     errors.install(app)
     # The annotator's hot endpoints first: routes are matched in order.
     for router in (
@@ -85,6 +88,7 @@ def create_app(
         people.router,
         projects.router,
         exports.router,
+        jobs.router,
         quality.router,
         review.router,
         pages_support.router,
