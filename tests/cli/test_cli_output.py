@@ -25,9 +25,12 @@ from labelhouse.accounts import passwords
 from labelhouse.accounts.models import User
 from labelhouse.cli.main import app as cli_app
 from labelhouse.db.engine import open_database
+from labelhouse.jobs.exports import request_snapshot
 from labelhouse.people import teams, workforces
 from tests.factories import CHOICE_SCHEMA, make_org, make_project, text_rows
 from tests.helpers_data import detached, jsonl_bytes
+
+LABEL_STUDIO = Path(__file__).resolve().parent.parent / "fixtures" / "label_studio"
 
 CLI = "import sys; from labelhouse.cli.main import app; sys.exit(app())"  # the console script
 
@@ -261,15 +264,34 @@ def test_every_listing_has_json():
 def test_json_is_one_document_on_stdout(words, db, cli, owner, tmp_path):
     """Every command with --json (found in the app): one document that parses, with
     something in it, and nothing else on stdout."""
-    make_project(db, owner, name="Reviews")
+    pid = make_project(db, owner, name="Reviews")
     f = tmp_path / "tasks.jsonl"
     f.write_bytes(jsonl_bytes(text_rows(2)))
     assert cli("import", "Reviews", str(f)).exit_code == 0
     with db.session() as s:
         team = teams.create_team(s, owner.actor, name="Crew")
         workforces.update_workforce(s, owner.actor, team.id, kind="vendor", currency="EUR")
+        _, job = request_snapshot(s, owner.actor, pid, formats=["jsonl"])  # a job, a snapshot
+        job_id = job.id
+    answers = tmp_path / "answers.jsonl"
+    answers.write_bytes(
+        jsonl_bytes([{"external_id": "t0", "annotator": "worker-1", "value": {"label": "pos"}}])
+    )
+    # What each required parameter is given: something that exists in this world.
+    given = {
+        "project": "Reviews",
+        ("label-studio", "import", "project"): "From Label Studio",  # a project to create
+        "file": str(answers),
+        "export": str(LABEL_STUDIO / "classification.export.json"),
+        "config": str(LABEL_STUDIO / "classification.config.xml"),
+        "job_id": str(job_id),
+    }
     command = leaf_commands()[words]
-    args = ["Reviews" if p.name == "project" else "x" for p in command.params if p.required]
+    args: list[str] = []
+    for p in command.params:
+        if p.required:
+            value = given.get((*words, p.name), given.get(p.name, "x"))
+            args += [p.opts[0], value] if p.param_type_name == "option" else [value]
     result = cli(*words, *args, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout), f"{' '.join(words)} --json printed an empty document"
