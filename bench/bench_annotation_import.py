@@ -79,4 +79,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from conditions import with_conditions
+
+    with_conditions(main)

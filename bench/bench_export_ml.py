@@ -49,22 +49,64 @@ print(seconds, size, hwm * 1024)
 """
 
 
+# A snapshot of both formats, run by the job runner as a worker would (files hashed and
+# stored, manifest written), in a fresh process.
+MEASURE_SNAPSHOT = """
+import sys, tempfile, time
+from pathlib import Path
+from labelhouse.accounts import service as accounts
+from labelhouse.db.engine import open_database
+from labelhouse.jobs import runner
+from labelhouse.jobs.exports import HANDLERS, request_snapshot
+from labelhouse.storage.local import LocalStorage
+url, pid, uid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+db = open_database(url)
+with db.session() as s:
+    actor = accounts.actor_for(s, user_id=uid)
+    snapshot, job = request_snapshot(
+        s, actor, pid, formats=["parquet", "hf_dataset"], options={"parquet": {"provenance": "basic"}}
+    )
+    job_id = job.id
+work = Path(tempfile.mkdtemp(prefix="lh-bench-snapshot-"))
+storage = LocalStorage(work / "storage")
+t0 = time.perf_counter()
+state = runner.execute(db, storage, job_id, work_dir=work / "tmp", handlers=HANDLERS)
+seconds = time.perf_counter() - t0
+assert state == "succeeded", state
+size = sum(p.stat().st_size for p in (work / "storage").rglob("*") if p.is_file())
+with open("/proc/self/status") as status:
+    hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(seconds, size, hwm * 1024)
+"""
+
+
 def measure(url: str, pid: int, uid: int, fmt: str) -> tuple[float, int, int]:
+    script = MEASURE_SNAPSHOT if fmt == "snapshot" else MEASURE
     out = subprocess.run(
-        [sys.executable, "-c", MEASURE, url, str(pid), str(uid), fmt],
+        [
+            sys.executable,
+            "-c",
+            script,
+            url,
+            str(pid),
+            str(uid),
+            *([] if fmt == "snapshot" else [fmt]),
+        ],
         capture_output=True,
         text=True,
-        check=True,
         cwd=ROOT,
-    ).stdout.split()
-    return float(out[0]), int(out[1]), int(out[2])
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{fmt}: {out.stderr[-3000:]}")
+    figures = out.stdout.split()
+    return float(figures[0]), int(figures[1]), int(figures[2])
 
 
 def bench(name: str, url: str, annotations: int) -> dict[str, object]:
     tasks = max(annotations // ANSWERS_PER_TASK, 1)
     pid, uid = build(url, tasks, ANSWERS_PER_TASK)
     result: dict[str, object] = {"backend": name, "annotations": tasks * ANSWERS_PER_TASK}
-    for fmt in ("parquet", "hf_dataset"):
+    for fmt in ("parquet", "hf_dataset", "snapshot"):
         seconds, size, rss = measure(url, pid, uid, fmt)
         result[f"{fmt}_s"] = round(seconds, 1)
         result[f"{fmt}_k_rows_per_s"] = round(tasks * ANSWERS_PER_TASK / seconds / 1000, 1)
@@ -94,4 +136,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from conditions import with_conditions
+
+    with_conditions(main)

@@ -130,4 +130,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from conditions import with_conditions
+
+    with_conditions(main, http=True)

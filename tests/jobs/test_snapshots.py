@@ -183,3 +183,54 @@ def test_snapshot_create_list_and_jobs_from_the_command_line(cli, db, project, t
     assert cancelled.exit_code == 0
     missing = cli("jobs", "show", "99999")
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def _snapshot_files(c, db, project, formats):
+    r = c.post(f"/api/projects/{project}/snapshots", json={"formats": formats})
+    assert r.status_code == 202, r.text
+    job = wait_for(db, r.json()["job"]["id"])
+    assert job.state == "succeeded", job.error
+    sid = r.json()["id"]
+    files = c.get(f"/api/snapshots/{sid}").json()["manifest"]["files"]
+    return sid, {
+        f["format"]: c.get(f"/api/snapshots/{sid}/files/{f['name']}").content for f in files
+    }
+
+
+def test_training_formats_rebuild_identically_with_the_snapshots_own_pseudonyms(
+    app, db, owner, project, consumer
+):
+    """Parquet and the Hugging Face dataset carry pseudonymous annotators (a key drawn per
+    export) and save_to_disk records a random fingerprint: a snapshot fixes both, so its
+    files rebuild byte for byte; another snapshot gets other pseudonyms."""
+    pytest.importorskip("datasets")
+    import io
+
+    import pyarrow.parquet as pq
+
+    c = login(app, owner)
+    formats = ["parquet", "hf_dataset"]
+    sid, stored = _snapshot_files(c, db, project, formats)
+    with db.read_session() as s:
+        row = s.get(Snapshot, sid)
+        proj = s.get(Project, project)
+        schema = load_schema(s, proj)
+        for fmt in formats:
+            again = b"".join(
+                plan_from(proj, schema, row.settings, fmt, pseudonym_key=row.pseudonym_key).stream(
+                    s
+                )
+            )
+            assert again == stored[fmt], fmt
+        other_key = b"".join(plan_from(proj, schema, row.settings, "parquet").stream(s))
+    assert other_key != stored["parquet"]  # without the snapshot's key: other pseudonyms
+
+    def annotators(parquet: bytes) -> set[str]:
+        rows = pq.read_table(io.BytesIO(parquet)).column("provenance").to_pylist()
+        return {str(row["annotator"]) for row in rows if row and row["annotator"] is not None}
+
+    _, second = _snapshot_files(c, db, project, ["parquet"])
+    first_names, second_names = annotators(stored["parquet"]), annotators(second["parquet"])
+    assert len(first_names) == 2 and len(second_names) == 2
+    assert first_names.isdisjoint(second_names)  # pseudonyms do not link two snapshots
+    assert not any(name.isdigit() for name in first_names)  # never the user ids

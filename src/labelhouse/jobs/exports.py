@@ -14,6 +14,7 @@ from labelhouse.annotations.models import Annotation
 from labelhouse.audit import service as audit
 from labelhouse.db.base import utcnow
 from labelhouse.errors import InvalidInput, Problem
+from labelhouse.exports.formats.provenance import PSEUDONYM_SALT
 from labelhouse.exports.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_name, manifest_bytes
 from labelhouse.exports.service import ExportPlan, plan_export, plan_for
 from labelhouse.exports.writers import FORMATS
@@ -66,13 +67,22 @@ def request_export(
 
 
 def plan_from(
-    project: Project, schema: LabelSchema, settings: dict[str, Any], fmt: str
+    project: Project,
+    schema: LabelSchema,
+    settings: dict[str, Any],
+    fmt: str,
+    *,
+    pseudonym_key: str | None = None,
 ) -> ExportPlan:
     """The plan of an export from stored settings (a job's, or a snapshot's for ``fmt``):
-    the same settings and data always give the same plan, hence the same bytes."""
+    the same settings and data always give the same plan, hence the same bytes. A
+    snapshot's ``pseudonym_key`` fixes the annotator pseudonyms of its files."""
     options = settings.get("options") or {}
     if "formats" in settings:  # a snapshot: options per format
         options = options.get(fmt) or {}
+    parsed = FORMATS[fmt].parse_options(schema, dict(options))
+    if pseudonym_key is not None:
+        parsed[PSEUDONYM_SALT] = bytes.fromhex(pseudonym_key)
     return plan_for(
         project,
         schema,
@@ -81,7 +91,7 @@ def plan_from(
         content=settings.get("content", "raw"),
         consensus_method=settings.get("consensus_method", "majority"),
         csv_formulas=settings.get("csv_formulas", "escape"),
-        options=FORMATS[fmt].parse_options(schema, dict(options)),
+        options=parsed,
     )
 
 
@@ -215,7 +225,7 @@ def run_snapshot(run: JobRun) -> Result:
         tasks = _task_count(s, job.project_id)
         run.control.progress(0, tasks * len(settings["formats"]))
         for i, fmt in enumerate(settings["formats"]):
-            plan = plan_from(project, schema, settings, fmt)
+            plan = plan_from(project, schema, settings, fmt, pseudonym_key=snapshot.pseudonym_key)
             name = file_name(fmt, plan.fmt.extension)
             size, sha256 = run.store(f"{prefix}/{name}", _stream(run, s, plan, i * tasks))
             files.append(

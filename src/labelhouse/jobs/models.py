@@ -5,6 +5,7 @@ stays the one source of the schema; unused on SQLite, where huey has a file of i
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +87,10 @@ class Snapshot(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     manifest: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     key_prefix: Mapped[str | None] = mapped_column(String(300))
+    # The key of the snapshot's annotator pseudonyms (exports/formats/provenance.py): drawn
+    # once, so the files rebuild identically; kept here, out of the settings and manifest,
+    # because with it pseudonyms could be matched to user ids.
+    pseudonym_key: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

@@ -12,7 +12,9 @@ then removed. ``datasets`` is optional: the ``ml`` extra.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -133,6 +135,7 @@ def write_hf_dataset(
             )
             dataset.save_to_disk(str(saved))
             del dataset
+            _fingerprint_from_content(saved)
             members = [
                 (f"{FOLDER}/{path.relative_to(saved).as_posix()}", _file_chunks(path))
                 for path in sorted(saved.rglob("*"))
@@ -143,6 +146,19 @@ def write_hf_dataset(
             shutil.rmtree(work, ignore_errors=True)
 
     return stream()
+
+
+def _fingerprint_from_content(saved: Path) -> None:
+    """``save_to_disk`` records a fingerprint drawn from the temporary file's path (random
+    per export) in ``state.json``: replaced by a hash of the saved data files, so the same
+    rows always give the same bytes (snapshots are rebuilt and compared byte for byte)."""
+    state_path = saved / "state.json"
+    state = json.loads(state_path.read_text())
+    digest = hashlib.sha256()
+    for entry in state.get("_data_files", []):
+        digest.update((saved / entry["filename"]).read_bytes())
+    state["_fingerprint"] = digest.hexdigest()[:16]
+    state_path.write_text(json.dumps(state, indent=2, sort_keys=True))
 
 
 SPEC: dict[str, Any] = dict(

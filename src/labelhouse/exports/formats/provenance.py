@@ -91,6 +91,11 @@ def shown_prediction(predictions: list[dict[str, Any]] | None) -> dict[str, Any]
     return best
 
 
+# Not an option a person gives: a snapshot's plan sets it (from a key stored with the
+# snapshot, never shown) so that rebuilding the snapshot gives the same pseudonyms.
+PSEUDONYM_SALT = "pseudonym_salt"
+
+
 class Provenance:
     """The provenance of one export's rows. ``salt`` fixes the pseudonyms (e.g. for a
     snapshot rebuilt later); by default each export draws its own."""
@@ -116,6 +121,7 @@ class Provenance:
             field_names,
             level=options.get("provenance", "basic"),
             annotators=options.get("annotators", "pseudonyms"),
+            salt=options.get(PSEUDONYM_SALT),
         )
 
     @property

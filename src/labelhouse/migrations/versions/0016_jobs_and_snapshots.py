@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("settings", _JSON, nullable=False),
         sa.Column("manifest", _JSON, nullable=True),
         sa.Column("key_prefix", sa.String(length=300), nullable=True),
+        sa.Column("pseudonym_key", sa.String(length=64), nullable=False),
         sa.Column("created_at", _WHEN, nullable=False),
         sa.Column("completed_at", _WHEN, nullable=True),
         _fk("snapshot", "organization_id", "organization", "CASCADE"),
