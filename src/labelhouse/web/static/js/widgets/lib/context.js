@@ -1,5 +1,6 @@
 // The task data that fields read but do not draw themselves (the text to classify, the
 // answer to rate, …), shown once above the fields even when several fields read it.
+import { chatBlock, isConversation } from "./chat.js";
 import { h, setRendered } from "./dom.js";
 
 /**
@@ -30,6 +31,7 @@ export function mountContext(container, { fields, task, rendered = {} }) {
     for (const f of fields) html = html ?? rendered?.[f.name]?.data?.[key];
     const body = h("div", { class: "lh-context-value" });
     if (typeof value === "string") setRendered(body, html, value);
+    else if (isConversation(value)) body.append(chatBlock(value, html));
     else body.append(h("pre", { class: "lh-plain", text: JSON.stringify(value, null, 2) }));
     container.append(h("div", { class: "lh-context-item", dataset: { key } }, h("div", { class: "lh-context-key muted", text: key }), body));
   }
