@@ -66,7 +66,6 @@ RANKING = [
 ]
 
 
-
 def demo_conversations() -> list[dict[str, Any]]:
     """The small bundled conversation set (``demo_data/conversations.jsonl``): a few
     hand-written multi-turn chats, each with two candidate next assistant replies."""

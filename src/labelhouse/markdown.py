@@ -58,15 +58,15 @@ import threading
 from collections import OrderedDict
 
 import nh3
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline.image import image as _image_rule
+from markdown_it.rules_inline.link import link as _link_rule
+from markdown_it.rules_inline.state_inline import StateInline
 from pygments import highlight as _pygmentize
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
-from markdown_it import MarkdownIt
-from markdown_it.rules_inline.image import image as _image_rule
-from markdown_it.rules_inline.link import link as _link_rule
-from markdown_it.rules_inline.state_inline import StateInline
 
 COST_BUDGET = 400_000  # ≈ 0.2–0.5 s of CPU at worst (2-core host, bench_markdown.py)
 # A character that may start an inline token (a parenthesis: a link destination, scanned

@@ -38,7 +38,10 @@ CHAT = [
     {
         "role": "assistant",
         "content": [
-            {"type": "text", "text": "Use slicing: s[::-1] works.\n\n```python\ndef rev(s):\n    return s[::-1]\n```"}
+            {
+                "type": "text",
+                "text": "Use slicing: s[::-1] works.\n\n```python\ndef rev(s):\n    return s[::-1]\n```",
+            }
         ],
     },
     {"role": "user", "content": "And a list? <script>alert(1)</script>"},

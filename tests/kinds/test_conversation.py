@@ -26,22 +26,33 @@ def test_parse_reads_strings_and_text_parts():
     messages = parse_conversation(CHAT)
     assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[2].text == "Use `s[::-1]`."
-    parts = [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]
+    parts = [
+        {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}
+    ]
     assert parse_conversation(parts)[0].text == "a\n\nb"
 
 
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ([{"role": "bot", "content": "x"}], "'chat' message [0] has role 'bot'; use one of: system, user"),
+        (
+            [{"role": "bot", "content": "x"}],
+            "'chat' message [0] has role 'bot'; use one of: system, user",
+        ),
         ([{"role": "user"}], "'chat' message [0] has no 'content'"),
         ([{"role": "user", "content": "a"}, "b"], "'chat' message [1] must be an object"),
-        ([{"role": "user", "content": 3}], "'chat' message [0] 'content' must be a string or a list"),
+        (
+            [{"role": "user", "content": 3}],
+            "'chat' message [0] 'content' must be a string or a list",
+        ),
         (
             [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}],
             "'chat' message [0] content part [0] has type 'image_url'; only 'text' parts",
         ),
-        ([{"role": "user", "content": [{"type": "text"}]}], "content part [0] needs a 'text' string"),
+        (
+            [{"role": "user", "content": [{"type": "text"}]}],
+            "content part [0] needs a 'text' string",
+        ),
         ([], "'chat' is an empty conversation"),
         ([{"role": "user", "content": "x"}] * (MAX_MESSAGES + 1), f"at most {MAX_MESSAGES}"),
     ],
@@ -133,10 +144,20 @@ def test_rating_of_a_whole_conversation_shows_it_as_a_chat():
 
 def test_spans_inside_one_message_use_offsets_relative_to_it():
     schema = parse_schema(
-        [{"name": "s", "kind": "spans", "source": "chat", "message": 2, "labels": [{"value": "CODE"}]}]
+        [
+            {
+                "name": "s",
+                "kind": "spans",
+                "source": "chat",
+                "message": 2,
+                "labels": [{"value": "CODE"}],
+            }
+        ]
     )
     assert schema.check_task_data({"chat": CHAT}) == []
-    value = schema.validate_annotation({"s": [{"start": 5, "end": 12, "label": "CODE"}]}, {"chat": CHAT})
+    value = schema.validate_annotation(
+        {"s": [{"start": 5, "end": 12, "label": "CODE"}]}, {"chat": CHAT}
+    )
     assert value["s"] == [{"start": 5, "end": 12, "label": "CODE", "text": "s[::-1]"}]
     assert schema.check_task_data({"chat": CHAT[:2]}) == [
         "'chat' has 2 messages, so it has no message [2] (indices count from 0; -1 is the last "

@@ -87,7 +87,9 @@ def test_a_prompt_that_is_neither_text_nor_chat_is_refused(db, api, project):
 
 
 def test_next_task_carries_the_rendered_chat(db, api, project):
-    api.post(f"/api/projects/{project}/import", params={"format": "jsonl"}, content=jsonl_bytes([ROW]))
+    api.post(
+        f"/api/projects/{project}/import", params={"format": "jsonl"}, content=jsonl_bytes([ROW])
+    )
     task = api.post(f"/api/projects/{project}/next?render=1").json()["task"]
     rendered = task["rendered"]
     assert rendered["pref"]["conversation"].startswith('<div class="lh-chat">')

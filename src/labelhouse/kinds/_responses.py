@@ -177,7 +177,9 @@ class ResponsesField(FieldKind):
         if self.prompt is not None and isinstance(data.get(self.prompt), str):
             out["prompt"] = render_markdown(data[self.prompt], highlight=True)
         elif self.prompt is not None:
-            chat = render_value(data.get(self.prompt), self.prompt, self.system_prompt or "collapse")
+            chat = render_value(
+                data.get(self.prompt), self.prompt, self.system_prompt or "collapse"
+            )
             if chat is not None:
                 out["conversation"] = chat
         # A broken task: the widget shows what it can, and a submit says what is wrong.

@@ -71,9 +71,7 @@ def content_text(content: Any, where: str) -> str:
             )
         text = part.get("text")
         if not isinstance(text, str):
-            raise ValueError(
-                f"{where} content part [{j}] needs a 'text' string, got {shown(text)}"
-            )
+            raise ValueError(f"{where} content part [{j}] needs a 'text' string, got {shown(text)}")
         texts.append(text)
     return "\n\n".join(texts)
 
@@ -82,8 +80,7 @@ def parse_message(raw: Any, where: str = "message") -> Message:
     """One message; ``ValueError`` (a sentence starting with ``where``) when malformed."""
     if not isinstance(raw, dict):
         raise ValueError(
-            f'{where} must be an object like {{"role": "user", "content": "…"}}, '
-            f"got {shown(raw)}"
+            f'{where} must be an object like {{"role": "user", "content": "…"}}, got {shown(raw)}'
         )
     role = raw.get("role")
     if role not in ROLES or not isinstance(role, str):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from contextlib import suppress
 from difflib import SequenceMatcher
 from typing import Any, ClassVar, Literal
 
@@ -67,22 +68,47 @@ def _matching(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
 
 
 def word_diff(original: str, final: str) -> list[Op]:
-    """The compact word diff from ``original`` to ``final`` (see the module note)."""
+    """The compact word diff from ``original`` to ``final`` (see the module note). As in
+    the widgets' ``wordDiff``, a lone run of whitespace between two changes joins the
+    change, so "a b" → "c d" reads as one replacement rather than four pieces."""
     a, b = tokenize(original), tokenize(final)
-    ops: list[Op] = []
-
-    def push(op: str, item: Any) -> None:
-        if ops and ops[-1][0] == op:
-            ops[-1][1] += item
-        elif item:
-            ops.append([op, item])
-
+    runs: list[tuple[str, str]] = []
     i = j = 0
     for bi, bj, n in [*_matching(a, b), (len(a), len(b), 0)]:
-        push("-", "".join(a[i:bi]))
-        push("+", "".join(b[j:bj]))
-        push("=", sum(len(t) for t in a[bi : bi + n]))
+        runs += [("-", t) for t in a[i:bi]] + [("+", t) for t in b[j:bj]]
+        runs += [("=", t) for t in a[bi : bi + n]]
         i, j = bi + n, bj + n
+    ops: list[Op] = []
+    removed: list[str] = []
+    added: list[str] = []
+
+    def flush() -> None:
+        if removed:
+            ops.append(["-", "".join(removed)])
+        if added:
+            ops.append(["+", "".join(added)])
+        removed.clear()
+        added.clear()
+
+    for k, (op, text) in enumerate(runs):
+        gap = (
+            op == "="
+            and text.isspace()
+            and 0 < k < len(runs) - 1
+            and runs[k - 1][0] != "="
+            and runs[k + 1][0] != "="
+        )
+        if op == "-" or gap:
+            removed.append(text)
+        if op == "+" or gap:
+            added.append(text)
+        if op == "=" and not gap:
+            flush()
+            if ops and ops[-1][0] == "=":
+                ops[-1][1] += len(text)
+            else:
+                ops.append(["=", len(text)])
+    flush()
     return ops
 
 
@@ -190,10 +216,8 @@ class EditField(ReadsData):
         from labelhouse.markdown import render as render_markdown  # only pages need it
 
         out = super().display(data)
-        try:
+        with suppress(ValueError):  # a broken task: the widget shows what it can
             out["original"] = render_markdown(self.original(data), highlight=True)
-        except ValueError:
-            pass
         return out
 
     # -- quality ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from labelhouse.accounts.models import Role
-from labelhouse.kinds.conversation import render_value as render_chat
 from labelhouse.annotations.queries import (
     MATCHES,
     TaskDetail,
@@ -18,6 +17,7 @@ from labelhouse.annotations.queries import (
     browse_view,
     task_detail,
 )
+from labelhouse.kinds.conversation import render_value as render_chat
 from labelhouse.review.task_state import rejected_tasks, task_review_state
 from labelhouse.tasks.service import TASK_STATUSES, task_status
 from labelhouse.tasks.skips import skips_of_task
