@@ -111,3 +111,30 @@ def test_conversation_with_every_kind(page: Page, live_server, console_errors):
     page.goto(f"/tasks/{task_id(live_server, pid, 'chat-1')}")
     expect(page.locator(".lh-chat").first).to_be_visible()
     expect(page.locator(".lh-d-edit ins").first).to_have_text("extended ")
+
+
+def test_review_page_shows_the_chat_and_the_edit(page: Page, live_server, console_errors):
+    from labelhouse.tasks import queue
+    from tests.browser.page_factories import annotate, new_project, new_user
+
+    schema = {"fields": [SCHEMA["fields"][0], SCHEMA["fields"][3]]}  # pairwise + edit only
+    pid = new_project(live_server, rows=[ROW], schema=schema)
+    with live_server.db.session() as s:
+        queue.update_project(s, live_server.owner, pid, {"review_mode": "all"})
+    actor, _ = new_user(live_server)
+    edit = {"text": "Use s[::-1] (slicing)."}
+    annotate(
+        live_server,
+        actor,
+        pid,
+        {"chat-1": {"pref": {"choice": "A", "strength": None}, "fix": edit}},
+    )
+    login(page, live_server.reviewer_email)
+    page.goto(f"/projects/{pid}/review")
+    # the pairwise prompt is a conversation: the review page shows it as a chat above
+    chat = page.locator("#rv-context .lh-chat")
+    expect(chat.locator(".lh-msg")).to_have_count(4)
+    expect(chat.locator(".lh-msg-user").last).to_contain_text("<script>alert(1)</script>")
+    expect(page.locator(".rv-annotation .lh-d-edit ins").first).to_be_visible()
+    expect(page.locator(".rv-annotation .lh-d-edit")).to_contain_text("Edited:")
+    assert console_errors == []
