@@ -3,6 +3,7 @@ malformed one is refused with the line, the message index and the fix."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from tests.factories import make_project, token_client
@@ -104,3 +105,22 @@ def test_next_task_carries_the_rendered_chat(db, api, project):
     stored = body.json()["value"]["fix"]
     assert stored["changed"] is True and stored["text"] == "It is 6."
     assert stored["ops"] == [["+", "It is "], ["=", 1], ["+", "."]]
+
+
+def test_jsonl_export_carries_the_conversation_and_the_edit_diff(db, api, project):
+    from labelhouse.kinds.edit import original_of
+
+    api.post(
+        f"/api/projects/{project}/import", params={"format": "jsonl"}, content=jsonl_bytes([ROW])
+    )
+    task = api.post(f"/api/projects/{project}/next").json()["task"]
+    value = {"pref": {"choice": "A", "strength": None}, "fix": {"text": "Six (6)."}}
+    r = api.post(f"/api/tasks/{task['id']}/annotations", json={"value": value})
+    assert r.status_code in (200, 201), r.text
+    r = api.get(f"/api/projects/{project}/export", params={"format": "jsonl"})
+    assert r.status_code == 200, r.text
+    [record] = [orjson.loads(line) for line in r.content.splitlines()]
+    assert record["data"]["chat"] == CHAT
+    fix = record["annotations"][0]["value"]["fix"]
+    assert fix["text"] == "Six (6)." and fix["changed"] is True
+    assert original_of(fix) == "6"  # the diff in the export rebuilds the original reply
