@@ -290,12 +290,12 @@ def test_next_and_submit_render_markdown_after_their_transaction_commits(
     seen: list[tuple[int, int]] = []
     real_render = markdown.render
 
-    def watching_render(text: str | None) -> str:
+    def watching_render(text: str | None, *, highlight: bool = False) -> str:
         if text and text.startswith("**Q"):
             leased = detached(db, select(Assignment.task_id).where(Assignment.user_id == user))
             answered = detached(db, select(Annotation.task_id).where(Annotation.user_id == user))
             seen.append((len(leased), len(answered)))
-        return real_render(text)
+        return real_render(text, highlight=highlight)
 
     monkeypatch.setattr(markdown, "render", watching_render)
     c = login(app, annotator)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from importlib import resources
 from typing import Any
 
 import orjson
@@ -63,6 +64,43 @@ RANKING = [
         ],
     }
 ]
+
+
+def demo_conversations() -> list[dict[str, Any]]:
+    """The small bundled conversation set (``demo_data/conversations.jsonl``): a few
+    hand-written multi-turn chats, each with two candidate next assistant replies."""
+    text = resources.files("labelhouse").joinpath("demo_data/conversations.jsonl").read_bytes()
+    return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+
+
+CHAT_PREFERENCE: dict[str, Any] = {
+    "name": "Demo: chat preference",
+    "instructions": (
+        "Read the conversation, then pick the better **next assistant reply** (A, B or T; "
+        "press **D** to see how the two differ). Optionally rewrite the first candidate "
+        "into an ideal reply."
+    ),
+    "schema": {
+        "fields": [
+            {
+                "name": "preference",
+                "kind": "pairwise",
+                "prompt": "conversation",
+                "responses": "candidates",
+                "strengths": ["slightly", "clearly", "much"],
+            },
+            {
+                "name": "rewrite",
+                "kind": "edit",
+                "title": "Improve the first candidate (optional)",
+                "source": "candidates",
+                "message": 0,
+                "required": False,
+            },
+        ]
+    },
+    "rows": None,  # read from the bundled file when the demo is loaded
+}
 
 DEMO_PROJECTS: list[dict[str, Any]] = [
     {
@@ -201,6 +239,7 @@ DEMO_PROJECTS: list[dict[str, Any]] = [
         },
         "rows": [{**r, "external_id": f"rank-{i}"} for i, r in enumerate(RANKING)],
     },
+    CHAT_PREFERENCE,
 ]
 
 BOXES_PROJECT: dict[str, Any] = {
@@ -259,7 +298,9 @@ def load_demo(session: Session, actor: Actor, storage: Storage) -> list[Project]
             instructions=spec["instructions"],
         )
         rows = spec.get("rows")
-        if rows is None:
+        if spec is CHAT_PREFERENCE:
+            rows = demo_conversations()
+        elif rows is None:
             rows = []
             for i in range(4):
                 name = f"shapes-{i}.png"

@@ -97,7 +97,7 @@ def _value_of(live_server, pid: int, user_email: str) -> dict:
 
 def test_every_demo_project_works_in_the_annotate_page(page: Page, live_server, console_errors):
     ids = _demo_ids(live_server)
-    assert len(ids) == 5
+    assert len(ids) == 6
     email = _fresh_annotator(live_server)
 
     # text classification: a model's guess is pre-filled and marked
@@ -175,6 +175,22 @@ def test_every_demo_project_works_in_the_annotate_page(page: Page, live_server, 
     for rank, response in enumerate(shown, start=1):
         expected[response] = rank
     assert _value_of(live_server, ids["Demo: response ranking"], email) == {"ranking": expected}
+
+    # chat preference: the bundled conversations drawn as chats, the diff view, then A
+    page.goto(f"/projects/{ids['Demo: chat preference']}/annotate")
+    pref = field(page, "preference")
+    expect(pref.locator(".lh-chat .lh-msg-user")).to_have_count(2)
+    left = int(pref.locator(".lh-response[data-side=left]").get_attribute("data-response-index"))
+    page.keyboard.press("d")
+    expect(pref.locator(".lh-pair-diff")).to_be_visible()
+    page.keyboard.press("a")
+    page.keyboard.press("2")
+    screenshot(page, "annotate-demo-chat")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#an-status")).to_contain_text("Saved task")
+    assert _value_of(live_server, ids["Demo: chat preference"], email) == {
+        "preference": {"choice": "A" if left == 0 else "B", "strength": "clearly"}
+    }
 
     # boxes on a bundled image
     page.goto(f"/projects/{ids['Demo: shapes detection']}/annotate")

@@ -33,9 +33,19 @@ def _examples():
 def test_doc_has_one_schema_per_kind_and_all_validate():
     examples = _examples()
     kinds = {f.kind for kind, schema, _, _ in examples if kind == "schema" for f in schema.fields}
-    assert kinds == {"choice", "choices", "spans", "text", "rating", "pairwise", "ranking", "boxes"}
+    assert kinds == {
+        "choice",
+        "choices",
+        "spans",
+        "text",
+        "rating",
+        "pairwise",
+        "ranking",
+        "boxes",
+        "edit",
+    }
     values = [e for e in examples if e[0] == "value"]
-    assert len(values) == 5
+    assert len(values) == 6
     for _, schema, task, value in values:
         clean = schema.validate_annotation(value, task)
         assert set(clean) == set(value)
@@ -46,5 +56,15 @@ def test_documented_normalisations_hold():
     spans = next(e for e in examples if "entities" in e[3])
     clean = spans[1].validate_annotation(spans[3], spans[2])
     assert [s["text"] for s in clean["entities"]] == ["Ada Lovelace", "London"]
+    chat = next(e for e in examples if "fix" in e[3])
+    clean = chat[1].validate_annotation(chat[3], chat[2])
+    assert clean["code"][0]["text"] == "s[::-1]"
+    assert clean["fix"]["changed"] is True
+    assert clean["fix"]["ops"] == [
+        ["=", 11],
+        ["-", " in Python"],
+        ["+", "; it works on any sequence"],
+        ["=", 1],
+    ]
     ranking = next(e for e in examples if "order" in e[3])
     assert ranking[1].validate_annotation({"order": [1, 3, 3]}, ranking[2])["order"] == [1, 2, 2]

@@ -38,7 +38,11 @@ def test_pairwise_renders_prompt_and_responses_in_task_order():
         }
     )
     assert shown["prompt"] == "<p>Reverse <code>s</code></p>\n"
-    assert shown["responses"][0].startswith('<pre><code class="language-python">s[::-1]')
+    # code is highlighted on the server: Pygments token classes, no inline styles
+    assert shown["responses"][0].startswith(
+        '<pre><code class="language-python"><span class="n">s</span><span class="p">[::</span>'
+    )
+    assert "style=" not in shown["responses"][0]
     assert shown["responses"][1] == "<p>Use <strong>reversed</strong></p>\n"
 
 

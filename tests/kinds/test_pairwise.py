@@ -118,7 +118,10 @@ def test_data_keys():
     [
         ({"responses": ["a", "b"]}, "missing key 'prompt' (read by field 'preference')"),
         ({"prompt": "p"}, "missing key 'responses'"),
-        ({"prompt": 3, "responses": ["a", "b"]}, "'prompt' (the prompt) must be a string, got 3"),
+        (
+            {"prompt": 3, "responses": ["a", "b"]},
+            "'prompt' (the prompt) must be a string or a conversation",
+        ),
         (
             {"prompt": "p", "responses": "a"},
             "'responses' must be a list of exactly 2 responses (read by field 'preference'), got 'a'",

@@ -130,7 +130,10 @@ EXPECTED_RENDERED = {
     "preference": {
         "prompt": "<p>Reverse <code>s</code> &lt;script&gt;alert(1)&lt;/script&gt;</p>\n",
         "responses": [
-            '<pre><code class="language-python">s[::-1]\n</code></pre>\n',
+            # highlighted on the server: Pygments token classes, no inline style
+            '<pre><code class="language-python"><span class="n">s</span><span class="p">[::</span>'
+            '<span class="o">-</span><span class="mi">1</span><span class="p">]</span>\n'
+            "</code></pre>\n",
             "<p>&lt;img src=x onerror=alert(2)&gt;</p>\n",
         ],
     }

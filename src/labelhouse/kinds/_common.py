@@ -9,7 +9,7 @@ so the value helpers speak in JSON type names in their messages.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -37,13 +37,36 @@ Options = Annotated[
 ]
 
 
+# How a conversation shows its system prompt (kinds/conversation.py): in full, folded
+# (the default, ``None`` in a stored schema) or not at all.
+SystemPromptShown = Literal["show", "collapse", "hide"]
+
+
 class ReadsData(FieldKind):
-    """A field shown next to task data it does not itself interpret (e.g. the text to classify)."""
+    """A field shown next to task data it does not itself interpret (e.g. the text to
+    classify, or a conversation to rate: then it is validated and drawn as a chat)."""
 
     reads: DataKeys = []
+    system_prompt: SystemPromptShown | None = None
 
     def data_keys(self) -> tuple[str, ...]:
         return tuple(self.reads)
+
+    def check_data(self, data: dict[str, Any]) -> list[str]:
+        from labelhouse.kinds.conversation import conversation_problems
+
+        problems = super().check_data(data)
+        for key in self.reads:
+            problems.extend(conversation_problems(data, key))
+        return problems
+
+    def display(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Conversations among the keys this field reads, as server-rendered chat HTML."""
+        from labelhouse.kinds.conversation import render_value
+
+        shown_as = self.system_prompt or "collapse"
+        chats = {k: html for k in self.reads if (html := render_value(data.get(k), k, shown_as))}
+        return {"data": chats} if chats else {}
 
 
 # -- helpers for validating submitted values ---------------------------------------------------

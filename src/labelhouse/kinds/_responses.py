@@ -13,8 +13,13 @@ from typing import Any, ClassVar, NamedTuple
 
 from pydantic import model_validator
 
-from labelhouse.kinds._common import DataKey, shown
+from labelhouse.kinds._common import DataKey, SystemPromptShown, shown
 from labelhouse.kinds.base import FieldKind, ValueProblem
+from labelhouse.kinds.conversation import (
+    conversation_problems,
+    looks_like_conversation,
+    render_value,
+)
 
 _MASK = 0xFFFFFFFF
 
@@ -71,13 +76,19 @@ class Response:
 
 
 def parse_response(raw: Any) -> Response:
-    """One response: a string, or an object with ``text`` (or ``content``) and optional
-    ``id``/``model``. Other keys (scores, metadata) are allowed and ignored."""
+    """One response: a string, or an object with ``text`` (or ``content``: a string or chat
+    content parts, so a candidate may be an assistant message ``{"role": "assistant",
+    "content": …}``) and optional ``id``/``model``. Other keys (scores, metadata) are
+    allowed and ignored."""
     if isinstance(raw, str):
         return Response(raw)
     if not isinstance(raw, dict):
         raise ValueError(f"must be a string or an object with a 'text' string, got {shown(raw)}")
     text = raw.get("text", raw.get("content"))
+    if isinstance(text, list):  # chat content parts: a candidate next assistant message
+        from labelhouse.kinds.conversation import content_text
+
+        text = content_text(text, "the message")
     if not isinstance(text, str):
         raise ValueError(f"needs a 'text' (or 'content') string, got {shown(text)}")
     rid = raw.get("id")
@@ -97,6 +108,9 @@ class ResponsesField(FieldKind):
 
     prompt: DataKey | None = "prompt"
     responses: DataKey = "responses"
+    # The prompt may be a conversation (kinds/conversation.py); the responses are then the
+    # candidate next assistant messages. How its system prompt shows (default: folded).
+    system_prompt: SystemPromptShown | None = None
 
     @model_validator(mode="after")
     def _distinct_keys(self) -> ResponsesField:
@@ -118,9 +132,12 @@ class ResponsesField(FieldKind):
         problems = super().check_data(data)
         if self.prompt is not None:
             prompt = data.get(self.prompt)
-            if prompt is not None and not isinstance(prompt, str):
+            if looks_like_conversation(prompt):
+                problems.extend(conversation_problems(data, self.prompt))
+            elif prompt is not None and not isinstance(prompt, str):
                 problems.append(
-                    f"'{self.prompt}' (the prompt) must be a string, got {shown(prompt)}"
+                    f"'{self.prompt}' (the prompt) must be a string or a conversation (a list "
+                    f'of messages like {{"role": "user", "content": "…"}}), got {shown(prompt)}'
                 )
         if data.get(self.responses) is not None:
             try:
@@ -152,15 +169,24 @@ class ResponsesField(FieldKind):
 
     def display(self, data: dict[str, Any]) -> dict[str, Any]:
         """The prompt and each response as sanitized Markdown HTML (code blocks, lists…),
-        in the task's order; the widget decides where each one is drawn."""
+        in the task's order; the widget decides where each one is drawn. A prompt that is
+        a conversation comes as ``conversation``: the whole chat's HTML."""
         from labelhouse.markdown import render as render_markdown  # only pages need it
 
         out: dict[str, Any] = {}
         if self.prompt is not None and isinstance(data.get(self.prompt), str):
-            out["prompt"] = render_markdown(data[self.prompt])
+            out["prompt"] = render_markdown(data[self.prompt], highlight=True)
+        elif self.prompt is not None:
+            chat = render_value(
+                data.get(self.prompt), self.prompt, self.system_prompt or "collapse"
+            )
+            if chat is not None:
+                out["conversation"] = chat
         # A broken task: the widget shows what it can, and a submit says what is wrong.
         with suppress(ValueError):
-            out["responses"] = [render_markdown(r.text) for r in self.read_responses(data)]
+            out["responses"] = [
+                render_markdown(r.text, highlight=True) for r in self.read_responses(data)
+            ]
         return out
 
     # -- preference data -----------------------------------------------------------------

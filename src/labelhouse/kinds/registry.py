@@ -12,6 +12,7 @@ from labelhouse.kinds.base import FieldKind, ValueProblem
 from labelhouse.kinds.boxes import BoxesField
 from labelhouse.kinds.choice import ChoiceField
 from labelhouse.kinds.choices import ChoicesField
+from labelhouse.kinds.edit import EditField
 from labelhouse.kinds.pairwise import PairwiseField
 from labelhouse.kinds.ranking import RankingField
 from labelhouse.kinds.rating import RatingField
@@ -31,6 +32,7 @@ KINDS: dict[str, type[FieldKind]] = {
         PairwiseField,
         RankingField,
         BoxesField,
+        EditField,
     )
 }
 
@@ -42,7 +44,8 @@ AnyField = Annotated[
     | RatingField
     | PairwiseField
     | RankingField
-    | BoxesField,
+    | BoxesField
+    | EditField,
     Field(discriminator="kind"),
 ]
 

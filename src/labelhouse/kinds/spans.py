@@ -4,15 +4,21 @@ Offsets are Python ``str`` indices (Unicode code points), ``end`` exclusive. The
 value also carries each span's ``text`` — recomputed here from the task, never trusted from
 the client — so exports and reviewers can read spans without re-slicing the source.
 Spans are sorted so equal answers compare equal.
+
+With ``message`` set, ``source`` holds a conversation (kinds/conversation.py) and the spans
+mark that message's text (``message: -1`` is the last one): offsets are relative to the
+message, and its text is the text parts of its content joined by a blank line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from labelhouse.kinds._common import (
     ConfigBool,
+    ConfigInt,
     DataKey,
     Options,
     as_int,
@@ -58,18 +64,32 @@ class SpansField(FieldKind):
     source: DataKey = "text"
     labels: Options
     allow_overlap: ConfigBool = False
+    message: ConfigInt | None = None  # mark spans in this message of a conversation
 
     def data_keys(self) -> tuple[str, ...]:
         return (self.source,)
 
+    def source_text(self, data: dict[str, Any]) -> str:
+        """The text spans are marked in; ``ValueError`` (a sentence) when the data lacks it."""
+        from labelhouse.kinds.conversation import text_of
+
+        return text_of(data.get(self.source), self.message, self.source)
+
     def check_data(self, data: dict[str, Any]) -> list[str]:
         problems = super().check_data(data)
-        text = data.get(self.source)
-        if text is not None and not isinstance(text, str):
+        value = data.get(self.source)
+        if value is None:
+            return problems
+        if self.message is None and not isinstance(value, str):
             problems.append(
                 f"'{self.source}' must be a string (the text field '{self.name}' marks spans "
-                f"in), got {shown(text)}"
+                f"in), got {shown(value)}"
             )
+        elif self.message is not None:
+            try:
+                self.source_text(data)
+            except ValueError as exc:
+                problems.append(f"{exc} (field '{self.name}' marks spans in a message of it)")
         return problems
 
     def is_empty(self, value: Any) -> bool:
@@ -77,9 +97,12 @@ class SpansField(FieldKind):
         return value is None
 
     def validate_value(self, value: Any, data: dict[str, Any]) -> list[dict[str, Any]]:
-        text = data.get(self.source)
-        if not isinstance(text, str):
-            raise ValueProblem(f"the task has no text under '{self.source}' to mark spans in")
+        try:
+            text = self.source_text(data)
+        except ValueError:
+            raise ValueProblem(
+                f"the task has no text under '{self.source}' to mark spans in"
+            ) from None
         if not isinstance(value, list):
             raise ValueProblem(
                 'expected a list of spans like [{"start": 0, "end": 5, "label": "PER"}]'
@@ -136,7 +159,10 @@ class SpansField(FieldKind):
         from labelhouse.quality.consensus import span_consensus
 
         voted = span_consensus([as_spans(v) for v in answers], weights=answer_weights)
-        text = data.get(self.source) if data else None
+        text = None
+        if data:
+            with suppress(ValueError):
+                text = self.source_text(data)
         merged = []
         for v in voted:
             start, end, label = v.value

@@ -111,12 +111,14 @@ class TextField(ReadsData):
 
     def display(self, data: dict[str, Any]) -> dict[str, Any]:
         """With ``markdown`` set, the task text this field reads (e.g. a response to correct)
-        is shown as sanitized Markdown instead of plain text."""
+        is shown as sanitized Markdown instead of plain text; conversations always are."""
+        chats = super().display(data)
         if not self.markdown:
-            return {}
+            return chats
         from labelhouse.markdown import render as render_markdown  # only pages need it
 
         html = {k: render_markdown(data[k]) for k in self.reads if isinstance(data.get(k), str)}
+        html |= chats.get("data", {})
         return {"data": html} if html else {}
 
     # Free text has no consensus and no chance-corrected agreement: the report shows the

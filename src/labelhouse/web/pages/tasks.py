@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 
 from labelhouse.accounts.models import Role
 from labelhouse.annotations.queries import (
@@ -16,6 +17,7 @@ from labelhouse.annotations.queries import (
     browse_view,
     task_detail,
 )
+from labelhouse.kinds.conversation import render_value as render_chat
 from labelhouse.review.task_state import rejected_tasks, task_review_state
 from labelhouse.tasks.service import TASK_STATUSES, task_status
 from labelhouse.tasks.skips import skips_of_task
@@ -97,6 +99,18 @@ def task_browser(
         )
 
 
+def conversations_shown(data: dict[str, Any]) -> dict[str, Markup]:
+    """Data values that are conversations, as chats (system prompt shown: this page is for
+    reviewers and managers). The HTML is built by the domain from escaped roles and
+    nh3-cleaned Markdown only (kinds/conversation.py), hence safe to insert as is."""
+    chats = {}
+    for key, value in data.items():
+        html = render_chat(value, key, "show")
+        if html is not None:
+            chats[key] = Markup(html)  # noqa: S704 (sanitized by kinds.conversation)
+    return chats
+
+
 def answers_config(detail: TaskDetail, *, with_gold: bool) -> dict[str, Any]:
     """What static/js/task-detail.js draws the answers with (each field's widget in display
     mode): the schema, the task's data, media and display HTML, every answer under the
@@ -149,6 +163,7 @@ def task_page(task_id: Id, ctx: Ctx) -> HTMLResponse:
             detail=detail,
             review_state=review_state,
             media_keys={k for f in detail.schema.fields for k in f.media_keys()},
+            chats=conversations_shown(detail.task.data),
             can_gold=can_gold,
             answers=answers_config(detail, with_gold=can_gold),
             widget_css=widget_stylesheet(),

@@ -51,7 +51,7 @@ function renderAnnotations(item, modules) {
 
 function renderContext(item) {
   const fields = fieldsOf(item.schema);
-  const shown = mountContext(els.context, { fields, task: item.task, rendered: item.task.rendered });
+  const shown = mountContext(els.context, { fields, task: item.task, rendered: item.task.rendered, prompts: true });
   if (shown) return;
   for (const [key, value] of Object.entries(item.task.data || {})) {
     const url = typeof value === "string" ? item.task.media?.[value] : null;

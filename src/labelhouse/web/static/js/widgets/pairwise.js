@@ -2,7 +2,7 @@
 // Which response is drawn left is random per task (seeded by the task id, so stable on
 // reload) to fight position bias. The screen letters A (left) and B (right) are what the
 // annotator presses; the stored value always names the *response*: "A" = responses[0].
-import { clip } from "./lib/diff.js";
+import { clip, wordDiff } from "./lib/diff.js";
 import { displayRoot, notAnswered, replaced } from "./lib/display.js";
 import { h, isPlain, kbd } from "./lib/dom.js";
 import { seededOrder } from "./lib/random.js";
@@ -19,6 +19,7 @@ const STORED = ["A", "B"]; // response index → stored choice
 export function keyHelp(field) {
   const out = [["A", "the left response (A) is better"], ["B", "the right response (B) is better"]];
   if (field.allow_tie !== false) out.push(["T", "tie: equally good"]);
+  out.push(["D", "show or hide the word differences between A and B"]);
   (field.strengths || []).forEach((s, i) => out.push([String(i + 1), `by how much: ${s}`]));
   return out;
 }
@@ -31,6 +32,30 @@ export function keyHelp(field) {
  */
 export function sides(field, task) {
   return seededOrder(2, `${task.id}:${field.name}`);
+}
+
+/**
+ * A word diff from the left response (A on screen) to the right one (B): what the
+ * "Differences" view shows. Pure.
+ * @param {object} field
+ * @param {object} task
+ * @returns {Array<{op: "same"|"removed"|"added", text: string}>}
+ */
+export function sideDiff(field, task) {
+  const texts = responseTexts(field, task);
+  const [left, right] = sides(field, task);
+  return wordDiff(texts[left] ?? "", texts[right] ?? "");
+}
+
+/**
+ * The diff view: removed text is only in A (left), added text only in B (right).
+ * @param {Array<{op: string, text: string}>} ops
+ * @returns {HTMLElement}
+ */
+function diffView(ops) {
+  const tag = { same: "span", removed: "del", added: "ins" };
+  return h("div", { class: "lh-pair-diff lh-plain", role: "region", "aria-label": "Differences: struck out only in A, underlined only in B" },
+    ...ops.map((o) => h(tag[o.op] || "span", { class: `lh-diff-${o.op}`, text: o.text })));
 }
 
 /**
@@ -68,6 +93,17 @@ export function mount(container, { field, task, rendered, value = null, readOnly
   tie?.addEventListener("click", () => choose("tie"));
   root.append(h("div", { class: "lh-pair-cols" }, cards[0].card, cards[1].card));
   if (tie) root.append(h("div", { class: "lh-pair-tie" }, tie));
+  // Word differences between the two candidates, on demand (D): near-identical replies
+  // are hard to compare by reading them side by side.
+  const diffToggle = h("button", { type: "button", class: "lh-diff-toggle", "aria-pressed": "false", "aria-keyshortcuts": "d" }, kbd("D"), " Differences");
+  let diffPanel = null;
+  function toggleDiff() {
+    if (diffPanel) { diffPanel.remove(); diffPanel = null; }
+    else { diffPanel = diffView(sideDiff(field, task)); diffToggle.after(diffPanel); }
+    diffToggle.setAttribute("aria-pressed", String(Boolean(diffPanel)));
+  }
+  diffToggle.addEventListener("click", toggleDiff);
+  root.append(h("div", { class: "lh-pair-difftools" }, diffToggle));
 
   const strengthButtons = strengths.map((s, i) => {
     const b = h("button", { type: "button", class: "lh-strength", disabled: readOnly, "aria-pressed": "false" }, kbd(String(i + 1)), ` ${s}`);
@@ -123,8 +159,10 @@ export function mount(container, { field, task, rendered, value = null, readOnly
     getValue: read,
     setValue: set,
     handleKey(event) {
-      if (readOnly || !isPlain(event)) return false;
+      if (!isPlain(event)) return false;
       const key = event.key.toLowerCase();
+      if (key === "d") { toggleDiff(); return true; }
+      if (readOnly) return false;
       const side = SIDE_KEYS.indexOf(key);
       if (side >= 0) { choose(cards[side].stored); return true; }
       if (key === "t" && allowTie) { choose("tie"); return true; }

@@ -3,6 +3,7 @@
 // Marks are coloured by label; click a mark (or its tag) to remove it. With no selection,
 // a label chosen first stays armed and labels every following mouse selection.
 // Offsets are stored as code points (the server's str indices); see lib/spans.js.
+import { sourceText as chatText } from "./lib/chat.js";
 import { clip, diffList, itemsNotIn } from "./lib/diff.js";
 import { PALETTE, displayRoot, notAnswered, optionStyle } from "./lib/display.js";
 import { h, isPlain, kbd } from "./lib/dom.js";
@@ -31,8 +32,8 @@ export function keyHelp(field) {
  * @returns {{getValue: Function, setValue: Function, handleKey: Function, focus: Function, destroy: Function}}
  */
 export function mount(container, { field, task, value = null, readOnly = false, onChange = () => {} }) {
-  const source = task.data?.[field.source || "text"];
-  const text = typeof source === "string" ? source : "";
+  const source = sourceText(field, task);
+  const text = source ?? "";
   const conv = offsetConverter(text);
   const labels = field.labels;
   const keys = assignKeys(labels);
@@ -57,7 +58,8 @@ export function mount(container, { field, task, value = null, readOnly = false, 
   const status = h("p", { class: "lh-span-status muted", "aria-live": "polite" });
   root.append(h("div", { class: "lh-span-labels", role: "toolbar", "aria-label": "Labels" }, ...buttons), textEl, status, list);
   container.append(root);
-  if (typeof source !== "string") status.textContent = `This task has no text under “${field.source || "text"}”.`;
+  if (source === null) status.textContent = `This task has no text under “${field.source || "text"}”.`;
+  else if (Number.isInteger(field.message)) textEl.setAttribute("aria-label", `Message to mark: ${field.title || field.name}`);
 
   function paint() {
     const cuts = pending ? [] : [caret];
@@ -260,10 +262,8 @@ export function mount(container, { field, task, value = null, readOnly = false, 
   };
 }
 
-const sourceText = (field, task) => {
-  const source = task?.data?.[field.source || "text"];
-  return typeof source === "string" ? source : null;
-};
+// The text spans are marked in: data[source], or with `message` set, that chat message.
+const sourceText = (field, task) => chatText(task, field.source || "text", field.message);
 const isSpan = (s) => s && typeof s.label === "string" && Number.isInteger(s.start) && Number.isInteger(s.end) && s.start < s.end;
 
 /** A label's tag, drawn after the end of its span (as the annotate widget draws it). */
