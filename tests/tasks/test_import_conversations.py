@@ -124,3 +124,38 @@ def test_jsonl_export_carries_the_conversation_and_the_edit_diff(db, api, projec
     fix = record["annotations"][0]["value"]["fix"]
     assert fix["text"] == "Six (6)." and fix["changed"] is True
     assert original_of(fix) == "6"  # the diff in the export rebuilds the original reply
+
+
+def test_every_export_format_writes_or_refuses_a_conversation_project(db, api, project):
+    """Formats and kinds were built side by side: each registered format, given a project
+    of conversations with an edit field, writes its file or refuses the schema with a
+    sentence (422) — never a 500 or a broken stream."""
+    from labelhouse.exports.writers import FORMATS
+
+    api.post(
+        f"/api/projects/{project}/import", params={"format": "jsonl"}, content=jsonl_bytes([ROW])
+    )
+    task = api.post(f"/api/projects/{project}/next").json()["task"]
+    value = {"pref": {"choice": "B", "strength": None}, "fix": {"text": "Six (6)."}}
+    assert api.post(f"/api/tasks/{task['id']}/annotations", json={"value": value}).is_success
+    written, refused = [], []
+    for name in FORMATS:
+        r = api.get(f"/api/projects/{project}/export", params={"format": name})
+        if r.status_code == 422:
+            assert r.json()["error"]["message"], name
+            refused.append(name)
+        else:
+            assert r.status_code == 200 and r.content, (name, r.status_code, r.text[:300])
+            written.append(name)
+    assert {"jsonl", "json", "csv", "parquet", "trl_preference", "label_studio"} <= set(written)
+    assert {"coco", "yolo", "voc", "spacy", "conll"} <= set(refused)  # no boxes, no spans
+    # the rewritten reply goes to Label Studio as its final text (a TextArea result)
+    [ls_task] = api.get(f"/api/projects/{project}/export", params={"format": "label_studio"}).json()
+    texts = [
+        r["value"]["text"] for r in ls_task["annotations"][0]["result"] if "text" in r["value"]
+    ]
+    assert texts == [["Six (6)."]]
+    trl = api.get(f"/api/projects/{project}/export", params={"format": "trl_preference"})
+    [pair] = [orjson.loads(line) for line in trl.content.splitlines()]
+    assert pair["prompt"][1] == {"role": "user", "content": "What is 2+2?"}  # content parts read
+    assert pair["chosen"] == [{"role": "assistant", "content": "Six."}]

@@ -19,6 +19,7 @@ from labelhouse.exports.formats import provenance
 from labelhouse.exports.formats.options import OptionHelp
 from labelhouse.exports.formats.values import VALUE_SOURCES, Answer, answers
 from labelhouse.kinds._responses import parse_response
+from labelhouse.kinds.conversation import looks_like_conversation, parse_conversation
 
 LAYOUTS = ("jsonl", "parquet")
 # TRL's own columns; any other column (task_id, provenance) is ours.
@@ -84,13 +85,22 @@ def messages_of(value: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def prompt_of(data: Mapping[str, Any], key: str | None) -> str | list[dict[str, str]] | None:
-    """The prompt in the task data: text, or a chat (messages); None if absent."""
+    """The prompt in the task data: text, or a chat (messages, each message's content parts
+    joined into its text, as ``kinds/conversation.py`` reads them); None if absent."""
     if key is None:
         return None
     value = data.get(key)
     if isinstance(value, str):
         return value
-    return messages_of(value) if is_messages(value) else None
+    if is_messages(value):
+        return messages_of(value)
+    if looks_like_conversation(value):
+        try:
+            messages = parse_conversation(value, key)
+        except ValueError:
+            return None  # import validated it; a broken task gives no row
+        return [{"role": m.role, "content": m.text} for m in messages]
+    return None
 
 
 def text_of(raw: Any) -> str | None:

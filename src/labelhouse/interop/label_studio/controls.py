@@ -21,6 +21,9 @@ TAG_OF_KIND = {
     "boxes": ("RectangleLabels", "rectanglelabels"),
     "rating": ("Rating", "rating"),
     "text": ("TextArea", "textarea"),
+    # A rewritten reply goes out as its final text (Label Studio has no edit control; the
+    # original stays in the task data, and it comes back as a text field).
+    "edit": ("TextArea", "textarea"),
     "pairwise": ("Pairwise", "pairwise"),
     "ranking": ("Ranker", "ranker"),
 }

@@ -186,6 +186,9 @@ def write_results(control: Control, value: Any, data: dict[str, Any], prefix: st
         return [base | {"value": {"rating": value}}]
     if kind == "text":
         return [base | {"value": {"text": [value]}}]
+    if kind == "edit":
+        final = value.get("text") if isinstance(value, dict) else value
+        return [base | {"value": {"text": [final]}}] if isinstance(final, str) else []
     if kind == "pairwise":
         side = {"A": "left", "B": "right"}.get(str((value or {}).get("choice")))
         return [base | {"value": {"selected": side}}] if side else []  # a tie is not written
