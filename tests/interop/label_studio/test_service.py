@@ -8,8 +8,9 @@ import io
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from labelhouse.errors import Conflict, InvalidInput, PermissionDenied
 from labelhouse.exports.service import plan_export
@@ -184,6 +185,14 @@ def test_only_managers_migrate_and_names_stay_unique(
         run(db, owner, "ner", tmp_path)
 
 
+def _canonical(value: Any) -> bytes:
+    """A value as comparable bytes: PostgreSQL's JSONB keeps an object's keys in its own
+    order, so answers are compared with their keys sorted."""
+    return orjson.dumps(
+        tuple(value) if isinstance(value, tuple | Row) else value, option=orjson.OPT_SORT_KEYS
+    )
+
+
 def test_answers_are_imported_with_their_annotators(db: Any, owner: Member, tmp_path: Path) -> None:
     """Label Studio's answers come in through the annotation import, their annotators as
     external annotators, and go out again in the Label Studio export."""
@@ -203,7 +212,7 @@ def test_answers_are_imported_with_their_annotators(db: Any, owner: Member, tmp_
     expected = [
         (a["external_id"], a["value"], a["lead_time_ms"]) for r in rows for a in r.annotations
     ]
-    assert sorted(map(str, stored)) == sorted(map(str, expected))
+    assert sorted(map(_canonical, stored)) == sorted(map(_canonical, expected))
     with db.read_session() as s:
         identities = set(s.scalars(select(ExternalAnnotator.identity)))
     assert identities == {a["annotator"] for r in rows for a in r.annotations}
@@ -212,6 +221,6 @@ def test_answers_are_imported_with_their_annotators(db: Any, owner: Member, tmp_
         plan = plan_export(s, owner.actor, result.project_id, format_name="label_studio")
         written = b"".join(plan.stream(s))
     again = list(read_export(io.BytesIO(written), conversion("classification"), ReadReport()))
-    assert sorted(str(a["value"]) for t in again for a in t.annotations) == sorted(
-        str(a["value"]) for r in rows for a in r.annotations
+    assert sorted(_canonical(a["value"]) for t in again for a in t.annotations) == sorted(
+        _canonical(a["value"]) for r in rows for a in r.annotations
     )
