@@ -104,3 +104,34 @@ def test_without_spacy_the_format_is_refused_with_the_install_line(app, world, m
     r = login(app, world.owner).get(f"/api/projects/{world.pid}/export", params={"format": "spacy"})
     assert r.status_code == 422
     assert "pip install 'labelhouse[ml]'" in error_of(r)["message"]
+
+
+def test_concurrent_exports_share_the_encoder_lookup_and_leave_srsly_as_found():
+    """Exports run on several threads: each may end while others still write. The lookup
+    that is cached for them is restored only when the last one ends (the first version
+    restored it at each end, and the second export to end raised AttributeError)."""
+    import threading
+
+    pytest.importorskip("spacy")
+    from srsly.msgpack import msgpack_encoders
+
+    from labelhouse.exports.formats import spacy_docbin
+
+    errors: list[BaseException] = []
+    both_inside = threading.Barrier(2)
+
+    def export() -> None:
+        try:
+            with spacy_docbin._encoders_looked_up_once():
+                both_inside.wait(timeout=10)
+                assert isinstance(msgpack_encoders.get_all(), dict)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=export) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert "get_all" not in vars(msgpack_encoders)  # srsly's own method again

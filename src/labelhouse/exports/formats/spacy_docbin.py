@@ -23,6 +23,7 @@ are written; it keeps a few integers per token and each distinct string once.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -127,21 +128,33 @@ def docs(
             yield doc
 
 
+_ENCODERS_LOCK = threading.Lock()
+_ENCODERS_USERS = 0
+
+
 @contextmanager
 def _encoders_looked_up_once() -> Iterator[None]:
     """srsly builds a msgpack packer three times per ``DocBin.add`` and each build asks
     ``catalogue`` for the registered encoders, which scans every installed distribution's
     entry points and walks spaCy's whole function registry (~4 ms per doc in a full
-    environment: 285 s for 20,000 docs). The set cannot change while one export writes,
-    so it is looked up once and served from that answer until the DocBin is built."""
+    environment: 285 s for 20,000 docs). The set cannot change while exports write, so it
+    is looked up once and served from that answer until the last concurrent export ends
+    (counted under a lock: exports run on several request and job threads)."""
     from srsly.msgpack import msgpack_encoders
 
-    encoders = msgpack_encoders.get_all()
-    msgpack_encoders.get_all = lambda: encoders  # type: ignore[method-assign]
+    global _ENCODERS_USERS
+    with _ENCODERS_LOCK:
+        if _ENCODERS_USERS == 0:
+            encoders = msgpack_encoders.get_all()
+            msgpack_encoders.get_all = lambda: encoders  # type: ignore[method-assign]
+        _ENCODERS_USERS += 1
     try:
         yield
     finally:
-        del msgpack_encoders.get_all  # the class's method again
+        with _ENCODERS_LOCK:
+            _ENCODERS_USERS -= 1
+            if _ENCODERS_USERS == 0:
+                del msgpack_encoders.get_all  # the class's method again
 
 
 def write_spacy(
