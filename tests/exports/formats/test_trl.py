@@ -110,7 +110,7 @@ def test_a_field_without_a_prompt_gives_implicit_prompt_rows():
         "annotations": [{"value": {"pref": {"choice": "B", "strength": None}}}],
     }
     body = b"".join(
-        trl_preference.write([record], schema=schema, field_names=["pref"], options=options)
+        trl_preference.SPEC["write"]([record], schema=schema, field_names=["pref"], options=options)
     )
     assert jsonl(body) == [{"chosen": "Green.", "rejected": "Blue."}]
 

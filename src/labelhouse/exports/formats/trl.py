@@ -9,7 +9,7 @@ its prompt is such a list in the task data; the answers then become assistant me
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeGuard
 
 import orjson
@@ -140,6 +140,39 @@ class Rows:
                         row["task_id"] = record["id"]
                         row["provenance"] = prov.of(record, answer)
                     yield row
+
+
+def format_spec(
+    rows: Callable[[Any, list[str], Mapping[str, Any]], Rows],
+    stem: str,
+    *,
+    parse_options: Callable[[Any, Mapping[str, str]], dict[str, Any]],
+    option_help: tuple[OptionHelp, ...],
+    description: str,
+) -> dict[str, Any]:
+    """The ``Format`` arguments of a TRL format whose rows ``rows(schema, field_names,
+    options)`` makes: JSON lines ``<stem>.jsonl`` (or Parquet with ``layout=parquet``)."""
+
+    def write(
+        records: Iterable[dict[str, Any]],
+        *,
+        schema: Any,
+        field_names: list[str],
+        options: Mapping[str, Any],
+        **_: Any,
+    ) -> Iterator[bytes]:
+        return write_rows(rows(schema, field_names, options), records)
+
+    return dict(
+        write=write,
+        media_type="application/x-ndjson",
+        extension=f"{stem}.jsonl",
+        raw_json=False,
+        parse_options=parse_options,
+        description=description,
+        option_help=option_help,
+        file_kind=file_kind(stem),
+    )
 
 
 def write_rows(rows: Rows, records: Iterable[dict[str, Any]]) -> Iterator[bytes]:

@@ -11,7 +11,7 @@ assistant message.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from labelhouse.errors import InvalidInput, Problem
@@ -100,25 +100,11 @@ class KtoRows(trl.Rows):
         }
 
 
-def write(
-    records: Iterable[dict[str, Any]],
-    *,
-    schema: Any,
-    field_names: list[str],
-    options: Mapping[str, Any],
-    **_: Any,
-) -> Iterator[bytes]:
-    return trl.write_rows(KtoRows(schema, field_names, options), records)
-
-
-SPEC: dict[str, Any] = dict(
-    write=write,
-    media_type="application/x-ndjson",
-    extension="kto.jsonl",
-    raw_json=False,
+SPEC: dict[str, Any] = trl.format_spec(
+    KtoRows,
+    "kto",
     parse_options=parse_options,
+    option_help=OPTIONS,
     description="TRL unpaired preference (KTO, reward signal): prompt, completion and a "
     "true/false label from a rating field and a threshold",
-    option_help=OPTIONS,
-    file_kind=trl.file_kind("kto"),
 )

@@ -11,7 +11,7 @@ with ``tie: true`` (a ``tie`` column then appears on every row).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from labelhouse.exports.formats import options as opts
@@ -87,25 +87,11 @@ class PreferenceRows(trl.Rows):
             yield row
 
 
-def write(
-    records: Iterable[dict[str, Any]],
-    *,
-    schema: Any,
-    field_names: list[str],
-    options: Mapping[str, Any],
-    **_: Any,
-) -> Iterator[bytes]:
-    return trl.write_rows(PreferenceRows(schema, field_names, options), records)
-
-
-SPEC: dict[str, Any] = dict(
-    write=write,
-    media_type="application/x-ndjson",
-    extension="dpo.jsonl",
-    raw_json=False,
+SPEC: dict[str, Any] = trl.format_spec(
+    PreferenceRows,
+    "dpo",
     parse_options=parse_options,
+    option_help=OPTIONS,
     description="TRL preference pairs (DPO, reward models): prompt, chosen, rejected, as text "
     "or chat messages, from a pairwise or ranking field",
-    option_help=OPTIONS,
-    file_kind=trl.file_kind("dpo"),
 )

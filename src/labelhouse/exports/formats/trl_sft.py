@@ -8,7 +8,7 @@ are) and the answer as the assistant's message. Empty answers give no row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from labelhouse.exports.formats import options as opts
@@ -63,25 +63,11 @@ class SftRows(trl.Rows):
         yield {"messages": messages}
 
 
-def write(
-    records: Iterable[dict[str, Any]],
-    *,
-    schema: Any,
-    field_names: list[str],
-    options: Mapping[str, Any],
-    **_: Any,
-) -> Iterator[bytes]:
-    return trl.write_rows(SftRows(schema, field_names, options), records)
-
-
-SPEC: dict[str, Any] = dict(
-    write=write,
-    media_type="application/x-ndjson",
-    extension="sft.jsonl",
-    raw_json=False,
+SPEC: dict[str, Any] = trl.format_spec(
+    SftRows,
+    "sft",
     parse_options=parse_options,
+    option_help=OPTIONS,
     description="TRL supervised fine-tuning: chat messages (system, prompt, the annotator's "
     "demonstration as the assistant's reply) from a text field",
-    option_help=OPTIONS,
-    file_kind=trl.file_kind("sft"),
 )
