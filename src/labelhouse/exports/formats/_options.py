@@ -13,21 +13,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from labelhouse.errors import InvalidInput, Problem
+from labelhouse.exports.formats import options as opts
+from labelhouse.exports.formats.options import OptionHelp
 from labelhouse.exports.formats.values import VALUE_SOURCES, parse_value_source
 
 FIELD_HELP = "the field to export when the schema has several of its kind"
 VALUES_HELP = f"which answers to write: {', '.join(VALUE_SOURCES)} (default raw)"
-
-
-def check_names(options: Mapping[str, str], allowed: Iterable[str], format_title: str) -> None:
-    """Every option is one of ``allowed``; an unknown one is named in the error."""
-    known = sorted(allowed)
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise InvalidInput(
-            f"Unknown option for the {format_title} export.",
-            [Problem(name, f"not an option; use one of: {', '.join(known)}") for name in unknown],
-        )
 
 
 def pick_field(schema: Any, options: Mapping[str, str], kind: str, format_title: str) -> Any:
@@ -59,16 +50,6 @@ def pick_field(schema: Any, options: Mapping[str, str], kind: str, format_title:
     return chosen
 
 
-def pick_choice(options: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
-    """A text option with a fixed set of values (the first is the default)."""
-    value = options.get(name, allowed[0])
-    if value not in allowed:
-        raise InvalidInput(
-            f"Unknown {name} '{value}'.", [Problem(name, f"use one of: {', '.join(allowed)}")]
-        )
-    return value
-
-
 def common(
     schema: Any, options: Mapping[str, str], kind: str, format_title: str, allowed: Iterable[str]
 ) -> dict[str, Any]:
@@ -77,7 +58,9 @@ def common(
     ``values`` (raw, consensus or reviewed) and ``counts``, a fresh counter the writer
     fills with what it could not write (e.g. ``unaligned_spans``), so that nothing is
     dropped unseen: the caller may report it once the stream has ended."""
-    check_names(options, {"field", "values", *allowed}, format_title)
+    opts.check_names(
+        options, [OptionHelp(name, "") for name in sorted({"field", "values", *allowed})]
+    )
     return {
         "field": pick_field(schema, options, kind, format_title).name,
         "values": parse_value_source(options),

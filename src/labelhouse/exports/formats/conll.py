@@ -30,7 +30,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common, pick_choice
+from labelhouse.exports.formats import options as opts
+from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common
 from labelhouse.exports.formats._text import (
     check_language,
     labelled_texts,
@@ -62,7 +63,7 @@ Token = tuple[str, int, int]  # text, start, end (character offsets)
 
 def parse_options(schema: Any, options: Mapping[str, str]) -> dict[str, Any]:
     parsed = common(schema, options, "spans", "CoNLL", ("tokenizer", "lang"))
-    tokenizer = pick_choice(options, "tokenizer", TOKENIZERS)
+    tokenizer = opts.choice(options, "tokenizer", TOKENIZERS)
     if tokenizer == "auto":
         tokenizer = "spacy" if spacy_installed() else "regex"
     if tokenizer == "spacy":

@@ -29,7 +29,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common, pick_choice
+from labelhouse.exports.formats import options as opts
+from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common
 from labelhouse.exports.formats._text import (
     check_language,
     labelled_texts,
@@ -62,7 +63,7 @@ OPTION_HELP: tuple[OptionHelp, ...] = (
 
 def parse_options(schema: Any, options: Mapping[str, str]) -> dict[str, Any]:
     parsed = common(schema, options, "spans", "spaCy", ("lang", "alignment_mode"))
-    parsed["alignment_mode"] = pick_choice(options, "alignment_mode", ALIGNMENT_MODES)
+    parsed["alignment_mode"] = opts.choice(options, "alignment_mode", ALIGNMENT_MODES)
     require_spacy("spaCy")
     parsed["lang"] = options.get("lang", "en")
     check_language(parsed["lang"])

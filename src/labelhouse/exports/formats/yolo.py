@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from labelhouse.exports.archive import zip_stream
-from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common, pick_choice
+from labelhouse.exports.formats import options as opts
+from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common
 from labelhouse.exports.formats._vision import Box, Image, label_names, labelled
 from labelhouse.exports.formats.options import OptionHelp
 from labelhouse.exports.formats.values import VALUE_SOURCES
@@ -53,7 +54,7 @@ OPTION_HELP: tuple[OptionHelp, ...] = (
 
 def parse_options(schema: Any, options: Mapping[str, str]) -> dict[str, Any]:
     parsed = common(schema, options, "boxes", "YOLO", ("images",))
-    parsed["images"] = pick_choice(options, "images", IMAGES)
+    parsed["images"] = opts.choice(options, "images", IMAGES)
     return parsed
 
 
