@@ -174,3 +174,19 @@ def test_check_data_accepts_good_data_and_no_prompt():
 def test_bad_config_is_rejected(config, fragment):
     with pytest.raises(ValidationError, match=re.escape(fragment)):
         make(**config)
+
+
+@pytest.mark.parametrize("kind", ["pairwise", "ranking"])
+def test_no_prompt_survives_the_stored_schema(kind):
+    """Schemas are stored with ``exclude_none``; an explicit ``"prompt": null`` used to be
+    dropped there, so the stored schema read ``data["prompt"]`` again on reload."""
+    from labelhouse.kinds.registry import parse_schema
+
+    stored = parse_schema({"fields": [{"name": "pref", "kind": kind, "prompt": None}]})
+    document = stored.model_dump(mode="json", exclude_none=True)
+    assert document["fields"][0]["prompt"] is None
+    reloaded = parse_schema(document).fields[0]
+    assert reloaded.prompt is None
+    assert reloaded.data_keys() == ("responses",)
+    default = parse_schema({"fields": [{"name": "pref", "kind": kind}]}).fields[0]
+    assert default.model_dump(mode="json", exclude_none=True)["prompt"] == "prompt"

@@ -11,7 +11,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import model_validator
+from pydantic import SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from labelhouse.kinds._common import DataKey, SystemPromptShown, shown
 from labelhouse.kinds.base import FieldKind, ValueProblem
@@ -119,6 +119,15 @@ class ResponsesField(FieldKind):
                 f"prompt and responses both read '{self.responses}'; use two different keys"
             )
         return self
+
+    @model_serializer(mode="wrap")
+    def _keep_no_prompt(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Schemas are stored with ``exclude_none``; "no prompt" is an explicit null that
+        # must survive, or the stored schema would read ``data["prompt"]`` again.
+        document: dict[str, Any] = handler(self)
+        if self.prompt is None:
+            document["prompt"] = None
+        return document
 
     def data_keys(self) -> tuple[str, ...]:
         return (self.responses,) if self.prompt is None else (self.prompt, self.responses)
