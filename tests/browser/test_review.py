@@ -169,3 +169,29 @@ def test_manager_marks_gold_and_sets_review_mode(page: Page, live_server, consol
         assert (project.review_mode, project.gold_min_accuracy) == ("disagreement", 0.7)
     screenshot(page, "review-settings")
     assert console_errors == []
+
+
+def test_the_open_page_renews_its_review_lease(page: Page, live_server, console_errors):
+    """A reviewer reading a long task keeps it: the page's heartbeat renews the lease (here
+    on coming back to the tab), so it is not handed to another reviewer after one term."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from labelhouse.db.base import utcnow
+
+    pid, ids = reviewed_project(live_server, {"item-0": ("pos", "neg")})
+    tid = ids["item-0"]
+    login(page, live_server.reviewer_email)
+    page.goto(f"/projects/{pid}/review")
+    expect(page.locator("#rv-title")).to_contain_text(f"Task {tid}")
+    with live_server.db.session() as s:
+        soon = utcnow() + timedelta(seconds=20)
+        s.execute(update(ReviewLease).where(ReviewLease.task_id == tid).values(expires_at=soon))
+    with page.expect_response(lambda r: r.url.endswith(f"/api/tasks/{tid}/review/lease/renew")):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    with live_server.db.read_session() as s:
+        lease = s.get(ReviewLease, tid)
+        assert lease.reviewer_id == live_server.reviewer.user_id
+        assert lease.expires_at > utcnow() + timedelta(minutes=5)
+    assert console_errors == []

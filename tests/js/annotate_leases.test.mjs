@@ -61,7 +61,7 @@ class FakeTarget {
   fire(name, event = {}) { this.handlers[name](event); }
 }
 
-function keeper(renewAnswers) {
+function keeper(renewAnswers, extra = {}) {
   const doc = new FakeTarget();
   const win = new FakeTarget();
   const log = { renewed: [], lost: [], back: [], beacons: [] };
@@ -73,7 +73,7 @@ function keeper(renewAnswers) {
     back: (id) => log.back.push(id),
     ending: (id) => id === sending,
     csrf: () => "tok",
-    doc, win, nav,
+    doc, win, nav, ...extra,
   });
   return { k, doc, win, log, submitting: (id) => { sending = id; } };
 }
@@ -114,4 +114,13 @@ test("lease keeper: gives the lease back on leaving, naming its hold, not while 
   k.hold({ task: null }); // "all done": nothing held, nothing to give back
   win.fire("pagehide", { persisted: false });
   assert.equal(log.beacons.length, 1);
+});
+
+test("lease keeper without a release (the review page): leaving sends no beacon and keeps the lease", () => {
+  const { k, win, log } = keeper([], { release: null });
+  k.hold({ task: { id: 9 }, lease: { seconds: 600 } });
+  win.fire("pagehide", { persisted: false });
+  assert.deepEqual(log.beacons, []);
+  assert.equal(k.taskId, 9);
+  k.drop();
 });

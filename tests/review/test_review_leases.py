@@ -200,3 +200,41 @@ def test_review_next_api_leases_the_task(app, db, team, reviewers):  # noqa: F81
     r = c1.post(f"/api/tasks/{t1}/review", json={"decision": "accept"})
     assert r.status_code == 409
     assert c1.post(f"/api/projects/{pid}/review/next").json() == {"task": None}
+
+
+def test_the_open_pages_heartbeat_keeps_the_task_past_its_lease(db, team, reviewers):  # noqa: F811
+    """Reading a long task must not hand it to another reviewer: the page renews its lease.
+    Before the heartbeat existed, a lease ran out after ``lease_seconds`` however long the
+    reviewer was still reading, and the next reviewer was given the same task."""
+    owner, annotators, _ = team
+    r1, r2 = reviewers[:2]
+    pid, (t1, t2, *_) = finished(db, owner, annotators, n=3)
+    start = utcnow()
+    assert next_id(db, r1, pid, now=start) == t1
+    later = start + timedelta(seconds=LEASE - 5)
+    with db.session() as s:
+        renewal = review.renew_lease(s, r1.actor, t1, now=later)
+    assert renewal.lease_seconds == LEASE
+    assert renewal.expires_at == later + timedelta(seconds=LEASE)
+    # Past the first term, the task is still r1's: r2 is shown the next one.
+    assert next_id(db, r2, pid, now=start + timedelta(seconds=LEASE + 5)) == t2
+    # A lease that ran out but that nobody took over is still renewed.
+    with db.session() as s:
+        assert review.renew_lease(s, r1.actor, t1, now=start + timedelta(seconds=3 * LEASE))
+
+
+def test_a_lease_that_ended_is_a_conflict_saying_why(db, team, reviewers):  # noqa: F811
+    owner, annotators, _ = team
+    r1, r2 = reviewers[:2]
+    pid, (t1, *_) = finished(db, owner, annotators, n=2)
+    start = utcnow()
+    assert next_id(db, r1, pid, now=start) == t1
+    # r1's lease runs out and r2 is given the task: r1's heartbeat must not take it back.
+    assert next_id(db, r2, pid, now=start + timedelta(seconds=LEASE + 1)) == t1
+    with db.session() as s, pytest.raises(Conflict, match="another reviewer"):
+        review.renew_lease(s, r1.actor, t1, now=start + timedelta(seconds=LEASE + 2))
+    assert leases(db)[t1] == r2.actor.user_id
+    with db.session() as s:
+        review.decide(s, r2.actor, t1, decision="accept")
+    with db.session() as s, pytest.raises(Conflict, match="decided"):
+        review.renew_lease(s, r2.actor, t1)

@@ -69,6 +69,22 @@ def release_task(session: Session, task_id: int) -> None:
     )
 
 
+def renew(
+    session: Session, *, task_id: int, reviewer_id: int, now: datetime, seconds: int
+) -> datetime | None:
+    """The open review page's heartbeat: the reviewer's lease on the task runs ``seconds``
+    from now. A lease past its time that nobody took over is still theirs and is renewed;
+    None when they hold none (the task was decided, or another reviewer took it over)."""
+    expires_at = now + timedelta(seconds=seconds)
+    stmt = (
+        _L.update()
+        .where(_L.c.task_id == task_id, _L.c.reviewer_id == reviewer_id)
+        .values(expires_at=expires_at)
+        .returning(_L.c.expires_at)
+    )
+    return session.execute(stmt).scalar()  # type: ignore[no-any-return]
+
+
 def take(
     session: Session,
     *,

@@ -246,6 +246,38 @@ def _give_back_route_slots(session: Session, task_id: int, annotation_ids: list[
         queue.give_back_route_slots(session, task_id, workforce_id, n)
 
 
+@dataclass
+class ReviewLeaseRenewal:
+    expires_at: datetime
+    lease_seconds: int
+
+
+def renew_lease(
+    session: Session, actor: Actor, task_id: int, *, now: datetime | None = None
+) -> ReviewLeaseRenewal:
+    """Heartbeat of an open review page: the reviewer keeps the task shown for another full
+    ``lease_seconds``, so reading a long task never lets another reviewer be handed it. A
+    lease that ended (decided, or taken over after it ran out) is a Conflict saying so."""
+    now = now or utcnow()
+    task, row = get_task(session, actor, task_id)
+    actor = actor.in_project(row.id)
+    actor.require(Role.reviewer, "review tasks")
+    project = get_project(session, actor, row.id)
+    expires_at = leases.renew(
+        session,
+        task_id=task.id,
+        reviewer_id=actor.user_id,
+        now=now,
+        seconds=project.lease_seconds,
+    )
+    if expires_at is None:
+        raise Conflict(
+            f"Your review lease on task {task_id} ended: the task was decided, or another "
+            "reviewer was given it after your lease ran out. Load the next task."
+        )
+    return ReviewLeaseRenewal(expires_at, project.lease_seconds)
+
+
 def decide(
     session: Session,
     actor: Actor,

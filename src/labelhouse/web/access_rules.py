@@ -226,6 +226,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("POST", "/api/projects/{project_id}/gold/rotate"): PROJECT_MANAGER,
         ("POST", "/api/projects/{project_id}/review/next"): PROJECT_REVIEWER,
         ("POST", "/api/tasks/{task_id}/review"): TASK_REVIEWER,
+        ("POST", "/api/tasks/{task_id}/review/lease/renew"): TASK_REVIEWER,  # page heartbeat
         ("GET", "/api/tasks/{task_id}/reviews"): TASK_REVIEWER,
         ("GET", "/api/projects/{project_id}/review/stats"): PROJECT_LAB_REVIEWER,
         # -- review feedback to annotators, comments on tasks (their own work only) -------

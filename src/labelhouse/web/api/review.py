@@ -64,6 +64,7 @@ def review_item_out(s: Session, actor: Actor, item: ReviewItem) -> tuple[dict[st
         "schema_version": item.project.schema_version,
         "review_mode": item.project.review_mode,
         "lease_expires_at": item.lease_expires_at,
+        "lease_seconds": item.project.lease_seconds,  # the page renews it a third as often
     }
     return body, Rendering(item.schema, task["data"], task)
 
@@ -146,6 +147,22 @@ def review_next(
             body, rendering = review_item_out(s, actor, item)
     render_after(rendering)  # Markdown outside the write transaction
     return json_response(body)
+
+
+@router.post("/tasks/{task_id}/review/lease/renew")
+def renew_review_lease(task_id: Id, ctx: Ctx) -> Response:
+    """Heartbeat of an open review page: the reviewer's lease on the task runs the project's
+    ``lease_seconds`` from now. 409 when it ended (decided, or another reviewer was given
+    the task after it ran out)."""
+    with ctx.write() as (s, actor):
+        renewal = review.renew_lease(s, actor, task_id)
+    return json_response(
+        {
+            "task_id": task_id,
+            "expires_at": renewal.expires_at,
+            "lease_seconds": renewal.lease_seconds,
+        }
+    )
 
 
 @router.post("/tasks/{task_id}/review", status_code=201)

@@ -2,8 +2,9 @@
 // annotation side by side (values differing from the most common one highlighted) and
 // records accept (A), reject with a reason (R) or a correction (C: the field widgets,
 // pre-filled with the most common value). N skips to the next task. The task shown is
-// leased to this reviewer; skipping gives it up.
+// leased to this reviewer (renewed while the page is open); skipping gives it up.
 import { api, showError } from "./api.js";
+import { LeaseKeeper } from "./annotate/lease.js";
 import { mountContext } from "./widgets/lib/context.js";
 import { h, isTyping } from "./widgets/lib/dom.js";
 import { fieldFrame } from "./widgets/lib/frame.js";
@@ -22,6 +23,20 @@ const els = {
 };
 const state = { item: null, after: 0, panel: null, widgets: [], busy: false };
 const feedback = new ReviewFeedback($("rv-feedback"));
+
+// The shown task's review lease, renewed while the page is visible, so reading a long task
+// never lets it be handed to another reviewer. Leaving lets it run out (no beacon: a
+// reload is shown the same task again).
+const leases = new LeaseKeeper({
+  renew: (taskId) => api("POST", `/api/tasks/${taskId}/review/lease/renew`),
+  lost: (taskId, error) => {
+    if (state.item?.task?.id === taskId) say(error.message, "warn");
+  },
+  back: () => {},
+  ending: (taskId) => state.busy && state.item?.task?.id === taskId,
+  csrf: () => "",
+  release: null,
+});
 
 const fieldsOf = (schema) => (Array.isArray(schema) ? schema : schema?.fields || []);
 
@@ -77,6 +92,7 @@ async function show(item) {
   const modules = item.task ? await loadModules(fieldsOf(item.schema)) : null;
   closePanel();
   state.item = item;
+  leases.hold({ task: item.task, lease: { seconds: item.lease_seconds } });
   feedback.show(item);
   if (!item.task) {
     els.task.hidden = true;

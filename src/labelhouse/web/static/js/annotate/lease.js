@@ -50,12 +50,14 @@ export class LeaseKeeper {
    * @param {(taskId: number) => boolean} o.ending a submission of this task is on its way:
    *   its lease ends with it, and a release overtaking it would make it a late submission
    * @param {() => string} o.csrf the session's CSRF token
+   * @param {((taskId: number, csrf: string, hold: string|undefined, nav: Navigator) => boolean)|null} [o.release]
+   *   gives the lease back as the page goes away (null: let it run out)
    * @param {Document} [o.doc]
    * @param {Window} [o.win]
    * @param {Navigator} [o.nav]
    */
-  constructor({ renew, lost, back, ending, csrf, doc = document, win = window, nav = globalThis.navigator }) {
-    Object.assign(this, { renew, lost, back, ending, csrf, doc, nav });
+  constructor({ renew, lost, back, ending, csrf, release = releaseByBeacon, doc = document, win = window, nav = globalThis.navigator }) {
+    Object.assign(this, { renew, lost, back, ending, csrf, release, doc, nav });
     this.lease = null; // {taskId, seconds, hold}
     this.timer = 0;
     this.last = 0; // when the last renewal was sent
@@ -124,8 +126,8 @@ export class LeaseKeeper {
   // lease the reloaded page was just served.
   leaving(event) {
     const lease = this.lease;
-    if (!lease || this.ending(lease.taskId)) return;
-    if (!releaseByBeacon(lease.taskId, this.csrf(), lease.hold, this.nav)) return;
+    if (!lease || !this.release || this.ending(lease.taskId)) return;
+    if (!this.release(lease.taskId, this.csrf(), lease.hold, this.nav)) return;
     this.drop();
     if (event.persisted) this.released = lease.taskId; // the page may come back (bfcache)
   }
