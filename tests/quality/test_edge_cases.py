@@ -92,8 +92,8 @@ def test_item8_empty_input_gives_empty_results():
 def test_item9_empty_nan_and_none_labels_are_missing(tmp_path):
     krippendorff = pytest.importorskip("krippendorff")
     table = [  # annotator × item, None = no label
-        ["a", "a", "b", None, "b", "c"],
-        ["a", "b", "b", "c", None, "c"],
+        ["a", "a", "b", None, "b", None],
+        [None, "b", "b", "c", None, "c"],
         [None, "a", "b", "c", "b", None],
     ]
     spellings = iter(["", float("nan"), "NaN", None, "nan", " "])
