@@ -108,7 +108,7 @@ def factorize(
     return codes, keys
 
 
-def _codes_for(values: Sequence[Hashable], classes: Sequence[Hashable]) -> IntArray:
+def codes_for(values: Sequence[Hashable], classes: Sequence[Hashable]) -> IntArray:
     """Codes of ``values`` in ``classes``: equal values, their text, or the same number."""
     index = {c: i for i, c in enumerate(classes)}
     index.update({str(c): i for i, c in enumerate(classes) if str(c) not in index})
@@ -264,7 +264,7 @@ class Labels:
                     "-2.5, 1e3), or leave the cell empty for no label"
                 )
         if classes is not None:
-            labels, class_ids = _codes_for(given, classes), list(classes)
+            labels, class_ids = codes_for(given, classes), list(classes)
         else:
             labels, class_ids = _factorize_labels(given)
         return cls(
