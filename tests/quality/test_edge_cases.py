@@ -14,6 +14,7 @@ from labelhouse.quality import (
     bradley_terry,
     cohen_kappa,
     dawid_skene,
+    gold_weighted_vote,
     krippendorff_alpha,
     majority_vote,
     ranking_tau,
@@ -85,6 +86,8 @@ def test_item8_empty_input_gives_empty_results():
     ds = dawid_skene(unanswered)
     assert ds.labels.tolist() == [-1, -1, -1] and np.isnan(ds.confidence).all()
     assert np.isnan(ds.worker_accuracy).all() and ds.worker_accuracy.size == 2
+    gw = gold_weighted_vote(unanswered, [], [])
+    assert gw.labels.tolist() == [-1, -1, -1] and gw.weights.size == 2
     bt = bradley_terry([], [])
     assert bt.scores.size == 0 and bt.std_err.size == 0 and bt.converged
 
@@ -111,7 +114,8 @@ def test_item9_empty_nan_and_none_labels_are_missing(tmp_path):
     assert krippendorff_alpha(lab) == pytest.approx(expected, abs=1e-12)
     path = tmp_path / "labels.csv"
     path.write_text(
-        "item,worker,label\n" + "".join(f"{i},{w},{'' if lb is None or lb != lb else lb}\n" for i, w, lb in records),
+        "item,worker,label\n"
+        + "".join(f"{i},{w},{'' if lb is None or lb != lb else lb}\n" for i, w, lb in records),
         encoding="utf-8",
     )
     from_file = Labels.from_csv(path, item="item", worker="worker", label="label")

@@ -166,6 +166,9 @@ def bradley_terry(
         if n_items is not None
         else (int(everything.max()) + 1 if everything.size else 0)
     )
+    if n == 0:  # no item compared: empty scores, like the agreement statistics on no labels
+        nothing = np.zeros(0)
+        return BradleyTerryResult(*(nothing,) * 6, n_iter=0, converged=True, ci_method="fisher")
     lo, hi, count, won_lo = _collapse(win, lose, tie_a, tie_b, n)
     wins = np.bincount(lo, weights=won_lo, minlength=n) + np.bincount(
         hi, weights=count - won_lo, minlength=n
