@@ -52,9 +52,10 @@ def majority_vote(
 ) -> Consensus:
     """Most frequent label per item; confidence = its share of the item's votes.
 
-    Ties go to the lowest class code (``"lowest"``, what crowd-kit does too) or to the
-    class that is most frequent over the whole project (``"frequent"``, a better guess
-    under class imbalance). Either way the result is reproducible run to run.
+    Ties go to the lowest class code (``"lowest"``) or to the class that is most frequent
+    over the whole project (``"frequent"``, a better guess under class imbalance). Either
+    way the result is reproducible run to run. crowd-kit's MajorityVote differs on ties: it
+    picks the tied label that comes first in its input (answers 3, 1, 2 → 3; ours → 1).
     """
     if labels.n_classes == 0:  # no label given at all: no consensus, like the agreement stats
         none = np.full(labels.n_items, -1, dtype=np.int64)
