@@ -53,7 +53,7 @@ def is_missing(value: Any) -> bool:
     These are what CSV writers and data frames put in an empty cell; counting them as a class
     would silently change every statistic (krippendorff, pandas and R treat them as missing).
     """
-    if value is None:
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):  # pandas' NA, NaT
         return True
     if isinstance(value, float | np.floating):
         return bool(np.isnan(value))
@@ -64,7 +64,10 @@ def is_missing(value: Any) -> bool:
 
 
 def _loose_number(value: Any) -> bool:
-    """A string that Python's float() reads but the strict rule refuses (" 1", "1_000", "inf")."""
+    """An infinite float, or a string that Python's float() reads but the strict rule refuses
+    (" 1", "1_000", "inf")."""
+    if isinstance(value, float | np.floating):
+        return not math.isfinite(value)
     if not isinstance(value, str) or _NUMBER.fullmatch(value):
         return False
     try:
