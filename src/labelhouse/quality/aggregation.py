@@ -52,10 +52,14 @@ def majority_vote(
 ) -> Consensus:
     """Most frequent label per item; confidence = its share of the item's votes.
 
-    Ties go to the lowest class code (``"lowest"``, what crowd-kit does too) or to the
-    class that is most frequent over the whole project (``"frequent"``, a better guess
-    under class imbalance). Either way the result is reproducible run to run.
+    Ties go to the lowest class code (``"lowest"``) or to the class that is most frequent
+    over the whole project (``"frequent"``, a better guess under class imbalance). Either
+    way the result is reproducible run to run. crowd-kit's MajorityVote differs on ties: it
+    picks the tied label that comes first in its input (answers 3, 1, 2 → 3; ours → 1).
     """
+    if labels.n_classes == 0:  # no label given at all: no consensus, like the agreement stats
+        none = np.full(labels.n_items, -1, dtype=np.int64)
+        return Consensus(none, np.full(labels.n_items, np.nan), np.zeros((labels.n_items, 0)))
     counts = labels.item_class_counts().astype(np.float64)
     n = counts.sum(axis=1)
     proba = np.zeros_like(counts)
@@ -121,6 +125,11 @@ def gold_weighted_vote(
     inverted (inverting is only well defined for binary labels). Without any gold answer
     every worker gets the same weight and the result is the majority vote.
     """
+    if labels.n_classes == 0:  # no label given at all: no consensus, no weights to learn
+        none, w = majority_vote(labels), labels.n_workers
+        return GoldWeightedConsensus(
+            none.labels, none.confidence, none.proba, np.zeros(w), np.full(w, np.nan)
+        )
     k = max(labels.n_classes, 2)
     acc, n_gold = gold_accuracy(labels, gold_items, gold_classes)
     correct = np.nan_to_num(acc) * n_gold

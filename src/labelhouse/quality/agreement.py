@@ -13,16 +13,24 @@ Conventions shared by every coefficient here, so dashboards can rely on them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from scipy import stats
 
-from labelhouse.quality.data import FloatArray, IntArray, Labels, factorize
+from labelhouse.quality.data import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Labels,
+    codes_for,
+    factorize,
+    is_missing,
+)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -76,39 +84,61 @@ def _kappa_weights(n_classes: int, weights: Literal["linear", "quadratic"] | Non
     raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
 
 
+def _present(values: npt.NDArray[Any]) -> BoolArray:
+    """Mask of the labels that are given (see :func:`~labelhouse.quality.data.is_missing`)."""
+    if values.dtype.kind == "f":
+        return ~np.isnan(values)
+    if values.dtype.kind == "O":
+        return np.fromiter((not is_missing(v) for v in values), dtype=bool, count=values.size)
+    if values.dtype.kind == "U":
+        stripped = np.char.strip(values)
+        return (stripped != "") & (np.char.lower(stripped) != "nan")
+    return np.ones(values.size, dtype=bool)
+
+
 def cohen_kappa(
     a: npt.ArrayLike,
     b: npt.ArrayLike,
     *,
     n_classes: int | None = None,
     weights: Literal["linear", "quadratic"] | None = None,
+    classes: Sequence[Hashable] | None = None,
 ) -> float:
     """Cohen's κ between two annotators' labels on the same items (aligned arrays).
 
-    Labels may be class codes or any hashable values (factorised jointly, so weighted κ
-    uses their natural order). ``weights`` gives weighted κ for ordinal ratings, matching
-    ``sklearn.metrics.cohen_kappa_score``.
+    Labels may be any hashable values. A missing label (``None``, NaN, empty or ``"nan"``)
+    on either side drops that item — it is no class, and two missing labels are no
+    agreement. ``weights`` gives weighted κ for ordinal ratings; the distance between two
+    labels is the difference of their positions on the scale:
+
+    * ``classes`` — the field's full scale in order (a rating field's ``min..max``), so the
+      distance between ratings 2 and 4 is 2 even if nobody answered 3: scikit-learn's
+      ``cohen_kappa_score(a, b, labels=classes)``;
+    * else with ``n_classes``, integer labels are codes ``0..n_classes − 1`` of the scale;
+    * else the scale is the labels seen, in natural order (numbers numerically), whatever
+      their Python type: scikit-learn's default (``labels=None``).
+
+    Unweighted κ is the same under all three.
     """
     a_arr, b_arr = np.asarray(a), np.asarray(b)
     if a_arr.shape != b_arr.shape:
         raise ValueError(
             f"the two annotators must label the same items: {a_arr.shape} vs {b_arr.shape}"
         )
+    a_arr, b_arr = a_arr.ravel(), b_arr.ravel()
+    both = _present(a_arr) & _present(b_arr)
+    a_arr, b_arr = a_arr[both], b_arr[both]
     if a_arr.size == 0:
         return float("nan")
-    if (
-        a_arr.dtype.kind in "iu"
-        and b_arr.dtype.kind in "iu"
-        and a_arr.min() >= 0
-        and b_arr.min() >= 0
-    ):
-        codes_a, codes_b = a_arr.astype(np.int64), b_arr.astype(np.int64)
-        k = int(max(codes_a.max(), codes_b.max()) + 1)
+    if classes is None and n_classes is not None and a_arr.dtype.kind in "iu":
+        classes = range(n_classes)
+    if classes is not None:
+        codes = codes_for(np.concatenate([a_arr, b_arr]).tolist(), list(classes))
+        k = len(classes)
     else:
-        codes, uniques = factorize(np.concatenate([a_arr.ravel(), b_arr.ravel()]))
-        codes_a, codes_b = codes[: a_arr.size], codes[a_arr.size :]
-        k = len(uniques)
-    k = max(k, n_classes or 0)
+        codes, uniques = factorize(np.concatenate([a_arr, b_arr]))
+        k = max(len(uniques), n_classes or 0)
+    codes_a, codes_b = codes[: a_arr.size], codes[a_arr.size :]
     conf = np.bincount(codes_a * k + codes_b, minlength=k * k).reshape(k, k).astype(np.float64)
     expected = np.outer(conf.sum(axis=1), conf.sum(axis=0)) / conf.sum()
     w = _kappa_weights(k, weights)
@@ -214,10 +244,25 @@ def kendall_tau(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     return float(stats.kendalltau(x, y, variant="b").statistic)
 
 
+def _positions(order: Sequence[object], name: str) -> dict[object, int]:
+    positions: dict[object, int] = {}
+    for i, item in enumerate(order):
+        if item in positions:
+            raise ValueError(
+                f"{name} lists {item!r} twice (positions {positions[item] + 1} and {i + 1}); "
+                "a ranking names each item once"
+            )
+        positions[item] = i
+    return positions
+
+
 def ranking_tau(order_a: Sequence[object], order_b: Sequence[object]) -> float:
-    """Kendall's τ-b between two orderings (best first) over the items both ranked."""
-    pos_a = {item: i for i, item in enumerate(order_a)}
-    pos_b = {item: i for i, item in enumerate(order_b)}
+    """Kendall's τ-b between two orderings (best first) over the items both ranked.
+
+    An ordering that lists an item twice is refused: it has no single position to compare.
+    """
+    pos_a = _positions(order_a, "order_a")
+    pos_b = _positions(order_b, "order_b")
     common = [item for item in pos_a if item in pos_b]
     return kendall_tau([pos_a[i] for i in common], [pos_b[i] for i in common])
 

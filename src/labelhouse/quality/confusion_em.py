@@ -143,6 +143,12 @@ def dawid_skene(
       which anchors the confusion matrices of the workers who answered them.
     """
     k, w, n_items = labels.n_classes, labels.n_workers, labels.n_items
+    if k == 0:  # no label given at all: nothing to fit, every item without consensus
+        return DawidSkeneResult(
+            np.full(n_items, -1, dtype=np.int64), np.full(n_items, np.nan),
+            np.zeros((n_items, 0)), np.zeros((w, 0, 0)), np.full(w, np.nan), np.zeros(0),
+            n_iter=0, converged=True, log_likelihood=0.0,
+        )  # fmt: skip
     gold = None
     if gold_items is not None and gold_classes is not None:
         gold = (np.asarray(gold_items, dtype=np.int64), np.asarray(gold_classes, dtype=np.int64))

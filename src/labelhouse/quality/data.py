@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
-from collections.abc import Hashable, Iterable, Sequence
+import math
+import re
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,17 +27,54 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
+# A number, strictly: ASCII digits, optional sign, point and exponent — nothing else. Python's
+# float() also reads " 1", "1_000", "inf", "nan" and full-width or Arabic-Indic digits, which
+# in a label column are typos or placeholders, not ratings (see :func:`Labels.from_records`).
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
 def _numeric(value: Any) -> float | None:
+    """The value as a finite float if it is a number under the strict rule, else ``None``."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float | np.integer | np.floating):
+    if isinstance(value, int | np.integer):
         return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        number = float(value)
+        return number if math.isfinite(number) else None  # "1e999" overflows to inf
     return None
+
+
+def is_missing(value: Any) -> bool:
+    """True for "no label": ``None``, a float NaN, an empty or blank string, or ``"nan"``.
+
+    These are what CSV writers and data frames put in an empty cell; counting them as a class
+    would silently change every statistic (krippendorff, pandas and R treat them as missing).
+    """
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):  # pandas' NA, NaT
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    if isinstance(value, str):
+        text = value.strip()
+        return not text or text.lower() == "nan"
+    return False
+
+
+def _loose_number(value: Any) -> bool:
+    """An infinite float, or a string that Python's float() reads but the strict rule refuses
+    (" 1", "1_000", "inf")."""
+    if isinstance(value, float | np.floating):
+        return not math.isfinite(value)
+    if not isinstance(value, str) or _NUMBER.fullmatch(value):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def factorize(
@@ -72,16 +111,41 @@ def factorize(
     return codes, keys
 
 
-def _codes_for(values: Sequence[Hashable], classes: Sequence[Hashable]) -> IntArray:
+def codes_for(values: Sequence[Hashable], classes: Sequence[Hashable]) -> IntArray:
+    """Codes of ``values`` in ``classes``: equal values, their text, or the same number."""
     index = {c: i for i, c in enumerate(classes)}
     index.update({str(c): i for i, c in enumerate(classes) if str(c) not in index})
-    try:
-        return np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
-    except KeyError as exc:
-        raise ValueError(
-            f"label {exc.args[0]!r} is not one of the declared classes {list(classes)!r}; "
-            "add it to `classes` or fix the data"
-        ) from None
+    by_number: dict[float, int] = {}
+    for i, c in enumerate(classes):
+        number = _numeric(c)
+        if number is not None:
+            by_number.setdefault(number, i)
+    codes = np.empty(len(values), dtype=np.int64)
+    for r, v in enumerate(values):
+        code = index.get(v)
+        if code is None and (number := _numeric(v)) is not None:
+            code = by_number.get(number)
+        if code is None:
+            raise ValueError(
+                f"label {v!r} is not one of the declared classes {list(classes)!r}; "
+                "add it to `classes` or fix the data"
+            )
+        codes[r] = code
+    return codes
+
+
+def _factorize_labels(values: list[Hashable]) -> tuple[IntArray, list[Any]]:
+    """Class codes in natural order; when every label is a number, equal numbers ("1", "1.0",
+    1) are one class, named by its first spelling. Labels mixing numbers and words are
+    nominal: each distinct label is its own class."""
+    numbers = [_numeric(v) for v in values]
+    if not values or any(n is None for n in numbers):
+        return factorize(values)
+    codes, uniques = factorize(numbers)
+    spelling: dict[float, Hashable] = {}
+    for v, n in zip(values, numbers, strict=True):
+        spelling.setdefault(n, v)  # type: ignore[arg-type]
+    return codes, [spelling[u] for u in uniques]
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,8 +222,26 @@ class Labels:
 
         Pass ``classes`` to fix the class codes (and include classes nobody chose); else they
         are the labels seen, in natural order.
+
+        * A missing label (``None``, NaN, an empty or blank string, ``"nan"``: see
+          :func:`is_missing`) is no label: the row is dropped, its item and worker keep
+          their slot. It is never a class.
+        * Numbers are read strictly — ASCII digits with an optional sign, point and
+          exponent (``"3"``, ``"-2.5"``, ``"1e3"``) — and equal numbers are one class
+          (``"1"``, ``"1.0"`` and ``1``). A label that only Python's lenient ``float()``
+          reads (``" 1"``, ``"1_000"``, ``"inf"``, full-width or Arabic-Indic digits) is
+          refused with the record and value named rather than guessed at.
         """
         rows = list(records)
+        return cls._build(rows, classes, lambda r: f"record {r + 1}")
+
+    @classmethod
+    def _build(
+        cls,
+        rows: list[tuple[Hashable, Hashable, Hashable]],
+        classes: Sequence[Hashable] | None,
+        where: Callable[[int], str],
+    ) -> Labels:
         if not rows:
             return cls(
                 np.empty(0, np.int64),
@@ -175,13 +257,22 @@ class Labels:
         item_col, worker_col, label_col = (list(col) for col in zip(*rows, strict=True))
         items, item_ids = factorize(item_col, sort=False)
         workers, worker_ids = factorize(worker_col, sort=False)
+        keep = [r for r, v in enumerate(label_col) if not is_missing(v)]
+        given = [label_col[r] for r in keep]
+        for r, v in zip(keep, given, strict=True):
+            if _loose_number(v):
+                raise ValueError(
+                    f"{where(r)}: label {v!r} is not a plain number; write numbers with "
+                    "ASCII digits only, without spaces, underscores, inf or nan (e.g. 3, "
+                    "-2.5, 1e3), or leave the cell empty for no label"
+                )
         if classes is not None:
-            labels, class_ids = _codes_for(label_col, classes), list(classes)
+            labels, class_ids = codes_for(given, classes), list(classes)
         else:
-            labels, class_ids = factorize(label_col)
+            labels, class_ids = _factorize_labels(given)
         return cls(
-            items,
-            workers,
+            items[keep],
+            workers[keep],
             labels,
             len(item_ids),
             len(worker_ids),
@@ -204,7 +295,9 @@ class Labels:
     ) -> Labels:
         """Read long-form labels from a CSV/TSV file with a header row (no pandas needed).
 
-        The delimiter is sniffed from the header when not given (comma or tab).
+        The delimiter is sniffed from the header when not given (comma or tab). Empty cells
+        are missing labels, and numbers are read strictly, as in :meth:`from_records`; an
+        error names the file's line.
         """
         with open(path, newline="", encoding="utf-8") as handle:
             header = handle.readline()
@@ -216,8 +309,11 @@ class Labels:
                 raise ValueError(
                     f"{path}: no column {missing!r}; the header has {reader.fieldnames!r}"
                 )
-            rows = [(r[item], r[worker], r[label]) for r in reader]
-        return cls.from_records(rows, classes=classes)
+            rows, lines = [], []
+            for r in reader:
+                rows.append((r[item], r[worker], r[label]))
+                lines.append(reader.line_num)
+        return cls._build(rows, classes, lambda r: f"{path} line {lines[r]}")
 
     # ----------------------------------------------------------------- views
     def __len__(self) -> int:

@@ -34,6 +34,8 @@ from labelhouse.quality_report.multichoice import set_consensus
 from labelhouse.quality_report.pairs import PairStats, PairTally, from_kappa
 
 METHODS = ("majority", "dawid_skene", "gold_weighted")
+# The methods a structured field reports by name when asked (others keep their own merge).
+_FITTED_METHODS = {"set": ("dawid_skene", "gold_weighted"), "text": ()}
 CATEGORICAL = ("nominal", "ordinal", "pairwise")
 
 
@@ -152,7 +154,7 @@ def _categorical(
             metrics["alpha_interval"] = finite(quality.krippendorff_alpha(labels, "interval"))
         pair_kappa = quality.pairwise_kappa_matrix(labels)
         metrics.update(_pair_summary(pair_kappa))
-    fit_ds = len(labels) and (statistics or method == "dawid_skene")
+    fit_ds = method == "dawid_skene" or (statistics and len(labels))  # no answers: empty fit
     ds = quality.dawid_skene(labels) if fit_ds else None
     per_item = labels.labels_per_item()
 
@@ -163,7 +165,7 @@ def _categorical(
     consensus: list[TaskConsensus | None] = [None] * answers.n_tasks
     if method == "dawid_skene" and ds is not None:
         winners, confidence, used = ds.labels, ds.confidence, "dawid_skene"
-    elif method == "gold_weighted" and len(labels):
+    elif method == "gold_weighted":
         gold_items, gold_classes = _gold_codes(kind, answers, gold, index)
         gw = quality.gold_weighted_vote(labels, gold_items, gold_classes)
         winners, confidence, used = gw.labels, gw.confidence, "gold_weighted"
@@ -272,6 +274,8 @@ def _structured(
     weights = None
     if ak == "set" and kind.classes() is not None and values:
         sets, used, multilabel = set_consensus(kind, answers, rows, values, method, gold or {})
+    elif not values and method in _FITTED_METHODS.get(ak, ("gold_weighted",)):
+        used = method  # no answers yet: nothing to fit, but the method asked for stands
     elif method == "gold_weighted" and ak != "text" and values:
         weights = _gold_weights(kind, answers, gold or {})
         used = "gold_weighted"
