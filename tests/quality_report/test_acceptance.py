@@ -13,7 +13,7 @@ from labelhouse.quality_report.acceptance import AnchoringRule, acceptance_repor
 from labelhouse.quality_report.prefill_loading import load_prefilled
 from labelhouse.tasks.models import Prediction, Task
 from labelhouse.tasks.prefill import shown_prediction
-from tests.factories import add_member, add_tasks, make_org, make_project
+from tests.factories import add_member, add_tasks, login, make_org, make_project
 from tests.quality_report.helpers import annotate
 
 SCHEMA = {
@@ -66,7 +66,7 @@ def _row(report, model, field):
     return row
 
 
-def test_anchored_annotators_raise_the_warning_and_agreeing_ones_do_not(db):
+def test_anchored_annotators_raise_the_warning_and_agreeing_ones_do_not(app, db):
     owner = make_org(db)
     anchored = _project(db, owner)
     # pre-filled: both keep the model's label (one clears its note on half the tasks);
@@ -96,6 +96,10 @@ def test_anchored_annotators_raise_the_warning_and_agreeing_ones_do_not(db):
     assert note.cleared_rate == 0.25 and note.anchoring is False
     [warning] = report.warnings
     assert "'label'" in warning and "m1" in warning and "100%" in warning and "50%" in warning
+    page = login(app, owner).get(f"/projects/{anchored}/quality").text  # shown on the page
+    section = page.split('id="acceptance"', 1)[1].split("</section>", 1)[0]
+    assert 'role="alert"' in section and "anchored on the model&#39;s answers" in section
+    assert section.count("anchoring?") == 1  # the label row, not the note row
 
     calibrated = _project(db, owner, 10, 6)  # everybody agrees with or without pre-fill
     _answer(db, owner, calibrated, lambda ext: {"label": "pos"}, lambda ext: {"label": "pos"})

@@ -7,11 +7,12 @@ from __future__ import annotations
 from labelhouse.accounts.models import Role
 from tests.factories import add_member, add_tasks, login, make_org, make_project
 
+MODEL = "v1 <b>bold</b>"
 ROWS = [
     {
         "text": f"t{i}",
         "external_id": f"t{i}",
-        "predictions": [{"value": {"label": "pos"}, "model_version": "v1", "score": 0.8}],
+        "predictions": [{"value": {"label": "pos"}, "model_version": MODEL, "score": 0.8}],
     }
     for i in range(3)
 ] + [{"text": "plain", "external_id": "plain"}]
@@ -31,16 +32,24 @@ def test_acceptance_counts_what_annotators_did_with_the_prefill(app, db, owner, 
         r = c.post(f"/api/tasks/{task['id']}/annotations", json={"value": value})
         assert r.status_code == 200, r.text
 
-    r = login(app, owner).get(f"/api/projects/{pid}/quality/acceptance")
+    manager = login(app, owner)
+    r = manager.get(f"/api/projects/{pid}/quality/acceptance")
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["answers"], body["prefilled_answers"], body["warnings"]) == (4, 3, [])
     [row] = body["rows"]
-    assert row["model_version"] == "v1" and row["field"] == "label" and row["kind"] == "choice"
+    assert row["model_version"] == MODEL and row["field"] == "label" and row["kind"] == "choice"
     assert (row["prefilled"], row["kept"], row["changed"], row["cleared"]) == (3, 2, 1, 0)
     assert abs(row["kept_rate"] - 2 / 3) < 1e-9 and row["cleared_rate"] == 0
     assert row["agreement_unprefilled"] is None and row["unprefilled_tasks"] == 0  # overlap 1
     assert row["anchoring"] is False and body["rule"]["min_acceptance"] == 0.9
+
+    page = manager.get(f"/projects/{pid}/quality")  # the quality page's section
+    assert page.status_code == 200
+    section = page.text.split('id="acceptance"', 1)[1].split("</section>", 1)[0]
+    assert "v1 &lt;b&gt;bold&lt;/b&gt;" in section and "<b>bold" not in page.text
+    assert 'aria-label="Pre-filled answers kept' in section and "67%" in section
+    assert 'role="alert"' not in section and "anchoring?" not in section
 
     # annotators do not see quality reports; another organization sees no such project
     assert c.get(f"/api/projects/{pid}/quality/acceptance").status_code == 403
