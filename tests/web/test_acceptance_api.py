@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from labelhouse.accounts.models import Role
 from tests.factories import add_member, add_tasks, login, make_org, make_project
+from tests.quality_report.helpers import annotate
 
 MODEL = "v1 <b>bold</b>"
 ROWS = [
@@ -63,7 +64,10 @@ def test_acceptance_counts_what_annotators_did_with_the_prefill(app, db, owner, 
     }
     their_manager = login(app, add_member(db, stranger, Role.manager))
     assert their_manager.get(f"/api/projects/{pid}/quality/acceptance").status_code == 404
-    # their own (empty) project answers, with nothing of ours in it
+    # their own project (no predictions) answers, with nothing of ours in it
     theirs = make_project(db, stranger)
+    add_tasks(db, stranger, theirs, [{"text": "x", "external_id": "x"}])
+    annotate(db, stranger, theirs, {"x": {"label": "pos"}})
     r = other.get(f"/api/projects/{theirs}/quality/acceptance")
-    assert r.status_code == 200 and r.json()["rows"] == [] and r.json()["answers"] == 0
+    assert r.status_code == 200, r.text
+    assert (r.json()["rows"], r.json()["answers"], r.json()["prefilled_answers"]) == ([], 1, 0)

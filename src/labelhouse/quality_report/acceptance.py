@@ -38,7 +38,12 @@ from labelhouse.kinds.base import FieldKind
 from labelhouse.projects.service import get_project, load_schema
 from labelhouse.quality.data import FloatArray, IntArray, Labels
 from labelhouse.quality_report.fields import CATEGORICAL
-from labelhouse.quality_report.prefill_loading import Prefilled, load_prefilled
+from labelhouse.quality_report.prefill_loading import (
+    Prefilled,
+    count_answers,
+    has_predictions,
+    load_prefilled,
+)
 from labelhouse.tasks.prefill import CLEARED, KEPT, OUTCOMES, field_outcome
 
 NO_PREFILL = -1
@@ -273,14 +278,11 @@ def acceptance_report(
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
     rule = rule or AnchoringRule()
+    report = AcceptanceReport(project.id, project.name, 0, 0, rule)
+    if not has_predictions(session, project.id):  # most projects: skip reading every answer
+        report.answers = count_answers(session, project.id)
+        return report
     data = load_prefilled(session, project.id)
-    rows, warnings = compute(list(schema.fields), data, rule)
-    return AcceptanceReport(
-        project_id=project.id,
-        project_name=project.name,
-        answers=len(data.answers.values),
-        prefilled_answers=data.n_prefilled,
-        rule=rule,
-        rows=rows,
-        warnings=warnings,
-    )
+    report.rows, report.warnings = compute(list(schema.fields), data, rule)
+    report.answers, report.prefilled_answers = len(data.answers.values), data.n_prefilled
+    return report

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Text, and_, cast, func, select
+from sqlalchemy import Text, and_, cast, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from labelhouse.annotations.models import Annotation
 from labelhouse.quality.data import IntArray
 from labelhouse.quality_report.loading import Answers, counted, shape_answers
-from labelhouse.tasks.models import Prediction
+from labelhouse.tasks.models import Prediction, Task
 from labelhouse.tasks.prefill import shown_order
 
 
@@ -51,26 +51,31 @@ def _decode(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def has_predictions(session: Session, project_id: int) -> bool:
+    """Whether any task of the project has a prediction — through the task (the prediction
+    table has no index on ``project_id``), so the cost is bounded by the project's size."""
+    found = exists().where(Task.project_id == project_id, Prediction.task_id == Task.id)
+    return bool(session.scalar(select(found)))
+
+
+def count_answers(session: Session, project_id: int) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(Annotation).where(*counted(project_id)))
+        or 0
+    )
+
+
 def load_prefilled(session: Session, project_id: int) -> Prefilled:
     """Counted answers of the project (as the quality report counts them), sorted by task
     then annotator, each with the prediction the annotate page pre-filled."""
     a, p = Annotation, aliased(Prediction)
-    ranked = (
-        select(
-            a.id.label("annotation_id"),
-            p.id.label("prediction_id"),
-            func.row_number().over(partition_by=a.id, order_by=shown_order(p)).label("rank"),
-        )
-        .join(
-            p,
-            and_(
-                p.task_id == a.task_id,
-                p.project_id == project_id,
-                p.created_at <= a.created_at,
-            ),
-        )
-        .where(*counted(project_id), a.import_id.is_(None))
-        .subquery()
+    pick = (  # per answer, one index probe on prediction.task_id: no sort of the whole join
+        select(p.id)
+        .where(p.task_id == a.task_id, p.created_at <= a.created_at, a.import_id.is_(None))
+        .order_by(*shown_order(p))
+        .limit(1)
+        .correlate(a)
+        .scalar_subquery()
     )
     shown = aliased(Prediction)
     rows = session.execute(
@@ -83,8 +88,7 @@ def load_prefilled(session: Session, project_id: int) -> Prefilled:
             shown.model_version,
             cast(shown.value, Text).label("predicted"),
         )
-        .outerjoin(ranked, and_(ranked.c.annotation_id == a.id, ranked.c.rank == 1))
-        .outerjoin(shown, shown.id == ranked.c.prediction_id)
+        .outerjoin(shown, and_(shown.id == pick, shown.project_id == project_id))
         .where(*counted(project_id))
         .order_by(a.task_id, a.user_id)
     )
