@@ -162,7 +162,7 @@ def best_of(repeat: int, fn: Any) -> tuple[float, float, Any]:
 
 
 def _s(wall: float, cpu: float) -> str:
-    return f"{wall:.2f} ({cpu:.2f} cpu)"
+    return f"{wall:.1f} / {cpu:.1f}cpu"
 
 
 def run(backend: str, n_tasks: int, repeat: int) -> dict[str, object]:
@@ -186,9 +186,9 @@ def run(backend: str, n_tasks: int, repeat: int) -> dict[str, object]:
         "answers": report.answers,
         "pre-filled answers": report.prefilled_answers,
         "rows (model × field)": len(rows),
-        "SQL read + decode s": _s(*load_s),
-        "compute s": _s(*compute_s),
-        "acceptance_report s": _s(*total_s),
+        "SQL read + decode s wall / cpu": _s(*load_s),
+        "compute s wall / cpu": _s(*compute_s),
+        "acceptance_report s wall / cpu": _s(*total_s),
         "label m-a kept": f"{label.kept_rate:.3f}",
         "label agreement pre-filled / not": f"{label.agreement_prefilled:.3f} / "
         f"{label.agreement_unprefilled:.3f}",
