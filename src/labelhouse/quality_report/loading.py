@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import ColumnElement, Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import User
@@ -52,6 +52,16 @@ class Answers:
         return range(int(self.bounds[task]), int(self.bounds[task + 1]))
 
 
+def counted(project_id: int) -> tuple[ColumnElement[bool], ...]:
+    """Which annotations the quality report counts: submitted, and not rejected by a
+    reviewer (those no longer count towards agreement or consensus)."""
+    return (
+        Annotation.project_id == project_id,
+        Annotation.status == SUBMITTED,
+        or_(Annotation.review_status.is_(None), Annotation.review_status != REJECTED),
+    )
+
+
 def load_answers(session: Session, project_id: int) -> Answers:
     """Every submitted annotation of the project: (task, user, value, seconds) arrays.
 
@@ -65,12 +75,7 @@ def load_answers(session: Session, project_id: int) -> Answers:
             cast(Annotation.value, Text),
             Annotation.lead_time_ms,
         )
-        .where(
-            Annotation.project_id == project_id,
-            Annotation.status == SUBMITTED,
-            # A reviewer rejected these: they no longer count towards agreement or consensus.
-            or_(Annotation.review_status.is_(None), Annotation.review_status != REJECTED),
-        )
+        .where(*counted(project_id))
         .order_by(Annotation.task_id, Annotation.user_id)
     )
     tasks: list[int] = []
@@ -83,6 +88,13 @@ def load_answers(session: Session, project_id: int) -> Answers:
         decoded = orjson.loads(value) if value else {}
         values.append(decoded if isinstance(decoded, dict) else {})
         millis.append(lead or 0)
+    return shape_answers(tasks, users, values, millis)
+
+
+def shape_answers(
+    tasks: list[int], users: list[int], values: list[dict[str, Any]], millis: list[int]
+) -> Answers:
+    """Aligned rows (sorted by task, then user) as :class:`Answers`."""
     task_arr = np.asarray(tasks, dtype=np.int64)
     user_arr = np.asarray(users, dtype=np.int64)
     task_ids, task_code = np.unique(task_arr, return_inverse=True)

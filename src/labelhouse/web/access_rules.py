@@ -216,6 +216,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/annotations/{annotation_id}/history"): ANNOTATION_OWN,
         # -- quality, gold, review ---------------------------------------------------------
         ("GET", "/api/projects/{project_id}/quality"): PROJECT_LAB_REVIEWER,
+        ("GET", "/api/projects/{project_id}/quality/acceptance"): PROJECT_LAB_REVIEWER,
         ("GET", "/api/projects/{project_id}/consensus"): PROJECT_LAB_REVIEWER,
         ("GET", "/api/projects/{project_id}/gold/accuracy"): PROJECT_LAB_REVIEWER,
         ("POST", "/api/projects/{project_id}/annotators/{user_id}/unpause"): PROJECT_MANAGER,

@@ -8,7 +8,8 @@ Any format can use it: declare :data:`OPTIONS`, read them with :func:`parse`, bu
   ``review_status``, ``consensus_method`` and ``confidence`` (per field), ``pre_annotated``
   (the task had a model prediction, the one the annotate page pre-fills: highest score,
   first of equals) and ``kept`` (per field: the answer equals that prediction's value;
-  null for fields the prediction leaves empty, and all null without a prediction);
+  null for fields the prediction leaves empty, and all null without a prediction) — the
+  rule of :mod:`labelhouse.tasks.prefill`, which the quality page's acceptance report shares;
 - ``full``: also ``annotation_id``, ``workforce_id`` (the workforce the task was served
   through), ``lead_time_ms``, ``created_at``, ``updated_at``, ``model_version``.
 
@@ -32,6 +33,7 @@ from typing import Any
 from labelhouse.exports.formats import options as opts
 from labelhouse.exports.formats.options import OptionHelp
 from labelhouse.exports.formats.values import Answer
+from labelhouse.tasks.prefill import KEPT, field_outcome, shown_prediction
 
 LEVELS = ("basic", "none", "full")
 ANNOTATORS = ("pseudonyms", "ids")
@@ -76,19 +78,10 @@ def parse(options: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def shown_prediction(predictions: list[dict[str, Any]] | None) -> dict[str, Any] | None:
-    """The prediction the annotate page pre-fills (``annotate/initial.js``): the highest
-    score (a missing score lowest), the first of equals."""
-    if not predictions:
-        return None
-    best: dict[str, Any] | None = None
-    best_score = float("-inf")
-    for p in predictions or ():
-        score = p.get("score")
-        score = float("-inf") if score is None else score
-        if best is None or score > best_score:
-            best, best_score = p, score
-    return best
+def _kept(name: str, predicted: Mapping[str, Any], value: Mapping[str, Any]) -> bool | None:
+    """``kept`` of one field: the shared pre-fill rule (``tasks/prefill.py``), as a bool."""
+    outcome = field_outcome(name, predicted, value)
+    return None if outcome is None else outcome == KEPT
 
 
 # Not an option a person gives: a snapshot's plan sets it (from a key stored with the
@@ -166,10 +159,7 @@ class Provenance:
             ),
             "pre_annotated": prediction is not None,
             "kept": (
-                {
-                    name: (answer.value.get(name) == predicted[name]) if name in predicted else None
-                    for name in self.field_names
-                }
+                {name: _kept(name, predicted, answer.value) for name in self.field_names}
                 if prediction is not None
                 else None
             ),

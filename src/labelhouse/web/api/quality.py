@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from labelhouse.quality_report import service as quality
+from labelhouse.quality_report.acceptance import acceptance_report
 from labelhouse.web.deps import Ctx
 from labelhouse.web.params import Cursor, Id
 
@@ -26,6 +27,15 @@ def quality_report(
     and preference checks, and the tasks annotators disagree on most."""
     with ctx.read() as (s, actor):
         report = quality.project_report(s, actor, project_id, method=method, hotspots=hotspots)
+    return quality.as_json(report)  # type: ignore[no-any-return]
+
+
+@router.get("/projects/{project_id}/quality/acceptance")
+def acceptance(project_id: Id, ctx: Ctx) -> dict[str, Any]:
+    """Per model version and field: pre-filled answers kept, changed or cleared, agreement
+    with and without pre-fill, and the anchoring warnings (docs/quality.md)."""
+    with ctx.read() as (s, actor):
+        report = acceptance_report(s, actor, project_id)
     return quality.as_json(report)  # type: ignore[no-any-return]
 
 

@@ -13,6 +13,7 @@ from labelhouse.quality_report.fields import METHODS
 from labelhouse.web.charts import Bar, Point, bar_chart, scatter_chart
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render, widget_stylesheet
+from labelhouse.web.pages.quality_acceptance import acceptance_context
 from labelhouse.web.params import Id
 
 router = APIRouter(include_in_schema=False)
@@ -113,4 +114,5 @@ def quality_page(project_id: Id, ctx: Ctx, method: str = "majority") -> HTMLResp
                 "project": project_id,
                 "emails": {str(c.user_id): c.email for c in report.scorecards},
             },
+            **acceptance_context(s, actor, project_id),
         )
