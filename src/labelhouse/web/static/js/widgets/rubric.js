@@ -198,7 +198,7 @@ export function mount(container, { field, value = null, readOnly = false, onChan
       if (typed.value === null) return true;
       score(current, typed.value, true);
       // Move on unless another digit could still make a longer number on this scale.
-      if (Number(`${typed.buffer}0`) > c.max) move(1);
+      if (Number(`${typed.buffer}0`) > c.max && current < criteria.length - 1) move(1);
       else if (root.contains(document.activeElement)) focusCurrent();
       return true;
     },
