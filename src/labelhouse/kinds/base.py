@@ -91,7 +91,7 @@ class FieldKind(BaseModel):
     # -- quality hooks: how two answers compare and how several merge into a consensus ----
     def agreement_kind(self) -> str:
         """Which agreement statistics fit this kind: ``nominal``, ``ordinal``, ``set``,
-        ``spans``, ``boxes``, ``pairwise``, ``ranking``, ``text``, ``edit`` (similarity of
+        ``spans``, ``boxes``, ``pairwise``, ``ranking``, ``text``, ``rubric`` (per criterion), ``edit`` (similarity of
         rewritten texts; consensus by :meth:`merge`) or ``none``.
 
         Kinds reporting ``nominal``/``ordinal``/``pairwise`` also implement :meth:`classes`
