@@ -111,7 +111,7 @@ def list_command(
     if as_json:
         echo_json(found)
     elif found:
-        rows = [[str(r["id"]), r["name"], str(r["latest_version"])] for r in found]
+        rows = [[str(r["id"]), str(r["name"]), str(r["latest_version"])] for r in found]
         echo_table(["ID", "NAME", "LATEST VERSION"], rows)
     else:
         console.print("No rubrics yet: create one with `labelhouse rubrics create --file`.")

@@ -58,9 +58,9 @@ def parse_criteria(document: Any) -> list[dict[str, Any]]:
             "A rubric's criteria are a list.",
             [Problem("criteria", 'expected a list like [{"name": "helpfulness", ...}]')],
         )
-    where = find_nul(document)
-    if where is not None:
-        raise InvalidInput("The criteria are invalid.", [Problem(where, "contains a NUL")])
+    nul = find_nul(document)
+    if nul is not None:
+        raise InvalidInput("The criteria are invalid.", [Problem(nul, "contains a NUL")])
     try:
         parsed = RubricCriteria.model_validate(document)
     except ValidationError as exc:
