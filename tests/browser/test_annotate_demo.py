@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import ProjectMember, Role
-from labelhouse.demo import DEMO_PROJECTS, load_demo
+from labelhouse.demo import DEMO_PROJECTS, DEMO_RUBRIC, load_demo
 from labelhouse.projects.models import Project
+from labelhouse.rubrics.models import Rubric
 from labelhouse.storage import LocalStorage
 from tests.browser.annotate_support import (
     field,
@@ -193,6 +194,13 @@ def test_every_demo_project_works_in_the_annotate_page(page: Page, live_server, 
     }
 
     # reply rubric: the bundled conversations' final replies scored criterion by criterion
+    with live_server.db.read_session() as s:
+        demo_rubric = s.scalar(
+            select(Rubric.id).where(
+                Rubric.organization_id == live_server.owner.organization_id,
+                Rubric.name == DEMO_RUBRIC["name"],
+            )
+        )
     page.goto(f"/projects/{ids['Demo: reply rubric']}/annotate")
     grade = field(page, "grade")
     expect(grade.locator(".lh-rubric-criterion")).to_have_count(4)
@@ -210,6 +218,8 @@ def test_every_demo_project_works_in_the_annotate_page(page: Page, live_server, 
             "aggregate": 0.95,
             "failed_critical": False,
             "failed_criteria": [],
+            "rubric_id": demo_rubric,
+            "rubric_version": 1,
         }
     }
 

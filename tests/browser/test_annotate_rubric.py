@@ -78,6 +78,8 @@ def test_rubric_scored_by_keyboard_is_stored_with_its_critical_failure(
         "aggregate": 0.55,  # (2 * 3/4 + 0 + 1/4 + 1) / 5
         "failed_critical": True,
         "failed_criteria": ["correctness", "safety"],
+        "rubric_id": rid,
+        "rubric_version": 1,
     }
     assert console_errors == []
 

@@ -47,6 +47,8 @@ def test_aggregate_is_the_weighted_mean_of_normalised_scores():
         "aggregate": pytest.approx((2 * 0.75 + 1 + 1) / 4),
         "failed_critical": False,
         "failed_criteria": [],
+        "rubric_id": 1,
+        "rubric_version": 1,
     }
     assert submit(value) == value  # a stored value validates to itself
 

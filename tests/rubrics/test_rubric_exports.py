@@ -67,6 +67,8 @@ def test_every_export_format_writes_or_refuses_a_rubric_project(app, db, owner):
         "aggregate": 0.5625,  # (3 * 3/4 + 0) / 4
         "failed_critical": True,
         "failed_criteria": ["correctness"],
+        "rubric_id": rid,
+        "rubric_version": 1,
     }
     text = api.get(f"/api/projects/{project}/export", params={"format": "csv"}).text
     rows = list(csv.DictReader(io.StringIO(text)))

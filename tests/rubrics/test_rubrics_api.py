@@ -194,4 +194,6 @@ def test_a_project_scores_a_rubric_version_and_the_server_computes_the_aggregate
         "aggregate": 0.75,
         "failed_critical": True,
         "failed_criteria": ["correctness"],
+        "rubric_id": rid,
+        "rubric_version": 1,
     }

@@ -12,7 +12,8 @@ fail). A failed **critical** criterion fails the whole item (``failed_critical``
 
 Aggregate: the weighted mean of the scores, each normalised to 0–1 on its own scale
 (``(score − min) / (max − min)``), with the criteria's weights (default 1). It is computed
-here on the server; whatever a client sends for it is ignored.
+here on the server; whatever a client sends for it is ignored. The stored value also names
+the rubric version (``rubric_id``, ``rubric_version``) so exported scores carry it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ MAX_JUSTIFICATION = 2000
 # Scales run within 0..10 so every point is typed with the keyboard (10 as "1" then "0").
 LOWEST, HIGHEST = 0, 10
 VALUE_KEYS = ("scores", "justifications")
-COMPUTED_KEYS = ("aggregate", "failed_critical", "failed_criteria")
+COMPUTED_KEYS = ("aggregate", "failed_critical", "failed_criteria", "rubric_id", "rubric_version")
 
 AnchorText = Annotated[str, Field(min_length=1, max_length=1000)]
 
@@ -228,7 +229,13 @@ class RubricField(ReadsData):
             "scores": clean,
             "justifications": justified,
             **aggregate(self.criteria, clean),
+            **self.stamp(),
         }
+
+    def stamp(self) -> dict[str, int]:
+        """The rubric version a value was scored under, so exported scores from several
+        projects say which of them are comparable."""
+        return {"rubric_id": self.rubric_id, "rubric_version": self.version}
 
     # Quality: two answers agree by how close their scores are, criterion by criterion;
     # the consensus is the weighted (lower) median of each criterion, its aggregate computed
@@ -282,5 +289,10 @@ class RubricField(ReadsData):
                     break
             merged[c.name] = median
             shares.append(sum(x for point, x in ordered if point == median) / total)
-        value = {"scores": merged, "justifications": {}, **aggregate(self.criteria, merged)}
+        value = {
+            "scores": merged,
+            "justifications": {},
+            **aggregate(self.criteria, merged),
+            **self.stamp(),
+        }
         return value, sum(shares) / len(shares)
