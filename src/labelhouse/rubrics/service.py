@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -114,7 +115,10 @@ def create_rubric(
         created_by_id=actor.user_id,
     )
     session.add(rubric)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # created meanwhile by a concurrent request (unique name)
+        raise Conflict(f"A rubric named '{clean}' exists already.") from None
     version = RubricVersion(
         rubric_id=rubric.id,
         version=1,
