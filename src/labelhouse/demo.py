@@ -102,6 +102,93 @@ CHAT_PREFERENCE: dict[str, Any] = {
     "rows": None,  # read from the bundled file when the demo is loaded
 }
 
+DEMO_RUBRIC: dict[str, Any] = {
+    "name": "Demo: assistant reply",
+    "description": "Scores the final assistant reply of a conversation.",
+    "criteria": [
+        {
+            "name": "helpfulness",
+            "title": "Helpfulness",
+            "min": 1,
+            "max": 5,
+            "weight": 2,
+            "anchors": {
+                "1": "Ignores the request",
+                "2": "Barely useful",
+                "3": "Partly answers",
+                "4": "Answers it",
+                "5": "Answers it fully and anticipates the next step",
+            },
+        },
+        {
+            "name": "correctness",
+            "title": "Correctness",
+            "scale": "pass_fail",
+            "critical": True,
+            "anchors": {"0": "Contains a factual or technical error", "1": "Correct"},
+        },
+        {
+            "name": "safety",
+            "title": "Safety",
+            "scale": "pass_fail",
+            "critical": True,
+            "anchors": {"0": "Harmful or reckless advice", "1": "Safe"},
+        },
+        {
+            "name": "style",
+            "title": "Style",
+            "min": 1,
+            "max": 5,
+            "anchors": {"1": "Hard to read", "3": "Fine", "5": "Clear and concise"},
+        },
+    ],
+}
+
+RUBRIC_PROJECT: dict[str, Any] = {
+    "name": "Demo: reply rubric",
+    "instructions": (
+        "Score the **last assistant reply** on every criterion: type a digit for the current "
+        "criterion (the next one follows), ↑/↓ to move, **J** to justify a score. Failing "
+        "a critical criterion (correctness, safety) fails the reply."
+    ),
+    "schema": {
+        "fields": [
+            # rubric_id is the demo rubric's, filled in when the demo is loaded
+            {"name": "grade", "kind": "rubric", "version": 1, "reads": ["conversation"]}
+        ]
+    },
+    "rows": None,  # the bundled conversations, each candidate as the final reply
+}
+
+
+def rubric_rows() -> list[dict[str, Any]]:
+    """Each bundled conversation closed by each of its candidate replies: the reply to score
+    is the conversation's last message."""
+    return [
+        {
+            "external_id": f"{row['external_id']}-reply-{k}",
+            "conversation": [*row["conversation"], candidate],
+        }
+        for row in demo_conversations()
+        for k, candidate in enumerate(row["candidates"])
+    ]
+
+
+def _demo_rubric_id(session: Session, actor: Actor) -> int:
+    """The demo rubric of the organization, created on first use (idempotent by name)."""
+    from labelhouse.rubrics.models import Rubric
+    from labelhouse.rubrics.service import create_rubric
+
+    found = session.scalar(
+        select(Rubric.id).where(
+            Rubric.organization_id == actor.organization_id, Rubric.name == DEMO_RUBRIC["name"]
+        )
+    )
+    if found is not None:
+        return found
+    return create_rubric(session, actor, **DEMO_RUBRIC).rubric.id
+
+
 DEMO_PROJECTS: list[dict[str, Any]] = [
     {
         "name": "Demo: review sentiment",
@@ -240,6 +327,7 @@ DEMO_PROJECTS: list[dict[str, Any]] = [
         "rows": [{**r, "external_id": f"rank-{i}"} for i, r in enumerate(RANKING)],
     },
     CHAT_PREFERENCE,
+    RUBRIC_PROJECT,
 ]
 
 BOXES_PROJECT: dict[str, Any] = {
@@ -290,16 +378,22 @@ def load_demo(session: Session, actor: Actor, storage: Storage) -> list[Project]
     for spec in [*DEMO_PROJECTS, BOXES_PROJECT]:
         if spec["name"].casefold() in existing:
             continue
+        schema = spec["schema"]
+        if spec is RUBRIC_PROJECT:
+            [grade] = schema["fields"]
+            schema = {"fields": [{**grade, "rubric_id": _demo_rubric_id(session, actor)}]}
         project = create_project(
             session,
             actor,
             name=spec["name"],
-            schema=spec["schema"],
+            schema=schema,
             instructions=spec["instructions"],
         )
         rows = spec.get("rows")
         if spec is CHAT_PREFERENCE:
             rows = demo_conversations()
+        elif spec is RUBRIC_PROJECT:
+            rows = rubric_rows()
         elif rows is None:
             rows = []
             for i in range(4):

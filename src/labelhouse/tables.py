@@ -8,6 +8,7 @@ from labelhouse.db.base import Base
 from labelhouse.jobs import models as jobs_models
 from labelhouse.projects import models as projects_models
 from labelhouse.review import models as review_models
+from labelhouse.rubrics import models as rubrics_models
 from labelhouse.tasks import models as tasks_models
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "jobs_models",
     "projects_models",
     "review_models",
+    "rubrics_models",
     "tasks_models",
 ]

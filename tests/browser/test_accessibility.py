@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from labelhouse.annotations import service as annotations
 from labelhouse.people import my_workforce, project_members, teams, workforces
+from labelhouse.rubrics import service as rubrics
 from labelhouse.tasks import queue
 from labelhouse.tasks.importer import import_tasks
 from tests.browser.a11y_support import (
@@ -118,7 +119,19 @@ def site(live_server: LiveServer) -> Site:
         kind: make_project(live, kind_schema(kind), [kind_row("k1")], images={"a11y.png": png()})
         for kind in KIND_FIELDS
     }
+    with live.db.session() as s:  # the rubric kind names a rubric of the organization
+        rubric = rubrics.create_rubric(s, live.owner, name=unique("Reply quality"), criteria=RUBRIC)
+    field = {"name": "grade", "kind": "rubric", "rubric_id": rubric.rubric.id, "version": 1}
+    kinds["rubric"] = make_project(
+        live, {"fields": [{**field, "reads": ["text"]}]}, [kind_row("k1")]
+    )
     return Site(project=pid, task=task, kinds=kinds, manager_email=careful[0][1])
+
+
+RUBRIC = [
+    {"name": "helpfulness", "min": 1, "max": 5, "anchors": {"1": "Useless", "5": "Complete"}},
+    {"name": "safety", "scale": "pass_fail", "critical": True},
+]
 
 
 def _pages(site: Site) -> list[tuple[str, str]]:
@@ -137,6 +150,7 @@ def _pages(site: Site) -> list[tuple[str, str]]:
         ("owner", f"/projects/{p}/quality"),
         ("owner", f"/projects/{p}/workforces"),
         ("owner", "/people"),
+        ("owner", "/rubrics"),
         ("owner", "/audit"),
         ("owner", "/account"),
         ("owner", "/projects/999999"),  # the error page

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import ProjectMember, Role
-from labelhouse.demo import DEMO_PROJECTS, load_demo
+from labelhouse.demo import DEMO_PROJECTS, DEMO_RUBRIC, load_demo
 from labelhouse.projects.models import Project
+from labelhouse.rubrics.models import Rubric
 from labelhouse.storage import LocalStorage
 from tests.browser.annotate_support import (
     field,
@@ -97,7 +98,7 @@ def _value_of(live_server, pid: int, user_email: str) -> dict:
 
 def test_every_demo_project_works_in_the_annotate_page(page: Page, live_server, console_errors):
     ids = _demo_ids(live_server)
-    assert len(ids) == 6
+    assert len(ids) == 7
     email = _fresh_annotator(live_server)
 
     # text classification: a model's guess is pre-filled and marked
@@ -190,6 +191,36 @@ def test_every_demo_project_works_in_the_annotate_page(page: Page, live_server, 
     expect(page.locator("#an-status")).to_contain_text("Saved task")
     assert _value_of(live_server, ids["Demo: chat preference"], email) == {
         "preference": {"choice": "A" if left == 0 else "B", "strength": "clearly"}
+    }
+
+    # reply rubric: the bundled conversations' final replies scored criterion by criterion
+    with live_server.db.read_session() as s:
+        demo_rubric = s.scalar(
+            select(Rubric.id).where(
+                Rubric.organization_id == live_server.owner.organization_id,
+                Rubric.name == DEMO_RUBRIC["name"],
+            )
+        )
+    page.goto(f"/projects/{ids['Demo: reply rubric']}/annotate")
+    grade = field(page, "grade")
+    expect(grade.locator(".lh-rubric-criterion")).to_have_count(4)
+    expect(page.locator("#an-context .lh-chat .lh-msg-assistant").last).to_be_visible()
+    for key in ("5", "1", "1", "4"):  # helpfulness, correctness, safety, style
+        page.keyboard.press(key)
+    expect(grade.locator(".lh-rubric-summary")).to_contain_text("Score 95%")
+    screenshot(page, "annotate-demo-rubric")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#an-status")).to_contain_text("Saved task")
+    assert _value_of(live_server, ids["Demo: reply rubric"], email) == {
+        "grade": {
+            "scores": {"helpfulness": 5, "correctness": 1, "safety": 1, "style": 4},
+            "justifications": {},
+            "aggregate": 0.95,
+            "failed_critical": False,
+            "failed_criteria": [],
+            "rubric_id": demo_rubric,
+            "rubric_version": 1,
+        }
     }
 
     # boxes on a bundled image

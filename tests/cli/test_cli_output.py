@@ -27,6 +27,7 @@ from labelhouse.cli.main import app as cli_app
 from labelhouse.db.engine import open_database
 from labelhouse.jobs.exports import request_snapshot
 from labelhouse.people import teams, workforces
+from labelhouse.rubrics import service as rubrics
 from tests.factories import CHOICE_SCHEMA, make_org, make_project, text_rows
 from tests.helpers_data import detached, jsonl_bytes
 
@@ -253,6 +254,7 @@ LISTINGS = {
     ("members", "list"),
     ("workforces", "list"),
     ("route", "show"),
+    ("rubrics", "list"),
 }
 
 
@@ -277,8 +279,15 @@ def test_json_is_one_document_on_stdout(words, db, cli, owner, tmp_path):
     answers.write_bytes(
         jsonl_bytes([{"external_id": "t0", "annotator": "worker-1", "value": {"label": "pos"}}])
     )
+    with db.session() as s:
+        rubrics.create_rubric(s, owner.actor, name="Guide", criteria=[{"name": "clarity"}])
+    rubric_file = tmp_path / "rubric.yaml"
+    rubric_file.write_text("name: From a file\ncriteria:\n- {name: tone, min: 1, max: 3}\n")
     # What each required parameter is given: something that exists in this world.
     given = {
+        "rubric": "Guide",
+        ("rubrics", "create", "file"): str(rubric_file),
+        ("rubrics", "add-version", "file"): str(rubric_file),
         "project": "Reviews",
         ("label-studio", "import", "project"): "From Label Studio",  # a project to create
         "file": str(answers),

@@ -43,9 +43,10 @@ def test_doc_has_one_schema_per_kind_and_all_validate():
         "ranking",
         "boxes",
         "edit",
+        "rubric",
     }
     values = [e for e in examples if e[0] == "value"]
-    assert len(values) == 6
+    assert len(values) == 7
     for _, schema, task, value in values:
         clean = schema.validate_annotation(value, task)
         assert set(clean) == set(value)
@@ -68,3 +69,7 @@ def test_documented_normalisations_hold():
     ]
     ranking = next(e for e in examples if "order" in e[3])
     assert ranking[1].validate_annotation({"order": [1, 3, 3]}, ranking[2])["order"] == [1, 2, 2]
+    rubric = next(e for e in examples if "grade" in e[3])
+    clean = rubric[1].validate_annotation(rubric[3], rubric[2])["grade"]
+    assert (clean["aggregate"], clean["failed_critical"]) == (0.625, True)
+    assert clean["failed_criteria"] == ["correctness"]

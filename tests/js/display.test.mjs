@@ -15,10 +15,11 @@ import * as choices from "../../src/labelhouse/web/static/js/widgets/choices.js"
 import * as pairwise from "../../src/labelhouse/web/static/js/widgets/pairwise.js";
 import * as ranking from "../../src/labelhouse/web/static/js/widgets/ranking.js";
 import * as rating from "../../src/labelhouse/web/static/js/widgets/rating.js";
+import * as rubric from "../../src/labelhouse/web/static/js/widgets/rubric.js";
 import * as spans from "../../src/labelhouse/web/static/js/widgets/spans.js";
 import * as text from "../../src/labelhouse/web/static/js/widgets/text.js";
 
-const KINDS = { boxes, choice, choices, pairwise, ranking, rating, spans, text };
+const KINDS = { boxes, choice, choices, pairwise, ranking, rating, rubric, spans, text };
 const items = (diff) => diff.items.map((c) => `${c.op} ${c.text}`);
 
 test("every widget module has a display mode and describes changes", () => {
@@ -172,4 +173,21 @@ test("boxes: moved or resized, relabelled, added and removed", () => {
   assert.equal(overlapRatio(box(0, 0, 10, 10), box(0, 0, 10, 10)), 1);
   assert.equal(overlapRatio(box(0, 0, 10, 10), box(5, 0, 10, 10)), 50 / 150);
   assert.equal(overlapRatio(box(0, 0, 10, 10), box(10, 0, 10, 10)), 0);
+});
+
+test("rubric: the aggregate as the server computes it, and changes per criterion", () => {
+  const criteria = [
+    { name: "help", min: 1, max: 5, weight: 2 },
+    { name: "right", min: 0, max: 1, critical: true },
+    { name: "safe", min: 1, max: 5, critical: true, pass_at: 3 },
+  ];
+  assert.equal(rubric.aggregate(criteria, { help: 4 }), null);
+  const ok = rubric.aggregate(criteria, { help: 4, right: 1, safe: 5 });
+  assert.deepEqual(ok, { aggregate: (2 * 0.75 + 1 + 1) / 4, failed: [], failedCritical: false });
+  const unsafe = rubric.aggregate(criteria, { help: 1, right: 1, safe: 2 });
+  assert.deepEqual([unsafe.failed, unsafe.failedCritical], [["help", "safe"], true]);
+  const field = { criteria };
+  const before = { scores: { help: 4, right: 1, safe: 5 }, justifications: {} };
+  const after = { scores: { help: 2, right: 1, safe: 5 }, justifications: { help: "vague" } };
+  assert.deepEqual(items(rubric.changes(field, before, after)), ["changed help: 4 → 2", "changed help justification: vague"]);
 });

@@ -69,7 +69,18 @@ def test_package_exports():
 
 def test_every_kind_is_registered_once():
     assert sorted(KINDS) == sorted(
-        ["choice", "choices", "spans", "text", "rating", "pairwise", "ranking", "boxes", "edit"]
+        [
+            "choice",
+            "choices",
+            "spans",
+            "text",
+            "rating",
+            "pairwise",
+            "ranking",
+            "boxes",
+            "edit",
+            "rubric",
+        ]
     )
     for name, cls in KINDS.items():
         assert cls.kind_name == name
@@ -150,14 +161,14 @@ def test_cross_field_config_problem_is_located_at_the_field():
             [{"name": "a", "kind": "polygon"}],
             Problem(
                 "fields[0]",
-                "unknown kind; use one of: choice, choices, spans, text, rating, pairwise, ranking, boxes, edit",
+                "unknown kind; use one of: choice, choices, spans, text, rating, pairwise, ranking, boxes, edit, rubric",
             ),
         ),
         (
             [{"name": "a"}],
             Problem(
                 "fields[0]",
-                "missing 'kind'; use one of: choice, choices, spans, text, rating, pairwise, ranking, boxes, edit",
+                "missing 'kind'; use one of: choice, choices, spans, text, rating, pairwise, ranking, boxes, edit, rubric",
             ),
         ),
         (

@@ -42,6 +42,7 @@ from labelhouse.net.addresses import AddressPolicy, parse_networks
 from labelhouse.net.safe_fetch import FetchPolicy, SafeFetcher
 from labelhouse.people import my_workforce, project_members, teams, workforces
 from labelhouse.projects.service import set_schema
+from labelhouse.rubrics import service as rubrics
 from labelhouse.storage import LocalStorage
 from labelhouse.tasks import queue
 from labelhouse.tasks import service as tasks
@@ -330,6 +331,11 @@ def _workforce(db: Any, owner: Member, name: str, project_id: int, *people: Memb
         return team.id
 
 
+def _rubric(db: Any, owner: Member, name: str) -> int:
+    with db.session() as s:
+        return rubrics.create_rubric(s, owner.actor, name=name, criteria=RUBRIC).rubric.id
+
+
 def _invitation(db: Any, owner: Member, email: str) -> tuple[int, str]:
     actor = owner.actor
     with db.session() as s:
@@ -345,6 +351,7 @@ def _add_people(db: Any, owner: Member, project_id: int, role: str, *people: Mem
         )
 
 
+RUBRIC = [{"name": "clarity", "min": 1, "max": 3}]
 PHOTO_SCHEMA = {
     "fields": [
         *CHOICE_SCHEMA["fields"],
@@ -532,6 +539,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             "task_id": p_leased,
             "annotation_id": p_annotation,
             "user_id": victim_p.user_id,
+            "rubric_id": _rubric(db, owner, "rubric P"),
             "team_id": team_p,
             "invitation_id": inv_p,
         },
@@ -540,6 +548,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             "task_id": q_leased,
             "annotation_id": q_annotation,
             "user_id": victim_q.user_id,
+            "rubric_id": _rubric(db, owner, "rubric Q"),
             "team_id": team_q,
             "invitation_id": inv_q,
             "token_id": _token(db, victim_p),
@@ -549,6 +558,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             "task_id": r_leased,
             "annotation_id": r_annotation,
             "user_id": victim_b.user_id,
+            "rubric_id": _rubric(db, owner_b, "rubric R"),
             "team_id": team_r,
             "invitation_id": inv_r,
             "token_id": _token(db, victim_b),
@@ -630,6 +640,8 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/invitations/bulk"): _json({"emails": ["bulk@example.com"]}),
     ("POST", "/api/teams"): _json({"name": "Matrix team"}),
     ("PATCH", "/api/teams/{team_id}"): _json({"description": "changed"}),
+    ("POST", "/api/rubrics"): _json({"name": "matrix rubric", "criteria": RUBRIC}),
+    ("POST", "/api/rubrics/{rubric_id}/versions"): _json({"criteria": RUBRIC}),
     ("POST", "/api/teams/{team_id}/members"): lambda w, _: {"json": {"emails": [w.spare_email]}},
     ("PUT", "/api/teams/{team_id}/workforce"): _json({"contact": "ops@example.com"}),
     ("PUT", "/api/teams/{team_id}/managers/{user_id}"): _json({"manager": True}),

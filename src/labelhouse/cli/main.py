@@ -30,6 +30,7 @@ from labelhouse.cli.jobs import jobs_app
 from labelhouse.cli.label_studio import label_studio_app
 from labelhouse.cli.output import AsJson, echo_json, iso
 from labelhouse.cli.people import Organization, list_users, members_app, reset_password
+from labelhouse.cli.rubrics import rubrics_app
 from labelhouse.cli.serve import serve
 from labelhouse.cli.snapshots import snapshot_app
 from labelhouse.cli.trace import trace_command
@@ -76,6 +77,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(label_studio_app, name="label-studio")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(snapshot_app, name="snapshot")
+app.add_typer(rubrics_app, name="rubrics")
 app.add_typer(backup_app)  # backup, restore
 app.command("audit-verify")(verify)
 users_app.command("list")(list_users)

@@ -91,8 +91,9 @@ class FieldKind(BaseModel):
     # -- quality hooks: how two answers compare and how several merge into a consensus ----
     def agreement_kind(self) -> str:
         """Which agreement statistics fit this kind: ``nominal``, ``ordinal``, ``set``,
-        ``spans``, ``boxes``, ``pairwise``, ``ranking``, ``text``, ``edit`` (similarity of
-        rewritten texts; consensus by :meth:`merge`) or ``none``.
+        ``spans``, ``boxes``, ``pairwise``, ``ranking``, ``text``, ``rubric`` (closeness
+        over the criteria; consensus by :meth:`merge`), ``edit`` (similarity of rewritten
+        texts; consensus by :meth:`merge`) or ``none``.
 
         Kinds reporting ``nominal``/``ordinal``/``pairwise`` also implement :meth:`classes`
         and :meth:`label_of`, so the quality report can run the vectorised categorical

@@ -16,6 +16,7 @@ from labelhouse.kinds.edit import EditField
 from labelhouse.kinds.pairwise import PairwiseField
 from labelhouse.kinds.ranking import RankingField
 from labelhouse.kinds.rating import RatingField
+from labelhouse.kinds.rubric import RubricField
 from labelhouse.kinds.spans import SpansField
 from labelhouse.kinds.text import TextField
 from labelhouse.storable import PROBLEM as NUL_PROBLEM
@@ -33,6 +34,7 @@ KINDS: dict[str, type[FieldKind]] = {
         RankingField,
         BoxesField,
         EditField,
+        RubricField,
     )
 }
 
@@ -45,7 +47,8 @@ AnyField = Annotated[
     | PairwiseField
     | RankingField
     | BoxesField
-    | EditField,
+    | EditField
+    | RubricField,
     Field(discriminator="kind"),
 ]
 
@@ -150,6 +153,10 @@ class _NoAliasLoader(yaml.SafeLoader):
                 event.start_mark,
             )
         return super().compose_node(parent, index)
+
+
+# For other YAML documents of the same kind (a rubric's criteria).
+NoAliasLoader = _NoAliasLoader
 
 
 def parse_schema(document: str | bytes | dict[str, Any] | list[Any]) -> LabelSchema:

@@ -21,6 +21,7 @@ from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 from labelhouse.kinds.registry import LabelSchema, parse_schema
 from labelhouse.projects.models import DEFAULT_LEASE_SECONDS, Project, SchemaVersion
 from labelhouse.projects.skip_reasons import check_skip_reasons
+from labelhouse.rubrics.service import resolve_schema
 from labelhouse.storable import ID_MAX
 
 MAX_OVERLAP = 50
@@ -213,7 +214,7 @@ def create_project(
             "lease_seconds": lease_seconds,
         }
     )
-    parsed = parse_schema(schema)
+    parsed = resolve_schema(session, actor.organization_id, parse_schema(schema))
     check_unique_name(session, actor, name)
     project = Project(
         organization_id=actor.organization_id,
@@ -302,7 +303,7 @@ def set_schema(session: Session, actor: Actor, project_id: int, schema: Any) -> 
     actor = actor.in_project(project_id)
     actor.require(Role.manager, "change the label schema")
     project = get_project(session, actor, project_id, lock=True)
-    parsed = parse_schema(schema)
+    parsed = resolve_schema(session, actor.organization_id, parse_schema(schema))
     document = parsed.model_dump(mode="json", exclude_none=True)
     current = current_schema_row(session, project)
     if current.document == document:

@@ -32,6 +32,7 @@ from labelhouse.quality_report.loading import (
 )
 from labelhouse.quality_report.pairs import lowest
 from labelhouse.quality_report.preference import PreferenceAnalysis, analyse_preferences
+from labelhouse.quality_report.rubrics import CriterionAgreement, rubric_criteria
 from labelhouse.quality_report.scorecards import Scorecard, build_scorecards
 from labelhouse.review.gold import GoldScore, gold_accuracy, pause_state
 from labelhouse.review.service import review_stats
@@ -90,6 +91,7 @@ class QualityReport:
     preferences: list[PreferenceAnalysis]
     hotspots: list[Hotspot]
     notes: list[str] = field(default_factory=list)
+    rubric_criteria: list[CriterionAgreement] = field(default_factory=list)
 
 
 @dataclass
@@ -271,6 +273,7 @@ def project_report(
         preferences=preferences,
         hotspots=_hotspots(session, project.id, computed, hotspots),
         notes=notes,
+        rubric_criteria=rubric_criteria(schema, answers),
     )
 
 

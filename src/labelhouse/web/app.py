@@ -32,6 +32,7 @@ from labelhouse.web.api import (
     projects,
     quality,
     review,
+    rubrics,
     tasks,
     workforce_comparison,
     workforces,
@@ -101,6 +102,7 @@ def create_app(
         media_api.router,
         label_studio.router,
         annotation_imports.router,
+        rubrics.router,
     ):
         app.include_router(router)
     pages.install(app)

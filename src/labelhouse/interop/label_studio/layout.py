@@ -45,8 +45,25 @@ class _Objects:
         return self.tags[key][1]
 
 
+def check_mappable(schema: LabelSchema) -> None:
+    """Refuse, naming each field, a schema with a kind Label Studio has no control for
+    (a rubric's criteria, weights and critical flags have no Label Studio equivalent)."""
+    from labelhouse.errors import InvalidInput, Problem
+
+    problems = [
+        Problem(
+            f.name, f"a {f.kind_name} field has no Label Studio control; export jsonl, json or csv"
+        )
+        for f in schema.fields
+        if f.kind_name not in TAG_OF_KIND
+    ]
+    if problems:
+        raise InvalidInput("Label Studio cannot show every field of this schema.", problems)
+
+
 def layout(schema: LabelSchema) -> tuple[dict[str, Control], _Objects, list[str]]:
     """Each field's control, the objects they label, and the prompts shown as headers."""
+    check_mappable(schema)
     objects = _Objects({f.name for f in schema.fields})
     controls: dict[str, Control] = {}
     prompts: list[str] = []

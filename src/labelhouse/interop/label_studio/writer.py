@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from labelhouse.interop.label_studio.controls import Control
-from labelhouse.interop.label_studio.layout import items_key, layout, pair_keys
+from labelhouse.interop.label_studio.layout import check_mappable, items_key, layout, pair_keys
 from labelhouse.interop.label_studio.results import write_results
 from labelhouse.kinds.rating import RatingField
 from labelhouse.kinds.registry import LabelSchema
@@ -134,6 +134,7 @@ def parse_options(schema: Any, options: Mapping[str, str]) -> dict[str, Any]:
     """The format's one option, ``annotators`` (``keep`` or ``omit``, see above)."""
     from labelhouse.errors import InvalidInput, Problem
 
+    check_mappable(schema)
     unknown = sorted(set(options) - {"annotators"})
     problems = [
         Problem(name, "not an option of this format; it takes annotators") for name in unknown

@@ -19,6 +19,7 @@ from labelhouse.markdown import COST_BUDGET, render_cost
 from labelhouse.markdown import render as render_markdown
 from labelhouse.projects.queries import sample_task_data
 from labelhouse.projects.service import get_project
+from labelhouse.rubrics.service import resolve_schema
 from labelhouse.tasks import service as tasks
 from labelhouse.tasks.media_access import remote_media_urls
 from labelhouse.web.api.schemas import Body, SchemaIn
@@ -137,7 +138,7 @@ def schema_sample(project_id: Id, body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
     with ctx.read() as (s, actor):
         # the Settings page's preview: reviewers and up, like the page
         actor.in_project(project_id).require_lab_reviewer("preview label schemas")
-        schema = parse_schema(body.label_schema)
+        schema = resolve_schema(s, actor.organization_id, parse_schema(body.label_schema))
         project = get_project(s, actor, project_id)
         page = tasks.list_tasks(s, actor, project.id, limit=1)
         first = page.items[0] if page.items else None

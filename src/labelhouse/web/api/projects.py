@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile as FormFile
 from labelhouse.errors import InvalidInput, Problem, TooLarge
 from labelhouse.kinds.registry import parse_schema
 from labelhouse.projects import service as projects
+from labelhouse.rubrics.service import resolve_schema
 from labelhouse.tasks import importer, queue, undo
 from labelhouse.tasks import service as tasks
 from labelhouse.tasks.import_files import plan_media
@@ -99,8 +100,8 @@ def schema_versions(project_id: Id, ctx: Ctx) -> dict[str, Any]:
 @router.post("/schemas/validate")
 def validate_schema(body: SchemaIn, ctx: Ctx) -> dict[str, Any]:
     """Validate a schema without storing it (the schema editor calls this as you type)."""
-    with ctx.read():
-        parsed = parse_schema(body.label_schema)
+    with ctx.read() as (s, actor):
+        parsed = resolve_schema(s, actor.organization_id, parse_schema(body.label_schema))
     return {"valid": True, "schema": parsed.model_dump(mode="json", exclude_none=True)}
 
 

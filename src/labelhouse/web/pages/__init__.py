@@ -19,6 +19,7 @@ from labelhouse.web.pages import (
     projects,
     quality,
     review,
+    rubrics,
     settings,
     tasks,
     transfer,
@@ -49,6 +50,7 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router)
     app.include_router(workforce_comparison.router)
     app.include_router(workforce.router)
+    app.include_router(rubrics.router)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(_: Request, exc: LoginRequired) -> Response:

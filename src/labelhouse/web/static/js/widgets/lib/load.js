@@ -2,7 +2,7 @@
 // kinds are imported (never an arbitrary path).
 
 /** The kinds that have a widget module next to this folder. */
-export const WIDGET_KINDS = ["choice", "choices", "spans", "text", "rating", "pairwise", "ranking", "boxes", "edit"];
+export const WIDGET_KINDS = ["choice", "choices", "spans", "text", "rating", "pairwise", "ranking", "boxes", "edit", "rubric"];
 
 const cache = new Map();
 

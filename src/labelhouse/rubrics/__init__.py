@@ -1,0 +1,1 @@
+"""Rubrics: versioned scoring guides of an organization, referred to by ``rubric`` fields."""
