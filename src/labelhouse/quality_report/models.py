@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, deferred, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from labelhouse.db.base import Base, BigId, UtcDateTime, utcnow
 
@@ -24,5 +24,5 @@ class AnalysisResult(Base):
     answers: Mapped[int] = mapped_column(Integer)  # submitted answers counted then
     computed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     compute_ms: Mapped[int] = mapped_column(Integer, default=0)
-    report: Mapped[bytes] = deferred(mapped_column(LargeBinary))  # the report, JSON
-    consensus: Mapped[bytes] = deferred(mapped_column(LargeBinary))  # per-task columns, npz
+    report: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # the report, JSON
+    consensus: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # task columns, npz

@@ -299,7 +299,7 @@ def _analysis(
     *,
     fresh: bool,
     db: Database | None,
-    sync_limit: int,
+    sync_limit: int | None,
 ) -> _Analysis:
     """The stored analysis (``part``: "report" or "consensus") when it is fresh, or stale
     but too large to recompute in a request; otherwise computed now (and stored when
@@ -309,7 +309,8 @@ def _analysis(
     row = None if fresh else stored.find(session, project.id, method)
     if row is not None:
         state = stored.freshness(row, mark)
-        if state.fresh or mark.answers > sync_limit:
+        limit = SYNC_ANSWERS if sync_limit is None else sync_limit
+        if state.fresh or mark.answers > limit:
             data = stored.payload(session, row.id, part)
             if data is not None:
                 if part == "report":
@@ -382,7 +383,7 @@ def project_report(
     hotspots: int = HOTSPOTS,
     fresh: bool = False,
     db: Database | None = None,
-    sync_limit: int = SYNC_ANSWERS,
+    sync_limit: int | None = None,
 ) -> QualityReport:
     """The whole quality report of a project (reviewers and up), from the stored analysis
     when there is one (see :func:`_analysis`; ``fresh`` recomputes it now). Its
@@ -457,7 +458,7 @@ def consensus_page(
     limit: int = 100,
     fresh: bool = False,
     db: Database | None = None,
-    sync_limit: int = SYNC_ANSWERS,
+    sync_limit: int | None = None,
 ) -> ConsensusPage:
     """Consensus per annotated task with id > ``after_id``, in task id order.
 
