@@ -44,6 +44,8 @@ def test_a_stale_analysis_is_recomputed_in_the_background(
     assert 'data-fresh="false"' in page.text and "fresh=1" in page.text
     (job,) = _analysis_jobs(db)  # debounced: one job for the reads above
     assert job.state == "queued" and job.params == {"method": "majority"}
+    # housekeeping: not listed with the project's export jobs
+    assert c.get(f"/api/projects/{project}/jobs").json()["items"] == []
 
     request.getfixturevalue("consumer")  # now a worker runs it
     done = wait_for(db, job.id)

@@ -18,11 +18,11 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.db.engine import Database
 from labelhouse.jobs.models import QUEUED, RUNNING, Job
 from labelhouse.jobs.runner import JobRun
-from labelhouse.jobs.service import Result, create_job
+from labelhouse.jobs.service import HOUSEKEEPING, Result, create_job
 from labelhouse.quality_report.service import refresh_analysis
 from labelhouse.quality_report.stored import Freshness
 
-KIND = "analysis"
+KIND = HOUSEKEEPING[0]
 DEBOUNCE_SECONDS = 30.0
 log = logging.getLogger("labelhouse.jobs")
 
