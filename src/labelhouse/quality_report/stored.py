@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from labelhouse.annotations.models import Annotation
@@ -155,7 +155,8 @@ def save(
 
 def store(db: Database, project_id: int, method: str, mark: Watermark, **payloads: object) -> bool:
     """Save in a transaction of its own; another server saving the same key at the same
-    moment is not an error (either result is valid for its watermark)."""
+    moment is not an error (either result is valid for its watermark), and a database that
+    cannot take the write now only means the next reader computes it again."""
     try:
         with db.session() as s:
             save(s, project_id, method, mark, **payloads)  # type: ignore[arg-type]
@@ -163,8 +164,8 @@ def store(db: Database, project_id: int, method: str, mark: Watermark, **payload
     except IntegrityError:
         log.info("analysis of project %s (%s) was stored by another process", project_id, method)
         return False
-    except Busy:  # the database is busy: the next request stores it
-        log.warning("analysis of project %s (%s) not stored: busy", project_id, method)
+    except (Busy, SQLAlchemyError):  # e.g. busy or read-only: the reader still gets it
+        log.warning("analysis of project %s (%s) not stored", project_id, method, exc_info=True)
         return False
 
 
