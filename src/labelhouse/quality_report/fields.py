@@ -188,10 +188,14 @@ def _categorical(
             value, conf = kind.merge(task_values)
             consensus[int(t)] = TaskConsensus(value, conf, used)
     else:
-        for t in np.flatnonzero(winners >= 0):
-            label = classes[int(winners[t])]
-            value = kind.from_label(label, by_task.get(int(t), []))
-            consensus[int(t)] = TaskConsensus(value, float(confidence[t]), used)
+        plain = type(kind).from_label is FieldKind.from_label  # the value is the class
+        tasks = np.flatnonzero(winners >= 0)
+        for t, w, conf in zip(
+            tasks.tolist(), winners[tasks].tolist(), confidence[tasks].tolist(), strict=True
+        ):
+            label = classes[w]
+            value = label if plain else kind.from_label(label, by_task.get(t, []))
+            consensus[t] = TaskConsensus(value, conf, used)
     return FieldAnalysis(
         name=kind.name,
         kind=kind.kind_name,
