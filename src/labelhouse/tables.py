@@ -7,6 +7,7 @@ from labelhouse.comments import models as comments_models
 from labelhouse.db.base import Base
 from labelhouse.jobs import models as jobs_models
 from labelhouse.projects import models as projects_models
+from labelhouse.quality_report import models as quality_report_models
 from labelhouse.review import models as review_models
 from labelhouse.rubrics import models as rubrics_models
 from labelhouse.tasks import models as tasks_models
@@ -19,6 +20,7 @@ __all__ = [
     "comments_models",
     "jobs_models",
     "projects_models",
+    "quality_report_models",
     "review_models",
     "rubrics_models",
     "tasks_models",

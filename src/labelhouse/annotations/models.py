@@ -20,6 +20,8 @@ class Annotation(Base):
         Index("ix_annotation_project_user", "project_id", "user_id"),
         # exports and quality read a project's answers task range by task range
         Index("ix_annotation_project_task", "project_id", "task_id"),
+        # covers the stored analysis's freshness check (quality_report/stored.py)
+        Index("ix_annotation_watermark", "project_id", "status", "review_status", "revision", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -12,6 +12,7 @@ from typing import Any
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database, DatabaseOptions, open_database
 from labelhouse.jobs import queue, runner, service
+from labelhouse.jobs.analysis import run_analysis
 from labelhouse.jobs.exports import HANDLERS, attempt_keys
 from labelhouse.jobs.imports import run_import_job
 from labelhouse.storage import Storage, open_storage
@@ -75,10 +76,14 @@ class Jobs:
     def work_dir(self) -> Path:
         return self.settings.data_dir / "tmp" / "jobs"
 
-    def enqueue(self, job_id: int) -> None:
-        """Call after the transaction that created (or re-queued) the job has committed."""
+    def enqueue(self, job_id: int, *, delay: float = 0.0) -> None:
+        """Call after the transaction that created (or re-queued) the job has committed;
+        ``delay`` seconds later if given (a debounced recomputation)."""
         self.huey  # noqa: B018  (opens the queue and registers the task)
-        self._task(job_id)
+        if delay > 0:
+            self._task.schedule((job_id,), delay=delay)
+        else:
+            self._task(job_id)
         if not self.settings.resolved_database_url.startswith("sqlite"):
             # huey's SQL storage keeps one connection per thread: an app's request threads
             # would each hold one to PostgreSQL for good. A consumer's thread reconnects.
@@ -91,7 +96,11 @@ class Jobs:
         from labelhouse.media.sources import MediaSources
 
         media = MediaSources.from_settings(self.settings)
-        return {**HANDLERS, "import": partial(run_import_job, media=media)}
+        return {
+            **HANDLERS,
+            "import": partial(run_import_job, media=media),
+            "analysis": run_analysis,
+        }
 
     def run(self, job_id: int, **kwargs: Any) -> str:
         """Run one job in this thread (what a consumer does with a message)."""

@@ -37,6 +37,8 @@ MAX_ATTEMPTS = 2
 # A queued job whose queue message may have been lost (a crash between commit and
 # enqueue) is enqueued again after this; a duplicate message is harmless (claim is fenced).
 REENQUEUE_AFTER = timedelta(minutes=10)
+# Jobs the system starts for itself (jobs/analysis.py): not listed with people's exports.
+HOUSEKEEPING = ("analysis",)
 
 
 def create_job(
@@ -85,7 +87,11 @@ def list_jobs(session: Session, actor: Actor, project_id: int, *, limit: int = 5
     actor.in_project(project_id).require(Role.manager, "see export jobs")
     query = (
         select(Job)
-        .where(Job.project_id == project_id, Job.organization_id == actor.organization_id)
+        .where(
+            Job.project_id == project_id,
+            Job.organization_id == actor.organization_id,
+            Job.kind.not_in(HOUSEKEEPING),
+        )
         .order_by(Job.id.desc())
         .limit(limit)
     )

@@ -73,12 +73,26 @@ class FieldAnalysis:
 
 
 def _field_rows(kind: FieldKind, answers: Answers) -> tuple[list[int], list[Any]]:
-    rows, values = [], []
-    for r, value in enumerate(answers.values):
-        if kind.name in value and not kind.is_empty(value[kind.name]):
-            rows.append(r)
-            values.append(value[kind.name])
-    return rows, values
+    """Rows that answer the field (not empty), and their values."""
+    column = answers.field(kind.name)
+    filled = np.asarray([not kind.is_empty(v) for v in column.values] + [False], dtype=bool)
+    rows = np.flatnonzero(filled[column.codes])  # code -1 reads the trailing False
+    values = column.values
+    return rows.tolist(), [values[c] for c in column.codes[rows].tolist()]
+
+
+def _class_rows(kind: FieldKind, answers: Answers, index: dict[Any, int]) -> tuple[Any, Any]:
+    """Rows whose value is one of the classes, and their class codes: each distinct value
+    is mapped once (``label_of``), then every row by array indexing."""
+    column = answers.field(kind.name)
+    by_value = []
+    for v in column.values:
+        label = None if kind.is_empty(v) else kind.label_of(v)
+        by_value.append(index.get(label, -1) if label is not None else -1)
+    mapping = np.asarray([*by_value, -1], dtype=np.int64)
+    codes = mapping[column.codes]
+    rows = np.flatnonzero(codes >= 0)
+    return rows, codes[rows]
 
 
 def _pair_summary(pk: quality.PairKappa) -> dict[str, float | None]:
@@ -121,13 +135,7 @@ def _categorical(
 ) -> FieldAnalysis:
     classes = kind.classes() or []
     index = {c: i for i, c in enumerate(classes)}
-    keep = [
-        (r, index[lb])
-        for r, v in zip(rows, values, strict=True)
-        if (lb := kind.label_of(v)) is not None and lb in index
-    ]
-    row_idx = np.asarray([r for r, _ in keep], dtype=np.int64)
-    codes = np.asarray([c for _, c in keep], dtype=np.int64)
+    row_idx, codes = _class_rows(kind, answers, index)
     labels = Labels(
         answers.task_code[row_idx],
         answers.user_code[row_idx],
@@ -175,19 +183,21 @@ def _categorical(
         mv = quality.majority_vote(labels)
         winners, confidence, used = mv.labels, mv.confidence, "majority"
     if winners is None:  # ratings: the kind's median merge, task by task
+        column = answers.field(kind.name)
         for t in np.flatnonzero(per_item > 0):
-            task_values = [
-                answers.values[r][kind.name]
-                for r in answers.rows_of(int(t))
-                if kind.name in answers.values[r]
-            ]
+            codes_t = column.codes[answers.bounds[t] : answers.bounds[t + 1]].tolist()
+            task_values = [column.values[c] for c in codes_t if c >= 0]
             value, conf = kind.merge(task_values)
             consensus[int(t)] = TaskConsensus(value, conf, used)
     else:
-        for t in np.flatnonzero(winners >= 0):
-            label = classes[int(winners[t])]
-            value = kind.from_label(label, by_task.get(int(t), []))
-            consensus[int(t)] = TaskConsensus(value, float(confidence[t]), used)
+        plain = type(kind).from_label is FieldKind.from_label  # the value is the class
+        tasks = np.flatnonzero(winners >= 0)
+        for t, w, conf in zip(
+            tasks.tolist(), winners[tasks].tolist(), confidence[tasks].tolist(), strict=True
+        ):
+            label = classes[w]
+            value = label if plain else kind.from_label(label, by_task.get(t, []))
+            consensus[t] = TaskConsensus(value, conf, used)
     return FieldAnalysis(
         name=kind.name,
         kind=kind.kind_name,

@@ -141,16 +141,6 @@ def build_scorecards(
             flags.append("near-constant answers")
         if scored[u] >= MIN_SCORED and agreement < LOW_AGREEMENT:
             flags.append("low agreement")
-        g = (gold or {}).get(uid)
-        gold_acc = g.accuracy if g is not None else None
-        if (
-            g is not None
-            and g.answers >= MIN_GOLD
-            and gold_acc is not None
-            and gold_acc < t.min_gold_accuracy
-        ):
-            flags.append("low gold accuracy")
-        r = (reviews or {}).get(uid)
         cards.append(
             Scorecard(
                 user_id=uid,
@@ -160,15 +150,42 @@ def build_scorecards(
                 consensus_agreement=_clean(agreement),
                 scored=int(scored[u]),
                 ds_accuracy=_clean(ds_sum[u] / ds_n[u]) if ds_n[u] else None,
-                gold_accuracy=gold_acc,
-                gold_answers=g.answers if g is not None else 0,
-                review_acceptance=r.acceptance_rate if r is not None else None,
-                reviewed=r.reviewed if r is not None else 0,
                 confusion=confusion[u],
                 flags=flags,
-                gold_fields=(
-                    {name: f.accuracy for name, f in g.fields.items()} if g is not None else {}
-                ),
             )
         )
+    attach_people(cards, gold=gold, reviews=reviews, thresholds=t)
     return cards
+
+
+def attach_people(
+    cards: list[Scorecard],
+    *,
+    gold: dict[int, GoldScore] | None,
+    reviews: dict[int, ReviewStats] | None,
+    thresholds: quality.Thresholds | None = None,
+) -> None:
+    """Add gold accuracy (and the low-gold flag) and review acceptance to the cards. Gold
+    accuracy changes without any answer changing (a gold value is edited), so a stored
+    report gets it when it is shown; reviews change the stored report's watermark."""
+    t = thresholds or quality.Thresholds()
+    for card in cards:
+        g = (gold or {}).get(card.user_id)
+        gold_acc = g.accuracy if g is not None else None
+        card.gold_accuracy = gold_acc
+        card.gold_answers = g.answers if g is not None else 0
+        card.gold_fields = (
+            {name: f.accuracy for name, f in g.fields.items()} if g is not None else {}
+        )
+        card.flags = [f for f in card.flags if f != "low gold accuracy"]
+        if (
+            g is not None
+            and g.answers >= MIN_GOLD
+            and gold_acc is not None
+            and gold_acc < t.min_gold_accuracy
+        ):
+            card.flags.append("low gold accuracy")
+        if reviews is not None:  # None: leave what the cards have
+            r = reviews.get(card.user_id)
+            card.review_acceptance = r.acceptance_rate if r is not None else None
+            card.reviewed = r.reviewed if r is not None else 0

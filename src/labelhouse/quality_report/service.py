@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
+from labelhouse.db.base import utcnow
+from labelhouse.db.engine import Database
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.kinds._responses import ResponsesField
 from labelhouse.kinds.registry import LabelSchema
+from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, get_project, load_schema, project_row
+from labelhouse.quality_report import columns as consensus_columns
+from labelhouse.quality_report import stored
+from labelhouse.quality_report.codec import from_json
+from labelhouse.quality_report.columns import ConsensusColumns
 from labelhouse.quality_report.fields import METHODS, FieldAnalysis, analyse_field, finite
 from labelhouse.quality_report.loading import (
     Answers,
@@ -28,16 +38,22 @@ from labelhouse.quality_report.loading import (
     load_emails,
     load_external_ids,
     load_gold,
+    load_review_stats,
     load_task_data,
 )
 from labelhouse.quality_report.pairs import lowest
 from labelhouse.quality_report.preference import PreferenceAnalysis, analyse_preferences
 from labelhouse.quality_report.rubrics import CriterionAgreement, rubric_criteria
-from labelhouse.quality_report.scorecards import Scorecard, build_scorecards
+from labelhouse.quality_report.scorecards import Scorecard, attach_people, build_scorecards
+from labelhouse.quality_report.stored import Freshness
 from labelhouse.review.gold import GoldScore, gold_accuracy, pause_state
-from labelhouse.review.service import review_stats
 
 HOTSPOTS = 20
+HOTSPOTS_KEPT = 500  # the most the API serves; a stored report keeps that many
+# A stale stored analysis of a project with at most this many answers is recomputed in the
+# request (a fraction of a second); a larger one is shown with its age while a background
+# job recomputes it.
+SYNC_ANSWERS = 20_000
 NEEDS_TASK_DATA = ("pairwise", "ranking", "spans")
 
 
@@ -92,6 +108,7 @@ class QualityReport:
     hotspots: list[Hotspot]
     notes: list[str] = field(default_factory=list)
     rubric_criteria: list[CriterionAgreement] = field(default_factory=list)
+    analysis: Freshness | None = None  # when it was computed, and whether answers changed
 
 
 @dataclass
@@ -100,6 +117,14 @@ class TaskConsensusRow:
     external_id: str | None
     annotations: int
     fields: dict[str, dict[str, Any]]
+
+
+class ConsensusPage(list[TaskConsensusRow]):
+    """A page of rows (a list), with the ``analysis`` they were read from."""
+
+    def __init__(self, rows: list[TaskConsensusRow], analysis: Freshness) -> None:
+        super().__init__(rows)
+        self.analysis = analysis
 
 
 def check_method(method: str) -> str:
@@ -218,20 +243,11 @@ def _is_paused(session: Session, project: ProjectRow, score: GoldScore | None) -
     return pause_state(session, project, score.user_id) is not None
 
 
-def project_report(
-    session: Session,
-    actor: Actor,
-    project_id: int,
-    *,
-    method: str = "majority",
-    hotspots: int = HOTSPOTS,
-) -> QualityReport:
-    """The whole quality report of a project (reviewers and up)."""
-    actor = actor.in_project(project_id)
-    actor.require_lab_reviewer("see quality reports")
-    check_method(method)
-    project = get_project(session, actor, project_id)
-    schema = load_schema(session, project)
+def _base_report(
+    session: Session, project: Project, schema: LabelSchema, method: str
+) -> tuple[QualityReport, ConsensusColumns]:
+    """The report as stored: everything that depends on the answers only (gold accuracy,
+    reviews and pauses are added when it is shown), and the consensus columns."""
     computed = _compute(session, project.id, schema, method)
     answers = computed.answers
     emails = load_emails(session, answers.user_ids.tolist())
@@ -242,73 +258,168 @@ def project_report(
         if isinstance(f, ResponsesField)
         and (p := analyse_preferences(f, answers, computed.task_data)) is not None
     ]
-    gold = {g.user_id: g for g in gold_accuracy(session, actor, project.id)}
-    cards = build_scorecards(
-        answers,
-        kinds,
-        computed.analyses,
-        emails,
-        gold=gold,
-        reviews={r.user_id: r for r in review_stats(session, actor, project.id)},
-    )
-    if project.gold_min_accuracy is not None:
-        row = project_row(session, actor, project.id)
-        for card in cards:
-            card.paused = _is_paused(session, row, gold.get(card.user_id))
+    reviews = load_review_stats(session, project.id)  # reviews change the watermark
+    cards = build_scorecards(answers, kinds, computed.analyses, emails, reviews=reviews)
     notes = []
     if answers.n_tasks and not any(fa.n_overlap for fa in computed.analyses):
         notes.append(
             "No task has two answers yet: agreement needs an overlap of 2 or more annotators "
             "per task (project setting 'Annotators per task')."
         )
-    return QualityReport(
+    report = QualityReport(
         project_id=project.id,
         project_name=project.name,
         method=method,
         tasks=answers.n_tasks,
-        annotations=len(answers.values),
+        annotations=answers.n_rows,
         annotators=answers.n_users,
         fields=[_summary(fa, answers, emails) for fa in computed.analyses],
         scorecards=cards,
         preferences=preferences,
-        hotspots=_hotspots(session, project.id, computed, hotspots),
+        hotspots=_hotspots(session, project.id, computed, HOTSPOTS_KEPT),
         notes=notes,
         rubric_criteria=rubric_criteria(schema, answers),
     )
+    columns = consensus_columns.from_analyses(
+        answers.task_ids, np.diff(answers.bounds), computed.analyses
+    )
+    return report, columns
 
 
-def _fields(computed: _Computed, t: int) -> dict[str, Any]:
-    """``{field: {value, confidence, method}}`` of the task with code ``t``."""
-    fields = {}
-    for fa in computed.analyses:
-        c = fa.consensus[t]
-        if c is not None:
-            fields[fa.name] = {
-                "value": c.value,
-                "confidence": c.confidence if math.isfinite(c.confidence) else None,
-                "method": c.method,
-            }
-    return fields
+@dataclass
+class _Analysis:
+    freshness: Freshness
+    report: QualityReport | None = None
+    consensus: ConsensusColumns | None = None
 
 
-def _rows(computed: _Computed, codes: np.ndarray) -> list[tuple[int, dict[str, Any]]]:
-    per_task = np.diff(computed.answers.bounds)
-    return [(int(per_task[t]), _fields(computed, int(t))) for t in codes]
+def _analysis(
+    session: Session,
+    project: Project,
+    schema: LabelSchema,
+    method: str,
+    part: str,
+    *,
+    fresh: bool,
+    db: Database | None,
+    sync_limit: int | None,
+) -> _Analysis:
+    """The stored analysis (``part``: "report" or "consensus") when it is fresh, or stale
+    but too large to recompute in a request; otherwise computed now (and stored when
+    ``db`` is given, in a transaction of its own)."""
+    computed_at = utcnow()  # before the watermark: a later write makes this result stale
+    mark = stored.watermark(session, project.id, project.schema_version, method)
+    row = None if fresh else stored.find(session, project.id, method)
+    if row is not None:
+        state = stored.freshness(row, mark)
+        limit = SYNC_ANSWERS if sync_limit is None else sync_limit
+        if state.fresh or mark.answers > limit:
+            data = stored.payload(session, row.id, part)
+            if data is not None:
+                if part == "report":
+                    report = from_json(QualityReport, orjson.loads(data))
+                    return _Analysis(state, report=report)
+                return _Analysis(state, consensus=consensus_columns.from_bytes(data))
+    started = time.perf_counter()
+    report, columns = _base_report(session, project, schema, method)
+    ms = round((time.perf_counter() - started) * 1000)
+    if db is not None:
+        stored.store(
+            db,
+            project.id,
+            method,
+            mark,
+            report=orjson.dumps(as_json(report)),
+            consensus=consensus_columns.to_bytes(columns),
+            compute_ms=ms,
+            computed_at=computed_at,
+        )
+    return _Analysis(Freshness(computed_at, 0.0, True, 0, ms), report, columns)
+
+
+def refresh_analysis(db: Database, project_id: int, method: str) -> Freshness:
+    """Recompute and store the project's analysis unless the stored one is fresh (what the
+    background job runs). Returns the freshness of what is stored now."""
+    check_method(method)
+    with db.read_session(long_running=True) as s:
+        project = s.get(Project, project_id)
+        if project is None:
+            raise InvalidInput(f"Project {project_id} does not exist.", [])
+        row = stored.find(s, project.id, method)
+        if row is not None:
+            state = stored.freshness(
+                row, stored.watermark(s, project.id, project.schema_version, method)
+            )
+            if state.fresh:
+                return state
+        schema = load_schema(s, project)
+        found = _analysis(s, project, schema, method, "consensus", fresh=True, db=db, sync_limit=0)
+        return found.freshness
+
+
+def _personalise(session: Session, actor: Actor, project: Project, report: QualityReport) -> None:
+    """What a stored report lacks: gold accuracy, pauses, current emails."""
+    gold = {g.user_id: g for g in gold_accuracy(session, actor, project.id)}
+    attach_people(report.scorecards, gold=gold, reviews=None)
+    ids = {c.user_id for c in report.scorecards}
+    ids |= {u for f in report.fields for p in f.pairs for u in (p.a_user_id, p.b_user_id)}
+    emails = load_emails(session, sorted(ids))
+    for card in report.scorecards:
+        card.email = emails.get(card.user_id, card.email)
+    for f in report.fields:
+        for p in f.pairs:
+            p.a_email = emails.get(p.a_user_id, p.a_email)
+            p.b_email = emails.get(p.b_user_id, p.b_email)
+    if project.gold_min_accuracy is not None:
+        row = project_row(session, actor, project.id)
+        for card in report.scorecards:
+            card.paused = _is_paused(session, row, gold.get(card.user_id))
+    report.project_name = project.name
+
+
+def project_report(
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    *,
+    method: str = "majority",
+    hotspots: int = HOTSPOTS,
+    fresh: bool = False,
+    db: Database | None = None,
+    sync_limit: int | None = None,
+) -> QualityReport:
+    """The whole quality report of a project (reviewers and up), from the stored analysis
+    when there is one (see :func:`_analysis`; ``fresh`` recomputes it now). Its
+    ``analysis`` says how old it is and whether answers changed since."""
+    actor = actor.in_project(project_id)
+    actor.require_lab_reviewer("see quality reports")
+    check_method(method)
+    project = get_project(session, actor, project_id)
+    schema = load_schema(session, project)
+    found = _analysis(
+        session, project, schema, method, "report", fresh=fresh, db=db, sync_limit=sync_limit
+    )
+    report = found.report
+    assert report is not None
+    report.analysis = found.freshness
+    report.hotspots = report.hotspots[:hotspots]
+    _personalise(session, actor, project, report)
+    return report
 
 
 class ConsensusByTask(Mapping[int, dict[str, Any]]):
     """``{task_id: {field: {value, confidence, method}}}``, built for one task when asked:
     an export streams task by task, so it never holds a dict per task of the project."""
 
-    def __init__(self, computed: _Computed) -> None:
-        self._computed = computed
-        self._ids = computed.answers.task_ids  # sorted
+    def __init__(self, columns: ConsensusColumns) -> None:
+        self._columns = columns
+        self._ids = columns.task_ids  # sorted
 
     def __getitem__(self, task_id: int) -> dict[str, Any]:
-        t = int(np.searchsorted(self._ids, task_id))
-        if t >= self._ids.size or self._ids[t] != task_id:
+        t = self._columns.code_of(task_id)
+        if t is None:
             raise KeyError(task_id)
-        return _fields(self._computed, t)
+        return self._columns.fields_of(t)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._ids.tolist())
@@ -320,10 +431,23 @@ class ConsensusByTask(Mapping[int, dict[str, Any]]):
 def consensus_by_task(
     session: Session, project_id: int, schema: LabelSchema, *, method: str = "majority"
 ) -> ConsensusByTask:
-    """The consensus of every annotated task, without the report's statistics — for
-    exports, whose caller has already checked access."""
+    """The consensus of every annotated task, for exports, whose caller has already checked
+    access: the stored analysis when it is fresh (a few megabytes of columns at 100,000
+    tasks), else computed now without the report's statistics. Never a stale one."""
+    check_method(method)
+    version = session.scalar(select(Project.schema_version).where(Project.id == project_id))
+    mark = stored.watermark(session, project_id, version or 0, method)
+    row = stored.find(session, project_id, method)
+    if row is not None and row.watermark == mark.text:
+        data = stored.payload(session, row.id, "consensus")
+        if data is not None:
+            return ConsensusByTask(consensus_columns.from_bytes(data))
+    computed = _compute(session, project_id, schema, method, statistics=False)
+    answers = computed.answers
     return ConsensusByTask(
-        _compute(session, project_id, schema, check_method(method), statistics=False)
+        consensus_columns.from_analyses(
+            answers.task_ids, np.diff(answers.bounds), computed.analyses
+        )
     )
 
 
@@ -335,26 +459,37 @@ def consensus_page(
     method: str = "majority",
     after_id: int = 0,
     limit: int = 100,
-) -> list[TaskConsensusRow]:
+    fresh: bool = False,
+    db: Database | None = None,
+    sync_limit: int | None = None,
+) -> ConsensusPage:
     """Consensus per annotated task with id > ``after_id``, in task id order.
 
-    Dawid–Skene needs the whole project, so every page computes it in full (seconds for a
-    million labels); the page only limits what is serialised.
+    Dawid–Skene needs the whole project, so the consensus of every task is computed at
+    once and stored (:func:`_analysis`); a page reads the stored columns and decodes only
+    its own rows. The page's ``analysis`` says when that was and whether it is still fresh.
     """
     actor = actor.in_project(project_id)
     actor.require_lab_reviewer("see consensus labels")
     check_method(method)
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
-    computed = _compute(session, project.id, schema, method)
-    ids = computed.answers.task_ids
+    found = _analysis(
+        session, project, schema, method, "consensus", fresh=fresh, db=db, sync_limit=sync_limit
+    )
+    columns = found.consensus
+    assert columns is not None
+    ids = columns.task_ids
     start = int(np.searchsorted(ids, after_id, side="right"))
-    codes = np.arange(start, min(start + limit, ids.size))
+    codes = range(start, min(start + limit, int(ids.size)))
     external = load_external_ids(session, project.id, [int(ids[t]) for t in codes])
-    return [
-        TaskConsensusRow(int(ids[t]), external.get(int(ids[t])), n, fields)
-        for t, (n, fields) in zip(codes, _rows(computed, codes), strict=True)
+    rows = [
+        TaskConsensusRow(
+            int(ids[t]), external.get(int(ids[t])), int(columns.answers[t]), columns.fields_of(t)
+        )
+        for t in codes
     ]
+    return ConsensusPage(rows, found.freshness)
 
 
 def as_json(obj: Any) -> Any:

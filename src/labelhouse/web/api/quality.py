@@ -6,14 +6,32 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
+from labelhouse.accounts.policy import Actor
+from labelhouse.jobs import analysis as analysis_jobs
 from labelhouse.quality_report import service as quality
 from labelhouse.quality_report.acceptance import acceptance_report
-from labelhouse.web.deps import Ctx
+from labelhouse.quality_report.stored import Freshness
+from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.params import Cursor, Id
 
 router = APIRouter(prefix="/api", tags=["quality"])
 
 METHOD = Query(default="majority", description="majority, dawid_skene or gold_weighted")
+FRESH = Query(
+    default=False,
+    description="recompute the analysis now instead of showing the stored one when answers "
+    "changed since it was computed",
+)
+
+
+def recompute_if_stale(
+    ctx: Context, actor: Actor, project_id: int, method: str, state: Freshness | None
+) -> None:
+    """After the read: a stale analysis gets a background recomputation (debounced)."""
+    if state is not None and not state.fresh:
+        state.recomputing = analysis_jobs.schedule(
+            ctx.db, ctx.request.app.state.jobs, actor, project_id, method, state
+        )
 
 
 @router.get("/projects/{project_id}/quality")
@@ -21,12 +39,17 @@ def quality_report(
     project_id: Id,
     ctx: Ctx,
     method: str = METHOD,
-    hotspots: int = Query(default=quality.HOTSPOTS, ge=0, le=500),
+    hotspots: int = Query(default=quality.HOTSPOTS, ge=0, le=quality.HOTSPOTS_KEPT),
+    fresh: bool = FRESH,
 ) -> dict[str, Any]:
     """Agreement per field, consensus summary, annotator scorecards, Bradley–Terry scores
-    and preference checks, and the tasks annotators disagree on most."""
+    and preference checks, and the tasks annotators disagree on most. ``analysis`` says
+    when it was computed and whether answers changed since (then it is being recomputed)."""
     with ctx.read() as (s, actor):
-        report = quality.project_report(s, actor, project_id, method=method, hotspots=hotspots)
+        report = quality.project_report(
+            s, actor, project_id, method=method, hotspots=hotspots, fresh=fresh, db=ctx.db
+        )
+    recompute_if_stale(ctx, actor, project_id, method, report.analysis)
     return quality.as_json(report)  # type: ignore[no-any-return]
 
 
@@ -46,11 +69,26 @@ def consensus(
     method: str = METHOD,
     cursor: Cursor = 0,
     limit: int = Query(default=100, ge=1, le=1000),
+    fresh: bool = FRESH,
 ) -> dict[str, Any]:
-    """Consensus value and confidence per annotated task and field, in task id order."""
+    """Consensus value and confidence per annotated task and field, in task id order, from
+    the project's stored analysis; ``analysis`` says when it was computed and whether
+    answers changed since (``fresh=true`` recomputes it first)."""
     with ctx.read() as (s, actor):
-        rows = quality.consensus_page(
-            s, actor, project_id, method=method, after_id=cursor, limit=limit
+        page = quality.consensus_page(
+            s,
+            actor,
+            project_id,
+            method=method,
+            after_id=cursor,
+            limit=limit,
+            fresh=fresh,
+            db=ctx.db,
         )
-    items = quality.as_json(rows)
-    return {"items": items, "next_cursor": rows[-1].task_id if len(rows) == limit else None}
+    recompute_if_stale(ctx, actor, project_id, method, page.analysis)
+    rows = list(page)
+    return {
+        "items": quality.as_json(rows),
+        "next_cursor": rows[-1].task_id if len(rows) == limit else None,
+        "analysis": quality.as_json(page.analysis),
+    }

@@ -10,6 +10,8 @@ from labelhouse.accounts.models import Role
 from labelhouse.projects.service import get_project
 from labelhouse.quality_report import service as quality
 from labelhouse.quality_report.fields import METHODS
+from labelhouse.quality_report.stored import Freshness
+from labelhouse.web.api.quality import recompute_if_stale
 from labelhouse.web.charts import Bar, Point, bar_chart, scatter_chart
 from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render, widget_stylesheet
@@ -44,14 +46,42 @@ METHOD_NAMES = {
 }
 
 
+def _ago(seconds: float) -> str:
+    if seconds < 60:
+        return "just now" if seconds < 5 else f"{int(seconds)} s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+def analysis_line(state: Freshness | None) -> str:
+    """E.g. "Computed 2 min ago, 12 new answers since — recomputing." """
+    if state is None:
+        return ""
+    text = f"Computed {_ago(state.age_seconds)}"
+    if state.fresh:
+        return f"{text}, from every answer so far."
+    if state.new_answers:
+        s = "" if state.new_answers == 1 else "s"
+        text += f", {state.new_answers:,} new answer{s} since"
+    else:
+        text += ", answers changed since"
+    return text + (" — recomputing." if state.recomputing else ".")
+
+
 def _short(email: str) -> str:
     return email.partition("@")[0][:18]
 
 
 @router.get("/projects/{project_id}/quality", response_class=HTMLResponse)
-def quality_page(project_id: Id, ctx: Ctx, method: str = "majority") -> HTMLResponse:
+def quality_page(
+    project_id: Id, ctx: Ctx, method: str = "majority", fresh: bool = False
+) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
-        report = quality.project_report(s, actor, project_id, method=method)
+        report = quality.project_report(s, actor, project_id, method=method, fresh=fresh, db=ctx.db)
+        recompute_if_stale(ctx, actor, project_id, method, report.analysis)
         agreement_chart = bar_chart(
             [
                 Bar(
@@ -100,6 +130,7 @@ def quality_page(project_id: Id, ctx: Ctx, method: str = "majority") -> HTMLResp
             tabs=project_tabs(actor, project_id),
             current_tab="quality",
             report=report,
+            analysis_line=analysis_line(report.analysis),
             agreement_chart=agreement_chart,
             scatter=scatter,
             uses_ds=uses_ds,
