@@ -67,7 +67,22 @@ class FieldAnalysis:
     pair_kappa: quality.PairKappa | None = None
     answered: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     multilabel: quality.MultiLabelConsensus | None = None  # set kinds: Dawid–Skene fit
+    calibration: quality.Calibration | None = None  # of the consensus confidence, on gold
     pairs: PairStats = field(default_factory=PairStats.empty)
+
+
+def convergence(fa: FieldAnalysis) -> dict[str, Any] | None:
+    """How the field's Dawid–Skene fit ended, for the quality page (``None``: no fit)."""
+    ds = fa.ds
+    if ds is None:
+        return None
+    return {
+        "converged": ds.converged,
+        "iterations": ds.n_iter,
+        "final_change": finite(ds.final_change),
+        "identifiable": ds.identifiable,
+        "kept_single": ds.kept_single,
+    }
 
 
 def _field_rows(kind: FieldKind, answers: Answers) -> tuple[list[int], list[Any]]:
@@ -106,6 +121,22 @@ def _gold_codes(
             items.append(t)
             classes.append(index[label])
     return np.asarray(items, dtype=np.int64), np.asarray(classes, dtype=np.int64)
+
+
+def _calibrated(
+    kind: FieldKind,
+    answers: Answers,
+    gold: dict[int, dict[str, Any]],
+    index: dict[Any, int],
+    winners: IntArray,
+    confidence: FloatArray,
+) -> tuple[FloatArray, quality.Calibration]:
+    """The consensus confidence calibrated on the field's gold tasks (Platt scaling), or
+    unchanged and marked uncalibrated when there are too few of them."""
+    items, classes = _gold_codes(kind, answers, gold, index)
+    has = winners[items] >= 0
+    calibration = quality.calibrate(confidence[items][has], winners[items][has] == classes[has])
+    return calibration.apply(confidence), calibration
 
 
 def _categorical(
@@ -172,6 +203,9 @@ def _categorical(
     else:
         mv = quality.majority_vote(labels)
         winners, confidence, used = mv.labels, mv.confidence, "majority"
+    calibration = None
+    if winners is not None and confidence is not None:
+        confidence, calibration = _calibrated(kind, answers, gold, index, winners, confidence)
     if winners is None:  # ratings: the kind's median merge, task by task
         for t in np.flatnonzero(per_item > 0):
             task_values = [
@@ -203,6 +237,7 @@ def _categorical(
         ds=ds,
         pair_kappa=pair_kappa,
         answered=per_item,
+        calibration=calibration,
         pairs=from_kappa(pair_kappa) if pair_kappa is not None else PairStats.empty(),
     )
 
