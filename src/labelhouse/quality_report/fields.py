@@ -215,7 +215,7 @@ def _categorical(
             ]
             value, conf = kind.merge(task_values)
             consensus[int(t)] = TaskConsensus(value, conf, used)
-    else:
+    elif confidence is not None:
         for t in np.flatnonzero(winners >= 0):
             label = classes[int(winners[t])]
             value = kind.from_label(label, by_task.get(int(t), []))

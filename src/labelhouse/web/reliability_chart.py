@@ -23,7 +23,7 @@ def reliability_chart(
     height: int = 260,
 ) -> Markup:
     """Bins as points (x: mean confidence, y: accuracy), point area by count."""
-    left, right, top, bottom = 44, 12, 12, 40
+    left, right, top, bottom = 56, 12, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def x_of(v: float) -> float:
