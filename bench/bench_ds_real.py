@@ -75,12 +75,12 @@ def main() -> int:
     calib_rows = []
     for ls in load_all(base):
         truth = ls.truth
-        old = dawid_skene(ls.labels, one_coin_prior=0.0)
-        new = dawid_skene(ls.labels)
+        new = dawid_skene(ls.labels)  # the default: no one-coin prior
+        two = dawid_skene(ls.labels, one_coin_prior=2.0)
         start = time.process_time()
         auto = dawid_skene(ls.labels, one_coin_prior="auto")
         auto_s = time.process_time() - start
-        accs = [accuracy(r.labels, truth) for r in (old, new, auto)]
+        accs = [accuracy(r.labels, truth) for r in (new, two, auto)]
         line = f"{ls.name:<8}" + "".join(f"{a:>9.4f}" for a in accs)
         line += f"{auto.one_coin_prior:>9g}"
         best = 0.0
