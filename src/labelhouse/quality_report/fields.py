@@ -14,6 +14,10 @@ annotators without gold answers get its default, the pool's average weight). Mul
 fields get the same three over per-option present/absent questions
 (:mod:`labelhouse.quality_report.multichoice`); spans, boxes and rankings merge task by task,
 with gold-accuracy vote weights under ``gold_weighted``.
+
+A categorical field's consensus confidence is calibrated on its gold tasks when there are
+enough of them (:func:`labelhouse.quality.calibrate`), and its Dawid–Skene fit reports how
+it converged (:func:`convergence`): both are shown on the quality page.
 """
 
 from __future__ import annotations
