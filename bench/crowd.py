@@ -6,7 +6,9 @@ one of four types — the mix a real labeling project sees:
 * ``good``: right 75–95% of the time, mistakes spread unevenly over the other classes;
 * ``noisy``: better than chance but not by much;
 * ``spammer``: answers uniformly at random, whatever the item;
-* ``adversarial``: always answers the same class.
+* ``adversarial``: always answers the same class (a one-button clicker);
+* ``flipper``: answers systematically wrong — mostly one fixed other class per true class
+  (a derangement of the classes), the rest at random.
 
 Each item is labelled by a fixed or varying number of distinct workers (``overlap``), drawn
 with uneven worker activity (a few workers do much of the work, as on real platforms).
@@ -23,6 +25,24 @@ import numpy as np
 from labelhouse.quality.data import IntArray, Labels
 
 DEFAULT_MIX = {"good": 0.6, "noisy": 0.2, "spammer": 0.15, "adversarial": 0.05}
+# A hard crowd: fewer than half the workers are good, the rest spam, click one button or
+# answer systematically wrong (the issue-17 crowd where plain EM needed 73–200 iterations).
+HARD_MIX = {"good": 0.3, "noisy": 0.3, "spammer": 0.2, "adversarial": 0.1, "flipper": 0.1}
+
+
+def make_hard_crowd(n_labels: int, n_classes: int = 4, *, seed: int = 17) -> Crowd:
+    """About ``n_labels`` labels from 300 workers of :data:`HARD_MIX` with skewed activity,
+    2–4 labels per item and imbalanced classes: the crowd on which plain EM crawls."""
+    return make_crowd(
+        n_labels // 3,
+        n_classes,
+        300,
+        (2, 4),
+        mix=HARD_MIX,
+        imbalance=0.3,
+        activity_skew=1.0,
+        seed=seed,
+    )
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,11 @@ def _confusions(rng: np.random.Generator, types: list[str], k: int) -> np.ndarra
         if kind == "adversarial":
             out[w] = 0.0
             out[w, :, rng.integers(k)] = 1.0
+            continue
+        if kind == "flipper" and k > 1:
+            wrong = (np.arange(k) + rng.integers(1, k)) % k
+            out[w] = 0.2 / k
+            out[w, np.arange(k), wrong] += 0.8
             continue
         low, high = (0.75, 0.95) if kind == "good" else (1.0 / k + 0.1, 1.0 / k + 0.3)
         acc = rng.uniform(low, high, size=k)

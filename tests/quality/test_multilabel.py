@@ -61,7 +61,7 @@ def test_per_option_rates_equal_binary_dawid_skene_option_by_option(crowd_module
     ml = multilabel_dawid_skene(*args, **kw, per_option=True, tol=-1.0, max_iter=60)
     for o in range(c.selected.shape[1]):
         lab = Labels(c.items, c.workers, c.selected[:, o].astype(int), c.n_items, c.n_workers, 2)
-        ds = dawid_skene(lab, tol=-1.0, max_iter=60)
+        ds = dawid_skene(lab, tol=-1.0, max_iter=60, accelerate=False)  # plain EM
         assert ml.proba[:, o] == pytest.approx(ds.proba[:, 1], abs=1e-9)
         assert ml.confusion[:, o] == pytest.approx(ds.confusion, abs=1e-9)
         assert np.nanmean(ml.confusion[:, o, [0, 1], [0, 1]]) > 0.5

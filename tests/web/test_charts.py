@@ -78,3 +78,16 @@ def test_daily_bars():
         "2026-11-03: 5 annotations",
     ]
     assert [b.value for b in bars] == [1, 0, 5]
+
+
+def test_reliability_chart_places_bins_and_escapes_text():
+    from labelhouse.quality.calibration import ReliabilityBin
+    from labelhouse.web.reliability_chart import reliability_chart
+
+    before = [ReliabilityBin(0.9, 1.0, 30, 0.99, 0.7)]
+    after = [ReliabilityBin(0.6, 0.7, 20, 0.68, 0.65), ReliabilityBin(0.7, 0.8, 10, 0.72, 0.8)]
+    svg = str(reliability_chart(before, after, label="<b>label</b>: reliability"))
+    assert "&lt;b&gt;label&lt;/b&gt;: reliability" in svg and "<b>" not in svg
+    assert svg.count('<g class="point flagged">') == 1 and svg.count('<g class="point">') == 2
+    assert "raw: 30 gold tasks at confidence 0.9–1.0 (mean 0.990), accuracy 0.700" in svg
+    assert 'class="baseline diagonal"' in svg

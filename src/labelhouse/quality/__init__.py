@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "BiasTest": "labelhouse.quality.preference_checks",
     "BradleyTerryResult": "labelhouse.quality.preference",
+    "Calibration": "labelhouse.quality.calibration",
     "Consensus": "labelhouse.quality.aggregation",
     "DawidSkeneResult": "labelhouse.quality.confusion_em",
     "GoldWeightedConsensus": "labelhouse.quality.aggregation",
@@ -38,9 +39,12 @@ _EXPORTS = {
     "box_f1": "labelhouse.quality.matching",
     "box_iou_matrix": "labelhouse.quality.matching",
     "bradley_terry": "labelhouse.quality.preference",
+    "calibrate": "labelhouse.quality.calibration",
+    "choose_one_coin_prior": "labelhouse.quality.coin_prior",
     "cohen_kappa": "labelhouse.quality.agreement",
     "coincidence_matrix": "labelhouse.quality.alpha",
     "dawid_skene": "labelhouse.quality.confusion_em",
+    "expected_calibration_error": "labelhouse.quality.calibration",
     "factorize": "labelhouse.quality.data",
     "fleiss_kappa": "labelhouse.quality.agreement",
     "fleiss_kappa_from_counts": "labelhouse.quality.agreement",
@@ -67,6 +71,7 @@ _EXPORTS = {
     "rank_position_bias": "labelhouse.quality.preference_checks",
     "rank_position_bias_by_annotator": "labelhouse.quality.preference_checks",
     "ranking_tau": "labelhouse.quality.agreement",
+    "reliability_bins": "labelhouse.quality.calibration",
     "scorecards": "labelhouse.quality.scores",
     "span_consensus": "labelhouse.quality.consensus",
     "span_f1": "labelhouse.quality.matching",
@@ -78,6 +83,7 @@ _EXPORTS = {
 __all__ = [
     "BiasTest",
     "BradleyTerryResult",
+    "Calibration",
     "Consensus",
     "DawidSkeneResult",
     "GoldWeightedConsensus",
@@ -96,9 +102,12 @@ __all__ = [
     "box_f1",
     "box_iou_matrix",
     "bradley_terry",
+    "calibrate",
+    "choose_one_coin_prior",
     "cohen_kappa",
     "coincidence_matrix",
     "dawid_skene",
+    "expected_calibration_error",
     "factorize",
     "fleiss_kappa",
     "fleiss_kappa_from_counts",
@@ -125,6 +134,7 @@ __all__ = [
     "rank_position_bias",
     "rank_position_bias_by_annotator",
     "ranking_tau",
+    "reliability_bins",
     "scorecards",
     "span_consensus",
     "span_f1",
@@ -170,6 +180,13 @@ if TYPE_CHECKING:  # static analysers see the real names
         krippendorff_alpha,
         krippendorff_alpha_interval,
     )
+    from labelhouse.quality.calibration import (
+        Calibration,
+        calibrate,
+        expected_calibration_error,
+        reliability_bins,
+    )
+    from labelhouse.quality.coin_prior import choose_one_coin_prior
     from labelhouse.quality.confusion_em import DawidSkeneResult, dawid_skene
     from labelhouse.quality.consensus import Voted, box_consensus, span_consensus
     from labelhouse.quality.data import Labels, factorize

@@ -14,6 +14,10 @@ annotators without gold answers get its default, the pool's average weight). Mul
 fields get the same three over per-option present/absent questions
 (:mod:`labelhouse.quality_report.multichoice`); spans, boxes and rankings merge task by task,
 with gold-accuracy vote weights under ``gold_weighted``.
+
+A categorical field's consensus confidence is calibrated on its gold tasks when there are
+enough of them (:func:`labelhouse.quality.calibrate`), and its Dawid–Skene fit reports how
+it converged (:func:`convergence`): both are shown on the quality page.
 """
 
 from __future__ import annotations
@@ -69,7 +73,22 @@ class FieldAnalysis:
     pair_kappa: quality.PairKappa | None = None
     answered: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     multilabel: quality.MultiLabelConsensus | None = None  # set kinds: Dawid–Skene fit
+    calibration: quality.Calibration | None = None  # of the consensus confidence, on gold
     pairs: PairStats = field(default_factory=PairStats.empty)
+
+
+def convergence(fa: FieldAnalysis) -> dict[str, Any] | None:
+    """How the field's Dawid–Skene fit ended, for the quality page (``None``: no fit)."""
+    ds = fa.ds
+    if ds is None:
+        return None
+    return {
+        "converged": ds.converged,
+        "iterations": ds.n_iter,
+        "final_change": finite(ds.final_change),
+        "identifiable": ds.identifiable,
+        "kept_single": ds.kept_single,
+    }
 
 
 def _field_rows(kind: FieldKind, answers: Answers) -> tuple[list[int], list[Any]]:
@@ -122,6 +141,22 @@ def _gold_codes(
             items.append(t)
             classes.append(index[label])
     return np.asarray(items, dtype=np.int64), np.asarray(classes, dtype=np.int64)
+
+
+def _calibrated(
+    kind: FieldKind,
+    answers: Answers,
+    gold: dict[int, dict[str, Any]],
+    index: dict[Any, int],
+    winners: IntArray,
+    confidence: FloatArray,
+) -> tuple[FloatArray, quality.Calibration]:
+    """The consensus confidence calibrated on the field's gold tasks (Platt scaling), or
+    unchanged and marked uncalibrated when there are too few of them."""
+    items, classes = _gold_codes(kind, answers, gold, index)
+    has = winners[items] >= 0
+    calibration = quality.calibrate(confidence[items][has], winners[items][has] == classes[has])
+    return calibration.apply(confidence), calibration
 
 
 def _categorical(
@@ -182,6 +217,9 @@ def _categorical(
     else:
         mv = quality.majority_vote(labels)
         winners, confidence, used = mv.labels, mv.confidence, "majority"
+    calibration = None
+    if winners is not None and confidence is not None:
+        confidence, calibration = _calibrated(kind, answers, gold, index, winners, confidence)
     if winners is None:  # ratings: the kind's median merge, task by task
         column = answers.field(kind.name)
         for t in np.flatnonzero(per_item > 0):
@@ -189,7 +227,7 @@ def _categorical(
             task_values = [column.values[c] for c in codes_t if c >= 0]
             value, conf = kind.merge(task_values)
             consensus[int(t)] = TaskConsensus(value, conf, used)
-    else:
+    elif confidence is not None:
         plain = type(kind).from_label is FieldKind.from_label  # the value is the class
         tasks = np.flatnonzero(winners >= 0)
         for t, w, conf in zip(
@@ -215,6 +253,7 @@ def _categorical(
         ds=ds,
         pair_kappa=pair_kappa,
         answered=per_item,
+        calibration=calibration,
         pairs=from_kappa(pair_kappa) if pair_kappa is not None else PairStats.empty(),
     )
 

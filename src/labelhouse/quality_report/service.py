@@ -31,7 +31,13 @@ from labelhouse.quality_report import columns as consensus_columns
 from labelhouse.quality_report import stored
 from labelhouse.quality_report.codec import from_json
 from labelhouse.quality_report.columns import ConsensusColumns
-from labelhouse.quality_report.fields import METHODS, FieldAnalysis, analyse_field, finite
+from labelhouse.quality_report.fields import (
+    METHODS,
+    FieldAnalysis,
+    analyse_field,
+    convergence,
+    finite,
+)
 from labelhouse.quality_report.loading import (
     Answers,
     load_answers,
@@ -83,6 +89,8 @@ class FieldSummary:
     consensus_method: str
     consensus_mean_confidence: float | None
     pairs: list[PairAgreement] = field(default_factory=list)  # least agreeing first
+    convergence: dict[str, Any] | None = None  # of the Dawid–Skene fit, see fields.py
+    calibration: Any = None  # quality.Calibration of the consensus confidence
 
 
 @dataclass
@@ -154,7 +162,7 @@ def _compute(
     answers = load_answers(session, project_id)
     needs_data = any(f.agreement_kind() in NEEDS_TASK_DATA for f in schema.fields)
     task_data = load_task_data(session, project_id) if needs_data and answers.n_tasks else {}
-    gold = load_gold(session, project_id) if method == "gold_weighted" and answers.n_tasks else {}
+    gold = load_gold(session, project_id) if answers.n_tasks else {}  # also calibrates
     analyses = [
         analyse_field(f, answers, task_data, method, gold, statistics=statistics)
         for f in schema.fields
@@ -202,6 +210,8 @@ def _summary(fa: FieldAnalysis, answers: Answers, emails: dict[int, str]) -> Fie
         consensus_method=fa.consensus_method,
         consensus_mean_confidence=_mean_confidence(fa),
         pairs=_pairs(fa, answers, emails),
+        convergence=convergence(fa),
+        calibration=fa.calibration,
     )
 
 

@@ -5,7 +5,8 @@ from the database on every use (no process-local cache decides), from an index-o
 per review status, the number of submitted answers, the sum of their revisions and the
 last id. A new answer raises the count and the last id, a changed answer its revision, a
 review moves answers between statuses, a deleted task lowers the count; the project's
-schema version and, for the gold-weighted vote, its gold values are part of it too.
+schema version and its gold values are part of it too (the gold-weighted vote reads gold,
+and every method's confidence is calibrated on gold once a field has enough of it).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ log = logging.getLogger("labelhouse.quality")
 
 # Bump when what a stored analysis holds, or how it is computed, changes: older rows are
 # then never read (their key differs) and are replaced on the next computation.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: accelerated DS, lone answers kept, calibrated confidence
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,8 @@ def watermark(session: Session, project_id: int, schema_version: int, method: st
     parts = sorted(([r or "", int(n), int(revs), int(last)] for r, n, revs, last in rows))
     counted = sum(n for status, n, _, _ in parts if status != REJECTED)
     doc: dict[str, object] = {"answers": parts, "schema": schema_version}
-    if method == "gold_weighted":
-        doc["gold"] = sorted(load_gold(session, project_id).items())
+    # Gold weighs the gold-weighted vote and calibrates every method's confidence.
+    doc["gold"] = sorted(load_gold(session, project_id).items())
     digest = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Watermark(counted, digest)
 

@@ -17,6 +17,7 @@ from labelhouse.web.deps import Ctx
 from labelhouse.web.pages.common import page_session, project_tabs, render, widget_stylesheet
 from labelhouse.web.pages.quality_acceptance import acceptance_context
 from labelhouse.web.params import Id
+from labelhouse.web.reliability_chart import reliability_chart
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,6 +135,15 @@ def quality_page(
             agreement_chart=agreement_chart,
             scatter=scatter,
             uses_ds=uses_ds,
+            calibration_charts={
+                f.name: reliability_chart(
+                    f.calibration.bins_before,
+                    f.calibration.bins_after,
+                    label=f"{f.name}: consensus confidence against accuracy on gold tasks",
+                )
+                for f in report.fields
+                if f.calibration is not None and f.calibration.bins_before
+            },
             methods=METHODS,
             method_names=METHOD_NAMES,
             metric_names=METRIC_NAMES,
