@@ -74,7 +74,14 @@ def rerank(
 ) -> None:
     """Recompute ``queue_rank`` for the project's tasks (or only ``task_ids``) under
     ``order``. A whole project is one UPDATE (an order change: seconds at a million tasks)."""
-    stmt = update(_T).where(_T.c.project_id == project_id).values(queue_rank=rank_expr(order))
+    rank = rank_expr(order)
+    # Rows already right are left alone: no write, no index maintenance (switching to
+    # "priority" when few tasks have one touches only those).
+    stmt = (
+        update(_T)
+        .where(_T.c.project_id == project_id, _T.c.queue_rank != rank)
+        .values(queue_rank=rank)
+    )
     if task_ids is None:
         session.execute(stmt)
         return
