@@ -50,6 +50,8 @@ def test_uncertainty_of_a_distribution():
     assert entropy == pytest.approx(-(0.4 * math.log(0.4) + 0.6 * math.log(0.3)) / math.log(3))
     assert margin == pytest.approx(0.9)
     assert distribution_uncertainty([2, 2]) == pytest.approx((1.0, 1.0))  # normalised
+    # a lone named class leaves the rest to another: the same as (.6, .4)
+    assert distribution_uncertainty([0.6]) == pytest.approx(distribution_uncertainty([0.6, 0.4]))
     assert distribution_uncertainty([0, 0]) is None
 
 

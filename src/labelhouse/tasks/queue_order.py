@@ -94,13 +94,19 @@ def rerank(
 
 
 def distribution_uncertainty(probabilities: Sequence[float]) -> tuple[float, float] | None:
-    """(normalised entropy, margin uncertainty) of one distribution; None if it has no mass."""
+    """(normalised entropy, margin uncertainty) of one distribution; None if it has no mass.
+    Probabilities summing to less than 1 leave the rest to one more, unnamed class (a
+    model that names only its top answer); more than 1 are scaled down."""
     ps = [p for p in probabilities if p > 0]
     total = sum(ps)
     if total <= 0:
         return None
+    k = len(probabilities)
+    if total < 1 - 1e-9:
+        ps.append(1 - total)
+        total, k = 1.0, k + 1
     ps = sorted((p / total for p in ps), reverse=True)
-    k = max(len(probabilities), 2)  # a lone class stands for (p, rest) at least
+    k = max(k, 2)
     entropy = -sum(p * math.log(p) for p in ps) / math.log(k)
     margin = 1.0 - (ps[0] - (ps[1] if len(ps) > 1 else 0.0))
     return min(max(entropy, 0.0), 1.0), min(max(margin, 0.0), 1.0)
