@@ -31,7 +31,9 @@ def _page_statements(db, client, project_id: int, params: dict[str, Any]) -> lis
     seen: list[tuple] = []
 
     def keep(conn, cursor, statement, parameters, context, executemany):
-        if "FROM task" in statement and "ORDER BY task.id" in statement:
+        if "FROM task" in statement and (
+            "ORDER BY task.id" in statement or "dedup_key" in statement
+        ):
             seen.append((statement, parameters))
 
     engine = db.read_engine

@@ -261,7 +261,9 @@ def list_tasks(
         query = query.where(json_text_contains(Task.data, search))
     for condition in where:
         query = query.where(condition)
-    items = list(session.scalars(query.order_by(Task.id).limit(limit + 1)))
+    if external_id is None:  # (one task at most otherwise: PostgreSQL would sort it)
+        query = query.order_by(Task.id)
+    items = list(session.scalars(query.limit(limit + 1)))
     more = len(items) > limit
     items = items[:limit]
     return TaskPage(items=items, next_cursor=items[-1].id if more and items else None)
