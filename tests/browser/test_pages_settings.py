@@ -124,11 +124,12 @@ def test_general_settings_change_overlap_and_preview_instructions(
     form.get_by_label("Instructions (Markdown)").fill("Mark **people** only.\n\n- one\n- two")
     expect(page.locator("#instructions-preview strong")).to_have_text("people")
     expect(page.locator("#instructions-preview li")).to_have_count(2)
+    form.get_by_label("Queue order").select_option("margin")
     form.get_by_role("button", name="Save settings").click()
     expect(form.locator(".form-result")).to_have_text("Settings saved.")
     with live_server.db.read_session() as s:
         project = s.get(Project, pid)
-        assert (project.overlap, project.name) == (3, new_name)
+        assert (project.overlap, project.name, project.queue_order) == (3, new_name, "margin")
         assert project.instructions.startswith("Mark **people**")
 
     form.get_by_label("Lease time (seconds)").fill("5")  # below the minimum of 30

@@ -678,6 +678,9 @@ BODIES: dict[tuple[str, str], Body] = {
         "content": jsonl(text_rows(1, start=2000)),
         "headers": {"content-type": "application/x-ndjson"},
     },
+    ("POST", "/api/projects/{project_id}/tasks/priorities"): _json(
+        {"priorities": [{"external_id": "P5", "priority": 1}]}
+    ),
     ("POST", "/api/projects/{project_id}/files"): lambda _w, _a: {
         "files": {"files": ("dog.png", png_bytes(), "image/png")}
     },

@@ -33,6 +33,7 @@ from labelhouse.cli.people import Organization, list_users, members_app, reset_p
 from labelhouse.cli.rubrics import rubrics_app
 from labelhouse.cli.serve import serve
 from labelhouse.cli.snapshots import snapshot_app
+from labelhouse.cli.tasks import tasks_app
 from labelhouse.cli.trace import trace_command
 from labelhouse.cli.workforces import route_app, workforces_app
 from labelhouse.errors import LabelhouseError
@@ -78,6 +79,7 @@ app.add_typer(label_studio_app, name="label-studio")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(snapshot_app, name="snapshot")
 app.add_typer(rubrics_app, name="rubrics")
+app.add_typer(tasks_app, name="tasks")
 app.add_typer(backup_app)  # backup, restore
 app.command("audit-verify")(verify)
 users_app.command("list")(list_users)

@@ -82,6 +82,11 @@ class Project(Base):
     # The reasons the annotate page offers for a skip (projects/skip_reasons.py); None: the
     # defaults, []: only a written note.
     skip_reasons: Mapped[list[str] | None] = mapped_column(NullableJson)
+    # The order the queue serves tasks in: "default" (import order), "priority", or by the
+    # uncertainty of predictions, "entropy" or "margin" (tasks/queue_order.py).
+    queue_order: Mapped[str] = mapped_column(
+        String(20), default="default", server_default="default"
+    )
 
 
 class SchemaVersion(Base):

@@ -55,6 +55,8 @@ QC_SETTINGS = {
     "gold_min_answers",
     "review_mode",
 }
+# The orders the work queue can serve tasks in (tasks/queue_order.py).
+QUEUE_ORDERS = ("default", "priority", "entropy", "margin")
 
 
 def get_project(session: Session, actor: Actor, project_id: int, *, lock: bool = False) -> Project:
@@ -182,6 +184,8 @@ def _check_settings(values: dict[str, Any]) -> None:
             problems.append(Problem(key, f"must be an integer from {low} to {high} or null"))
     if "review_mode" in values and values["review_mode"] not in REVIEW_MODES:
         problems.append(Problem("review_mode", f"use one of: {', '.join(REVIEW_MODES)}"))
+    if "queue_order" in values and values["queue_order"] not in QUEUE_ORDERS:
+        problems.append(Problem("queue_order", f"use one of: {', '.join(QUEUE_ORDERS)}"))
     if "name" in values and not (
         isinstance(values["name"], str) and 1 <= len(values["name"].strip()) <= 200
     ):
@@ -264,6 +268,7 @@ def update_settings(
         "lease_seconds",
         "archived",
         "skip_reasons",
+        "queue_order",
         *QC_SETTINGS,
     }
     unknown = set(changes) - allowed
@@ -403,6 +408,7 @@ class ProjectRow(NamedTuple):
     gold_min_answers: int
     routed: bool  # any task routed to a workforce (tasks/routing.py)
     staging_import_id: int | None  # an import whose tasks are hidden (tasks/visibility.py)
+    queue_order: str  # "default", "priority", "entropy" or "margin" (tasks/queue_order.py)
 
 
 PROJECT_ROW_COLUMNS = (
@@ -420,6 +426,7 @@ PROJECT_ROW_COLUMNS = (
     Project.gold_min_answers,
     Project.routed,
     Project.staging_import_id,
+    Project.queue_order,
 )
 _P: Table = Project.__table__  # type: ignore[assignment]
 # Table columns, not ORM attributes: a Core statement skips the ORM's compile and load steps.

@@ -31,13 +31,15 @@ from labelhouse.projects.models import Project
 from labelhouse.storable import NUL, encoded_json_has_nul, find_nul
 from labelhouse.storable import PROBLEM as NUL_PROBLEM
 from labelhouse.tasks.models import StoredFile
+from labelhouse.tasks.queue_order import check_priority, check_scores
 from labelhouse.tasks.remote_media import RemoteSizes
 
 if TYPE_CHECKING:
     from labelhouse.media.sources import MediaSources
 
 MAX_TASK_BYTES = 1024 * 1024
-STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold"}
+# ``priority`` only in the structured form: in a flat row it always was task data.
+STRUCTURED_KEYS = {"data", "external_id", "predictions", "gold", "priority"}
 # What each reserved key is, for the sentence that refuses a flat row's use of it.
 RESERVED_MEANING = {
     "external_id": "the task's id",
@@ -59,8 +61,9 @@ class Prepared:
     encoded: bytes  # ``data`` as stored (orjson), for the bulk path
     predictions: list[dict[str, Any]]
     gold: dict[str, Any] | None = None
-    # Rows with predictions or gold take the slower path (see ``importer.write_runs``).
+    # Rows with predictions, gold or a priority take the slower path (``importer.write_runs``).
     needs_orm: bool = False
+    priority: int = 0  # the queue's priority order (tasks/queue_order.py)
 
 
 def _reserved_at_the_top(key: str) -> str:
@@ -100,6 +103,7 @@ class RowChecker:
             return [f"expected a JSON object per task, got {type(row).__name__}"]
         external_id: Any
         problems: list[str] = []
+        priority = 0
         flat = "data" not in row
         if not flat:
             if not isinstance(row["data"], dict):
@@ -114,6 +118,12 @@ class RowChecker:
             external_id = row.get("external_id")
             raw_predictions = row.get("predictions") or []
             raw_gold = row.get("gold")
+            raw_priority = row.get("priority")
+            if raw_priority is not None:
+                try:
+                    priority = check_priority(raw_priority)
+                except InvalidInput as exc:
+                    problems.append(f"priority {exc.details[0].problem}")
         else:
             data = dict(row)
             external_id = data.pop("external_id", None)
@@ -200,7 +210,8 @@ class RowChecker:
             stored,
             predictions,
             gold,
-            bool(predictions) or gold is not None,
+            bool(predictions) or gold is not None or priority != 0,
+            priority,
         )
 
     def prefetch(self, rows: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
@@ -224,9 +235,14 @@ class RowChecker:
     def _prediction(self, p: Any, data: dict[str, Any]) -> dict[str, Any] | str:
         if not isinstance(p, dict) or not isinstance(p.get("value"), dict):
             return 'expected {"value": {field: value}, "model_version": str, "score": number}'
-        unknown = set(p) - {"value", "model_version", "score"}
+        unknown = set(p) - {"value", "model_version", "score", "scores"}
         if unknown:
             return f"unknown key(s) {', '.join(sorted(unknown))}"
+        scores = None
+        if p.get("scores") is not None:
+            scores = check_scores(p["scores"], (f.name for f in self.schema.fields))
+            if isinstance(scores, str):
+                return scores
         score = p.get("score")
         if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
             return "score must be a number"
@@ -237,4 +253,4 @@ class RowChecker:
             value = self.schema.validate_annotation(p["value"], data, draft=True)
         except InvalidInput as exc:
             return "; ".join(f"{d.field}: {d.problem}" for d in exc.details)
-        return {"value": value, "model_version": model_version, "score": score}
+        return {"value": value, "model_version": model_version, "score": score, "scores": scores}

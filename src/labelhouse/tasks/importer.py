@@ -41,6 +41,7 @@ from labelhouse.tasks import routing
 from labelhouse.tasks.bulk import TaskWriter, open_writer
 from labelhouse.tasks.import_rows import MAX_TASK_BYTES, Prepared, RowChecker
 from labelhouse.tasks.models import Prediction, Task, TaskImport
+from labelhouse.tasks.queue_order import rerank_tasks, store_uncertainty
 from labelhouse.tasks.readers import RowError, detect_format, read_rows
 from labelhouse.tasks.seen_ids import SeenIds
 
@@ -429,6 +430,7 @@ def _orm_insert(
             "is_open": p.gold is None,  # gold tasks stay out of the ordinary queue
             "import_id": import_id,
             "created_at": now,
+            "priority": p.priority,
         }
         for p in batch
     ]
@@ -441,6 +443,7 @@ def _orm_insert(
             "task_id": task_id,
             "model_version": pred["model_version"],
             "score": pred["score"],
+            "scores": pred.get("scores"),
             "value": pred["value"],
             "created_at": now,
         }
@@ -449,6 +452,10 @@ def _orm_insert(
     ]
     if rows:
         session.execute(Prediction.__table__.insert(), rows)  # type: ignore[attr-defined]
+        store_uncertainty(session, {row["task_id"] for row in rows})
+    prioritized = [task_id for key, task_id in inserted if first[key].priority]
+    if prioritized:
+        rerank_tasks(session, prioritized, only=("priority",))
     return len(inserted)
 
 

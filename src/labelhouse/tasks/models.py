@@ -48,6 +48,9 @@ class Task(Base):
         # The task browser's keyset pages (project_id = ? AND id > ? ORDER BY id) in index
         # order: without it SQLite sorted the whole project for every page.
         Index("ix_task_browse", "project_id", "id"),
+        # The queue of a project ordered by priority or uncertainty (tasks/queue_order.py):
+        # claims walk (is_open, queue_rank, id) in index order, as ix_task_queue by id.
+        Index("ix_task_queue_rank", "project_id", "is_open", "queue_rank", "id"),
         Index(
             "ix_task_gold",
             "project_id",
@@ -74,6 +77,13 @@ class Task(Base):
     # their project, whose tasks go too (migration 0005).
     import_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Queue ordering (tasks/queue_order.py): an explicit priority (higher first), the
+    # uncertainty of the task's predictions (0-1, NULL without usable scores), and the key
+    # the project's ``queue_order`` serves by (ascending; 0 in the default order).
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    uncertainty_entropy: Mapped[float | None] = mapped_column(Float)
+    uncertainty_margin: Mapped[float | None] = mapped_column(Float)
+    queue_rank: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
 
 
 class TaskImport(Base):
@@ -193,4 +203,7 @@ class Prediction(Base):
     model_version: Mapped[str] = mapped_column(String(200), default="")
     score: Mapped[float | None] = mapped_column(Float)
     value: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    # Class probabilities per field, ``{field: {option: probability}}`` (optional): what
+    # the queue's uncertainty order reads (tasks/queue_order.py).
+    scores: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

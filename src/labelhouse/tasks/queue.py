@@ -9,6 +9,9 @@ Invariants, enforced by the database and not just by this code:
 Expired leases are reclaimed lazily by the next claim in the project (indexed, cheap).
 Gold tasks (``tasks/gold.py``) have no overlap limit and are never ``is_open``: they are
 handed out by the gold rule only, and every counter update below keeps them closed.
+The order in which open tasks are tried is the project's ``queue_order``
+(``tasks/queue_order.py``: import order, priority or uncertainty); it changes only which
+task a claim looks at first, never the rules above.
 Routed projects (``tasks/routing.py``) narrow who may take a slot: a workforce's people
 take slots of the tasks routed to it (``task_route.taken`` < ``quota``, moved with
 ``task.taken`` in the same transaction), vendors nothing else; the ``task.taken`` cap
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
@@ -36,6 +39,7 @@ from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, u
 from labelhouse.projects.skip_reasons import clean_skip
 from labelhouse.tasks.gold import REOPEN_ALL, open_expr, pick_gold
 from labelhouse.tasks.models import Assignment, Task, TaskRoute
+from labelhouse.tasks.queue_order import rerank
 from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow
 from labelhouse.tasks.visibility import claim_params, hidden_by_params
 
@@ -142,7 +146,19 @@ _CANDIDATE = (
     .order_by(_T.c.is_open, _T.c.id)  # see _FIRST_OPEN
     .limit(1)
 )
-_CANDIDATE_PG = _CANDIDATE.with_for_update(skip_locked=True, of=_T)
+
+
+def _ranked(query: Select[Any], table: Any = _T) -> Select[Any]:
+    """``query`` in the order of ``queue_rank`` (tasks/queue_order.py), ties by id: the
+    walk of ix_task_queue_rank (project_id, is_open, queue_rank, id), as the default order
+    walks ix_task_queue."""
+    return query.order_by(None).order_by(table.c.is_open, table.c.queue_rank, table.c.id)
+
+
+# Every choosing statement below comes in two orders, keyed by "ranked" (the project's
+# queue_order is not "default"); the rules that make a claim safe are the same in both.
+_CANDIDATES_BY = {False: _CANDIDATE, True: _ranked(_CANDIDATE)}
+_CANDIDATE_PG = {r: q.with_for_update(skip_locked=True, of=_T) for r, q in _CANDIDATES_BY.items()}
 # Keyed by "is PostgreSQL": the dialect's INSERT … ON CONFLICT DO NOTHING, built once.
 _LEASE_INSERT = {
     is_pg: insert_ignoring_conflicts(dialect, _A, None).returning(_A.c.id)
@@ -151,7 +167,7 @@ _LEASE_INSERT = {
 # Pick the first open task the caller has not had and take a slot on it, in one statement
 # (for projects without gold tasks; the gold rule needs to look before it takes).
 _candidate = _T.alias("candidate")
-_FIRST_OPEN = (
+_FIRST_OPEN_BY_ID = (
     select(_candidate.c.id)
     .where(
         _candidate.c.project_id == bindparam("pid"),
@@ -165,15 +181,22 @@ _FIRST_OPEN = (
     .order_by(_candidate.c.is_open, _candidate.c.id)
     .limit(1)
 )
-_TAKE_FIRST_OPEN = {
-    is_pg: update(_T)
-    .where(_T.c.id == first.scalar_subquery())
-    .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
-    .returning(*TASK_ROW_COLUMNS)
-    for is_pg, first in (
-        (True, _FIRST_OPEN.with_for_update(skip_locked=True)),
-        (False, _FIRST_OPEN),
+_FIRST_OPEN = {False: _FIRST_OPEN_BY_ID, True: _ranked(_FIRST_OPEN_BY_ID, _candidate)}
+
+
+def _take_first(first: Select[Any]) -> Any:
+    return (
+        update(_T)
+        .where(_T.c.id == first.scalar_subquery())
+        .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
+        .returning(*TASK_ROW_COLUMNS)
     )
+
+
+_TAKE_FIRST_OPEN = {
+    (is_pg, r): _take_first(first.with_for_update(skip_locked=True) if is_pg else first)
+    for is_pg in (True, False)
+    for r, first in _FIRST_OPEN.items()
 }
 # PostgreSQL's SKIP LOCKED also skips a row that another transaction has locked for a
 # moment without taking it (a submit updating its counters, a lease ending): when it finds
@@ -182,31 +205,27 @@ _TAKE_FIRST_OPEN = {
 # re-checks it and reads on). Only on an empty answer: the common path never waits. The
 # wait is bounded by the lock timeout (``bound_lock_waits``); running out raises Busy, a
 # "busy, try again" (503), never a "nothing left".
-_TAKE_FIRST_OPEN_WAITING = (
-    update(_T)
-    .where(_T.c.id == _FIRST_OPEN.with_for_update().scalar_subquery())
-    .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
-    .returning(*TASK_ROW_COLUMNS)
-)
-_CANDIDATE_PG_WAITING = _CANDIDATE.with_for_update(of=_T)
+_TAKE_FIRST_OPEN_WAITING = {
+    r: _take_first(first.with_for_update()) for r, first in _FIRST_OPEN.items()
+}
+_CANDIDATE_PG_WAITING = {r: q.with_for_update(of=_T) for r, q in _CANDIDATES_BY.items()}
 _TASK_BY_ID = select(*TASK_ROW_COLUMNS).where(_T.c.id == bindparam("tid"))
 # While an import is being staged (SQLite: tasks/visibility.py), claims use these instead:
 # the same statements with the staged tasks left out (and the index walk stopped at them).
 # PostgreSQL never stages, so they need no waiting variant.
-_FIRST_VISIBLE = _FIRST_OPEN.where(hidden_by_params(_candidate))
 _TAKE_FIRST_VISIBLE = {
-    is_pg: update(_T)
-    .where(_T.c.id == first.scalar_subquery())
-    .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
-    .returning(*TASK_ROW_COLUMNS)
-    for is_pg, first in (
-        (True, _FIRST_VISIBLE.with_for_update(skip_locked=True)),
-        (False, _FIRST_VISIBLE),
+    (is_pg, r): _take_first(
+        first.where(hidden_by_params(_candidate)).with_for_update(skip_locked=True)
+        if is_pg
+        else first.where(hidden_by_params(_candidate))
     )
+    for is_pg in (True, False)
+    for r, first in _FIRST_OPEN.items()
 }
 _CANDIDATE_VISIBLE = {
-    True: _CANDIDATE_PG.where(hidden_by_params(_T)),
-    False: _CANDIDATE.where(hidden_by_params(_T)),
+    (is_pg, r): (_CANDIDATE_PG[r] if is_pg else _CANDIDATES_BY[r]).where(hidden_by_params(_T))
+    for is_pg in (True, False)
+    for r in (False, True)
 }
 
 # -- routed projects ---------------------------------------------------------------------------
@@ -226,25 +245,30 @@ _ROUTED_CANDIDATE = (
     .order_by(_R.c.is_open, _R.c.task_id)
     .limit(1)
 )
-# In a routed project, lab people also take the tasks routed to nobody.
-_UNROUTED_CANDIDATE = _CANDIDATE.where(~exists().where(_R.c.task_id == _T.c.id))
+# In a routed project, lab people also take the tasks routed to nobody (in the project's
+# order). A workforce's routed slots are served in task order: ix_task_route_queue gives
+# that order, and a ranked one would sort the workforce's open routes on every claim.
+_UNROUTED_CANDIDATE = {
+    r: q.where(~exists().where(_R.c.task_id == _T.c.id)) for r, q in _CANDIDATES_BY.items()
+}
+# Keyed by (is PostgreSQL, routed, ranked).
 _CANDIDATES = {
-    (is_pg, routed): query.with_for_update(skip_locked=True, of=_T) if is_pg else query
+    (is_pg, routed, r): query.with_for_update(skip_locked=True, of=_T) if is_pg else query
     for is_pg in (True, False)
-    for routed, query in ((True, _ROUTED_CANDIDATE), (False, _UNROUTED_CANDIDATE))
+    for r in (False, True)
+    for routed, query in ((True, _ROUTED_CANDIDATE), (False, _UNROUTED_CANDIDATE[r]))
 }
 _CANDIDATES_VISIBLE = {  # see _TAKE_FIRST_VISIBLE
-    (is_pg, routed): query.where(hidden_by_params(_T))
-    for (is_pg, routed), query in _CANDIDATES.items()
+    key: query.where(hidden_by_params(_T)) for key, query in _CANDIDATES.items()
 }
-for _is_pg in (True, False):  # the route index's walk stops at the staged tasks too
-    _CANDIDATES_VISIBLE[_is_pg, True] = _CANDIDATES_VISIBLE[_is_pg, True].where(
-        _R.c.task_id < bindparam("first_staged")
-    )
+for _key in _CANDIDATES_VISIBLE:  # the route index's walk stops at the staged tasks too
+    if _key[1]:
+        _CANDIDATES_VISIBLE[_key] = _CANDIDATES_VISIBLE[_key].where(
+            _R.c.task_id < bindparam("first_staged")
+        )
 _CANDIDATES_WAITING = {  # see _TAKE_FIRST_OPEN_WAITING
-    True: _ROUTED_CANDIDATE.with_for_update(of=_T),
-    False: _UNROUTED_CANDIDATE.with_for_update(of=_T),
-}
+    (True, r): _ROUTED_CANDIDATE.with_for_update(of=_T) for r in (False, True)
+} | {(False, r): _UNROUTED_CANDIDATE[r].with_for_update(of=_T) for r in (False, True)}
 _TAKE_ROUTE_SLOT = (
     update(_R)
     .where(_R.c.id == bindparam("rid"), _R.c.taken < _R.c.quota)
@@ -381,22 +405,24 @@ def _take_slot(session: Session, project: ProjectRow, user_id: int, is_pg: bool)
     conn = session.connection()
     params = {"pid": project.id, "uid": user_id, "overlap": project.overlap}
     hidden = claim_params(session, project)  # None unless an import is being staged
+    ranked = project.queue_order != "default"
     if project.gold_rate <= 0 and project.gold_first_n <= 0:
         if hidden is not None:
-            row = conn.execute(_TAKE_FIRST_VISIBLE[is_pg], params | hidden).first()
+            row = conn.execute(_TAKE_FIRST_VISIBLE[is_pg, ranked], params | hidden).first()
             return None if row is None else TaskRow(*row)
-        row = conn.execute(_TAKE_FIRST_OPEN[is_pg], params).first()
+        row = conn.execute(_TAKE_FIRST_OPEN[is_pg, ranked], params).first()
         if row is None and is_pg:
             bound_lock_waits(session)
-            row = conn.execute(_TAKE_FIRST_OPEN_WAITING, params).first()
+            row = conn.execute(_TAKE_FIRST_OPEN_WAITING[ranked], params).first()
         return None if row is None else TaskRow(*row)
     if hidden is not None:
-        row = conn.execute(_CANDIDATE_VISIBLE[is_pg], params | hidden).first()
+        row = conn.execute(_CANDIDATE_VISIBLE[is_pg, ranked], params | hidden).first()
     else:
-        row = conn.execute(_CANDIDATE_PG if is_pg else _CANDIDATE, params).first()
+        first = _CANDIDATE_PG[ranked] if is_pg else _CANDIDATES_BY[ranked]
+        row = conn.execute(first, params).first()
     if row is None and is_pg and hidden is None:
         bound_lock_waits(session)
-        row = conn.execute(_CANDIDATE_PG_WAITING, params).first()
+        row = conn.execute(_CANDIDATE_PG_WAITING[ranked], params).first()
     if row is None:
         return None  # gold tasks only while ordinary work remains (see tasks/gold.py)
     task = pick_gold(session, project, user_id) or TaskRow(*row)
@@ -418,18 +444,19 @@ def _take_routed_slot(
     if hidden is not None:
         params |= hidden
     route_id, task = None, None
+    ranked = project.queue_order != "default"
     if actor.workforce_id is not None:
-        row = conn.execute(candidates[is_pg, True], params).first()
+        row = conn.execute(candidates[is_pg, True, ranked], params).first()
         if row is None and is_pg and hidden is None:
             bound_lock_waits(session)
-            row = conn.execute(_CANDIDATES_WAITING[True], params).first()
+            row = conn.execute(_CANDIDATES_WAITING[True, ranked], params).first()
         if row is not None:
             route_id, task = row[0], TaskRow(*row[1:])
     if task is None and not actor.vendor and project.routed:
-        row = conn.execute(candidates[is_pg, False], params).first()
+        row = conn.execute(candidates[is_pg, False, ranked], params).first()
         if row is None and is_pg and hidden is None:
             bound_lock_waits(session)
-            row = conn.execute(_CANDIDATES_WAITING[False], params).first()
+            row = conn.execute(_CANDIDATES_WAITING[False, ranked], params).first()
         task = None if row is None else TaskRow(*row)
     if task is None:
         return None
@@ -612,9 +639,16 @@ def update_project(
 ) -> Project:
     """Change project settings and keep the queue consistent: a new ``overlap`` re-opens
     tasks that now need more annotators (or closes those that have enough)."""
+    old_order = session.scalar(
+        select(Project.queue_order).where(
+            Project.id == project_id, Project.organization_id == actor.organization_id
+        )
+    )
     project = update_settings(session, actor, project_id, changes)
     if "overlap" in changes:
         session.execute(REOPEN_ALL, {"pid": project.id, "overlap": project.overlap})
+    if "queue_order" in changes and changes["queue_order"] != old_order:
+        rerank(session, project.id, project.queue_order)  # the new order's key, every task
     return project
 
 

@@ -248,7 +248,10 @@ def list_tasks(
         else:
             query = query.where(or_(Task.taken > 0, Task.done > 0), Task.done < project.overlap)
     if external_id is not None:
-        query = query.where(Task.external_id == external_id)
+        # A task's dedup key is "x:" + its external id (tasks/import_rows.py): the unique
+        # (project_id, dedup_key) index finds it at once, where the browse index walked the
+        # whole project after the cursor (53-106 ms a page at 1M tasks).
+        query = query.where(Task.dedup_key == f"x:{external_id}", Task.external_id == external_id)
     if search:
         if len(search) > MAX_SEARCH_LENGTH:
             raise InvalidInput(
@@ -258,7 +261,9 @@ def list_tasks(
         query = query.where(json_text_contains(Task.data, search))
     for condition in where:
         query = query.where(condition)
-    items = list(session.scalars(query.order_by(Task.id).limit(limit + 1)))
+    if external_id is None:  # (one task at most otherwise: PostgreSQL would sort it)
+        query = query.order_by(Task.id)
+    items = list(session.scalars(query.limit(limit + 1)))
     more = len(items) > limit
     items = items[:limit]
     return TaskPage(items=items, next_cursor=items[-1].id if more and items else None)

@@ -191,6 +191,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("POST", "/api/projects/{project_id}/annotations/import"): PROJECT_MANAGER,
         ("GET", "/api/projects/{project_id}/imports"): PROJECT_MANAGER,
         ("DELETE", "/api/projects/{project_id}/imports/{import_id}/tasks"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/tasks/priorities"): PROJECT_MANAGER,
         ("POST", "/api/projects/{project_id}/files"): PROJECT_MANAGER,
         ("GET", "/api/files/{file_id}"): TASK_ASSIGNED,  # media follow their tasks
         ("GET", "/api/tasks/{task_id}/media/{key}"): TASK_ASSIGNED,  # media by URL too

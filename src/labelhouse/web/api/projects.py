@@ -14,11 +14,11 @@ from labelhouse.errors import InvalidInput, Problem, TooLarge
 from labelhouse.kinds.registry import parse_schema
 from labelhouse.projects import service as projects
 from labelhouse.rubrics.service import resolve_schema
-from labelhouse.tasks import importer, queue, undo
+from labelhouse.tasks import importer, queue, queue_order, undo
 from labelhouse.tasks import service as tasks
 from labelhouse.tasks.import_files import plan_media
 from labelhouse.tasks.queries import recent_imports
-from labelhouse.web.api.schemas import ProjectIn, ProjectPatch, SchemaIn
+from labelhouse.web.api.schemas import PrioritiesIn, ProjectIn, ProjectPatch, SchemaIn
 from labelhouse.web.api.serializers import file_out, import_out, keyset_page, project_out
 from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.params import Cursor, Id
@@ -224,6 +224,15 @@ def list_imports(
     with ctx.read() as (s, actor):
         rows = recent_imports(s, actor, project_id, before_id=cursor, limit=limit + 1)
         return keyset_page(rows, limit, import_out)
+
+
+@router.post("/projects/{project_id}/tasks/priorities")
+def set_priorities(project_id: Id, body: PrioritiesIn, ctx: Ctx) -> dict[str, Any]:
+    """Set tasks' priorities (by ``task_id`` or ``external_id``; higher is served first when
+    the project's ``queue_order`` is ``priority``). All or nothing; managers only."""
+    with ctx.write() as (s, actor):
+        updated = queue_order.set_priorities(s, actor, project_id, body.priorities)
+    return {"updated": updated}
 
 
 @router.delete("/projects/{project_id}/imports/{import_id}/tasks")

@@ -96,6 +96,11 @@ class ProjectPatch(Body):
     review_mode: Literal["off", "all", "sample", "disagreement"] | None = None
     review_sample_rate: float | None = Field(default=None, ge=0, le=1)
     review_agreement_threshold: float | None = Field(default=None, ge=0, le=1)
+    queue_order: Literal["default", "priority", "entropy", "margin"] | None = Field(
+        default=None,
+        description="the order the queue serves tasks in: import order, priority (higher "
+        "first) or the uncertainty of predictions (entropy or margin, most uncertain first)",
+    )
     skip_reasons: list[str] | None = Field(
         default=None,
         max_length=50,
@@ -111,6 +116,14 @@ class ProjectPatch(Body):
 
 
 NULLABLE_SETTINGS = {"gold_min_accuracy", "gold_exposure_limit", "skip_reasons"}
+
+
+class PrioritiesIn(Body):
+    priorities: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=100_000,
+        description='[{"task_id": 12, "priority": 5}, {"external_id": "a-1", "priority": -1}]',
+    )
 
 
 class SchemaIn(Body):

@@ -42,6 +42,7 @@ def project_out(project: Project) -> dict[str, Any]:
         "review_sample_rate": project.review_sample_rate,
         "review_agreement_threshold": project.review_agreement_threshold,
         "skip_reasons": skip_reasons_of(project),
+        "queue_order": project.queue_order,
     }
 
 
