@@ -14,6 +14,7 @@ from labelhouse.db.engine import Database, DatabaseOptions, open_database
 from labelhouse.jobs import queue, runner, service
 from labelhouse.jobs.exports import HANDLERS, attempt_keys
 from labelhouse.jobs.imports import run_import_job
+from labelhouse.jobs.model_calls import run_model_job
 from labelhouse.storage import Storage, open_storage
 
 log = logging.getLogger("labelhouse.jobs")
@@ -91,7 +92,11 @@ class Jobs:
         from labelhouse.media.sources import MediaSources
 
         media = MediaSources.from_settings(self.settings)
-        return {**HANDLERS, "import": partial(run_import_job, media=media)}
+        return {
+            **HANDLERS,
+            "import": partial(run_import_job, media=media, settings=self.settings),
+            "model": partial(run_model_job, settings=self.settings),
+        }
 
     def run(self, job_id: int, **kwargs: Any) -> str:
         """Run one job in this thread (what a consumer does with a message)."""

@@ -25,6 +25,7 @@ from labelhouse.web.api import (
     feedback,
     jobs,
     label_studio,
+    models,
     my_workforce,
     outside_policy,
     pages_support,
@@ -101,6 +102,7 @@ def create_app(
         media_api.router,
         label_studio.router,
         annotation_imports.router,
+        models.router,
     ):
         app.include_router(router)
     pages.install(app)
