@@ -136,6 +136,7 @@ def list_rules(
     if project_id is None:
         actor.require_org(Role.owner, "see the egress policy for models")
     else:
+        _project(session, actor.organization_id, project_id)
         actor.in_project(project_id).require(Role.manager, "use models")
         where.append(EgressRule.project_id == project_id)
     return [

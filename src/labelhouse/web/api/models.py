@@ -50,7 +50,9 @@ class PredictIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     endpoint: int | str
     kind: Literal["predictions", "candidates"] = "predictions"
-    task_ids: list[int] | None = Field(default=None, max_length=calls.MAX_TASK_IDS)
+    task_ids: list[int] | None = Field(
+        default=None, max_length=calls.MAX_TASK_IDS, description="default: every task"
+    )
     fields: list[str] | None = Field(default=None, max_length=100)
 
 
