@@ -36,8 +36,8 @@ from labelhouse.accounts.models import ROLE_RANK, Membership, Role, User
 from labelhouse.annotations import service as annotations
 from labelhouse.config import Settings
 from labelhouse.db.engine import open_database
-from labelhouse.jobs.exports import request_snapshot
 from labelhouse.errors import NotFound
+from labelhouse.jobs.exports import request_snapshot
 from labelhouse.media.sources import MediaSources
 from labelhouse.models_loop import endpoints as model_endpoints
 from labelhouse.models_loop import policy as model_policy

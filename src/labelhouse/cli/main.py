@@ -28,6 +28,7 @@ from labelhouse.cli.data import export_command, import_command, imports_app
 from labelhouse.cli.db import db_app
 from labelhouse.cli.jobs import jobs_app
 from labelhouse.cli.label_studio import label_studio_app
+from labelhouse.cli.models import models_app
 from labelhouse.cli.output import AsJson, echo_json, iso
 from labelhouse.cli.people import Organization, list_users, members_app, reset_password
 from labelhouse.cli.serve import serve
@@ -76,6 +77,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(label_studio_app, name="label-studio")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(snapshot_app, name="snapshot")
+app.add_typer(models_app, name="models")
 app.add_typer(backup_app)  # backup, restore
 app.command("audit-verify")(verify)
 users_app.command("list")(list_users)
