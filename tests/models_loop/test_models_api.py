@@ -307,3 +307,35 @@ def test_big_batches_run_as_a_job_with_retries(app, db, owner, model_server):
     tasks = event.details["tasks"]
     assert tasks["count"] == 25 and "ids" not in tasks and tasks["first"] < tasks["last"]
     assert event.details["job"] == job_id
+
+
+def test_settings_page_shows_the_models_section(app, db, owner, model_server):
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, text_rows(1))
+    c = login(app, owner)
+    ep = _endpoint(c, model_server, name="page model")
+    page = c.get(f"/projects/{pid}/settings").text
+    assert 'id="models-none"' in page and 'id="models-allow-form"' in page
+    assert f'<option value="{ep["id"]}">page model</option>' in page
+    # The owner's form as the browser sends it (fields as a list, no on-import: "").
+    r = c.put(
+        "/api/model-egress",
+        json={
+            "endpoint": str(ep["id"]),
+            "project_id": str(pid),
+            "fields": ["text", "<i>x</i>"],
+            "on_import": "",
+        },
+    )
+    assert r.status_code == 200, r.text
+    manager = login(app, add_member(db, owner, Role.manager))
+    page = manager.get(f"/projects/{pid}/settings").text
+    assert 'id="models-predict-form"' in page and 'id="models-allow-form"' not in page
+    assert "page model/labeler/v1" in page
+    row = page[page.index('id="models-table"') :][:900]
+    assert "&lt;i&gt;x&lt;/i&gt;" in row and "<i>x</i>" not in page, row
+    r = manager.post(
+        f"/api/projects/{pid}/models/predict",
+        json={"endpoint": str(ep["id"]), "kind": "predictions"},
+    )
+    assert r.status_code == 200 and r.json()["message"].startswith("1 of 1 tasks got predictions")

@@ -78,7 +78,7 @@ def calls_on_import(
                 select(EgressRule.endpoint_id, EgressRule.on_import).where(
                     EgressRule.project_id == project_id, EgressRule.on_import.is_not(None)
                 )
-            ).tuples()
+            )
         )
         if not rules:
             return []

@@ -146,7 +146,7 @@ def list_rules(
             .join(ModelEndpoint, ModelEndpoint.id == EgressRule.endpoint_id)
             .where(*where)
             .order_by(ModelEndpoint.name, EgressRule.project_id)
-        ).tuples()
+        )
     ]
 
 

@@ -43,7 +43,7 @@ class EgressIn(BaseModel):
     endpoint: int | str
     project_id: int
     fields: list[str] = Field(max_length=100)
-    on_import: Literal["predictions", "candidates"] | None = None
+    on_import: Literal["predictions", "candidates", ""] | None = None
 
 
 class PredictIn(BaseModel):
