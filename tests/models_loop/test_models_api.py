@@ -16,6 +16,7 @@ from labelhouse.tasks.models import Prediction, Task
 from tests.factories import (
     add_member,
     add_tasks,
+    jsonl,
     login,
     make_org,
     make_project,
@@ -339,3 +340,47 @@ def test_settings_page_shows_the_models_section(app, db, owner, model_server):
         json={"endpoint": str(ep["id"]), "kind": "predictions"},
     )
     assert r.status_code == 200 and r.json()["message"].startswith("1 of 1 tasks got predictions")
+
+
+def test_an_import_job_asks_the_model_when_the_project_says_so(app, db, owner, model_server):
+    pid = make_project(db, owner)
+    c = login(app, owner)
+    ep = _endpoint(c, model_server)
+    r = c.put(
+        "/api/model-egress",
+        json={
+            "endpoint": ep["id"],
+            "project_id": pid,
+            "fields": ["text"],
+            "on_import": "predictions",
+        },
+    )
+    assert r.status_code == 200 and r.json()["on_import"] == "predictions"
+    r = c.post(
+        f"/api/projects/{pid}/import/jobs",
+        content=jsonl(text_rows(3)),
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert r.status_code == 202, r.text
+    assert app.state.jobs.run(r.json()["id"]) == "succeeded"
+    outcome = c.get(f"/api/jobs/{r.json()['id']}").json()["outcome"]
+    assert outcome["created"] == 3
+    assert [(m["stored"], m["model_version"]) for m in outcome["models"]] == [
+        (3, "fake/labeler/v1")
+    ]
+    with db.read_session() as s:
+        assert s.scalar(select(text("count(*)")).select_from(Prediction)) == 3
+    [event] = _events(db, owner.organization_id, "models.call")
+    assert event.details["tasks"]["count"] == 3
+
+    # An import in the request (the import page's) queues a model job for its new tasks.
+    r = c.post(
+        f"/api/projects/{pid}/import",
+        content=jsonl(text_rows(2, start=10)),
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text
+    [queued] = r.json()["models"]
+    assert app.state.jobs.run(queued["job"]) == "succeeded"
+    with db.read_session() as s:
+        assert s.scalar(select(text("count(*)")).select_from(Prediction)) == 5

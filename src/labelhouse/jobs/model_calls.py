@@ -67,11 +67,7 @@ def run_model_job(run: JobRun, *, settings: Settings) -> Result:
     return Result("", "", "", 0, "", outcome=outcome.as_dict())
 
 
-def calls_on_import(
-    db: Database, settings: Settings, actor: Actor, project_id: int, import_id: int
-) -> list[dict[str, Any]]:
-    """Run the calls the project's egress rules ask for on import, for this import's tasks.
-    A refused or failed call is reported in the outcome; the import itself stands."""
+def _on_import_rules(db: Database, project_id: int, import_id: int) -> tuple[list[Any], list[int]]:
     with db.read_session() as s:
         rules = list(
             s.execute(
@@ -81,7 +77,7 @@ def calls_on_import(
             )
         )
         if not rules:
-            return []
+            return [], []
         ids = list(
             s.scalars(
                 select(Task.id)
@@ -89,6 +85,45 @@ def calls_on_import(
                 .order_by(Task.id)
             )
         )
+    return rules, ids
+
+
+def queue_calls_on_import(
+    db: Database, settings: Settings, actor: Actor, project_id: int, import_id: int
+) -> list[dict[str, Any]]:
+    """After an import in the request (the web import): a queued model job per egress rule
+    that asks for calls on import, for the import's tasks; the caller enqueues each ``job``
+    id. A refused call is reported (and audited), never failing the import."""
+    rules, ids = _on_import_rules(db, project_id, import_id)
+    out: list[dict[str, Any]] = []
+    if not ids:
+        return out
+    for endpoint_id, kind in rules:
+        try:
+            plan = calls.prepare(
+                db, settings, actor, project_id, endpoint=endpoint_id, kind=kind, task_ids=ids
+            )
+            with db.session() as s:
+                out.append(
+                    {
+                        "endpoint_id": endpoint_id,
+                        "kind": kind,
+                        "job": request_model_job(s, actor, plan).id,
+                    }
+                )
+        except LabelhouseError as exc:
+            out.append({"endpoint_id": endpoint_id, "kind": kind, "error": exc.message})
+    return out
+
+
+def calls_on_import(
+    db: Database, settings: Settings, actor: Actor, project_id: int, import_id: int
+) -> list[dict[str, Any]]:
+    """Run the calls the project's egress rules ask for on import, for this import's tasks.
+    A refused or failed call is reported in the outcome; the import itself stands."""
+    rules, ids = _on_import_rules(db, project_id, import_id)
+    if not ids:
+        return []
     out: list[dict[str, Any]] = []
     for endpoint_id, kind in rules:
         try:
