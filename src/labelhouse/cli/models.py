@@ -201,8 +201,10 @@ def predict(
     fields: list[str] = typer.Option([], "--field", help="Task data field to send (repeatable)"),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Ask an endpoint for predictions or candidates, here, with progress on standard error;
-    prints the outcome as JSON on standard output (exit 1 if any task failed)."""
+    """Ask an endpoint for predictions or candidates for the project's tasks.
+
+    Runs here, with progress on standard error; prints the outcome as JSON on standard
+    output (exit status 1 if any task failed)."""
     from labelhouse.cli.common import project_and_actor
     from labelhouse.cli.jobs import progress_bar
     from labelhouse.models_loop import calls

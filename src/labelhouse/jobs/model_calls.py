@@ -15,7 +15,7 @@ from labelhouse.db.engine import Database
 from labelhouse.errors import LabelhouseError, NotAuthenticated, PermissionDenied
 from labelhouse.jobs.models import Job
 from labelhouse.jobs.runner import JobRun
-from labelhouse.jobs.service import Result, create_job
+from labelhouse.jobs.service import Claimed, Result, create_job
 from labelhouse.models_loop import calls
 from labelhouse.models_loop.models import EgressRule
 from labelhouse.tasks.models import Task
@@ -28,7 +28,7 @@ def request_model_job(session: Any, actor: Actor, plan: calls.Plan) -> Job:
     )
 
 
-def _requester(db: Database, job: Job) -> Actor:
+def _requester(db: Database, job: Claimed) -> Actor:
     with db.read_session() as s:
         try:  # as the person who asked, with their rights now
             if job.requested_by is None:

@@ -28,9 +28,9 @@ from labelhouse.audit import service as audit
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database
 from labelhouse.errors import FetchRefused, InvalidInput, NotFound, Problem
-from labelhouse.kinds._responses import ResponsesField
 from labelhouse.kinds.registry import LabelSchema
-from labelhouse.models_loop import generic, openai_compat, secrets
+from labelhouse.models_loop import answers, openai_compat, secrets
+from labelhouse.models_loop.answers import TaskData
 from labelhouse.models_loop.client import CallFailed, ModelClient
 from labelhouse.models_loop.endpoints import find_endpoint, model_version
 from labelhouse.models_loop.models import ModelEndpoint
@@ -42,16 +42,6 @@ BATCH = 100
 MAX_TASK_IDS = 100_000
 AUDIT_IDS = 20  # up to this many task ids are listed in the audit event; else count + range
 FAILURES_SHOWN = 20
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where candidates go: a responses field's data keys and how many it needs."""
-
-    field: str
-    prompt: str
-    responses: str
-    count: int
 
 
 @dataclass
@@ -102,21 +92,11 @@ class Outcome:
         }
 
 
-def targets(schema: LabelSchema, endpoint: ModelEndpoint) -> list[Target]:
-    """The pairwise/ranking fields whose candidates a model can write, one per data key."""
-    out: dict[str, Target] = {}
-    for f in schema.fields:
-        if isinstance(f, ResponsesField) and f.prompt is not None and f.responses not in out:
-            count = min(max(endpoint.candidates, f.min_responses), f.max_responses)
-            out[f.responses] = Target(f.name, f.prompt, f.responses, count)
-    return list(out.values())
-
-
 def _fields_for(
     kind: str, schema: LabelSchema, endpoint: ModelEndpoint, fields: list[str] | None
 ) -> list[str]:
     if kind == "candidates":
-        wanted = sorted({t.prompt for t in targets(schema, endpoint)})
+        wanted = sorted({t.prompt for t in answers.targets(schema, endpoint)})
         if not wanted:
             raise InvalidInput(
                 "This project has no pairwise or ranking field with a prompt, so there are no "
@@ -233,84 +213,6 @@ def _refusal(
     return None
 
 
-@dataclass
-class _Job:
-    """What one task needs from the database, read before the calls."""
-
-    task_id: int
-    data: dict[str, Any]
-
-
-def _sent(data: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    return {f: data[f] for f in fields if f in data}
-
-
-def _predict(
-    client: ModelClient,
-    endpoint: ModelEndpoint,
-    api_key: str | None,
-    schema: LabelSchema,
-    plan: Plan,
-    job: _Job,
-) -> tuple[Any, int]:
-    sent = _sent(job.data, plan.fields)
-    if endpoint.kind == "openai":
-        reply = client.post_json(
-            openai_compat.chat_url(endpoint),
-            openai_compat.prediction_request(endpoint, schema, sent),
-            api_key,
-        )
-        value, score = openai_compat.read_prediction(reply.body)
-    else:
-        reply = client.post_json(
-            endpoint.url, generic.request_body(sent, "predictions", 1), api_key
-        )
-        value, score = generic.read_prediction(reply.body, endpoint.mapping)
-    try:
-        clean = schema.validate_annotation(value, job.data, draft=True)
-    except InvalidInput as exc:
-        problems = "; ".join(f"{d.field}: {d.problem}" for d in exc.details)
-        raise ValueError(f"the model's answer does not fit the schema ({problems})") from None
-    return (clean, score), reply.status
-
-
-def _candidates(
-    client: ModelClient,
-    endpoint: ModelEndpoint,
-    api_key: str | None,
-    targets_: list[Target],
-    job: _Job,
-) -> tuple[Any, int]:
-    """New responses per target whose responses are missing or empty (else nothing)."""
-    out: dict[str, list[str]] = {}
-    status = 0
-    for t in targets_:
-        if job.data.get(t.responses) or job.data.get(t.prompt) is None:
-            continue
-        texts: list[str] = []
-        for _ in range(t.count):  # servers that ignore n answer one at a time
-            need = t.count - len(texts)
-            if endpoint.kind == "openai":
-                reply = client.post_json(
-                    openai_compat.chat_url(endpoint),
-                    openai_compat.candidates_request(endpoint, job.data[t.prompt], need),
-                    api_key,
-                )
-                got = openai_compat.read_candidates(reply.body)
-            else:
-                body = generic.request_body({t.prompt: job.data[t.prompt]}, "candidates", need)
-                reply = client.post_json(endpoint.url, body, api_key)
-                got = generic.read_candidates(reply.body, endpoint.mapping)
-            status = reply.status
-            texts.extend(got[:need])
-            if len(texts) >= t.count:
-                break
-        if len(texts) < t.count:
-            raise ValueError(f"the model gave {len(texts)} candidates, {t.count} are needed")
-        out[t.responses] = texts
-    return out, status
-
-
 def run(
     db: Database,
     settings: Settings,
@@ -336,7 +238,7 @@ def run(
         s.expunge(endpoint)
     version = model_version(endpoint)
     outcome = Outcome(endpoint.name, version, plan.kind, len(plan.task_ids))
-    fields_targets = targets(schema, endpoint)
+    fields_targets = answers.targets(schema, endpoint)
     own_client = client is None
     client = client or ModelClient(settings)
     done = 0
@@ -350,14 +252,16 @@ def run(
                             Task.project_id == plan.project_id, Task.id.in_(batch)
                         )
                     ).all()
-                jobs = [_Job(r.id, r.data) for r in rows]
+                jobs = [TaskData(r.id, r.data) for r in rows]
 
-                def one(job: _Job) -> tuple[_Job, Any, int | None, str | None]:
+                def one(job: TaskData) -> tuple[TaskData, Any, int | None, str | None]:
                     try:
                         if plan.kind == "predictions":
-                            result, status = _predict(client, endpoint, api_key, schema, plan, job)
+                            result, status = answers.predict(
+                                client, endpoint, api_key, schema, plan.fields, job
+                            )
                         else:
-                            result, status = _candidates(
+                            result, status = answers.candidates(
                                 client, endpoint, api_key, fields_targets, job
                             )
                         return job, result, status, None
@@ -413,7 +317,11 @@ def run(
 
 
 def _store(
-    session: Session, plan: Plan, version: str, results: list[tuple[_Job, Any]], outcome: Outcome
+    session: Session,
+    plan: Plan,
+    version: str,
+    results: list[tuple[TaskData, Any]],
+    outcome: Outcome,
 ) -> None:
     if plan.kind == "predictions":
         ids = [job.task_id for job, _ in results]
