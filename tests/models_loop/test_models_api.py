@@ -384,3 +384,35 @@ def test_an_import_job_asks_the_model_when_the_project_says_so(app, db, owner, m
     assert app.state.jobs.run(queued["job"]) == "succeeded"
     with db.read_session() as s:
         assert s.scalar(select(text("count(*)")).select_from(Prediction)) == 5
+
+
+def test_a_generic_endpoint_is_read_through_its_mapping(app, db, owner, model_server):
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, [{"text": "item 1", "secret": "no", "external_id": "g"}])
+    c = login(app, owner)
+    bad = c.post(
+        "/api/model-endpoints",
+        json={"name": "g", "kind": "http", "url": f"{model_server.url}/generic",
+              "mapping": {"predictions": {"label": "result/label"}}},
+    )  # fmt: skip
+    assert bad.status_code == 422
+    assert 'must map field names to paths like "result.label"' in bad.json()["error"]["message"]
+    r = c.post(
+        "/api/model-endpoints",
+        json={"name": "g", "kind": "http", "url": f"{model_server.url}/generic", "version": "2",
+              "mapping": {"predictions": {"label": "result.label"}, "score": "result.confidence"}},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    _allow(c, "g", pid, ["text"])
+    before = len(model_server.log)
+
+    out = c.post(f"/api/projects/{pid}/models/predict", json={"endpoint": "g"}).json()
+
+    assert out["stored"] == 1, out
+    [sent] = model_server.log[before:]
+    assert sent.path == "/generic"
+    assert sent.body == {"data": {"text": "item 1"}, "want": "predictions", "n": 1}  # no "secret"
+    assert "authorization" not in sent.headers  # no key stored, none sent
+    with db.read_session() as s:
+        p = s.execute(select(Prediction.model_version, Prediction.score, Prediction.value)).one()
+    assert (p.model_version, p.score, p.value) == ("g/2", 0.75, {"label": "neg"})
