@@ -416,3 +416,22 @@ def test_a_generic_endpoint_is_read_through_its_mapping(app, db, owner, model_se
     with db.read_session() as s:
         p = s.execute(select(Prediction.model_version, Prediction.score, Prediction.value)).one()
     assert (p.model_version, p.score, p.value) == ("g/2", 0.75, {"label": "neg"})
+
+
+def test_an_answer_over_the_size_limit_fails_its_task_once(app, db, owner, model_server):
+    pid = make_project(db, owner, PAIRWISE_SCHEMA)
+    add_tasks(db, owner, pid, [{"prompt": "long " * 300, "responses": [], "external_id": "L"}])
+    c = login(app, owner)
+    _endpoint(c, model_server, name="big", model="writer")
+    _allow(c, "big", pid, ["prompt"])
+    app.state.settings.models_max_bytes = 1024
+    before = len(model_server.log)
+    out = c.post(
+        f"/api/projects/{pid}/models/predict", json={"endpoint": "big", "kind": "candidates"}
+    ).json()
+    [failure] = out["failures"]
+    assert failure["error"].startswith(f"Task {failure['task_id']}: ")
+    assert "larger than 1024 bytes" in failure["error"]
+    assert len(model_server.log) - before == 1  # not retried: the same answer would come back
+    with db.read_session() as s:
+        assert s.scalar(select(Task.data)).get("responses") == []

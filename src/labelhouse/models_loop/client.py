@@ -78,8 +78,8 @@ class ModelClient:
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
         content = orjson.dumps(payload)
-        status: int | None = None
         for attempt in range(1, ATTEMPTS + 1):
+            status: int | None = None
             retry_after = None
             try:
                 with self.fetcher.post(url, content=content, headers=headers) as answer:
@@ -89,8 +89,14 @@ class ModelClient:
             except FetchRefused as exc:
                 raise CallFailed(f"the address was refused ({exc.reason})") from None
             except FetchFailed as exc:
+                if (
+                    status is not None
+                ):  # it answered (too much, too slowly): asking again won't help
+                    raise CallFailed(
+                        f"its answer could not be read: {exc.reason}", status
+                    ) from None
                 if attempt == ATTEMPTS:
-                    raise CallFailed(f"{exc.reason} ({ATTEMPTS} attempts)", status) from None
+                    raise CallFailed(f"{exc.reason} ({ATTEMPTS} attempts)") from None
                 self._pause(attempt, None)
                 continue
             if status == 429 or status >= 500:
@@ -106,7 +112,7 @@ class ModelClient:
                 return Reply(status, orjson.loads(body), attempt)
             except orjson.JSONDecodeError:
                 raise CallFailed(f"the answer is not JSON: {_snippet(body)}", status) from None
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable")  # every attempt returns, raises or continues
 
     def _pause(self, attempt: int, retry_after: str | None) -> None:
         delay = BACKOFF_SECONDS * 2 ** (attempt - 1)

@@ -295,7 +295,7 @@ class SafeFetcher:
         """POST ``content`` (a model call, ``models_loop``) and return the answer whatever
         its status: the caller decides what a 429 or 5xx means. A redirect is not followed
         (it would carry the body to a place nobody chose); the size limit and deadline hold
-        as for a GET."""
+        as for a GET, checked while the answer is read."""
         deadline = time.monotonic() + self.policy.total_timeout
         limit = min(max_bytes or self.policy.max_bytes, self.policy.max_bytes)
         target = self.check_url(url)
@@ -306,10 +306,7 @@ class SafeFetcher:
             raise FetchFailed(
                 target.host, "it answered with a redirect, which a POST never follows"
             )
-        if fetched.content_length and fetched.content_length > limit:
-            fetched.close()
-            raise FetchFailed(target.host, f"it is larger than {_megabytes(limit)}")
-        return fetched
+        return fetched  # the size limit holds as it is read (``Fetched.iter_bytes``)
 
     def close(self) -> None:
         self._client.close()
