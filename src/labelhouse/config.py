@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -82,7 +82,20 @@ class Settings(BaseSettings):
     media_buckets: str = ""
     media_url_seconds: int = Field(default=300, ge=10, le=7 * 24 * 3600)
 
-    @field_validator("fetch_allow")
+    # -- Models in the loop (docs/models.md) ------------------------------------------------
+    # Encrypts model endpoints' API keys in the database: a random secret of at least 32
+    # characters kept apart from the database and its backups. No default: unset, no API
+    # key can be stored.
+    models_secret_key: SecretStr | None = None
+    # Private addresses model endpoints may be reached at (comma-separated CIDRs, like
+    # fetch_allow, e.g. 10.0.5.0/24 for a GPU box on the LAN), and plain http:// URLs.
+    models_allow: str = ""
+    models_allow_http: bool = False
+    models_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)  # one model answer
+    models_timeout: float = Field(default=120.0, gt=0)  # one call, from connect to last byte
+    models_concurrency: int = Field(default=4, ge=1, le=64)  # calls at once per run
+
+    @field_validator("fetch_allow", "models_allow")
     @classmethod
     def _fetch_allow_is_cidrs(cls, value: str) -> str:
         import ipaddress
@@ -92,7 +105,7 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(
-                    f"LABELHOUSE_FETCH_ALLOW: {item!r} is not an address or network; "
+                    f"{item!r} is not an address or network; "
                     "write CIDRs separated by commas, e.g. 10.20.0.0/16,127.0.0.1/32"
                 ) from None
         return value

@@ -6,6 +6,7 @@ from labelhouse.audit import models as audit_models
 from labelhouse.comments import models as comments_models
 from labelhouse.db.base import Base
 from labelhouse.jobs import models as jobs_models
+from labelhouse.models_loop import models as models_loop_models
 from labelhouse.projects import models as projects_models
 from labelhouse.quality_report import models as quality_report_models
 from labelhouse.review import models as review_models
@@ -19,6 +20,7 @@ __all__ = [
     "audit_models",
     "comments_models",
     "jobs_models",
+    "models_loop_models",
     "projects_models",
     "quality_report_models",
     "review_models",

@@ -24,8 +24,10 @@ from typer.testing import CliRunner
 from labelhouse.accounts import passwords
 from labelhouse.accounts.models import User
 from labelhouse.cli.main import app as cli_app
+from labelhouse.config import Settings
 from labelhouse.db.engine import open_database
 from labelhouse.jobs.exports import request_snapshot
+from labelhouse.models_loop import endpoints as model_endpoints
 from labelhouse.people import teams, workforces
 from labelhouse.rubrics import service as rubrics
 from tests.factories import CHOICE_SCHEMA, make_org, make_project, text_rows
@@ -275,6 +277,9 @@ def test_json_is_one_document_on_stdout(words, db, cli, owner, tmp_path):
         workforces.update_workforce(s, owner.actor, team.id, kind="vendor", currency="EUR")
         _, job = request_snapshot(s, owner.actor, pid, formats=["jsonl"])  # a job, a snapshot
         job_id = job.id
+        model_endpoints.create_endpoint(  # a model endpoint (without an API key)
+            s, owner.actor, Settings(), name="m", kind="openai", url="https://x.org/v1", model="m"
+        )
     answers = tmp_path / "answers.jsonl"
     answers.write_bytes(
         jsonl_bytes([{"external_id": "t0", "annotator": "worker-1", "value": {"label": "pos"}}])

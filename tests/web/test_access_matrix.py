@@ -36,8 +36,11 @@ from labelhouse.accounts.models import ROLE_RANK, Membership, Role, User
 from labelhouse.annotations import service as annotations
 from labelhouse.config import Settings
 from labelhouse.db.engine import open_database
+from labelhouse.errors import NotFound
 from labelhouse.jobs.exports import request_snapshot
 from labelhouse.media.sources import MediaSources
+from labelhouse.models_loop import endpoints as model_endpoints
+from labelhouse.models_loop import policy as model_policy
 from labelhouse.net.addresses import AddressPolicy, parse_networks
 from labelhouse.net.safe_fetch import FetchPolicy, SafeFetcher
 from labelhouse.people import my_workforce, project_members, teams, workforces
@@ -281,6 +284,9 @@ def _work(db: Any, member: Member, project_id: int, submit: int) -> tuple[list[i
         return done, annotation_id, lease.task.id
 
 
+MATRIX_MODEL = "matrix model"
+
+
 def _project_objects(
     db: Any, app: Any, owner: Member, project_id: int, file_name: str = "cat.png"
 ) -> dict[str, int]:
@@ -302,12 +308,30 @@ def _project_objects(
         # A finished snapshot (its job a finished export job too), run here in this thread.
         snapshot, job = request_snapshot(s, actor, project_id, formats=["jsonl"])
     assert app.state.jobs.run(job.id) == "succeeded"
+    with db.session() as s:  # the organization's model endpoint; the project may send "text"
+        try:
+            endpoint = model_endpoints.find_endpoint(s, actor.organization_id, MATRIX_MODEL)
+        except NotFound:
+            endpoint = model_endpoints.create_endpoint(
+                s,
+                actor,
+                app.state.settings,
+                name=MATRIX_MODEL,
+                kind="openai",
+                url="https://models.example.org/v1",
+                model="m",
+            )
+        rule = model_policy.allow(
+            s, actor, endpoint=endpoint.id, project_id=project_id, fields=["text"]
+        )
     return {
         "project_id": project_id,
         "file_id": row.id,
         "import_id": import_id,
         "job_id": job.id,
         "snapshot_id": snapshot.id,
+        "endpoint_id": endpoint.id,
+        "rule_id": rule.id,
     }
 
 
@@ -689,6 +713,22 @@ BODIES: dict[tuple[str, str], Body] = {
     ("PUT", "/api/tasks/{task_id}/gold/state"): _json({"state": "reserve"}),
     ("POST", "/api/tasks/{task_id}/review"): _json({"decision": "accept"}),
     ("POST", "/api/tasks/{task_id}/comments"): _json({"body": "a question from the matrix"}),
+    ("POST", "/api/model-endpoints"): _json(
+        {"name": "matrix endpoint", "url": "https://models.example.org/v1", "model": "m"}
+    ),
+    # No tasks: the call is checked (access, endpoint, egress policy) and sends nothing.
+    ("POST", "/api/projects/{project_id}/models/predict"): _json(
+        {"endpoint": MATRIX_MODEL, "fields": ["text"], "task_ids": []}
+    ),
+    ("PUT", "/api/model-egress"): lambda w, who: {
+        "json": {
+            "endpoint": MATRIX_MODEL,
+            "project_id": w.ids["other organization" if who.org == "B" else "project"][
+                "project_id"
+            ],
+            "fields": ["text"],
+        }
+    },
     ("POST", "/login"): lambda w, _: {"data": {"email": w.spare_email, "password": PASSWORD}},
     ("POST", "/logout"): lambda w, a: {
         "data": {"csrf_token": w.sessions[a.name][1] if a.name in w.sessions else ""}

@@ -28,6 +28,7 @@ from labelhouse.cli.data import export_command, import_command, imports_app
 from labelhouse.cli.db import db_app
 from labelhouse.cli.jobs import jobs_app
 from labelhouse.cli.label_studio import label_studio_app
+from labelhouse.cli.models import models_app
 from labelhouse.cli.output import AsJson, echo_json, iso
 from labelhouse.cli.people import Organization, list_users, members_app, reset_password
 from labelhouse.cli.rubrics import rubrics_app
@@ -80,6 +81,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(snapshot_app, name="snapshot")
 app.add_typer(rubrics_app, name="rubrics")
 app.add_typer(tasks_app, name="tasks")
+app.add_typer(models_app, name="models")
 app.add_typer(backup_app)  # backup, restore
 app.command("audit-verify")(verify)
 users_app.command("list")(list_users)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.policy import Actor
+from labelhouse.config import Settings
 from labelhouse.errors import NotAuthenticated, PermissionDenied
 from labelhouse.jobs.models import Job
 from labelhouse.jobs.runner import JobRun
@@ -53,7 +54,9 @@ def request_import(
     return create_job(session, actor, project_id=project_id, kind="import", params=params)
 
 
-def run_import_job(run: JobRun, *, media: MediaSources | None = None) -> Result:
+def run_import_job(
+    run: JobRun, *, media: MediaSources | None = None, settings: Settings | None = None
+) -> Result:
     job = run.job
     with run.db.read_session() as s:
         try:  # as the person who asked, with their rights now
@@ -79,4 +82,11 @@ def run_import_job(run: JobRun, *, media: MediaSources | None = None) -> Result:
             media=media,
         )
     run.control.progress(result.rows, result.rows)
-    return Result("", "", "", 0, "", outcome=result.as_dict())
+    outcome = result.as_dict()
+    if settings is not None and result.import_id:
+        from labelhouse.jobs.model_calls import calls_on_import
+
+        models = calls_on_import(run.db, settings, actor, job.project_id, result.import_id)
+        if models:
+            outcome["models"] = models
+    return Result("", "", "", 0, "", outcome=outcome)

@@ -15,6 +15,7 @@ from labelhouse.jobs import queue, runner, service
 from labelhouse.jobs.analysis import run_analysis
 from labelhouse.jobs.exports import HANDLERS, attempt_keys
 from labelhouse.jobs.imports import run_import_job
+from labelhouse.jobs.model_calls import run_model_job
 from labelhouse.storage import Storage, open_storage
 
 log = logging.getLogger("labelhouse.jobs")
@@ -98,8 +99,9 @@ class Jobs:
         media = MediaSources.from_settings(self.settings)
         return {
             **HANDLERS,
-            "import": partial(run_import_job, media=media),
+            "import": partial(run_import_job, media=media, settings=self.settings),
             "analysis": run_analysis,
+            "model": partial(run_model_job, settings=self.settings),
         }
 
     def run(self, job_id: int, **kwargs: Any) -> str:

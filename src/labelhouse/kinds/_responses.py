@@ -148,7 +148,8 @@ class ResponsesField(FieldKind):
                     f"'{self.prompt}' (the prompt) must be a string or a conversation (a list "
                     f'of messages like {{"role": "user", "content": "…"}}), got {shown(prompt)}'
                 )
-        if data.get(self.responses) is not None:
+        # An empty list: candidates still to be written by a model (docs/models.md).
+        if data.get(self.responses) not in (None, []):
             try:
                 self.read_responses(data)
             except ValueError as exc:

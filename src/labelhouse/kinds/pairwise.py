@@ -48,6 +48,7 @@ class PairwiseField(ResponsesField):
         return super().is_empty(value)
 
     def validate_value(self, value: Any, data: dict[str, Any]) -> dict[str, Any]:
+        self.task_responses(data)  # none yet (awaiting a model's candidates): nothing to judge
         if not isinstance(value, dict):
             raise ValueProblem(
                 f'expected an object like {{"choice": "A", "strength": null}}, got {shown(value)}'

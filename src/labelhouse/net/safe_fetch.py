@@ -284,15 +284,47 @@ class SafeFetcher:
         with self.open(url, accept=accept, head=n) as fetched:
             return fetched.read()
 
+    def post(
+        self,
+        url: str,
+        *,
+        content: bytes,
+        headers: dict[str, str],
+        max_bytes: int | None = None,
+    ) -> Fetched:
+        """POST ``content`` (a model call, ``models_loop``) and return the answer whatever
+        its status: the caller decides what a 429 or 5xx means. A redirect is not followed
+        (it would carry the body to a place nobody chose); the size limit and deadline hold
+        as for a GET, checked while the answer is read."""
+        deadline = time.monotonic() + self.policy.total_timeout
+        limit = min(max_bytes or self.policy.max_bytes, self.policy.max_bytes)
+        target = self.check_url(url)
+        response = self._send(target, headers, deadline, method="POST", content=content)
+        fetched = Fetched(response, target.host, limit, deadline, False)
+        if response.is_redirect:
+            fetched.close()
+            raise FetchFailed(
+                target.host, "it answered with a redirect, which a POST never follows"
+            )
+        return fetched  # the size limit holds as it is read (``Fetched.iter_bytes``)
+
     def close(self) -> None:
         self._client.close()
 
-    def _send(self, target: httpx.URL, headers: dict[str, str], deadline: float) -> httpx.Response:
+    def _send(
+        self,
+        target: httpx.URL,
+        headers: dict[str, str],
+        deadline: float,
+        *,
+        method: str = "GET",
+        content: bytes | None = None,
+    ) -> httpx.Response:
         host = target.host
         if time.monotonic() > deadline:
             raise FetchFailed(host, "it took longer than the time allowed")
         try:
-            request = self._client.build_request("GET", target, headers=headers)
+            request = self._client.build_request(method, target, headers=headers, content=content)
             return self._client.send(request, stream=True)
         except httpx.TimeoutException:
             raise FetchFailed(host, "it did not answer within the time allowed") from None

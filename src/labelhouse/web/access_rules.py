@@ -246,6 +246,15 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("POST", "/api/tasks/{task_id}/comments"): TASK_ASSIGNED,
         ("POST", "/api/tasks/{task_id}/comments/read"): TASK_ASSIGNED,
         ("GET", "/api/projects/{project_id}/comments/unread"): PROJECT_ANNOTATOR,
+        # -- models in the loop: endpoints and the egress policy (docs/models.md) ----------
+        ("GET", "/api/model-endpoints"): ORG_MANAGER,
+        ("POST", "/api/model-endpoints"): ORG_OWNER,
+        ("DELETE", "/api/model-endpoints/{endpoint_id}"): ORG_OWNER,
+        ("GET", "/api/model-egress"): ORG_OWNER,
+        ("PUT", "/api/model-egress"): ORG_OWNER,
+        ("DELETE", "/api/model-egress/{rule_id}"): ORG_OWNER,
+        ("GET", "/api/projects/{project_id}/models"): PROJECT_MANAGER,
+        ("POST", "/api/projects/{project_id}/models/predict"): PROJECT_MANAGER,
         # -- HTML pages --------------------------------------------------------------------
         ("GET", "/login"): PUBLIC,
         ("POST", "/login"): PUBLIC,

@@ -25,6 +25,7 @@ from labelhouse.web.api import (
     feedback,
     jobs,
     label_studio,
+    models,
     my_workforce,
     outside_policy,
     pages_support,
@@ -103,6 +104,7 @@ def create_app(
         label_studio.router,
         annotation_imports.router,
         rubrics.router,
+        models.router,
     ):
         app.include_router(router)
     pages.install(app)

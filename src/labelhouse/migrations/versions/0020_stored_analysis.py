@@ -1,7 +1,7 @@
 """stored analysis: a project's quality analysis kept between requests
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-04 19:30:00
 
 ``analysis_result`` keeps the last computed analysis (report and per-task consensus) per
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0018"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile as FormFile
 
 from labelhouse.errors import InvalidInput, Problem, TooLarge
+from labelhouse.jobs.model_calls import queue_calls_on_import
 from labelhouse.kinds.registry import parse_schema
 from labelhouse.projects import service as projects
 from labelhouse.rubrics.service import resolve_schema
@@ -23,6 +25,7 @@ from labelhouse.web.api.serializers import file_out, import_out, keyset_page, pr
 from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.params import Cursor, Id
 
+log = logging.getLogger("labelhouse.models")
 router = APIRouter(prefix="/api", tags=["projects"])
 
 
@@ -209,7 +212,18 @@ def _run_import(
         skip_invalid=skip_invalid,
         media=ctx.media,
     )
-    return result.as_dict() | {"uploaded_files": uploaded, "unreferenced_files": unreferenced}
+    out = result.as_dict() | {"uploaded_files": uploaded, "unreferenced_files": unreferenced}
+    if result.import_id:  # the project may ask a model about new tasks (docs/models.md)
+        models = queue_calls_on_import(ctx.db, ctx.settings, actor, project_id, result.import_id)
+        for queued in models:
+            if "job" in queued:
+                try:
+                    ctx.request.app.state.jobs.enqueue(queued["job"])
+                except Exception:  # recovery enqueues it again (jobs.service.REENQUEUE_AFTER)
+                    log.exception("job %s: enqueue failed", queued["job"])
+        if models:
+            out["models"] = models
+    return out
 
 
 @router.get("/projects/{project_id}/imports")

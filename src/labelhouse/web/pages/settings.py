@@ -1,5 +1,6 @@
 """Project settings: general settings, the schema editor with live preview, the
-project's members (people and teams) and routing its work to workforces.
+project's members (people and teams), routing its work to workforces, and the model
+endpoints it may ask for predictions.
 
 Every change goes through the JSON API from the browser (``data-api`` forms,
 ``static/js/settings.js`` and ``static/js/routing.js``); this handler only renders the
@@ -18,8 +19,10 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from labelhouse.accounts.models import PROJECT_ROLES
+from labelhouse.accounts.models import PROJECT_ROLES, Role
 from labelhouse.accounts.policy import Actor
+from labelhouse.models_loop import endpoints as model_endpoints
+from labelhouse.models_loop import policy as model_policy
 from labelhouse.people import project_members, teams
 from labelhouse.projects.queries import settings_view
 from labelhouse.projects.skip_reasons import skip_reasons_of
@@ -129,6 +132,22 @@ def routing_section(
     }
 
 
+def models_section(session: Session, actor: Actor, project_id: int) -> dict[str, Any]:
+    """The endpoints this project may call (with the fields it may send), and for owners
+    every endpoint of the organization, to allow one (docs/models.md)."""
+    rules = [
+        {**model_policy.rule_out(r, e), "model_version": model_endpoints.model_version(e)}
+        for r, e in model_policy.list_rules(session, actor, project_id=project_id)
+    ]
+    owner = actor.org_role == Role.owner
+    every = model_endpoints.list_endpoints(session, actor) if owner else []
+    return {
+        "rules": rules,
+        "is_owner": owner,
+        "endpoints": [{"id": e.id, "name": e.name} for e in every],
+    }
+
+
 @router.get("/projects/{project_id}/settings", response_class=HTMLResponse)
 def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
     with page_session(ctx) as (s, actor, csrf):
@@ -137,6 +156,7 @@ def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
         routes = (
             routing_section(s, actor, project_id, view.project.overlap) if view.can_edit else None
         )
+        models = models_section(s, actor, project_id) if view.can_edit else None
         editor: dict[str, Any] = {
             "project_id": view.project.id,
             "can_edit": view.can_edit,
@@ -161,5 +181,6 @@ def project_settings(project_id: Id, ctx: Ctx) -> HTMLResponse:
             widget_css=widget_stylesheet(),
             members=members,
             routing=routes,
+            models=models,
             skip_reasons=skip_reasons_of(view.project),
         )

@@ -6,7 +6,7 @@ import { clip, wordDiff } from "./lib/diff.js";
 import { displayRoot, notAnswered, replaced } from "./lib/display.js";
 import { h, isPlain, kbd } from "./lib/dom.js";
 import { seededOrder } from "./lib/random.js";
-import { promptBlock, responseBody, responseTexts } from "./lib/responses.js";
+import { isGenerated, promptBlock, responseBody, responseTexts } from "./lib/responses.js";
 
 const SIDE_KEYS = ["a", "b"];
 const STORED = ["A", "B"]; // response index → stored choice
@@ -83,7 +83,7 @@ export function mount(container, { field, task, rendered, value = null, readOnly
     pick.addEventListener("click", () => choose(STORED[responseIndex]));
     const card = h("article", { class: "lh-response", dataset: { side: side ? "right" : "left", responseIndex: String(responseIndex) } },
       h("header", { class: "lh-response-head" }, h("span", { class: "lh-response-letter", text: letter }), h("span", { class: "muted", text: "Response" })),
-      responseBody(texts[responseIndex] ?? "", rendered?.responses?.[responseIndex]),
+      responseBody(texts[responseIndex] ?? "", rendered?.responses?.[responseIndex], isGenerated(field, task, responseIndex)),
       pick);
     return { card, pick, stored: STORED[responseIndex] };
   });
@@ -219,7 +219,7 @@ export function display(container, { field, task, rendered, value }) {
       h("span", { class: "lh-response-letter", text: STORED[side] }),
       h("span", { class: "muted", text: "Response" }),
       badge ? h("span", { class: "lh-d-verdict", text: badge }) : null),
-    responseBody(texts[responseIndex] ?? "", rendered?.responses?.[responseIndex]));
+    responseBody(texts[responseIndex] ?? "", rendered?.responses?.[responseIndex], isGenerated(field, task, responseIndex)));
   });
   return displayRoot(container, "pairwise",
     h("div", { class: "lh-pair-cols" }, ...cards),

@@ -7,7 +7,7 @@ import { displayRoot, notAnswered, replaced, undrawable } from "./lib/display.js
 import { h, isPlain, kbd } from "./lib/dom.js";
 import { seededOrder } from "./lib/random.js";
 import { dropItem, flatten, groupsFromRanks, moveItem, ranksFromGroups, tieWithAbove } from "./lib/ranking.js";
-import { promptBlock, responseBody, responseTexts } from "./lib/responses.js";
+import { isGenerated, promptBlock, responseBody, responseTexts } from "./lib/responses.js";
 
 /**
  * Keys this widget handles, for the `?` overlay.
@@ -52,7 +52,7 @@ export function mount(container, { field, task, rendered, value = null, readOnly
     const position = h("kbd", { class: "lh-rank-pos" });
     const badge = h("span", { class: "lh-rank-badge" });
     const el = h("div", { class: "lh-rank-item", dataset: { responseIndex: String(i) } },
-      handle, h("div", { class: "lh-rank-side" }, badge, position), responseBody(text, rendered?.responses?.[i]));
+      handle, h("div", { class: "lh-rank-side" }, badge, position), responseBody(text, rendered?.responses?.[i], isGenerated(field, task, i)));
     el.addEventListener("click", (e) => { if (!readOnly && !e.target.closest("a")) select(i); });
     handle.addEventListener("pointerdown", (e) => startDrag(e, i));
     return { el, badge, position, handle };
@@ -205,7 +205,7 @@ export function display(container, { field, task, rendered, value }) {
     ...groups.map((group, g) => h("li", { class: `lh-rank-group${group.length > 1 ? " is-tied" : ""}`, dataset: { rank: String(g + 1) } },
       ...group.map((i) => h("div", { class: "lh-rank-item", dataset: { responseIndex: String(i) } },
         h("div", { class: "lh-rank-side" }, h("span", { class: "lh-rank-badge", text: `#${g + 1}${group.length > 1 ? " (tie)" : ""}` })),
-        responseBody(texts[i] ?? "", rendered?.responses?.[i])))))));
+        responseBody(texts[i] ?? "", rendered?.responses?.[i], isGenerated(field, task, i))))))));
 }
 
 /**

@@ -36,13 +36,30 @@ export function promptBlock(field, task, rendered) {
 }
 
 /**
- * The body of one response (sanitized Markdown from the server, else plain text).
+ * Whether a response was written by a model for Labelhouse (models in the loop stores
+ * such candidates as {text, model, generated: true}); the model itself is not named, so
+ * the comparison stays blind.
+ * @param {object} field
+ * @param {object} task
+ * @param {number} index
+ * @returns {boolean}
+ */
+export function isGenerated(field, task, index) {
+  const raw = task.data?.[field.responses || "responses"];
+  return Array.isArray(raw) && raw[index]?.generated === true;
+}
+
+/**
+ * The body of one response (sanitized Markdown from the server, else plain text), with a
+ * "model-generated" note above a candidate a model wrote.
  * @param {string} text
  * @param {string|undefined} html
+ * @param {boolean} [generated]
  * @returns {HTMLElement}
  */
-export function responseBody(text, html) {
+export function responseBody(text, html, generated = false) {
   const body = h("div", { class: "lh-response-body" });
   setRendered(body, html, text);
+  if (generated) body.prepend(h("p", { class: "lh-generated muted small", text: "model-generated" }));
   return body;
 }
