@@ -435,3 +435,33 @@ def test_an_answer_over_the_size_limit_fails_its_task_once(app, db, owner, model
     assert len(model_server.log) - before == 1  # not retried: the same answer would come back
     with db.read_session() as s:
         assert s.scalar(select(Task.data)).get("responses") == []
+
+
+def test_model_predictions_move_their_tasks_in_an_uncertainty_ordered_queue(
+    app, db, owner, model_server
+):
+    """Cross-branch: predictions a live endpoint stores feed the queue's uncertainty order
+    (``tasks.queue_order.store_uncertainty``), as imported predictions do."""
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, [{"text": "item 1", "external_id": "g"}, {"text": "other"}])
+    c = login(app, owner)
+    assert c.patch(f"/api/projects/{pid}", json={"queue_order": "margin"}).status_code == 200
+    r = c.post(
+        "/api/model-endpoints",
+        json={"name": "g", "kind": "http", "url": f"{model_server.url}/generic", "version": "2",
+              "mapping": {"predictions": {"label": "result.label"}, "score": "result.confidence"}},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    _allow(c, "g", pid, ["text"])
+
+    out = c.post(f"/api/projects/{pid}/models/predict", json={"endpoint": "g"}).json()
+
+    assert out["stored"] == 2, out
+    with db.read_session() as s:
+        rows = s.execute(
+            select(Task.external_id, Task.uncertainty_margin, Task.queue_rank).where(
+                Task.project_id == pid
+            )
+        ).all()
+    # score 0.75 is read as (0.75, 0.25): margin 1 - (0.75 - 0.25) = 0.5, served by -0.5.
+    assert sorted((m, q) for _, m, q in rows) == [(0.5, -0.5), (0.5, -0.5)]
