@@ -154,3 +154,31 @@ def test_a_writer_that_waits_too_long_gets_a_503_that_says_to_retry(app, db, own
     error = r.json()["error"]
     assert error["code"] == "busy" and "Try again" in error["message"]
     assert client.post(f"/api/projects/{pid}/next").status_code == 200  # and it recovers
+
+
+def test_a_begin_refused_by_a_writer_outside_the_gate_is_busy(tmp_path):
+    """A writer that bypasses the gate (another program on the file) holds SQLite's lock:
+    the unit of work's BEGIN, sent straight to the driver, still ends as Busy (a 503 that
+    says to retry), not a raw driver error; and the next one works once the lock is free."""
+    import sqlite3
+
+    from labelhouse.db.options import DatabaseOptions
+
+    path = tmp_path / "outside.db"
+    db = open_database(f"sqlite:///{path}", DatabaseOptions(lock_timeout=0.2))
+    with db.session() as s:
+        s.execute(text("CREATE TABLE t (x INTEGER)"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Busy) as info, db.session() as s:
+            s.execute(text("INSERT INTO t VALUES (1)"))
+        assert "Try again" in info.value.message
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with db.session() as s:
+        s.execute(text("INSERT INTO t VALUES (2)"))
+    with db.read_session() as s:
+        assert s.execute(text("SELECT x FROM t")).scalars().all() == [2]
+    db.dispose()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -105,9 +106,20 @@ def _sqlite_engine(url: str, options: DatabaseOptions, *, immediate: bool) -> En
             dbapi_conn.execute(pragma)
         dbapi_conn.execute(f"PRAGMA busy_timeout={busy_ms}")
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver: every unit of work begins here, and SQLAlchemy's statement
+        # machinery (events, result set-up) cost more than SQLite's BEGIN itself. A fault is
+        # translated as the engine's hook would have (a busy database: Busy).
+        try:
+            conn.connection.dbapi_connection.execute(begin)
+        except sqlite3.Error as error:
+            fault = faults.classify(error)
+            if fault is None:
+                raise
+            raise fault from error
 
     _translate_faults(engine)
     return engine

@@ -198,7 +198,7 @@ def predictions_of_task(session: Session, task_id: int) -> list[Any]:
     Built once and read as plain columns: on the ``/next`` hot path the ORM version of this
     (usually empty) lookup cost a tenth of the server's time.
     """
-    return list(session.execute(_PREDICTIONS_OF_TASK, {"tid": task_id}))
+    return list(session.connection().execute(_PREDICTIONS_OF_TASK, {"tid": task_id}))
 
 
 @dataclass

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from labelhouse.accounts.models import ApiToken
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations.models import Annotation, AnnotationRevision
+from labelhouse.annotations.service import Saved
 from labelhouse.kinds.registry import LabelSchema
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, load_schema
@@ -46,7 +47,7 @@ def project_out(project: Project) -> dict[str, Any]:
     }
 
 
-def annotation_out(a: Annotation, outside: OutsideServing | None = None) -> dict[str, Any]:
+def annotation_out(a: Annotation | Saved, outside: OutsideServing | None = None) -> dict[str, Any]:
     """``outside``: shown to a vendor's person, whose answers are redacted like task data
     (a spans answer carries the original text it marks)."""
     return {

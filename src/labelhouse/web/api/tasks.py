@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Header, Query, Response
+from fastapi import APIRouter, Form, Header, Query, Response
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import Role
@@ -52,24 +52,28 @@ IdempotencyKey = Annotated[
 REPLAYED = {"Idempotent-Replayed": "true"}
 
 
-def progress_since(
-    progress: bool = Query(
-        default=False,
+# Plain query parameters of the two hot routes, not a sub-dependency: each dependency FastAPI
+# solves costs the annotator's every request, and a sync one a hop to a worker thread.
+Progress = Annotated[
+    bool,
+    Query(
         description="add 'progress': {done_today, done, remaining, remaining_capped}, the "
         "caller's counts in this project (remaining includes the task served, and stops "
         "counting at 1000: remaining_capped)",
     ),
-    day_start: datetime | None = Query(
-        default=None,
+]
+DayStart = Annotated[
+    datetime | None,
+    Query(
         description="with progress: when the caller's day began (e.g. local midnight as an "
         "ISO time with its offset), for done_today; default: midnight UTC",
     ),
-) -> datetime | None:
+]
+
+
+def progress_since(progress: bool, day_start: datetime | None) -> datetime | None:
     """When "today" began for the progress counts, or None when they were not asked for."""
     return start_of_day(day_start) if progress else None
-
-
-ProgressSince = Annotated[datetime | None, Depends(progress_since)]
 
 
 def _fingerprint(ctx: Context, body: Body | None) -> str:
@@ -163,8 +167,9 @@ def next_payload(
 def next_task(
     project_id: Id,
     ctx: Ctx,
-    since: ProgressSince,
     render: bool = Query(default=False, description=RENDER_HELP),
+    progress: Progress = False,
+    day_start: DayStart = None,
 ) -> Response:
     """Lease the next task for the caller (the same one again while the lease is held).
 
@@ -176,7 +181,12 @@ def next_task(
         # A lease lost in a database crash just returns to the queue: no need to wait for
         # the disk at commit.
         body, rendering = next_payload(
-            s, actor, project_id, render=render, durable=False, since=since
+            s,
+            actor,
+            project_id,
+            render=render,
+            durable=False,
+            since=progress_since(progress, day_start),
         )
     render_after(rendering)  # committed: the write lock is free again
     return json_response(body)
@@ -327,13 +337,14 @@ def save_annotation(
     task_id: Id,
     body: AnnotationIn,
     ctx: Ctx,
-    since: ProgressSince,
     next: bool = Query(
         default=False,
         description="also lease the caller's next task in this project and return "
         '{"annotation": ..., "next": <the /next body>} (one round trip per task)',
     ),
     render: bool = Query(default=False, description=RENDER_HELP + " (with next)"),
+    progress: Progress = False,
+    day_start: DayStart = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Submit (or, with ``draft``, save) the caller's annotation; resubmitting updates it and
@@ -350,7 +361,8 @@ def save_annotation(
             "A draft is not finished, so there is no next task to fetch with it.",
             [Problem("next", "send next=1 only with a submission (draft: false)")],
         )
-    request = _fingerprint(ctx, body)
+    # Only a keyed request is compared with an earlier one (the browser's are; scripts' may not be).
+    request = _fingerprint(ctx, body) if idempotency_key is not None else ""
     rendering: Rendering | None = None
     project_ids: list[int] = []  # the write's, so the next lease needs no second lookup
     with ctx.write() as (s, actor):
@@ -378,7 +390,7 @@ def save_annotation(
             following: dict[str, Any] | None
             try:
                 following, rendering = next_payload(
-                    s, actor, project_id, render=render, since=since
+                    s, actor, project_id, render=render, since=progress_since(progress, day_start)
                 )
             except (Conflict, PermissionDenied):
                 # Archived meanwhile, or this answer paused the annotator (gold accuracy): the
