@@ -21,7 +21,7 @@ from labelhouse.web.api.serializers import json_response
 from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.params import Id
 
-router = APIRouter(prefix="/api", tags=["models"])
+router = APIRouter(prefix="/api", tags=["model endpoints"])
 INLINE_TASKS = 20
 
 
