@@ -261,7 +261,7 @@ def load_review_stats(session: Session, project_id: int) -> dict[int, ReviewStat
             Annotation.review_status.in_((ACCEPTED, REJECTED, CORRECTED)),
         )
     ).all()
-    counts = Counter(rows)
+    counts: Counter[tuple[int, str]] = Counter((u, str(status)) for u, status in rows)
     emails = load_emails(session, sorted({user_id for user_id, _ in counts}))
     out: dict[int, ReviewStats] = {}
     for (user_id, status), count in sorted(counts.items()):
