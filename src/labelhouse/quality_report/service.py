@@ -323,9 +323,9 @@ def _analysis(
     sync_limit: int | None,
 ) -> _Analysis:
     """The stored analysis (``part``: "report", "consensus" or "acceptance", the report's
-    section read alone) when it is fresh, or stale
-    but too large to recompute in a request; otherwise computed now (and stored when
-    ``db`` is given, in a transaction of its own)."""
+    section read alone) when it is fresh, or stale but too large to recompute in a
+    request; otherwise computed now (and stored when ``db`` is given, in a transaction of
+    its own)."""
     computed_at = utcnow()  # before the watermark: a later write makes this result stale
     mark = stored.watermark(session, project.id, project.schema_version, method)
     row = None if fresh else stored.find(session, project.id, method)
