@@ -7,7 +7,10 @@ single choice, a 1–5 rating and a multi-choice (whose agreement is the kind's 
 compared task by task). Annotators keep a pre-filled value 85 % of the time. Rows are bulk
 inserted (the build is not timed). Prints the seconds (wall clock, and this
 process's CPU) of the SQL read (``load_prefilled``), of the computation, and of the whole
-``acceptance_report``, best of ``--repeat`` after one warm-up.
+``acceptance_report``, best of ``--repeat`` after one warm-up; then, as the quality page
+and the API get it, from the stored analysis: the recomputation that stores it (the whole
+analysis, acceptance included: what the background job runs), the read of the stored
+section while fresh (watermark check included), and the prediction part of the watermark.
 
     .venv/bin/python bench/bench_acceptance.py                       # SQLite and PostgreSQL
     .venv/bin/python bench/bench_acceptance.py --backend sqlite --tasks 10000
@@ -36,6 +39,8 @@ from labelhouse.annotations.models import Annotation
 from labelhouse.db.base import utcnow
 from labelhouse.db.engine import Database, open_database
 from labelhouse.projects.service import create_project, get_project, load_schema
+from labelhouse.quality_report import service as quality
+from labelhouse.quality_report import stored
 from labelhouse.quality_report.acceptance import acceptance_report, compute
 from labelhouse.quality_report.prefill_loading import load_prefilled
 from labelhouse.tasks.models import Prediction, Task
@@ -177,6 +182,16 @@ def run(backend: str, n_tasks: int, repeat: int) -> dict[str, object]:
                 *load_s, data = best_of(repeat, lambda: load_prefilled(s, pid))
                 *compute_s, (rows, warnings) = best_of(repeat, lambda: compute(fields, data))
                 *total_s, report = best_of(repeat, lambda: acceptance_report(s, actor, pid))
+                *mark_s, _ = best_of(repeat, lambda: stored.prediction_mark(s, pid))
+
+            def section(fresh: bool) -> Any:
+                with db.read_session() as s:
+                    return quality.acceptance_section(s, actor, pid, fresh=fresh, db=db)
+
+            *recompute_s, first = best_of(1, lambda: section(True))
+            *read_s, read = best_of(repeat, lambda: section(False))
+            assert read.analysis.computed_at == first.analysis.computed_at  # read, not computed
+            assert quality.as_json(read.rows) == quality.as_json(report.rows)
         finally:
             db.dispose()
     label = next(r for r in report.rows if r.field == "label" and r.model_version == "m-a")
@@ -189,6 +204,9 @@ def run(backend: str, n_tasks: int, repeat: int) -> dict[str, object]:
         "SQL read + decode s wall / cpu": _s(*load_s),
         "compute s wall / cpu": _s(*compute_s),
         "acceptance_report s wall / cpu": _s(*total_s),
+        "recompute + store s wall / cpu": _s(*recompute_s),
+        "stored section ms wall / cpu": f"{1000 * read_s[0]:.0f} / {1000 * read_s[1]:.0f}cpu",
+        "prediction watermark ms wall": f"{1000 * mark_s[0]:.0f}",
         "label m-a kept": f"{label.kept_rate:.3f}",
         "label agreement pre-filled / not": f"{label.agreement_prefilled:.3f} / "
         f"{label.agreement_unprefilled:.3f}",

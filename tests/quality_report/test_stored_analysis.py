@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from labelhouse.accounts.models import Role
 from labelhouse.annotations.imports import import_annotations
 from labelhouse.projects.service import get_project, load_schema
-from labelhouse.quality_report import service
+from labelhouse.quality_report import service, stored
 from labelhouse.quality_report.models import AnalysisResult
 from labelhouse.review import service as review
 from tests.factories import add_member, add_tasks, make_org, make_project
@@ -70,7 +70,7 @@ def test_fresh_result_is_read_not_recomputed_and_changes_make_it_stale(db):
     first = _report(db, owner, pid)
     assert first.analysis.fresh and first.analysis.age_seconds == 0.0
     (row,) = _rows(db, pid)
-    assert row.key == "majority/v1" and row.answers == 30
+    assert row.key == stored.key_of("majority") and row.answers == 30
     again = _report(db, owner, pid)
     # read from the row: same computed_at, an age, the same report
     assert again.analysis.computed_at == first.analysis.computed_at == row.computed_at
@@ -120,7 +120,10 @@ def test_import_review_and_method_keys(db):
     # results are kept per method
     ds = _report(db, owner, pid, method="dawid_skene")
     assert ds.method == "dawid_skene" and ds.analysis.fresh
-    assert {r.key for r in _rows(db, pid)} == {"majority/v1", "dawid_skene/v1"}
+    assert {r.key for r in _rows(db, pid)} == {
+        stored.key_of("majority"),
+        stored.key_of("dawid_skene"),
+    }
 
 
 @pytest.mark.parametrize("method", ["majority", "dawid_skene", "gold_weighted"])

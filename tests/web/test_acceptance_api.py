@@ -44,6 +44,10 @@ def test_acceptance_counts_what_annotators_did_with_the_prefill(app, db, owner, 
     assert abs(row["kept_rate"] - 2 / 3) < 1e-9 and row["cleared_rate"] == 0
     assert row["agreement_unprefilled"] is None and row["unprefilled_tasks"] == 0  # overlap 1
     assert row["anchoring"] is False and body["rule"]["min_acceptance"] == 0.9
+    assert body["analysis"]["fresh"] is True  # part of the stored analysis, read when fresh
+    again = manager.get(f"/api/projects/{pid}/quality/acceptance").json()
+    assert again["analysis"]["computed_at"] == body["analysis"]["computed_at"]
+    assert again["rows"] == body["rows"]
 
     page = manager.get(f"/projects/{pid}/quality")  # the quality page's section
     assert page.status_code == 200
@@ -51,6 +55,7 @@ def test_acceptance_counts_what_annotators_did_with_the_prefill(app, db, owner, 
     assert "v1 &lt;b&gt;bold&lt;/b&gt;" in section and "<b>bold" not in page.text
     assert 'aria-label="Pre-filled answers kept' in section and "67%" in section
     assert 'role="alert"' not in section and "anchoring?" not in section
+    assert 'class="muted small acceptance-age" data-fresh="true">Computed' in section
 
     # annotators do not see quality reports; another organization sees no such project
     assert c.get(f"/api/projects/{pid}/quality/acceptance").status_code == 403

@@ -44,6 +44,7 @@ from labelhouse.quality_report.prefill_loading import (
     has_predictions,
     load_prefilled,
 )
+from labelhouse.quality_report.stored import Freshness
 from labelhouse.tasks.prefill import CLEARED, KEPT, OUTCOMES, field_outcome
 
 NO_PREFILL = -1
@@ -106,6 +107,7 @@ class AcceptanceReport:
     rule: AnchoringRule
     rows: list[FieldAcceptance] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    analysis: Freshness | None = None  # of the stored analysis it was read from
 
 
 def _mean(values: FloatArray) -> tuple[float | None, int]:
@@ -269,20 +271,35 @@ def compute(
     return rows, [warning(r) for r in rows if r.anchoring]
 
 
+def project_acceptance(
+    session: Session,
+    project_id: int,
+    project_name: str,
+    fields: list[FieldKind],
+    *,
+    rule: AnchoringRule | None = None,
+    answers: int | None = None,
+) -> AcceptanceReport:
+    """The acceptance report without the access check: the stored analysis computes it
+    beside the quality report (``answers``: the counted answers when already known)."""
+    rule = rule or AnchoringRule()
+    report = AcceptanceReport(project_id, project_name, 0, 0, rule)
+    if not has_predictions(session, project_id):  # most projects: skip reading every answer
+        report.answers = count_answers(session, project_id) if answers is None else answers
+        return report
+    data = load_prefilled(session, project_id)
+    report.rows, report.warnings = compute(fields, data, rule)
+    report.answers, report.prefilled_answers = len(data.answers.values), data.n_prefilled
+    return report
+
+
 def acceptance_report(
     session: Session, actor: Actor, project_id: int, *, rule: AnchoringRule | None = None
 ) -> AcceptanceReport:
-    """The acceptance report of a project (who may see the quality report may see it)."""
+    """The acceptance report of a project computed now (who may see the quality report may
+    see it); pages and the API read the stored one (``service.acceptance_section``)."""
     actor = actor.in_project(project_id)
     actor.require_lab_reviewer("see quality reports")
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
-    rule = rule or AnchoringRule()
-    report = AcceptanceReport(project.id, project.name, 0, 0, rule)
-    if not has_predictions(session, project.id):  # most projects: skip reading every answer
-        report.answers = count_answers(session, project.id)
-        return report
-    data = load_prefilled(session, project.id)
-    report.rows, report.warnings = compute(list(schema.fields), data, rule)
-    report.answers, report.prefilled_answers = len(data.answers.values), data.n_prefilled
-    return report
+    return project_acceptance(session, project.id, project.name, list(schema.fields), rule=rule)

@@ -9,24 +9,26 @@ its distinct values, so statistics map a few values to classes instead of every 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import ColumnElement, Text, cast, func, or_, select
+from sqlalchemy import ColumnElement, Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.models import User
 from labelhouse.annotations.models import Annotation
+from labelhouse.annotations.service import DRAFT
 from labelhouse.quality.data import FloatArray, IntArray
-from labelhouse.review.service import ReviewStats
+from labelhouse.review.service import ACCEPTED, CORRECTED, ReviewStats
 from labelhouse.tasks.models import Task
 from labelhouse.tasks.visibility import visible_tasks
 
 SUBMITTED = "submitted"
-REJECTED = "rejected"
+REJECTED = "rejected"  # review.service.REJECTED
 _ABSENT = object()
 
 
@@ -145,13 +147,15 @@ def load_answers(session: Session, project_id: int) -> Answers:
     table = np.array(rows, dtype=object).reshape(n, 4)
     tasks = table[:, 0].astype(np.int64)
     users = table[:, 1].astype(np.int64)
-    index: dict[str | None, int] = {}
-    codes = np.fromiter(
-        (index.setdefault(text, len(index)) for text in table[:, 2].tolist()),
-        dtype=np.int64,
-        count=n,
-    )
+    # Distinct texts in order of appearance, then a code per row, both by C-level loops
+    # (dict.fromkeys, map): a Python-level lookup per row was a third of the load's time.
+    texts = table[:, 2].tolist()
+    index: dict[str | None, int] = dict.fromkeys(texts, 0)
+    for code, text in enumerate(index):
+        index[text] = code
+    codes = np.fromiter(map(index.__getitem__, texts), dtype=np.int64, count=n)
     distinct = [_decode(text) for text in index]
+    del texts
     leads = table[:, 3]
     leads[np.equal(leads, None)] = 0
     millis = leads.astype(np.float64)
@@ -159,15 +163,20 @@ def load_answers(session: Session, project_id: int) -> Answers:
     return _shaped(tasks, users, codes, distinct, millis)
 
 
-def shape_answers(
-    tasks: list[int], users: list[int], values: list[dict[str, Any]], millis: list[int]
+def shape_coded(
+    tasks: list[int],
+    users: list[int],
+    codes: list[int],
+    distinct: list[dict[str, Any]],
+    millis: list[int],
 ) -> Answers:
-    """Aligned rows (any order) as :class:`Answers`, each row its own distinct value."""
+    """Aligned rows (any order) as :class:`Answers`, row ``r``'s value ``distinct[codes[r]]``
+    (rows with the same JSON text share one decoded value)."""
     return _shaped(
         np.asarray(tasks, dtype=np.int64),
         np.asarray(users, dtype=np.int64),
-        np.arange(len(values), dtype=np.int64),
-        list(values),
+        np.asarray(codes, dtype=np.int64),
+        distinct,
         np.asarray(millis, dtype=np.float64),
     )
 
@@ -242,16 +251,22 @@ def load_gold(session: Session, project_id: int) -> dict[int, dict[str, Any]]:
 
 def load_review_stats(session: Session, project_id: int) -> dict[int, ReviewStats]:
     """Per annotator: review decisions on their answers (``review.service.review_stats``
-    without the access check, for a report computed in the background)."""
+    without the access check, for a report computed in the background).
+
+    Status and review status are named (not ``IS NOT NULL``) so that the read is a range of
+    ``ix_annotation_watermark`` holding only the reviewed answers; a filter the index cannot
+    serve made the planner walk every answer of the project (0.3 s at 300,000)."""
     rows = session.execute(
-        select(Annotation.user_id, User.email, Annotation.review_status, func.count())
-        .join(User, User.id == Annotation.user_id)
-        .where(Annotation.project_id == project_id, Annotation.review_status.is_not(None))
-        .group_by(Annotation.user_id, User.email, Annotation.review_status)
-    )
+        select(Annotation.user_id, Annotation.review_status).where(
+            Annotation.project_id == project_id,
+            Annotation.status.in_((DRAFT, SUBMITTED)),
+            Annotation.review_status.in_((ACCEPTED, REJECTED, CORRECTED)),
+        )
+    ).all()
+    counts: Counter[tuple[int, str]] = Counter((u, str(status)) for u, status in rows)
+    emails = load_emails(session, sorted({user_id for user_id, _ in counts}))
     out: dict[int, ReviewStats] = {}
-    for user_id, email, status, count in rows:
-        stats = out.setdefault(user_id, ReviewStats(user_id, email))
-        if status in ("accepted", "rejected", "corrected"):
-            setattr(stats, status, getattr(stats, status) + count)
+    for (user_id, status), count in sorted(counts.items()):
+        stats = out.setdefault(user_id, ReviewStats(user_id, emails.get(user_id, "")))
+        setattr(stats, status, getattr(stats, status) + count)
     return out

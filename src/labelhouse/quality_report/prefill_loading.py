@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 
 from labelhouse.annotations.models import Annotation
 from labelhouse.quality.data import IntArray
-from labelhouse.quality_report.loading import Answers, counted, shape_answers
+from labelhouse.quality_report.loading import Answers, counted, shape_coded
 from labelhouse.tasks.models import Prediction, Task
 from labelhouse.tasks.prefill import shown_order
 
@@ -94,7 +94,8 @@ def load_prefilled(session: Session, project_id: int) -> Prefilled:
     )
     tasks: list[int] = []
     users: list[int] = []
-    values: list[dict[str, Any]] = []
+    texts: dict[str | None, int] = {}  # one decode per distinct answer text, not per row
+    value_codes: list[int] = []
     millis: list[int] = []
     model: list[int] = []
     predicted: list[dict[str, Any] | None] = []
@@ -103,7 +104,7 @@ def load_prefilled(session: Session, project_id: int) -> Prefilled:
     for task_id, user_id, value, lead, pred_id, version, pred_value in rows:
         tasks.append(task_id)
         users.append(user_id)
-        values.append(_decode(value))
+        value_codes.append(texts.setdefault(value, len(texts)))
         millis.append(lead or 0)
         if pred_id is None:
             model.append(-1)
@@ -114,7 +115,7 @@ def load_prefilled(session: Session, project_id: int) -> Prefilled:
             decoded[pred_id] = _decode(pred_value)
         predicted.append(decoded[pred_id])
     return Prefilled(
-        answers=shape_answers(tasks, users, values, millis),
+        answers=shape_coded(tasks, users, value_codes, [_decode(t) for t in texts], millis),
         model=np.asarray(model, dtype=np.int64),
         models=list(codes),
         predicted=predicted,

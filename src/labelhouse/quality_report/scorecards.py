@@ -93,9 +93,19 @@ def build_scorecards(
             classes = labels.class_ids or []
             index = {c: i for i, c in enumerate(classes)}
             kind = kinds[fa.name]
-            for task, c in enumerate(fa.consensus):
-                if c is not None and fa.answered[task] > 1:
-                    winners[task] = index.get(kind.label_of(c.value), -1)
+            codes: dict[tuple[type, Any], int] = {}  # a few consensus values, many tasks
+            for task in np.flatnonzero(fa.answered > 1).tolist():
+                c = fa.consensus[task]
+                if c is None:
+                    continue
+                try:
+                    key = (type(c.value), c.value)
+                    code = codes.get(key)
+                    if code is None:
+                        code = codes[key] = index.get(kind.label_of(c.value), -1)
+                except TypeError:  # an unhashable value (e.g. a pairwise choice's dict)
+                    code = index.get(kind.label_of(c.value), -1)
+                winners[task] = code
             share, n = quality.agreement_with_consensus(labels, winners)
             hits += np.nan_to_num(share) * n
             scored += n

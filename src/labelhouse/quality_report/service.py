@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from labelhouse import quality
 from labelhouse.accounts.policy import Actor
 from labelhouse.db.base import utcnow
 from labelhouse.db.engine import Database
@@ -29,6 +30,7 @@ from labelhouse.projects.models import Project
 from labelhouse.projects.service import ProjectRow, get_project, load_schema, project_row
 from labelhouse.quality_report import columns as consensus_columns
 from labelhouse.quality_report import stored
+from labelhouse.quality_report.acceptance import AcceptanceReport, project_acceptance
 from labelhouse.quality_report.codec import from_json
 from labelhouse.quality_report.columns import ConsensusColumns
 from labelhouse.quality_report.fields import (
@@ -90,7 +92,8 @@ class FieldSummary:
     consensus_mean_confidence: float | None
     pairs: list[PairAgreement] = field(default_factory=list)  # least agreeing first
     convergence: dict[str, Any] | None = None  # of the Dawid–Skene fit, see fields.py
-    calibration: Any = None  # quality.Calibration of the consensus confidence
+    # of the consensus confidence (the type is what a stored report is decoded to)
+    calibration: quality.Calibration | None = None
 
 
 @dataclass
@@ -117,6 +120,7 @@ class QualityReport:
     notes: list[str] = field(default_factory=list)
     rubric_criteria: list[CriterionAgreement] = field(default_factory=list)
     analysis: Freshness | None = None  # when it was computed, and whether answers changed
+    acceptance: AcceptanceReport | None = None  # of pre-filled answers (acceptance.py)
 
 
 @dataclass
@@ -289,6 +293,9 @@ def _base_report(
         hotspots=_hotspots(session, project.id, computed, HOTSPOTS_KEPT),
         notes=notes,
         rubric_criteria=rubric_criteria(schema, answers),
+        acceptance=project_acceptance(
+            session, project.id, project.name, list(schema.fields), answers=answers.n_rows
+        ),
     )
     columns = consensus_columns.from_analyses(
         answers.task_ids, np.diff(answers.bounds), computed.analyses
@@ -301,6 +308,7 @@ class _Analysis:
     freshness: Freshness
     report: QualityReport | None = None
     consensus: ConsensusColumns | None = None
+    acceptance: AcceptanceReport | None = None
 
 
 def _analysis(
@@ -314,9 +322,10 @@ def _analysis(
     db: Database | None,
     sync_limit: int | None,
 ) -> _Analysis:
-    """The stored analysis (``part``: "report" or "consensus") when it is fresh, or stale
-    but too large to recompute in a request; otherwise computed now (and stored when
-    ``db`` is given, in a transaction of its own)."""
+    """The stored analysis (``part``: "report", "consensus" or "acceptance", the report's
+    section read alone) when it is fresh, or stale but too large to recompute in a
+    request; otherwise computed now (and stored when ``db`` is given, in a transaction of
+    its own)."""
     computed_at = utcnow()  # before the watermark: a later write makes this result stale
     mark = stored.watermark(session, project.id, project.schema_version, method)
     row = None if fresh else stored.find(session, project.id, method)
@@ -329,7 +338,11 @@ def _analysis(
                 if part == "report":
                     report = from_json(QualityReport, orjson.loads(data))
                     return _Analysis(state, report=report)
-                return _Analysis(state, consensus=consensus_columns.from_bytes(data))
+                if part == "consensus":
+                    return _Analysis(state, consensus=consensus_columns.from_bytes(data))
+                section = orjson.loads(data).get("acceptance")  # None: an older row
+                if section is not None:
+                    return _Analysis(state, acceptance=from_json(AcceptanceReport, section))
     started = time.perf_counter()
     report, columns = _base_report(session, project, schema, method)
     ms = round((time.perf_counter() - started) * 1000)
@@ -344,7 +357,7 @@ def _analysis(
             compute_ms=ms,
             computed_at=computed_at,
         )
-    return _Analysis(Freshness(computed_at, 0.0, True, 0, ms), report, columns)
+    return _Analysis(Freshness(computed_at, 0.0, True, 0, ms), report, columns, report.acceptance)
 
 
 def refresh_analysis(db: Database, project_id: int, method: str) -> Freshness:
@@ -385,6 +398,8 @@ def _personalise(session: Session, actor: Actor, project: Project, report: Quali
         for card in report.scorecards:
             card.paused = _is_paused(session, row, gold.get(card.user_id))
     report.project_name = project.name
+    if report.acceptance is not None:
+        report.acceptance.project_name = project.name
 
 
 def project_report(
@@ -412,8 +427,38 @@ def project_report(
     report = found.report
     assert report is not None
     report.analysis = found.freshness
+    if report.acceptance is not None:
+        report.acceptance.analysis = found.freshness
     report.hotspots = report.hotspots[:hotspots]
     _personalise(session, actor, project, report)
+    return report
+
+
+def acceptance_section(
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    *,
+    method: str = "majority",
+    fresh: bool = False,
+    db: Database | None = None,
+    sync_limit: int | None = None,
+) -> AcceptanceReport:
+    """The acceptance of pre-filled answers as the stored analysis holds it (it does not
+    depend on the method; ``method`` only picks the stored row), with its ``analysis``
+    freshness: read without decoding the rest of the report."""
+    actor = actor.in_project(project_id)
+    actor.require_lab_reviewer("see quality reports")
+    check_method(method)
+    project = get_project(session, actor, project_id)
+    schema = load_schema(session, project)
+    found = _analysis(
+        session, project, schema, method, "acceptance", fresh=fresh, db=db, sync_limit=sync_limit
+    )
+    report = found.acceptance
+    assert report is not None
+    report.analysis = found.freshness
+    report.project_name = project.name
     return report
 
 

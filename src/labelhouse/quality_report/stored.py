@@ -6,7 +6,8 @@ per review status, the number of submitted answers, the sum of their revisions a
 last id. A new answer raises the count and the last id, a changed answer its revision, a
 review moves answers between statuses, a deleted task lowers the count; the project's
 schema version and its gold values are part of it too (the gold-weighted vote reads gold,
-and every method's confidence is calibrated on gold once a field has enough of it).
+and every method's confidence is calibrated on gold once a field has enough of it), and so
+are the count and last id of its predictions (the acceptance of pre-filled answers).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from labelhouse.db.engine import Database
 from labelhouse.errors import Busy
 from labelhouse.quality_report.loading import REJECTED, SUBMITTED, load_gold
 from labelhouse.quality_report.models import AnalysisResult
+from labelhouse.tasks.models import Prediction, Task
 
 log = logging.getLogger("labelhouse.quality")
 
 # Bump when what a stored analysis holds, or how it is computed, changes: older rows are
 # then never read (their key differs) and are replaced on the next computation.
-ANALYSIS_VERSION = 2  # 2: accelerated DS, lone answers kept, calibrated confidence
+# 2: accelerated DS, lone answers kept, calibrated confidence; 3: the acceptance section
+ANALYSIS_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,23 @@ def watermark(session: Session, project_id: int, schema_version: int, method: st
     doc: dict[str, object] = {"answers": parts, "schema": schema_version}
     # Gold weighs the gold-weighted vote and calibrates every method's confidence.
     doc["gold"] = sorted(load_gold(session, project_id).items())
+    doc["predictions"] = prediction_mark(session, project_id)  # the acceptance section
     digest = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return Watermark(counted, digest)
+
+
+def prediction_mark(session: Session, project_id: int) -> list[int]:
+    """Count and last id of the project's predictions: predictions are only inserted and
+    deleted (a model asked again replaces its answer: a new id), so these two change with
+    every change. Through the task, index-only (``prediction.task_id`` is indexed, its
+    ``project_id`` is not)."""
+    n, last = session.execute(
+        select(func.count(Prediction.id), func.coalesce(func.max(Prediction.id), 0))
+        .select_from(Task)
+        .join(Prediction, Prediction.task_id == Task.id)
+        .where(Task.project_id == project_id)
+    ).one()
+    return [int(n), int(last)]
 
 
 def find(session: Session, project_id: int, method: str) -> AnalysisResult | None:
@@ -91,7 +109,8 @@ def find(session: Session, project_id: int, method: str) -> AnalysisResult | Non
 
 
 def payload(session: Session, row_id: int, part: str) -> bytes | None:
-    column = AnalysisResult.report if part == "report" else AnalysisResult.consensus
+    """``part``: "consensus", else the report (which holds the acceptance section)."""
+    column = AnalysisResult.consensus if part == "consensus" else AnalysisResult.report
     return session.scalar(select(column).where(AnalysisResult.id == row_id))
 
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from labelhouse.accounts.policy import Actor
 from labelhouse.jobs import analysis as analysis_jobs
 from labelhouse.quality_report import service as quality
-from labelhouse.quality_report.acceptance import acceptance_report
 from labelhouse.quality_report.stored import Freshness
 from labelhouse.web.deps import Context, Ctx
 from labelhouse.web.params import Cursor, Id
@@ -54,11 +53,18 @@ def quality_report(
 
 
 @router.get("/projects/{project_id}/quality/acceptance")
-def acceptance(project_id: Id, ctx: Ctx) -> dict[str, Any]:
+def acceptance(
+    project_id: Id, ctx: Ctx, method: str = METHOD, fresh: bool = FRESH
+) -> dict[str, Any]:
     """Per model version and field: pre-filled answers kept, changed or cleared, agreement
-    with and without pre-fill, and the anchoring warnings (docs/quality.md)."""
+    with and without pre-fill, and the anchoring warnings (docs/quality.md). Part of the
+    stored analysis (``method`` picks which one; the section does not depend on it):
+    ``analysis`` says when it was computed and whether answers or predictions changed."""
     with ctx.read() as (s, actor):
-        report = acceptance_report(s, actor, project_id)
+        report = quality.acceptance_section(
+            s, actor, project_id, method=method, fresh=fresh, db=ctx.db
+        )
+    recompute_if_stale(ctx, actor, project_id, method, report.analysis)
     return quality.as_json(report)  # type: ignore[no-any-return]
 
 

@@ -155,5 +155,5 @@ def quality_page(
                 "project": project_id,
                 "emails": {str(c.user_id): c.email for c in report.scorecards},
             },
-            **acceptance_context(s, actor, project_id),
+            **acceptance_context(report.acceptance),
         )

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from labelhouse.accounts.policy import Actor
-from labelhouse.quality_report.acceptance import AcceptanceReport, acceptance_report
+from labelhouse.quality_report.acceptance import AcceptanceReport
 from labelhouse.web.charts import Bar, bar_chart
 
 
@@ -24,17 +21,17 @@ def _bars(report: AcceptanceReport) -> list[Bar]:
     ]
 
 
-def acceptance_context(session: Session, actor: Actor, project_id: int) -> dict[str, Any]:
-    """``acceptance`` (the report) and ``acceptance_chart`` (kept share per model version
-    and field, percent; None when nothing was pre-filled) for ``_quality_acceptance.html``."""
-    report = acceptance_report(session, actor, project_id)
+def acceptance_context(report: AcceptanceReport | None) -> dict[str, Any]:
+    """``acceptance`` (the report, read from the stored analysis with the rest of the
+    page) and ``acceptance_chart`` (kept share per model version and field, percent; None
+    when nothing was pre-filled) for ``_quality_acceptance.html``."""
     chart = (
         bar_chart(
             _bars(report),
             label="Pre-filled answers kept, percent, per field and model version",
             height=180,
         )
-        if report.rows
+        if report is not None and report.rows
         else None
     )
     return {"acceptance": report, "acceptance_chart": chart}
