@@ -28,7 +28,7 @@ from labelhouse.db.engine import Database
 from labelhouse.errors import Busy
 from labelhouse.quality_report.loading import REJECTED, SUBMITTED, load_gold
 from labelhouse.quality_report.models import AnalysisResult
-from labelhouse.tasks.models import Prediction, Task
+from labelhouse.tasks.models import Prediction
 
 log = logging.getLogger("labelhouse.quality")
 
@@ -88,13 +88,11 @@ def watermark(session: Session, project_id: int, schema_version: int, method: st
 def prediction_mark(session: Session, project_id: int) -> list[int]:
     """Count and last id of the project's predictions: predictions are only inserted and
     deleted (a model asked again replaces its answer: a new id), so these two change with
-    every change. Through the task, index-only (``prediction.task_id`` is indexed, its
-    ``project_id`` is not)."""
+    every change. Index-only on ``ix_prediction_project (project_id, id)``."""
     n, last = session.execute(
-        select(func.count(Prediction.id), func.coalesce(func.max(Prediction.id), 0))
-        .select_from(Task)
-        .join(Prediction, Prediction.task_id == Task.id)
-        .where(Task.project_id == project_id)
+        select(func.count(Prediction.id), func.coalesce(func.max(Prediction.id), 0)).where(
+            Prediction.project_id == project_id
+        )
     ).one()
     return [int(n), int(last)]
 

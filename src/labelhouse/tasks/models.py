@@ -196,6 +196,9 @@ class Prediction(Base):
     """A model's pre-annotation for a task, shown pre-filled to annotators."""
 
     __tablename__ = "prediction"
+    # The stored analysis's watermark reads the count and last id of a project's
+    # predictions on every quality read: index-only with this (quality_report/stored.py).
+    __table_args__ = (Index("ix_prediction_project", "project_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
