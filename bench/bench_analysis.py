@@ -25,7 +25,6 @@ import io
 import json
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,30 +34,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, insert
 
+from bench_export import measure as measure_export
 from common import ROOT, SCHEMA, print_table, scratch_pg_database
 
 sys.path.insert(0, str(ROOT))
-
-EXPORT = """
-import sys, time
-from labelhouse.accounts import service as accounts
-from labelhouse.db.engine import open_database
-from labelhouse.exports.service import plan_export
-url, pid, uid, content = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-db = open_database(url)
-with db.session() as s:
-    actor = accounts.actor_for(s, user_id=uid)
-    plan = plan_export(s, actor, pid, format_name="jsonl", content=content)
-t0 = time.perf_counter()
-size = 0
-with db.read_session() as s:
-    for chunk in plan.stream(s):
-        size += len(chunk)
-seconds = time.perf_counter() - t0
-with open("/proc/self/status") as status:
-    hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-print(seconds, size, hwm * 1024)
-"""
 
 CLASSES = ["pos", "neg", "neu"]
 
@@ -134,14 +113,9 @@ def fmt(pair: tuple[float, float]) -> str:
 
 
 def export_rss(url: str, pid: int, uid: int, content: str) -> tuple[float, int]:
-    out = subprocess.run(
-        [sys.executable, "-c", EXPORT, url, str(pid), str(uid), content],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout.split()
-    return float(out[0]), int(out[2])
+    """Seconds and peak RSS of a JSONL export in a fresh process (bench_export's probe)."""
+    seconds, _size, rss = measure_export(url, pid, uid, content)
+    return seconds, rss
 
 
 def measure(url: str, pid: int, uid: int, methods: list[str]) -> dict[str, object]:

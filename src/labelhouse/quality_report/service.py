@@ -402,6 +402,31 @@ def _personalise(session: Session, actor: Actor, project: Project, report: Quali
         report.acceptance.project_name = project.name
 
 
+def _read_stored(
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    method: str,
+    part: str,
+    *,
+    purpose: str,
+    fresh: bool,
+    db: Database | None,
+    sync_limit: int | None,
+) -> tuple[Actor, Project, _Analysis]:
+    """The access checks and the stored ``part`` every project-wide quality read shares
+    (the actor comes back scoped to the project)."""
+    actor = actor.in_project(project_id)
+    actor.require_lab_reviewer(purpose)
+    check_method(method)
+    project = get_project(session, actor, project_id)
+    schema = load_schema(session, project)
+    found = _analysis(
+        session, project, schema, method, part, fresh=fresh, db=db, sync_limit=sync_limit
+    )
+    return actor, project, found
+
+
 def project_report(
     session: Session,
     actor: Actor,
@@ -416,14 +441,10 @@ def project_report(
     """The whole quality report of a project (reviewers and up), from the stored analysis
     when there is one (see :func:`_analysis`; ``fresh`` recomputes it now). Its
     ``analysis`` says how old it is and whether answers changed since."""
-    actor = actor.in_project(project_id)
-    actor.require_lab_reviewer("see quality reports")
-    check_method(method)
-    project = get_project(session, actor, project_id)
-    schema = load_schema(session, project)
-    found = _analysis(
-        session, project, schema, method, "report", fresh=fresh, db=db, sync_limit=sync_limit
-    )
+    actor, project, found = _read_stored(
+        session, actor, project_id, method, "report",
+        purpose="see quality reports", fresh=fresh, db=db, sync_limit=sync_limit,
+    )  # fmt: skip
     report = found.report
     assert report is not None
     report.analysis = found.freshness
@@ -447,14 +468,10 @@ def acceptance_section(
     """The acceptance of pre-filled answers as the stored analysis holds it (it does not
     depend on the method; ``method`` only picks the stored row), with its ``analysis``
     freshness: read without decoding the rest of the report."""
-    actor = actor.in_project(project_id)
-    actor.require_lab_reviewer("see quality reports")
-    check_method(method)
-    project = get_project(session, actor, project_id)
-    schema = load_schema(session, project)
-    found = _analysis(
-        session, project, schema, method, "acceptance", fresh=fresh, db=db, sync_limit=sync_limit
-    )
+    _, project, found = _read_stored(
+        session, actor, project_id, method, "acceptance",
+        purpose="see quality reports", fresh=fresh, db=db, sync_limit=sync_limit,
+    )  # fmt: skip
     report = found.acceptance
     assert report is not None
     report.analysis = found.freshness
@@ -524,14 +541,10 @@ def consensus_page(
     once and stored (:func:`_analysis`); a page reads the stored columns and decodes only
     its own rows. The page's ``analysis`` says when that was and whether it is still fresh.
     """
-    actor = actor.in_project(project_id)
-    actor.require_lab_reviewer("see consensus labels")
-    check_method(method)
-    project = get_project(session, actor, project_id)
-    schema = load_schema(session, project)
-    found = _analysis(
-        session, project, schema, method, "consensus", fresh=fresh, db=db, sync_limit=sync_limit
-    )
+    _, project, found = _read_stored(
+        session, actor, project_id, method, "consensus",
+        purpose="see consensus labels", fresh=fresh, db=db, sync_limit=sync_limit,
+    )  # fmt: skip
     columns = found.consensus
     assert columns is not None
     ids = columns.task_ids
