@@ -40,20 +40,10 @@ RubricFile = typer.Option(
 
 
 def _read_document(path: Path) -> dict[str, Any]:
-    import yaml
-
-    from labelhouse.kinds.registry import NoAliasLoader
+    from labelhouse.kinds.registry import load_yaml
 
     text = read_text(path, "the rubric file")
-    try:
-        document = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 (safe, no aliases)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        raise InvalidInput(
-            f"The rubric file {path} is not valid JSON or YAML.",
-            [Problem(where, str(getattr(exc, "problem", exc)))],
-        ) from None
+    document = load_yaml(text, what=f"The rubric file {path} is", where=str(path))
     if isinstance(document, list):
         return {"criteria": document}
     if not isinstance(document, dict) or "criteria" not in document:

@@ -155,8 +155,20 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-# For other YAML documents of the same kind (a rubric's criteria).
-NoAliasLoader = _NoAliasLoader
+def load_yaml(text: str, *, what: str, where: str) -> Any:
+    """JSON or YAML text (YAML is a superset of JSON) decoded without aliases; a syntax
+    error is an InvalidInput saying that ``what`` is not valid, at its line and column
+    (``where`` when the parser gives none)."""
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (safe + no aliases)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f"line {mark.line + 1}, column {mark.column + 1}"
+        raise InvalidInput(
+            f"{what} not valid JSON or YAML.",
+            [Problem(where, str(getattr(exc, "problem", exc)))],
+        ) from None
 
 
 def parse_schema(document: str | bytes | dict[str, Any] | list[Any]) -> LabelSchema:
@@ -168,16 +180,7 @@ def parse_schema(document: str | bytes | dict[str, Any] | list[Any]) -> LabelSch
     if isinstance(document, bytes):
         document = document.decode("utf-8", errors="replace")
     if isinstance(document, str):
-        try:
-            # YAML is a superset of JSON
-            document = yaml.load(document, Loader=_NoAliasLoader)  # noqa: S506 (safe + no aliases)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "schema"
-            raise InvalidInput(
-                "The schema is not valid JSON or YAML.",
-                [Problem(where, str(getattr(exc, "problem", exc)))],
-            ) from None
+        document = load_yaml(document, what="The schema is", where="schema")
     if isinstance(document, list):
         document = {"fields": document}
     if not isinstance(document, dict):

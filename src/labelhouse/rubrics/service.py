@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +20,7 @@ from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.audit import service as audit
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
-from labelhouse.kinds.registry import LabelSchema, NoAliasLoader
+from labelhouse.kinds.registry import LabelSchema, load_yaml
 from labelhouse.kinds.rubric import RubricCriteria, RubricField
 from labelhouse.rubrics.models import Rubric, RubricVersion
 from labelhouse.storable import find_nul
@@ -43,15 +42,7 @@ def parse_criteria(document: Any) -> list[dict[str, Any]]:
     it normalised (defaults filled in), naming every problem with its place. Text is read
     as JSON or YAML (the page's editor sends text)."""
     if isinstance(document, str):
-        try:
-            document = yaml.load(document, Loader=NoAliasLoader)  # noqa: S506 (safe, no aliases)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "criteria"
-            raise InvalidInput(
-                "The criteria are not valid JSON or YAML.",
-                [Problem(where, str(getattr(exc, "problem", exc)))],
-            ) from None
+        document = load_yaml(document, what="The criteria are", where="criteria")
     if isinstance(document, list):
         document = {"criteria": document}
     if not isinstance(document, dict):
