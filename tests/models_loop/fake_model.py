@@ -5,13 +5,19 @@ What it answers depends on the request, so one server serves every test:
 - a request with a system message is a prediction: ``{"label": "pos"}`` as the reply's
   JSON, or garbage when the task text contains "garble";
 - without one it writes ``n`` candidates: ``"Candidate i to: <last user message>"``;
-- a model named ``flaky…``: the first request for each body answers 503 (then it works).
+- a model named ``flaky…``: the first request for each body answers 503 (then it works);
+- asked for ``logprobs``, a prediction comes with token log-probabilities: the tokens of
+  ``scripts[task text]`` (``[token, probability, [[alternative, probability], …]]`` each,
+  the reply being their text) or a default split of ``{"label": "pos"}`` (pos 0.7, neg 0.2,
+  neu 0.05, "positive" 0.03); a model named ``nologprobs…`` answers such a request 400 (as
+  OpenAI does for models without them) and one named ``plain…`` ignores the option.
 Every request is logged (path, headers, JSON body) for the tests to assert on.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,18 +38,46 @@ class FakeModel:
     url: str
     log: list[Logged] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    scripts: dict[str, list[Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _completion(contents: list[str]) -> dict[str, Any]:
+DEFAULT_TOKENS: list[Any] = [
+    ["```", 1.0, []],
+    ["json", 1.0, []],
+    ["\n", 1.0, []],
+    ['{"', 1.0, []],
+    ["label", 0.99, []],
+    ['":', 1.0, []],
+    [' "', 1.0, []],
+    ["pos", 0.7, [["neg", 0.2], ["neu", 0.05], ["positive", 0.03]]],
+    ['"}', 1.0, []],
+    ["\n", 1.0, []],
+    ["```", 1.0, []],
+]
+
+
+def _entry(token: str, p: float) -> dict[str, Any]:
+    return {"token": token, "logprob": math.log(p), "bytes": list(token.encode())}
+
+
+def _logprobs(tokens: list[Any]) -> dict[str, Any]:
     return {
-        "id": "chatcmpl-test",
-        "object": "chat.completion",
-        "choices": [
-            {"index": i, "message": {"role": "assistant", "content": c}, "finish_reason": "stop"}
-            for i, c in enumerate(contents)
-        ],
+        "content": [
+            {**_entry(t, p), "top_logprobs": [_entry(t, p)] + [_entry(a, q) for a, q in alts]}
+            for t, p, alts in tokens
+        ]
     }
+
+
+def _completion(contents: list[str], logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
+    choices = [
+        {"index": i, "message": {"role": "assistant", "content": c}, "finish_reason": "stop"}
+        for i, c in enumerate(contents)
+    ]
+    if logprobs is not None:
+        choices[0]["logprobs"] = logprobs
+    return {"id": "chatcmpl-test", "object": "chat.completion", "choices": choices}
 
 
 def _handler(state: FakeModel) -> type[BaseHTTPRequestHandler]:
@@ -81,7 +115,18 @@ def _handler(state: FakeModel) -> type[BaseHTTPRequestHandler]:
             if messages[0]["role"] == "system":
                 user = messages[-1]["content"]
                 reply = "I think it is positive!" if "garble" in user else '{"label": "pos"}'
-                return self._send(200, _completion(["```json\n" + reply + "\n```"]))
+                content = "```json\n" + reply + "\n```"
+                model = str(body.get("model"))
+                if not body.get("logprobs") or model.startswith("plain"):
+                    return self._send(200, _completion([content]))
+                if model.startswith("nologprobs"):
+                    error = {"message": "logprobs is not supported with this model"}
+                    return self._send(400, {"error": error})
+                tokens = state.scripts.get(json.loads(user).get("text"), DEFAULT_TOKENS)
+                if "garble" in user:
+                    tokens = [[content, 1.0, []]]
+                content = "".join(t for t, _, _ in tokens)
+                return self._send(200, _completion([content], _logprobs(tokens)))
             last = messages[-1]["content"]
             n = int(body.get("n", 1))
             return self._send(200, _completion([f"Candidate {i} to: {last}" for i in range(n)]))

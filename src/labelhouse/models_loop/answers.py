@@ -3,15 +3,19 @@ candidate responses (OpenAI-compatible or generic), and the answer read and chec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from labelhouse.errors import InvalidInput
 from labelhouse.kinds._responses import ResponsesField
 from labelhouse.kinds.registry import LabelSchema
-from labelhouse.models_loop import generic, openai_compat
-from labelhouse.models_loop.client import ModelClient
+from labelhouse.models_loop import generic, logprobs, openai_compat
+from labelhouse.models_loop.client import CallFailed, ModelClient, Reply
 from labelhouse.models_loop.models import ModelEndpoint
+from labelhouse.tasks.queue_order import check_scores
+
+REFUSED_OPTION = (400, 422)  # what a server says to a request option it does not take
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,61 @@ def _sent(data: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return {f: data[f] for f in fields if f in data}
 
 
+@dataclass
+class Logprobs:
+    """One run's asking for token log-probabilities (OpenAI-compatible endpoints): asked
+    for when the schema has a single-choice field (``top``: alternatives per token). The
+    first request finds out whether the server takes the option (the run's other threads
+    wait for that answer); one that refuses it (a 400 or 422 where the same request without
+    it is answered) is not asked for them again in the run."""
+
+    top: int | None
+    known: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_schema(cls, schema: LabelSchema) -> Logprobs:
+        return cls(logprobs.top_n(schema))
+
+
+def _ask_openai(
+    client: ModelClient,
+    endpoint: ModelEndpoint,
+    api_key: str | None,
+    schema: LabelSchema,
+    sent: dict[str, Any],
+    asking: Logprobs,
+) -> tuple[Reply, bool]:
+    """The reply, and whether log-probabilities were asked for in it."""
+    if asking.top is None or asking.known:
+        return _post_prediction(client, endpoint, api_key, schema, sent, asking)
+    with asking.lock:  # the first request tells whether the server takes them
+        return _post_prediction(client, endpoint, api_key, schema, sent, asking)
+
+
+def _post_prediction(
+    client: ModelClient,
+    endpoint: ModelEndpoint,
+    api_key: str | None,
+    schema: LabelSchema,
+    sent: dict[str, Any],
+    asking: Logprobs,
+) -> tuple[Reply, bool]:
+    url = openai_compat.chat_url(endpoint)
+    top = asking.top
+    try:
+        request = openai_compat.prediction_request(endpoint, schema, sent, top)
+        reply = client.post_json(url, request, api_key)
+        asking.known = True
+        return reply, top is not None
+    except CallFailed as exc:
+        if top is None or exc.status not in REFUSED_OPTION:
+            raise
+    reply = client.post_json(url, openai_compat.prediction_request(endpoint, schema, sent), api_key)
+    asking.top, asking.known = None, True  # answered without them: the server does not take them
+    return reply, False
+
+
 def predict(
     client: ModelClient,
     endpoint: ModelEndpoint,
@@ -53,26 +112,35 @@ def predict(
     schema: LabelSchema,
     fields: list[str],
     job: TaskData,
+    asking: Logprobs | None = None,
 ) -> tuple[Any, int]:
+    """One task's prediction: ``(value, score, scores)`` and the HTTP status. ``scores``
+    (class probabilities per single-choice field) come from an OpenAI-compatible answer's
+    log-probabilities, when it has them."""
     sent = _sent(job.data, fields)
+    scores = None
     if endpoint.kind == "openai":
-        reply = client.post_json(
-            openai_compat.chat_url(endpoint),
-            openai_compat.prediction_request(endpoint, schema, sent),
-            api_key,
+        reply, asked = _ask_openai(
+            client, endpoint, api_key, schema, sent, asking or Logprobs(None)
         )
-        value, score = openai_compat.read_prediction(reply.body)
+        value, content = openai_compat.read_prediction(reply.body)
+        score = None
     else:
         reply = client.post_json(
             endpoint.url, generic.request_body(sent, "predictions", 1), api_key
         )
         value, score = generic.read_prediction(reply.body, endpoint.mapping)
+        asked = False
     try:
         clean = schema.validate_annotation(value, job.data, draft=True)
     except InvalidInput as exc:
         problems = "; ".join(f"{d.field}: {d.problem}" for d in exc.details)
         raise ValueError(f"the model's answer does not fit the schema ({problems})") from None
-    return (clean, score), reply.status
+    if asked:
+        found = logprobs.class_scores(reply.body, content, clean, schema)
+        checked = check_scores(found, [f.name for f in schema.fields]) if found else None
+        scores = checked if isinstance(checked, dict) else None
+    return (clean, score, scores), reply.status
 
 
 def candidates(

@@ -240,6 +240,7 @@ def run(
     version = model_version(endpoint)
     outcome = Outcome(endpoint.name, version, plan.kind, len(plan.task_ids))
     fields_targets = answers.targets(schema, endpoint)
+    asking = answers.Logprobs.for_schema(schema)
     own_client = client is None
     client = client or ModelClient(settings)
     done = 0
@@ -259,7 +260,7 @@ def run(
                     try:
                         if plan.kind == "predictions":
                             result, status = answers.predict(
-                                client, endpoint, api_key, schema, plan.fields, job
+                                client, endpoint, api_key, schema, plan.fields, job, asking
                             )
                         else:
                             result, status = answers.candidates(
@@ -332,13 +333,14 @@ def _store(
                     Prediction.task_id.in_(ids), Prediction.model_version == version
                 )
             )
-        for job, (value, score) in results:
+        for job, (value, score, scores) in results:
             session.add(
                 Prediction(
                     project_id=plan.project_id,
                     task_id=job.task_id,
                     model_version=version,
                     score=score,
+                    scores=scores,
                     value=value,
                 )
             )

@@ -30,14 +30,23 @@ def _payload(endpoint: ModelEndpoint, messages: list[dict[str, Any]], n: int) ->
 
 
 def prediction_request(
-    endpoint: ModelEndpoint, schema: LabelSchema, sent: dict[str, Any]
+    endpoint: ModelEndpoint,
+    schema: LabelSchema,
+    sent: dict[str, Any],
+    top_logprobs: int | None = None,
 ) -> dict[str, Any]:
+    """The chat request for one task's prediction; with ``top_logprobs``, also asking for
+    the answer's token log-probabilities (models_loop/logprobs.py reads them)."""
     fields = [f.model_dump(mode="json", exclude_none=True) for f in schema.fields]
     system = SYSTEM_PREDICT + orjson.dumps(fields).decode()
     user = orjson.dumps(sent).decode()
-    return _payload(
+    body = _payload(
         endpoint, [{"role": "system", "content": system}, {"role": "user", "content": user}], 1
     )
+    if top_logprobs:
+        body["logprobs"] = True
+        body["top_logprobs"] = top_logprobs
+    return body
 
 
 def candidates_request(endpoint: ModelEndpoint, prompt: Any, n: int) -> dict[str, Any]:
@@ -71,8 +80,9 @@ def _strip_fence(text: str) -> str:
     return text.strip()
 
 
-def read_prediction(body: Any) -> tuple[dict[str, Any], float | None]:
-    """The answer's first choice as ``{field: value}`` (a JSON object, possibly fenced)."""
+def read_prediction(body: Any) -> tuple[dict[str, Any], str]:
+    """The answer's first choice as ``{field: value}`` (a JSON object, possibly fenced),
+    and the reply's text as sent (where its log-probabilities' tokens come from)."""
     content = _choices(body)[0]
     try:
         value = orjson.loads(_strip_fence(content))
@@ -81,7 +91,7 @@ def read_prediction(body: Any) -> tuple[dict[str, Any], float | None]:
         raise ValueError(f"the model's reply is not a JSON object: {shown!r}") from None
     if not isinstance(value, dict):
         raise ValueError("the model's reply is JSON but not an object of field values")
-    return value, None
+    return value, content
 
 
 def read_candidates(body: Any) -> list[str]:
