@@ -83,6 +83,7 @@ def import_command(
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import orjson
 
+    from labelhouse.cli.models import calls_on_import, say_calls_on_import
     from labelhouse.media.sources import MediaSources
     from labelhouse.tasks import importer
 
@@ -145,6 +146,11 @@ def import_command(
                 gc.set_threshold(*thresholds)
             if seekable:  # Parquet is read out of order: the position need not end at the end
                 bar.update(task, completed=size)
+        models = (
+            calls_on_import(db, settings, actor, project_id, result.import_id)
+            if result.import_id
+            else []
+        )
     except LabelhouseError as exc:
         raise fail(exc) from None
     finally:
@@ -157,6 +163,7 @@ def import_command(
     )
     if result.rejected:
         typer.echo(f"Rejected rows with reasons: {rejected_path}")
+    say_calls_on_import(models)
 
 
 def _upload_referenced_files(

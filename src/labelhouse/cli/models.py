@@ -1,5 +1,6 @@
 """``labelhouse models …``: model endpoints (add, list, remove), the egress policy (allow),
-and asking an endpoint for predictions or candidates (``predict``, with progress).
+and asking an endpoint for predictions or candidates (``predict``, with progress); and
+the calls ``labelhouse import`` makes when the project's egress rule asks for them.
 
 The CLI acts as the organization's owner (it runs on the server). API keys are never
 command-line arguments (shell history, process lists): give the name of an environment
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from labelhouse.cli.app import App
 from labelhouse.cli.common import DataDir, console, fail, open_db, owner_actor, settings_for
@@ -240,3 +242,53 @@ def predict(
         console.print(failure["error"], style="yellow", highlight=False, markup=False)
     if outcome.failures:
         raise typer.Exit(1)
+
+
+def calls_on_import(
+    db: Any, settings: Any, actor: Any, project_id: int, import_id: int
+) -> list[dict[str, Any]]:
+    """The model calls the project's egress rules ask for on import (docs/models.md), run
+    here as an import job runs them (same checks, same audit events), with progress on
+    standard error."""
+    from labelhouse.cli.jobs import progress_bar
+    from labelhouse.jobs import model_calls
+
+    bar: Any = None
+    rows: dict[tuple[str, str], Any] = {}
+
+    def on_progress(name: str, kind: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = progress_bar()
+            bar.start()
+        if (name, kind) not in rows:
+            rows[name, kind] = bar.add_task(f"Asking {escape(name)} for {kind}", total=total)
+        bar.update(rows[name, kind], completed=done, total=total)
+
+    try:
+        return model_calls.calls_on_import(
+            db, settings, actor, project_id, import_id, on_progress=on_progress
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def say_calls_on_import(models: list[dict[str, Any]]) -> None:
+    """What the on-import model calls did, on standard error: the import is the result."""
+    for m in models:
+        if "error" in m:
+            console.print(
+                f"[yellow]Note:[/] endpoint {escape(str(m['endpoint']))} was not asked for "
+                f"{m['kind']}: {escape(m['error'])}",
+                soft_wrap=True,
+            )
+            continue
+        console.print(
+            f"Asked {escape(m['model_version'])} for {m['kind']} about {m['tasks']:,} new "
+            f"tasks: {m['stored']:,} stored, {m['skipped']:,} skipped, {m['failed']:,} failed.",
+            soft_wrap=True,
+            highlight=False,
+        )
+        for failure in m["failures"]:
+            console.print(failure["error"], style="yellow", highlight=False, markup=False)

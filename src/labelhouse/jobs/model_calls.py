@@ -1,9 +1,14 @@
 """Model calls as background jobs: asking an endpoint for predictions or candidates for
 many tasks (``models_loop.calls``), with progress; and the calls a project's egress rule
-asks for on import, for the tasks an import job added."""
+asks for on import, for the tasks an import added: run in place by an import job and by
+``labelhouse import`` (:func:`calls_on_import`), queued as jobs by an import in a web
+request (:func:`queue_calls_on_import`). Both go through ``calls.prepare`` (the egress
+policy, refusals audited) and ``calls.run`` (the ``models.call`` audit event)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +22,7 @@ from labelhouse.jobs.models import Job
 from labelhouse.jobs.runner import JobRun
 from labelhouse.jobs.service import Claimed, Result, create_job
 from labelhouse.models_loop import calls
-from labelhouse.models_loop.models import EgressRule
+from labelhouse.models_loop.models import EgressRule, ModelEndpoint
 from labelhouse.tasks.models import Task
 
 
@@ -67,13 +72,20 @@ def run_model_job(run: JobRun, *, settings: Settings) -> Result:
     return Result("", "", "", 0, "", outcome=outcome.as_dict())
 
 
+ImportProgress = Callable[[str, str, int, int], None]
+"""``(endpoint name, kind, tasks done, tasks)`` as an on-import call runs."""
+
+
 def _on_import_rules(db: Database, project_id: int, import_id: int) -> tuple[list[Any], list[int]]:
+    """The project's rules that ask for calls on import (endpoint id, kind, endpoint name)
+    and the import's task ids; neither when there is no such rule."""
     with db.read_session() as s:
         rules = list(
             s.execute(
-                select(EgressRule.endpoint_id, EgressRule.on_import).where(
-                    EgressRule.project_id == project_id, EgressRule.on_import.is_not(None)
-                )
+                select(EgressRule.endpoint_id, EgressRule.on_import, ModelEndpoint.name)
+                .join(ModelEndpoint, ModelEndpoint.id == EgressRule.endpoint_id)
+                .where(EgressRule.project_id == project_id, EgressRule.on_import.is_not(None))
+                .order_by(ModelEndpoint.name)
             )
         )
         if not rules:
@@ -98,7 +110,7 @@ def queue_calls_on_import(
     out: list[dict[str, Any]] = []
     if not ids:
         return out
-    for endpoint_id, kind in rules:
+    for endpoint_id, kind, name in rules:
         try:
             plan = calls.prepare(
                 db, settings, actor, project_id, endpoint=endpoint_id, kind=kind, task_ids=ids
@@ -112,25 +124,40 @@ def queue_calls_on_import(
                     }
                 )
         except LabelhouseError as exc:
-            out.append({"endpoint_id": endpoint_id, "kind": kind, "error": exc.message})
+            out.append(
+                {"endpoint_id": endpoint_id, "endpoint": name, "kind": kind, "error": exc.message}
+            )
     return out
 
 
 def calls_on_import(
-    db: Database, settings: Settings, actor: Actor, project_id: int, import_id: int
+    db: Database,
+    settings: Settings,
+    actor: Actor,
+    project_id: int,
+    import_id: int,
+    *,
+    on_progress: ImportProgress | None = None,
 ) -> list[dict[str, Any]]:
     """Run the calls the project's egress rules ask for on import, for this import's tasks.
-    A refused or failed call is reported in the outcome; the import itself stands."""
+    A refused or failed call is reported in the outcome (with the endpoint's id, name and
+    the kind); the import itself stands."""
     rules, ids = _on_import_rules(db, project_id, import_id)
     if not ids:
         return []
     out: list[dict[str, Any]] = []
-    for endpoint_id, kind in rules:
+    for endpoint_id, kind, name in rules:
         try:
             plan = calls.prepare(
                 db, settings, actor, project_id, endpoint=endpoint_id, kind=kind, task_ids=ids
             )
-            out.append(calls.run(db, settings, plan).as_dict())
+            progress = None
+            if on_progress is not None:
+                on_progress(name, kind, 0, len(plan.task_ids))
+                progress = partial(on_progress, name, kind)
+            out.append(calls.run(db, settings, plan, on_progress=progress).as_dict())
         except LabelhouseError as exc:
-            out.append({"endpoint_id": endpoint_id, "kind": kind, "error": exc.message})
+            out.append(
+                {"endpoint_id": endpoint_id, "endpoint": name, "kind": kind, "error": exc.message}
+            )
     return out
