@@ -288,11 +288,14 @@ def test_json_is_one_document_on_stdout(words, db, cli, owner, tmp_path):
         rubrics.create_rubric(s, owner.actor, name="Guide", criteria=[{"name": "clarity"}])
     rubric_file = tmp_path / "rubric.yaml"
     rubric_file.write_text("name: From a file\ncriteria:\n- {name: tone, min: 1, max: 3}\n")
+    priorities = tmp_path / "priorities.jsonl"
+    priorities.write_bytes(jsonl_bytes([{"external_id": "t1", "priority": 4}]))
     # What each required parameter is given: something that exists in this world.
     given = {
         "rubric": "Guide",
         ("rubrics", "create", "file"): str(rubric_file),
         ("rubrics", "add-version", "file"): str(rubric_file),
+        ("tasks", "prioritize", "file"): str(priorities),
         "project": "Reviews",
         ("label-studio", "import", "project"): "From Label Studio",  # a project to create
         "file": str(answers),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -69,3 +71,28 @@ def test_prioritize_refuses_a_bad_file_with_a_sentence(db, owner, cli, tmp_path)
         assert sentence in " ".join(result.stderr.split()), result.stderr
         assert "Traceback" not in result.output
     assert {p for p, _ in priorities(db, pid).values()} == {0}
+
+
+def test_prioritize_json_on_stdout_and_the_note_on_stderr(db, owner, cli, tmp_path):
+    pid = make_project(db, owner, name="Triage json")
+    add_tasks(db, owner, pid, text_rows(3))
+    jsonl_file = tmp_path / "p.jsonl"
+    jsonl_file.write_text('{"external_id": "t0", "priority": 3}\n{"task_id": 0, "priority": 1}\n')
+    bad = cli("tasks", "prioritize", str(pid), str(jsonl_file), "--json")
+    assert bad.exit_code == 1 and bad.stdout == ""  # errors stay on stderr with --json too
+    assert "no task with task_id 0" in " ".join(bad.stderr.split())
+
+    jsonl_file.write_text(
+        '{"external_id": "t0", "priority": 3}\n{"external_id": "t2", "priority": 1}\n'
+    )
+    result = cli("tasks", "prioritize", "Triage json", str(jsonl_file), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "project_id": pid,
+        "project": "Triage json",
+        "updated": 2,
+        "queue_order": "default",
+        "in_effect": False,
+    }
+    assert "queue order is 'default'" in result.stderr
+    assert priorities(db, pid)["t0"] == (3, 0)

@@ -12,6 +12,7 @@ import typer
 
 from labelhouse.cli.app import App
 from labelhouse.cli.common import DataDir, fail, open_db, project_and_actor, settings_for
+from labelhouse.cli.output import AsJson, echo_json
 from labelhouse.errors import InvalidInput, LabelhouseError, Problem
 
 tasks_app = App(help="Per-task settings: priorities for the queue.", no_args_is_help=True)
@@ -69,9 +70,14 @@ def prioritize(
         readable=True,
         help='.jsonl ({"external_id": "a-1", "priority": 5} per line) or .csv with a header',
     ),
+    as_json: bool = AsJson,
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Set task priorities; with queue order `priority` higher ones are served first."""
+    """Set task priorities; with queue order `priority` higher ones are served first.
+
+    Prints how many tasks changed (with --json: ``{"project_id", "project", "updated",
+    "queue_order", "in_effect"}``); a note on standard error when the project's queue order
+    is not ``priority``."""
     from labelhouse.tasks.queue_order import set_priorities
 
     db = open_db(settings_for(data_dir))
@@ -80,12 +86,23 @@ def prioritize(
         with db.session() as s:
             proj, actor = project_and_actor(s, project)
             updated = set_priorities(s, actor, proj.id, items)
-            order = proj.queue_order
+            order, project_id, name = proj.queue_order, proj.id, proj.name
     except LabelhouseError as exc:
         raise fail(exc) from None
     finally:
         db.dispose()
-    typer.echo(f"Set the priority of {updated:,} tasks.")
+    if as_json:
+        echo_json(
+            {
+                "project_id": project_id,
+                "project": name,
+                "updated": updated,
+                "queue_order": order,
+                "in_effect": order == "priority",
+            }
+        )
+    else:
+        typer.echo(f"Set the priority of {updated:,} tasks.")
     if order != "priority":
         typer.echo(
             f"Note: the project's queue order is '{order}'; priorities take effect once it "
