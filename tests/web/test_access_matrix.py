@@ -716,6 +716,9 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/model-endpoints"): _json(
         {"name": "matrix endpoint", "url": "https://models.example.org/v1", "model": "m"}
     ),
+    ("PUT", "/api/model-endpoints/{endpoint_id}/api-key"): _json(
+        {"api_key": "sk-matrix-rotated-0123456789"}
+    ),
     # No tasks: the call is checked (access, endpoint, egress policy) and sends nothing.
     ("POST", "/api/projects/{project_id}/models/predict"): _json(
         {"endpoint": MATRIX_MODEL, "fields": ["text"], "task_ids": []}

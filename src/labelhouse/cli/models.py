@@ -1,6 +1,7 @@
-"""``labelhouse models …``: model endpoints (add, list, remove), the egress policy (allow),
-and asking an endpoint for predictions or candidates (``predict``, with progress); and
-the calls ``labelhouse import`` makes when the project's egress rule asks for them.
+"""``labelhouse models …``: model endpoints (add, list, remove, rotate-key), the egress
+policy (allow), and asking an endpoint for predictions or candidates (``predict``, with
+progress); and the calls ``labelhouse import`` makes when the project's egress rule asks
+for them.
 
 The CLI acts as the organization's owner (it runs on the server). API keys are never
 command-line arguments (shell history, process lists): give the name of an environment
@@ -25,7 +26,7 @@ from labelhouse.cli.people import Organization
 from labelhouse.errors import InvalidInput, LabelhouseError
 
 models_app = App(help="Models in the loop: endpoints, the egress policy, predictions.")
-endpoint_app = App(help="Model endpoints: add, list, remove.")
+endpoint_app = App(help="Model endpoints: add, list, remove, rotate-key.")
 models_app.add_typer(endpoint_app, name="endpoint")
 
 
@@ -147,6 +148,45 @@ def remove(
         with db.session() as s:
             endpoints.remove_endpoint(s, owner_actor(s, organization_id(s, organization)), endpoint)
         console.print(f"Removed endpoint {endpoint}.")
+    except LabelhouseError as exc:
+        raise fail(exc) from None
+    finally:
+        db.dispose()
+
+
+@endpoint_app.command("rotate-key")
+def rotate_key(
+    endpoint: str = typer.Argument(..., help="Endpoint id or name"),
+    api_key_env: str | None = typer.Option(
+        None, "--api-key-env", help="Name of an environment variable holding the new key"
+    ),
+    api_key_stdin: bool = typer.Option(
+        False, "--api-key-stdin", help="Read the new key from stdin"
+    ),
+    organization: int | None = Organization,
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Replace an endpoint's API key (rules and predictions stay); the key is never shown."""
+    from labelhouse.cli.common import organization_id
+    from labelhouse.models_loop import endpoints
+
+    settings = settings_for(data_dir)
+    db = open_db(settings)
+    try:
+        key = _api_key(api_key_env, api_key_stdin)
+        if key is None:
+            raise InvalidInput(
+                "Give the new API key with --api-key-env VARIABLE or --api-key-stdin "
+                "(never on the command line)."
+            )
+        with db.session() as s:
+            actor = owner_actor(s, organization_id(s, organization))
+            row = endpoints.rotate_key(s, actor, settings, endpoint, key)
+            shown = endpoints.endpoint_out(row)["api_key"]
+            name = row.name
+        console.print(
+            f"Stored a new API key for endpoint {escape(name)}: {escape(shown)}.", highlight=False
+        )
     except LabelhouseError as exc:
         raise fail(exc) from None
     finally:

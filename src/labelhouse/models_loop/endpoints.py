@@ -1,5 +1,5 @@
-"""An organization's model endpoints: add, list, remove (owners add and remove; the API
-key is encrypted on the way in and never comes back out)."""
+"""An organization's model endpoints: add, list, remove, rotate the API key (owners add,
+remove and rotate; the API key is encrypted on the way in and never comes back out)."""
 
 from __future__ import annotations
 
@@ -174,6 +174,35 @@ def remove_endpoint(session: Session, actor: Actor, ref: int | str) -> None:
         object_id=endpoint.id,
         details={"name": endpoint.name},
     )
+
+
+def rotate_key(
+    session: Session, actor: Actor, settings: Settings, ref: int | str, api_key: str
+) -> ModelEndpoint:
+    """Replace an endpoint's API key in place (its egress rules, predictions and model
+    version stay). The new key is encrypted like the first; the audit event says that the
+    key changed and by whom, nothing of either key."""
+    actor.require_org(Role.owner, "rotate model endpoints' API keys")
+    endpoint = find_endpoint(session, actor.organization_id, ref)
+    key = (api_key or "").strip()
+    if not key:
+        raise _bad("api_key", "give the new key (it replaces the stored one)")
+    if any(c in key for c in "\r\n\x00"):
+        raise _bad("api_key", "a key is one line of text")
+    had_key = endpoint.secret is not None
+    endpoint.secret = secrets.encrypt(settings, key)
+    endpoint.secret_hint = secrets.hint(key)
+    session.flush()
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor_id=actor.user_id,
+        action="models.endpoint_key_rotated",
+        object_type="model_endpoint",
+        object_id=endpoint.id,
+        details={"name": endpoint.name, "had_key": had_key},
+    )
+    return endpoint
 
 
 def model_version(endpoint: ModelEndpoint) -> str:

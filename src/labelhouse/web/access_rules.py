@@ -250,6 +250,7 @@ RULES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("GET", "/api/model-endpoints"): ORG_MANAGER,
         ("POST", "/api/model-endpoints"): ORG_OWNER,
         ("DELETE", "/api/model-endpoints/{endpoint_id}"): ORG_OWNER,
+        ("PUT", "/api/model-endpoints/{endpoint_id}/api-key"): ORG_OWNER,
         ("GET", "/api/model-egress"): ORG_OWNER,
         ("PUT", "/api/model-egress"): ORG_OWNER,
         ("DELETE", "/api/model-egress/{rule_id}"): ORG_OWNER,

@@ -38,6 +38,11 @@ class EndpointIn(BaseModel):
     api_key: str | None = Field(default=None, max_length=4000, description="stored encrypted")
 
 
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api_key: str = Field(max_length=4000, description="the new key, stored encrypted")
+
+
 class EgressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     endpoint: int | str
@@ -76,6 +81,15 @@ def remove_endpoint(endpoint_id: Id, ctx: Ctx) -> Response:
     with ctx.write() as (s, actor):
         endpoints.remove_endpoint(s, actor, endpoint_id)
     return Response(status_code=204)
+
+
+@router.put("/model-endpoints/{endpoint_id}/api-key")
+def rotate_api_key(endpoint_id: Id, body: ApiKeyIn, ctx: Ctx) -> Response:
+    """Replace the endpoint's API key (owners); the answer shows it only as "set (…wxyz)"."""
+    with ctx.write() as (s, actor):
+        e = endpoints.rotate_key(s, actor, ctx.settings, endpoint_id, body.api_key)
+        out = endpoints.endpoint_out(e)
+    return json_response(out)
 
 
 @router.get("/model-egress")
