@@ -4,6 +4,8 @@ completions (``POST /v1/chat/completions``) and a generic JSON endpoint (``POST 
 What it answers depends on the request, so one server serves every test:
 - a request with a system message is a prediction: ``{"label": "pos"}`` as the reply's
   JSON, or garbage when the task text contains "garble";
+- the generic endpoint answers ``{"result": {"label", "confidence", "probs"}}`` (``probs``
+  class probabilities, out of range when the task text contains "badprobs");
 - without one it writes ``n`` candidates: ``"Candidate i to: <last user message>"``;
 - a model named ``flaky…``: the first request for each body answers 503 (then it works);
 - asked for ``logprobs``, a prediction comes with token log-probabilities: the tokens of
@@ -106,7 +108,10 @@ def _handler(state: FakeModel) -> type[BaseHTTPRequestHandler]:
                     n = int(body.get("n", 1))
                     return self._send(200, {"out": [f"Generic {i}" for i in range(n)]})
                 label = "neg" if "item" in text else "neu"
-                return self._send(200, {"result": {"label": label, "confidence": 0.75}})
+                probs = {"label": {"neg": 2.0} if "badprobs" in text else {"neg": 0.6, "pos": 0.4}}
+                return self._send(
+                    200, {"result": {"label": label, "confidence": 0.75, "probs": probs}}
+                )
             if self.path != "/v1/chat/completions":
                 return self._send(404, {"error": "no such path"})
             if str(body.get("model")).startswith("flaky") and first:

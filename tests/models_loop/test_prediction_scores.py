@@ -100,3 +100,25 @@ def test_without_logprobs_predictions_still_come_without_scores(
         assert out["statuses"] == {"200": 3}
     else:
         assert len(sent) == 3 and len(asked) == 3
+
+
+def test_a_generic_endpoint_gives_scores_through_its_mapping(app, db, owner, model_server):
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, [{"text": "item 1", "external_id": "good"},
+                               {"text": "item badprobs", "external_id": "bad"}])  # fmt: skip
+    c = login(app, owner)
+    r = c.post(
+        "/api/model-endpoints",
+        json={"name": "gs", "kind": "http", "url": f"{model_server.url}/generic",
+              "mapping": {"predictions": {"label": "result.label"}, "scores": "result.probs"}},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    _allow(c, "gs", pid, ["text"])
+
+    out = c.post(f"/api/projects/{pid}/models/predict", json={"endpoint": "gs"}).json()
+
+    assert (out["stored"], out["failed"]) == (1, 1), out
+    assert "scores.label.neg must be a probability from 0 to 1" in out["failures"][0]["error"]
+    stored = _stored(db, pid)
+    assert stored["good"][0] == {"label": {"neg": 0.6, "pos": 0.4}}
+    assert stored["good"][1] == pytest.approx(0.8)  # margin 1 - (0.6 - 0.4)

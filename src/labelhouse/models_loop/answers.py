@@ -115,8 +115,8 @@ def predict(
     asking: Logprobs | None = None,
 ) -> tuple[Any, int]:
     """One task's prediction: ``(value, score, scores)`` and the HTTP status. ``scores``
-    (class probabilities per single-choice field) come from an OpenAI-compatible answer's
-    log-probabilities, when it has them."""
+    (class probabilities per field) come from an OpenAI-compatible answer's
+    log-probabilities, when it has them, or a generic answer's ``scores`` path."""
     sent = _sent(job.data, fields)
     scores = None
     if endpoint.kind == "openai":
@@ -130,6 +130,12 @@ def predict(
             endpoint.url, generic.request_body(sent, "predictions", 1), api_key
         )
         value, score = generic.read_prediction(reply.body, endpoint.mapping)
+        given = generic.read_scores(reply.body, endpoint.mapping)
+        if given is not None:
+            checked = check_scores(given, [f.name for f in schema.fields])
+            if isinstance(checked, str):
+                raise ValueError(f"the answer's {checked} (at '{endpoint.mapping['scores']}')")
+            scores = checked
         asked = False
     try:
         clean = schema.validate_annotation(value, job.data, draft=True)

@@ -3,7 +3,9 @@
 :func:`prepare` checks everything before any network I/O (the endpoint, the tasks, the
 egress policy, the URL's form and address) and logs a refusal in the audit log;
 :func:`run` makes the calls (a few at a time, each retried within bounds) and stores what
-came back: predictions in the ``prediction`` table under the endpoint's model version,
+came back: predictions in the ``prediction`` table under the endpoint's model version
+(with class probabilities in ``scores`` when an OpenAI-compatible answer carries token
+log-probabilities, ``models_loop/logprobs.py``),
 candidates into the task data's responses (marked ``generated``, with the model version),
 then logs the call. A model answer that cannot be used fails that task only, with a
 sentence naming it.

@@ -20,7 +20,7 @@ from labelhouse.models_loop import secrets
 from labelhouse.models_loop.models import EgressRule, ModelEndpoint
 
 KINDS = {"openai": "OpenAI-compatible chat completions", "http": "generic HTTP JSON"}
-MAPPING_KEYS = ("predictions", "score", "candidates")
+MAPPING_KEYS = ("predictions", "score", "scores", "candidates")
 MAX_CANDIDATES = 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 _PATH = re.compile(r"^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$")
@@ -48,7 +48,8 @@ def check_url(url: str) -> str:
 
 def check_mapping(kind: str, mapping: dict[str, Any] | None) -> dict[str, Any]:
     """The generic endpoint's response mapping (docs/models.md): ``predictions`` maps label
-    field names to dotted paths in the answer, ``score`` and ``candidates`` are paths."""
+    field names to dotted paths in the answer; ``score``, ``scores`` (class probabilities,
+    ``{field: {option: p}}``) and ``candidates`` are paths."""
     mapping = dict(mapping or {})
     if kind == "openai":
         if mapping:
@@ -62,7 +63,7 @@ def check_mapping(kind: str, mapping: dict[str, Any] | None) -> dict[str, Any]:
         isinstance(k, str) and isinstance(v, str) and _PATH.match(v) for k, v in preds.items()
     ):
         raise _bad("mapping", 'predictions must map field names to paths like "result.label"')
-    for key in ("score", "candidates"):
+    for key in ("score", "scores", "candidates"):
         value = mapping.get(key)
         if value is not None and not (isinstance(value, str) and _PATH.match(value)):
             raise _bad("mapping", f'{key} must be a dotted path like "result.0.score"')

@@ -3,7 +3,8 @@ prediction read from the answer through the endpoint's mapping of dotted paths.
 
 Request body: ``{"data": {field: value, …}, "want": "predictions" | "candidates",
 "n": candidates wanted}``. Mapping: ``{"predictions": {label field: path}, "score": path,
-"candidates": path}``; a path is dot-separated keys and list indices (``result.0.label``).
+"scores": path, "candidates": path}``; a path is dot-separated keys and list indices
+(``result.0.label``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ def read_prediction(body: Any, mapping: dict[str, Any]) -> tuple[dict[str, Any],
                 raise ValueError(f"the score at '{mapping['score']}' is not a number")
             score = float(found)
     return value, score
+
+
+def read_scores(body: Any, mapping: dict[str, Any]) -> Any:
+    """What is at the mapping's ``scores`` path (class probabilities, checked by the
+    caller against the schema), or None without the path or a value there."""
+    if not mapping.get("scores"):
+        return None
+    found = at_path(body, mapping["scores"])
+    return None if found is _MISSING else found
 
 
 def read_candidates(body: Any, mapping: dict[str, Any]) -> list[str]:

@@ -80,9 +80,9 @@ def _token_bytes(token: dict[str, Any]) -> bytes:
 
 def _prob(entry: Any) -> float | None:
     lp = entry.get("logprob") if isinstance(entry, dict) else None
-    if isinstance(lp, bool) or not isinstance(lp, int | float) or lp > 0 or math.isnan(lp):
+    if isinstance(lp, bool) or not isinstance(lp, int | float) or math.isnan(lp) or lp > 1e-6:
         return None
-    return math.exp(lp)
+    return min(1.0, math.exp(lp))  # a rounding error may make a certain token's > 0
 
 
 def _alternatives(token: dict[str, Any]) -> list[tuple[str, float]]:
