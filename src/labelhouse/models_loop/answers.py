@@ -118,7 +118,7 @@ def predict(
     (class probabilities per field) come from an OpenAI-compatible answer's
     log-probabilities, when it has them, or a generic answer's ``scores`` path."""
     sent = _sent(job.data, fields)
-    scores = None
+    scores: dict[str, dict[str, float]] | None = None
     if endpoint.kind == "openai":
         reply, asked = _ask_openai(
             client, endpoint, api_key, schema, sent, asking or Logprobs(None)
@@ -144,8 +144,8 @@ def predict(
         raise ValueError(f"the model's answer does not fit the schema ({problems})") from None
     if asked:
         found = logprobs.class_scores(reply.body, content, clean, schema)
-        checked = check_scores(found, [f.name for f in schema.fields]) if found else None
-        scores = checked if isinstance(checked, dict) else None
+        derived = check_scores(found, [f.name for f in schema.fields]) if found else None
+        scores = derived if isinstance(derived, dict) else None
     return (clean, score, scores), reply.status
 
 
