@@ -379,7 +379,6 @@ def main() -> None:
     print(f"\nworkers={args.workers}  cores={os.cpu_count()}")
     print_table(rows)
     print(json.dumps(rows), file=sys.stderr)
-    print(json.dumps(rows), file=sys.stderr)
 
 
 if __name__ == "__main__":
