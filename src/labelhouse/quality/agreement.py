@@ -20,7 +20,6 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy import stats
 
 from labelhouse.quality.data import (
     BoolArray,
@@ -241,6 +240,8 @@ def kendall_tau(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
         raise ValueError(f"rankings must cover the same items: {x.shape} vs {y.shape}")
     if x.size < 2:
         return float("nan")
+    from scipy import stats  # here, not at import: scipy.stats costs ~70 MB per process
+
     return float(stats.kendalltau(x, y, variant="b").statistic)
 
 

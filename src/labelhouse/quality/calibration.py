@@ -22,7 +22,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 
 from labelhouse.quality.data import FloatArray
 
@@ -111,6 +110,8 @@ def _fit_platt(conf: FloatArray, hit: FloatArray) -> tuple[float, float]:
     # slope ≥ 0: a calibration map never ranks a less confident consensus above a more
     # confident one (on gold where confidence says nothing it becomes the flat accuracy)
     bounds = [(0.0, None), (None, None)]
+    from scipy.optimize import minimize  # here, not at import (~50 MB per process)
+
     result = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=bounds)
     return float(result.x[0]), float(result.x[1])
 

@@ -19,11 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.linalg
-import scipy.linalg.lapack
 import scipy.sparse as sp
 import scipy.sparse.linalg
-from scipy import stats
 
 from labelhouse.quality.data import FloatArray, IntArray
 
@@ -145,9 +142,11 @@ def _inverse_diagonal(matrix: FloatArray) -> FloatArray:
     intervals only ever need the variances. Overwrites ``matrix`` (pass it in Fortran
     order, e.g. the transpose of a symmetric C array, to skip a copy).
     """
-    factor, info = scipy.linalg.lapack.dpotrf(matrix, lower=1, clean=1, overwrite_a=1)
+    from scipy.linalg import lapack  # here, not at import: scipy.linalg costs ~30 MB per process
+
+    factor, info = lapack.dpotrf(matrix, lower=1, clean=1, overwrite_a=1)
     if info == 0:
-        factor, info = scipy.linalg.lapack.dtrtri(factor, lower=1, overwrite_c=1)
+        factor, info = lapack.dtrtri(factor, lower=1, overwrite_c=1)
     if info != 0:
         raise np.linalg.LinAlgError("the information matrix is not positive definite")
     return np.einsum("ij,ij->j", factor, factor)
@@ -235,6 +234,8 @@ def bradley_terry(
     hessian.update(count * p * (1.0 - p))
     variance, method = hessian.centred_variance()
     std_err = np.sqrt(np.clip(variance, 0.0, None))
+    from scipy import stats  # here, not at import: scipy.stats costs ~70 MB per process
+
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     return BradleyTerryResult(
         scores=scores,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy import stats
 
 from labelhouse.quality.data import FloatArray, IntArray
 
@@ -47,6 +46,8 @@ def position_bias(first_chosen: npt.ArrayLike, *, alpha: float = 0.05) -> BiasTe
     if n == 0:
         return BiasTest(float("nan"), 0, float("nan"), False, "no judgments")
     k = int(chosen.sum())
+    from scipy import stats  # here, not at import: scipy.stats costs ~70 MB per process
+
     p_value = float(stats.binomtest(k, n, 0.5).pvalue)
     share = k / n
     biased = p_value < alpha
@@ -194,6 +195,8 @@ def length_bias(
     fitted = -float(np.where(y > 0.5, np.logaddexp(0.0, -eta), np.logaddexp(0.0, eta)).sum())
     share = float(np.clip(y.mean(), 1e-12, 1 - 1e-12))
     null = float((y * np.log(share) + (1.0 - y) * np.log1p(-share)).sum())
+    from scipy import stats  # here, not at import: scipy.stats costs ~70 MB per process
+
     p_value = float(stats.chi2.sf(max(2.0 * (fitted - null), 0.0), df=1))
     biased = bool(p_value < alpha)
     differ = x != 0
@@ -237,6 +240,8 @@ def rank_position_bias(
         return BiasTest(float("nan"), 0, float("nan"), False, "no rankings")
     hits = int(top.sum())
     share, expected = hits / n, float(p.mean())
+    from scipy import stats  # here, not at import: scipy.stats costs ~70 MB per process
+
     if np.ptp(p) < 1e-12:
         p_value = float(stats.binomtest(hits, n, float(p[0])).pvalue)
     else:
@@ -342,6 +347,8 @@ def rank_length_bias(
         )
     effect = float(tau[informative].mean())
     z = float(s.sum()) / np.sqrt(total_var)
+    from scipy import stats  # here, not at import: scipy.stats costs ~70 MB per process
+
     p_value = float(2.0 * stats.norm.sf(abs(z)))
     biased = bool(p_value < alpha)
     if biased:
