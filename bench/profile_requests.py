@@ -81,7 +81,10 @@ STAGES: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     ("      identity (token → actor, cached)", [("labelhouse/web/deps.py", "_actor")]),
-    ("      unit of work (session open/commit)", [("labelhouse/db/engine.py", "session")]),
+    (
+        "      unit of work (session open/commit)",
+        [("labelhouse/db/engine.py", "session"), ("labelhouse/db/engine.py", "hot_session")],
+    ),
     ("      claim (queue.claim_next)", [("labelhouse/tasks/queue.py", "claim_next")]),
     ("      predictions of the task", [("labelhouse/tasks/service.py", "predictions_of_task")]),
     ("      /next payload (claim included)", [("labelhouse/web/api/tasks.py", "next_payload")]),
@@ -100,7 +103,10 @@ STAGES: list[tuple[str, list[tuple[str, str]]]] = [
             ("labelhouse/web/api/serializers.py", "annotation_out"),
         ],
     ),
-    ("      commit (SQLAlchemy + SQLite/PostgreSQL)", [("sqlalchemy/orm/session.py", "commit")]),
+    (
+        "      commit (SQLAlchemy + SQLite/PostgreSQL)",
+        [("sqlalchemy/orm/session.py", "commit"), ("sqlalchemy/engine/base.py", "commit")],
+    ),
     (
         "      SQLAlchemy statement execution (all)",
         [("sqlalchemy/engine/base.py", "_execute_clauseelement")],

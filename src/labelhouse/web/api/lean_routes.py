@@ -85,6 +85,8 @@ def _unusual(request: Request, path_params: dict[str, Any]) -> bool:
     those requests go the regular way, which raises its error."""
     if any(NUL in str(v) for v in path_params.values()):
         return True
+    if not request.scope.get("query_string"):
+        return False
     return any(NUL in k or NUL in v for k, v in request.query_params.multi_items())
 
 
@@ -147,9 +149,11 @@ class LeanRoute(BaseRoute):
         if _unusual(request, path_params):
             return None
         values: dict[str, Any] = {}
+        # no query string: every query parameter's default, nothing to parse
+        query = request.query_params if request.scope.get("query_string") else {}
         for params, source in (
             (self.path_params, path_params),
-            (self.query_params, request.query_params),
+            (self.query_params, query),
             (self.header_params, request.headers),
         ):
             for param in params:
