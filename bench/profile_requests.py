@@ -1,6 +1,6 @@
 """Where the server's CPU goes in one next+submit pair, request path included.
 
-    .venv/bin/python bench/profile_requests.py [--pairs 2000] [--pg URL] [--top 25]
+    .venv/bin/python bench/profile_requests.py [--pairs 2000] [--pg URL] [--top 25] [--one-trip]
 
 ``profile_hot_path.py`` times the service calls alone; this drives the whole ASGI app
 (middleware, routing, the bearer-token identity, JSON body and Pydantic validation, the
@@ -186,6 +186,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=0, help="also print cProfile's top N")
     parser.add_argument("--sql", action="store_true", help="print one pair's SQL statements")
     parser.add_argument(
+        "--one-trip",
+        action="store_true",
+        help="a pair is one request: submit with ?next=1 (the annotate page's way)",
+    )
+    parser.add_argument(
         "--server",
         action="store_true",
         help="also serve the same database with `labelhouse serve` and time one annotator's "
@@ -217,11 +222,11 @@ def main() -> None:
         (b"content-type", b"application/json"),
     ]
 
-    async def call(path: str, body: bytes) -> bytes:
+    async def call(path: str, body: bytes, query: bytes = b"") -> bytes:
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-            "query_string": b"", "root_path": "",
+            "query_string": query, "root_path": "",
             "headers": [*head, (b"content-length", str(len(body)).encode())],
             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
         }  # fmt: skip
@@ -251,10 +256,18 @@ def main() -> None:
 
     answer = orjson.dumps({"value": {"label": "pos"}, "lead_time_ms": 900})
 
+    held: list[dict[str, Any]] = []  # --one-trip: the task the last submit leased
+
     async def pairs(k: int) -> None:
         for _ in range(k):
-            task = orjson.loads(await call(f"/api/projects/{pid}/next", b""))["task"]
-            await call(f"/api/tasks/{task['id']}/annotations", answer)
+            if not args.one_trip:
+                task = orjson.loads(await call(f"/api/projects/{pid}/next", b""))["task"]
+                await call(f"/api/tasks/{task['id']}/annotations", answer)
+                continue
+            if not held:
+                held.append(orjson.loads(await call(f"/api/projects/{pid}/next", b""))["task"])
+            out = await call(f"/api/tasks/{held[0]['id']}/annotations", answer, b"next=1")
+            held[0] = orjson.loads(out)["next"]["task"]
 
     loop = asyncio.new_event_loop()
     loop.run_until_complete(pairs(100))
@@ -274,7 +287,8 @@ def main() -> None:
     loop.run_until_complete(pairs(half))
     cpu_ms = (time.process_time() - c0) / half * 1000
     print(f"backend: {'postgresql' if args.pg else 'sqlite'}")
-    print(f"server CPU ms per next+submit pair, in-process, no profiler: {cpu_ms:.3f}")
+    how = "one request (submit with ?next=1)" if args.one_trip else "two requests"
+    print(f"server CPU ms per next+submit pair, in-process, no profiler: {cpu_ms:.3f}  ({how})")
     # CPU time, not wall time: on PostgreSQL a request mostly waits for the server's reply.
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()

@@ -218,3 +218,22 @@ def test_valid_json_only_the_stdlib_reads_goes_the_regular_way(app, db, annotato
     assert r.status_code == 200, r.text
     assert r.json()["value"] == {"label": "pos"}
     assert handed == [f"/api/tasks/{task_id}/annotations"]
+
+
+def test_an_oversized_streamed_answer_is_413_on_the_lean_route(app, db, annotator, project):
+    c = bearer(app, token(db, annotator))
+    task_id = c.post(f"/api/projects/{project}/next").json()["task"]["id"]
+    text = "x" * (300 * 1024)  # over the tests' 256 KiB limit
+
+    def chunks():
+        body = json.dumps({"value": {"label": text}}).encode()
+        for i in range(0, len(body), 64 * 1024):
+            yield body[i : i + 64 * 1024]
+
+    r = c.post(
+        f"/api/tasks/{task_id}/annotations",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"

@@ -43,8 +43,8 @@ class _Compiled:
     binds: Mapping[str, Processor]
     results: tuple[Processor | None, ...] | None = None  # set at the first execution
 
-    def parameters(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        values = self.compiled.construct_params(params, escape_names=False)
+    def parameters(self, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        values: Mapping[str, Any] = self.compiled.construct_params(params, escape_names=False)
         binds = self.binds
         if binds:
             values = {k: binds[k](v) if k in binds else v for k, v in values.items()}
@@ -68,7 +68,7 @@ def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
         sql=compiled.string,
         order=order,
         escaped=dict(compiled.escaped_bind_names or {}),
-        binds=dict(compiled._bind_processors),
+        binds=dict(compiled._bind_processors),  # type: ignore[arg-type]
     )
 
 

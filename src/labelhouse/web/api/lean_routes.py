@@ -29,6 +29,7 @@ from fastapi import FastAPI
 from fastapi._compat import ModelField
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
@@ -165,7 +166,13 @@ class LeanRoute(BaseRoute):
             if not _is_json(request.headers.get("content-type", "")):
                 return None
             try:
-                body = orjson.loads(await request.body())
+                raw = await request.body()
+            except HTTPException:
+                raise  # over the size limit: a 413, as on the regular route
+            except Exception:
+                return None  # the regular route's answer to a body it could not read
+            try:
+                body = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 return None  # maybe still JSON to the stdlib (a BOM, NaN, a huge number)
             value, errors = self.body.validate(body, {}, loc=("body",))
