@@ -112,6 +112,10 @@ STAGES: list[tuple[str, list[tuple[str, str]]]] = [
         [("sqlalchemy/engine/base.py", "_execute_clauseelement")],
     ),
     ("        of which the driver's execute", [("sqlalchemy/engine/default.py", "do_execute")]),
+    (
+        "      statements on the DBAPI cursor (db/prepared.py), all",
+        [("labelhouse/db/prepared.py", "execute")],
+    ),
 ]
 LIBRARIES = [
     ("SQLAlchemy (Core + ORM)", "sqlalchemy/"),

@@ -126,3 +126,19 @@ def test_a_slow_statement_is_stopped_as_any_other(pg_migrated):
         assert "took too long" in info.value.message
     finally:
         db.dispose()
+
+
+def test_each_engine_keeps_its_own_compiled_statements(db, db_url, task_id):
+    """Compiled per dialect instance and kept on it: an engine of another database (or a
+    dialect object at an address a dropped one had) never runs another's SQL."""
+    other = open_database(db_url)
+    try:
+        with db.read_session() as s, other.read_session() as t:
+            first = predictions_of_task(s, task_id)
+            assert predictions_of_task(t, task_id) == first
+            mine = s.connection().dialect._labelhouse_prepared
+            theirs = t.connection().dialect._labelhouse_prepared
+            assert mine is not theirs and set(mine) & set(theirs)
+            assert all(mine[k] is not theirs[k] for k in set(mine) & set(theirs))
+    finally:
+        other.dispose()

@@ -32,6 +32,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 __all__ = ["Prepared"]
 
 Processor = Callable[[Any], Any]
+_CACHE = "_labelhouse_prepared"  # the attribute of a dialect holding its compiled statements
 
 
 @dataclass
@@ -79,13 +80,18 @@ class Prepared:
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
 
     def _for(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
-        key = (id(dialect), keys)
-        found = self._compiled.get(key)
+        # Kept on the dialect (one per engine), so it lives and dies with its engine.
+        cache: dict[tuple[Prepared, tuple[str, ...]], _Compiled] | None = getattr(
+            dialect, _CACHE, None
+        )
+        if cache is None:
+            cache = {}
+            setattr(dialect, _CACHE, cache)
+        found = cache.get((self, keys))
         if found is None:
-            found = self._compiled[key] = _compile(self.statement, dialect, keys)
+            found = cache[(self, keys)] = _compile(self.statement, dialect, keys)
         return found
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
