@@ -58,6 +58,10 @@ STAGES: list[tuple[str, list[tuple[str, str]]]] = [
         [("fastapi/dependencies/utils.py", "solve_dependencies")],
     ),
     (
+        "  lean routes: parameters and body, as FastAPI reads them",
+        [("labelhouse/web/api/lean_routes.py", "_arguments")],
+    ),
+    (
         "  middleware, self time (ours + Starlette's)",
         [
             ("labelhouse/web/middleware.py", "*"),
