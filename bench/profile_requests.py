@@ -1,6 +1,6 @@
 """Where the server's CPU goes in one next+submit pair, request path included.
 
-    .venv/bin/python bench/profile_requests.py [--pairs 2000] [--pg URL] [--top 25]
+    .venv/bin/python bench/profile_requests.py [--pairs 2000] [--pg URL] [--top 25] [--one-trip]
 
 ``profile_hot_path.py`` times the service calls alone; this drives the whole ASGI app
 (middleware, routing, the bearer-token identity, JSON body and Pydantic validation, the
@@ -58,6 +58,10 @@ STAGES: list[tuple[str, list[tuple[str, str]]]] = [
         [("fastapi/dependencies/utils.py", "solve_dependencies")],
     ),
     (
+        "  lean routes: parameters and body, as FastAPI reads them",
+        [("labelhouse/web/api/lean_routes.py", "_arguments")],
+    ),
+    (
         "  middleware, self time (ours + Starlette's)",
         [
             ("labelhouse/web/middleware.py", "*"),
@@ -81,7 +85,10 @@ STAGES: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     ("      identity (token → actor, cached)", [("labelhouse/web/deps.py", "_actor")]),
-    ("      unit of work (session open/commit)", [("labelhouse/db/engine.py", "session")]),
+    (
+        "      unit of work (session open/commit)",
+        [("labelhouse/db/engine.py", "session"), ("labelhouse/db/engine.py", "hot_session")],
+    ),
     ("      claim (queue.claim_next)", [("labelhouse/tasks/queue.py", "claim_next")]),
     ("      predictions of the task", [("labelhouse/tasks/service.py", "predictions_of_task")]),
     ("      /next payload (claim included)", [("labelhouse/web/api/tasks.py", "next_payload")]),
@@ -100,12 +107,19 @@ STAGES: list[tuple[str, list[tuple[str, str]]]] = [
             ("labelhouse/web/api/serializers.py", "annotation_out"),
         ],
     ),
-    ("      commit (SQLAlchemy + SQLite/PostgreSQL)", [("sqlalchemy/orm/session.py", "commit")]),
+    (
+        "      commit (SQLAlchemy + SQLite/PostgreSQL)",
+        [("sqlalchemy/orm/session.py", "commit"), ("sqlalchemy/engine/base.py", "commit")],
+    ),
     (
         "      SQLAlchemy statement execution (all)",
         [("sqlalchemy/engine/base.py", "_execute_clauseelement")],
     ),
     ("        of which the driver's execute", [("sqlalchemy/engine/default.py", "do_execute")]),
+    (
+        "      statements on the DBAPI cursor (db/prepared.py), all",
+        [("labelhouse/db/prepared.py", "execute")],
+    ),
 ]
 LIBRARIES = [
     ("SQLAlchemy (Core + ORM)", "sqlalchemy/"),
@@ -180,6 +194,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=0, help="also print cProfile's top N")
     parser.add_argument("--sql", action="store_true", help="print one pair's SQL statements")
     parser.add_argument(
+        "--one-trip",
+        action="store_true",
+        help="a pair is one request: submit with ?next=1 (the annotate page's way)",
+    )
+    parser.add_argument(
         "--server",
         action="store_true",
         help="also serve the same database with `labelhouse serve` and time one annotator's "
@@ -211,11 +230,11 @@ def main() -> None:
         (b"content-type", b"application/json"),
     ]
 
-    async def call(path: str, body: bytes) -> bytes:
+    async def call(path: str, body: bytes, query: bytes = b"") -> bytes:
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-            "query_string": b"", "root_path": "",
+            "query_string": query, "root_path": "",
             "headers": [*head, (b"content-length", str(len(body)).encode())],
             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
         }  # fmt: skip
@@ -245,10 +264,18 @@ def main() -> None:
 
     answer = orjson.dumps({"value": {"label": "pos"}, "lead_time_ms": 900})
 
+    held: list[dict[str, Any]] = []  # --one-trip: the task the last submit leased
+
     async def pairs(k: int) -> None:
         for _ in range(k):
-            task = orjson.loads(await call(f"/api/projects/{pid}/next", b""))["task"]
-            await call(f"/api/tasks/{task['id']}/annotations", answer)
+            if not args.one_trip:
+                task = orjson.loads(await call(f"/api/projects/{pid}/next", b""))["task"]
+                await call(f"/api/tasks/{task['id']}/annotations", answer)
+                continue
+            if not held:
+                held.append(orjson.loads(await call(f"/api/projects/{pid}/next", b""))["task"])
+            out = await call(f"/api/tasks/{held[0]['id']}/annotations", answer, b"next=1")
+            held[0] = orjson.loads(out)["next"]["task"]
 
     loop = asyncio.new_event_loop()
     loop.run_until_complete(pairs(100))
@@ -268,7 +295,8 @@ def main() -> None:
     loop.run_until_complete(pairs(half))
     cpu_ms = (time.process_time() - c0) / half * 1000
     print(f"backend: {'postgresql' if args.pg else 'sqlite'}")
-    print(f"server CPU ms per next+submit pair, in-process, no profiler: {cpu_ms:.3f}")
+    how = "one request (submit with ?next=1)" if args.one_trip else "two requests"
+    print(f"server CPU ms per next+submit pair, in-process, no profiler: {cpu_ms:.3f}  ({how})")
     # CPU time, not wall time: on PostgreSQL a request mostly waits for the server's reply.
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from labelhouse.accounts.policy import Actor
 from labelhouse.annotations.models import Annotation, AnnotationRevision
 from labelhouse.db.base import utcnow
+from labelhouse.db.prepared import Prepared
 from labelhouse.errors import Conflict, InvalidInput, NotFound, Problem
 from labelhouse.projects.service import load_schema
 from labelhouse.tasks import queue, rework
@@ -130,9 +131,12 @@ def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-_COUNT_DONE = update(_TASK).where(_TASK.c.id == bindparam("tid")).values(done=_TASK.c.done + 1)
-_INSERT = insert(_AN).returning(_AN.c.id)
-_UPDATE = (
+# Run on the cursor (labelhouse.db.prepared): the submit's statements, all but the queue's.
+_COUNT_DONE = Prepared(
+    update(_TASK).where(_TASK.c.id == bindparam("tid")).values(done=_TASK.c.done + 1)
+)
+_INSERT = Prepared(insert(_AN).returning(_AN.c.id))
+_UPDATE = Prepared(
     update(_AN)
     .where(_AN.c.id == bindparam("aid"))
     .values(
@@ -145,7 +149,7 @@ _UPDATE = (
         review_status=None,  # an edited answer is a new answer: it waits for review again
     )
 )
-_INSERT_REVISION = insert(AnnotationRevision.__table__)
+_INSERT_REVISION = Prepared(insert(AnnotationRevision.__table__))
 
 
 def save(
@@ -183,9 +187,9 @@ def save(
         return SaveResult(annotation=annotation, created=False, unchanged=True)
     if returned:
         rework.take_slot_again(session, actor, project, task.id)  # Conflict when it is full
-        conn.execute(_COUNT_DONE, {"tid": task.id})
+        _COUNT_DONE.execute(conn, {"tid": task.id})
     elif not draft and queue.mark_submitted(session, actor, project, task.id):
-        conn.execute(_COUNT_DONE, {"tid": task.id})
+        _COUNT_DONE.execute(conn, {"tid": task.id})
     now = utcnow()
     values = {
         "status": status,
@@ -195,10 +199,10 @@ def save(
     }
     if existing is None:
         values |= {"revision": 1, "lead_time_ms": spent, "created_at": now}
-        annotation_id = conn.execute(
-            _INSERT,
+        (annotation_id,) = _INSERT.execute(
+            conn,
             {**values, "project_id": project.id, "task_id": task.id, "user_id": actor.user_id},
-        ).scalar_one()
+        )[0]
     else:
         annotation_id = existing.id
         values |= {
@@ -206,12 +210,12 @@ def save(
             "lead_time_ms": existing.lead_time_ms + spent,
             "created_at": existing.created_at,
         }
-        conn.execute(
-            _UPDATE,
+        _UPDATE.execute(
+            conn,
             {**{k: v for k, v in values.items() if k != "created_at"}, "aid": annotation_id},
         )
-    conn.execute(
-        _INSERT_REVISION,
+    _INSERT_REVISION.execute(
+        conn,
         {
             "annotation_id": annotation_id,
             "revision": values["revision"],

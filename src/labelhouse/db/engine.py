@@ -215,6 +215,25 @@ class Database:
             yield s
 
     @contextmanager
+    def hot_session(self) -> Iterator[Session]:
+        """A unit of work like :meth:`session` with less machinery around it, for the
+        annotator's two hot requests: a Core transaction on a connection of its own (the
+        same gate, ``BEGIN``, fault translation and commit) and a Session bound to that
+        connection. ``session.connection()``, all the hot path asks for, returns it
+        straight away; ORM use still works (it joins the transaction, and is flushed
+        before the commit). An ORM session's transaction machinery cost about half the
+        unit of work's CPU."""
+        gate = self._gate.held() if self._gate else nullcontext()
+        with _faults_translated(), gate, self.engine.connect() as conn, conn.begin():
+            session = _OnConnection(conn)
+            try:
+                yield session
+                if session.in_transaction():
+                    session.commit()  # flushes; the connection's own transaction commits
+            finally:
+                session.close()
+
+    @contextmanager
     def read_session(self, *, long_running: bool = False) -> Iterator[Session]:
         """A read-only session that never takes SQLite's write lock (rolled back at the end)."""
         with _faults_translated(), self._read_sessions() as s:
@@ -264,6 +283,25 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+class _OnConnection(Session):
+    """A Session on a connection whose transaction the caller owns (:meth:`Database.
+    hot_session`): it never commits that transaction, and until the ORM is used it hands
+    out the connection itself."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(bind=conn, join_transaction_mode="rollback_only", expire_on_commit=False)
+        self._conn = conn
+
+    def connection(
+        self,
+        bind_arguments: Any = None,
+        execution_options: Any = None,
+    ) -> Connection:
+        if bind_arguments is None and execution_options is None and not self.in_transaction():
+            return self._conn
+        return super().connection(bind_arguments, execution_options)
 
 
 def _hint(error: BaseException) -> str:

@@ -33,6 +33,7 @@ from labelhouse.accounts.policy import Actor
 from labelhouse.db.base import utcnow
 from labelhouse.db.dialect import insert_ignoring_conflicts, relaxed_durability_column
 from labelhouse.db.engine import bound_lock_waits
+from labelhouse.db.prepared import Prepared
 from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, update_settings
@@ -565,6 +566,7 @@ CLOSE_LEASE = (
     .values(status=SUBMITTED, finished_at=bindparam("now"))
     .returning(_A.c.id)
 )
+_CLOSE_LEASE = Prepared(CLOSE_LEASE)  # on the cursor: the submit's common case
 
 
 def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id: int) -> bool:
@@ -577,7 +579,7 @@ def mark_submitted(session: Session, actor: Actor, project: ProjectRow, task_id:
     now = utcnow()
     params = {"tid": task_id, "uid": actor.user_id}
     conn = session.connection()
-    if conn.execute(CLOSE_LEASE, {**params, "now": now}).first() is not None:
+    if _CLOSE_LEASE.first(conn, {**params, "now": now}) is not None:
         return True  # the common case: one statement
     status, workforce_id = conn.execute(_ASSIGNMENT_STATUS, params).first() or (None, None)
     if status == SUBMITTED:

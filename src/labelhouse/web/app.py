@@ -25,6 +25,7 @@ from labelhouse.web.api import (
     feedback,
     jobs,
     label_studio,
+    lean_routes,
     models,
     my_workforce,
     outside_policy,
@@ -83,7 +84,7 @@ def create_app(
     app.state.media = media or MediaSources.from_settings(settings)
     app.state.jobs = Jobs(settings, database=app.state.db, storage=app.state.storage)
     errors.install(app)
-    # The annotator's hot endpoints first: routes are matched in order.
+    # The annotator's hot endpoints first: routes are matched in order (and see lean_routes).
     for router in (
         tasks.router,
         auth.router,
@@ -131,6 +132,8 @@ def create_app(
     def api_docs(request: Request) -> HTMLResponse:
         """Interactive API documentation (Swagger UI, served from this package)."""
         return render(request, "api_docs.html", swagger_ui=SWAGGER_UI, openapi_url=OPENAPI_URL)
+
+    lean_routes.install(app)  # the annotator's two hot routes, served first (see there)
 
     # The last added is outermost: security headers wrap everything, early 413s and
     # cross-site refusals included; work left for after a response runs once it is sent.

@@ -137,10 +137,14 @@ class Context:
         after_response(self.request, renew)
 
     @contextmanager
-    def write(self, *, csrf: str | None = None) -> Iterator[tuple[Session, Actor]]:
+    def write(
+        self, *, csrf: str | None = None, hot: bool = False
+    ) -> Iterator[tuple[Session, Actor]]:
         """``csrf``: the token as a form field, for the one request a page cannot give a
-        header (``navigator.sendBeacon`` as the page closes); the header still wins."""
-        with denials_recorded(self.request) as seen, self.db.session() as session:
+        header (``navigator.sendBeacon`` as the page closes); the header still wins.
+        ``hot``: the annotator's /next and submit, in :meth:`Database.hot_session`."""
+        unit = self.db.hot_session() if hot else self.db.session()
+        with denials_recorded(self.request) as seen, unit as session:
             yield session, seen(self._actor(session, writable=True, csrf=csrf))
 
     @contextmanager

@@ -177,7 +177,7 @@ def next_task(
     schema so a client needs no second request; ``annotations`` holds the caller's own
     draft or submission if there is one.
     """
-    with ctx.write() as (s, actor):
+    with ctx.write(hot=True) as (s, actor):
         # A lease lost in a database crash just returns to the queue: no need to wait for
         # the disk at commit.
         body, rendering = next_payload(
@@ -365,7 +365,7 @@ def save_annotation(
     request = _fingerprint(ctx, body) if idempotency_key is not None else ""
     rendering: Rendering | None = None
     project_ids: list[int] = []  # the write's, so the next lease needs no second lookup
-    with ctx.write() as (s, actor):
+    with ctx.write(hot=True) as (s, actor):
 
         def write() -> idempotency.Reply:
             result = annotations.save(
