@@ -83,6 +83,7 @@ RUNS: tuple[Run, ...] = (
     Run("markdown", ("bench_markdown.py",)),
     Run("media-urls", ("bench_media_urls.py",)),
     Run("hostile-imports", ("bench_hostile_imports.py",)),
+    Run("outside-view", ("bench_outside_view.py",)),
 )
 
 # Runs that take "{PG}" get an empty scratch database of their own, dropped afterwards.

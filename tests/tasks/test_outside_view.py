@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import timeit
 import unicodedata
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from labelhouse.tasks.canary import encode_marker, find_markers, strip_markers
 from labelhouse.tasks.outside_view import (
     OutsidePolicy,
     RedactRule,
+    compile_policy,
     outside_view,
     parse_policy,
     pattern_problem,
@@ -197,24 +197,27 @@ def test_canary_off_means_no_marker():
     assert find_markers(str(outside_view({"t": ARTICLE}, policy, marker=MARKER))) == []
 
 
-def test_a_typical_task_is_cheap():
-    task = {
+def typical_task() -> dict:
+    return {
         "text": ARTICLE * 7,
         "title": "A customer's complaint about delivery",
         "meta": {"lang": "en", "n": 3},
         "system_prompt": "x" * 300,
     }
+
+
+def test_a_typical_task_reuses_the_compiled_policy():
+    """Applying a policy compiles nothing: the patterns are compiled once per policy. (The
+    cost per call, ~0.1 ms for a 2 kB task, is measured by bench/bench_outside_view.py, not
+    here: a timed assertion fails on a loaded machine.)"""
+    task = typical_task()
     assert 1900 < len(orjson.dumps(task)) < 2300  # a typical 2 kB task
     outside_view(task, EVERYTHING, marker=MARKER)  # compiled and cached
-    per_call = (
-        min(
-            timeit.repeat(
-                lambda: outside_view(task, EVERYTHING, marker=MARKER), number=200, repeat=3
-            )
-        )
-        / 200
-    )
-    assert per_call < 0.002, per_call  # measured ~0.1 ms
+    misses = compile_policy.cache_info().misses
+    for _ in range(20):
+        view = outside_view(task, EVERYTHING, marker=MARKER)
+    assert compile_policy.cache_info().misses == misses
+    assert "system_prompt" not in view and "jo.doe" not in view["text"]
 
 
 # -- validation --------------------------------------------------------------------------------
