@@ -149,9 +149,10 @@ def _summary(doc):
     )
 
 
-def test_shard_size_writes_a_zip_of_docbins_that_together_hold_every_doc(app, world):
+def test_shard_size_writes_a_zip_of_docbins_that_together_hold_every_doc(app, world, tmp_path):
     """A project larger than one shard: each .spacy holds at most shard_size docs, and
-    spaCy's own DocBin reads back every doc of the single-file export, spans and all."""
+    spaCy's own DocBin reads back every doc of the single-file export, spans and all; the
+    unzipped folder is a corpus for ``spacy train`` (its Corpus reader walks the folder)."""
     import io
     import zipfile
 
@@ -171,6 +172,11 @@ def test_shard_size_writes_a_zip_of_docbins_that_together_hold_every_doc(app, wo
     ]
     assert [len(s) for s in shards] == [4, 2]
     assert [_summary(d) for s in shards for d in s] == [_summary(d) for d in whole]
+    archive.extractall(tmp_path)
+    from spacy.training import Corpus
+
+    examples = list(Corpus(tmp_path, shuffle=False)(nlp))
+    assert sorted(e.reference.text for e in examples) == sorted(d.text for d in whole)
 
 
 def test_an_export_without_docs_is_one_empty_shard(app, world):

@@ -13,8 +13,9 @@ disk) and dropped, and the message is assembled from the spools at the end throu
 which grows far slower than the docs) and one batch.
 
 A single msgpack ``bin`` holds at most 4 GiB, spaCy's own limit for one ``.spacy``
-(``E870``): about 3 KB of token data per 40-token doc, so a few million short docs. The
-writer checks it before the first byte of the message goes out; larger exports use shards.
+(``E870``): 13 attributes of 8 bytes per token, about 4 KB per 40-token doc, so about a
+million such docs. The writer checks it before the first byte of the message goes out;
+larger exports use shards.
 """
 
 from __future__ import annotations
