@@ -121,7 +121,7 @@ def _encode(
 ) -> dict[str, Any]:
     """What ``DocBin.add`` keeps of each doc, encoded as ``to_bytes`` writes it. The strings
     are read from the hashes in the token array (``DocBin.add`` asks every token for nine
-    strings, two thirds of the export's time) plus the span labels; the export's docs
+    strings, about 60% of the export's time) plus the span labels; the export's docs
     have no span ``kb_id``/``id``, whose empty string is there anyway."""
     import numpy
     from spacy.attrs import SPACY
