@@ -307,6 +307,7 @@ FORMATS: dict[str, Format] = {
         parse_options=spacy_docbin.parse_options,
         description=spacy_docbin.DESCRIPTION,
         option_help=spacy_docbin.OPTION_HELP,
+        file_kind=spacy_docbin.file_kind,
     ),
     "conll": Format(
         conll.write_conll,

@@ -130,7 +130,7 @@ def run_export(run: JobRun) -> Result:
         )
 
     run.on_success.append(finished)
-    return Result(key, plan.filename, plan.fmt.media_type, size, sha256)
+    return Result(key, plan.filename, plan.media_type, size, sha256)
 
 
 # -- snapshots -------------------------------------------------------------------------------

@@ -135,3 +135,89 @@ def test_concurrent_exports_share_the_encoder_lookup_and_leave_srsly_as_found():
         t.join()
     assert errors == []
     assert "get_all" not in vars(msgpack_encoders)  # srsly's own method again
+
+
+def _summary(doc):
+    about = doc.user_data["labelhouse"]
+    return (
+        about["task_id"],
+        about.get("annotator_id"),
+        doc.text,
+        chars(doc.spans["sc"]),
+        chars(doc.ents),
+        [t.ent_iob_ for t in doc],
+    )
+
+
+def test_shard_size_writes_a_zip_of_docbins_that_together_hold_every_doc(app, world, tmp_path):
+    """A project larger than one shard: each .spacy holds at most shard_size docs, and
+    spaCy's own DocBin reads back every doc of the single-file export, spans and all; the
+    unzipped folder is a corpus for ``spacy train`` (its Corpus reader walks the folder)."""
+    import io
+    import zipfile
+
+    whole = export(app, world)
+    r = login(app, world.owner).get(
+        f"/api/projects/{world.pid}/export", params={"format": "spacy", "shard_size": "4"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/zip"
+    assert r.headers["content-disposition"].endswith('.spacy.zip"')
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert archive.namelist() == ["docs-00001.spacy", "docs-00002.spacy"]
+    nlp = spacy.blank("en")
+    shards = [
+        list(DocBin().from_bytes(archive.read(name)).get_docs(nlp.vocab))
+        for name in archive.namelist()
+    ]
+    assert [len(s) for s in shards] == [4, 2]
+    assert [_summary(d) for s in shards for d in s] == [_summary(d) for d in whole]
+    archive.extractall(tmp_path)
+    from spacy.training import Corpus
+
+    examples = list(Corpus(tmp_path, shuffle=False)(nlp))
+    assert sorted(e.reference.text for e in examples) == sorted(d.text for d in whole)
+
+
+def test_an_export_without_docs_is_one_empty_shard(app, world):
+    import io
+    import zipfile
+
+    r = login(app, world.owner).get(
+        f"/api/projects/{world.pid}/export",
+        params={"format": "spacy", "shard_size": "10", "values": "reviewed"},
+    )
+    assert r.status_code == 200, r.text
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert archive.namelist() == ["docs-00001.spacy"]
+    assert len(DocBin().from_bytes(archive.read("docs-00001.spacy"))) == 0
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "2.5", "many"])
+def test_a_bad_shard_size_is_422_naming_it(app, world, bad):
+    r = login(app, world.owner).get(
+        f"/api/projects/{world.pid}/export", params={"format": "spacy", "shard_size": bad}
+    )
+    assert r.status_code == 422
+    assert error_of(r)["details"][0]["field"] == "shard_size"
+
+
+def test_the_streamed_docbin_is_byte_for_byte_spacys_own():
+    """The writer keeps no docs, yet writes what DocBin.to_bytes writes: small batches,
+    empty docs, non-ASCII text, spans, ents and user data."""
+    from labelhouse.exports.formats import _docbin_stream
+
+    nlp = spacy.blank("en")
+    docs = []
+    for i in range(1234):
+        text = "" if i % 11 == 3 else f"Alice {i} went to Paris wörd{i % 50} .  don't\n"
+        doc = nlp.make_doc(text * (1 + i % 3))
+        if len(doc):
+            doc.ents = [doc.char_span(0, 5, label="PER")]
+            doc.spans["sc"] = [doc.char_span(0, 5, label=f"L{i % 20}"), doc[1:3]]
+        doc.user_data["labelhouse"] = {"task_id": i, "unaligned_spans": [[1, 2, "X"]]}
+        docs.append(doc)
+    for batch in (7, _docbin_stream.BATCH):
+        streamed = b"".join(_docbin_stream.docbin_chunks(docs, batch=batch))
+        assert streamed == DocBin(store_user_data=True, docs=docs).to_bytes()
+    assert b"".join(_docbin_stream.docbin_chunks([])) == DocBin(store_user_data=True).to_bytes()

@@ -17,8 +17,11 @@ an NER model learns neither "entity" nor "outside" from them (count: ``overlappi
 ``doc.user_data["labelhouse"]`` also says where the doc comes from (task id, external id,
 and annotation and annotator ids, or the consensus method and confidence).
 
-Memory: a ``DocBin`` is one compressed message, so the docs are collected before the bytes
-are written; it keeps a few integers per token and each distinct string once.
+Memory stays flat in the number of docs: one ``.spacy`` is written by
+:mod:`._docbin_stream` (the same bytes as ``DocBin.to_bytes``, without holding the docs).
+With ``shard_size=N`` the export is a zip of ``.spacy`` files of at most N docs each
+(``docs-00001.spacy``, ...), the layout ``spacy train`` reads as a directory; each shard
+gets a fresh blank pipeline, so neither the vocab nor the strings grow past one shard's.
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import chain, count, islice
 from typing import Any
 
+from labelhouse.errors import InvalidInput, Problem
+from labelhouse.exports.archive import zip_stream
 from labelhouse.exports.formats import options as opts
+from labelhouse.exports.formats._docbin_stream import docbin_chunks
 from labelhouse.exports.formats._options import FIELD_HELP, VALUES_HELP, common
 from labelhouse.exports.formats._text import (
     check_language,
@@ -58,16 +65,40 @@ OPTION_HELP: tuple[OptionHelp, ...] = (
         "how spans snap to tokens: expand (default), contract or strict",
         choices=("expand", "contract", "strict"),
     ),
+    OptionHelp(
+        "shard_size",
+        "write a zip of .spacy files of at most this many docs each (default: one .spacy)",
+    ),
 )
 
 
 def parse_options(schema: Any, options: Mapping[str, str]) -> dict[str, Any]:
-    parsed = common(schema, options, "spans", "spaCy", ("lang", "alignment_mode"))
+    parsed = common(schema, options, "spans", "spaCy", ("lang", "alignment_mode", "shard_size"))
     parsed["alignment_mode"] = opts.choice(options, "alignment_mode", ALIGNMENT_MODES)
+    parsed["shard_size"] = _shard_size(options)
     require_spacy("spaCy")
     parsed["lang"] = options.get("lang", "en")
     check_language(parsed["lang"])
     return parsed
+
+
+def _shard_size(options: Mapping[str, str]) -> int | None:
+    size = opts.number(options, "shard_size")
+    if size is None:
+        return None
+    if size != int(size) or size < 1:
+        raise InvalidInput(
+            f"The option shard_size must be a whole number of docs, got '{options['shard_size']}'.",
+            [Problem("shard_size", "a whole number of at least 1, e.g. 10000")],
+        )
+    return int(size)
+
+
+def file_kind(options: Mapping[str, Any]) -> tuple[str, str]:
+    """A zip of shards with ``shard_size``, else one ``.spacy``."""
+    if options.get("shard_size"):
+        return "application/zip", "spacy.zip"
+    return "application/octet-stream", "spacy"
 
 
 def _token_ranges(indices: set[int]) -> list[tuple[int, int]]:
@@ -115,14 +146,15 @@ def make_doc(
 
 
 def docs(
-    records: Iterable[dict[str, Any]], schema: Any, options: Mapping[str, Any], nlp: Any
+    records: Iterable[dict[str, Any]], schema: Any, options: Mapping[str, Any], pipeline: list[Any]
 ) -> Iterator[Any]:
-    """The docs of the export, in record order."""
+    """The docs of the export, in record order, each made by ``pipeline[0]`` (a one-item
+    list: shards swap in a fresh blank pipeline between docs)."""
     field = schema.field(options["field"])
     counts: Counter[str] = options.get("counts", Counter())
     for record in records:
         for text, answer, spans in labelled_texts(record, field, options["values"], counts):
-            doc, unaligned = make_doc(nlp, text, spans, options["alignment_mode"], counts)
+            doc, unaligned = make_doc(pipeline[0], text, spans, options["alignment_mode"], counts)
             about = provenance(record, answer, field.name)
             about["unaligned_spans"] = [list(s) for s in unaligned]
             doc.user_data["labelhouse"] = about
@@ -158,21 +190,44 @@ def _encoders_looked_up_once() -> Iterator[None]:
                 del msgpack_encoders.get_all  # the class's method again
 
 
+def _blank(options: Mapping[str, Any]) -> Any:
+    import spacy
+
+    nlp = spacy.blank(options.get("lang", "en"))
+    nlp.max_length = NO_LIMIT
+    return nlp
+
+
+def _shards(
+    records: Iterable[dict[str, Any]], schema: Any, options: Mapping[str, Any]
+) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """``(member name, bytes)`` per shard of at most ``shard_size`` docs, at least one (an
+    export without docs is a zip with one empty ``.spacy``). ``zip_stream`` writes a member
+    whole before asking for the next, so the pipeline is swapped between shards."""
+    size = options["shard_size"]
+    pipeline = [_blank(options)]
+    made = docs(records, schema, options, pipeline)
+    first = next(made, None)
+    for number in count(1):
+        shard = [] if first is None else chain([first], islice(made, size - 1))
+        yield f"docs-{number:05d}.spacy", docbin_chunks(shard)
+        pipeline[0] = _blank(options)  # the next shard's vocab starts empty
+        first = next(made, None)
+        if first is None:
+            return
+
+
 def write_spacy(
     records: Iterable[dict[str, Any]], *, schema: Any, options: Mapping[str, Any], **_: Any
 ) -> Iterator[bytes]:
     def pieces() -> Iterator[bytes]:
-        import spacy
-        from spacy.tokens import DocBin
+        from labelhouse.exports.writers import _chunked  # writers registers this module
 
-        nlp = spacy.blank(options.get("lang", "en"))
-        nlp.max_length = NO_LIMIT
-        doc_bin = DocBin(store_user_data=True)
         with _encoders_looked_up_once():
-            for doc in docs(records, schema, options, nlp):
-                doc_bin.add(doc)
-            data = doc_bin.to_bytes()
-        for at in range(0, len(data), 256 * 1024):
-            yield data[at : at + 256 * 1024]
+            if options.get("shard_size"):
+                yield from zip_stream(_shards(records, schema, options))
+            else:
+                made = docs(records, schema, options, [_blank(options)])
+                yield from _chunked(docbin_chunks(made))
 
     return pieces()
