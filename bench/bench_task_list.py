@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PASSWORD, SCHEMA, migrated_database
 from labelhouse.accounts import passwords
-from labelhouse.accounts.models import Role
 from labelhouse.accounts import service as accounts
+from labelhouse.accounts.models import Role
 from labelhouse.annotations.models import Annotation
 from labelhouse.annotations.queries import TaskFilters, annotation_conditions
 from labelhouse.db.engine import open_database
