@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from labelhouse.annotations import service as annotations
+from labelhouse.annotations.queries import TaskFilters, browse_tasks
 from labelhouse.tasks import queue, status_pages
 from labelhouse.tasks.models import Task
 from labelhouse.tasks.service import TASK_STATUSES, list_tasks, task_status
@@ -138,3 +139,41 @@ def test_tasks_changing_status_between_pages(db, owner):
     # and a page that starts at a task which has just changed status
     assert _ids(db, owner.actor, pid, "in_progress", after=t[3], limit=1) == ([t[4]], t[4])
     assert _ids(db, owner.actor, pid, "done", after=t[2]) == ([t[3]], None)
+
+
+def test_the_annotator_filter_pages_through_that_persons_answers(db, owner):
+    """Read from the person's answers (``annotated_by``): each task once, in id order, only
+    submitted answers, combined with status, label value and external id."""
+    pid = make_project(db, owner, overlap=2)
+    add_tasks(db, owner, pid, text_rows(12))
+    ada, bob = add_member(db, owner), add_member(db, owner)
+    a = [_claim(db, ada, pid) for _ in range(8)]
+    b = [_claim(db, bob, pid) for _ in range(3)]  # a[0..2] done
+    _claim(db, bob, pid, submit=False)  # a lease is no answer
+
+    def pages(member, limit=3, **filters) -> list[int]:
+        seen, cursor = [], 0
+        while cursor is not None:
+            with db.read_session() as s:
+                page = browse_tasks(
+                    s,
+                    owner.actor,
+                    pid,
+                    TaskFilters(annotator_id=member.user_id, **filters),
+                    after_id=cursor,
+                    limit=limit,
+                )
+                seen += [t.id for t in page.items]
+                cursor = page.next_cursor
+        return seen
+
+    assert b == a[:3]
+    assert pages(ada) == a and pages(ada, limit=1) == a and pages(ada, limit=50) == a
+    assert pages(bob) == b
+    assert pages(ada, status="done") == a[:3]
+    assert pages(ada, status="in_progress", limit=2) == a[3:]
+    assert pages(ada, status="new") == []
+    assert pages(bob, field="label", value="pos") == b
+    assert pages(bob, field="label", value="neg") == []
+    assert pages(ada, external_id="t4") == [a[4]]
+    assert pages(bob, external_id="t4") == []

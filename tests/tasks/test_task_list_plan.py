@@ -6,7 +6,8 @@ API really runs, captured from the engine and explained on the same connection.
 
 A status filter reads ``ix_task_status (project_id, status key, id)`` instead (issue 19, item
 3, follow-up: ``tasks/status_pages.py``): its probes for the key values present and each key
-value's page must use that index, so a sparse status costs no walk past the other tasks."""
+value's page must use that index, so a sparse status costs no walk past the other tasks.
+An annotator filter reads that person's answers in ``ix_annotation_browse`` order."""
 
 from __future__ import annotations
 
@@ -31,10 +32,13 @@ FILTERS = [
     {"status": "new", "q": "item"},
     {"status": "done", "q": "item"},
     {"status": "in_progress", "annotator": "{annotator}"},
+    {"annotator": "{annotator}", "field": "label", "value": "pos"},
     {"status": "done", "field": "label", "value": "pos"},
 ]
 # A page's statement (ordered by id, or by status key and id) or a status key probe.
-PAGE_OR_PROBE = re.compile(r"ORDER BY (CASE WHEN .* END, )?task\.id|dedup_key|min\(CASE WHEN")
+PAGE_OR_PROBE = re.compile(
+    r"ORDER BY (CASE WHEN .* END, )?(task|annotation)\.(task_)?id|dedup_key|min\(CASE WHEN"
+)
 
 
 def _page_statements(db, client, project_id: int, params: dict[str, Any]) -> list[tuple]:
@@ -88,7 +92,8 @@ def test_every_filter_of_the_task_browser_reads_in_index_order(app, db, owner, a
     client = token_client(app, db, owner)
     params = {k: v.format(annotator=annotator.user_id) for k, v in params.items()}
     statements = _page_statements(db, client, pid, params)
-    by_status_key = "status" in params and "external_id" not in params
+    by_annotator = "annotator" in params  # read from that person's answers
+    by_status_key = "status" in params and "external_id" not in params and not by_annotator
     if by_status_key:  # a skip scan for the key values (new has one), then a page per value
         assert any("min(CASE" in st for st, _ in statements) == (params["status"] != "new")
         assert any("min(CASE" not in st for st, _ in statements), statements
@@ -98,6 +103,12 @@ def test_every_filter_of_the_task_browser_reads_in_index_order(app, db, owner, a
             assert "TEMP B-TREE" not in plan, plan
             if by_status_key:
                 assert "USING INDEX ix_task_status (project_id=? AND <expr>" in plan, plan
+            elif by_annotator:
+                assert re.match(
+                    r"SEARCH annotation USING (COVERING )?INDEX ix_annotation_browse"
+                    r" \(project_id=\? AND user_id=\? AND status=\? AND task_id>\?\)",
+                    plan,
+                ), plan
             elif "external_id" in params:  # one row at most, by the unique dedup key
                 assert "sqlite_autoindex_task_1 (project_id=? AND dedup_key=?)" in plan, plan
             else:
@@ -107,3 +118,5 @@ def test_every_filter_of_the_task_browser_reads_in_index_order(app, db, owner, a
             assert "Sort" not in plan.split("Limit", 1)[-1].split("SubPlan", 1)[0], plan
             if by_status_key:
                 assert "using ix_task_status on task" in plan, plan
+            if by_annotator:
+                assert "ix_annotation_browse on annotation" in plan, plan

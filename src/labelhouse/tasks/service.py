@@ -208,6 +208,18 @@ class TaskPage:
     next_cursor: int | None
 
 
+@dataclass(frozen=True)
+class DrivingRows:
+    """Rows of another table that name at most one task each and hold the filter, read in
+    their own index's order: the page joins them and pages by ``task_id`` (a column equal to
+    ``task.id``), so it costs the matching rows, not the project's tasks. Built by layers
+    above (the annotator filter: :mod:`labelhouse.annotations.queries`)."""
+
+    table: Any
+    on: ColumnElement[bool]
+    task_id: Any
+
+
 def list_tasks(
     session: Session,
     actor: Actor,
@@ -219,6 +231,7 @@ def list_tasks(
     external_id: str | None = None,
     search: str | None = None,
     where: Sequence[ColumnElement[bool]] = (),
+    driving: DrivingRows | None = None,
 ) -> TaskPage:
     """Keyset-paginated task list (stable under inserts, O(log n) per page). A status filter
     reads ``ix_task_status`` (:mod:`labelhouse.tasks.status_pages`).
@@ -226,7 +239,8 @@ def list_tasks(
     ``search`` is a case-insensitive substring of the task data's JSON text (see
     :mod:`labelhouse.tasks.queries`). ``where`` takes extra conditions on ``Task`` from
     layers above (the annotation filters of :mod:`labelhouse.annotations.queries`), so the
-    scoping and paging rules stay in this one function.
+    scoping and paging rules stay in this one function; ``driving``, rows of another table
+    to read the page from (then a status is a plain filter on those rows' tasks).
     """
     actor = actor.in_project(project_id)
     project = get_project(session, actor, project_id)
@@ -257,7 +271,14 @@ def list_tasks(
     for condition in where:
         query = query.where(condition)
     items: list[Task] | None = None
-    if status is not None and external_id is None:  # (by external id: one task at most)
+    if driving is not None:
+        query = query.join(driving.table, driving.on).where(driving.task_id > after_id)
+        if status is not None:
+            query = query.where(status_condition(status, project.overlap))
+        if external_id is None:
+            query = query.order_by(driving.task_id)
+        items = list(session.scalars(query.limit(limit + 1)))
+    elif status is not None and external_id is None:  # (by external id: one task at most)
         items = status_page(
             session,
             query,
