@@ -12,10 +12,11 @@ plan SQLite had before migration 0015), so one run prints before and after.
 ``--sparse`` (issue 19, item 3, follow-up): a project in a sparse mid-project state, 30% done
 (the first ids), 0.1% in progress (next), the rest new, and one annotator ("cy") who answered
 the in-progress tasks (label ``neg`` on every tenth). Every filter the browser offers, on
-the first page and from the middle of the project, as ``list_tasks`` runs it now ("after":
-status filters through ``ix_task_status``) and with the status given as the plain predicate
-the old query walked ``ix_task_browse`` with ("before", same database, same rows). Filters
-the change does not touch print the same statement twice. Wall-clock and this process's
+the first page and from the middle of the project, as ``browse_tasks`` reads it now
+("after": status filters through ``ix_task_status``, the annotator's through
+``ix_annotation_browse``) and as the statement before them, every filter a condition on the
+walk of ``ix_task_browse`` ("before", same database, same rows). Filters the change does
+not touch print the same figure twice. Wall-clock and this process's
 CPU per page (on PostgreSQL the server's CPU is not in it).
 
     .venv/bin/python bench/bench_task_list.py --sparse --tasks 20000          # quick
@@ -42,7 +43,7 @@ from labelhouse.accounts import passwords
 from labelhouse.accounts import service as accounts
 from labelhouse.accounts.models import Role
 from labelhouse.annotations.models import Annotation
-from labelhouse.annotations.queries import TaskFilters, annotation_conditions
+from labelhouse.annotations.queries import TaskFilters, annotation_conditions, browse_tasks
 from labelhouse.db.engine import open_database
 from labelhouse.projects.service import create_project, get_project, load_schema
 from labelhouse.tasks.importer import import_tasks
@@ -100,6 +101,7 @@ SPARSE_CASES += [
     ("q (one match)", {"search": 'item {mid}"'}),
 ]
 SPARSE_CASES += [("annotator=cy", {"annotator": True}), ("label is neg", {"value": "neg"})]
+SPARSE_CASES += [("annotator=cy + label is neg", {"annotator": True, "value": "neg"})]
 SPARSE_CASES += [("status=done + q", {"status": "done", "search": "item"})]
 
 
@@ -143,24 +145,40 @@ def build_sparse(url: str, n_tasks: int) -> tuple[object, object, int, int, int]
 
 
 def time_filter(db, actor, pid: int, after: int, case: dict, before: bool, repeat: int):
-    """(median wall ms, median CPU ms) of one page of ``list_tasks`` with ``case``'s filters."""
+    """(median wall ms, median CPU ms) of one page with ``case``'s filters: as the browser
+    reads it now (``browse_tasks``), or ``before``: the statement list_tasks ran before, every
+    filter a condition on the walk of the project in id order."""
+    filters = TaskFilters(
+        status=case.get("status"),
+        external_id=case.get("external_id"),
+        search=case.get("search"),
+        annotator_id=case.get("annotator"),
+        field="label" if "value" in case else None,
+        value=case.get("value"),
+    )
     walls, cpus = [], []
     for _ in range(repeat):
         started, cpu = time.perf_counter(), time.process_time()
         with db.read_session() as s:
-            params = {k: v for k, v in case.items() if k in ("status", "external_id", "search")}
-            filters = TaskFilters(
-                annotator_id=case.get("annotator"),
-                field="label" if "value" in case else None,
-                value=case.get("value"),
-            )
-            where = annotation_conditions(
-                actor, load_schema(s, get_project(s, actor, pid)), filters
-            )
-            if before and "status" in params and "external_id" not in params:
-                overlap = get_project(s, actor, pid).overlap
-                where.append(status_condition(params.pop("status"), overlap))
-            list_tasks(s, actor, pid, after_id=after, limit=50, where=where, **params)
+            if not before:
+                browse_tasks(s, actor, pid, filters, after_id=after, limit=50)
+            else:
+                project = get_project(s, actor, pid)
+                where = annotation_conditions(actor, load_schema(s, project), filters)
+                if filters.status and not filters.external_id:
+                    where.append(status_condition(filters.status, project.overlap))
+                status = filters.status if filters.external_id else None
+                list_tasks(
+                    s,
+                    actor,
+                    pid,
+                    after_id=after,
+                    limit=50,
+                    status=status,
+                    external_id=filters.external_id,
+                    search=filters.search,
+                    where=where,
+                )
         walls.append((time.perf_counter() - started) * 1000)
         cpus.append((time.process_time() - cpu) * 1000)
     return statistics.median(walls), statistics.median(cpus)
@@ -175,20 +193,20 @@ def main_sparse(args: argparse.Namespace) -> None:
             f"\npage of 50 tasks, median of {args.repeat} (ms), {args.tasks:,} tasks, "
             f"{args.backend}: 30% done, {max(2, args.tasks // 1000):,} in progress"
         )
-        print(f"{'filter, page':34}{'after':>10}{'cpu':>8}{'before':>10}{'cpu':>8}")
+        print(f"{'filter, page':42}{'after':>10}{'cpu':>8}{'before':>10}{'cpu':>8}")
         for name, case in SPARSE_CASES:
             case = {
                 k: (cy if v is True else v.format(mid=mid) if isinstance(v, str) else v)
                 for k, v in case.items()
             }
-            changed = "status" in case and "external_id" not in case
+            changed = "annotator" in case or ("status" in case and "external_id" not in case)
             for where, after in (("first page", 0), ("mid-project", first + mid)):
                 now = time_filter(db, actor, pid, after, case, False, args.repeat)
                 old = (
                     time_filter(db, actor, pid, after, case, True, args.repeat) if changed else now
                 )
                 print(
-                    f"{name + ', ' + where:34}{now[0]:10.2f}{now[1]:8.2f}{old[0]:10.2f}{old[1]:8.2f}"
+                    f"{name + ', ' + where:42}{now[0]:10.2f}{now[1]:8.2f}{old[0]:10.2f}{old[1]:8.2f}"
                 )
         db.dispose()
 
