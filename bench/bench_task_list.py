@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import orjson
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import event, insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -184,6 +184,38 @@ def time_filter(db, actor, pid: int, after: int, case: dict, before: bool, repea
     return statistics.median(walls), statistics.median(cpus)
 
 
+def print_plans(db, actor, pid: int, after: int, case: dict) -> None:
+    """The access path of every statement one page runs now (``--plans``): the index lines
+    of PostgreSQL's EXPLAIN ANALYZE, SQLite's query plan."""
+    filters = TaskFilters(annotator_id=case.get("annotator"), status=case.get("status"))
+    statements: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "FROM task" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(db.read_engine, "before_cursor_execute", keep)
+    try:
+        with db.read_session() as s:
+            browse_tasks(s, actor, pid, filters, after_id=after, limit=50)
+    finally:
+        event.remove(db.read_engine, "before_cursor_execute", keep)
+    raw = db.read_engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for statement, parameters in statements:
+            pg = db.read_engine.dialect.name == "postgresql"
+            cur.execute(
+                ("EXPLAIN ANALYZE " if pg else "EXPLAIN QUERY PLAN ") + statement, parameters
+            )
+            lines = [str(row[0] if pg else row[-1]) for row in cur.fetchall()]
+            keep_lines = [x.strip() for x in lines if not pg or "Scan" in x or "Execution" in x]
+            print("    " + " | ".join(keep_lines))
+        raw.rollback()
+    finally:
+        raw.close()
+
+
 def main_sparse(args: argparse.Namespace) -> None:
     with migrated_database(args.backend, "bench_task_list") as url:
         print(f"building {args.tasks:,} tasks (sparse) on {args.backend}…", file=sys.stderr)
@@ -208,6 +240,8 @@ def main_sparse(args: argparse.Namespace) -> None:
                 print(
                     f"{name + ', ' + where:42}{now[0]:10.2f}{now[1]:8.2f}{old[0]:10.2f}{old[1]:8.2f}"
                 )
+                if args.plans and changed:
+                    print_plans(db, actor, pid, after, case)
         db.dispose()
 
 
@@ -217,6 +251,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--sparse", action="store_true", help="every filter, sparse statuses")
+    parser.add_argument("--plans", action="store_true", help="with --sparse: print access paths")
     args = parser.parse_args()
     passwords.use_profile("cheapest")
     if args.sparse:
