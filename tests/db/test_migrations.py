@@ -16,6 +16,7 @@ from labelhouse.review import service as review
 from labelhouse.review.models import ReviewOutcome
 from labelhouse.tables import Base
 from labelhouse.tasks import queue
+from labelhouse.tasks.models import STATUS_KEY_SQL
 from tests.factories import add_member, add_tasks, make_org, make_project, text_rows
 from tests.review.test_review import annotate_all, next_id
 
@@ -147,6 +148,21 @@ def test_pending_differences_notices_a_drift(engine):
     finally:
         with engine.begin() as conn:
             conn.execute(text("CREATE INDEX ix_audit_org_id ON audit_event (organization_id, id)"))
+    assert migrate.pending_differences(engine, Base.metadata) == []
+
+
+def test_pending_differences_notices_a_missing_expression_index(engine):
+    """SQLite cannot reflect an index on an expression; a missing one is still reported."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_task_status"))
+    try:
+        diffs = migrate.pending_differences(engine, Base.metadata)
+        assert any("ix_task_status" in repr(d) for d in diffs), diffs
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text(f"CREATE INDEX ix_task_status ON task (project_id, {STATUS_KEY_SQL}, id)")
+            )
     assert migrate.pending_differences(engine, Base.metadata) == []
 
 

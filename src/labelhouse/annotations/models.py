@@ -18,6 +18,9 @@ class Annotation(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "user_id"),
         Index("ix_annotation_project_user", "project_id", "user_id"),
+        # the task browser's annotator filter reads a person's answers in task order
+        # (annotations/queries.py: annotated_by)
+        Index("ix_annotation_browse", "project_id", "user_id", "status", "task_id"),
         # exports and quality read a project's answers task range by task range
         Index("ix_annotation_project_task", "project_id", "task_id"),
         # covers the stored analysis's freshness check (quality_report/stored.py)

@@ -102,22 +102,48 @@ def _value_condition(schema: LabelSchema, filters: TaskFilters) -> ColumnElement
     )
 
 
-def annotation_conditions(
+def _annotation_parts(
     actor: Actor, schema: LabelSchema, filters: TaskFilters
 ) -> list[ColumnElement[bool]]:
-    """One EXISTS over submitted annotations; annotator and label value must hold for the
-    *same* annotation ("tasks where Ada labelled PER"), not for two different ones.
-    Annotators only ever match their own annotations (they cannot see anyone else's)."""
+    """What one submitted annotation must satisfy for the annotator and value filters."""
     parts: list[ColumnElement[bool]] = []
     if filters.annotator_id is not None:
         parts.append(Annotation.user_id == filters.annotator_id)
     value = _value_condition(schema, filters)
     if value is not None:
         parts.append(value)
+    if parts and not actor.sees_whole_project:
+        parts.append(Annotation.user_id == actor.user_id)
+    return parts
+
+
+def annotated_by(
+    actor: Actor, schema: LabelSchema, filters: TaskFilters, project_id: int
+) -> tasks.DrivingRows | None:
+    """With an annotator filter, the page is read from that person's submitted annotations
+    in ``ix_annotation_browse (project_id, user_id, status, task_id)`` order (migration
+    0024): one annotation per task and person, so the join lists each task once, and a
+    page costs that person's answers rather than a walk of the project."""
+    if filters.annotator_id is None:
+        return None
+    on = and_(
+        Annotation.task_id == Task.id,
+        Annotation.project_id == project_id,
+        Annotation.status == SUBMITTED,
+        *_annotation_parts(actor, schema, filters),
+    )
+    return tasks.DrivingRows(table=Annotation, on=on, task_id=Annotation.task_id)
+
+
+def annotation_conditions(
+    actor: Actor, schema: LabelSchema, filters: TaskFilters
+) -> list[ColumnElement[bool]]:
+    """One EXISTS over submitted annotations; annotator and label value must hold for the
+    *same* annotation ("tasks where Ada labelled PER"), not for two different ones.
+    Annotators only ever match their own annotations (they cannot see anyone else's)."""
+    parts = _annotation_parts(actor, schema, filters)
     if not parts:
         return []
-    if not actor.sees_whole_project:
-        parts.append(Annotation.user_id == actor.user_id)
     return [
         exists().where(Annotation.task_id == Task.id, Annotation.status == SUBMITTED, and_(*parts))
     ]
@@ -136,6 +162,7 @@ def browse_tasks(
     actor = actor.in_project(project_id)
     project = get_project(session, actor, project_id)
     schema = load_schema(session, project)
+    driving = annotated_by(actor, schema, filters, project.id)
     return tasks.list_tasks(
         session,
         actor,
@@ -145,7 +172,8 @@ def browse_tasks(
         status=filters.status or None,
         external_id=filters.external_id or None,
         search=filters.search or None,
-        where=annotation_conditions(actor, schema, filters),
+        where=[] if driving else annotation_conditions(actor, schema, filters),
+        driving=driving,
     )
 
 

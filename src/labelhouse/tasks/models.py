@@ -27,6 +27,10 @@ from labelhouse.db.base import Base, BigId, JsonDoc, UtcDateTime, utcnow
 NullableJson = JSON(none_as_null=True).with_variant(
     postgresql.JSONB(none_as_null=True), "postgresql"
 )
+# The task browser's status key (tasks/status_pages.py): -1 for a new task, else ``done``.
+# Spelled as PostgreSQL prints it back (pg_get_indexdef, newlines too): Alembic's model
+# check compares the two texts.
+STATUS_KEY_SQL = "(\nCASE\n    WHEN taken = 0 AND done = 0 THEN -1\n    ELSE done\nEND)"
 
 
 class Task(Base):
@@ -51,6 +55,9 @@ class Task(Base):
         # The queue of a project ordered by priority or uncertainty (tasks/queue_order.py):
         # claims walk (is_open, queue_rank, id) in index order, as ix_task_queue by id.
         Index("ix_task_queue_rank", "project_id", "is_open", "queue_rank", "id"),
+        # The browser's status filters (tasks/status_pages.py): one id-ordered range per
+        # status key value, so a sparse status is read without walking past the others.
+        Index("ix_task_status", "project_id", text(STATUS_KEY_SQL), "id"),
         Index(
             "ix_task_gold",
             "project_id",

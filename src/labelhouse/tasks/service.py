@@ -43,6 +43,7 @@ from labelhouse.storage import Storage
 from labelhouse.tasks.models import Assignment, Prediction, StoredFile, Task
 from labelhouse.tasks.outside_policy import hidden_keys_only
 from labelhouse.tasks.queries import MAX_SEARCH_LENGTH, json_spellings, json_text_contains
+from labelhouse.tasks.status_pages import status_condition, status_page
 from labelhouse.tasks.visibility import stagings_of, visible_in, visible_joined, visible_tasks
 
 TASK_STATUSES = ("new", "in_progress", "done")
@@ -219,6 +220,18 @@ class TaskPage:
     next_cursor: int | None
 
 
+@dataclass(frozen=True)
+class DrivingRows:
+    """Rows of another table that name at most one task each and hold the filter, read in
+    their own index's order: the page joins them and pages by ``task_id`` (a column equal to
+    ``task.id``), so it costs the matching rows, not the project's tasks. Built by layers
+    above (the annotator filter: :mod:`labelhouse.annotations.queries`)."""
+
+    table: Any
+    on: ColumnElement[bool]
+    task_id: Any
+
+
 def list_tasks(
     session: Session,
     actor: Actor,
@@ -230,13 +243,16 @@ def list_tasks(
     external_id: str | None = None,
     search: str | None = None,
     where: Sequence[ColumnElement[bool]] = (),
+    driving: DrivingRows | None = None,
 ) -> TaskPage:
-    """Keyset-paginated task list (stable under inserts, O(log n) per page).
+    """Keyset-paginated task list (stable under inserts, O(log n) per page). A status filter
+    reads ``ix_task_status`` (:mod:`labelhouse.tasks.status_pages`).
 
     ``search`` is a case-insensitive substring of the task data's JSON text (see
     :mod:`labelhouse.tasks.queries`). ``where`` takes extra conditions on ``Task`` from
     layers above (the annotation filters of :mod:`labelhouse.annotations.queries`), so the
-    scoping and paging rules stay in this one function.
+    scoping and paging rules stay in this one function; ``driving``, rows of another table
+    to read the page from (then a status is a plain filter on those rows' tasks).
     """
     actor = actor.in_project(project_id)
     project = get_project(session, actor, project_id)
@@ -247,18 +263,11 @@ def list_tasks(
         query = query.where(
             exists().where(Assignment.task_id == Task.id, Assignment.user_id == actor.user_id)
         )
-    if status is not None:
-        if status not in TASK_STATUSES:
-            raise InvalidInput(
-                "Unknown status filter.",
-                [Problem("status", f"use one of: {', '.join(TASK_STATUSES)}")],
-            )
-        if status == "done":
-            query = query.where(Task.done >= project.overlap)
-        elif status == "new":
-            query = query.where(Task.taken == 0, Task.done == 0)
-        else:
-            query = query.where(or_(Task.taken > 0, Task.done > 0), Task.done < project.overlap)
+    if status is not None and status not in TASK_STATUSES:
+        raise InvalidInput(
+            "Unknown status filter.",
+            [Problem("status", f"use one of: {', '.join(TASK_STATUSES)}")],
+        )
     if external_id is not None:
         # A task's dedup key is "x:" + its external id (tasks/import_rows.py): the unique
         # (project_id, dedup_key) index finds it at once, where the browse index walked the
@@ -273,9 +282,30 @@ def list_tasks(
         query = query.where(json_text_contains(Task.data, search))
     for condition in where:
         query = query.where(condition)
-    if external_id is None:  # (one task at most otherwise: PostgreSQL would sort it)
-        query = query.order_by(Task.id)
-    items = list(session.scalars(query.limit(limit + 1)))
+    items: list[Task] | None = None
+    if driving is not None:
+        query = query.join(driving.table, driving.on).where(driving.task_id > after_id)
+        if status is not None:
+            query = query.where(status_condition(status, project.overlap))
+        if external_id is None:
+            query = query.order_by(driving.task_id)
+        items = list(session.scalars(query.limit(limit + 1)))
+    elif status is not None and external_id is None:  # (by external id: one task at most)
+        items = status_page(
+            session,
+            query,
+            project_id=project.id,
+            status=status,
+            overlap=project.overlap,
+            after_id=after_id,
+            limit=limit,
+        )
+    if items is None:
+        if status is not None:
+            query = query.where(status_condition(status, project.overlap))
+        if external_id is None:  # (one task at most otherwise: PostgreSQL would sort it)
+            query = query.order_by(Task.id)
+        items = list(session.scalars(query.limit(limit + 1)))
     more = len(items) > limit
     items = items[:limit]
     return TaskPage(items=items, next_cursor=items[-1].id if more and items else None)
