@@ -57,9 +57,17 @@ SERVE = [sys.executable, "-c", "from labelhouse.cli.main import app; app()", "se
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def build(url: str, n_tasks: int, n_users: int, overlap: int) -> tuple[int, list[str]]:
+def build(
+    url: str, n_tasks: int, n_users: int, overlap: int, history: str = "vacuumed"
+) -> tuple[int, list[str]]:
     """Owner, project, annotators with API tokens (services), then the tasks and the done
-    half's rows (set-based SQL). Returns (project id, one token per annotator)."""
+    half's rows (set-based SQL). Returns (project id, one token per annotator).
+
+    ``history``: "vacuumed" inserts the done half closed and VACUUMs; "updates" inserts
+    every task open, VACUUMs, then closes the done half with one UPDATE and only ANALYZEs,
+    so the queue indexes hold the dead entries that claims leave until autovacuum comes
+    (its default threshold on a 1M-task table is 200,000 dead rows; this server runs with
+    autovacuum off)."""
     from labelhouse.accounts import passwords
     from labelhouse.accounts import service as accounts
     from labelhouse.accounts.models import Role
@@ -119,7 +127,7 @@ def build(url: str, n_tasks: int, n_users: int, overlap: int) -> tuple[int, list
                 " CASE WHEN i <= :d THEN :o ELSE 0 END, CASE WHEN i <= :d THEN :o ELSE 0 END,"
                 f" i > :d, NULL, now() FROM {series}"
             ),
-            {"p": pid, "d": done, "o": overlap},
+            {"p": pid, "d": 0 if history == "updates" else done, "o": overlap},
         )
         for k in range(overlap):  # annotators u0 + (i + k) % users: distinct per task
             who = f"{u0} + ((i + {k}) % {n_users})"
@@ -150,6 +158,14 @@ def build(url: str, n_tasks: int, n_users: int, overlap: int) -> tuple[int, list
         c.execute(text("SELECT setval('task_id_seq', (SELECT max(id) FROM task))"))
     with engine.connect() as c:
         c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+    if history == "updates":
+        with engine.begin() as c:
+            c.execute(
+                text("UPDATE task SET taken = :o, done = :o, is_open = false WHERE id <= :d"),
+                {"o": overlap, "d": done},
+            )
+        with engine.connect() as c:
+            c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     engine.dispose()
     print(f"built {n:,} tasks ({done:,} done) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return pid, tokens
@@ -433,6 +449,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30, help="measured seconds per level")
     ap.add_argument("--warmup", type=float, default=5, help="unmeasured seconds per level")
     ap.add_argument("--clients", type=int, default=2, help="load-generator processes")
+    ap.add_argument(
+        "--history",
+        choices=("vacuumed", "updates"),
+        default="vacuumed",
+        help="how the done half got done (see build)",
+    )
     ap.add_argument("--probe", action="store_true", help="sample waits and EXPLAIN the claim")
     ap.add_argument("--label", default="", help="a name for this run in the table (before/after)")
     args = ap.parse_args()
@@ -445,7 +467,7 @@ def main() -> None:
         scratch_pg_database("lh_claimscale") as (url, dbname),
         tempfile.TemporaryDirectory() as tmp,
     ):
-        pid, tokens = build(url, args.tasks, max(levels), args.overlap)
+        pid, tokens = build(url, args.tasks, max(levels), args.overlap, args.history)
         env = {
             **os.environ,
             "LABELHOUSE_DATA_DIR": tmp,
@@ -493,7 +515,8 @@ def main() -> None:
             backends.engine.dispose()
     label = args.label or "run"
     print(
-        f"\nclaim scaling [{label}]: {args.tasks:,} tasks, half done, overlap {args.overlap},"
+        f"\nclaim scaling [{label}]: {args.tasks:,} tasks, half done ({args.history}),"
+        f" overlap {args.overlap},"
         f" workers {args.workers}, {args.seconds:.0f} s per level;"
         " db cpu = /proc utime+stime of this database's backends"
     )
