@@ -457,7 +457,18 @@ def main() -> None:
     )
     ap.add_argument("--probe", action="store_true", help="sample waits and EXPLAIN the claim")
     ap.add_argument("--label", default="", help="a name for this run in the table (before/after)")
+    ap.add_argument("--save", type=Path, help="also write this run's rows here (JSON)")
+    ap.add_argument(
+        "--compare",
+        nargs="+",
+        type=Path,
+        metavar="SAVED",
+        help="print runs saved with --save side by side (before/after) and exit",
+    )
     args = ap.parse_args()
+    if args.compare:
+        compare([json.loads(p.read_text()) for p in args.compare])
+        return
     levels = [int(x) for x in args.levels.split(",")]
     admin_url = os.environ.get(
         "LABELHOUSE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -514,6 +525,10 @@ def main() -> None:
             server.wait(timeout=30)
             backends.engine.dispose()
     label = args.label or "run"
+    if args.save:
+        args.save.write_text(
+            json.dumps({"label": label, "args": vars(args) | {"save": None}, "rows": rows})
+        )
     print(
         f"\nclaim scaling [{label}]: {args.tasks:,} tasks, half done ({args.history}),"
         f" overlap {args.overlap},"
@@ -528,13 +543,47 @@ def main() -> None:
     for r in rows:
         if "waits" in r:
             print(f"waits at {r['annotators']} (backends per sample):", json.dumps(r["waits"]))
-    if len(rows) > 1 and rows[0]["db_cpu_ms_per_pair"]:
-        base = rows[0]["db_cpu_ms_per_pair"]
-        for r in rows[1:]:
-            print(
-                f"db_cpu_ratio {r['annotators']}/{rows[0]['annotators']}:"
-                f" {r['db_cpu_ms_per_pair'] / base:.2f}"
-            )
+    for line in ratios(rows):
+        print(line)
+
+
+def ratios(rows: list[dict[str, Any]]) -> list[str]:
+    """Database CPU per pair at each level over that at 8 annotators (or the first level)."""
+    base = next((r for r in rows if r["annotators"] == 8), rows[0])
+    if not base["db_cpu_ms_per_pair"]:
+        return []
+    return [
+        f"db_cpu_ratio {r['annotators']}/{base['annotators']}:"
+        f" {r['db_cpu_ms_per_pair'] / base['db_cpu_ms_per_pair']:.2f}"
+        for r in rows
+        if r is not base and r["annotators"] > base["annotators"]
+    ]
+
+
+COMPARED = (
+    "pairs_per_s",
+    "pair_p50_ms",
+    "pair_p99_ms",
+    "db_cpu_ms_per_pair",
+    "app_cpu_ms_per_pair",
+    "client_cpu_ms_per_pair",
+    "head_walk_buffers_p50",
+    "lane_walk_buffers_p50",
+    "over_assigned",
+    "double_annotated",
+    "users_with_2_leases",
+)
+
+
+def compare(runs: list[dict[str, Any]]) -> None:
+    """Saved runs side by side: one column per (run, level)."""
+    cols = [(run["label"], r) for run in runs for r in run["rows"]]
+    print("".ljust(24) + "".join(f"{label[:10]:>11}/{r['annotators']:<3}" for label, r in cols))
+    for k in COMPARED:
+        print(k.ljust(24) + "".join(f"{r.get(k, '-')!s:>15}" for _, r in cols))
+    for run in runs:
+        for line in ratios(run["rows"]):
+            print(f"{run['label']}: {line}")
 
 
 if __name__ == "__main__":
