@@ -436,6 +436,14 @@ def invariants(url: str, overlap: int) -> dict[str, int]:
     }
     with engine.connect() as c:
         found = {k: c.execute(text(q)).scalar_one() for k, q in queries.items()}
+        # how far apart the 16 lanes' oldest open tasks are (ids): the window within which
+        # lane claims keep "oldest open first" (not an invariant; 15 = perfectly even)
+        found["lane_head_spread"] = c.execute(
+            text(
+                "SELECT max(h) - min(h) FROM (SELECT min(id) AS h FROM task WHERE is_open"
+                " GROUP BY id % 16) x"
+            )
+        ).scalar_one()
     engine.dispose()
     return found
 
@@ -572,6 +580,7 @@ COMPARED = (
     "over_assigned",
     "double_annotated",
     "users_with_2_leases",
+    "lane_head_spread",
 )
 
 
