@@ -177,3 +177,26 @@ def test_32_threads_claiming_and_submitting_keep_every_rule(db, gold):
             assert queue.claim_next(s, member.actor, pid) is None
     if db.dialect == "postgresql":
         assert LANES.dealt > dealt  # the claims did overlap and walk lanes
+
+
+def test_the_lane_walk_is_an_index_walk_of_ix_task_lane(db):
+    """The lane expression in the statements must be the index's (``id % CLAIM_LANES``,
+    a literal): otherwise PostgreSQL filters ix_task_queue instead, silently."""
+    if db.dialect != "postgresql":
+        pytest.skip("the lane index is PostgreSQL's")
+    owner = make_org(db)
+    pid = _project(db, owner)
+    add_tasks(db, owner, pid, text_rows(30))
+    with db.session() as s:
+        conn = s.connection()
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table: no shortcut
+        for statement in (queue._TAKE_FIRST_IN_LANE, queue._CANDIDATE_IN_LANE):
+            compiled = statement.compile(dialect=conn.dialect)
+            params = compiled.construct_params(
+                {"pid": pid, "uid": owner.actor.user_id, "lane": 3, "floor": 0, "overlap": 1}
+            )
+            plan = "\n".join(
+                row[0] for row in conn.exec_driver_sql("EXPLAIN " + compiled.string, params)
+            )
+            assert "Index Scan using ix_task_lane" in plan, plan
+        s.rollback()
