@@ -37,7 +37,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    func,
     insert,
     literal_column,
     or_,
@@ -254,9 +253,13 @@ _TAKE_FIRST_IN_LANE = _take_first(
     _lane_walk(_FIRST_OPEN_BY_ID, _candidate).with_for_update(skip_locked=True)
 )
 _CANDIDATE_IN_LANE = _lane_walk(_CANDIDATE, _T).with_for_update(skip_locked=True, of=_T)
-# The floor: the project's lowest open id (ix_task_queue's first live open entry).
-_OPEN_FLOOR = select(func.min(_T.c.id)).where(
-    _T.c.project_id == bindparam("pid"), _T.c.is_open.is_(True)
+# The floor: the project's lowest open id, ordered (is_open, id) as _FIRST_OPEN_BY_ID so that
+# it is ix_task_queue's first live open entry (min(id) may walk the primary key instead).
+_OPEN_FLOOR = (
+    select(_T.c.id)
+    .where(_T.c.project_id == bindparam("pid"), _T.c.is_open.is_(True))
+    .order_by(_T.c.is_open, _T.c.id)
+    .limit(1)
 )
 
 
