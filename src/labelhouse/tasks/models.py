@@ -93,6 +93,21 @@ class Task(Base):
     queue_rank: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
 
 
+# Claim lanes (PostgreSQL only; tasks/queue.py): the open tasks split by ``id % CLAIM_LANES``,
+# each lane in id order. Annotators claiming at the same moment walk different lanes, so they
+# do not all start at the head of one index range, stepping over each other's locked rows
+# and not-yet-removable dead entries (issue 18). Partial: only open tasks are entered, so a
+# claim that closes a task adds nothing here. SQLite serialises claims and does without it.
+CLAIM_LANES = 16
+ix_task_lane = Index(
+    "ix_task_lane",
+    Task.__table__.c.project_id,
+    Task.__table__.c.id % text(str(CLAIM_LANES)),
+    Task.__table__.c.id,
+    postgresql_where=Task.__table__.c.is_open,
+).ddl_if(dialect="postgresql")
+
+
 class TaskImport(Base):
     """A record of one import run, for the UI and the audit trail.
 

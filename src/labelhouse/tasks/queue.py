@@ -12,6 +12,10 @@ handed out by the gold rule only, and every counter update below keeps them clos
 The order in which open tasks are tried is the project's ``queue_order``
 (``tasks/queue_order.py``: import order, priority or uncertainty); it changes only which
 task a claim looks at first, never the rules above.
+On PostgreSQL a claim made while another is in flight in the same process walks one lane
+(``id % CLAIM_LANES``, index ix_task_lane) of the default order from a recent floor instead
+of the whole head (tasks/claim_lanes.py, issue 18); an empty lane falls back to the head
+walk, so "nothing" still means nothing.
 Routed projects (``tasks/routing.py``) narrow who may take a slot: a workforce's people
 take slots of the tasks routed to it (``task_route.taken`` < ``quota``, moved with
 ``task.taken`` in the same transaction), vendors nothing else; the ``task.taken`` cap
@@ -26,7 +30,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
@@ -38,8 +54,9 @@ from labelhouse.errors import Conflict, NotFound
 from labelhouse.projects.models import Project
 from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, update_settings
 from labelhouse.projects.skip_reasons import clean_skip
+from labelhouse.tasks.claim_lanes import LANES, Lane
 from labelhouse.tasks.gold import REOPEN_ALL, open_expr, pick_gold
-from labelhouse.tasks.models import Assignment, Task, TaskRoute
+from labelhouse.tasks.models import CLAIM_LANES, Assignment, Task, TaskRoute
 from labelhouse.tasks.queue_order import rerank
 from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow
 from labelhouse.tasks.visibility import claim_params, hidden_by_params
@@ -210,6 +227,53 @@ _TAKE_FIRST_OPEN_WAITING = {
     r: _take_first(first.with_for_update()) for r, first in _FIRST_OPEN.items()
 }
 _CANDIDATE_PG_WAITING = {r: q.with_for_update(of=_T) for r, q in _CANDIDATES_BY.items()}
+
+
+# -- claim lanes (PostgreSQL, default order: tasks/claim_lanes.py) -------------------------
+def _in_lane(table: Any) -> Any:
+    """The lane expression, spelled as ix_task_lane's (a literal, not a bound parameter,
+    or the planner cannot match the index)."""
+    return table.c.id % literal_column(str(CLAIM_LANES))
+
+
+def _lane_walk(query: Select[Any], table: Any) -> Select[Any]:
+    """``query`` narrowed to one lane from the floor on, in ix_task_lane's order
+    (``is_open`` bare: the index's predicate, so the planner can prove it)."""
+    return (
+        query.where(
+            table.c.is_open,
+            _in_lane(table) == bindparam("lane"),
+            table.c.id >= bindparam("floor"),
+        )
+        .order_by(None)
+        .order_by(_in_lane(table), table.c.id)
+    )
+
+
+_TAKE_FIRST_IN_LANE = _take_first(
+    _lane_walk(_FIRST_OPEN_BY_ID, _candidate).with_for_update(skip_locked=True)
+)
+_CANDIDATE_IN_LANE = _lane_walk(_CANDIDATE, _T).with_for_update(skip_locked=True, of=_T)
+# The floor: the project's lowest open id, ordered (is_open, id) as _FIRST_OPEN_BY_ID so that
+# it is ix_task_queue's first live open entry (min(id) may walk the primary key instead).
+_OPEN_FLOOR = (
+    select(_T.c.id)
+    .where(_T.c.project_id == bindparam("pid"), _T.c.is_open.is_(True))
+    .order_by(_T.c.is_open, _T.c.id)
+    .limit(1)
+)
+
+
+def _lane_params(session: Session, project_id: int, lane: Lane) -> dict[str, Any] | None:
+    """The lane walk's parameters, reading the floor first when asked to; None when there
+    is no open task at all (the head walk then says so)."""
+    floor = lane.floor
+    if floor is None:
+        floor = session.connection().execute(_OPEN_FLOOR, {"pid": project_id}).scalar()
+        LANES.set_floor(project_id, floor)
+    return None if floor is None else {"lane": lane.lane, "floor": floor}
+
+
 _TASK_BY_ID = select(*TASK_ROW_COLUMNS).where(_T.c.id == bindparam("tid"))
 # While an import is being staged (SQLite: tasks/visibility.py), claims use these instead:
 # the same statements with the staged tasks left out (and the index walk stopped at them).
@@ -350,7 +414,20 @@ def claim_next(
     slot, insert the lease.
     """
     actor.in_project(project_id)  # NotFound unless the actor may work in it
-    now = now or utcnow()
+    with LANES.claiming(project_id) as lane:
+        return _claim(session, actor, project_id, now or utcnow(), gate, durable, lane)
+
+
+def _claim(
+    session: Session,
+    actor: Actor,
+    project_id: int,
+    now: datetime,
+    gate: Gate | None,
+    durable: bool,
+    lane: Lane | None,
+) -> Lease | None:
+    """:func:`claim_next`'s body; ``lane``: see tasks/claim_lanes.py (PostgreSQL only)."""
     conn = session.connection()
     is_pg = conn.dialect.name == "postgresql"
     params = {"pid": project_id, "org": actor.organization_id, "uid": actor.user_id, "now": now}
@@ -372,7 +449,7 @@ def claim_next(
     if project.routed or actor.vendor:
         task = _take_routed_slot(session, project, actor, is_pg)
     else:
-        task = _take_slot(session, project, actor.user_id, is_pg)
+        task = _take_slot(session, project, actor.user_id, is_pg, lane)
     if task is None:
         return None
     expires_at = now + timedelta(seconds=project.lease_seconds)
@@ -401,26 +478,40 @@ def claim_next(
     return Lease(project, task, assignment_id, expires_at, created=True)
 
 
-def _take_slot(session: Session, project: ProjectRow, user_id: int, is_pg: bool) -> TaskRow | None:
-    """Choose the caller's next task and count them on it (``taken`` + 1), or None."""
+def _take_slot(
+    session: Session, project: ProjectRow, user_id: int, is_pg: bool, lane: Lane | None = None
+) -> TaskRow | None:
+    """Choose the caller's next task and count them on it (``taken`` + 1), or None.
+    ``lane``: walk that claim lane first (PostgreSQL, default order: tasks/claim_lanes.py)."""
     conn = session.connection()
-    params = {"pid": project.id, "uid": user_id, "overlap": project.overlap}
+    params: dict[str, Any] = {"pid": project.id, "uid": user_id, "overlap": project.overlap}
     hidden = claim_params(session, project)  # None unless an import is being staged
     ranked = project.queue_order != "default"
+    in_lane = None
+    if lane is not None and is_pg and not ranked and hidden is None:
+        in_lane = _lane_params(session, project.id, lane)
     if project.gold_rate <= 0 and project.gold_first_n <= 0:
         if hidden is not None:
             row = conn.execute(_TAKE_FIRST_VISIBLE[is_pg, ranked], params | hidden).first()
             return None if row is None else TaskRow(*row)
-        row = conn.execute(_TAKE_FIRST_OPEN[is_pg, ranked], params).first()
+        row = None
+        if in_lane:  # an empty (or all locked) lane: the head walk below, as alone
+            row = conn.execute(_TAKE_FIRST_IN_LANE, params | in_lane).first()
+        if row is None:
+            row = conn.execute(_TAKE_FIRST_OPEN[is_pg, ranked], params).first()
         if row is None and is_pg:
             bound_lock_waits(session)
             row = conn.execute(_TAKE_FIRST_OPEN_WAITING[ranked], params).first()
         return None if row is None else TaskRow(*row)
+    row = None
     if hidden is not None:
         row = conn.execute(_CANDIDATE_VISIBLE[is_pg, ranked], params | hidden).first()
     else:
-        first = _CANDIDATE_PG[ranked] if is_pg else _CANDIDATES_BY[ranked]
-        row = conn.execute(first, params).first()
+        if in_lane:
+            row = conn.execute(_CANDIDATE_IN_LANE, params | in_lane).first()
+        if row is None:
+            first = _CANDIDATE_PG[ranked] if is_pg else _CANDIDATES_BY[ranked]
+            row = conn.execute(first, params).first()
     if row is None and is_pg and hidden is None:
         bound_lock_waits(session)
         row = conn.execute(_CANDIDATE_PG_WAITING[ranked], params).first()

@@ -1,7 +1,7 @@
 """indexes for the task browser's status and annotator filters
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-04 22:50:00
 
 A status filter of the task browser walked ``ix_task_browse`` in id order and tested each
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0022"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
