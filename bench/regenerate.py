@@ -156,4 +156,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from conditions import with_conditions  # the whole run's load and calibration, too
+
+    sys.exit(with_conditions(main))

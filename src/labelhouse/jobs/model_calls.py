@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labelhouse.accounts import service as accounts
 from labelhouse.accounts.policy import Actor
 from labelhouse.config import Settings
 from labelhouse.db.engine import Database
@@ -34,6 +33,10 @@ def request_model_job(session: Any, actor: Actor, plan: calls.Plan) -> Job:
 
 
 def _requester(db: Database, job: Claimed) -> Actor:
+    # Here, not at import: accounts.service loads argon2, which `labelhouse import` (it
+    # imports this module for the on-import calls) otherwise never needs.
+    from labelhouse.accounts import service as accounts
+
     with db.read_session() as s:
         try:  # as the person who asked, with their rights now
             if job.requested_by is None:
