@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
+import psutil
 from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +69,45 @@ def scratch_pg_database(prefix: str) -> Iterator[tuple[str, str]]:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
         admin.dispose()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User+sys CPU seconds of a process and all its descendants, counting those that have
+    ended and been waited for (a worker killed and replaced by its supervisor keeps
+    counting): what a server spent, for "server CPU per operation" figures."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def pg_backend_cpu(dbname: str) -> dict[int, float]:
+    """User+sys CPU seconds so far of each PostgreSQL backend serving ``dbname`` (its
+    command line names the database), read from /proc: the database's share of a run's
+    CPU, which the app's own figures leave out. Background processes (WAL writer,
+    checkpointer, autovacuum) are left out: they serve every database on the server."""
+    seen: dict[int, float] = {}
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if proc.info["name"] == "postgres" and f" {dbname} " in " ".join(
+                proc.info["cmdline"] or []
+            ):
+                t = proc.cpu_times()
+                seen[proc.pid] = t.user + t.system
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return seen
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two :func:`pg_backend_cpu` snapshots (a backend that
+    started in between counts whole; one that ended in between loses its last part)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
