@@ -17,7 +17,8 @@ database run first, since they build the project the other phases use:
   ``--workers`` × ``--annotators`` a real ``labelhouse serve --workers W`` and that many
   annotators doing ``POST /next`` + submit, each pausing a random 0–2 × ``--think``
   seconds between pairs (``--think 0``: as fast as they can). Per cell: pairs/s, pair p50 /
-  p99, **server CPU per pair** (all serve processes, from /proc), database CPU per pair
+  p99, **server CPU per pair** (all serve processes, from /proc; beside it what the
+  server burns idle, per second, measured for 3 s before the cells), database CPU per pair
   (PostgreSQL backends of this database), the load generator's own CPU per pair, how busy
   the machine was, and the queue's invariants over the cell's answers (tasks with more
   answers than the overlap, people with two answers on one task: both must be 0). A cell
@@ -85,6 +86,7 @@ OWNER = "owner@envelope.local"
 PAST = 40  # annotators who did the finished part of the project
 P99_LIMIT_MS = 100.0
 PAGE_LIMIT_S = 1.0
+IDLE_SECONDS = 3.0
 DEFAULTS = {"tasks": 10_000_000, "seconds": 20.0, "think": 0.5, "done": 0.9}
 
 
@@ -128,7 +130,7 @@ def emit(table: str, cells: list[object]) -> None:
     table's name; :func:`print_tables` prints the tables whole at the end."""
     row = "| " + " | ".join(str(c) for c in cells) + " |"
     ROWS[table].append(row)
-    print(f"{table}: {row}", file=sys.stderr, flush=True)
+    print(f"{time.strftime('%H:%M:%S')} {table}: {row}", file=sys.stderr, flush=True)
 
 
 # -- import ------------------------------------------------------------------------------
@@ -436,6 +438,9 @@ def claims_phase(built: Built, args: argparse.Namespace) -> None:
         try:
             port = server.port
             drive(port, built.tokens[:8], built.project, 2.0, 0.0, args)  # warm every worker
+            idle0 = server.cpu_seconds()
+            time.sleep(IDLE_SECONDS)  # what the server burns with nobody working
+            idle = (server.cpu_seconds() - idle0) / IDLE_SECONDS
             for count in args.annotators:
                 tokens = built.tokens[:count]
                 last = last_annotation(built)
@@ -468,6 +473,7 @@ def claims_phase(built: Built, args: argparse.Namespace) -> None:
                         ms(p50),
                         ms(p99),
                         f"**{server_cpu / pairs * 1000:.2f}**",
+                        f"{idle * 100:.1f} %",
                         f"{db_cpu / pairs * 1000:.2f}" if db_cpu is not None else "–",
                         f"{got['cpu'] / pairs * 1000:.2f}",
                         f"{busy * 100:.0f} %",
@@ -606,7 +612,7 @@ HEADERS = {
     "import": "| database | tasks | tasks/s | wall s | command CPU s | PostgreSQL backend CPU s"
     " | peak RSS MB | database GB after | command |",
     "claims": "| database | tasks | workers | annotators | pairs/s | p50 ms | p99 ms"
-    " | server CPU ms/pair | database CPU ms/pair | load generator CPU ms/pair | machine busy"
+    " | server CPU ms/pair | server idle CPU | database CPU ms/pair | load generator CPU ms/pair | machine busy"
     " | over-assigned / twice | p99 ≤ 100 ms | command |",
     "quality": "| database | tasks | answers | read | median wall | server CPU per read"
     " | database CPU per read | recompute (background job) CPU / wall, peak RSS | first view, nothing stored"
@@ -632,7 +638,7 @@ def run(data: Path, args: argparse.Namespace) -> None:
             past = people(one, max(args.annotators))
             n, seconds = finish_most(one, args.done, past)
             print(
-                f"{one.backend}: {n:,} tasks finished in SQL in {seconds:.0f} s, people in "
+                f"{time.strftime('%H:%M:%S')} {one.backend}: {n:,} tasks finished in SQL in {seconds:.0f} s, people in "
                 f"{time.perf_counter() - t0 - seconds:.0f} s",
                 file=sys.stderr,
                 flush=True,
