@@ -17,6 +17,7 @@ a private database is created and dropped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -78,19 +79,36 @@ class Server:
         self._watch = threading.Thread(target=self._sample, daemon=True)
         self._watch.start()
 
-    def rss(self) -> int:
+    def _tree(self) -> list[psutil.Process]:
         try:
             p = psutil.Process(self.proc.pid)
-            return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)])
+            return [p, *p.children(recursive=True)]
         except psutil.Error:
-            return 0
+            return []
+
+    @staticmethod
+    def _rss_of(procs: list[psutil.Process]) -> int:
+        total = 0
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_info().rss
+        return total
+
+    def rss(self) -> int:
+        return self._rss_of(self._tree())
 
     def cpu_seconds(self) -> float:
         return tree_cpu_seconds(self.proc.pid)
 
     def _sample(self) -> None:
+        """Peak RSS every 20 ms; the process tree is listed once a second, since listing
+        it scans all of /proc (3 ms: 15 % of a core at this rate, on the measured cores)."""
+        procs: list[psutil.Process] = []
+        listed = 0.0
         while not self._stop.is_set():
-            self.peak_rss = max(self.peak_rss, self.rss())
+            if time.monotonic() - listed > 1.0:
+                procs, listed = self._tree(), time.monotonic()
+            self.peak_rss = max(self.peak_rss, self._rss_of(procs))
             time.sleep(0.02)
 
     def reset_peak(self) -> None:

@@ -86,21 +86,33 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def pg_backend_cpu(dbname: str) -> dict[int, float]:
     """User+sys CPU seconds so far of each PostgreSQL backend serving ``dbname`` (its
     command line names the database), read from /proc: the database's share of a run's
     CPU, which the app's own figures leave out. Background processes (WAL writer,
-    checkpointer, autovacuum) are left out: they serve every database on the server."""
+    checkpointer, autovacuum) are left out: they serve every database on the server.
+    Plain /proc reads (~1 ms a call; psutil's process_iter took 7 ms), as samplers call it
+    every 50 ms on the cores they measure."""
     seen: dict[int, float] = {}
-    for proc in psutil.process_iter(["name", "cmdline"]):
+    marker = f" {dbname} ".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            if proc.info["name"] == "postgres" and f" {dbname} " in " ".join(
-                proc.info["cmdline"] or []
-            ):
-                t = proc.cpu_times()
-                seen[proc.pid] = t.user + t.system
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
+            with open(f"/proc/{entry}/comm", "rb") as f:
+                if f.read() != b"postgres\n":
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if marker not in f.read().replace(b"\0", b" "):
+                    continue
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+            seen[int(entry)] = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass  # gone meanwhile
     return seen
 
 
