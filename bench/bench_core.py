@@ -65,7 +65,7 @@ class Server:
             stderr=subprocess.PIPE,
         )
         self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 60
+        deadline = time.time() + 120  # a loaded 2-core machine starts 4 workers slowly
         while time.time() < deadline:
             try:
                 if httpx.get(self.base + "/api/health", timeout=1).status_code == 200:
@@ -73,6 +73,7 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.2)
         else:
+            self.proc.terminate()
             raise RuntimeError("server did not start: " + self.proc.stderr.read().decode()[-2000:])
         self.peak_rss = 0
         self._stop = threading.Event()

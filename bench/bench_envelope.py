@@ -435,7 +435,11 @@ def ms(seconds: float) -> str:
 
 def claims_phase(built: Built, args: argparse.Namespace) -> None:
     for workers in args.workers:
-        server = Server(built.env, workers)
+        try:
+            server = Server(built.env, workers)
+        except RuntimeError as exc:  # e.g. too slow to start on a loaded machine
+            emit("claims", [built.backend, f"{args.tasks:,}", workers, f"failed: {exc}"[:300]])
+            continue
         try:
             port = server.port
             drive(port, built.tokens[:8], built.project, 2.0, 0.0, args)  # warm every worker
@@ -640,10 +644,13 @@ def run(data: Path, args: argparse.Namespace) -> None:
         with ThreadPoolExecutor(len(built)) as pool:
             list(pool.map(lambda one: prepare(one, args), built))
         for one in built:
-            if "claims" in args.phases:
-                claims_phase(one, args)
-            if "quality" in args.phases:
-                quality_phase(one, args)
+            for phase, measure in (("claims", claims_phase), ("quality", quality_phase)):
+                if phase in args.phases:
+                    try:
+                        measure(one, args)
+                    except Exception as exc:  # a long run goes on with the next part
+                        print(f"{one.backend} {phase} failed: {exc!r}", file=sys.stderr)
+                        emit(phase, [one.backend, f"{args.tasks:,}", f"failed: {exc}"[:300]])
 
 
 def prepare(one: Built, args: argparse.Namespace) -> None:
