@@ -35,8 +35,8 @@ annotators on asyncio streams over raw sockets (``bench_soak.Conn``), run at ``o
 server's, so a figure from a busy machine can still be compared per operation.
 
     .venv/bin/python bench/bench_envelope.py                     # the whole envelope (long)
-    .venv/bin/python bench/bench_envelope.py --tasks 100000 --workers 1 2 \\
-        --annotators 8 64 --seconds 8                            # a quick look (< 1 min)
+    .venv/bin/python bench/bench_envelope.py --tasks 20000 --backends sqlite --workers 1 \\
+        --annotators 8 64 --seconds 5                            # a quick look (~1 min)
     .venv/bin/python bench/bench_envelope.py --backends postgresql --phases import
 
 PostgreSQL: LABELHOUSE_BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
