@@ -29,7 +29,7 @@ database run first, since they build the project the other phases use:
   the page ≤ 1 s. ``--cold-page`` also times the first view of a project with no stored
   analysis, which computes it inside the request.
 
-The load generator is a few processes (``--clients``), each multiplexing its share of the
+The load generator (``annotators.py``) is a few processes (``--clients``), each multiplexing its share of the
 annotators on asyncio streams over raw sockets (``bench_soak.Conn``), run at ``os.nice``
 ``--client-nice`` so that the server keeps the cores; their CPU is reported beside the
 server's, so a figure from a busy machine can still be compared per operation.
@@ -47,12 +47,8 @@ system's temporary folder): 10M tasks need about 1 GB of JSONL and 5–8 GB of d
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import json
-import multiprocessing
 import os
-import random
 import shlex
 import statistics
 import subprocess
@@ -70,9 +66,9 @@ import httpx
 import psutil
 from sqlalchemy import create_engine, text
 
+from annotators import busy_share, drive
 from bench_core import Server, token_for
 from bench_import import BackendCpu, timed_command
-from bench_soak import Conn
 from common import (
     PASSWORD,
     ROOT,
@@ -328,90 +324,6 @@ def finish_most(built: Built, share: float, past: list[int]) -> tuple[int, float
     print("finishing: " + ", ".join(steps), file=sys.stderr, flush=True)
     engine.dispose()
     return n, time.perf_counter() - t0
-
-
-# -- the load generator -------------------------------------------------------------------
-
-
-async def annotator(
-    port: int, token: str, project: int, start: float, stop: float, think: float, tally: dict
-) -> None:
-    """next + submit until ``stop``, with a random pause of 0–2 × ``think`` after each."""
-    conn = Conn(port, token)
-    await asyncio.sleep(max(0.0, start - time.monotonic()) + random.random() * think)
-    answer = {"value": {"label": "pos"}, "lead_time_ms": 900}
-    while time.monotonic() < stop:
-        t0 = time.perf_counter()
-        try:
-            status, body, _ = await conn.post(f"/api/projects/{project}/next")
-            task = body.get("task") if status == 200 else None
-            if task is None:
-                tally["dry" if status == 200 else "errors"] += 1
-                await asyncio.sleep(0.5)
-                continue
-            status, _, _ = await conn.post(f"/api/tasks/{task['id']}/annotations", answer)
-        except (OSError, asyncio.IncompleteReadError):
-            tally["errors"] += 1
-            await asyncio.sleep(0.2)
-            continue
-        if 200 <= status < 300:
-            tally["latencies"].append(time.perf_counter() - t0)
-        else:
-            tally["errors"] += 1
-        if think:
-            await asyncio.sleep(think * 2 * random.random())
-    conn.drop()
-
-
-def client_process(job: tuple[int, list[str], int, float, float, float, int]) -> dict[str, Any]:
-    """One load-generator process: its share of the annotators on one event loop. Its CPU
-    is counted from the start signal to the end, at the niceness asked for."""
-    port, tokens, project, start, seconds, think, nice = job
-    gc.freeze()  # the objects inherited from the fork: collections would walk (and copy) them
-    os.nice(nice)
-    tally: dict[str, Any] = {"latencies": [], "dry": 0, "errors": 0}
-
-    async def run() -> None:
-        await asyncio.sleep(max(0.0, start - time.monotonic()))
-        cpu0 = time.process_time()
-        await asyncio.gather(
-            *(annotator(port, t, project, start, start + seconds, think, tally) for t in tokens)
-        )
-        tally["cpu"] = time.process_time() - cpu0
-
-    asyncio.run(run())
-    return tally
-
-
-def drive(
-    port: int,
-    tokens: list[str],
-    project: int,
-    seconds: float,
-    think: float,
-    args: argparse.Namespace,
-) -> dict[str, Any]:
-    """All annotators for ``seconds``, spread over ``--clients`` processes."""
-    clients = max(1, min(args.clients, len(tokens)))
-    shares = [tokens[i::clients] for i in range(clients)]
-    start = time.monotonic() + 1.0  # every process connected and waiting
-    jobs = [(port, share, project, start, seconds, think, args.client_nice) for share in shares]
-    with multiprocessing.get_context("fork").Pool(clients) as pool:
-        results = pool.map(client_process, jobs)
-    return {
-        "latencies": sorted(x for r in results for x in r["latencies"]),
-        "dry": sum(r["dry"] for r in results),
-        "errors": sum(r["errors"] for r in results),
-        "cpu": sum(r["cpu"] for r in results),
-    }
-
-
-def busy_share(before: Any, after: Any) -> float:
-    busy = sum(
-        getattr(after, f) - getattr(before, f) for f in ("user", "system", "nice", "irq", "softirq")
-    )
-    idle = (after.idle - before.idle) + (after.iowait - before.iowait)
-    return busy / max(busy + idle, 1e-9)
 
 
 def invariants_since(built: Built, after_id: int) -> tuple[int, int]:
