@@ -29,10 +29,12 @@ database run first, since they build the project the other phases use:
   the page ≤ 1 s. ``--cold-page`` also times the first view of a project with no stored
   analysis, which computes it inside the request.
 
-The load generator (``annotators.py``) is a few processes (``--clients``), each multiplexing its share of the
-annotators on asyncio streams over raw sockets (``bench_soak.Conn``), run at ``os.nice``
-``--client-nice`` so that the server keeps the cores; their CPU is reported beside the
-server's, so a figure from a busy machine can still be compared per operation.
+The load generator (``annotators.py``) is a few processes (``--clients``), each
+multiplexing its share of the annotators on asyncio streams over raw sockets
+(``bench_soak.Conn``), run at ``os.nice`` ``--client-nice`` so that the server keeps the
+cores; their CPU is reported beside the server's, so a figure from a busy machine can still
+be compared per operation. ``--measured-nice 0`` under ``nice -n 19`` (as root) runs
+everything but the measured processes niced.
 
     .venv/bin/python bench/bench_envelope.py                     # the whole envelope (long)
     .venv/bin/python bench/bench_envelope.py --tasks 20000 --backends sqlite --workers 1 \\
