@@ -27,13 +27,12 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
-
 from common import (
     LABELHOUSE,
     PASSWORD,
     SCHEMA,
     make_file,
+    pg_backend_cpu,
     print_table,
     run_cli,
     scratch_pg_database,
@@ -50,19 +49,8 @@ class BackendCpu:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        postmasters = [
-            p
-            for p in psutil.process_iter(["name", "ppid"])
-            if p.info["name"] == "postgres" and psutil.Process(p.info["ppid"]).name() != "postgres"
-        ]
         while not self._stop.is_set():
-            for proc in (c for pm in postmasters for c in pm.children()):
-                try:
-                    if f" {self.dbname} " in " ".join(proc.cmdline()):
-                        t = proc.cpu_times()
-                        self.seen[proc.pid] = t.user + t.system
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
+            self.seen.update(pg_backend_cpu(self.dbname))
             self._stop.wait(0.05)
 
     def __enter__(self) -> BackendCpu:
@@ -78,20 +66,38 @@ class BackendCpu:
         return sum(self.seen.values())
 
 
+def _peak_rss(pid: int, peak: list[int], stop: threading.Event) -> None:
+    """Keep ``peak[0]`` at the process's VmHWM (its own high-water mark; ``ru_maxrss`` would
+    also count the forking parent's) until ``stop``."""
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+            peak[0] = max(peak[0], kb * 1024)
+        except (OSError, StopIteration, ValueError):
+            pass  # not exec'd yet, or already gone
+        stop.wait(0.05)
+
+
 def timed_command(args: list[str], env: dict[str, str]) -> tuple[float, float, str, int]:
     """Wall seconds, the child's user+sys CPU seconds, its standard error, and its peak RSS
-    in bytes (an upper bound: Linux counts what the forked copy of this script held)."""
+    in bytes (VmHWM sampled every 50 ms; ``ru_maxrss`` if the command ended too soon)."""
+    peak, stop = [0], threading.Event()
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen([LABELHOUSE, *args], env=env, stdout=err, stderr=err)
+        watch = threading.Thread(target=_peak_rss, args=(proc.pid, peak, stop), daemon=True)
+        watch.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        stop.set()
+        watch.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         text_out = err.read().decode(errors="replace")
     if proc.returncode != 0:
         raise RuntimeError(f"{args}: exit {proc.returncode}: {text_out}")
-    return wall, usage.ru_utime + usage.ru_stime, text_out, usage.ru_maxrss * 1024
+    return wall, usage.ru_utime + usage.ru_stime, text_out, peak[0] or usage.ru_maxrss * 1024
 
 
 def bench_backend(

@@ -15,7 +15,9 @@ At the end the database is checked against what clients were told:
 * over-assigned: a task with more submitted annotations than the project's overlap.
 
 All three must be 0. It also prints the error rate (responses that were not 2xx, and
-connections lost, over all requests), pair latency p50/p99 and pairs/s.
+connections lost, over all requests), pair latency p50/p99 and pairs/s, and beside them the
+CPU per pair of the server (every serve process, the killed ones included), of the
+database's backends and of the load generator itself.
 
     .venv/bin/python bench/bench_soak.py                       # 200 annotators, 10 minutes
     .venv/bin/python bench/bench_soak.py --annotators 50 --minutes 2 --kill-every 30
@@ -46,7 +48,15 @@ import orjson
 import psutil
 from sqlalchemy import create_engine, text
 
-from common import LABELHOUSE, SCHEMA, scratch_pg_database
+from bench_import import BackendCpu
+from common import (
+    LABELHOUSE,
+    SCHEMA,
+    cpu_since,
+    pg_backend_cpu,
+    scratch_pg_database,
+    tree_cpu_seconds,
+)
 
 LEAD_TIME_MS = 1000
 RETRIES = 40
@@ -237,6 +247,7 @@ async def annotator(
 def client_process(args: tuple[int, list[tuple[int, str]], int, float, float]) -> dict[str, Any]:
     port, annotators, project_id, seconds, think = args
     tally = Tally()
+    cpu0 = time.process_time()
 
     async def main() -> None:
         stop_at = time.monotonic() + seconds
@@ -251,6 +262,7 @@ def client_process(args: tuple[int, list[tuple[int, str]], int, float, float]) -
         "latencies": tally.latencies,
         "acked": tally.acked,
         "refused": tally.refused,
+        "cpu": time.process_time() - cpu0,
     }
 
 
@@ -396,8 +408,11 @@ def main() -> None:
                 daemon=True,
             )
             cpu_before = psutil.cpu_times()
+            server_before = tree_cpu_seconds(server.pid)
+            db_before = pg_backend_cpu(dbname)
             ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(args.clients) as pool:
+            # sampled all along: a backend cut by the chaos keeps its CPU up to its last sample
+            with BackendCpu(dbname) as db_cpu, ctx.Pool(args.clients) as pool:
                 pending = pool.map_async(
                     client_process,
                     [(port, share, project_id, seconds, args.think) for share in shares],
@@ -407,6 +422,8 @@ def main() -> None:
             stop.set()
             chaos_thread.join()
             cpu_after = psutil.cpu_times()
+            # killed workers count too: their supervisor waited for them
+            server_cpu = tree_cpu_seconds(server.pid) - server_before
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:
@@ -449,6 +466,11 @@ def main() -> None:
             )
         )
         print(f"pairs/s               {pairs / seconds:.1f}")
+        if pairs:  # the headline: CPU per pair holds on a busy machine, wall-clock does not
+            per = 1000 / pairs
+            print(f"server CPU ms/pair    {server_cpu * per:.2f}")
+            print(f"database CPU ms/pair  {cpu_since(db_before, db_cpu.seen) * per:.2f}")
+            print(f"client CPU ms/pair    {sum(r['cpu'] for r in results) * per:.2f}")
         if latencies:
             print(f"pair p50 ms           {1000 * latencies[len(latencies) // 2]:.1f}")
             print(f"pair p99 ms           {1000 * latencies[int(len(latencies) * 0.99) - 1]:.1f}")
