@@ -84,6 +84,16 @@ RUNS: tuple[Run, ...] = (
     Run("media-urls", ("bench_media_urls.py",)),
     Run("hostile-imports", ("bench_hostile_imports.py",)),
     Run("outside-view", ("bench_outside_view.py",)),
+    Run(
+        "claim-scaling",
+        ("bench_claim_scaling.py", "--levels", "1,8,64", "--seconds", "20", "--warmup", "3"),
+        "1M tasks, half done, PostgreSQL, serve --workers 2 (~10 min)",
+    ),
+    Run(
+        "envelope",
+        ("bench_envelope.py", "--seconds", "10", "--client-nice", "19", "--measured-nice", "0"),
+        "10M tasks on both databases, 18 cells (~25 min, 10 GB of disk)",
+    ),
 )
 
 # Runs that take "{PG}" get an empty scratch database of their own, dropped afterwards.

@@ -347,7 +347,7 @@ def dawid_skene(
       into a "garbage" cluster of spammers' answers when annotators have few labels (2 was
       best on synthetic crowds). It stays off by default because on a real crowd with
       asymmetric annotators (product matching) every strength > 0 cost accuracy (2: −0.3
-      points), see docs/benchmarks.md. ``"auto"`` picks the strength from a small grid by
+      points), see docs/benchmarks-history.md. ``"auto"`` picks the strength from a small grid by
       the held-out likelihood of answers
       (:func:`labelhouse.quality.coin_prior.choose_one_coin_prior`), at a few fits' cost.
     * Stops when the log-posterior per label (log-likelihood plus the pseudo-counts'
