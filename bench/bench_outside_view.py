@@ -18,26 +18,16 @@ from pathlib import Path
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.tasks.test_outside_view: the policy measured
+sys.path.insert(0, str(ROOT / "src"))
 
-from labelhouse.tasks.canary import encode_marker
-from labelhouse.tasks.outside_view import outside_view, parse_policy
-
-POLICY = parse_policy(
-    {
-        "hidden_keys": ["system_prompt", "customer.id", "messages.meta", "a.b.c"],
-        "redact": ["email", "phone", {"name": "order id", "pattern": r"ORD-\d{6}"}],
-        "canary": True,
-    }
-)
-ARTICLE = (
-    "Dear team, the parcel arrived broken. Please write to jo.doe+returns@example.co.uk "
-    "or call +1 415 555 0132 about order ORD-123456. We paid on 2021-05-06 from "
-    "192.168.10.20 and the total was 12.000.000 units. Thanks for the quick help!"
-)
+from labelhouse.tasks.outside_view import outside_view
 
 
 def main() -> None:
+    from tests.tasks.test_outside_view import ARTICLE, EVERYTHING, MARKER  # the test's policy
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=7, help="article copies in the task text")
     args = parser.parse_args()
@@ -47,10 +37,9 @@ def main() -> None:
         "meta": {"lang": "en", "n": 3},
         "system_prompt": "x" * 300,
     }
-    marker = encode_marker(4_815_162_342)
-    outside_view(task, POLICY, marker=marker)  # compile once
+    outside_view(task, EVERYTHING, marker=MARKER)  # compile once
     runs = timeit.repeat(
-        lambda: outside_view(task, POLICY, marker=marker),
+        lambda: outside_view(task, EVERYTHING, marker=MARKER),
         number=1000,
         repeat=5,
         timer=time.process_time,
