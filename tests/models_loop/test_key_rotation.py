@@ -110,3 +110,26 @@ def test_cli_rotates_from_an_environment_variable_or_stdin(db, db_url, owner, tm
     assert row["api_key"] == "set (…wxyz)"
     rotations = _rotations(db, owner.organization_id)
     assert [d["had_key"] for _, d in rotations] == [False, True]
+
+
+def test_a_key_is_one_line_when_added_and_when_rotated(app, db, owner, model_server):
+    """The first key and a rotated one follow one rule: a line break would only fail later,
+    on every call, as a header the HTTP client refuses; so it is a 422 naming api_key."""
+    c = login(app, owner)
+    added = c.post(
+        "/api/model-endpoints",
+        json={
+            "name": "two-lines",
+            "kind": "openai",
+            "url": f"{model_server.url}/v1",
+            "model": "labeler",
+            "api_key": "sk-first\nsk-second",
+        },
+    )
+    assert added.status_code == 422, added.text
+    assert "api_key" in added.text and "one line" in added.text
+    ep = _endpoint(c, model_server, name="one-line")
+    rotated = c.put(f"/api/model-endpoints/{ep['id']}/api-key", json={"api_key": "a\r\nb"})
+    assert rotated.status_code == 422 and "one line" in rotated.text
+    padded = c.put(f"/api/model-endpoints/{ep['id']}/api-key", json={"api_key": f"  {NEW_KEY}\n"})
+    assert padded.status_code == 200 and padded.json()["api_key"] == "set (…abcd)"

@@ -116,9 +116,8 @@ def create_endpoint(
         mapping=check_mapping(kind, mapping),
         created_by=actor.user_id,
     )
-    if api_key:
-        endpoint.secret = secrets.encrypt(settings, api_key)
-        endpoint.secret_hint = secrets.hint(api_key)
+    if api_key and api_key.strip():
+        _store_key(settings, endpoint, api_key)
     try:
         with session.begin_nested():
             session.add(endpoint)
@@ -185,14 +184,10 @@ def rotate_key(
     key changed and by whom, nothing of either key."""
     actor.require_org(Role.owner, "rotate model endpoints' API keys")
     endpoint = find_endpoint(session, actor.organization_id, ref)
-    key = (api_key or "").strip()
-    if not key:
+    if not (api_key or "").strip():
         raise _bad("api_key", "give the new key (it replaces the stored one)")
-    if any(c in key for c in "\r\n\x00"):
-        raise _bad("api_key", "a key is one line of text")
     had_key = endpoint.secret is not None
-    endpoint.secret = secrets.encrypt(settings, key)
-    endpoint.secret_hint = secrets.hint(key)
+    _store_key(settings, endpoint, api_key)
     session.flush()
     audit.record(
         session,
@@ -204,6 +199,17 @@ def rotate_key(
         details={"name": endpoint.name, "had_key": had_key},
     )
     return endpoint
+
+
+def _store_key(settings: Settings, endpoint: ModelEndpoint, api_key: str) -> None:
+    """Encrypt ``api_key`` (surrounding spaces dropped) onto the endpoint: one rule for the
+    first key and every rotation. A key is one line: a line break or NUL would only fail
+    later, as a header the HTTP client refuses on every call."""
+    key = api_key.strip()
+    if any(c in key for c in "\r\n\x00"):
+        raise _bad("api_key", "a key is one line of text: paste it without line breaks")
+    endpoint.secret = secrets.encrypt(settings, key)
+    endpoint.secret_hint = secrets.hint(key)
 
 
 def model_version(endpoint: ModelEndpoint) -> str:
