@@ -18,9 +18,8 @@ from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.tasks.test_outside_view: the policy measured
-sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests: the policy measured
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from labelhouse.tasks.outside_view import outside_view
 
