@@ -45,13 +45,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_soak import Conn, free_port
-from common import SCHEMA, scratch_pg_database
+from common import SCHEMA, scratch_pg_database, wait_for_health
 
 SERVE = [sys.executable, "-c", "from labelhouse.cli.main import app; app()", "serve"]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -503,16 +502,7 @@ def main() -> None:
         )
         backends = Backends(admin_url, dbname)
         try:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).is_success:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.2)
+            wait_for_health(port, server)
             for level in levels:
                 row = run_level(
                     port,

@@ -43,7 +43,6 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import orjson
 import psutil
 from sqlalchemy import create_engine, text
@@ -56,6 +55,7 @@ from common import (
     pg_backend_cpu,
     scratch_pg_database,
     tree_cpu_seconds,
+    wait_for_health,
 )
 
 LEAD_TIME_MS = 1000
@@ -386,16 +386,7 @@ def main() -> None:
             start_new_session=True,
         )
         try:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).is_success:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.time() > deadline:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.2)
+            wait_for_health(port, server)
             shares = [
                 [(i, tokens[i]) for i in range(c, len(tokens), args.clients)]
                 for c in range(args.clients)

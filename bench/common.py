@@ -7,10 +7,12 @@ import contextlib
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import orjson
 import psutil
 from sqlalchemy import create_engine, make_url, text
@@ -147,3 +149,18 @@ def migrated_database(backend: str, prefix: str) -> Iterator[str]:
         migrate.upgrade(engine)
         engine.dispose()
         yield url
+
+
+def wait_for_health(port: int, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Until ``labelhouse serve`` on ``port`` answers /api/health; exits the benchmark with a
+    sentence if it does not within ``seconds`` or the server process ends."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.time() > deadline or server.poll() is not None:
+            raise SystemExit("the server did not start")
+        time.sleep(0.2)
