@@ -182,3 +182,80 @@ def test_a_begin_refused_by_a_writer_outside_the_gate_is_busy(tmp_path):
     with db.read_session() as s:
         assert s.execute(text("SELECT x FROM t")).scalars().all() == [2]
     db.dispose()
+
+
+def test_held_if_free_takes_a_free_gate_and_never_waits_for_a_held_one(tmp_path):
+    """The event loop's way in (web/api/lean_routes.py): the gate when nobody holds it,
+    else False at once, holding nothing; inside, the same thread's sessions go through."""
+    gate = WriteGate(tmp_path / "x.db", timeout=5)
+    with gate.held_if_free() as free:
+        assert free
+        with gate.held():  # the unit of work inside: no second wait, no deadlock
+            pass
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gate.held():
+            taken.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert taken.wait(10)
+        t0 = time.monotonic()
+        with gate.held_if_free() as free:
+            assert not free
+        assert time.monotonic() - t0 < 0.5  # did not wait for the holder
+    finally:
+        release.set()
+        t.join(10)
+    with gate.held_if_free() as free:  # and nothing was left held by the refusal
+        assert free
+
+
+def test_held_if_free_is_refused_while_another_process_holds_the_gate(tmp_path):
+    db_file = tmp_path / "x.db"
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_hold, args=(str(db_file), ready, release))
+    child.start()
+    gate = WriteGate(db_file, timeout=5)
+    try:
+        assert ready.wait(10)
+        with gate.held_if_free() as free:
+            assert not free
+        got = threading.Event()
+
+        def enter() -> None:  # a regular writer after the refusal still queues and gets in
+            with gate.held():
+                got.set()
+
+        t = threading.Thread(target=enter)
+        t.start()
+        assert not got.wait(0.3)
+        release.set()
+        assert got.wait(10)
+        t.join()
+    finally:
+        release.set()
+        child.join(10)
+    with gate.held_if_free() as free:
+        assert free
+
+
+def test_held_if_free_lets_go_when_the_work_inside_fails(tmp_path):
+    gate = WriteGate(tmp_path / "x.db", timeout=0.3)
+    with pytest.raises(RuntimeError), gate.held_if_free() as free:
+        assert free
+        raise RuntimeError("the unit of work failed")
+    done = threading.Event()
+
+    def enter() -> None:  # free again, for another thread too (else Busy after 0.3 s)
+        with gate.held():
+            done.set()
+
+    t = threading.Thread(target=enter)
+    t.start()
+    assert done.wait(5)
+    t.join()

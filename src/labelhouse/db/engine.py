@@ -234,6 +234,17 @@ class Database:
                 session.close()
 
     @contextmanager
+    def write_gate_if_free(self) -> Iterator[bool]:
+        """SQLite: the write gate, if nobody holds or awaits it, without waiting (True, held
+        until the block ends: the sessions opened inside go straight through it); False at
+        once otherwise, and always on PostgreSQL, which has no gate."""
+        if self._gate is None:
+            yield False
+            return
+        with self._gate.held_if_free() as free:
+            yield free
+
+    @contextmanager
     def read_session(self, *, long_running: bool = False) -> Iterator[Session]:
         """A read-only session that never takes SQLite's write lock (rolled back at the end)."""
         with _faults_translated(), self._read_sessions() as s:

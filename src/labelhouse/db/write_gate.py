@@ -39,6 +39,7 @@ class WriteGate:
         self._fd: int | None = None
         self._fd_pid = 0
         self._flock: _BoundedFlock | None = None
+        self._owner: int | None = None  # the thread holding the gate
 
     def _file(self) -> _BoundedFlock | None:
         if self._lock_path is None or fcntl is None:
@@ -58,21 +59,53 @@ class WriteGate:
 
     @contextmanager
     def held(self) -> Iterator[None]:
+        """The gate, waiting at most ``timeout`` seconds for it (then :class:`Busy`). A
+        thread that holds it already (:meth:`held_if_free`) just goes on."""
+        if self._owner == threading.get_ident():
+            yield
+            return
         deadline = time.monotonic() + self.timeout
         if not self._mutex.acquire(timeout=self.timeout):
             raise self._busy()
         try:
             flock = self._file()
-            if flock is None:
-                yield
-                return
-            if not flock.acquire(deadline):
+            if flock is not None and not flock.acquire(deadline):
                 raise self._busy()
             try:
+                self._owner = threading.get_ident()
                 yield
             finally:
-                flock.release()
+                self._owner = None
+                if flock is not None:
+                    flock.release()
         finally:
+            self._mutex.release()
+
+    @contextmanager
+    def held_if_free(self) -> Iterator[bool]:
+        """The gate if nobody holds it or waits for it, without waiting: yields True and
+        holds it until the block ends, else yields False at once (and holds nothing). For
+        work that must never wait, such as a request run on the event loop itself."""
+        if not self._mutex.acquire(blocking=False):
+            yield False
+            return
+        try:
+            flock = self._file()
+            taken = flock is None or flock.acquire_now()
+        except BaseException:
+            self._mutex.release()
+            raise
+        if not taken:
+            self._mutex.release()
+            yield False
+            return
+        try:
+            self._owner = threading.get_ident()
+            yield True
+        finally:
+            self._owner = None
+            if flock is not None:
+                flock.release()
             self._mutex.release()
 
 
@@ -119,6 +152,17 @@ class _BoundedFlock:
                     return False
                 self._cond.wait(remaining)
             self._granted = self._wanted = False
+            return True
+
+    def acquire_now(self) -> bool:
+        """The lock if it is free this instant: never waits, never queues."""
+        with self._cond:
+            if self._in_flight:  # someone is queued for it already
+                return False
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
             return True
 
     def release(self) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Form, Header, Query, Response
 from sqlalchemy.orm import Session
 
@@ -114,6 +115,37 @@ def render_after(rendering: Rendering | None) -> None:
         rendering()
 
 
+# Display HTML of data up to this size (its JSON, in bytes) is rendered wherever the answer
+# is made, even on the event loop (web/api/lean_routes.py): well under a millisecond for
+# ordinary text, 4 ms for the renderer's worst case at this size (bench/bench_markdown.py).
+SMALL_RENDERING = 16_384
+
+
+@dataclass
+class Answer:
+    """A hot route's answer once its unit of work has ended: the body, and the display HTML
+    still to render into it. Two steps, so the lean route can run the first on the event
+    loop and send a big rendering to a worker thread."""
+
+    body: dict[str, Any]
+    rendering: Rendering | None = None
+    status_code: int = 200
+    replayed: bool = False
+
+    @property
+    def quick(self) -> bool:
+        """Whether making the response costs next to nothing (see SMALL_RENDERING)."""
+        r = self.rendering
+        return r is None or len(orjson.dumps(r.data)) <= SMALL_RENDERING
+
+    def response(self) -> Response:
+        render_after(self.rendering)
+        response = json_response(self.body, status_code=self.status_code)
+        if self.replayed:
+            response.headers.update(REPLAYED)
+        return response
+
+
 def next_payload(
     s: Session,
     actor: Actor,
@@ -177,6 +209,13 @@ def next_task(
     schema so a client needs no second request; ``annotations`` holds the caller's own
     draft or submission if there is one.
     """
+    return lease_next(project_id, ctx, render, progress, day_start).response()
+
+
+def lease_next(
+    project_id: int, ctx: Context, render: bool, progress: bool, day_start: datetime | None
+) -> Answer:
+    """:func:`next_task`'s unit of work (the lean route calls it apart from the response)."""
     with ctx.write(hot=True) as (s, actor):
         # A lease lost in a database crash just returns to the queue: no need to wait for
         # the disk at commit.
@@ -188,8 +227,7 @@ def next_task(
             durable=False,
             since=progress_since(progress, day_start),
         )
-    render_after(rendering)  # committed: the write lock is free again
-    return json_response(body)
+    return Answer(body, rendering)  # rendered once committed: the write lock is free again
 
 
 @router.post("/tasks/{task_id}/skip", status_code=204)
@@ -356,6 +394,21 @@ def save_annotation(
     annotator, so the next task cannot be leased ahead of the submit. A replayed answer
     (``Idempotency-Key``) carries the annotation as first answered and the lease held now.
     """
+    return submit(task_id, body, ctx, next, render, progress, day_start, idempotency_key).response()
+
+
+def submit(
+    task_id: int,
+    body: AnnotationIn,
+    ctx: Context,
+    next: bool,
+    render: bool,
+    progress: bool,
+    day_start: datetime | None,
+    idempotency_key: str | None,
+) -> Answer:
+    """:func:`save_annotation`'s unit of work (the lean route calls it apart from the
+    response)."""
     if next and body.draft:
         raise InvalidInput(
             "A draft is not finished, so there is no next task to fetch with it.",
@@ -397,11 +450,8 @@ def save_annotation(
                 # submission still counts; the client's plain /next then shows why.
                 following = None
             out = {"annotation": out, "next": following}
-    render_after(rendering)  # committed: the write lock is free again
-    response = json_response(out, status_code=reply.status)
-    if reply.replayed:
-        response.headers.update(REPLAYED)
-    return response
+    # rendered once committed: the write lock is free again
+    return Answer(out, rendering, reply.status, reply.replayed)
 
 
 @router.get("/tasks/{task_id}/annotations")
