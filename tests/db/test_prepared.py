@@ -142,3 +142,48 @@ def test_each_engine_keeps_its_own_compiled_statements(db, db_url, task_id):
             assert all(mine[k] is not theirs[k] for k in set(mine) & set(theirs))
     finally:
         other.dispose()
+
+
+def test_the_claim_statements_read_as_sqlalchemy_reads_them(db, owner, task_id):
+    """The queue's statements on the cursor: rows from SELECT … FOR UPDATE, UPDATE …
+    RETURNING and INSERT … RETURNING as SQLAlchemy gives them, none from a bare UPDATE, a
+    second run as the first (result processors are kept from the first rows)."""
+    from labelhouse.tasks import queue
+
+    is_pg = db.dialect == "postgresql"
+    with db.session() as s:
+        conn = s.connection()
+        pid = conn.execute(select(Task.project_id).where(Task.id == task_id)).scalar_one()
+        params = {
+            "pid": pid,
+            "org": owner.organization_id,
+            "uid": owner.user_id,
+            "now": datetime.now(UTC),
+        }
+        for relaxed in (False, is_pg):
+            first = queue._FIRST_STATEMENT[relaxed]
+            assert first.execute(conn, params) == regular(conn, first.statement, params)
+        candidate = queue._FIRST_CANDIDATE[is_pg, False]
+        for _ in range(2):
+            rows = candidate.execute(conn, {"pid": pid, "uid": 10**9})
+            assert rows == regular(conn, candidate.statement, {"pid": pid, "uid": 10**9})
+            assert rows and isinstance(rows[0][3], dict)  # task.data, JSON
+        adjust = {"tid": task_id, "delta": 0, "overlap": 1}
+        assert queue._ADJUST_TAKEN_NOW.execute(conn, adjust) == []
+        take = queue._TAKE_FIRST_OPEN[is_pg, False]
+        (taken,) = take.execute(conn, {"pid": pid, "uid": 10**9, "overlap": 5})
+        assert taken[4] >= 1 and taken[0] != task_id  # taken + 1; the other task
+        lease = {
+            "project_id": pid,
+            "task_id": taken[0],
+            "user_id": owner.user_id,
+            "status": "leased",
+            "leased_at": params["now"],
+            "expires_at": params["now"],
+            "workforce_id": None,
+            "hold": 0,
+        }
+        (row,) = queue._LEASE_INSERT[is_pg].execute(conn, lease)
+        assert isinstance(row[0], int)
+        assert queue._LEASE_INSERT[is_pg].execute(conn, lease) == []  # the same lease: none
+        s.rollback()

@@ -190,7 +190,7 @@ def test_the_lane_walk_is_an_index_walk_of_ix_task_lane(db):
     with db.session() as s:
         conn = s.connection()
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table: no shortcut
-        for statement in (queue._TAKE_FIRST_IN_LANE, queue._CANDIDATE_IN_LANE):
+        for statement in (queue._TAKE_FIRST_IN_LANE.statement, queue._CANDIDATE_IN_LANE.statement):
             compiled = statement.compile(dialect=conn.dialect)
             params = compiled.construct_params(
                 {"pid": pid, "uid": owner.actor.user_id, "lane": 3, "floor": 0, "overlap": 1}

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from labelhouse.accounts.models import Role
 from labelhouse.accounts.policy import Actor
 from labelhouse.audit import service as audit
+from labelhouse.db.prepared import Prepared
 from labelhouse.errors import InvalidInput, Problem
 from labelhouse.kinds.base import FieldKind
 from labelhouse.kinds.registry import LabelSchema
@@ -69,6 +70,7 @@ _GOLD_CANDIDATE = (
 _N_TASK = len(TASK_ROW_COLUMNS)
 # While an import is being staged (tasks/visibility.py): its gold tasks are not served.
 _VISIBLE_GOLD_CANDIDATE = _GOLD_CANDIDATE.where(hidden_by_params(_T))
+_GOLD_CANDIDATE_NOW = Prepared(_GOLD_CANDIDATE)  # every claim asks: on the cursor
 _GOLD_ANSWERED = (
     select(func.count())
     .select_from(_A)
@@ -101,7 +103,7 @@ def pick_gold(session: Session, project: ProjectRow, user_id: int) -> TaskRow | 
     params = {"pid": project.id, "uid": user_id}
     hidden = claim_params(session, project)  # None unless an import is being staged
     if hidden is None:
-        row = session.connection().execute(_GOLD_CANDIDATE, params).first()  # a partial index
+        row = _GOLD_CANDIDATE_NOW.first(session.connection(), params)  # a partial index
     else:
         row = session.connection().execute(_VISIBLE_GOLD_CANDIDATE, params | hidden).first()
     if row is None:

@@ -100,6 +100,7 @@ _ADJUST_TAKEN = (
         is_open=open_expr(_T.c.taken + bindparam("delta"), bindparam("overlap")),
     )
 )
+_ADJUST_TAKEN_NOW = Prepared(_ADJUST_TAKEN)
 _EXPIRE = (
     update(_A)
     .where(
@@ -146,6 +147,11 @@ _PROJECT_AND_HELD = (
 )
 _PROJECT_AND_HELD_RELAXED = _PROJECT_AND_HELD.add_columns(relaxed_durability_column())
 _N_PROJECT = len(PROJECT_ROW_TABLE_COLUMNS)
+# The claim's statements on the common path run on the DBAPI cursor (db/prepared.py).
+_FIRST_STATEMENT = {
+    relaxed: Prepared(_PROJECT_AND_HELD_RELAXED if relaxed else _PROJECT_AND_HELD)
+    for relaxed in (False, True)
+}
 _CURRENT_LEASE = select(_A.c.id, _A.c.task_id, _A.c.expires_at).where(
     _A.c.project_id == bindparam("pid"),
     _A.c.user_id == bindparam("uid"),
@@ -177,9 +183,14 @@ def _ranked(query: Select[Any], table: Any = _T) -> Select[Any]:
 # queue_order is not "default"); the rules that make a claim safe are the same in both.
 _CANDIDATES_BY = {False: _CANDIDATE, True: _ranked(_CANDIDATE)}
 _CANDIDATE_PG = {r: q.with_for_update(skip_locked=True, of=_T) for r, q in _CANDIDATES_BY.items()}
+_FIRST_CANDIDATE = {  # keyed by (is PostgreSQL, ranked)
+    (is_pg, r): Prepared(_CANDIDATE_PG[r] if is_pg else _CANDIDATES_BY[r])
+    for is_pg in (True, False)
+    for r in (False, True)
+}
 # Keyed by "is PostgreSQL": the dialect's INSERT … ON CONFLICT DO NOTHING, built once.
 _LEASE_INSERT = {
-    is_pg: insert_ignoring_conflicts(dialect, _A, None).returning(_A.c.id)
+    is_pg: Prepared(insert_ignoring_conflicts(dialect, _A, None).returning(_A.c.id))
     for is_pg, dialect in ((True, "postgresql"), (False, "sqlite"))
 }
 # Pick the first open task the caller has not had and take a slot on it, in one statement
@@ -212,7 +223,7 @@ def _take_first(first: Select[Any]) -> Any:
 
 
 _TAKE_FIRST_OPEN = {
-    (is_pg, r): _take_first(first.with_for_update(skip_locked=True) if is_pg else first)
+    (is_pg, r): Prepared(_take_first(first.with_for_update(skip_locked=True) if is_pg else first))
     for is_pg in (True, False)
     for r, first in _FIRST_OPEN.items()
 }
@@ -250,10 +261,10 @@ def _lane_walk(query: Select[Any], table: Any) -> Select[Any]:
     )
 
 
-_TAKE_FIRST_IN_LANE = _take_first(
-    _lane_walk(_FIRST_OPEN_BY_ID, _candidate).with_for_update(skip_locked=True)
+_TAKE_FIRST_IN_LANE = Prepared(
+    _take_first(_lane_walk(_FIRST_OPEN_BY_ID, _candidate).with_for_update(skip_locked=True))
 )
-_CANDIDATE_IN_LANE = _lane_walk(_CANDIDATE, _T).with_for_update(skip_locked=True, of=_T)
+_CANDIDATE_IN_LANE = Prepared(_lane_walk(_CANDIDATE, _T).with_for_update(skip_locked=True, of=_T))
 # The floor: the project's lowest open id, ordered (is_open, id) as _FIRST_OPEN_BY_ID so that
 # it is ix_task_queue's first live open entry (min(id) may walk the primary key instead).
 _OPEN_FLOOR = (
@@ -367,7 +378,7 @@ def _adjust_taken(
     session: Session, project: ProjectRow | Project, task_id: int, delta: int
 ) -> None:
     params = {"tid": task_id, "delta": delta, "overlap": project.overlap}
-    session.connection().execute(_ADJUST_TAKEN, params)
+    _ADJUST_TAKEN_NOW.execute(session.connection(), params)
 
 
 def expire_stale_leases(session: Session, project: ProjectRow, now: datetime) -> int:
@@ -431,8 +442,7 @@ def _claim(
     conn = session.connection()
     is_pg = conn.dialect.name == "postgresql"
     params = {"pid": project_id, "org": actor.organization_id, "uid": actor.user_id, "now": now}
-    first = _PROJECT_AND_HELD if durable or not is_pg else _PROJECT_AND_HELD_RELAXED
-    row = conn.execute(first, params).first()
+    row = _FIRST_STATEMENT[not durable and is_pg].first(conn, params)
     if row is None:
         raise NotFound(f"Project {project_id} does not exist.")
     project = ProjectRow(*row[:_N_PROJECT])
@@ -464,9 +474,10 @@ def _claim(
         "leased_at": now,
         "expires_at": expires_at,
         "workforce_id": actor.workforce_id,
+        "hold": 0,  # the column's default, given: a Prepared statement fills in none
     }
-    assignment_id = conn.execute(_LEASE_INSERT[is_pg], lease).scalar()
-    if assignment_id is None:
+    inserted = _LEASE_INSERT[is_pg].first(conn, lease)
+    if inserted is None:
         _adjust_taken(session, project, task.id, -1)
         give_back_route_slots(session, task.id, actor.workforce_id)
         held = _held(session, project.id, actor.user_id)
@@ -475,7 +486,7 @@ def _claim(
         won = _task_row(session, held.task_id)
         hold = conn.execute(_SERVED_AGAIN, {"aid": held.id}).scalar_one()
         return Lease(project, won, held.id, held.expires_at, created=False, hold=hold)
-    return Lease(project, task, assignment_id, expires_at, created=True)
+    return Lease(project, task, inserted[0], expires_at, created=True)
 
 
 def _take_slot(
@@ -496,9 +507,9 @@ def _take_slot(
             return None if row is None else TaskRow(*row)
         row = None
         if in_lane:  # an empty (or all locked) lane: the head walk below, as alone
-            row = conn.execute(_TAKE_FIRST_IN_LANE, params | in_lane).first()
+            row = _TAKE_FIRST_IN_LANE.first(conn, params | in_lane)
         if row is None:
-            row = conn.execute(_TAKE_FIRST_OPEN[is_pg, ranked], params).first()
+            row = _TAKE_FIRST_OPEN[is_pg, ranked].first(conn, params)
         if row is None and is_pg:
             bound_lock_waits(session)
             row = conn.execute(_TAKE_FIRST_OPEN_WAITING[ranked], params).first()
@@ -508,10 +519,9 @@ def _take_slot(
         row = conn.execute(_CANDIDATE_VISIBLE[is_pg, ranked], params | hidden).first()
     else:
         if in_lane:
-            row = conn.execute(_CANDIDATE_IN_LANE, params | in_lane).first()
+            row = _CANDIDATE_IN_LANE.first(conn, params | in_lane)
         if row is None:
-            first = _CANDIDATE_PG[ranked] if is_pg else _CANDIDATES_BY[ranked]
-            row = conn.execute(first, params).first()
+            row = _FIRST_CANDIDATE[is_pg, ranked].first(conn, params)
     if row is None and is_pg and hidden is None:
         bound_lock_waits(session)
         row = conn.execute(_CANDIDATE_PG_WAITING[ranked], params).first()
