@@ -78,10 +78,11 @@ STAGES: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
-        "    endpoint (sync handler)",
+        "    endpoint: unit of work and response (sync)",
         [
-            ("labelhouse/web/api/tasks.py", "next_task"),
-            ("labelhouse/web/api/tasks.py", "save_annotation"),
+            ("labelhouse/web/api/tasks.py", "lease_next"),
+            ("labelhouse/web/api/tasks.py", "submit"),
+            ("labelhouse/web/api/tasks.py", "response"),
         ],
     ),
     ("      identity (token → actor, cached)", [("labelhouse/web/deps.py", "_actor")]),

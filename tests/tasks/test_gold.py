@@ -286,3 +286,35 @@ def test_the_submit_that_triggers_a_pause_is_kept_and_next_is_null(app, db):
         )
     assert stored == "submitted"
     assert c.post(f"/api/projects/{pid}/next").status_code == 403  # the pause itself holds
+
+
+def test_without_a_gold_task_a_claim_takes_its_task_in_one_statement(db):
+    """The gold rule is on by default (gold_rate 0.1, the first 3 gold) but has nothing to
+    serve until a gold task exists: the claim's first statement says whether one does,
+    and without one the task is chosen and counted in one statement (3 in all, not 5).
+    Once a gold task is imported, the rule serves it first again."""
+    from sqlalchemy import event
+
+    owner = make_org(db)
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, text_rows(3))
+    member = add_member(db, owner)
+    seen: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        first = claim(db, member, pid)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    # from the claim's first statement on (the actor's memberships are read before it)
+    start = next(i for i, q in enumerate(seen) if "any_gold" in q)
+    claims = seen[start:]
+    assert len(claims) == 3, claims  # project + lease + gold?, take the first open, lease
+    assert claims[1].lstrip().upper().startswith("UPDATE TASK")
+    assert first is not None
+    submit(db, member, first)
+    add_tasks(db, owner, pid, gold_rows(1))
+    assert claim(db, member, pid) in gold_ids(db, pid)  # within the first 3: gold

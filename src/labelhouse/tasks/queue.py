@@ -125,6 +125,10 @@ _ANY_EXPIRED = (
     )
     .correlate(_P)
 )
+# Whether the project has any gold task (ix_task_gold, a partial index: one probe). Without
+# one the gold rule has nothing to serve, and a claim takes its task in one statement.
+_gold = _T.alias("gold")
+_ANY_GOLD = exists().where(_gold.c.project_id == _P.c.id, _gold.c.gold.is_not(None)).correlate(_P)
 _PROJECT_AND_HELD = (
     select(
         *PROJECT_ROW_TABLE_COLUMNS,
@@ -132,6 +136,7 @@ _PROJECT_AND_HELD = (
         _A.c.task_id,
         _A.c.expires_at,
         _ANY_EXPIRED.label("any_expired"),
+        _ANY_GOLD.label("any_gold"),
     )
     .select_from(
         _P.outerjoin(
@@ -448,7 +453,7 @@ def _claim(
     project = ProjectRow(*row[:_N_PROJECT])
     if project.archived:
         raise Conflict("This project is archived; it hands out no more work.")
-    held_id, held_task, held_expires, any_expired = row[_N_PROJECT : _N_PROJECT + 4]
+    held_id, held_task, held_expires, any_expired, any_gold = row[_N_PROJECT : _N_PROJECT + 5]
     if held_id is not None and held_expires > now:
         hold = conn.execute(_SERVED_AGAIN, {"aid": held_id}).scalar_one()
         return Lease(project, _task_row(session, held_task), held_id, held_expires, False, hold)
@@ -457,9 +462,9 @@ def _claim(
     if any_expired:
         expire_stale_leases(session, project, now)
     if project.routed or actor.vendor:
-        task = _take_routed_slot(session, project, actor, is_pg)
+        task = _take_routed_slot(session, project, actor, is_pg, any_gold)
     else:
-        task = _take_slot(session, project, actor.user_id, is_pg, lane)
+        task = _take_slot(session, project, actor.user_id, is_pg, lane, any_gold)
     if task is None:
         return None
     expires_at = now + timedelta(seconds=project.lease_seconds)
@@ -490,10 +495,17 @@ def _claim(
 
 
 def _take_slot(
-    session: Session, project: ProjectRow, user_id: int, is_pg: bool, lane: Lane | None = None
+    session: Session,
+    project: ProjectRow,
+    user_id: int,
+    is_pg: bool,
+    lane: Lane | None = None,
+    any_gold: bool = True,
 ) -> TaskRow | None:
     """Choose the caller's next task and count them on it (``taken`` + 1), or None.
-    ``lane``: walk that claim lane first (PostgreSQL, default order: tasks/claim_lanes.py)."""
+    ``lane``: walk that claim lane first (PostgreSQL, default order: tasks/claim_lanes.py).
+    ``any_gold``: False when the project has no gold task, so the gold rule has none to
+    serve."""
     conn = session.connection()
     params: dict[str, Any] = {"pid": project.id, "uid": user_id, "overlap": project.overlap}
     hidden = claim_params(session, project)  # None unless an import is being staged
@@ -501,7 +513,7 @@ def _take_slot(
     in_lane = None
     if lane is not None and is_pg and not ranked and hidden is None:
         in_lane = _lane_params(session, project.id, lane)
-    if project.gold_rate <= 0 and project.gold_first_n <= 0:
+    if not any_gold or (project.gold_rate <= 0 and project.gold_first_n <= 0):
         if hidden is not None:
             row = conn.execute(_TAKE_FIRST_VISIBLE[is_pg, ranked], params | hidden).first()
             return None if row is None else TaskRow(*row)
@@ -535,7 +547,7 @@ def _take_slot(
 
 
 def _take_routed_slot(
-    session: Session, project: ProjectRow, actor: Actor, is_pg: bool
+    session: Session, project: ProjectRow, actor: Actor, is_pg: bool, any_gold: bool = True
 ) -> TaskRow | None:
     """:func:`_take_slot` for a routed project (or a vendor's person anywhere): a task
     routed to the caller's workforce, else (lab people only) one routed to nobody."""
@@ -562,7 +574,7 @@ def _take_routed_slot(
         task = None if row is None else TaskRow(*row)
     if task is None:
         return None
-    if project.gold_rate > 0 or project.gold_first_n > 0:
+    if any_gold and (project.gold_rate > 0 or project.gold_first_n > 0):
         gold = pick_gold(session, project, actor.user_id)
         if gold is not None:  # gold is served to every workforce alike, outside routing
             route_id, task = None, gold
