@@ -770,3 +770,51 @@ def test_releasing_a_lease_returns_the_task_to_new(app, db, project, annotator):
     row = task_row(db, task["id"])
     assert (row.taken, row.is_open) == (0, True)
     assert assignments(db, task["id"]) == []
+
+
+def test_a_submit_in_its_fewest_statements_writes_what_four_did(db, owner):
+    """The common submit: a live lease closed and counted, a new annotation and its first
+    revision. PostgreSQL does it in two statements (data-modifying WITH), SQLite in four;
+    the rows are the same either way."""
+    from sqlalchemy import event
+
+    from labelhouse.annotations import service as annotations
+    from labelhouse.tasks import queue
+
+    pid = make_project(db, owner)
+    add_tasks(db, owner, pid, text_rows(2))
+    member = add_member(db, owner)
+    with db.session() as s:
+        task_id = queue.claim_next(s, member.actor, pid).task.id
+    seen: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        with db.session() as s:
+            saved = annotations.save(
+                s, member.actor, task_id, value={"label": "neg"}, lead_time_ms=700
+            )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    writes = [q for q in seen if q.lstrip().upper().startswith(("UPDATE", "INSERT", "WITH"))]
+    assert len(writes) == (2 if db.dialect == "postgresql" else 4), writes
+    with db.read_session() as s:
+        task = s.get(Task, task_id)
+        assert (task.done, task.taken) == (1, 1)
+        lease = s.scalars(select(Assignment).where(Assignment.task_id == task_id)).one()
+        assert lease.status == "submitted" and lease.finished_at is not None
+        row = s.get(Annotation, saved.annotation.id)
+        (revision,) = s.scalars(
+            select(AnnotationRevision).where(AnnotationRevision.annotation_id == row.id)
+        ).all()
+        kept = ("revision", "status", "value", "schema_version", "lead_time_ms", "created_at")
+        assert [getattr(revision, k) for k in kept] == [getattr(row, k) for k in kept]
+        assert (row.revision, row.value, row.lead_time_ms) == (1, {"label": "neg"}, 700)
+    with db.session() as s:  # no lease any more: the late path still counts nothing twice
+        annotations.save(s, member.actor, task_id, value={"label": "pos"})
+    with db.read_session() as s:
+        assert s.get(Task, task_id).done == 1
+        assert s.get(Annotation, saved.annotation.id).revision == 2

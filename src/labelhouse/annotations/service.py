@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from labelhouse.accounts.policy import Actor
@@ -150,6 +150,42 @@ _UPDATE = Prepared(
     )
 )
 _INSERT_REVISION = Prepared(insert(AnnotationRevision.__table__))
+# PostgreSQL runs a data-modifying WITH in the same statement: the submit's common path in
+# two statements instead of four (each is a round trip, ~80 µs of the app's CPU).
+_closed = queue.CLOSE_LEASE.cte("closed")
+_CLOSE_LEASE_COUNTING_DONE = Prepared(  # the live lease closed, and the answer counted
+    update(_TASK)
+    .where(_TASK.c.id == bindparam("tid"), exists(select(_closed.c.id)))
+    .values(done=_TASK.c.done + 1)
+    .returning(_TASK.c.id)
+)
+_REVISION: Table = AnnotationRevision.__table__  # type: ignore[assignment]
+_NEW_KEYS = (
+    "project_id",
+    "task_id",
+    "user_id",
+    "status",
+    "value",
+    "schema_version",
+    "revision",
+    "lead_time_ms",
+    "created_at",
+    "updated_at",
+)
+_REVISION_KEYS = ("revision", "status", "value", "schema_version", "lead_time_ms", "created_at")
+_new = (
+    insert(_AN)
+    .values({k: bindparam(k, type_=_AN.c[k].type) for k in _NEW_KEYS})
+    .returning(_AN.c.id, *(_AN.c[k] for k in _REVISION_KEYS))
+    .cte("new")
+)
+_INSERT_WITH_REVISION = Prepared(  # a new annotation and its first revision, as one
+    insert(_REVISION)
+    .from_select(
+        ["annotation_id", *_REVISION_KEYS], select(_new.c.id, *(_new.c[k] for k in _REVISION_KEYS))
+    )
+    .returning(_REVISION.c.annotation_id)
+)
 
 
 def save(
@@ -168,6 +204,7 @@ def save(
     schema = load_schema(session, project)
     clean = schema.validate_annotation(value, task.data, draft=draft)
     conn = session.connection()
+    is_pg = conn.dialect.name == "postgresql"
     # Review rejected it and gave its slot back: submitting it again (fixed, or as it was)
     # is a resubmission, which needs a slot again (tasks/rework.py) and a new review.
     returned = existing is not None and existing.review_status == REJECTED
@@ -188,8 +225,12 @@ def save(
     if returned:
         rework.take_slot_again(session, actor, project, task.id)  # Conflict when it is full
         _COUNT_DONE.execute(conn, {"tid": task.id})
-    elif not draft and queue.mark_submitted(session, actor, project, task.id):
-        _COUNT_DONE.execute(conn, {"tid": task.id})
+    elif not draft:
+        closing = {"tid": task.id, "uid": actor.user_id, "now": utcnow()}
+        if is_pg and _CLOSE_LEASE_COUNTING_DONE.first(conn, closing) is not None:
+            pass  # the common case: a live lease, closed and counted in one statement
+        elif queue.mark_submitted(session, actor, project, task.id):
+            _COUNT_DONE.execute(conn, {"tid": task.id})
     now = utcnow()
     values = {
         "status": status,
@@ -197,13 +238,17 @@ def save(
         "schema_version": project.schema_version,
         "updated_at": now,
     }
+    new = None
     if existing is None:
         values |= {"revision": 1, "lead_time_ms": spent, "created_at": now}
-        (annotation_id,) = _INSERT.execute(
-            conn,
-            {**values, "project_id": project.id, "task_id": task.id, "user_id": actor.user_id},
-        )[0]
+        new = {**values, "project_id": project.id, "task_id": task.id, "user_id": actor.user_id}
+    together = new is not None and is_pg  # the revision is a copy of the new row's values
+    if together:
+        (annotation_id,) = _INSERT_WITH_REVISION.execute(conn, new)[0]
+    elif new is not None:
+        (annotation_id,) = _INSERT.execute(conn, new)[0]
     else:
+        assert existing is not None
         annotation_id = existing.id
         values |= {
             "revision": existing.revision + 1,
@@ -214,18 +259,19 @@ def save(
             conn,
             {**{k: v for k, v in values.items() if k != "created_at"}, "aid": annotation_id},
         )
-    _INSERT_REVISION.execute(
-        conn,
-        {
-            "annotation_id": annotation_id,
-            "revision": values["revision"],
-            "status": status,
-            "value": clean,
-            "schema_version": project.schema_version,
-            "lead_time_ms": spent,
-            "created_at": now,
-        },
-    )
+    if not together:
+        _INSERT_REVISION.execute(
+            conn,
+            {
+                "annotation_id": annotation_id,
+                "revision": values["revision"],
+                "status": status,
+                "value": clean,
+                "schema_version": project.schema_version,
+                "lead_time_ms": spent,
+                "created_at": now,
+            },
+        )
     annotation = Saved(
         id=annotation_id, project_id=project.id, task_id=task.id, user_id=actor.user_id, **values
     )
