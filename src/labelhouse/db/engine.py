@@ -231,7 +231,10 @@ class Database:
                 if session.in_transaction():
                     session.commit()  # flushes; the connection's own transaction commits
             finally:
-                session.close()
+                # Closing detaches what the ORM loaded; a session that never held anything
+                # (the hot path's usual case) has nothing to detach, and skips its cost.
+                if session.in_transaction() or session.identity_map or session.new:
+                    session.close()
 
     @contextmanager
     def write_gate_if_free(self) -> Iterator[bool]:
