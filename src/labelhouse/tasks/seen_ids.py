@@ -10,10 +10,11 @@ id: ~1.6 µs with making the id; a 10M-row import peaks at 186 MB):
 
 * the latest ids in a dict (fingerprint → place), at most ``spill_at`` (65,536: ~7 MB);
 * when it fills, they are sorted and written to a *run* (16 bytes an id) in an unlinked
-  temporary file (gone when closed or when the process dies). Runs of similar size are
+  temporary file (gone when closed or when the process dies). Runs of equal size are
   merged, streaming a chunk at a time, so there are at most log2(ids / spill_at) + 1 of
   them (at most 8 at 10M ids) and each id is rewritten at most log2(ids / spill_at) times
-  (~1.1 GB written at 10M, into the page cache; 160 MB of files at the end);
+  (~1.1 GB written at 10M, into the page cache; 160 MB of files at the end, up to twice
+  that during a merge);
 * in memory, beside each run, the first fingerprint of each 4 KB block of it (1/256 of the
   run), so that a lookup reads one block per run;
 * a Bloom filter over the ids on disk (16 to 32 bits an id, two bits set per id), so that
@@ -170,7 +171,8 @@ class SeenIds:
 
     def _spill(self) -> None:
         """The dict into a new run, its hashes into the bit set (rebuilt from every run at
-        twice the size when it gets too full), then runs of similar size merged."""
+        twice the size when it gets too full), then runs of equal size merged (a binary
+        counter: their sizes stay distinct powers of two times spill_at)."""
         count = len(self._recent)
         pairs = np.empty((count, 2), np.int64)
         pairs[:, 0] = np.fromiter(self._recent.keys(), np.int64, count)
