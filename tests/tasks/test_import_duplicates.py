@@ -157,21 +157,12 @@ def test_rows_without_ids_repeating_the_same_data_are_duplicates_as_before(db, o
 
 def test_seen_ids_gives_the_first_place_of_each_id_across_growth():
     seen = SeenIds()
-    n = 200_000  # several merges of the latest ids into the sorted ones
+    n = 200_000  # several runs of the latest ids written out, and merged
     assert all(seen.add(f"id-{i}", f"x:id-{i}", i + 1) is None for i in range(n))
     again = [seen.add(f"id-{i}", f"x:id-{i}", n + 10) for i in (0, 1, 77_777, n - 1)]
     assert again == [1, 2, 77_778, n]
     assert len(seen) == n
     assert seen.add("id-new", "x:id-new", 5) is None
-
-
-def test_seen_ids_memory_is_a_few_bytes_per_id_whatever_their_length():
-    short, long = SeenIds(), SeenIds()
-    for i in range(100_000):
-        short.add(str(i), f"x:{i}", i + 1)
-        long.add(f"{i}".rjust(200, "x"), f"x:{i}".rjust(202, "x"), i + 1)
-    assert short.nbytes == long.nbytes
-    assert short.nbytes / 100_000 <= 48  # 16 bytes merged, a few bits, the latest in a dict
 
 
 def test_seen_ids_keeps_places_past_four_billion():
@@ -182,19 +173,17 @@ def test_seen_ids_keeps_places_past_four_billion():
 
 def test_seen_ids_tells_apart_ids_whose_64_bit_hashes_collide(monkeypatch):
     """Forced collisions (every 'n…' id hashes alike but for its tag): each id keeps its own
-    first place, before and after the latest ids are merged into the sorted ones."""
+    first place, before and after the latest ids are written out to disk."""
     from labelhouse.tasks import seen_ids
 
     real_hash = hash
     monkeypatch.setattr(
         seen_ids, "hash", lambda s: 7 if s.startswith("n") else real_hash(s), raising=False
     )
-    monkeypatch.setattr(seen_ids, "RECENT_MIN", 8)
-    seen = SeenIds()
-    seen._limit = 8
+    seen = SeenIds(spill_at=8)
     names = [f"n{i}" for i in range(20)]
     fillers = [f"f{i}" for i in range(30)]  # several merges
     ids = [x for pair in zip(names, fillers, strict=False) for x in pair] + fillers[20:]
     assert [seen.add(x, f"x:{x}", i + 1) for i, x in enumerate(ids)] == [None] * len(ids)
-    assert len(seen._hashes) > 0  # merged ones are looked up too
+    assert seen.runs > 0  # ids on disk are looked up too
     assert [seen.add(x, f"x:{x}", 999) for x in ids] == list(range(1, len(ids) + 1))

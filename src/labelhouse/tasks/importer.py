@@ -56,9 +56,6 @@ FIRST_BATCH_SIZE = 1000  # a small first batch gets the database to work sooner
 # long string decodes to exactly that.
 BATCH_BYTES = 16 * 1024 * 1024
 ANALYZE_AFTER = 5000  # imports this large refresh PostgreSQL's planner statistics
-# The direct bulk path tracks this many keys of rows without an external id (a set of ints,
-# ~30 MB at most); larger imports go on with the duplicate-skipping path.
-TRACKED_KEYS = 500_000
 MAX_REPORTED_PROBLEMS = 20
 
 RejectHandler = Callable[[str, Any, list[str]], None]
@@ -163,6 +160,7 @@ def import_tasks(
             sink.writer.drain()
     finally:
         sink.writer.close()  # before the caller's rollback or commit uses the connection
+        sink.close()
     load.check_outcome(filename, on_progress)
     result.created = sink.created + sink.writer.inserted
     if result.created >= ANALYZE_AFTER:
@@ -237,6 +235,18 @@ class Batches:
     ) -> None:
         """Check every row and store good ones in batches. In strict mode the first problem
         stops the storing, but checking goes on to report more problems at once."""
+        try:
+            self._run(rows, check, skip_invalid, on_progress)
+        finally:
+            self.seen_ids.close()  # its files, at once rather than when collected
+
+    def _run(
+        self,
+        rows: Iterator[tuple[str, Any]],
+        check: Callable[[Any], Prepared | list[str]],
+        skip_invalid: bool,
+        on_progress: ProgressHandler | None,
+    ) -> None:
         result, problems = self.result, self.problems
         batch: list[Prepared] = []
         batch_size = self.batch_rows or FIRST_BATCH_SIZE
@@ -323,32 +333,35 @@ class _InTransaction:
         self.created = 0  # by the ORM path; the writer counts its own
         direct = _first_tasks_of_project(session, project_id)
         self.writer: TaskWriter = open_writer(session, project_id, import_id, direct=direct)
-        # While the writer is direct: hashes of every key so far, to notice the first batch
-        # that might repeat one (a hash collision only costs the direct path).
-        self.seen: set[int] | None = set() if direct else None
+        # While the writer is direct: fingerprints of every key so far, to notice the first
+        # batch that might repeat one (a fingerprint collision only costs the direct path).
+        # The table of seen ids keeps its memory bounded whatever the number of keys (a
+        # set of their hashes took ~60 bytes a key, so it stopped at 500,000 keys and a
+        # larger import lost the direct path).
+        self.seen: SeenIds | None = SeenIds() if direct else None
 
     def store(self, batch: list[Prepared]) -> None:
         if self.seen is not None and self._may_repeat_a_key(batch):
             self.writer.direct = False
-            self.seen = None
+            self.close()
         self.created += write_runs(
             self.session, self.writer, self.project_id, self.import_id, batch
         )
 
+    def close(self) -> None:
+        if self.seen is not None:
+            self.seen.close()
+            self.seen = None
+
     def _may_repeat_a_key(self, batch: list[Prepared]) -> bool:
-        """True if a key of this batch may have come before, in it or in an earlier one, or
-        if there are too many keys to keep track of. Only keys of data hashes count: a
-        row repeating an earlier row's external id never gets here (:class:`Batches`)."""
-        seen = self.seen
-        assert seen is not None
+        """True if a key of this batch may have come before, in it or in an earlier one.
+        Only keys of data hashes count: a row repeating an earlier row's external id never
+        gets here (:class:`Batches`)."""
+        first_of = self.seen.add  # type: ignore[union-attr]
         for p in batch:
-            if p.external_id is not None:
-                continue
-            h = hash(p.dedup_key)
-            if h in seen:
+            if p.external_id is None and first_of(p.dedup_key, p.dedup_key, 1) is not None:
                 return True
-            seen.add(h)
-        return len(seen) > TRACKED_KEYS
+        return False
 
 
 def write_runs(
