@@ -16,6 +16,7 @@ from typing import Any
 ID_MAX = 2**63 - 1
 NUL = "\x00"
 PROBLEM = "contains a NUL character (\\u0000), which cannot be stored; remove it"
+ENCODED_NUL = b"\\u0000"  # the escape orjson writes for U+0000 (six bytes)
 # A ``\u0000`` escape in JSON text that orjson wrote: one not preceded by an escaped
 # backslash (``\\u0000`` is the six characters ``\u0000``, which are fine).
 _ENCODED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
@@ -45,4 +46,4 @@ def find_nul(value: Any, where: str = "") -> str | None:
 def encoded_json_has_nul(encoded: bytes) -> bool:
     """Whether JSON text from orjson holds a NUL (a fast substring test first: this runs for
     every imported row)."""
-    return b"\\u0000" in encoded and _ENCODED_NUL.search(encoded) is not None
+    return ENCODED_NUL in encoded and _ENCODED_NUL.search(encoded) is not None

@@ -217,12 +217,14 @@ class Batches:
         on_rejected: RejectHandler | None,
         store: Store,
         *,
-        batch_rows: int | None = None,
+        batch_rows: Callable[[], int] | None = None,
     ) -> None:
         self.result = result
         self.on_rejected = on_rejected
         self.store = store
-        self.batch_rows = batch_rows  # every batch this long (else a small first one)
+        # How long the next batch is, asked before each (else a small first one, then
+        # BATCH_SIZE): the staged SQLite import sizes its batches by how long they take.
+        self.batch_rows = batch_rows
         self.problems: list[Problem] = []
         self.seen_ids = SeenIds()  # of the rows let through so far, with their places
 
@@ -249,7 +251,7 @@ class Batches:
     ) -> None:
         result, problems = self.result, self.problems
         batch: list[Prepared] = []
-        batch_size = self.batch_rows or FIRST_BATCH_SIZE
+        batch_size = self.batch_rows() if self.batch_rows else FIRST_BATCH_SIZE
         batch_bytes = 0
         first_of = self.seen_ids.add
         cut = 0  # where the number starts in ``where`` ("line 12": 5), the same for every row
@@ -285,7 +287,7 @@ class Batches:
                 self.store(batch)
                 batch = []
                 batch_bytes = 0
-                batch_size = self.batch_rows or BATCH_SIZE
+                batch_size = self.batch_rows() if self.batch_rows else BATCH_SIZE
                 if on_progress:
                     on_progress(result.rows)
         if not problems and batch:
