@@ -6,21 +6,17 @@ with real threads claiming and submitting at once."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from labelhouse.annotations import service as annotations
 from labelhouse.annotations.models import Annotation
-from labelhouse.errors import Busy
 from labelhouse.tasks import queue
 from labelhouse.tasks.claim_lanes import LANES
 from labelhouse.tasks.models import CLAIM_LANES, Assignment, Task
-from tests.factories import add_member, add_tasks, make_org, make_project, text_rows
+from tests.factories import add_member, add_tasks, make_org, make_project, retry_busy, text_rows
 
 
 def _task_ids(db, pid: int) -> list[int]:
@@ -48,9 +44,6 @@ def _claim_in_lane(db, member, pid: int, lane: int, floor: int | None = None) ->
     with LANES.claiming(pid), db.session() as s:
         lease = queue.claim_next(s, member.actor, pid)
         return None if lease is None else lease.task.id
-
-
-_BUSY_RETRIES = 20
 
 
 @pytest.mark.parametrize("gold", [True, False], ids=["gold-rules", "no-gold"])
@@ -101,9 +94,6 @@ def test_a_lone_claim_walks_the_head(db):
     assert got == ids[:3]
 
 
-_BUSY_RETRIES = 20
-
-
 @pytest.mark.parametrize("gold", [True, False], ids=["gold-rules", "no-gold"])
 def test_32_threads_claiming_and_submitting_keep_every_rule(db, gold):
     """No task over its overlap and no one twice on a task at any moment, at most one lease
@@ -132,14 +122,6 @@ def test_32_threads_claiming_and_submitting_keep_every_rule(db, gold):
     errors: list[BaseException] = []
     seen: list[tuple[str, int]] = []
 
-    def retried(step: Callable[[], Any]) -> Any:
-        for _ in range(_BUSY_RETRIES):
-            try:
-                return step()
-            except Busy:
-                time.sleep(0.05)
-        return step()
-
     def claim(member) -> int | None:
         with db.session() as s:
             lease = queue.claim_next(s, member.actor, pid)
@@ -152,8 +134,8 @@ def test_32_threads_claiming_and_submitting_keep_every_rule(db, gold):
     def work(member) -> None:
         try:
             start.wait()
-            while (task_id := retried(lambda: claim(member))) is not None:
-                retried(lambda: submit(member, task_id))  # called at once
+            while (task_id := retry_busy(lambda: claim(member))) is not None:
+                retry_busy(lambda: submit(member, task_id))  # called at once
         except BaseException as exc:  # reported by the test
             errors.append(exc)
 

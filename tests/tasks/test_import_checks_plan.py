@@ -106,3 +106,35 @@ def test_staged_batches_double_while_quick_and_halve_when_slow():
     assert rows == BATCH_ROWS
     assert next_batch_rows(4000, 10, quick) == 4000  # a short last batch says nothing
     assert next_batch_rows(4000, 4000, BATCH_SECONDS * 0.75) == 4000
+
+
+def _demo_schemas() -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    """Every demo project's schema (one per field kind) and its rows; the rubric one has
+    no rubric to name here, so its grade field is left out."""
+    from labelhouse import demo
+
+    out = []
+    for spec in [*demo.DEMO_PROJECTS, demo.BOXES_PROJECT]:
+        fields = [f for f in spec["schema"]["fields"] if f.get("kind") != "rubric"]
+        if not fields:
+            continue
+        rows = spec.get("rows") or []
+        if spec is demo.CHAT_PREFERENCE:
+            rows = demo.demo_conversations()
+        datas = [r.get("data", r) if isinstance(r, dict) else {} for r in rows]
+        out.append((spec["name"], {**spec["schema"], "fields": fields}, datas))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "schema", "rows"), [pytest.param(*d, id=d[0]) for d in _demo_schemas()]
+)
+def test_every_demo_kind_is_checked_as_check_task_data_checks(name, schema, rows):
+    """The compiled plan against ``check_task_data`` for every kind the demo has, on the
+    demo's own rows and on the malformed data above."""
+    label_schema = LabelSchema.model_validate(schema)
+    plan = compile_data_checks(label_schema)
+    for data in [*rows, *DATA]:
+        problems: list[str] = []
+        run_data_checks(plan, data, problems)
+        assert problems == label_schema.check_task_data(data), (name, data)

@@ -23,6 +23,7 @@ from tests.factories import (
     add_tasks,
     make_org,
     make_project,
+    retry_busy,
     run_in_threads,
     text_rows,
 )
@@ -139,15 +140,23 @@ def test_nothing_left_returns_none(setup):
 
 
 def _work_loop(db, actor, pid, max_tasks=10_000):
-    done = 0
-    while done < max_tasks:
+    """Claim and submit until nothing is left; a Busy is retried as clients retry it."""
+
+    def claim() -> int | None:
         with db.session() as s:
             lease = queue.claim_next(s, actor, pid)
-            if lease is None:
-                return done
-            task_id = lease.task.id
+            return None if lease is None else lease.task.id
+
+    def submit(task_id: int) -> None:
         with db.session() as s:
             annotations.save(s, actor, task_id, value={"label": "pos"})
+
+    done = 0
+    while done < max_tasks:
+        task_id = retry_busy(claim)
+        if task_id is None:
+            return done
+        retry_busy(lambda: submit(task_id))
         done += 1
     return done
 
