@@ -6,7 +6,10 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -20,6 +23,41 @@ def _hold(path: str, ready, release) -> None:  # runs in a child process
     with gate.held():
         ready.set()
         release.wait(10)
+
+
+@contextmanager
+def held_by_a_thread(gate: WriteGate) -> Iterator[None]:
+    """``gate`` held by another thread of this process until the block ends."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gate.held():
+            taken.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert taken.wait(10)
+        yield
+    finally:
+        release.set()
+        t.join(10)
+
+
+@contextmanager
+def held_by_another_process(db_file: Path) -> Iterator[Any]:
+    """The gate of ``db_file`` held by a child process; yields the event that releases it."""
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_hold, args=(str(db_file), ready, release))
+    child.start()
+    try:
+        assert ready.wait(10)
+        yield release
+    finally:
+        release.set()
+        child.join(10)
 
 
 def test_a_writer_in_another_process_waits_for_the_gate(tmp_path):
@@ -192,37 +230,19 @@ def test_held_if_free_takes_a_free_gate_and_never_waits_for_a_held_one(tmp_path)
         assert free
         with gate.held():  # the unit of work inside: no second wait, no deadlock
             pass
-    taken, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with gate.held():
-            taken.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    try:
-        assert taken.wait(10)
+    with held_by_a_thread(gate):
         t0 = time.monotonic()
         with gate.held_if_free() as free:
             assert not free
         assert time.monotonic() - t0 < 0.5  # did not wait for the holder
-    finally:
-        release.set()
-        t.join(10)
     with gate.held_if_free() as free:  # and nothing was left held by the refusal
         assert free
 
 
 def test_held_if_free_is_refused_while_another_process_holds_the_gate(tmp_path):
     db_file = tmp_path / "x.db"
-    ctx = multiprocessing.get_context("fork")
-    ready, release = ctx.Event(), ctx.Event()
-    child = ctx.Process(target=_hold, args=(str(db_file), ready, release))
-    child.start()
     gate = WriteGate(db_file, timeout=5)
-    try:
-        assert ready.wait(10)
+    with held_by_another_process(db_file) as release:
         with gate.held_if_free() as free:
             assert not free
         got = threading.Event()
@@ -237,9 +257,6 @@ def test_held_if_free_is_refused_while_another_process_holds_the_gate(tmp_path):
         release.set()
         assert got.wait(10)
         t.join()
-    finally:
-        release.set()
-        child.join(10)
     with gate.held_if_free() as free:
         assert free
 

@@ -401,23 +401,6 @@ def test_batches_of_large_tasks_end_at_batch_bytes(db, owner, project):
 # -- the direct path (PostgreSQL: COPY straight into task while no key can exist yet) --------
 
 
-@pytest.fixture
-def writers(monkeypatch):
-    """The bulk writers the imports of a test opened (to see which path they took)."""
-    import labelhouse.tasks.importer as importer
-
-    opened = []
-    real = importer.open_writer
-
-    def recording(*args, **kwargs):
-        writer = real(*args, **kwargs)
-        opened.append(writer)
-        return writer
-
-    monkeypatch.setattr(importer, "open_writer", recording)
-    return opened
-
-
 def test_first_import_of_unique_keys_stays_direct(db, owner, project, writers):
     result = service_import(db, owner, project, jsonl_bytes(text_rows(2 * BATCH_SIZE + 5)))
     assert result.created == 2 * BATCH_SIZE + 5

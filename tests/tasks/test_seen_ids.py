@@ -196,23 +196,6 @@ def test_a_full_temporary_folder_stores_nothing(db, owner, project, tiny_spills,
     assert len(imports_of(db, project)) == 1
 
 
-@pytest.fixture
-def writers(monkeypatch):
-    """The bulk writers the imports of a test opened (to see which path they took)."""
-    import labelhouse.tasks.importer as importer
-
-    opened = []
-    real = importer.open_writer
-
-    def recording(*args, **kwargs):
-        writer = real(*args, **kwargs)
-        opened.append(writer)
-        return writer
-
-    monkeypatch.setattr(importer, "open_writer", recording)
-    return opened
-
-
 def test_unique_contents_across_many_spills_stay_direct(db, owner, project, tiny_spills, writers):
     rows = [{"text": f"content {i}"} for i in range(3000)]
     result = service_import(db, owner, project, jsonl_bytes(rows))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 try:
     import fcntl
@@ -67,19 +68,11 @@ class WriteGate:
         deadline = time.monotonic() + self.timeout
         if not self._mutex.acquire(timeout=self.timeout):
             raise self._busy()
-        try:
-            flock = self._file()
-            if flock is not None and not flock.acquire(deadline):
-                raise self._busy()
-            try:
-                self._owner = threading.get_ident()
-                yield
-            finally:
-                self._owner = None
-                if flock is not None:
-                    flock.release()
-        finally:
-            self._mutex.release()
+        flock = self._flock_or_release(lambda f: f.acquire(deadline))
+        if flock is False:
+            raise self._busy()
+        with self._owned(flock):
+            yield
 
     @contextmanager
     def held_if_free(self) -> Iterator[bool]:
@@ -89,19 +82,34 @@ class WriteGate:
         if not self._mutex.acquire(blocking=False):
             yield False
             return
+        flock = self._flock_or_release(lambda f: f.acquire_now())
+        if flock is False:
+            yield False
+            return
+        with self._owned(flock):
+            yield True
+
+    def _flock_or_release(
+        self, take: Callable[[_BoundedFlock], bool]
+    ) -> _BoundedFlock | Literal[False] | None:
+        """With the mutex held: the file lock taken by ``take`` (None where there is no
+        file), or False, the mutex released again, when it could not be had."""
         try:
             flock = self._file()
-            taken = flock is None or flock.acquire_now()
+            if flock is None or take(flock):
+                return flock
         except BaseException:
             self._mutex.release()
             raise
-        if not taken:
-            self._mutex.release()
-            yield False
-            return
+        self._mutex.release()
+        return False
+
+    @contextmanager
+    def _owned(self, flock: _BoundedFlock | None) -> Iterator[None]:
+        """The gate, taken (mutex and file lock), for this thread until the block ends."""
         try:
             self._owner = threading.get_ident()
-            yield True
+            yield
         finally:
             self._owner = None
             if flock is not None:
