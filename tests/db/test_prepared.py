@@ -14,7 +14,7 @@ from labelhouse.annotations.models import AnnotationRevision
 from labelhouse.db.engine import DatabaseOptions, open_database
 from labelhouse.db.prepared import Prepared
 from labelhouse.errors import DatabaseUnavailable
-from labelhouse.tasks.models import Prediction, Task
+from labelhouse.tasks.models import Assignment, Prediction, Task
 from labelhouse.tasks.service import predictions_of_task
 from tests.factories import add_tasks, make_project, text_rows
 
@@ -170,7 +170,9 @@ def test_the_claim_statements_read_as_sqlalchemy_reads_them(db, owner, task_id):
             assert rows and isinstance(rows[0][3], dict)  # task.data, JSON
         adjust = {"tid": task_id, "delta": 0, "overlap": 1}
         assert queue._ADJUST_TAKEN_NOW.execute(conn, adjust) == []
-        take = queue._TAKE_FIRST_OPEN[is_pg, False]
+        take = queue._TAKE_FIRST_OPEN[False] if not is_pg else None
+        if take is None:  # PostgreSQL's walk that skips no lock, as the claim's last resort
+            take = Prepared(queue._TAKE_FIRST_OPEN_WAITING[False])
         (taken,) = take.execute(conn, {"pid": pid, "uid": 10**9, "overlap": 5})
         assert taken[4] >= 1 and taken[0] != task_id  # taken + 1; the other task
         lease = {
@@ -187,3 +189,30 @@ def test_the_claim_statements_read_as_sqlalchemy_reads_them(db, owner, task_id):
         assert isinstance(row[0], int)
         assert queue._LEASE_INSERT[is_pg].execute(conn, lease) == []  # the same lease: none
         s.rollback()
+
+
+def test_the_one_statement_claim_reads_as_sqlalchemy_reads_it(db, owner, task_id):
+    """PostgreSQL's claim that picks, leases and counts in one statement (a data-modifying
+    WITH): the same row on the cursor as through SQLAlchemy, the lease made."""
+    from labelhouse.tasks import queue
+
+    if db.dialect != "postgresql":
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    now = datetime.now(UTC)
+    with db.read_session() as s:
+        pid = s.scalar(select(Task.project_id).where(Task.id == task_id))
+    values = {"pid": pid, "uid": owner.user_id, "overlap": 5, "v_project_id": pid}
+    values |= {"v_user_id": owner.user_id, "v_status": "leased", "v_leased_at": now}
+    values |= {"v_expires_at": now, "v_hold": 0, "v_workforce_id": None}
+    lease_first = queue._LEASE_FIRST_OPEN[False, False]
+    with db.session() as s:
+        (row,) = lease_first.execute(s.connection(), values)
+        s.rollback()
+    with db.session() as s:
+        (again,) = regular(s.connection(), lease_first.statement, values)
+        leases = s.scalars(select(Assignment.id).where(Assignment.task_id == row[0])).all()
+        s.rollback()
+    assert isinstance(row[1], int) and row[2] == row[0]  # leased; the task's own row
+    assert row[6] == 1 and isinstance(row[5], dict)  # taken + 1; task.data, JSON
+    assert row[:1] + row[2:] == again[:1] + again[2:]  # all but the lease's own id
+    assert leases == [again[1]]

@@ -213,11 +213,14 @@ def test_the_lane_walk_is_an_index_walk_of_ix_task_lane(db):
     with db.session() as s:
         conn = s.connection()
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table: no shortcut
-        for statement in (queue._TAKE_FIRST_IN_LANE.statement, queue._CANDIDATE_IN_LANE.statement):
+        given = {"pid": pid, "uid": owner.actor.user_id, "lane": 3, "floor": 0, "overlap": 1}
+        given |= {f"v_{k}": None for k in queue._LEASE_KEYS}  # EXPLAIN runs no INSERT
+        for statement in (
+            queue._LEASE_FIRST_IN_LANE[False].statement,
+            queue._CANDIDATE_IN_LANE.statement,
+        ):
             compiled = statement.compile(dialect=conn.dialect)
-            params = compiled.construct_params(
-                {"pid": pid, "uid": owner.actor.user_id, "lane": 3, "floor": 0, "overlap": 1}
-            )
+            params = compiled.construct_params(given)
             plan = "\n".join(
                 row[0] for row in conn.exec_driver_sql("EXPLAIN " + compiled.string, params)
             )

@@ -139,16 +139,19 @@ def test_nothing_left_returns_none(setup):
 # -- concurrency ----------------------------------------------------------------------------
 
 
-def _work_loop(db, actor, pid, max_tasks=10_000):
-    """Claim and submit until nothing is left; a Busy is retried as clients retry it."""
+def _work_loop(db, actor, pid, max_tasks=10_000, hot=False):
+    """Claim and submit until nothing is left; a Busy is retried as clients retry it.
+    ``hot``: in the units of work of the web app's /next and submit (on PostgreSQL their
+    common statements run as their own transactions: db/deferred_begin.py)."""
+    unit = db.hot_session if hot else db.session
 
     def claim() -> int | None:
-        with db.session() as s:
-            lease = queue.claim_next(s, actor, pid)
+        with unit() as s:
+            lease = queue.claim_next(s, actor, pid, durable=not hot)
             return None if lease is None else lease.task.id
 
     def submit(task_id: int) -> None:
-        with db.session() as s:
+        with unit() as s:
             annotations.save(s, actor, task_id, value={"label": "pos"})
 
     done = 0
@@ -193,7 +196,26 @@ def test_concurrent_threads_never_over_assign(setup):
     _assert_queue_invariants(db, pid, n_tasks, overlap=3, n_workers=n_workers)
 
 
-def test_same_annotator_racing_gets_one_lease(setup):
+def test_concurrent_threads_in_hot_units_never_over_assign(setup):
+    """The same rules when every claim and submit is the web app's hot unit of work."""
+    db, owner = setup
+    pid = make_project(db, owner, overlap=2)
+    n_tasks, n_workers = 60, 12
+    add_tasks(db, owner, pid, text_rows(n_tasks))
+    members = [add_member(db, owner) for _ in range(n_workers)]
+    barrier = threading.Barrier(n_workers)
+
+    def run(m):
+        barrier.wait()
+        _work_loop(db, m.actor, pid, hot=True)
+
+    errors = run_in_threads(run, members)
+    assert not errors, errors
+    _assert_queue_invariants(db, pid, n_tasks, overlap=2, n_workers=n_workers)
+
+
+@pytest.mark.parametrize("hot", [False, True], ids=["session", "hot"])
+def test_same_annotator_racing_gets_one_lease(setup, hot):
     db, owner = setup
     pid = make_project(db, owner)
     add_tasks(db, owner, pid, text_rows(20))
@@ -201,9 +223,16 @@ def test_same_annotator_racing_gets_one_lease(setup):
     barrier = threading.Barrier(8)
     got: list[int | None] = []
 
+    def take() -> int | None:
+        if not hot:
+            return claim(db, a, pid)
+        with db.hot_session() as s:
+            lease = queue.claim_next(s, a.actor, pid, durable=False)
+            return None if lease is None else lease.task.id
+
     def run():
         barrier.wait()
-        got.append(claim(db, a, pid))
+        got.append(retry_busy(take))
 
     threads = [threading.Thread(target=run) for _ in range(8)]
     for t in threads:

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from labelhouse.db import faults
+from labelhouse.db.deferred_begin import begun_when_needed
 from labelhouse.db.options import DatabaseOptions
 from labelhouse.db.urls import check_database_url
 from labelhouse.db.watchdog import WATCHDOG, deadline_after, watch
@@ -197,6 +198,7 @@ class Database:
         self._path = path
         self._gate = WriteGate(path, self.options.lock_timeout) if self.is_sqlite else None
         self._answered = True  # the last health check's outcome
+        self._defers_begin = self.dialect == "postgresql" and not self.options.pgbouncer
 
     @contextmanager
     def session(self, *, long_running: bool = False) -> Iterator[Session]:
@@ -222,9 +224,20 @@ class Database:
         connection. ``session.connection()``, all the hot path asks for, returns it
         straight away; ORM use still works (it joins the transaction, and is flushed
         before the commit). An ORM session's transaction machinery cost about half the
-        unit of work's CPU."""
+        unit of work's CPU.
+
+        On PostgreSQL the transaction begins only when a statement needs one: the common
+        /next and submit run a standalone read and one standalone write, each its own
+        transaction, with no ``BEGIN`` or ``COMMIT`` round trip (db/deferred_begin.py).
+        Not behind PgBouncer, whose timeouts are set in each ``BEGIN`` (``_pg_engine``)."""
         gate = self._gate.held() if self._gate else nullcontext()
-        with _faults_translated(), gate, self.engine.connect() as conn, conn.begin():
+        with (
+            _faults_translated(),
+            gate,
+            self.engine.connect() as conn,
+            begun_when_needed(conn) if self._defers_begin else nullcontext(),
+            conn.begin(),
+        ):
             session = _OnConnection(conn)
             try:
                 yield session

@@ -41,6 +41,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import Session
@@ -56,7 +57,7 @@ from labelhouse.projects.service import PROJECT_ROW_TABLE_COLUMNS, ProjectRow, u
 from labelhouse.projects.skip_reasons import clean_skip
 from labelhouse.tasks.claim_lanes import LANES, Lane
 from labelhouse.tasks.gold import REOPEN_ALL, open_expr, pick_gold
-from labelhouse.tasks.models import CLAIM_LANES, Assignment, Task, TaskRoute
+from labelhouse.tasks.models import CLAIM_LANES, Assignment, Prediction, Task, TaskRoute
 from labelhouse.tasks.queue_order import rerank
 from labelhouse.tasks.service import TASK_ROW_COLUMNS, TaskRow
 from labelhouse.tasks.visibility import claim_params, hidden_by_params
@@ -72,6 +73,7 @@ class Lease:
     expires_at: datetime
     created: bool
     hold: int = 0  # how often this lease was served again: see :func:`hold_token`
+    any_predictions: bool = True  # False: the project has none, the task's need no lookup
 
     @property
     def hold_token(self) -> str:
@@ -129,6 +131,9 @@ _ANY_EXPIRED = (
 # one the gold rule has nothing to serve, and a claim takes its task in one statement.
 _gold = _T.alias("gold")
 _ANY_GOLD = exists().where(_gold.c.project_id == _P.c.id, _gold.c.gold.is_not(None)).correlate(_P)
+# Whether the project has any prediction (ix_prediction_project: one probe): without one,
+# /next does not look for the task's.
+_ANY_PREDICTION = exists().where(Prediction.project_id == _P.c.id).correlate(_P)
 _PROJECT_AND_HELD = (
     select(
         *PROJECT_ROW_TABLE_COLUMNS,
@@ -137,6 +142,7 @@ _PROJECT_AND_HELD = (
         _A.c.expires_at,
         _ANY_EXPIRED.label("any_expired"),
         _ANY_GOLD.label("any_gold"),
+        _ANY_PREDICTION.label("any_prediction"),
     )
     .select_from(
         _P.outerjoin(
@@ -153,8 +159,9 @@ _PROJECT_AND_HELD = (
 _PROJECT_AND_HELD_RELAXED = _PROJECT_AND_HELD.add_columns(relaxed_durability_column())
 _N_PROJECT = len(PROJECT_ROW_TABLE_COLUMNS)
 # The claim's statements on the common path run on the DBAPI cursor (db/prepared.py).
+# A read: in a hot unit it runs before any transaction begins (db/deferred_begin.py).
 _FIRST_STATEMENT = {
-    relaxed: Prepared(_PROJECT_AND_HELD_RELAXED if relaxed else _PROJECT_AND_HELD)
+    relaxed: Prepared(_PROJECT_AND_HELD_RELAXED if relaxed else _PROJECT_AND_HELD, standalone=True)
     for relaxed in (False, True)
 }
 _CURRENT_LEASE = select(_A.c.id, _A.c.task_id, _A.c.expires_at).where(
@@ -227,11 +234,7 @@ def _take_first(first: Select[Any]) -> Any:
     )
 
 
-_TAKE_FIRST_OPEN = {
-    (is_pg, r): Prepared(_take_first(first.with_for_update(skip_locked=True) if is_pg else first))
-    for is_pg in (True, False)
-    for r, first in _FIRST_OPEN.items()
-}
+_TAKE_FIRST_OPEN = {r: Prepared(_take_first(first)) for r, first in _FIRST_OPEN.items()}  # SQLite
 # PostgreSQL's SKIP LOCKED also skips a row that another transaction has locked for a
 # moment without taking it (a submit updating its counters, a lease ending): when it finds
 # nothing, the claim asks again waiting for such locks, so that "nothing left" means it
@@ -266,18 +269,66 @@ def _lane_walk(query: Select[Any], table: Any) -> Select[Any]:
     )
 
 
-_TAKE_FIRST_IN_LANE = Prepared(
-    _take_first(_lane_walk(_FIRST_OPEN_BY_ID, _candidate).with_for_update(skip_locked=True))
-)
 _CANDIDATE_IN_LANE = Prepared(_lane_walk(_CANDIDATE, _T).with_for_update(skip_locked=True, of=_T))
 # The floor: the project's lowest open id, ordered (is_open, id) as _FIRST_OPEN_BY_ID so that
 # it is ix_task_queue's first live open entry (min(id) may walk the primary key instead).
-_OPEN_FLOOR = (
+_OPEN_FLOOR = Prepared(
     select(_T.c.id)
     .where(_T.c.project_id == bindparam("pid"), _T.c.is_open.is_(True))
     .order_by(_T.c.is_open, _T.c.id)
-    .limit(1)
+    .limit(1),
+    standalone=True,
 )
+
+
+# -- the claim in one statement (PostgreSQL, the common path) -----------------------------
+# Pick the first open task the caller has not had (locking it, skipping others' locks),
+# lease it to them and count them on it, in one statement. A statement is atomic, so a hot
+# unit of work runs it as its own transaction (db/deferred_begin.py): with the first
+# statement's read, a claim is two round trips instead of six. The lease goes in first, ON
+# CONFLICT DO NOTHING: when the caller's own other request leased meanwhile (one live lease
+# per annotator) nothing is inserted and so nothing counted, with no slot to give back. Its
+# row: (picked id, lease id, the task's row as counted[, relaxed durability]); no row when
+# nothing was open, a null lease id when the caller already held one. The lease's values
+# are bound as "v_<column>": a parameter named as a column would also be SET by the UPDATE
+# in the same statement (SQLAlchemy reads parameter names as columns for every DML in it).
+_LEASE_KEYS = ("project_id", "user_id", "status", "leased_at", "expires_at", "hold", "workforce_id")
+
+
+def _lease_first(first: Select[Any], relaxed: bool) -> Prepared:
+    pick = first.cte("pick").prefix_with("MATERIALIZED")  # one pick, read twice
+    values = select(pick.c.id, *(bindparam(f"v_{k}", type_=_A.c[k].type) for k in _LEASE_KEYS))
+    lease = (
+        insert_ignoring_conflicts("postgresql", _A, None)
+        .from_select(["task_id", *_LEASE_KEYS], values)
+        .returning(_A.c.id, _A.c.task_id)
+        .cte("lease")
+    )
+    taken = (
+        update(_T)
+        .where(_T.c.id == lease.c.task_id)
+        .values(taken=_T.c.taken + 1, is_open=open_expr(_T.c.taken + 1, bindparam("overlap")))
+        .returning(*TASK_ROW_COLUMNS)
+        .cte("taken")
+    )
+    columns = [pick.c.id, lease.c.id, *taken.c]
+    if relaxed:
+        columns.append(relaxed_durability_column())
+    joined = pick.outerjoin(lease, true()).outerjoin(taken, true())
+    return Prepared(select(*columns).select_from(joined), standalone=True)
+
+
+_LEASE_FIRST_OPEN = {  # keyed by (ranked, relaxed)
+    (r, relaxed): _lease_first(first.with_for_update(skip_locked=True), relaxed)
+    for r, first in _FIRST_OPEN.items()
+    for relaxed in (False, True)
+}
+_LEASE_FIRST_IN_LANE = {  # keyed by relaxed
+    relaxed: _lease_first(
+        _lane_walk(_FIRST_OPEN_BY_ID, _candidate).with_for_update(skip_locked=True), relaxed
+    )
+    for relaxed in (False, True)
+}
 
 
 def _lane_params(session: Session, project_id: int, lane: Lane) -> dict[str, Any] | None:
@@ -285,7 +336,8 @@ def _lane_params(session: Session, project_id: int, lane: Lane) -> dict[str, Any
     is no open task at all (the head walk then says so)."""
     floor = lane.floor
     if floor is None:
-        floor = session.connection().execute(_OPEN_FLOOR, {"pid": project_id}).scalar()
+        row = _OPEN_FLOOR.first(session.connection(), {"pid": project_id})
+        floor = None if row is None else row[0]
         LANES.set_floor(project_id, floor)
     return None if floor is None else {"lane": lane.lane, "floor": floor}
 
@@ -453,7 +505,27 @@ def _claim(
     project = ProjectRow(*row[:_N_PROJECT])
     if project.archived:
         raise Conflict("This project is archived; it hands out no more work.")
-    held_id, held_task, held_expires, any_expired, any_gold = row[_N_PROJECT : _N_PROJECT + 5]
+    lease = _lease(session, actor, project, now, gate, durable, lane, row[_N_PROJECT:])
+    if lease is not None:
+        lease.any_predictions = bool(row[_N_PROJECT + 5])
+    return lease
+
+
+def _lease(
+    session: Session,
+    actor: Actor,
+    project: ProjectRow,
+    now: datetime,
+    gate: Gate | None,
+    durable: bool,
+    lane: Lane | None,
+    first: tuple[Any, ...],
+) -> Lease | None:
+    """:func:`_claim` after its first statement (``first``: that row's columns after the
+    project's)."""
+    conn = session.connection()
+    is_pg = conn.dialect.name == "postgresql"
+    held_id, held_task, held_expires, any_expired, any_gold = first[:5]
     if held_id is not None and held_expires > now:
         hold = conn.execute(_SERVED_AGAIN, {"aid": held_id}).scalar_one()
         return Lease(project, _task_row(session, held_task), held_id, held_expires, False, hold)
@@ -461,10 +533,17 @@ def _claim(
         gate(session, actor, project)
     if any_expired:
         expire_stale_leases(session, project, now)
+    walked = False  # whether the walks that skip locked rows found nothing already
+    common = not (project.routed or actor.vendor or _serves_gold(project, any_gold))
+    if is_pg and common and project.staging_import_id is None:  # (PG never stages)
+        leased = _claim_in_one(session, project, actor, now, lane, durable)
+        if leased is not None:
+            return leased
+        walked = True
     if project.routed or actor.vendor:
         task = _take_routed_slot(session, project, actor, is_pg, any_gold)
     else:
-        task = _take_slot(session, project, actor.user_id, is_pg, lane, any_gold)
+        task = _take_slot(session, project, actor.user_id, is_pg, lane, any_gold, walked)
     if task is None:
         return None
     expires_at = now + timedelta(seconds=project.lease_seconds)
@@ -485,13 +564,67 @@ def _claim(
     if inserted is None:
         _adjust_taken(session, project, task.id, -1)
         give_back_route_slots(session, task.id, actor.workforce_id)
-        held = _held(session, project.id, actor.user_id)
-        if held is None:
-            raise Conflict("Could not lease a task; try again.")
-        won = _task_row(session, held.task_id)
-        hold = conn.execute(_SERVED_AGAIN, {"aid": held.id}).scalar_one()
-        return Lease(project, won, held.id, held.expires_at, created=False, hold=hold)
+        return _serve_held(session, project, actor.user_id)
     return Lease(project, task, inserted[0], expires_at, created=True)
+
+
+def _serves_gold(project: ProjectRow, any_gold: bool) -> bool:
+    """Whether the gold rule may serve a gold task (tasks/gold.py): it must look first."""
+    return any_gold and (project.gold_rate > 0 or project.gold_first_n > 0)
+
+
+def _serve_held(session: Session, project: ProjectRow, user_id: int) -> Lease:
+    """The lease the caller's own concurrent request won (one live lease per annotator),
+    served again."""
+    held = _held(session, project.id, user_id)
+    if held is None:
+        raise Conflict("Could not lease a task; try again.")
+    won = _task_row(session, held.task_id)
+    hold = session.connection().execute(_SERVED_AGAIN, {"aid": held.id}).scalar_one()
+    return Lease(project, won, held.id, held.expires_at, created=False, hold=hold)
+
+
+def _claim_in_one(
+    session: Session,
+    project: ProjectRow,
+    actor: Actor,
+    now: datetime,
+    lane: Lane | None,
+    durable: bool,
+) -> Lease | None:
+    """The common claim on PostgreSQL (no gold to serve, no routing): the caller's lane,
+    then the head of the queue, each walked by one statement that also leases and counts
+    (_lease_first). None when both found nothing open and unlocked; the caller then asks
+    again, waiting for locks, as :func:`_take_slot` does."""
+    conn = session.connection()
+    ranked = project.queue_order != "default"
+    expires_at = now + timedelta(seconds=project.lease_seconds)
+    params = {
+        "pid": project.id,
+        "uid": actor.user_id,
+        "overlap": project.overlap,
+        "v_project_id": project.id,
+        "v_user_id": actor.user_id,
+        "v_status": LEASED,
+        "v_leased_at": now,
+        "v_expires_at": expires_at,
+        "v_hold": 0,
+        "v_workforce_id": actor.workforce_id,
+    }
+    relaxed = not durable
+    row = None
+    if lane is not None and not ranked:
+        in_lane = _lane_params(session, project.id, lane)
+        if in_lane:  # an empty (or all locked) lane: the head walk below, as alone
+            row = _LEASE_FIRST_IN_LANE[relaxed].first(conn, params | in_lane)
+    if row is None:
+        row = _LEASE_FIRST_OPEN[ranked, relaxed].first(conn, params)
+    if row is None:
+        return None
+    if row[1] is None:  # the caller's own other request holds a lease: nothing was taken
+        return _serve_held(session, project, actor.user_id)
+    task = TaskRow(*row[2 : 2 + len(TASK_ROW_COLUMNS)])
+    return Lease(project, task, row[1], expires_at, created=True)
 
 
 def _take_slot(
@@ -501,27 +634,27 @@ def _take_slot(
     is_pg: bool,
     lane: Lane | None = None,
     any_gold: bool = True,
+    walked: bool = False,
 ) -> TaskRow | None:
     """Choose the caller's next task and count them on it (``taken`` + 1), or None.
     ``lane``: walk that claim lane first (PostgreSQL, default order: tasks/claim_lanes.py).
     ``any_gold``: False when the project has no gold task, so the gold rule has none to
-    serve."""
+    serve. ``walked``: the walks that skip locked rows found nothing already (PostgreSQL,
+    :func:`_claim_in_one`): only the one that waits for locks is left."""
     conn = session.connection()
     params: dict[str, Any] = {"pid": project.id, "uid": user_id, "overlap": project.overlap}
     hidden = claim_params(session, project)  # None unless an import is being staged
     ranked = project.queue_order != "default"
     in_lane = None
-    if lane is not None and is_pg and not ranked and hidden is None:
+    if lane is not None and is_pg and not ranked and hidden is None and not walked:
         in_lane = _lane_params(session, project.id, lane)
-    if not any_gold or (project.gold_rate <= 0 and project.gold_first_n <= 0):
+    if not _serves_gold(project, any_gold):
         if hidden is not None:
             row = conn.execute(_TAKE_FIRST_VISIBLE[is_pg, ranked], params | hidden).first()
             return None if row is None else TaskRow(*row)
-        row = None
-        if in_lane:  # an empty (or all locked) lane: the head walk below, as alone
-            row = _TAKE_FIRST_IN_LANE.first(conn, params | in_lane)
-        if row is None:
-            row = _TAKE_FIRST_OPEN[is_pg, ranked].first(conn, params)
+        # SQLite's one walk; PostgreSQL's walks that skip locked rows, which lease as they
+        # take, ran in _claim_in_one (walked): only the one that waits is left here.
+        row = None if walked else _TAKE_FIRST_OPEN[ranked].first(conn, params)
         if row is None and is_pg:
             bound_lock_waits(session)
             row = conn.execute(_TAKE_FIRST_OPEN_WAITING[ranked], params).first()

@@ -174,7 +174,7 @@ class ScopedTaskQuery:
             exists().where(_A.c.task_id == _T.c.id, _A.c.user_id == bindparam("uid")).label("a")
         )
         query = query.add_columns(assigned)
-        return cls(query, Prepared(query))
+        return cls(query, Prepared(query, standalone=True))  # a read: see db/deferred_begin.py
 
     def fetch(
         self, session: Session, actor: Actor, task_id: int
@@ -192,7 +192,8 @@ class ScopedTaskQuery:
 _PREDICTIONS_OF_TASK = Prepared(
     select(Prediction.id, Prediction.model_version, Prediction.score, Prediction.value)
     .where(Prediction.task_id == bindparam("tid"))
-    .order_by(Prediction.id)
+    .order_by(Prediction.id),
+    standalone=True,  # a read: see db/deferred_begin.py
 )
 
 

@@ -170,7 +170,7 @@ def next_payload(
     project = lease.project
     schema, document = load_schema_and_document(s, project)
     task_id = lease.task.id
-    preds = tasks.predictions_of_task(s, task_id)
+    preds = tasks.predictions_of_task(s, task_id) if lease.any_predictions else []
     # A fresh lease cannot have an annotation yet (a task is never leased twice).
     own = [] if lease.created else annotations.own_annotations(s, actor, task_id)
     outside = serving_for(s, actor, project.id, schema, leases={task_id: lease.assignment_id})
