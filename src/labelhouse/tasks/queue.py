@@ -478,8 +478,9 @@ def claim_next(
     ``durable=False`` is :func:`~labelhouse.db.dialect.relax_durability` for the whole
     transaction, folded into the first statement: only for a transaction that does nothing
     but this claim (a lease lost in a crash just returns its task to the queue).
-    Three statements on the common path: project + held lease + "anything expired?", take a
-    slot, insert the lease.
+    On the common path: project + held lease + "anything expired, any gold, any
+    prediction?", then on SQLite take a slot and insert the lease (three statements), on
+    PostgreSQL both in one (:func:`_claim_in_one`).
     """
     actor.in_project(project_id)  # NotFound unless the actor may work in it
     with LANES.claiming(project_id) as lane:
