@@ -25,6 +25,7 @@ retried is recognised as unchanged).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,14 +35,21 @@ from sqlalchemy import Connection
 __all__ = ["begun_when_needed", "cursor_classes", "mark_standalone", "standalone_cursors"]
 
 
-_CLASSES: list[type] = []  # (the hot unit's cursor, the same marked standalone), once made
+_CLASSES: list[Any] = []  # (the hot unit's cursor, the same marked standalone), once made
+_MAKING = threading.Lock()
 
 
 def cursor_classes() -> tuple[type, type]:
-    """The hot unit's cursor classes, made at first use: psycopg is installed only with
-    PostgreSQL support."""
-    if _CLASSES:
-        return _CLASSES[0], _CLASSES[1]
+    """The hot unit's cursor classes, made once, at first use: psycopg is installed only
+    with PostgreSQL support."""
+    if not _CLASSES:
+        with _MAKING:
+            if not _CLASSES:
+                _CLASSES[:] = _made()
+    return _CLASSES[0], _CLASSES[1]
+
+
+def _made() -> list[type]:
     import psycopg
 
     class DeferredBeginCursor(psycopg.Cursor[Any]):
@@ -73,8 +81,7 @@ def cursor_classes() -> tuple[type, type]:
     class StandaloneCursor(DeferredBeginCursor):
         standalone = True
 
-    _CLASSES[:] = [DeferredBeginCursor, StandaloneCursor]
-    return DeferredBeginCursor, StandaloneCursor
+    return [DeferredBeginCursor, StandaloneCursor]
 
 
 def mark_standalone(cursor: Any) -> None:
