@@ -25,14 +25,6 @@ def pg(db):
     return db
 
 
-@pytest.fixture
-def task_id(pg, owner) -> int:
-    pid = make_project(pg, owner)
-    add_tasks(pg, owner, pid, text_rows(1))
-    with pg.read_session() as s:
-        return s.scalars(select(Task.id).where(Task.project_id == pid)).one()
-
-
 def priority(db, task_id: int) -> int:
     with db.read_session() as s:
         return s.scalars(select(Task.priority).where(Task.id == task_id)).one()
@@ -81,14 +73,14 @@ def begins(monkeypatch) -> list[str]:
     """The statements before which a hot unit opened its transaction."""
     seen: list[str] = []
     cursor = deferred_begin.cursor_classes()[0]
-    original = cursor._begin_unless_standalone
+    original = cursor.execute
 
-    def recorded(self) -> None:
+    def recorded(self, *args, **kwargs):
         if self.connection.autocommit and not self.standalone:
             seen.append("BEGIN")
-        original(self)
+        return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(cursor, "_begin_unless_standalone", recorded)
+    monkeypatch.setattr(cursor, "execute", recorded)
     return seen
 
 

@@ -7,15 +7,6 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from labelhouse.tasks.models import Prediction, Task
-from tests.factories import add_tasks, make_project, text_rows
-
-
-@pytest.fixture
-def task_id(db, owner) -> int:
-    pid = make_project(db, owner)
-    add_tasks(db, owner, pid, text_rows(1))
-    with db.read_session() as s:
-        return s.scalars(select(Task.id).where(Task.project_id == pid)).one()
 
 
 def done(db, task_id: int) -> int:

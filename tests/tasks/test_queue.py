@@ -29,8 +29,9 @@ from tests.factories import (
 )
 
 
-def claim(db, member, pid, **kw):
-    with db.session() as s:
+def claim(db, member, pid, *, hot=False, **kw):
+    """``hot``: in the web app's unit of work for /next (``Database.hot_session``)."""
+    with db.hot_session() if hot else db.session() as s:
         lease = queue.claim_next(s, member.actor, pid, **kw)
         return None if lease is None else lease.task.id
 
@@ -179,39 +180,31 @@ def _assert_queue_invariants(db, pid, n_tasks, overlap, n_workers):
     assert all(taken == done == min(overlap, n_workers) for taken, done in tasks)
 
 
-def test_concurrent_threads_never_over_assign(setup):
-    db, owner = setup
-    pid = make_project(db, owner, overlap=3)
-    n_tasks, n_workers = 120, 16
+def _threads_work_the_queue(db, owner, *, n_tasks, n_workers, overlap, hot=False):
+    """``n_workers`` annotators, each on a thread, work the queue dry; then its rules hold."""
+    pid = make_project(db, owner, overlap=overlap)
     add_tasks(db, owner, pid, text_rows(n_tasks))
     members = [add_member(db, owner) for _ in range(n_workers)]
     barrier = threading.Barrier(n_workers)
 
     def run(m):
         barrier.wait()
-        _work_loop(db, m.actor, pid)
+        _work_loop(db, m.actor, pid, hot=hot)
 
     errors = run_in_threads(run, members)
     assert not errors, errors
-    _assert_queue_invariants(db, pid, n_tasks, overlap=3, n_workers=n_workers)
+    _assert_queue_invariants(db, pid, n_tasks, overlap=overlap, n_workers=n_workers)
+
+
+def test_concurrent_threads_never_over_assign(setup):
+    db, owner = setup
+    _threads_work_the_queue(db, owner, n_tasks=120, n_workers=16, overlap=3)
 
 
 def test_concurrent_threads_in_hot_units_never_over_assign(setup):
     """The same rules when every claim and submit is the web app's hot unit of work."""
     db, owner = setup
-    pid = make_project(db, owner, overlap=2)
-    n_tasks, n_workers = 60, 12
-    add_tasks(db, owner, pid, text_rows(n_tasks))
-    members = [add_member(db, owner) for _ in range(n_workers)]
-    barrier = threading.Barrier(n_workers)
-
-    def run(m):
-        barrier.wait()
-        _work_loop(db, m.actor, pid, hot=True)
-
-    errors = run_in_threads(run, members)
-    assert not errors, errors
-    _assert_queue_invariants(db, pid, n_tasks, overlap=2, n_workers=n_workers)
+    _threads_work_the_queue(db, owner, n_tasks=60, n_workers=12, overlap=2, hot=True)
 
 
 @pytest.mark.parametrize("hot", [False, True], ids=["session", "hot"])
@@ -223,16 +216,9 @@ def test_same_annotator_racing_gets_one_lease(setup, hot):
     barrier = threading.Barrier(8)
     got: list[int | None] = []
 
-    def take() -> int | None:
-        if not hot:
-            return claim(db, a, pid)
-        with db.hot_session() as s:
-            lease = queue.claim_next(s, a.actor, pid, durable=False)
-            return None if lease is None else lease.task.id
-
     def run():
         barrier.wait()
-        got.append(retry_busy(take))
+        got.append(retry_busy(lambda: claim(db, a, pid, hot=hot)))
 
     threads = [threading.Thread(target=run) for _ in range(8)]
     for t in threads:

@@ -257,34 +257,33 @@ def save(
         # counted); a second revision would double both.
         annotation = existing.as_annotation(project.id, task.id, actor.user_id)
         return SaveResult(annotation=annotation, created=False, unchanged=True)
-    first_on_lease = is_pg and not draft and existing is None
-    if first_on_lease:
-        saved = _submit_first(
-            conn, actor, project.id, project.schema_version, task.id, clean, spent
-        )
-        if saved is not None:
-            return SaveResult(annotation=saved, created=True)
-    if returned:
-        rework.take_slot_again(session, actor, project, task.id)  # Conflict when it is full
-        _COUNT_DONE.execute(conn, {"tid": task.id})
-    elif not draft:
-        closing = {"tid": task.id, "uid": actor.user_id, "now": utcnow()}
-        # (a first submission here found no live lease above: the long way at once)
-        if not first_on_lease and is_pg and _CLOSE_LEASE_COUNTING_DONE.first(conn, closing):
-            pass  # a live lease (a draft's before), closed and counted in one statement
-        elif queue.mark_submitted(session, actor, project, task.id):
-            _COUNT_DONE.execute(conn, {"tid": task.id})
     now = utcnow()
-    values = {
+    values: dict[str, Any] = {
         "status": status,
         "value": clean,
         "schema_version": project.schema_version,
         "updated_at": now,
     }
-    new = None
+    new: dict[str, Any] | None = None
     if existing is None:
         values |= {"revision": 1, "lead_time_ms": spent, "created_at": now}
         new = {**values, "project_id": project.id, "task_id": task.id, "user_id": actor.user_id}
+    closing = {"tid": task.id, "uid": actor.user_id, "now": now}
+    first_on_lease = is_pg and not draft and new is not None
+    if first_on_lease and new is not None:
+        stored = {f"v_{k}": v for k, v in new.items()}
+        row = _SUBMIT_FIRST.first(conn, stored | closing)
+        if row is not None:
+            return SaveResult(annotation=Saved(id=row[0], **new), created=True)
+    if returned:
+        rework.take_slot_again(session, actor, project, task.id)  # Conflict when it is full
+        _COUNT_DONE.execute(conn, {"tid": task.id})
+    elif not draft:
+        # (a first submission here found no live lease above: the long way at once)
+        if not first_on_lease and is_pg and _CLOSE_LEASE_COUNTING_DONE.first(conn, closing):
+            pass  # a live lease (a draft's before), closed and counted in one statement
+        elif queue.mark_submitted(session, actor, project, task.id):
+            _COUNT_DONE.execute(conn, {"tid": task.id})
     together = new is not None and is_pg  # the revision is a copy of the new row's values
     if together:
         (annotation_id,) = _INSERT_WITH_REVISION.execute(conn, new)[0]
@@ -319,35 +318,6 @@ def save(
         id=annotation_id, project_id=project.id, task_id=task.id, user_id=actor.user_id, **values
     )
     return SaveResult(annotation=annotation, created=existing is None)
-
-
-def _submit_first(
-    conn: Any,
-    actor: Actor,
-    project_id: int,
-    schema_version: int,
-    task_id: int,
-    value: Any,
-    spent: int,
-) -> Saved | None:
-    """A first submission on a live lease in one statement (_SUBMIT_FIRST); None, having
-    written nothing, when the caller holds no live lease on the task."""
-    now = utcnow()
-    values = {
-        "project_id": project_id,
-        "task_id": task_id,
-        "user_id": actor.user_id,
-        "status": SUBMITTED,
-        "value": value,
-        "schema_version": schema_version,
-        "revision": 1,
-        "lead_time_ms": spent,
-        "created_at": now,
-        "updated_at": now,
-    }
-    params = {f"v_{k}": v for k, v in values.items()}
-    row = _SUBMIT_FIRST.first(conn, {**params, "tid": task_id, "uid": actor.user_id, "now": now})
-    return None if row is None else Saved(id=row[0], **values)
 
 
 def own_annotations(session: Session, actor: Actor, task_id: int) -> list[Annotation]:

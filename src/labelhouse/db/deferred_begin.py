@@ -52,31 +52,26 @@ def cursor_classes() -> tuple[type, type]:
 def _made() -> list[type]:
     import psycopg
 
-    class DeferredBeginCursor(psycopg.Cursor[Any]):
-        """Opens the unit's transaction before any statement not marked ``standalone``."""
+    def begins_first(method: Any) -> Any:
+        """``method``, after opening the unit's transaction unless the cursor is standalone."""
 
-        standalone = False
-
-        def _begin_unless_standalone(self) -> None:
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
             conn = self.connection
             if conn.autocommit and not self.standalone:
                 conn.autocommit = False  # psycopg sends BEGIN with the next statement
+            return method(self, *args, **kwargs)
 
-        def execute(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            self._begin_unless_standalone()
-            return super().execute(*args, **kwargs)
+        return run
 
-        def executemany(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            self._begin_unless_standalone()
-            return super().executemany(*args, **kwargs)
+    class DeferredBeginCursor(psycopg.Cursor[Any]):
+        """Opens the unit's transaction before any statement not marked ``standalone``:
+        every way a psycopg cursor sends one."""
 
-        def stream(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            self._begin_unless_standalone()
-            return super().stream(*args, **kwargs)
-
-        def copy(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            self._begin_unless_standalone()
-            return super().copy(*args, **kwargs)
+        standalone = False
+        execute = begins_first(psycopg.Cursor.execute)
+        executemany = begins_first(psycopg.Cursor.executemany)
+        stream = begins_first(psycopg.Cursor.stream)
+        copy = begins_first(psycopg.Cursor.copy)
 
     class StandaloneCursor(DeferredBeginCursor):
         standalone = True

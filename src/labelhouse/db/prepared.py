@@ -25,6 +25,7 @@ that promises); anywhere else it runs as any other statement.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,10 +159,8 @@ class Prepared:
         # asking the Connection's joined dispatcher costs more than the question.
         dispatch = conn.engine.dispatch
         if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
-            if self.standalone:
-                with standalone_cursors(conn.connection.dbapi_connection):
-                    result = conn.execute(self.statement, dict(params))
-            else:
+            dbapi = conn.connection.dbapi_connection
+            with standalone_cursors(dbapi) if self.standalone else nullcontext():
                 result = conn.execute(self.statement, dict(params))
             return [tuple(row) for row in result] if result.returns_rows else []
         dialect = conn.dialect
